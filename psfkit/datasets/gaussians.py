@@ -1,0 +1,178 @@
+"""Images of elliptical Gaussian sources with known positions and fluxes."""
+
+from astropy.table import QTable, Table
+import numpy as np
+
+from ..utils import as_pair, check_integer, get_rng
+
+__all__ = ["make_gaussian_sources", "make_random_gaussians"]
+
+_FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
+_TRUNCATE = 8.0  # sources are drawn out to this many sigma from their centre
+
+
+def _column(table, name, default=None):
+    if name in table.colnames:
+        col = table[name]
+        return np.asarray(getattr(col, "value", col), dtype=float)
+    if default is None:
+        msg = f"source_table must have a {name!r} column"
+        raise ValueError(msg)
+    return np.full(len(table), default, dtype=float)
+
+
+def make_gaussian_sources(shape, source_table, oversample=1):
+    """
+    Make an image containing 2-D elliptical Gaussian sources.
+
+    Each source is evaluated only on the pixels within 8 sigma of its centre,
+    so the cost grows with the number of sources, not with the image area
+    times the number of sources.
+
+    Parameters
+    ----------
+    shape : int or tuple of 2 int
+        The ``(ny, nx)`` shape of the output image.
+    source_table : `~astropy.table.Table`
+        One row per source with columns ``x_mean``, ``y_mean`` (pixel
+        coordinates, ``(0, 0)`` the centre of the first pixel),
+        ``x_stddev``, ``y_stddev``, optional ``theta`` (radians,
+        counter-clockwise from the +x axis; default 0), and either
+        ``flux`` (the total flux) or ``amplitude`` (the peak value).  If
+        both are present ``flux`` is used.
+    oversample : int, optional
+        Each pixel is sampled on an ``oversample x oversample`` sub-grid and
+        averaged, which approximates integrating the Gaussian over the pixel.
+
+    Returns
+    -------
+    image : `~numpy.ndarray`
+        The image, of float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropy.table import Table
+    >>> from psfkit.datasets import make_gaussian_sources
+    >>> sources = Table()
+    >>> sources['flux'] = [700., 800.]
+    >>> sources['x_mean'] = [12., 17.]
+    >>> sources['y_mean'] = [15., 15.]
+    >>> sources['x_stddev'] = [2., 2.]
+    >>> sources['y_stddev'] = [2., 2.]
+    >>> image = make_gaussian_sources((32, 32), sources)
+    >>> print(f"{image.sum():.1f}")
+    1500.0
+    """
+    ny, nx = as_pair("shape", shape, lower_bound=(0, False))
+    oversample = check_integer("oversample", oversample, minimum=1)
+    if not isinstance(source_table, Table):
+        msg = "source_table must be an astropy Table"
+        raise TypeError(msg)
+    image = np.zeros((ny, nx))
+    if len(source_table) == 0:
+        return image
+
+    x0 = _column(source_table, "x_mean")
+    y0 = _column(source_table, "y_mean")
+    sx = _column(source_table, "x_stddev")
+    sy = _column(source_table, "y_stddev")
+    theta = _column(source_table, "theta", 0.0)
+    if np.any(sx <= 0) or np.any(sy <= 0):
+        msg = "source_table x_stddev and y_stddev must be positive"
+        raise ValueError(msg)
+    if "flux" in source_table.colnames:
+        amplitude = _column(source_table, "flux") / (2.0 * np.pi * sx * sy)
+    elif "amplitude" in source_table.colnames:
+        amplitude = _column(source_table, "amplitude")
+    else:
+        msg = "source_table must have a 'flux' or an 'amplitude' column"
+        raise ValueError(msg)
+
+    cost, sint = np.cos(theta), np.sin(theta)
+    a = cost**2 / (2 * sx**2) + sint**2 / (2 * sy**2)
+    b = np.sin(2 * theta) * (1.0 / (2 * sy**2) - 1.0 / (2 * sx**2)) / 2.0
+    c = sint**2 / (2 * sx**2) + cost**2 / (2 * sy**2)
+    # sub-pixel offsets of the sampling points within a pixel
+    sub = (np.arange(oversample) + 0.5) / oversample - 0.5
+    radius = _TRUNCATE * np.maximum(sx, sy)
+    for i in range(len(x0)):
+        xlo = max(int(np.floor(x0[i] - radius[i])), 0)
+        xhi = min(int(np.ceil(x0[i] + radius[i])) + 1, nx)
+        ylo = max(int(np.floor(y0[i] - radius[i])), 0)
+        yhi = min(int(np.ceil(y0[i] + radius[i])) + 1, ny)
+        if xlo >= xhi or ylo >= yhi:
+            continue
+        xs = (np.arange(xlo, xhi)[:, None] + sub[None, :]).ravel() - x0[i]
+        ys = (np.arange(ylo, yhi)[:, None] + sub[None, :]).ravel() - y0[i]
+        dx = xs[None, :]
+        dy = ys[:, None]
+        g = amplitude[i] * np.exp(-(a[i] * dx**2 + 2 * b[i] * dx * dy
+                                    + c[i] * dy**2))
+        if oversample > 1:
+            g = g.reshape(yhi - ylo, oversample, xhi - xlo, oversample)
+            g = g.mean(axis=(1, 3))
+        image[ylo:yhi, xlo:xhi] += g
+    return image
+
+
+def make_random_gaussians(n_sources, flux_range, xmean_range, ymean_range,
+                          xstddev_range, ystddev_range, random_state=None, *,
+                          amplitude_range=None, seed=None):
+    """
+    Make a table of Gaussian sources with uniformly random parameters.
+
+    Parameters
+    ----------
+    n_sources : int
+        The number of sources.
+    flux_range : tuple of 2 float
+        The ``(low, high)`` range of the total fluxes.  Ignored (and may be
+        `None`) when ``amplitude_range`` is given.
+    xmean_range, ymean_range : tuple of 2 float
+        The ranges of the centre positions (pixels).
+    xstddev_range, ystddev_range : tuple of 2 float
+        The ranges of the standard deviations along x and y (pixels).
+    random_state : int or `numpy.random.Generator`, optional
+        The seed; the same seed gives the same table.
+    amplitude_range : tuple of 2 float, optional
+        Draw peak amplitudes instead of total fluxes.
+    seed : int, optional
+        An alias for ``random_state``.
+
+    Returns
+    -------
+    table : `~astropy.table.QTable`
+        Columns ``flux`` (or ``amplitude``), ``x_mean``, ``y_mean``,
+        ``x_stddev``, ``y_stddev`` and ``theta`` (radians, uniform in
+        ``[0, pi)``).
+
+    Examples
+    --------
+    >>> from psfkit.datasets import make_random_gaussians
+    >>> t = make_random_gaussians(3, (100, 1000), (0, 50), (0, 50),
+    ...                           (1, 2), (1, 2), random_state=0)
+    >>> t.colnames
+    ['flux', 'x_mean', 'y_mean', 'x_stddev', 'y_stddev', 'theta']
+    """
+    n_sources = check_integer("n_sources", n_sources, minimum=0)
+    rng = get_rng(random_state, seed=seed)
+    table = QTable()
+
+    def draw(name, rng_range):
+        lo, hi = as_pair(name, rng_range, integer=False)
+        if hi < lo:
+            msg = f"{name} must be (low, high) with low <= high, got {rng_range}"
+            raise ValueError(msg)
+        return rng.uniform(lo, hi, n_sources)
+
+    if amplitude_range is not None:
+        table["amplitude"] = draw("amplitude_range", amplitude_range)
+    else:
+        table["flux"] = draw("flux_range", flux_range)
+    table["x_mean"] = draw("xmean_range", xmean_range)
+    table["y_mean"] = draw("ymean_range", ymean_range)
+    table["x_stddev"] = draw("xstddev_range", xstddev_range)
+    table["y_stddev"] = draw("ystddev_range", ystddev_range)
+    table["theta"] = rng.uniform(0.0, np.pi, n_sources)
+    return table

@@ -1,0 +1,3 @@
+"""The psfkit version string."""
+
+__version__ = "0.1.0"

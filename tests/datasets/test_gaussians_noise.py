@@ -1,0 +1,170 @@
+from astropy.table import QTable, Table
+import numpy as np
+from numpy.testing import assert_allclose, assert_array_equal
+import pytest
+from scipy import stats
+from scipy.special import erf
+
+from psfkit.datasets import (
+    make_gaussian_sources,
+    make_noise_image,
+    make_random_gaussians,
+)
+
+
+def one_source(**kw):
+    t = Table()
+    defaults = dict(flux=1000.0, x_mean=30.3, y_mean=25.7, x_stddev=2.0,
+                    y_stddev=3.0, theta=0.4)
+    defaults.update(kw)
+    for key, value in defaults.items():
+        t[key] = [value]
+    return t
+
+
+@pytest.mark.parametrize("oversample", [1, 4])
+def test_flux_integrates_to_total(oversample):
+    image = make_gaussian_sources((64, 64), one_source(), oversample=oversample)
+    assert_allclose(image.sum(), 1000.0, rtol=1e-6)
+
+
+def test_oversampled_matches_pixel_integral():
+    # a circular Gaussian integrated over pixels has a closed form (erf)
+    t = one_source(x_stddev=1.0, y_stddev=1.0, theta=0.0, x_mean=10.2, y_mean=9.6)
+    image = make_gaussian_sources((20, 20), t, oversample=20)
+    x = np.arange(20)
+    ex = 0.5 * (erf((x - 10.2 + 0.5) / np.sqrt(2)) - erf((x - 10.2 - 0.5) / np.sqrt(2)))
+    ey = 0.5 * (erf((x - 9.6 + 0.5) / np.sqrt(2)) - erf((x - 9.6 - 0.5) / np.sqrt(2)))
+    truth = 1000.0 * ey[:, None] * ex[None, :]
+    assert_allclose(image, truth, atol=1e-3 * truth.max())
+
+
+def test_pixel_centre_convention_and_moments():
+    t = one_source(x_mean=20.0, y_mean=12.0, x_stddev=1.5, y_stddev=1.5, theta=0.0)
+    image = make_gaussian_sources((30, 40), t)
+    yy, xx = np.indices(image.shape)
+    assert image[12, 20] == image.max()
+    assert_allclose((image * xx).sum() / image.sum(), 20.0, atol=1e-9)
+    assert_allclose((image * yy).sum() / image.sum(), 12.0, atol=1e-9)
+    # sampled at pixel centres (no pixel integration): the second moment is
+    # sigma**2 itself
+    assert_allclose(np.sqrt((image * (xx - 20.0) ** 2).sum() / image.sum()),
+                    1.5, rtol=1e-6)
+
+
+def test_rotation_theta_swaps_axes():
+    a = make_gaussian_sources((41, 41), one_source(x_mean=20, y_mean=20, theta=0.0))
+    b = make_gaussian_sources((41, 41), one_source(x_mean=20, y_mean=20,
+                                                   theta=np.pi / 2))
+    assert_allclose(a, b.T, atol=1e-10)
+
+
+def test_amplitude_column():
+    t = one_source()
+    t.remove_column("flux")
+    t["amplitude"] = [5.0]
+    image = make_gaussian_sources((64, 64), t)
+    assert_allclose(image.max(), 5.0, rtol=0.05)
+    assert_allclose(image.sum(), 5.0 * 2 * np.pi * 2.0 * 3.0, rtol=1e-6)
+
+
+def test_seed_four_star_example():
+    sources = Table()
+    sources["flux"] = [700, 800, 700, 800]
+    sources["x_mean"] = [12, 17, 12, 17]
+    sources["y_mean"] = [15, 15, 20, 20]
+    sources["x_stddev"] = 2.0 * np.ones(4)
+    sources["y_stddev"] = sources["x_stddev"]
+    sources["theta"] = [0, 0, 0, 0]
+    sources["id"] = [1, 2, 3, 4]
+    tshape = (32, 32)
+    stars = make_gaussian_sources(tshape, sources)
+    image = (stars
+             + make_noise_image(tshape, type="poisson", mean=6., random_state=1)
+             + make_noise_image(tshape, type="gaussian", mean=0., stddev=2.,
+                                random_state=1))
+    assert image.shape == tshape
+    assert_allclose(stars.sum(), 3000.0, rtol=1e-3)
+    # the brightest pixel is at one of the four stars
+    y, x = np.unravel_index(np.argmax(stars), tshape)
+    assert (x, y) in {(12, 15), (17, 15), (12, 20), (17, 20)}
+
+
+def test_sources_off_image_and_empty():
+    image = make_gaussian_sources((10, 10), one_source(x_mean=500.0, y_mean=500.0))
+    assert not image.any()
+    empty = one_source()[:0]
+    assert not make_gaussian_sources((10, 10), empty).any()
+
+
+def test_bad_tables():
+    with pytest.raises(TypeError, match="astropy Table"):
+        make_gaussian_sources((10, 10), {"flux": [1]})
+    t = one_source()
+    t.remove_column("flux")
+    with pytest.raises(ValueError, match="'flux' or an 'amplitude'"):
+        make_gaussian_sources((10, 10), t)
+    with pytest.raises(ValueError, match="x_stddev and y_stddev must be positive"):
+        make_gaussian_sources((10, 10), one_source(x_stddev=0.0))
+    t = one_source()
+    t.remove_column("x_mean")
+    with pytest.raises(ValueError, match="'x_mean' column"):
+        make_gaussian_sources((10, 10), t)
+    with pytest.raises(ValueError, match="shape"):
+        make_gaussian_sources((0, 10), one_source())
+
+
+def test_random_gaussians_reproducible_and_in_range():
+    args = (200, (100, 1000), (0, 50), (10, 20), (1, 2), (3, 4))
+    a = make_random_gaussians(*args, random_state=7)
+    b = make_random_gaussians(*args, seed=7)
+    c = make_random_gaussians(*args, random_state=8)
+    assert isinstance(a, QTable)
+    for name in a.colnames:
+        assert_array_equal(a[name], b[name])
+    assert not np.array_equal(a["flux"], c["flux"])
+    assert a["flux"].min() >= 100 and a["flux"].max() <= 1000
+    assert a["y_mean"].min() >= 10 and a["y_mean"].max() <= 20
+    assert a["y_stddev"].min() >= 3 and a["y_stddev"].max() <= 4
+    amp = make_random_gaussians(5, None, (0, 5), (0, 5), (1, 1), (1, 1),
+                                amplitude_range=(1, 2), random_state=0)
+    assert "amplitude" in amp.colnames and "flux" not in amp.colnames
+    with pytest.raises(ValueError, match="low <= high"):
+        make_random_gaussians(3, (10, 1), (0, 5), (0, 5), (1, 1), (1, 1))
+
+
+def test_gaussian_noise_statistics():
+    img = make_noise_image((500, 500), type="gaussian", mean=3.0, stddev=2.0,
+                           random_state=0)
+    n = img.size
+    assert abs(img.mean() - 3.0) < 5 * 2.0 / np.sqrt(n)
+    assert abs(img.std() - 2.0) < 5 * 2.0 / np.sqrt(2 * n)
+    # normality: Kolmogorov-Smirnov against the requested distribution
+    assert stats.kstest(img.ravel()[:20000], "norm", args=(3.0, 2.0)).pvalue > 1e-3
+
+
+def test_poisson_noise_statistics():
+    img = make_noise_image((500, 500), type="poisson", mean=6.0, random_state=0)
+    assert_array_equal(img, np.round(img))
+    assert img.min() >= 0
+    n = img.size
+    assert abs(img.mean() - 6.0) < 5 * np.sqrt(6.0 / n)
+    assert abs(img.var() - 6.0) < 0.1
+    # frequencies follow the Poisson pmf
+    counts = np.bincount(img.astype(int).ravel(), minlength=20)[:15]
+    expected = stats.poisson.pmf(np.arange(15), 6.0) * n
+    assert np.all(np.abs(counts - expected) < 6 * np.sqrt(expected) + 5)
+
+
+def test_noise_reproducible_and_errors():
+    a = make_noise_image((20, 20), mean=0, stddev=1, random_state=3)
+    b = make_noise_image((20, 20), mean=0, stddev=1, seed=3)
+    assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="mean must be given"):
+        make_noise_image((5, 5), type="poisson")
+    with pytest.raises(ValueError, match="stddev must be given"):
+        make_noise_image((5, 5), type="gaussian", mean=1.0)
+    with pytest.raises(ValueError, match="type must be one of"):
+        make_noise_image((5, 5), type="uniform", mean=1.0)
+    with pytest.raises(ValueError, match="mean must be a non-negative"):
+        make_noise_image((5, 5), type="poisson", mean=-1.0)
