@@ -1,0 +1,1 @@
+"""The implementations of the ``psfkit`` subcommands, one module each."""

@@ -1,0 +1,23 @@
+"""
+LOCI-style PSF fitting and removal for high-contrast imaging, with KLIP and
+ADI tools.
+
+The fitters combine a stack of reference images (the PSF base) region by
+region to model the PSF of an image; the plug-ins that decide how live in
+the submodules `psfkit.fitpsf.regions`, `psfkit.fitpsf.optregion`,
+`psfkit.fitpsf.findbase` and `psfkit.fitpsf.fitpsfcoeff`.
+"""
+
+from . import findbase, fitpsfcoeff, optregion, regions  # noqa: F401
+from .adi import *  # noqa: F401,F403
+from .adi import __all__ as _adi_all
+from .evaluation import *  # noqa: F401,F403
+from .evaluation import __all__ as _eval_all
+from .fitters import *  # noqa: F401,F403
+from .fitters import __all__ as _fitters_all
+from .parallel import *  # noqa: F401,F403
+from .parallel import __all__ as _parallel_all
+from .utils import *  # noqa: F401,F403
+from .utils import __all__ as _utils_all
+
+__all__ = [*_fitters_all, *_parallel_all, *_adi_all, *_eval_all, *_utils_all]

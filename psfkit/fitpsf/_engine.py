@@ -1,0 +1,154 @@
+"""
+The region-by-region fitting engine behind every fitter.
+
+For each region it asks the plug-ins for the bases and the optimisation
+region, drops unusable pixels, solves for the coefficients and evaluates the
+PSF.  Solvers that expose ``prepare`` (see `psfkit.fitpsf.fitpsfcoeff`) are
+solved once per distinct (bases, optimisation region) pair; the solution is
+kept in the fitter's cache, and from the second image on it is turned into
+an explicit ``(n_use, n_pix)`` operator, so later images cost one gather and
+one matrix-vector product per region.
+"""
+
+import hashlib
+import warnings
+
+import numpy as np
+
+from ..utils.threads import single_threaded_blas
+from .utils import SkippedRegionWarning, base_indices, region_to_indices
+
+__all__ = []
+
+
+def _gather(base, rows, cols, n_bases):
+    if cols.size == n_bases:
+        return base[rows]
+    return base[rows][:, cols]
+
+
+def _solve_key(func, fitter, ind, opt):
+    config = tuple(getattr(fitter, name, None)
+                   for name in getattr(func, "config", ()))
+    digest = hashlib.blake2b(opt.tobytes(), digest_size=16).digest()
+    return ("solve", id(func), repr(config), ind.tobytes(), opt.size, digest)
+
+
+def _coefficients(fitter, plugin, ind, opt, img1d):
+    base = fitter.base1d
+    func = getattr(plugin, "__func__", plugin)
+    prepare = getattr(func, "prepare", None)
+    t = img1d[opt]
+    if prepare is None:
+        coeff = plugin(t, _gather(base, opt, ind, fitter.n_bases))
+        coeff = np.asarray(coeff, dtype=float).ravel()
+        if coeff.shape != (ind.size,):
+            msg = (f"fitpsfcoeff returned {coeff.size} coefficients for "
+                   f"{ind.size} bases")
+            raise ValueError(msg)
+        return coeff
+    cache = fitter.cache
+    key = _solve_key(func, fitter, ind, opt)
+    entry = cache.get(key)
+    refine = getattr(func, "refine", False)
+    if entry is None:
+        b = _gather(base, opt, ind, fitter.n_bases)
+        op, offset = prepare(fitter, b.T @ b, opt.size)
+        cache[key] = [op, offset, None]
+        coeff = op @ (b.T @ t)
+        if refine:
+            coeff = refine_solution(op, b, t, coeff)
+    else:
+        op, offset, full = entry
+        if full is None:
+            b = _gather(base, opt, ind, fitter.n_bases)
+            full = op @ b.T
+            if refine:
+                full = refine_pseudo_inverse(full, b)
+            entry[2] = full
+        coeff = full @ t
+    return coeff if offset is None else coeff + offset
+
+
+def refine_solution(gram_pinv, base, t, coeff):
+    """
+    One step of iterative refinement of a normal-equations solution.
+
+    Forming ``B.T @ B`` squares the condition number; one correction
+    computed from the residual in the data space brings the coefficients
+    to the accuracy of an orthogonal (QR/SVD) least-squares solver.
+    """
+    return coeff + gram_pinv @ (base.T @ (t - base @ coeff))
+
+
+def refine_pseudo_inverse(pinv, base):
+    """One Newton-Schulz step ``X <- 2X - X B X`` towards ``pinv(B)``."""
+    return 2.0 * pinv - (pinv @ base) @ pinv
+
+
+def fit_regions(fitter):
+    """
+    Fit with BLAS single-threaded; see `_fit_regions`.
+    """
+    with single_threaded_blas():
+        return _fit_regions(fitter)
+
+
+def _fit_regions(fitter):
+    """
+    Fit the PSF of ``fitter``'s current image region by region.
+
+    Returns
+    -------
+    psf : `~numpy.ndarray`
+        Flat PSF, zero where nothing was fitted.
+    fitted : `~numpy.ndarray` of bool
+        Flat mask of the pixels whose PSF was fitted.
+    """
+    shape = fitter.image_shape
+    npix = int(np.prod(shape))
+    n_bases = fitter.n_bases
+    img1d = fitter.image1d
+    imask = fitter.image_mask1d
+    if not imask.any():
+        imask = None
+    bmask = fitter.base_mask1d
+    base = fitter.base1d
+    psf = np.zeros(npix)
+    fitted = np.zeros(npix, dtype=bool)
+    min_pix = getattr(fitter, "min_opt_pixels", None)
+    plugin = fitter.fitpsfcoeff
+    n_regions = 0
+    skipped = []
+    for region in fitter.regions():
+        reg = region_to_indices(region, shape, name="region")
+        if reg.size == 0 or (imask is not None and imask[reg].all()):
+            # nothing to fit here: the residual is masked anyway
+            continue
+        n_regions += 1
+        ind = base_indices(fitter.findbase(reg), n_bases, name="findbase result")
+        if ind.size == 0:
+            skipped.append(reg.size)
+            continue
+        opt = region_to_indices(fitter.optregion(reg, ind), shape,
+                                name="optregion")
+        if imask is not None:
+            opt = opt[~imask[opt]]
+        if bmask is not None:
+            opt = opt[~bmask[opt][:, ind].any(axis=1)]
+        need = ind.size if min_pix is None else max(int(min_pix), 1)
+        if opt.size < need:
+            skipped.append(reg.size)
+            continue
+        coeff = _coefficients(fitter, plugin, ind, opt, img1d)
+        psf[reg] = _gather(base, reg, ind, n_bases) @ coeff
+        if bmask is None:
+            fitted[reg] = True
+        else:
+            fitted[reg] = ~bmask[reg][:, ind].any(axis=1)
+    if skipped and getattr(fitter, "warn_skipped", True):
+        msg = (f"{len(skipped)} of {n_regions} regions ({sum(skipped)} "
+               "pixels) had too few usable pixels or bases and were not "
+               "fitted; they are masked in the result")
+        warnings.warn(msg, SkippedRegionWarning, stacklevel=5)
+    return psf, fitted

@@ -1,0 +1,62 @@
+"""
+Pixel geometry shared by the region plug-ins, the ADI tools and the
+evaluation tools: centres, radius and angle grids, field rotation.
+
+Angles of the field rotation (parallactic angles) are in degrees; a source
+at offset ``(dx, dy)`` from the centre in the sky frame appears in a frame
+taken at angle ``theta`` at ``R(theta) @ (dx, dy)``, i.e. rotated
+counter-clockwise by ``theta``.
+"""
+
+import numpy as np
+
+__all__ = []
+
+
+def default_center(shape):
+    """Return the ``(x, y)`` centre of an image of shape ``(ny, nx)``."""
+    ny, nx = shape
+    return ((nx - 1) / 2.0, (ny - 1) / 2.0)
+
+
+def check_center(name, center, shape):
+    """Validate an ``(x, y)`` centre; `None` selects the image centre."""
+    if center is None:
+        return default_center(shape)
+    arr = np.asarray(center, dtype=float)
+    if arr.shape != (2,) or not np.all(np.isfinite(arr)):
+        msg = f"{name} must be an (x, y) pair of finite numbers, got {center!r}"
+        raise ValueError(msg)
+    return (float(arr[0]), float(arr[1]))
+
+
+def radius_angle(shape, center):
+    """
+    Return the distance from ``center`` and the angle (radians in
+    ``[0, 2 pi)``, counter-clockwise from +x) of every pixel centre.
+    """
+    ny, nx = shape
+    dy = np.arange(ny, dtype=float)[:, None] - center[1]
+    dx = np.arange(nx, dtype=float)[None, :] - center[0]
+    r = np.hypot(dx, dy)
+    phi = np.mod(np.arctan2(dy, dx), 2 * np.pi)
+    return r, phi
+
+
+def rotate_offsets(dx, dy, angle_deg):
+    """Rotate offsets counter-clockwise by ``angle_deg`` (degrees)."""
+    t = np.deg2rad(angle_deg)
+    c, s = np.cos(t), np.sin(t)
+    return c * dx - s * dy, s * dx + c * dy
+
+
+def rotated_enough(base_angles, target_angle, radius, *, n_delta, fwhm):
+    """
+    Boolean mask of the frames whose field rotation relative to the target
+    moves a source at ``radius`` by at least ``n_delta * fwhm`` pixels along
+    its arc (the LOCI/ADI reference-selection criterion).
+    """
+    diff = np.deg2rad(np.asarray(base_angles, dtype=float) - target_angle)
+    # wrap to [-pi, pi] so that 359 deg and 1 deg are 2 deg apart
+    diff = np.abs(np.angle(np.exp(1j * diff)))
+    return diff * radius >= n_delta * fwhm

@@ -1,0 +1,284 @@
+"""
+Angular differential imaging (ADI): PSF subtraction of a sequence taken with
+the field rotating, then derotation and combination.
+
+Parallactic angles are in degrees.  A source at offset ``(dx, dy)`` from the
+star in the final (derotated) image appears in frame ``i`` rotated
+counter-clockwise by ``parangs[i]`` about the rotation centre; derotating
+frame ``i`` rotates it back by ``-parangs[i]``.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from ..utils import check_in, check_positive, coerce_data
+from ._geometry import check_center, rotated_enough
+from .findbase import rotation_exclusion
+from .fitters import BasePSFFitter
+from .parallel import run_tasks
+
+__all__ = [
+    "ADIResult",
+    "adi_subtract",
+    "classical_adi",
+    "derotate_cube",
+    "rotation_exclusion_mask",
+]
+
+
+@dataclass
+class ADIResult:
+    """
+    The result of an ADI reduction.
+
+    Attributes
+    ----------
+    image : `~numpy.ma.MaskedArray`
+        The combined, derotated residual image.
+    residuals : `~numpy.ma.MaskedArray`
+        The derotated residual of every frame, shape ``(n_frames, ny, nx)``.
+    """
+
+    image: np.ma.MaskedArray
+    residuals: np.ma.MaskedArray
+
+
+def rotation_exclusion_mask(parangs, target_parang, radius, *, n_delta, fwhm):
+    """
+    Which frames are rotated enough from a target frame at a radius.
+
+    A frame qualifies if the field rotation between it and the target moves
+    a source at ``radius`` by at least ``n_delta * fwhm`` pixels along its
+    arc, i.e. ``|delta parang| >= n_delta * fwhm / radius`` (radians).
+
+    Parameters
+    ----------
+    parangs : array-like
+        Parallactic angles of the candidate frames (degrees).
+    target_parang : float
+        Parallactic angle of the target frame (degrees).
+    radius : float
+        Distance from the rotation centre (pixels).
+    n_delta : float
+        The minimum displacement in units of the FWHM.
+    fwhm : float
+        The FWHM of the PSF (pixels).
+
+    Returns
+    -------
+    ok : `~numpy.ndarray` of bool
+
+    Examples
+    --------
+    >>> from psfkit.fitpsf import rotation_exclusion_mask
+    >>> rotation_exclusion_mask([0, 5, 12, 20], 0, 20, n_delta=1, fwhm=4)
+    array([False, False,  True,  True])
+    """
+    n_delta = check_positive("n_delta", n_delta, strict=False)
+    fwhm = check_positive("fwhm", fwhm)
+    return rotated_enough(parangs, float(target_parang), float(radius),
+                          n_delta=n_delta, fwhm=fwhm)
+
+
+def _check_cube(cube, parangs):
+    data = coerce_data(cube, name="cube", ndim=3)
+    angles = np.asarray(parangs, dtype=float).ravel()
+    if angles.size != data.shape[0]:
+        msg = (f"parangs must have one angle per frame ({data.shape[0]}), "
+               f"got {angles.size}")
+        raise ValueError(msg)
+    if not np.all(np.isfinite(angles)):
+        msg = "parangs must be finite"
+        raise ValueError(msg)
+    return data, angles
+
+
+def _rotate(image, angle, center, order):
+    """Rotate the content of ``image`` counter-clockwise by ``angle``."""
+    # output pixel q samples the input at R(-angle) @ (q - centre) + centre;
+    # the matrix is written for (row, column) = (y, x) coordinates
+    t = -np.deg2rad(angle)
+    c, s = np.cos(t), np.sin(t)
+    matrix = np.array([[c, s], [-s, c]])
+    cyx = np.array([center[1], center[0]])
+    offset = cyx - matrix @ cyx
+    return ndimage.affine_transform(image, matrix, offset=offset, order=order,
+                                    mode="constant", cval=0.0)
+
+
+def derotate_cube(cube, parangs, *, center=None, order=3):
+    """
+    Rotate every frame back by its parallactic angle.
+
+    Parameters
+    ----------
+    cube : array-like or masked array
+        ``(n_frames, ny, nx)`` images; masked or NaN pixels are masked in the
+        output, as are pixels rotated in from outside the field.
+    parangs : array-like
+        The parallactic angle of each frame (degrees).
+    center : tuple of float, optional
+        ``(x, y)`` of the rotation centre; default the image centre.
+    order : int, optional
+        The spline order of the interpolation.
+
+    Returns
+    -------
+    derotated : `~numpy.ma.MaskedArray`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from psfkit.fitpsf import derotate_cube
+    >>> cube = np.zeros((1, 5, 5))
+    >>> cube[0, 2, 4] = 1.0          # (x, y) = (4, 2), right of the centre
+    >>> out = derotate_cube(cube, [90.0], order=0)
+    >>> [int(v) for v in np.argwhere(out[0] == 1)[0]]   # (row, col)
+    [0, 2]
+    """
+    data, angles = _check_cube(cube, parangs)
+    shape = data.shape[1:]
+    center = check_center("center", center, shape)
+    out = np.empty(data.shape)
+    mask = np.empty(data.shape, dtype=bool)
+    for i in range(data.shape[0]):
+        frame = np.where(data.mask[i], 0.0, data.data[i])
+        out[i] = _rotate(frame, -angles[i], center, order)
+        bad = np.where(data.mask[i], 1.0, 0.0)
+        outside = _rotate(np.ones(shape), -angles[i], center, 1)
+        mask[i] = (_rotate(bad, -angles[i], center, 1) > 1e-6) | (outside < 0.999)
+    return np.ma.MaskedArray(out, mask=mask)
+
+
+def _combine(derotated, combine):
+    check_in("combine", combine, ("median", "mean"))
+    if combine == "median":
+        image = np.ma.median(derotated, axis=0)
+    else:
+        image = np.ma.mean(derotated, axis=0)
+    return np.ma.MaskedArray(np.ma.getdata(image),
+                             mask=np.ma.getmaskarray(image))
+
+
+def classical_adi(cube, parangs, *, center=None, combine="median"):
+    """
+    Subtract the median frame from every frame, derotate and combine.
+
+    The plain median-PSF subtraction of Marois et al. (2006), the baseline
+    that LOCI and KLIP improve on.
+
+    Parameters
+    ----------
+    cube : array-like or masked array
+        ``(n_frames, ny, nx)`` sequence.
+    parangs : array-like
+        Parallactic angles (degrees).
+    center : tuple of float, optional
+        ``(x, y)`` rotation centre; default the image centre.
+    combine : {'median', 'mean'}, optional
+        How the derotated residuals are combined.
+
+    Returns
+    -------
+    result : `ADIResult`
+    """
+    data, angles = _check_cube(cube, parangs)
+    masked = data.masked()
+    resid = masked - np.ma.median(masked, axis=0)
+    derot = derotate_cube(resid, angles, center=center)
+    return ADIResult(image=_combine(derot, combine), residuals=derot)
+
+
+def _adi_frame(task):
+    """Fit frame ``i`` with the other frames as bases; return the residual."""
+    masked, angles, i, fitter_class, config = task
+    others = np.r_[0:i, i + 1:masked.shape[0]]
+    fitter = fitter_class(masked[others], masked[i])
+    fitter.base_parangs = angles[others]
+    fitter.image_parang = angles[i]
+    # near the star few frames are rotated enough; those pixels are simply
+    # masked, which is expected in ADI and not worth a warning (settings
+    # may override any of these)
+    for key, value in config.items():
+        setattr(fitter, key, value)
+    return fitter.remove_psf()
+
+
+def adi_subtract(cube, parangs, fitter_class, *, n_delta, fwhm,
+                 combine="median", executor=None, center=None, settings=None):
+    """
+    PSF-subtract an ADI sequence frame by frame, derotate and combine.
+
+    For every frame a fitter of ``fitter_class`` is built on the other
+    frames; its ``findbase`` is replaced by
+    `~psfkit.fitpsf.findbase.rotation_exclusion`, so each region uses only
+    frames in which the field rotated by at least ``n_delta * fwhm`` pixels
+    at the region's radius.  The residuals are derotated and combined.
+    Regions without enough rotated frames (close to the star) are masked,
+    without a warning.
+
+    Parameters
+    ----------
+    cube : array-like or masked array
+        ``(n_frames, ny, nx)`` sequence; NaN or masked pixels are not used.
+    parangs : array-like
+        Parallactic angle of every frame (degrees).
+    fitter_class : type
+        A `~psfkit.fitpsf.BasePSFFitter` subclass such as
+        `~psfkit.fitpsf.LOCI` or `~psfkit.fitpsf.KLIP`.
+    n_delta : float
+        Minimum displacement of a companion between target and reference
+        frames, in units of ``fwhm``.
+    fwhm : float
+        PSF FWHM in pixels.
+    combine : {'median', 'mean'}, optional
+        How the derotated residuals are combined.
+    executor : optional
+        `None`, a `concurrent.futures` executor, a dask.distributed
+        ``Client`` or an ipyparallel view (see
+        `~psfkit.fitpsf.map_remove_psf`); frames are processed in parallel.
+    center : tuple of float, optional
+        ``(x, y)`` of the star; default the image centre.  Also used as
+        the centre of the sectors.
+    settings : dict, optional
+        Further fitter attributes (for example ``{'klip_modes': 10}``).
+
+    Returns
+    -------
+    result : `ADIResult`
+
+    Examples
+    --------
+    >>> from psfkit.datasets import make_adi_sequence
+    >>> from psfkit.fitpsf import KLIP, adi_subtract
+    >>> cube, parangs, truth = make_adi_sequence(n_frames=10, shape=(41, 41),
+    ...                                          random_state=0)
+    >>> res = adi_subtract(cube, parangs, KLIP, n_delta=0.75, fwhm=4.0)
+    >>> res.image.shape
+    (41, 41)
+    """
+    if not (isinstance(fitter_class, type)
+            and issubclass(fitter_class, BasePSFFitter)):
+        msg = (f"fitter_class must be a BasePSFFitter subclass, got "
+               f"{fitter_class!r}")
+        raise TypeError(msg)
+    data, angles = _check_cube(cube, parangs)
+    n_delta = check_positive("n_delta", n_delta, strict=False)
+    fwhm = check_positive("fwhm", fwhm)
+    n = data.shape[0]
+    if n < 2:
+        msg = f"cube must hold at least 2 frames, got {n}"
+        raise ValueError(msg)
+    center = check_center("center", center, data.shape[1:])
+    config = dict(findbase=rotation_exclusion, n_delta=n_delta, fwhm=fwhm,
+                  sector_center=center, warn_skipped=False)
+    config.update(settings or {})
+    # one task per frame; the fitter is built inside the task, so only one
+    # (n_frames - 1)-frame base per worker exists at a time
+    masked = data.masked()
+    tasks = [(masked, angles, i, fitter_class, config) for i in range(n)]
+    residuals = run_tasks(_adi_frame, tasks, executor)
+    derot = derotate_cube(np.ma.stack(residuals), angles, center=center)
+    return ADIResult(image=_combine(derot, combine), residuals=derot)

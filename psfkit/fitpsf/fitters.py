@@ -1,0 +1,401 @@
+"""
+PSF fitter objects: a stack of reference images (the PSF base) plus four
+plug-ins that decide how an image is fitted with it.
+
+A fitter splits the image into regions (``regions()``), chooses the bases
+for each region (``findbase(region)``), the pixels that drive the fit
+(``optregion(region, indpsf)``) and the coefficients of the bases
+(``fitpsfcoeff(img, base)``); the PSF of the region is the combination of
+the bases with those coefficients.  The plug-ins are plain functions taking
+the fitter as ``self``; they are set as class attributes, and can be
+replaced on one instance by assigning a function to the attribute.  Every
+setting they read is an attribute too, so a configuration is either set on
+one fitter that is then used in a loop over images, or written as a subclass
+with class attributes and instantiated once per image.
+"""
+
+import copy
+import types
+
+import numpy as np
+
+from ..utils import coerce_data
+from . import findbase as _findbase
+from . import fitpsfcoeff as _fitpsfcoeff
+from . import optregion as _optregion
+from . import regions as _regions
+from ._engine import fit_regions
+
+__all__ = [
+    "BasePSFFitter",
+    "SimpleSubtraction",
+    "UseAllPixelsSubtraction",
+    "LOCI",
+    "LOCIAllPixelsSubtraction",
+    "KLIP",
+]
+
+_PLUGINS = frozenset(("regions", "findbase", "optregion", "fitpsfcoeff"))
+
+
+def _coerce_base(psfbase):
+    if isinstance(psfbase, (list, tuple)):
+        if len(psfbase) == 0:
+            msg = ("psfbase must hold at least one base image, got an empty "
+                   "sequence")
+            raise ValueError(msg)
+        items = [coerce_data(im, name=f"psfbase[{i}]", ndim=2,
+                             allow_all_masked=True)
+                 for i, im in enumerate(psfbase)]
+        shapes = {it.shape for it in items}
+        if len(shapes) != 1:
+            msg = ("all images in psfbase must have the same shape, got "
+                   f"{sorted(shapes)}")
+            raise ValueError(msg)
+        data = np.stack([it.data for it in items])
+        mask = np.stack([it.mask for it in items])
+    else:
+        cube = coerce_data(psfbase, name="psfbase", ndim=3, allow_all_masked=True)
+        data, mask = cube.data, cube.mask
+    if mask.all():
+        msg = "psfbase has no usable values: every value is masked or non-finite"
+        raise ValueError(msg)
+    n_bases = data.shape[0]
+    base1d = np.ascontiguousarray(data.reshape(n_bases, -1).T, dtype=float)
+    mask1d = np.ascontiguousarray(mask.reshape(n_bases, -1).T)
+    if mask1d.any():
+        base1d[mask1d] = 0.0
+    else:
+        mask1d = None
+    return base1d, mask1d, data.shape[1:]
+
+
+class BasePSFFitter:
+    """
+    Fit the PSF of an image as a combination of reference images.
+
+    The base class uses the simplest plug-ins (one region of all unmasked
+    pixels, all bases, least squares); the subclasses choose others.
+
+    Parameters
+    ----------
+    psfbase : array-like, masked array or sequence of 2-D images
+        The bases, shape ``(n_bases, ny, nx)`` (the layout of a FITS cube),
+        or a sequence of ``(ny, nx)`` images.  Masked or NaN pixels are never
+        used.
+    image : array-like or masked array, optional
+        The ``(ny, nx)`` image to fit; it can also be given to `fit_psf` and
+        `remove_psf`.
+
+    Attributes
+    ----------
+    rcond : float or None
+        Singular-value cut-off of the least-squares solver.
+    min_opt_pixels : int or None
+        Regions whose optimisation region has fewer usable pixels are not
+        fitted (`None`: the number of selected bases).
+    warn_skipped : bool
+        Whether skipped regions cause a `~psfkit.fitpsf.SkippedRegionWarning`
+        (default `True`).
+    sector_radius_inner, sector_radius_n, sector_radius, sector_phi, sector_center
+        The geometry of the sector regions (`psfkit.fitpsf.regions`).
+    dilation_region, around_region_rim, optmask
+        Settings of the optimisation regions (`psfkit.fitpsf.optregion`).
+    klip_modes : int
+        Number of KLIP modes (`psfkit.fitpsf.fitpsfcoeff.klip`).
+    base_parangs, image_parang, n_delta, fwhm
+        Settings of the ADI base selection
+        (`psfkit.fitpsf.findbase.rotation_exclusion`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from psfkit.fitpsf import BasePSFFitter
+    >>> rng = np.random.default_rng(1)
+    >>> psfbase = rng.normal(size=(3, 10, 10))
+    >>> image = 2 * psfbase[0] - psfbase[2]
+    >>> fitter = BasePSFFitter(psfbase, image)
+    >>> float(abs(fitter.remove_psf()).max()) < 1e-10
+    True
+    """
+
+    regions = _regions.image_unmasked
+    findbase = _findbase.allbases
+    optregion = _optregion.all_unmasked
+    fitpsfcoeff = _fitpsfcoeff.lstsq
+
+    rcond = None
+    min_opt_pixels = None
+    warn_skipped = True
+    sector_radius_inner = 1.0
+    sector_radius_n = 10
+    sector_radius = None
+    sector_phi = 12
+    sector_center = None
+    dilation_region = 10
+    around_region_rim = 0
+    optmask = None
+    min_number_of_bases = 1
+    region_min_size = 1
+    klip_modes = 5
+    base_parangs = None
+    image_parang = None
+    n_delta = 1.0
+    fwhm = None
+
+    def __init__(self, psfbase, image=None):
+        base1d, mask1d, shape = _coerce_base(psfbase)
+        object.__setattr__(self, "_cache", {})
+        object.__setattr__(self, "_base1d", base1d)
+        object.__setattr__(self, "_base_mask1d", mask1d)
+        object.__setattr__(self, "_shape", tuple(int(s) for s in shape))
+        object.__setattr__(self, "_image", None)
+        if image is not None:
+            self.image = image
+
+    # -- plug-in binding and configuration ---------------------------------
+
+    def __getattribute__(self, name):
+        if name in _PLUGINS:
+            inst = object.__getattribute__(self, "__dict__")
+            if name in inst:
+                func = inst[name]
+                if isinstance(func, types.MethodType):
+                    return func
+                return types.MethodType(func, self)
+        return object.__getattribute__(self, name)
+
+    def __setattr__(self, name, value):
+        # any change of the configuration invalidates the cached solutions;
+        # a new dict keeps copies that share the old one unaffected
+        if not name.startswith("_") and name != "image":
+            object.__setattr__(self, "_cache", {})
+        object.__setattr__(self, name, value)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_cache"] = {}
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+    def __copy__(self):
+        # shares the cache (unlike pickling): copies made for one fit reuse
+        # and extend the solutions of the original
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        return new
+
+    # -- data access for plug-ins ------------------------------------------
+
+    @property
+    def cache(self):
+        """Scratch dict for plug-ins (emptied on configuration changes,
+        never pickled)."""
+        return self._cache
+
+    @property
+    def image_shape(self):
+        """The ``(ny, nx)`` shape of the bases and images."""
+        return self._shape
+
+    @property
+    def n_bases(self):
+        """The number of bases."""
+        return self._base1d.shape[1]
+
+    @property
+    def psfbase(self):
+        """The bases as a masked array of shape ``(n_bases, ny, nx)``."""
+        data = self._base1d.T.reshape((self.n_bases, *self._shape))
+        mask = (np.zeros(data.shape, dtype=bool) if self._base_mask1d is None
+                else self._base_mask1d.T.reshape(data.shape))
+        return np.ma.MaskedArray(data, mask=mask)
+
+    @property
+    def base1d(self):
+        """The bases as an ``(n_pix, n_bases)`` array, masked values 0."""
+        return self._base1d
+
+    @property
+    def base_mask1d(self):
+        """``(n_pix, n_bases)`` mask of the bases, or `None` if none is
+        masked."""
+        return self._base_mask1d
+
+    @property
+    def image(self):
+        """The image to fit, a masked array (`None` if not set)."""
+        if self._image is None:
+            return None
+        return self._image.masked()
+
+    @image.setter
+    def image(self, value):
+        if value is None:
+            object.__setattr__(self, "_image", None)
+            return
+        data = coerce_data(value, name="image", ndim=2, allow_all_masked=True)
+        if data.shape != self._shape:
+            msg = (f"image must have the shape of the bases {self._shape}, "
+                   f"got {data.shape}")
+            raise ValueError(msg)
+        object.__setattr__(self, "_image", data)
+
+    def _require_image(self):
+        if self._image is None:
+            msg = "no image to fit: give one to this method or set fitter.image"
+            raise ValueError(msg)
+        return self._image
+
+    @property
+    def image1d(self):
+        """The image values as a flat array (masked values arbitrary)."""
+        return self._require_image().data.ravel()
+
+    @property
+    def image_mask1d(self):
+        """The flat mask of the image (`True` = do not use)."""
+        return self._require_image().mask.ravel()
+
+    # -- fitting -------------------------------------------------------------
+
+    def _bound(self, image):
+        """A shallow copy holding ``image``; the fitter itself is unchanged,
+        so one fitter can serve several threads."""
+        work = copy.copy(self)
+        if image is not None:
+            work.image = image
+        work._require_image()
+        return work
+
+    def fit_psf(self, image=None):
+        """
+        Fit the PSF of an image.
+
+        Parameters
+        ----------
+        image : array-like or masked array, optional
+            The ``(ny, nx)`` image; default: the fitter's ``image``.
+
+        Returns
+        -------
+        psf : `~numpy.ma.MaskedArray`
+            The fitted PSF, masked where it could not be fitted (pixels in
+            no region, regions skipped for lack of usable pixels, pixels
+            where a selected base is masked).
+
+        Warns
+        -----
+        psfkit.fitpsf.SkippedRegionWarning
+            If some regions could not be fitted.
+        """
+        work = self._bound(image)
+        psf, fitted = fit_regions(work)
+        return np.ma.MaskedArray(psf.reshape(self._shape),
+                                 mask=~fitted.reshape(self._shape))
+
+    def remove_psf(self, image=None):
+        """
+        Subtract the fitted PSF from an image.
+
+        Parameters
+        ----------
+        image : array-like or masked array, optional
+            The ``(ny, nx)`` image; default: the fitter's ``image``.
+
+        Returns
+        -------
+        residual : `~numpy.ma.MaskedArray`
+            Image minus PSF, masked where the image is masked or the PSF
+            could not be fitted.
+        """
+        work = self._bound(image)
+        psf, fitted = fit_regions(work)
+        data = work._image
+        resid = data.data.ravel() - psf
+        mask = data.mask.ravel() | ~fitted
+        return np.ma.MaskedArray(resid.reshape(self._shape),
+                                 mask=mask.reshape(self._shape))
+
+    def __repr__(self):
+        return (f"<{type(self).__name__}: {self.n_bases} bases of shape "
+                f"{self._shape}>")
+
+
+class SimpleSubtraction(BasePSFFitter):
+    """
+    Fit all unmasked pixels at once with all bases.
+
+    The whole unmasked image is one region and its own optimisation region;
+    pixels where any base is masked are not used.
+    """
+
+    regions = _regions.image_unmasked
+    findbase = _findbase.allbases
+    optregion = _optregion.all_unmasked
+    fitpsfcoeff = _fitpsfcoeff.lstsq
+
+
+class UseAllPixelsSubtraction(BasePSFFitter):
+    """
+    Use every base where it is available.
+
+    Pixels are grouped by the set of bases unmasked at them; each group is
+    fitted with those bases, on all pixels where they are all unmasked.
+    """
+
+    regions = _regions.group_by_basis
+    findbase = _findbase.nonmaskedbases
+    optregion = _optregion.all_unmasked
+    fitpsfcoeff = _fitpsfcoeff.lstsq
+
+
+class LOCI(BasePSFFitter):
+    """
+    Locally optimised combination of images (Lafreniere et al. 2007).
+
+    The image is split into annular sectors; the PSF of each is fitted on
+    the ring around it (``dilation_region`` pixels wide, without the sector
+    itself) with the bases unmasked on the sector, and subtracted in the
+    sector.
+    """
+
+    regions = _regions.sectors
+    findbase = _findbase.nonmaskedbases
+    optregion = _optregion.wrapper_ignore_all_masked(_optregion.around_region)
+    fitpsfcoeff = _fitpsfcoeff.lstsq
+
+
+class LOCIAllPixelsSubtraction(LOCI):
+    """
+    LOCI with every sector split by the set of bases valid at its pixels.
+
+    Suited to bases with different masks: each part of a sector uses all
+    bases available there.
+    """
+
+    regions = _regions.sectors_by_basis
+
+
+class KLIP(BasePSFFitter):
+    """
+    Karhunen-Loeve image projection (Soummer et al. 2012) in annular sectors.
+
+    In each sector the image is projected on the first ``klip_modes``
+    principal components of the bases (after subtracting the mean base) and
+    that projection is removed.  Sectors smaller than ``region_min_size``
+    (default 40) pixels are merged with their neighbour, and sectors with
+    fewer than ``min_opt_pixels`` (default 10) usable pixels are not fitted.
+    """
+
+    regions = _regions.wrapper_min_size(_regions.sectors)
+    findbase = _findbase.nonmaskedbases
+    optregion = _optregion.wrapper_ignore_all_masked(_optregion.identity)
+    fitpsfcoeff = _fitpsfcoeff.klip
+    sector_radius_inner = 5.0
+    sector_radius_n = 5
+    sector_phi = 4
+    region_min_size = 40
+    min_opt_pixels = 10

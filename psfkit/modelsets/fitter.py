@@ -1,0 +1,468 @@
+"""
+`LinearModelSetFitter`: fit one astropy linear model to many data sets.
+
+The fitter speaks astropy (a model set in, a fitted copy out, astropy's
+shape rules for ``x``, ``y``, ``z`` and ``model_set_axis``) and hands the
+numbers to a batched least-squares engine that never loops over models in
+Python, whether points are masked or weighted per model.  dask arrays are
+fitted chunk by chunk of models by the same engine (module ``_dask``),
+lazily with `LinearModelSetFitter.fit_lazy`.
+"""
+
+import functools
+import warnings
+
+from astropy.table import QTable
+import astropy.units as u
+import numpy as np
+
+from ..utils import PsfkitWarning, coerce_data
+from ._dask import fit_lazy, unpack, whole_data_sets
+from ._design import build_design, check_linear_model
+from ._solve import STATUS_NAMES, STATUS_OK, solve_batch
+from .ramps import _is_dask as is_dask
+
+__all__ = ["LinearModelSetFitter", "LazyModelSetFit", "ModelSetFitWarning"]
+
+__doctest_requires__ = {("LinearModelSetFitter.fit_lazy",): ["dask"]}
+
+
+class ModelSetFitWarning(PsfkitWarning):
+    """Some models of a set could not be fitted (too few points, singular)."""
+
+
+def as_model_data(values, name):
+    """
+    Return ``(array, mask_or_None)`` for fitting.
+
+    Native-endian float32/float64 arrays are used as they are: the engine
+    converts and masks non-finite values chunk by chunk, which avoids a full
+    float64 copy of a large cube.  Every other input (masked arrays,
+    NDData, integer or big-endian data, lists) goes through
+    `~psfkit.utils.coerce_data`.
+    """
+    if isinstance(values, u.Quantity):
+        msg = (f"{name} is a Quantity; LinearModelSetFitter fits unitless "
+               f"values: pass {name}.value (the parameters are then in the "
+               "units of the data)")
+        raise TypeError(msg)
+    if (type(values) is np.ndarray and values.dtype.kind == "f"
+            and values.dtype.itemsize >= 4 and values.dtype.isnative):
+        if values.size == 0:
+            msg = f"{name} is empty (shape {values.shape})"
+            raise ValueError(msg)
+        return values, None
+    data = coerce_data(values, name=name, ndim=None, dtype=None,
+                       allow_all_masked=True)
+    mask = data.mask if data.mask.any() else None
+    return data.data, mask
+
+
+def _as_coord(values, name):
+    if isinstance(values, u.Quantity):
+        msg = f"{name} is a Quantity; pass {name}.value"
+        raise TypeError(msg)
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "biuf":
+        msg = f"{name} must contain real numbers, got dtype {arr.dtype}"
+        raise TypeError(msg)
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        msg = f"{name} must be finite; mask the data values instead"
+        raise ValueError(msg)
+    return arr
+
+
+def _rows(values, axis, n_models, data_shape, name, multi):
+    """Move the model axis first and flatten the rest: (N, K)."""
+    if not multi:
+        if values.shape != data_shape:
+            msg = (f"{name} must have the shape of the coordinates "
+                   f"{data_shape}, got {values.shape}")
+            raise ValueError(msg)
+        return values.reshape(1, -1)
+    if axis >= values.ndim:
+        msg = (f"model_set_axis={axis} is out of range for {name} with "
+               f"shape {values.shape}")
+        raise ValueError(msg)
+    if values.shape[axis] != n_models:
+        msg = (f"{name} has {values.shape[axis]} data sets along "
+               f"model_set_axis={axis} but the model set has {n_models} "
+               "models")
+        raise ValueError(msg)
+    rest = values.shape[:axis] + values.shape[axis + 1:]
+    if rest != data_shape:
+        msg = (f"{name} without its model axis has shape {rest}; it must "
+               f"match the coordinates' shape {data_shape}")
+        raise ValueError(msg)
+    return np.moveaxis(values, axis, 0).reshape(n_models, -1)
+
+
+def _check_weights(weights):
+    """Return ``weights`` as float64 after checking they are usable."""
+    w = np.asarray(weights)
+    if w.dtype.kind not in "biuf":
+        msg = f"weights must be real numbers, got dtype {w.dtype}"
+        raise TypeError(msg)
+    w = w.astype(np.float64)
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        msg = "weights must be finite and non-negative"
+        raise ValueError(msg)
+    return w
+
+
+class LinearModelSetFitter:
+    """
+    Vectorised linear least-squares fitter for astropy model sets.
+
+    A drop-in replacement for ``astropy.modeling.fitting.LinearLSQFitter``
+    when fitting a model set (``n_models=N``): one call fits every model,
+    with masked points (masked arrays or NaN) and per-model weights handled
+    without a Python loop over the models.
+
+    Parameters
+    ----------
+    calc_uncertainties : bool, optional
+        Compute the covariance matrix of the free parameters of every
+        model (``fit_info['cov']``, ``fit_info['std']``).
+    rcond : float, optional
+        Relative cut-off for small singular values of the (weighted) design
+        matrix, as in `numpy.linalg.lstsq`; default ``eps * max(K, P)``.
+    absolute_sigma : bool, optional
+        If `True` the weights are taken as ``1/sigma`` with correct
+        absolute sigmas and the covariance is ``(A^T W A)^-1``; otherwise
+        (default) it is scaled by the reduced residual sum of squares of
+        each model.
+
+    Attributes
+    ----------
+    fit_info : `~astropy.table.QTable` or None
+        The per-model table of the last fit (also attached to the returned
+        model as ``fitted.fit_info``): ``n_points`` (points used), ``rank``,
+        ``rss`` (weighted residual sum of squares), ``status`` (0 ok, 1 too
+        few points, 2 singular; names in ``fit_info.meta['status_names']``)
+        and, with ``calc_uncertainties``, ``cov`` and ``std``.
+
+    Notes
+    -----
+    The design matrix is built from the model's ``fit_deriv`` on the
+    coordinates mapped from ``domain`` to ``window`` (or ``x_domain`` etc.)
+    exactly as astropy does, so orthogonal polynomials give astropy's
+    coefficients.  Fixed parameters are removed from the design and their
+    contribution subtracted from each model's data.  Models with fewer
+    valid points than free parameters get NaN parameters and status 1;
+    rank-deficient ones get the minimum-norm solution and status 2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropy.modeling import models
+    >>> from psfkit.modelsets import LinearModelSetFitter
+    >>> x = np.arange(6.0)
+    >>> y = np.array([2.0 * x + 1.0, -x + 3.0])
+    >>> y[1, 2] = np.nan
+    >>> fitted = LinearModelSetFitter()(models.Polynomial1D(1, n_models=2),
+    ...                                 x, y)
+    >>> np.round(fitted.param_sets, 10)
+    array([[ 1.,  3.],
+           [ 2., -1.]])
+    >>> fitted.fit_info['n_points'].tolist()
+    [6, 5]
+    """
+
+    def __init__(self, *, calc_uncertainties=False, rcond=None,
+                 absolute_sigma=False):
+        self.calc_uncertainties = bool(calc_uncertainties)
+        self.rcond = rcond
+        self.absolute_sigma = bool(absolute_sigma)
+        self.fit_info = None
+
+    def __call__(self, model, x, y=None, z=None, *, weights=None,
+                 inplace=False):
+        """
+        Fit ``model`` to the data and return the fitted model.
+
+        Parameters
+        ----------
+        model : ``astropy.modeling.FittableModel``
+            A linear model, usually a model set.
+        x, y : array-like
+            For a 1-D model ``x`` are the coordinates and ``y`` the data;
+            for a 2-D model ``x`` and ``y`` are the coordinates.  The data
+            may be a dask array: it is then fitted chunk by chunk on the
+            current dask scheduler (see `fit_lazy`), with the same results.
+        z : array-like, optional
+            The data of a 2-D model (may be a dask array).
+        weights : array-like, optional
+            ``1/sigma`` of every point: either shared (the shape of the
+            coordinates) or one set per model (the shape of the data, may
+            be a dask array).
+        inplace : bool, optional
+            Update ``model`` instead of a copy.
+
+        Returns
+        -------
+        fitted : ``astropy.modeling.FittableModel``
+            The model with fitted parameters and a ``fit_info`` table.
+        """
+        fit = self._inputs(model, x, y, z)
+        if is_dask(fit["data"]) or is_dask(weights):
+            lazy = self.fit_lazy(model, x, y, z, weights=weights)
+            return lazy.compute(model=model if inplace else None)
+        values, mask = as_model_data(fit["data"], fit["name"])
+        rows = functools.partial(_rows, axis=fit["axis"],
+                                 n_models=fit["n_models"],
+                                 data_shape=fit["data_shape"],
+                                 name=fit["name"], multi=fit["multi"](values))
+        Y = rows(values)
+        valid = None if mask is None else ~rows(mask)
+        W = self._weights(weights, values.shape, fit["data_shape"],
+                          fit["axis"], fit["n_models"], fit["multi"](values))
+
+        fitted = model if inplace else model.copy()
+        design = self._design(fitted, fit["coords"])
+        sol = solve_batch(design.A, Y, valid=valid, weights=W,
+                          rcond=self.rcond, want_rss=True,
+                          want_hinv=self.calc_uncertainties,
+                          offset=design.implicit,
+                          fixed=(design.A_fixed, design.p_fixed))
+        return self._finish(fitted, design, sol)
+
+    def fit_lazy(self, model, x, y=None, z=None, *, weights=None):
+        """
+        Prepare the fit of a model set to dask arrays, without computing.
+
+        The data (and per-model weights) are split into chunks of whole
+        data sets along ``model_set_axis``, keeping the chunks of that
+        axis; each chunk is fitted independently by the engine used for
+        in-memory data, so the results are the same.  Nothing is read or
+        fitted until `LazyModelSetFit.compute` (or ``dask.compute`` on its
+        arrays) is called, which runs on the current dask scheduler: a
+        dask.distributed ``Client`` if one is active.
+
+        Parameters
+        ----------
+        model, x, y, z, weights
+            As for calling the fitter; the data and per-model weights may
+            be dask arrays or in-memory arrays.
+
+        Returns
+        -------
+        lazy : `LazyModelSetFit`
+
+        Examples
+        --------
+        >>> import dask.array as da
+        >>> import numpy as np
+        >>> from astropy.modeling import models
+        >>> from psfkit.modelsets import LinearModelSetFitter
+        >>> x = np.arange(5.0)
+        >>> y = da.from_array(np.outer(np.arange(1000.0), x) + 2.0,
+        ...                   chunks=(250, 5))
+        >>> lazy = LinearModelSetFitter().fit_lazy(
+        ...     models.Polynomial1D(1, n_models=1000), x, y)
+        >>> lazy.params.chunks
+        ((250, 250, 250, 250), (2,))
+        >>> fitted = lazy.compute(scheduler="synchronous")
+        >>> np.round(fitted.c1.value[:3], 10).tolist()
+        [0.0, 1.0, 2.0]
+        """
+        import dask.array as da
+
+        fit = self._inputs(model, x, y, z)
+        data = fit["data"]
+        if not is_dask(data):
+            # in-memory data are checked (and masks applied) here
+            values, mask = as_model_data(data, fit["name"])
+            data = values if mask is None else np.where(mask, np.nan, values)
+        values = da.asarray(data)
+        multi = fit["multi"](values)
+        model_axis = fit["axis"] if multi else None
+        rows = functools.partial(_rows, axis=fit["axis"],
+                                 n_models=fit["n_models"],
+                                 data_shape=fit["data_shape"],
+                                 name=fit["name"], multi=multi)
+        Y = rows(whole_data_sets(values, model_axis))
+        shared_w = per_model_w = None
+        if weights is not None:
+            if multi and np.shape(weights) == values.shape:
+                w = whole_data_sets(weights, model_axis)
+                per_model_w = rows(w)
+            else:
+                shared_w = self._weights(np.asarray(weights), values.shape,
+                                         fit["data_shape"], fit["axis"],
+                                         fit["n_models"], multi)
+        fitted = model.copy()
+        design = self._design(fitted, fit["coords"])
+        packed = fit_lazy(design, Y, weights=per_model_w,
+                          shared_weights=shared_w,
+                          check_weights=_check_weights, rcond=self.rcond,
+                          want_hinv=self.calc_uncertainties, name=fit["name"])
+        return LazyModelSetFit(self, fitted, design, packed)
+
+    def _inputs(self, model, x, y, z):
+        """Check the model and coordinates; find the data argument."""
+        check_linear_model(model)
+        n_models = len(model)
+        axis = model.model_set_axis or 0
+        if model.n_inputs == 1:
+            if y is None:
+                msg = f"{type(model).__name__} needs x and y"
+                raise ValueError(msg)
+            if z is not None:
+                msg = f"{type(model).__name__} is 1-D; z must not be given"
+                raise ValueError(msg)
+            coords = [_as_coord(x, "x")]
+            data, dname = y, "y"
+        else:
+            if y is None or z is None:
+                msg = f"{type(model).__name__} is 2-D; give x, y and z"
+                raise ValueError(msg)
+            coords = [_as_coord(x, "x"), _as_coord(y, "y")]
+            if coords[0].shape != coords[1].shape:
+                msg = (f"x and y must have the same shape, got "
+                       f"{coords[0].shape} and {coords[1].shape}")
+                raise ValueError(msg)
+            data, dname = z, "z"
+        data_shape = coords[0].shape
+
+        def multi(values):
+            return n_models > 1 or values.ndim > len(data_shape)
+
+        return {"coords": coords, "data": data, "name": dname,
+                "n_models": n_models, "axis": axis, "data_shape": data_shape,
+                "multi": multi}
+
+    @staticmethod
+    def _design(fitted, coords):
+        design = build_design(fitted, [c.reshape(-1) for c in coords])
+        K, P = design.A.shape
+        if P == 0:
+            msg = "every parameter of the model is fixed; nothing to fit"
+            raise ValueError(msg)
+        if K < P:
+            msg = (f"{K} data point(s) per model cannot determine the {P} "
+                   f"free parameters of {type(fitted).__name__}")
+            raise ValueError(msg)
+        return design
+
+    def _finish(self, fitted, design, sol):
+        """Store the solution in the model and the fit_info table."""
+        n_models = len(fitted)
+        P = design.A.shape[1]
+        for j, pname in enumerate(design.free):
+            param = getattr(fitted, pname)
+            shape = np.shape(param.value)
+            param.value = sol.params[:, j].reshape(shape)
+        self.fit_info = self._table(sol, design, P)
+        fitted.fit_info = self.fit_info
+        n_bad = int(np.count_nonzero(sol.status != STATUS_OK))
+        if n_bad:
+            counts = {STATUS_NAMES[s]: int(np.count_nonzero(sol.status == s))
+                      for s in np.unique(sol.status) if s != STATUS_OK}
+            detail = ", ".join(f"{v} {k}" for k, v in counts.items())
+            warnings.warn(f"{n_bad} of {n_models} models could not be fitted "
+                          f"normally ({detail}); see fit_info['status']",
+                          ModelSetFitWarning)
+        return fitted
+
+    @staticmethod
+    def _weights(weights, data_shape_full, coord_shape, axis, n_models,
+                 multi):
+        if weights is None:
+            return None
+        w = _check_weights(weights)
+        if w.shape == coord_shape:
+            return (w * w).reshape(-1)
+        if multi and w.shape == data_shape_full:
+            return _rows(w * w, axis, n_models, coord_shape, "weights", True)
+        msg = (f"weights must have the shape of the coordinates "
+               f"{coord_shape} (shared) or of the data {data_shape_full} "
+               f"(one set per model), got {w.shape}")
+        raise ValueError(msg)
+
+    def _table(self, sol, design, P):
+        cols = {"n_points": sol.n_points, "rank": sol.rank, "rss": sol.rss,
+                "status": sol.status}
+        if self.calc_uncertainties:
+            if self.absolute_sigma:
+                cov = sol.hinv
+            else:
+                dof = (sol.n_points - P).astype(float)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    scale = np.where(dof > 0, sol.rss / dof, np.nan)
+                cov = sol.hinv
+                cov *= scale[:, None, None]
+            cols["cov"] = cov
+            cols["std"] = np.sqrt(np.einsum("nii->ni", cov))
+        t = QTable(cols, copy=False)
+        t.meta["status_names"] = dict(STATUS_NAMES)
+        t.meta["free_params"] = list(design.free)
+        return t
+
+
+class LazyModelSetFit:
+    """
+    A model-set fit to dask arrays, not computed yet.
+
+    Returned by `LinearModelSetFitter.fit_lazy`.  The per-model results
+    are dask arrays with the data's chunks along the models; `compute`
+    evaluates them all at once and returns the fitted model, exactly as
+    calling the fitter on in-memory data would.
+
+    Attributes
+    ----------
+    params : dask array
+        ``(n_models, n_free)`` fitted values of the free parameters, in the
+        order of ``free_params``.
+    n_points, rank, rss, status : dask array
+        The ``fit_info`` columns of every model (see
+        `LinearModelSetFitter`), as float64.
+    free_params : list of str
+        The names of the fitted parameters.
+    """
+
+    def __init__(self, fitter, model, design, packed):
+        self._fitter = fitter
+        self._model = model
+        self._design = design
+        self._packed = packed
+        self.free_params = list(design.free)
+        P = len(self.free_params)
+        self.params = packed[:, :P]
+        self.n_points = packed[:, P]
+        self.rank = packed[:, P + 1]
+        self.rss = packed[:, P + 2]
+        self.status = packed[:, P + 3]
+
+    def __repr__(self):
+        return (f"<LazyModelSetFit of {len(self._model)} "
+                f"{type(self._model).__name__} models in "
+                f"{self._packed.numblocks[0]} chunks>")
+
+    def compute(self, *, model=None, **kwargs):
+        """
+        Compute the fit and return the fitted model.
+
+        Parameters
+        ----------
+        model : ``astropy.modeling.FittableModel``, optional
+            A model to update in place (it must be the model that was
+            fitted); default a new copy.
+        **kwargs
+            Passed to ``dask.compute`` (for example ``scheduler=``).
+
+        Returns
+        -------
+        fitted : ``astropy.modeling.FittableModel``
+            The model with fitted parameters and a ``fit_info`` table; the
+            fitter's ``fit_info`` is updated too.
+        """
+        import dask
+
+        (packed,) = dask.compute(self._packed, **kwargs)
+        fitter = self._fitter
+        sol = unpack(packed, len(self.free_params),
+                     fitter.calc_uncertainties)
+        fitted = self._model.copy() if model is None else model
+        return fitter._finish(fitted, self._design, sol)

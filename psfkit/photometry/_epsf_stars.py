@@ -1,0 +1,310 @@
+"""
+Star cutouts for building an empirical PSF: `EPSFStar`, `EPSFStars` and
+`extract_stars`.
+"""
+
+import warnings
+
+from astropy.table import QTable
+import numpy as np
+
+from ..utils import PsfkitWarning, as_pair, coerce_data
+
+__all__ = ["EPSFStar", "EPSFStars", "StarExcludedWarning", "extract_stars"]
+
+# accepted (x, y) column names of a star catalogue, in order of preference
+_POSITION_COLUMNS = (("x", "y"), ("x_0", "y_0"), ("xcentroid", "ycentroid"),
+                     ("x_init", "y_init"), ("x_fit", "y_fit"))
+
+
+class StarExcludedWarning(PsfkitWarning):
+    """Stars were left out (too near the edge, fully masked, or unfit)."""
+
+
+def _pair_or_default(name, value, default):
+    if value is None:
+        return default
+    arr = np.asarray(value, dtype=float)
+    if arr.shape != (2,) or not np.all(np.isfinite(arr)):
+        msg = f"{name} must be a finite (x, y) pair, got {value!r}"
+        raise ValueError(msg)
+    return (float(arr[0]), float(arr[1]))
+
+
+class EPSFStar:
+    """
+    A cutout of one star, with its centre and flux.
+
+    Parameters
+    ----------
+    data : array-like, `~numpy.ma.MaskedArray` or `~astropy.nddata.NDData`
+        The 2-D cutout, background subtracted.  Masked and non-finite pixels
+        are ignored.
+    cutout_center : tuple of two float, optional
+        The ``(x, y)`` star centre in cutout pixels; the cutout centre by
+        default.
+    origin : tuple of two int, optional
+        The ``(x, y)`` position in the full image of the cutout's first
+        pixel.
+    flux : float, optional
+        The star flux; the sum of the unmasked cutout pixels by default.
+    id_label : int, optional
+        An identifier carried into results.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from psfkit.photometry import EPSFStar
+    >>> cutout = np.zeros((5, 5))
+    >>> cutout[2, 2] = 10.0
+    >>> star = EPSFStar(cutout, origin=(100, 200))
+    >>> star.center, star.flux
+    ((102.0, 202.0), 10.0)
+    """
+
+    def __init__(self, data, *, cutout_center=None, origin=(0, 0), flux=None,
+                 id_label=None):
+        arr = coerce_data(data, name="data", ndim=2)
+        self._data = arr.data
+        self._mask = arr.mask
+        ny, nx = arr.shape
+        self._cutout_center = _pair_or_default(
+            "cutout_center", cutout_center, ((nx - 1) / 2.0, (ny - 1) / 2.0))
+        self._origin = _pair_or_default("origin", origin, (0.0, 0.0))
+        if flux is None:
+            flux = float(np.sum(arr.data[~arr.mask]))
+        self._flux = float(flux)
+        self.id_label = id_label
+
+    @property
+    def data(self):
+        """The cutout values."""
+        return self._data
+
+    @property
+    def mask(self):
+        """`True` where a cutout pixel is ignored."""
+        return self._mask
+
+    @property
+    def shape(self):
+        """The cutout shape ``(ny, nx)``."""
+        return self._data.shape
+
+    @property
+    def cutout_center(self):
+        """The ``(x, y)`` centre in cutout pixels."""
+        return self._cutout_center
+
+    @property
+    def origin(self):
+        """The ``(x, y)`` image position of the cutout's first pixel."""
+        return self._origin
+
+    @property
+    def center(self):
+        """The ``(x, y)`` centre in image pixels."""
+        return (self._origin[0] + self._cutout_center[0],
+                self._origin[1] + self._cutout_center[1])
+
+    @property
+    def flux(self):
+        """The star flux."""
+        return self._flux
+
+    def with_fit(self, cutout_center, flux):
+        """
+        A copy of the star with a new centre and flux.
+
+        Parameters
+        ----------
+        cutout_center : tuple of two float
+            The new ``(x, y)`` centre in cutout pixels.
+        flux : float
+            The new flux.
+
+        Returns
+        -------
+        star : `EPSFStar`
+        """
+        new = object.__new__(EPSFStar)
+        new.__dict__.update(self.__dict__)
+        new._cutout_center = (float(cutout_center[0]), float(cutout_center[1]))
+        new._flux = float(flux)
+        return new
+
+    def __repr__(self):
+        return (f"<EPSFStar id={self.id_label} center=({self.center[0]:.3f}, "
+                f"{self.center[1]:.3f}) flux={self.flux:.6g} "
+                f"shape={self.shape}>")
+
+
+class EPSFStars:
+    """
+    A sequence of `EPSFStar`.
+
+    Parameters
+    ----------
+    stars : iterable of `EPSFStar`
+        The stars.
+
+    Attributes
+    ----------
+    meta : dict
+        Information added by `~psfkit.photometry.EPSFBuilder`
+        (``n_iterations``, ``converged``, ``center_shifts``).
+    """
+
+    def __init__(self, stars):
+        stars = list(stars)
+        for i, star in enumerate(stars):
+            if not isinstance(star, EPSFStar):
+                msg = (f"stars[{i}] must be an EPSFStar, got "
+                       f"{type(star).__name__}")
+                raise TypeError(msg)
+        self._stars = stars
+        self.meta = {}
+
+    def __len__(self):
+        return len(self._stars)
+
+    def __iter__(self):
+        return iter(self._stars)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return EPSFStars(self._stars[index])
+        return self._stars[index]
+
+    def __repr__(self):
+        return f"<EPSFStars: {len(self)} stars>"
+
+    @property
+    def n_stars(self):
+        """The number of stars."""
+        return len(self._stars)
+
+    @property
+    def center_flat(self):
+        """The ``(x, y)`` image centres, shape ``(n_stars, 2)``."""
+        return np.array([s.center for s in self._stars],
+                        dtype=float).reshape(-1, 2)
+
+    @property
+    def flux(self):
+        """The fluxes, shape ``(n_stars,)``."""
+        return np.array([s.flux for s in self._stars], dtype=float)
+
+    def to_table(self):
+        """
+        The stars as a table.
+
+        Returns
+        -------
+        table : `~astropy.table.QTable`
+            Columns ``id``, ``x_center``, ``y_center``, ``flux``.
+        """
+        centers = self.center_flat
+        return QTable({"id": [s.id_label for s in self._stars],
+                       "x_center": centers[:, 0],
+                       "y_center": centers[:, 1],
+                       "flux": self.flux})
+
+
+def _catalog_positions(catalog):
+    names = getattr(catalog, "colnames", None)
+    if names is None:
+        msg = ("catalog must be a table with star positions (columns x/y, "
+               f"x_0/y_0 or xcentroid/ycentroid), got {type(catalog).__name__}")
+        raise TypeError(msg)
+    for xname, yname in _POSITION_COLUMNS:
+        if xname in names and yname in names:
+            x = np.asarray(getattr(catalog[xname], "value", catalog[xname]),
+                           dtype=float)
+            y = np.asarray(getattr(catalog[yname], "value", catalog[yname]),
+                           dtype=float)
+            break
+    else:
+        opts = ", ".join("/".join(p) for p in _POSITION_COLUMNS)
+        msg = f"catalog needs position columns, one of: {opts}; has {names}"
+        raise ValueError(msg)
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        msg = "catalog positions must be finite"
+        raise ValueError(msg)
+    ids = (np.asarray(catalog["id"]) if "id" in names
+           else np.arange(1, len(x) + 1))
+    return x, y, ids
+
+
+def extract_stars(data, catalog, *, size=25):
+    """
+    Cut out the stars of a catalogue for building an ePSF.
+
+    Parameters
+    ----------
+    data : array-like, `~numpy.ma.MaskedArray` or `~astropy.nddata.NDData`
+        The background-subtracted image.  Masked and non-finite pixels are
+        carried into the cutouts as masked.
+    catalog : `~astropy.table.Table`
+        Star positions in columns ``x``/``y`` (or ``x_0``/``y_0``,
+        ``xcentroid``/``ycentroid``); an ``id`` column is kept.
+    size : int or tuple of two int, optional
+        The odd cutout size, or ``(ny, nx)``.  Each cutout is centred on
+        the pixel nearest to the star.
+
+    Returns
+    -------
+    stars : `EPSFStars`
+        One star per usable catalogue row.
+
+    Warns
+    -----
+    StarExcludedWarning
+        For stars whose cutout would extend beyond the image or has no
+        unmasked pixel; they are left out.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropy.table import QTable
+    >>> from psfkit.photometry import extract_stars
+    >>> image = np.zeros((50, 50))
+    >>> image[20, 30] = 5.0
+    >>> stars = extract_stars(image, QTable({'x': [30.2], 'y': [19.9]}),
+    ...                       size=11)
+    >>> stars[0].shape, stars[0].cutout_center, stars[0].origin
+    ((11, 11), (5.199999999999999, 4.899999999999999), (25.0, 15.0))
+    """
+    image = coerce_data(data, name="data", ndim=2)
+    ny, nx = as_pair("size", size, check_odd=True)
+    x, y, ids = _catalog_positions(catalog)
+    hx, hy = nx // 2, ny // 2
+    ix = np.round(x).astype(np.intp)
+    iy = np.round(y).astype(np.intp)
+    inside = ((ix - hx >= 0) & (ix + hx < image.shape[1])
+              & (iy - hy >= 0) & (iy + hy < image.shape[0]))
+    rows = iy[inside, None, None] + np.arange(-hy, hy + 1)[None, :, None]
+    cols = ix[inside, None, None] + np.arange(-hx, hx + 1)[None, None, :]
+    cutouts = image.data[rows, cols]
+    masks = image.mask[rows, cols]
+    usable = np.zeros(len(x), dtype=bool)
+    usable[inside] = ~np.all(masks, axis=(1, 2))
+    stars = []
+    for k, i in enumerate(np.flatnonzero(inside)):
+        if not usable[i]:
+            continue
+        x0 = ix[i] - hx
+        y0 = iy[i] - hy
+        stars.append(EPSFStar(np.ma.MaskedArray(cutouts[k], mask=masks[k]),
+                              cutout_center=(x[i] - x0, y[i] - y0),
+                              origin=(x0, y0), id_label=ids[i].item()))
+    n_edge = int(np.count_nonzero(~inside))
+    n_masked = int(np.count_nonzero(inside & ~usable))
+    if n_edge or n_masked:
+        left = ", ".join(str(v) for v in ids[~usable][:10])
+        more = " ..." if np.count_nonzero(~usable) > 10 else ""
+        warnings.warn(f"{n_edge} star(s) too near the image edge for a "
+                      f"{ny}x{nx} cutout and {n_masked} fully masked star(s) "
+                      f"were excluded (ids: {left}{more})",
+                      StarExcludedWarning)
+    return EPSFStars(stars)

@@ -1,0 +1,342 @@
+"""
+PSF models given as images: `ImagePSF` and the spatially varying
+`GriddedPSFModel`.
+
+Both interpolate their (oversampled) images with the cubic B-spline of
+``_interpolation``, which gives exact derivatives in x and y; the grid model
+adds bilinear weights between the images nearest to each source.
+"""
+
+from astropy.modeling import Fittable2DModel, Parameter
+from astropy.nddata import NDData
+import numpy as np
+
+from ..utils import as_pair, coerce_data
+from ._interpolation import spline_coefficients, spline_evaluate
+from ._psf_base import PSFModelMixin
+
+__all__ = ["ImagePSF", "GriddedPSFModel"]
+
+
+def _psf_images(data, name, ndim):
+    arr = coerce_data(data, name=name, ndim=ndim)
+    if np.any(arr.mask):
+        msg = (f"{name} must be finite and unmasked everywhere: a PSF image "
+               f"cannot have missing pixels ({np.count_nonzero(arr.mask)} "
+               "found)")
+        raise ValueError(msg)
+    return np.array(arr.data, dtype=float)
+
+
+def _normalize_images(stack, oversampling, name):
+    """Scale each image so that its sum divided by the oversampling is 1."""
+    area = oversampling[0] * oversampling[1]
+    sums = stack.sum(axis=(-2, -1), keepdims=True)
+    if np.any(sums <= 0):
+        msg = (f"{name} cannot be normalised: the sum of an image is not "
+               "positive")
+        raise ValueError(msg)
+    return stack * (area / sums)
+
+
+def _origin(origin, shape, name="origin"):
+    if origin is None:
+        return ((shape[-1] - 1) / 2.0, (shape[-2] - 1) / 2.0)
+    pair = np.asarray(origin, dtype=float)
+    if pair.shape != (2,) or not np.all(np.isfinite(pair)):
+        msg = f"{name} must be a finite (x, y) pair, got {origin!r}"
+        raise ValueError(msg)
+    return (float(pair[0]), float(pair[1]))
+
+
+def _estimate_fwhm(image, oversampling):
+    """Diameter (pixels) of the circle with the area above half maximum."""
+    n_above = np.count_nonzero(image >= 0.5 * image.max())
+    return float(2.0 * np.sqrt(n_above / (np.pi * oversampling[0]
+                                          * oversampling[1])))
+
+
+class _ImageModelBase(PSFModelMixin, Fittable2DModel):
+    """Shared geometry of the image-based PSF models."""
+
+    flux = Parameter(default=1.0, description="total flux")
+    x_0 = Parameter(default=0.0, description="x (column) of the centre")
+    y_0 = Parameter(default=0.0, description="y (row) of the centre")
+
+    def _setup(self, stack, oversampling, origin, normalize, name):
+        self._oversampling = as_pair("oversampling", oversampling,
+                                     lower_bound=(1, True))
+        self._origin = _origin(origin, stack.shape)
+        if normalize:
+            stack = _normalize_images(stack, self._oversampling, name)
+        stack = np.ascontiguousarray(stack, dtype=float)
+        stack.flags.writeable = False
+        self._stack = stack
+        self._coef = spline_coefficients(stack)
+
+    @property
+    def oversampling(self):
+        """The oversampling factors ``(y, x)`` of the images."""
+        return self._oversampling
+
+    @property
+    def origin(self):
+        """The ``(x, y)`` position of the PSF centre in image pixels."""
+        return self._origin
+
+    def _fine_coords(self, x, y, x_0, y_0):
+        osy, osx = self._oversampling
+        return (self._origin[0] + (x - x_0) * osx,
+                self._origin[1] + (y - y_0) * osy)
+
+    def bounding_box(self):
+        """
+        The footprint of the image around the centre.
+
+        Returns
+        -------
+        bbox : tuple
+            ``((y_low, y_high), (x_low, x_high))``.
+        """
+        ny, nx = self._stack.shape[-2:]
+        osy, osx = self._oversampling
+        x0 = float(np.ravel(self.x_0.value)[0])
+        y0 = float(np.ravel(self.y_0.value)[0])
+        return ((y0 + (-0.5 - self._origin[1]) / osy,
+                 y0 + (ny - 0.5 - self._origin[1]) / osy),
+                (x0 + (-0.5 - self._origin[0]) / osx,
+                 x0 + (nx - 0.5 - self._origin[0]) / osx))
+
+
+class ImagePSF(_ImageModelBase):
+    """
+    A PSF given as an image, possibly oversampled.
+
+    The image is interpolated by a cubic B-spline that passes through every
+    image value and has continuous first and second derivatives; the
+    derivatives with respect to ``x_0`` and ``y_0`` are exact derivatives
+    of that interpolant.  Beyond the image the model falls smoothly to zero
+    within two image pixels.
+
+    Parameters
+    ----------
+    data : array-like or `~astropy.nddata.NDData`
+        The 2-D PSF image, sampled on a grid ``oversampling`` times finer
+        than the detector pixels.  It must be finite and unmasked.
+    oversampling : int or tuple of two int, optional
+        The oversampling factor, or ``(y, x)`` factors.
+    origin : tuple of two float, optional
+        The ``(x, y)`` position in ``data`` pixels that corresponds to the
+        model centre ``(x_0, y_0)``.  Defaults to the centre of the image,
+        ``((nx - 1) / 2, (ny - 1) / 2)``.
+    normalize : bool, optional
+        If `True` (default) the image is scaled so that
+        ``data.sum() / (oversampling_x * oversampling_y) == 1``: the model
+        summed over the detector pixels is then ``flux``.
+    flux, x_0, y_0 : float, optional
+        The initial parameter values.
+    **kwargs
+        Other astropy model keywords.
+
+    Notes
+    -----
+    The model value at a detector pixel ``(x, y)`` is ``flux`` times the
+    interpolated image at ``origin + (x - x_0, y - y_0) * oversampling``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from psfkit.photometry import ImagePSF
+    >>> yy, xx = np.mgrid[0:81, 0:81]
+    >>> image = np.exp(-((xx - 40) ** 2 + (yy - 40) ** 2) / (2 * 8.0 ** 2))
+    >>> psf = ImagePSF(image, oversampling=4, flux=100, x_0=12.3, y_0=8.6)
+    >>> round(float(psf.data.sum()), 6)  # 4 * 4: one unit of flux
+    16.0
+    >>> yd, xd = np.mgrid[0:25, 0:25]
+    >>> round(float(psf(xd, yd).sum()), 3)
+    100.0
+    """
+
+    def __init__(self, data, *, oversampling=1, origin=None, normalize=True,
+                 flux=1.0, x_0=0.0, y_0=0.0, **kwargs):
+        image = _psf_images(data, "data", 2)
+        super().__init__(flux=flux, x_0=x_0, y_0=y_0, **kwargs)
+        self._setup(image, oversampling, origin, normalize, "data")
+
+    @property
+    def data(self):
+        """The (normalised) PSF image; read-only."""
+        return self._stack
+
+    @property
+    def fwhm(self):
+        """
+        The FWHM (pixels) estimated from the image: the diameter of the
+        circle whose area equals that of the part above half maximum.
+        """
+        return _estimate_fwhm(self._stack, self._oversampling)
+
+    def _compute(self, x, y, flux, x_0, y_0, *, jacobian=False):
+        xi, yi = self._fine_coords(x, y, x_0, y_0)
+        if not jacobian:
+            return flux * spline_evaluate(self._coef, xi, yi), None
+        unit, dxi, dyi = spline_evaluate(self._coef, xi, yi, derivatives=True)
+        osy, osx = self._oversampling
+        return flux * unit, [unit, -flux * osx * dxi, -flux * osy * dyi]
+
+
+def _grid_axes(xypos, n_images):
+    xypos = np.asarray(xypos, dtype=float)
+    if xypos.shape != (n_images, 2) or not np.all(np.isfinite(xypos)):
+        msg = (f"grid_xypos must be a finite array of shape ({n_images}, 2) "
+               f"(one (x, y) per PSF image), got shape {xypos.shape}")
+        raise ValueError(msg)
+    xs = np.unique(xypos[:, 0])
+    ys = np.unique(xypos[:, 1])
+    if xs.size * ys.size != n_images:
+        msg = (f"grid_xypos must form a rectangular grid: {xs.size} distinct "
+               f"x and {ys.size} distinct y do not make {n_images} positions")
+        raise ValueError(msg)
+    index = np.full((ys.size, xs.size), -1, dtype=np.intp)
+    index[np.searchsorted(ys, xypos[:, 1]),
+          np.searchsorted(xs, xypos[:, 0])] = np.arange(n_images)
+    if np.any(index < 0):
+        msg = "grid_xypos must form a rectangular grid without duplicates"
+        raise ValueError(msg)
+    return xs, ys, index
+
+
+def _bilinear(nodes, value):
+    """Lower node index, fraction and d(fraction)/d(value), clamped."""
+    if nodes.size == 1:
+        zeros = np.zeros(np.shape(value))
+        return zeros.astype(np.intp), zeros, zeros
+    j = np.clip(np.searchsorted(nodes, value, side="right") - 1, 0,
+                nodes.size - 2)
+    width = nodes[j + 1] - nodes[j]
+    t = (value - nodes[j]) / width
+    inside = (t >= 0) & (t <= 1)
+    return j, np.clip(t, 0.0, 1.0), np.where(inside, 1.0 / width, 0.0)
+
+
+class GriddedPSFModel(_ImageModelBase):
+    """
+    A spatially varying PSF: PSF images at the nodes of a rectangular grid.
+
+    At a source position the PSF is the bilinear interpolation of the
+    images at the four surrounding grid nodes (the nearest edge images are
+    used outside the grid); each image is interpolated like `ImagePSF`.
+
+    Parameters
+    ----------
+    data : `~astropy.nddata.NDData` or array-like
+        A 3-D stack ``(n_psf, ny, nx)`` of PSF images.  An
+        `~astropy.nddata.NDData` may carry ``meta['grid_xypos']`` and
+        ``meta['oversampling']``.
+    grid_xypos : array-like, optional
+        The ``(x, y)`` detector position of each image, shape
+        ``(n_psf, 2)``; the positions must fill a rectangular grid.
+        Required unless given in ``data.meta``.
+    oversampling : int or tuple of two int, optional
+        The oversampling of the images (``(y, x)`` for a pair); from
+        ``data.meta`` or 1 when not given.
+    origin : tuple of two float, optional
+        The ``(x, y)`` image position of the PSF centre; the image centre
+        by default.
+    normalize : bool, optional
+        Normalise every image as `ImagePSF` does.
+    flux, x_0, y_0 : float, optional
+        The initial parameter values.
+    **kwargs
+        Other astropy model keywords.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropy.nddata import NDData
+    >>> from psfkit.photometry import GriddedPSFModel
+    >>> yy, xx = np.mgrid[0:41, 0:41]
+    >>> widths = [1.5, 1.75, 2.0, 2.25]  # at (0, 0), (100, 0), (0, 100), (100, 100)
+    >>> stack = np.array([np.exp(-((xx - 20) ** 2 + (yy - 20) ** 2)
+    ...                          / (2 * (2 * w) ** 2)) for w in widths])
+    >>> meta = {'grid_xypos': [(0, 0), (100, 0), (0, 100), (100, 100)],
+    ...         'oversampling': 2}
+    >>> psf = GriddedPSFModel(NDData(stack, meta=meta), x_0=50, y_0=50)
+    >>> psf.grid_shape
+    (2, 2)
+    >>> yd, xd = np.mgrid[30:71, 30:71]
+    >>> round(float(psf(xd, yd).sum()), 4)
+    1.0
+    """
+
+    def __init__(self, data, *, grid_xypos=None, oversampling=None,
+                 origin=None, normalize=True, flux=1.0, x_0=0.0, y_0=0.0,
+                 **kwargs):
+        meta = data.meta if isinstance(data, NDData) and data.meta else {}
+        if grid_xypos is None:
+            grid_xypos = meta.get("grid_xypos")
+        if grid_xypos is None:
+            msg = ("grid_xypos is required: give it explicitly or in "
+                   "data.meta['grid_xypos']")
+            raise ValueError(msg)
+        if oversampling is None:
+            oversampling = meta.get("oversampling", 1)
+        stack = _psf_images(data, "data", 3)
+        self._xs, self._ys, self._index = _grid_axes(grid_xypos, len(stack))
+        self._grid_xypos = np.asarray(grid_xypos, dtype=float)
+        super().__init__(flux=flux, x_0=x_0, y_0=y_0, **kwargs)
+        self._setup(stack, oversampling, origin, normalize, "data")
+
+    @property
+    def data(self):
+        """The (normalised) stack of PSF images; read-only."""
+        return self._stack
+
+    @property
+    def grid_xypos(self):
+        """The ``(x, y)`` position of each image, shape ``(n_psf, 2)``."""
+        return self._grid_xypos.copy()
+
+    @property
+    def grid_shape(self):
+        """The number of grid nodes along ``(y, x)``."""
+        return self._index.shape
+
+    @property
+    def fwhm(self):
+        """The FWHM (pixels) of the mean PSF image, estimated as for
+        `ImagePSF`."""
+        return _estimate_fwhm(self._stack.mean(axis=0), self._oversampling)
+
+    def _compute(self, x, y, flux, x_0, y_0, *, jacobian=False):
+        x_0, y_0 = np.broadcast_arrays(np.asarray(x_0, dtype=float),
+                                       np.asarray(y_0, dtype=float))
+        jx, tx, dtx = _bilinear(self._xs, x_0)
+        jy, ty, dty = _bilinear(self._ys, y_0)
+        xi, yi = self._fine_coords(x, y, x_0, y_0)
+        nyg, nxg = self._index.shape
+        corners = []
+        for ay, wy, dwy in ((0, 1.0 - ty, -dty), (1, ty, dty)):
+            for ax, wx, dwx in ((0, 1.0 - tx, -dtx), (1, tx, dtx)):
+                plane = self._index[np.minimum(jy + ay, nyg - 1),
+                                    np.minimum(jx + ax, nxg - 1)]
+                corners.append((plane, wx * wy, dwx * wy, wx * dwy))
+        unit = 0.0
+        dxi_sum = dyi_sum = dw_x = dw_y = 0.0
+        for plane, weight, dweight_x, dweight_y in corners:
+            if not jacobian:
+                unit = unit + weight * spline_evaluate(self._coef, xi, yi,
+                                                       plane=plane)
+                continue
+            val, dxi, dyi = spline_evaluate(self._coef, xi, yi, plane=plane,
+                                            derivatives=True)
+            unit = unit + weight * val
+            dxi_sum = dxi_sum + weight * dxi
+            dyi_sum = dyi_sum + weight * dyi
+            dw_x = dw_x + dweight_x * val
+            dw_y = dw_y + dweight_y * val
+        if not jacobian:
+            return flux * unit, None
+        osy, osx = self._oversampling
+        return flux * unit, [unit, flux * (dw_x - osx * dxi_sum),
+                             flux * (dw_y - osy * dyi_sum)]

@@ -1,0 +1,304 @@
+"""
+The stages of a photometry run on plain arrays, shared by the classes.
+
+`prepare` turns the user's image into the arrays the fit needs (data minus
+background, usable-pixel mask, weights); `detect` and `group_sources` call
+the user's finder and grouper; `build_table` writes the results.  The
+photometry classes in `psfkit.photometry.psf_photometry` only sequence
+these steps.
+"""
+
+from dataclasses import dataclass, replace
+import inspect
+import warnings
+
+from astropy.table import QTable
+import astropy.units as u
+import numpy as np
+from scipy.spatial import cKDTree
+
+from ..utils import NoDetectionsWarning, coerce_data
+from ._group_fit import SourceFits
+
+__all__ = []
+
+#: the parameters every PSF model has
+CORE_PARAMS = ("x_0", "y_0", "flux")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The image as the fit uses it."""
+
+    data: np.ndarray  # background-subtracted, masked pixels set to 0
+    raw: np.ndarray  # the image as given (float)
+    valid: np.ndarray
+    weight: np.ndarray
+    has_error: bool
+    background: object
+    unit: object
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Sources to fit: ids, reported initial values and starting points."""
+
+    ids: np.ndarray
+    theta0: np.ndarray  # reported initial values (n, n_params)
+    start: np.ndarray  # starting point of the next fit
+    group_id: object  # given group ids or None
+    iteration: np.ndarray
+
+
+@dataclass
+class Stage:
+    """The sources of a pass, their groups and fits; renders its model."""
+
+    sources: Sources
+    group_id: np.ndarray
+    fits: SourceFits
+    render: object  # theta -> model image
+    _model: object = None
+
+    def model_image(self):
+        if self._model is None:
+            self._model = self.render(self.fits.theta)
+        return self._model
+
+
+def prepare(image, mask, error, bkg_estimator):
+    """Coerce the image, subtract the background, build the fit weights."""
+    arr = coerce_data(image, name="image", mask=mask, error=error,
+                      allow_all_masked=True)
+    valid = ~arr.mask
+    if arr.error is not None:
+        if np.any(arr.error[valid] <= 0):
+            msg = "error must be positive on every unmasked pixel"
+            raise ValueError(msg)
+        weight = np.where(valid, 1.0 / np.where(valid, arr.error, 1.0), 0.0)
+    else:
+        weight = valid.astype(float)
+    bkg = estimate_background(bkg_estimator, arr, valid)
+    data = np.where(valid, arr.data - bkg, 0.0)
+    return Prepared(data=data, raw=arr.data, valid=valid, weight=weight,
+                    has_error=arr.error is not None, background=bkg,
+                    unit=arr.unit)
+
+
+def estimate_background(est, arr, valid):
+    """A scalar or a map of the image shape from any supported estimator."""
+    if est is None:
+        return 0.0
+    # a class (e.g. Background2D itself) is called, an instance is read
+    out = None if isinstance(est, type) else getattr(est, "background", None)
+    if out is None:
+        if not callable(est):
+            msg = ("bkg_estimator must be None, a callable or an object "
+                   f"with a background map, got {est!r}")
+            raise TypeError(msg)
+        image = arr.data if arr.unit is None else arr.data * arr.unit
+        try:
+            out = est(np.ma.MaskedArray(image, mask=~valid))
+        except TypeError as exc:
+            msg = (f"bkg_estimator could not be called on the image ({exc}); "
+                   "give a scalar estimator, a computed Background2D, or a "
+                   "callable such as functools.partial(Background2D, "
+                   "box_size=32)")
+            raise TypeError(msg) from exc
+        out = getattr(out, "background", out)
+    if isinstance(out, u.Quantity):
+        out = out.to_value(arr.unit) if arr.unit is not None else out.value
+    out = np.ma.filled(np.ma.asarray(out, dtype=float), np.nan)
+    if out.size == 1:
+        value = float(out.ravel()[0])
+        if not np.isfinite(value):
+            msg = "bkg_estimator returned a non-finite background"
+            raise ValueError(msg)
+        return value
+    if out.shape != arr.shape:
+        msg = (f"bkg_estimator gave a background of shape {out.shape}; "
+               f"expected a scalar or the image shape {arr.shape}")
+        raise ValueError(msg)
+    return np.array(out)
+
+
+def detect(finder, image, prep):
+    """Run the finder on ``image`` (NoDetectionsWarning silenced)."""
+    data = image if prep.unit is None else image * prep.unit
+    try:
+        takes_mask = "mask" in inspect.signature(finder).parameters
+    except (TypeError, ValueError):
+        takes_mask = False
+    with warnings.catch_warnings():
+        # an empty detection is reported once, by the photometry itself
+        warnings.simplefilter("ignore", NoDetectionsWarning)
+        if takes_mask:
+            return finder(data, mask=~prep.valid)
+        return finder(data)
+
+
+def group_sources(group_maker, setup, sources):
+    """Group ids of the sources (given, from the grouper, or one each)."""
+    n = len(sources.ids)
+    if sources.group_id is not None:
+        return np.asarray(sources.group_id)
+    if group_maker is None:
+        return np.arange(1, n + 1)
+    start = sources.start
+    table = QTable({"id": sources.ids, "x_0": start[:, setup.x_col],
+                    "y_0": start[:, setup.y_col],
+                    "flux_0": start[:, setup.flux_col]})
+    out = group_maker(table)
+    if out is None or "group_id" not in out.colnames or len(out) != n:
+        msg = ("group_maker must return the table with a group_id column "
+               "and one row per source")
+        raise ValueError(msg)
+    gid = np.asarray(out["group_id"], dtype=np.int64)
+    if "id" in out.colnames:
+        order = np.argsort(np.asarray(out["id"]))
+        pos = np.searchsorted(np.asarray(out["id"])[order], sources.ids)
+        gid = gid[order][pos]
+    return gid
+
+
+def model_subshape(psf_model, fitshape):
+    """The box for the model image: the bounding box, at least fitshape."""
+    shape = fitshape
+    try:
+        box = psf_model.bounding_box
+        box = box.bounding_box() if hasattr(box, "bounding_box") else box
+        (ylo, yhi), (xlo, xhi) = box
+    except (NotImplementedError, TypeError, ValueError, AttributeError):
+        return shape
+    half_y = int(np.ceil((float(yhi) - float(ylo)) / 2.0))
+    half_x = int(np.ceil((float(xhi) - float(xlo)) / 2.0))
+    if not (0 < half_y < 1000 and 0 < half_x < 1000):
+        return shape
+    return (max(shape[0], 2 * half_y + 1), max(shape[1], 2 * half_x + 1))
+
+
+def build_table(prep, setup, stage, *, iterative):
+    """The output table of a run (all columns, also when empty)."""
+    names = setup.param_names
+    model = setup.model
+    extras = [n for n in extra_names(setup) if not model.fixed[n]]
+    if stage is None:
+        npar = len(names)
+        ids = np.zeros(0, dtype=np.int64)
+        gid = iters = ids
+        theta0 = theta = unc = np.zeros((0, npar))
+        npix = ids
+        qfit = cfit = chi2 = np.zeros(0)
+        flags = ids
+    else:
+        src, fits = stage.sources, stage.fits
+        ids, gid, iters = src.ids, stage.group_id, src.iteration
+        theta0, theta, unc = src.theta0, fits.theta, fits.unc
+        npix, qfit, cfit, chi2 = fits.npix, fits.qfit, fits.cfit, fits.chi2
+        flags = fits.flags
+    unit = prep.unit
+
+    def col(values, name):
+        values = np.asarray(values, dtype=float)
+        if unit is not None and name == "flux":
+            return values * unit
+        return values
+
+    table = QTable()
+    table["id"] = np.asarray(ids, dtype=np.int64)
+    table["group_id"] = np.asarray(gid, dtype=np.int64)
+    if iterative:
+        table["iter_detected"] = np.asarray(iters, dtype=np.int64)
+    plain = {"x_0": "x", "y_0": "y", "flux": "flux"}
+    for name in (*CORE_PARAMS, *extras):
+        table[name if name in ("x_0", "y_0") else f"{name}_0"] = col(
+            theta0[:, names.index(name)], name)
+    for name in (*CORE_PARAMS, *extras):
+        table[f"{plain.get(name, name)}_fit"] = col(
+            theta[:, names.index(name)], name)
+    for name in (*CORE_PARAMS, *extras):
+        table[f"{name}_unc"] = col(unc[:, names.index(name)], name)
+    table["npix_fit"] = np.asarray(npix, dtype=np.int64)
+    table["qfit"] = np.asarray(qfit, dtype=float)
+    table["cfit"] = np.asarray(cfit, dtype=float)
+    if prep.has_error:
+        nfree = len(setup.free)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            dof = np.asarray(npix, dtype=float) - nfree
+            table["reduced_chi2"] = np.where(dof > 0, chi2 / dof, np.nan)
+    table["flags"] = np.asarray(flags, dtype=np.int64)
+    return table
+
+
+def kept_sources(stage, keep):
+    """The sources ``keep`` of a fitted stage, starting from their fits."""
+    src = stage.sources
+    fitted = stage.fits.theta
+    start = np.where(np.isfinite(fitted), fitted, src.start)
+    return Sources(ids=src.ids[keep], theta0=src.theta0[keep],
+                   start=start[keep], group_id=None,
+                   iteration=src.iteration[keep])
+
+
+def merge_stages(stage, new, keep):
+    """Fitted sources ``keep`` (as starting points) plus new detections."""
+    old = kept_sources(stage, keep)
+    return Sources(ids=np.concatenate([old.ids, new.ids]),
+                   theta0=np.concatenate([old.theta0, new.theta0]),
+                   start=np.concatenate([old.start, new.start]),
+                   group_id=None,
+                   iteration=np.concatenate([old.iteration, new.iteration]))
+
+
+def converged_duplicates(stage, setup, min_sep):
+    """
+    Sources whose fits converged onto another source's star.
+
+    Sources of different groups are fitted independently, so a spurious
+    residual detection can move onto a star fitted in another group, and
+    both then claim its light.  Of every pair of fitted centres closer than
+    ``min_sep``, the later detection (then the larger id) is returned.
+    """
+    xy = stage.fits.theta[:, [setup.x_col, setup.y_col]]
+    ok = np.flatnonzero(np.all(np.isfinite(xy), axis=1))
+    drop = np.zeros(len(xy), dtype=bool)
+    if len(ok) < 2:
+        return drop
+    pairs = cKDTree(xy[ok]).query_pairs(min_sep, output_type="ndarray")
+    if len(pairs) == 0:
+        return drop
+    a, b = ok[pairs[:, 0]], ok[pairs[:, 1]]
+    it, ids = stage.sources.iteration, stage.sources.ids
+    a_later = (it[a] > it[b]) | ((it[a] == it[b]) & (ids[a] > ids[b]))
+    drop[np.where(a_later, a, b)] = True
+    return drop
+
+
+def stack_stages(old, new):
+    """Two passes fitted on successive residuals, as one stage."""
+
+    def cat(a, b):
+        return np.concatenate([a, b])
+
+    src = Sources(ids=cat(old.sources.ids, new.sources.ids),
+                  theta0=cat(old.sources.theta0, new.sources.theta0),
+                  start=cat(old.sources.start, new.sources.start),
+                  group_id=None,
+                  iteration=cat(old.sources.iteration, new.sources.iteration))
+    a, b = old.fits, new.fits
+    sizes = dict(a.group_sizes)
+    for k, v in b.group_sizes.items():
+        sizes[k] = sizes.get(k, 0) + v
+    fits = replace(a, **{f: cat(getattr(a, f), getattr(b, f))
+                         for f in ("theta", "unc", "flags", "npix", "qfit",
+                                   "cfit", "chi2", "niter")},
+                   group_sizes=dict(sorted(sizes.items())))
+    gid = cat(old.group_id, new.group_id + old.group_id.max())
+    # the fits of each pass were made on the residual of the previous
+    # ones, so the model of all of them is the sum of their models
+    return Stage(sources=src, group_id=gid, fits=fits, render=old.render)
+
+
+def extra_names(setup):
+    """Model parameters other than position and flux."""
+    return [n for n in setup.param_names if n not in CORE_PARAMS]

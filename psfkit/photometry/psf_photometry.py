@@ -1,0 +1,664 @@
+"""
+PSF photometry: the Basic, IterativelySubtracted and DAOPhot classes.
+
+The classes compose a background estimator, a star finder, a grouper and a
+PSF model around one fitting engine (`psfkit.photometry._group_fit`):
+
+* `BasicPSFPhotometry` runs FIND (or takes initial guesses), GROUP, fits
+  every group (NSTAR) and SUBTRACTs once;
+* `IterativelySubtractedPSFPhotometry` is the same run followed by a loop
+  that looks for new stars in the residual image and fits again;
+* `DAOPhotPSFPhotometry` is the iterative class with DAOFIND, DAOGROUP and
+  MMM background built from DAOPHOT-style parameters.
+
+By default every group of the image is fitted at once by a batched
+Levenberg-Marquardt solver (`BatchedLMFitter`); any astropy fitter can be
+passed instead and is then applied group by group.
+"""
+
+from dataclasses import dataclass, field
+import functools
+from types import MappingProxyType
+import warnings
+
+from astropy.table import QTable
+import numpy as np
+from scipy.spatial import cKDTree
+
+from ..utils import (
+    NoDetectionsWarning,
+    PsfkitWarning,
+    as_pair,
+    check_in,
+    check_integer,
+    check_positive,
+)
+from ._astropy_fit import astropy_solver
+from ._flags import PSFFlags
+from ._group_fit import FitSetup, fit_sources, lm_solver, render
+from ._init_guesses import aperture_flux, read_init_table
+from ._pipeline import (
+    CORE_PARAMS,
+    Sources,
+    Stage,
+    build_table,
+    converged_duplicates,
+    detect,
+    extra_names,
+    group_sources,
+    kept_sources,
+    merge_stages,
+    model_subshape,
+    prepare,
+    stack_stages,
+)
+
+__all__ = [
+    "BasicPSFPhotometry",
+    "IterativelySubtractedPSFPhotometry",
+    "DAOPhotPSFPhotometry",
+    "PSFPhotometryResult",
+    "BatchedLMFitter",
+    "PSFFlags",
+]
+
+#: safety cap on the iterations of ``niters=None``
+MAX_ITERATIONS = 50
+
+
+class BatchedLMFitter:
+    """
+    psfkit's batched Levenberg-Marquardt fitter (the default ``fitter``).
+
+    All groups of an image are fitted together: groups of equal size are
+    stacked, and each iteration solves every group's normal equations with
+    one batched linear solve, using the model's analytic derivatives.
+
+    Parameters
+    ----------
+    maxiters : int, optional
+        The maximum number of iterations; groups still moving then are
+        flagged ``NOT_CONVERGED``.
+    tol : float, optional
+        A group has converged when a further Gauss-Newton step would lower
+        its chi-square by less than ``tol`` times its reduced chi-square,
+        i.e. when the remaining step is about ``sqrt(tol)`` of the
+        parameter uncertainties.
+
+    Examples
+    --------
+    >>> from psfkit.photometry import BatchedLMFitter
+    >>> BatchedLMFitter(maxiters=50)
+    BatchedLMFitter(maxiters=50, tol=1e-06)
+    """
+
+    def __init__(self, *, maxiters=100, tol=1e-6):
+        self.maxiters = check_integer("maxiters", maxiters, minimum=1)
+        self.tol = check_positive("tol", tol)
+
+    def __repr__(self):
+        return f"BatchedLMFitter(maxiters={self.maxiters}, tol={self.tol})"
+
+
+@dataclass(frozen=True)
+class PSFPhotometryResult:
+    """
+    The immutable outcome of one photometry run.
+
+    Attributes
+    ----------
+    table : `~astropy.table.QTable`
+        One row per source (see `BasicPSFPhotometry` for the columns).
+    background : float, `~numpy.ndarray` or `~astropy.units.Quantity`
+        The subtracted background (scalar or map).
+    diagnostics : mapping
+        Read-only summary of the fit: ``n_sources``, ``n_groups``,
+        ``group_sizes`` (size: count), ``fitter``, ``n_not_converged``,
+        ``median_fit_iterations``, ``n_flagged``, ``iterations`` and
+        ``detections_per_iteration``.
+    model_image : `~numpy.ndarray` or `~astropy.units.Quantity`
+        The sum of the fitted PSFs (without background), each over its
+        ``subshape`` box; computed on first access, read-only.
+    residual_image : `~numpy.ndarray` or `~astropy.units.Quantity`
+        ``image - background - model_image``; computed on first access,
+        read-only.
+    """
+
+    table: QTable
+    background: object
+    diagnostics: MappingProxyType
+    _images: object = field(default=None, repr=False, compare=False)
+
+    @functools.cached_property
+    def model_image(self):
+        return self._images()[0]
+
+    @functools.cached_property
+    def residual_image(self):
+        return self._images()[1]
+
+
+def _as_image_shape(name, value, fitshape):
+    if value is None:
+        return None
+    return as_pair(name, value, check_odd=True)
+
+
+class BasicPSFPhotometry:
+    """
+    PSF photometry in one pass: find, group, fit and subtract.
+
+    Parameters
+    ----------
+    group_maker : callable or None
+        Called with a table of ``id``, ``x_0``, ``y_0``, ``flux_0``; returns
+        it with a ``group_id`` column (e.g. `~psfkit.photometry.DAOGroup`).
+        `None` fits every source on its own.
+    bkg_estimator : callable, object or None
+        A scalar estimator called on the masked image (e.g.
+        `~psfkit.photometry.MMMBackground`); an object with a
+        ``.background`` map of the image's shape (e.g. a computed
+        `~psfkit.photometry.Background2D`); a callable returning such an
+        object or map (e.g. ``functools.partial(Background2D,
+        box_size=32)``); or `None` when the image is already
+        background-subtracted.
+    psf_model : `~astropy.modeling.Fittable2DModel`
+        The PSF model, with parameters ``x_0``, ``y_0`` and ``flux``.  Its
+        ``fixed`` flags decide what is fitted (fix ``x_0`` and ``y_0`` for
+        forced photometry; unfix ``sigma`` to fit it per source); its
+        other parameter values are the default initial guesses.
+    fitshape : int or tuple of 2 int
+        The odd shape ``(ny, nx)`` of the box fitted around each source.
+    finder : callable, optional
+        Called as ``finder(image, mask=mask)`` on the background-subtracted
+        image when no initial guesses are given; returns a table with
+        ``xcentroid`` and ``ycentroid`` columns.
+    fitter : `BatchedLMFitter` or astropy fitter, optional
+        `None` (default) uses `BatchedLMFitter`; an astropy fitter
+        instance (``LevMarLSQFitter``, ``TRFLSQFitter``...) fits the groups
+        one by one.
+    aperture_radius : float, optional
+        The radius of the aperture giving initial fluxes when the initial
+        guesses have none; defaults to the model's ``fwhm``.
+    subshape : int or tuple of 2 int, optional
+        The odd shape of the region over which each fitted source is added
+        to the model image; defaults to the model's bounding box (at least
+        ``fitshape``).
+    progress_bar : bool, optional
+        Show a progress bar over the groups with an astropy fitter.
+
+    Notes
+    -----
+    The output table has the columns ``id``, ``group_id``, ``x_0``,
+    ``y_0``, ``flux_0`` (initial values), ``x_fit``, ``y_fit``,
+    ``flux_fit``, ``x_0_unc``, ``y_0_unc``, ``flux_unc`` (1-sigma,
+    from the covariance; zero for fixed parameters), ``<p>_0``, ``<p>_fit``,
+    ``<p>_unc`` for every other free model parameter ``p``, ``npix_fit``
+    (usable pixels in the source's box), ``qfit`` (sum of absolute
+    residuals in the box over the flux), ``cfit`` (residual at the box
+    centre over the flux), ``reduced_chi2`` (only when errors are given)
+    and ``flags`` (`~psfkit.photometry.PSFFlags`).
+
+    Each source is fitted on a ``fitshape`` box centred on the pixel
+    nearest its initial position; grouped sources are fitted together, as
+    a sum of PSFs, on the union of their boxes.  Pixels are weighted by
+    ``1/error`` when errors are given; masked and non-finite pixels are
+    ignored.  Without errors the uncertainties are scaled by each group's
+    reduced chi-square.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropy.table import QTable
+    >>> from psfkit.photometry import BasicPSFPhotometry, IntegratedGaussianPRF
+    >>> psf = IntegratedGaussianPRF(sigma=1.5)
+    >>> yy, xx = np.mgrid[0:40, 0:40]
+    >>> image = psf.evaluate(xx, yy, 1000.0, 20.3, 18.6, 1.5)
+    >>> phot = BasicPSFPhotometry(None, None, psf, (9, 9))
+    >>> tab = phot(image, init_guesses=QTable({'x_0': [20.0], 'y_0': [19.0]}))
+    >>> print(np.round([tab['x_fit'][0], tab['y_fit'][0], tab['flux_fit'][0]], 3))
+    [  20.3   18.6 1000. ]
+    """
+
+    _iterative = False
+
+    def __init__(self, group_maker, bkg_estimator, psf_model, fitshape, *,
+                 finder=None, fitter=None, aperture_radius=None,
+                 subshape=None, progress_bar=False):
+        self.group_maker = group_maker
+        self.bkg_estimator = bkg_estimator
+        missing = [p for p in CORE_PARAMS
+                   if p not in getattr(psf_model, "param_names", ())]
+        if missing:
+            msg = (f"psf_model must have parameters x_0, y_0 and flux; "
+                   f"missing {missing}")
+            raise ValueError(msg)
+        self.psf_model = psf_model
+        self.fitshape = as_pair("fitshape", fitshape, check_odd=True)
+        self.finder = finder
+        if fitter is None:
+            fitter = BatchedLMFitter()
+        elif not (isinstance(fitter, BatchedLMFitter) or callable(fitter)):
+            msg = ("fitter must be None, a BatchedLMFitter or an astropy "
+                   f"fitter instance, got {fitter!r}")
+            raise TypeError(msg)
+        self.fitter = fitter
+        self.aperture_radius = check_positive("aperture_radius",
+                                              aperture_radius, allow_none=True)
+        self.subshape = _as_image_shape("subshape", subshape, self.fitshape)
+        self.progress_bar = bool(progress_bar)
+        self._last_result = None
+
+    # ----------------------------------------------------------- public API
+    def __call__(self, image, *, init_guesses=None, mask=None, error=None,
+                 positions=None):
+        """
+        Run the photometry and return the table (see `run` for parameters).
+
+        The full result is kept for `get_residual_image` and
+        `get_model_image`; use `run` to get it directly (and to share one
+        object between threads).
+
+        Returns
+        -------
+        table : `~astropy.table.QTable`
+        """
+        result = self.run(image, init_guesses=init_guesses, mask=mask,
+                          error=error, positions=positions)
+        self._last_result = result
+        return result.table
+
+    def run(self, image, *, init_guesses=None, mask=None, error=None,
+            positions=None):
+        """
+        Run the photometry on an image.
+
+        Parameters
+        ----------
+        image : array-like, `~numpy.ma.MaskedArray` or `~astropy.nddata.NDData`
+            The 2-D image (an NDData's mask and uncertainty are used).
+        init_guesses : `~astropy.table.Table`, optional
+            Initial positions (``x_0``/``y_0`` or aliases such as
+            ``xcentroid``, ``x``, ``x_init``, ``x_fit``), optional fluxes
+            (``flux_0``, ``flux``...), optional ``<param>_0`` values,
+            ``id`` and ``group_id``.  Without it the finder is run.
+        mask : array-like of bool, optional
+            Pixels to ignore (`True`).
+        error : array-like, optional
+            The 1-sigma error of each pixel, used as fit weights.
+        positions : `~astropy.table.Table`, optional
+            An alias of ``init_guesses``.
+
+        Returns
+        -------
+        result : `PSFPhotometryResult`
+        """
+        if positions is not None:
+            if init_guesses is not None:
+                msg = "give init_guesses or positions, not both"
+                raise ValueError(msg)
+            init_guesses = positions
+        prep = prepare(image, mask, error, self.bkg_estimator)
+        setup = self._fit_setup()
+        sources = self._initial_sources(prep, setup, init_guesses)
+        if len(sources.ids) == 0:
+            warnings.warn("no sources were found or given; the photometry "
+                          "table is empty", NoDetectionsWarning)
+            return self._result(prep, setup, None, [0])
+        stage = self._fit_stage(prep, setup, sources)
+        stage, counts = self._iterate(prep, setup, stage)
+        return self._result(prep, setup, stage, counts)
+
+    def get_residual_image(self):
+        """The residual image of the last call (image - background - model)."""
+        return self._last().residual_image
+
+    def get_model_image(self):
+        """The model image (sum of fitted PSFs) of the last call."""
+        return self._last().model_image
+
+    @property
+    def last_result(self):
+        """The `PSFPhotometryResult` of the last call (or `None`)."""
+        return self._last_result
+
+    # ------------------------------------------------------------ stages
+    def _last(self):
+        if self._last_result is None:
+            msg = "no photometry has been run yet: call the object on an image"
+            raise RuntimeError(msg)
+        return self._last_result
+
+    def _iterate(self, prep, setup, stage):
+        return stage, [len(stage.sources.ids)]
+
+    def _fit_setup(self):
+        model = self.psf_model
+        names = tuple(model.param_names)
+        free = np.array([i for i, n in enumerate(names)
+                         if not (model.fixed[n] or model.tied[n])], dtype=int)
+        if free.size == 0:
+            msg = "psf_model has no free parameter: unfix at least flux"
+            raise ValueError(msg)
+        lower = np.array([-np.inf if model.bounds[n][0] is None
+                          else model.bounds[n][0] for n in names], dtype=float)
+        upper = np.array([np.inf if model.bounds[n][1] is None
+                          else model.bounds[n][1] for n in names], dtype=float)
+        if isinstance(self.fitter, BatchedLMFitter):
+            solver = lm_solver(maxiters=self.fitter.maxiters,
+                               tol=self.fitter.tol)
+        else:
+            solver = astropy_solver(self.fitter,
+                                    progress_bar=self.progress_bar)
+        return FitSetup(model=model, param_names=names, free=free,
+                        lower=lower, upper=upper, fitshape=self.fitshape,
+                        solver=solver, flux_col=names.index("flux"),
+                        x_col=names.index("x_0"), y_col=names.index("y_0"))
+
+    def _initial_sources(self, prep, setup, init_guesses, *, image=None,
+                         iteration=1, first_id=1):
+        extras = extra_names(setup)
+        image = prep.data if image is None else image
+        if init_guesses is not None:
+            guesses = read_init_table(init_guesses, extras, unit=prep.unit)
+        else:
+            if self.finder is None:
+                msg = ("init_guesses (or positions) must be given when the "
+                       "photometry has no finder")
+                raise ValueError(msg)
+            found = detect(self.finder, image, prep)
+            if found is None or len(found) == 0:
+                return self._no_sources(setup)
+            guesses = read_init_table(found, extras, from_finder=True)
+            guesses["id"] = guesses["id"] + (first_id - 1)
+        n = len(guesses["x"])
+        theta = np.empty((n, len(setup.param_names)))
+        for col, name in enumerate(setup.param_names):
+            theta[:, col] = float(np.ravel(getattr(self.psf_model, name).value)[0])
+        theta[:, setup.x_col] = guesses["x"]
+        theta[:, setup.y_col] = guesses["y"]
+        for name, values in guesses["extra"].items():
+            theta[:, setup.param_names.index(name)] = values
+        flux = guesses["flux"]
+        if flux is None:
+            flux = np.full(n, np.nan)
+        need = ~np.isfinite(flux)
+        if need.any():
+            flux = flux.copy()
+            flux[need] = aperture_flux(image, prep.valid, guesses["x"][need],
+                                       guesses["y"][need], self._radius())
+        theta[:, setup.flux_col] = flux
+        return Sources(ids=guesses["id"], theta0=theta, start=theta.copy(),
+                       group_id=guesses["group_id"],
+                       iteration=np.full(n, iteration, dtype=int))
+
+    def _no_sources(self, setup):
+        npar = len(setup.param_names)
+        return Sources(ids=np.zeros(0, dtype=np.int64),
+                       theta0=np.zeros((0, npar)), start=np.zeros((0, npar)),
+                       group_id=None, iteration=np.zeros(0, dtype=int))
+
+    def _radius(self):
+        if self.aperture_radius is not None:
+            return self.aperture_radius
+        fwhm = getattr(self.psf_model, "fwhm", None)
+        if fwhm is None or not np.isfinite(fwhm) or fwhm <= 0:
+            msg = ("aperture_radius must be given: the initial guesses have "
+                   "no flux and psf_model has no fwhm")
+            raise ValueError(msg)
+        return float(fwhm)
+
+    def _fit_stage(self, prep, setup, sources, *, data=None):
+        group_id = group_sources(self.group_maker, setup, sources)
+        data = prep.data if data is None else data
+        fits = fit_sources(setup, data, prep.weight, sources.start, group_id,
+                           weights_are_errors=prep.has_error)
+        subshape = self.subshape or model_subshape(self.psf_model, self.fitshape)
+
+        def draw(theta):
+            return render(setup.model, theta, data.shape, subshape,
+                          x_col=setup.x_col, y_col=setup.y_col)
+
+        return Stage(sources=sources, group_id=group_id, fits=fits,
+                     render=draw)
+
+    # ------------------------------------------------------------ output
+    def _result(self, prep, setup, stage, counts):
+        table = build_table(prep, setup, stage, iterative=self._iterative)
+        unit = prep.unit
+        raw, background = prep.raw, prep.background
+
+        @functools.cache
+        def images():
+            model = (np.zeros(raw.shape) if stage is None
+                     else np.array(stage.model_image()))
+            residual = raw - background - model
+            for arr in (model, residual):
+                arr.setflags(write=False)
+            if unit is not None:
+                return model * unit, residual * unit
+            return model, residual
+
+        bkg = background if unit is None else background * unit
+        flags = np.asarray(table["flags"])
+        fits = None if stage is None else stage.fits
+        fitter = self.fitter
+        diag = {
+            "n_sources": len(table),
+            "n_groups": 0 if stage is None else len(np.unique(stage.group_id)),
+            "group_sizes": {} if fits is None else fits.group_sizes,
+            "fitter": (repr(fitter) if isinstance(fitter, BatchedLMFitter)
+                       else type(fitter).__name__),
+            "n_not_converged": int(np.count_nonzero(flags & PSFFlags.NOT_CONVERGED)),
+            "median_fit_iterations": (float(np.median(fits.niter))
+                                      if fits is not None else 0.0),
+            "n_flagged": int(np.count_nonzero(flags)),
+            "iterations": len(counts),
+            "detections_per_iteration": tuple(counts),
+        }
+        return PSFPhotometryResult(table=table, background=bkg,
+                                   diagnostics=MappingProxyType(diag),
+                                   _images=images)
+
+class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
+    """
+    PSF photometry that looks for new stars in the residual image.
+
+    After the first pass of `BasicPSFPhotometry`, the finder is run on the
+    residual image; stars it finds are added and the photometry repeated,
+    until ``niters`` passes are done or nothing new is found.
+
+    Parameters
+    ----------
+    group_maker, bkg_estimator, psf_model, fitshape
+        As for `BasicPSFPhotometry`.
+    finder : callable
+        The star finder (required).
+    niters : int or None, optional
+        The number of passes; `None` repeats until nothing new is found
+        (at most ``MAX_ITERATIONS`` passes, with a warning at the cap).
+    mode : {'all', 'new'}, optional
+        ``'all'`` (default) refits every source after each pass, starting
+        from the previous fits, so that new stars and their bright
+        neighbours are fitted jointly; ``'new'`` fits only the new stars,
+        on the residual image, as the classic DAOPHOT loop does.
+    fitter, aperture_radius, subshape, progress_bar
+        As for `BasicPSFPhotometry`.
+
+    Notes
+    -----
+    The table has an extra ``iter_detected`` column, the pass in which
+    each source was found.  A detection in the residual image closer than
+    half the model FWHM (one pixel without ``fwhm``) to a source already
+    fitted is the imperfect subtraction of that source, not a new star,
+    and is ignored; in ``'all'`` mode a residual detection whose fitted
+    flux is not positive is dropped before the next pass.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropy.table import QTable
+    >>> from psfkit.photometry import (IntegratedGaussianPRF, DAOGroup,
+    ...     DAOStarFinder, IterativelySubtractedPSFPhotometry)
+    >>> psf = IntegratedGaussianPRF(sigma=2.0)
+    >>> yy, xx = np.mgrid[0:40, 0:40]
+    >>> image = (psf.evaluate(xx, yy, 5000.0, 18.0, 20.0, 2.0)
+    ...          + psf.evaluate(xx, yy, 400.0, 23.5, 21.0, 2.0))
+    >>> phot = IterativelySubtractedPSFPhotometry(
+    ...     DAOGroup(10.0), None, psf, (11, 11),
+    ...     finder=DAOStarFinder(threshold=5.0, fwhm=4.7), niters=None)
+    >>> tab = phot(image)
+    >>> len(tab), tab['iter_detected'].tolist()
+    (2, [1, 2])
+    >>> print(np.round(tab['flux_fit'].value, 1))
+    [5000.  400.]
+    """
+
+    _iterative = True
+
+    def __init__(self, group_maker, bkg_estimator, psf_model, fitshape, *,
+                 finder, niters=3, mode="all", fitter=None,
+                 aperture_radius=None, subshape=None, progress_bar=False):
+        if finder is None:
+            msg = "finder is required for iterative photometry"
+            raise ValueError(msg)
+        super().__init__(group_maker, bkg_estimator, psf_model, fitshape,
+                         finder=finder, fitter=fitter,
+                         aperture_radius=aperture_radius, subshape=subshape,
+                         progress_bar=progress_bar)
+        self.niters = check_integer("niters", niters, minimum=1,
+                                    allow_none=True)
+        self.mode = check_in("mode", mode, ("all", "new"))
+
+    def _iterate(self, prep, setup, stage):
+        counts = [len(stage.sources.ids)]
+        limit = MAX_ITERATIONS if self.niters is None else self.niters
+        xy = [setup.x_col, setup.y_col]
+        rejected = np.zeros((0, 2))
+        while len(counts) < limit:
+            residual = np.where(prep.valid, prep.data - stage.model_image(), 0.0)
+            new = self._new_sources(prep, setup, stage, residual, rejected,
+                                    iteration=len(counts) + 1)
+            if new is None:
+                return stage, counts
+            counts.append(len(new.ids))
+            if self.mode == "all":
+                # a residual detection that fitted to no flux is no star;
+                # its place is remembered so that it is not found again
+                flux = stage.fits.theta[:, setup.flux_col]
+                keep = (stage.sources.iteration == 1) | (flux > 0)
+                rejected = np.concatenate([rejected,
+                                           stage.sources.start[~keep][:, xy]])
+                stage = self._fit_stage(prep, setup,
+                                        merge_stages(stage, new, keep))
+                stage, rejected = self._drop_duplicates(prep, setup, stage,
+                                                        rejected)
+            else:
+                stage = stack_stages(stage, self._fit_stage(prep, setup, new,
+                                                           data=residual))
+        if self.niters is None:
+            warnings.warn(f"iterative photometry stopped at the cap of "
+                          f"{MAX_ITERATIONS} passes with new detections still "
+                          "appearing", PsfkitWarning)
+        return stage, counts
+
+    def _min_separation(self):
+        fwhm = getattr(self.psf_model, "fwhm", None)
+        return 0.5 * fwhm if fwhm else 1.0
+
+    def _drop_duplicates(self, prep, setup, stage, rejected):
+        # a refit may move a residual detection onto a star of another
+        # group; keep the earlier source and refit without the later one
+        for _ in range(3):
+            drop = converged_duplicates(stage, setup, self._min_separation())
+            if not drop.any():
+                break
+            xy = [setup.x_col, setup.y_col]
+            rejected = np.concatenate([rejected,
+                                       stage.sources.theta0[drop][:, xy]])
+            stage = self._fit_stage(prep, setup, kept_sources(stage, ~drop))
+        return stage, rejected
+
+    def _new_sources(self, prep, setup, stage, residual, rejected, *,
+                     iteration):
+        found = self._initial_sources(prep, setup, None, image=residual,
+                                      iteration=iteration,
+                                      first_id=int(stage.sources.ids.max()) + 1)
+        if len(found.ids) == 0:
+            return None
+        min_sep = self._min_separation()
+        old = stage.fits.theta[:, [setup.x_col, setup.y_col]]
+        old = np.where(np.isfinite(old), old,
+                       stage.sources.start[:, [setup.x_col, setup.y_col]])
+        old = np.concatenate([old, rejected])
+        new = found.start[:, [setup.x_col, setup.y_col]]
+        dist, _ = cKDTree(old).query(new, k=1)
+        keep = dist >= min_sep
+        if not keep.any():
+            return None
+        first = int(stage.sources.ids.max()) + 1
+        return Sources(ids=np.arange(first, first + keep.sum()),
+                       theta0=found.theta0[keep], start=found.start[keep],
+                       group_id=None, iteration=found.iteration[keep])
+
+
+class DAOPhotPSFPhotometry(IterativelySubtractedPSFPhotometry):
+    """
+    Iterative PSF photometry with DAOPHOT's finder, grouper and background.
+
+    `IterativelySubtractedPSFPhotometry` with a
+    `~psfkit.photometry.DAOStarFinder`, a `~psfkit.photometry.DAOGroup`
+    and a `~psfkit.photometry.MMMBackground` built from the parameters.
+
+    Parameters
+    ----------
+    crit_separation : float
+        The grouping distance (pixels) of `~psfkit.photometry.DAOGroup`.
+    threshold : float
+        The detection threshold of `~psfkit.photometry.DAOStarFinder`.
+    fwhm : float
+        The FWHM (pixels) of the detection kernel.
+    psf_model, fitshape
+        As for `BasicPSFPhotometry`.
+    sigma : float, optional
+        The sigma-clipping threshold of the background estimator.
+    ratio, theta, sigma_radius, sharplo, sharphi, roundlo, roundhi : float, optional
+        Passed to `~psfkit.photometry.DAOStarFinder`.
+    fitter, niters, aperture_radius, subshape, mode, progress_bar
+        As for `IterativelySubtractedPSFPhotometry`.
+
+    Examples
+    --------
+    >>> from psfkit.photometry import DAOPhotPSFPhotometry, IntegratedGaussianPRF
+    >>> phot = DAOPhotPSFPhotometry(8.0, 10.0, 4.7, IntegratedGaussianPRF(sigma=2.0),
+    ...                             (11, 11))
+    >>> phot.niters, type(phot.finder).__name__, type(phot.group_maker).__name__
+    (3, 'DAOStarFinder', 'DAOGroup')
+    """
+
+    def __init__(self, crit_separation, threshold, fwhm, psf_model, fitshape,
+                 *, sigma=3.0, ratio=1.0, theta=0.0, sigma_radius=1.5,
+                 sharplo=0.2, sharphi=1.0, roundlo=-1.0, roundhi=1.0,
+                 fitter=None, niters=3, aperture_radius=None, subshape=None,
+                 mode="all", progress_bar=False):
+        from astropy.stats import SigmaClip
+
+        from .background import MMMBackground
+        from .finders import DAOStarFinder
+        from .groupers import DAOGroup
+
+        self.crit_separation = crit_separation
+        self.threshold = threshold
+        self.fwhm = fwhm
+        self.sigma = check_positive("sigma", sigma)
+        finder = DAOStarFinder(threshold=threshold, fwhm=fwhm, ratio=ratio,
+                               theta=theta, sigma_radius=sigma_radius,
+                               sharplo=sharplo, sharphi=sharphi,
+                               roundlo=roundlo, roundhi=roundhi)
+        super().__init__(DAOGroup(crit_separation),
+                         MMMBackground(sigma_clip=SigmaClip(sigma=self.sigma,
+                                                            maxiters=10)),
+                         psf_model, fitshape, finder=finder, niters=niters,
+                         mode=mode, fitter=fitter,
+                         aperture_radius=aperture_radius, subshape=subshape,
+                         progress_bar=progress_bar)

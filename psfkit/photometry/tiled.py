@@ -1,0 +1,332 @@
+"""
+PSF photometry of a large image in overlapping tiles.
+
+The image is cut into a grid of *cores* that cover it exactly once; each
+tile is its core grown by ``overlap`` pixels on every side (clipped to the
+image).  Every tile is measured on its own by an ordinary photometry object,
+in this process or in parallel on any executor that
+`~psfkit.fitpsf.map_remove_psf` accepts (a dask.distributed ``Client``,
+a ``concurrent.futures`` pool).  A star is measured by every tile that
+sees it but kept only from the tile whose core holds its fitted position,
+so the merged catalogue has each star once; the residual mosaic is built
+from the tile cores, where each tile has fitted every star that reaches
+into its core.
+"""
+
+import copy
+from dataclasses import dataclass
+import threading
+import warnings
+
+from astropy.table import QTable, vstack
+import astropy.units as u
+import numpy as np
+
+from ..fitpsf.parallel import _executor_kind, run_tasks
+from ..utils import NoDetectionsWarning, as_pair, coerce_data
+
+__all__ = ["tiled_photometry", "TiledPhotometryResult"]
+
+# recording warnings changes process-wide state: one recording at a time
+_RECORD_LOCK = threading.RLock()
+
+# table columns holding pixel positions, shifted from tile to image frame
+_X_COLUMNS = ("x_0", "x_fit")
+_Y_COLUMNS = ("y_0", "y_fit")
+
+
+@dataclass(frozen=True)
+class TiledPhotometryResult:
+    """
+    The merged outcome of `tiled_photometry`.
+
+    Attributes
+    ----------
+    table : `~astropy.table.QTable`
+        One row per star, with the columns of the photometry object's
+        table in full-image coordinates, ``id`` renumbered from 1,
+        ``group_id`` made unique over the image, and ``tile_id`` (the
+        tile that measured the star).
+    residual_image : `~numpy.ndarray` or `~astropy.units.Quantity`
+        ``image - background - model`` assembled from the tile cores.
+    tiles : `~astropy.table.QTable`
+        One row per tile: ``tile_id``, the core's pixel ranges ``x_min``,
+        ``x_max``, ``y_min``, ``y_max`` (``max`` excluded), the tile's
+        ranges with the overlap (``tile_x_min``...), ``n_fitted`` (stars
+        fitted in the whole tile) and ``n_sources`` (stars kept).
+    """
+
+    table: QTable
+    residual_image: object
+    tiles: QTable
+
+
+def tile_grid(shape, tile_size, overlap):
+    """
+    The cores and tiles covering an image.
+
+    Parameters
+    ----------
+    shape : tuple of 2 int
+        ``(ny, nx)`` of the image.
+    tile_size : tuple of 2 int
+        ``(ny, nx)`` of a core (the last row and column of cores may be
+        smaller).
+    overlap : tuple of 2 int
+        The margin added on each side of a core.
+
+    Returns
+    -------
+    tiles : list of tuple
+        ``(core, tile)`` per tile, each a pair of slices ``(rows, cols)``.
+    """
+    starts = [range(0, n, t) for n, t in zip(shape, tile_size, strict=True)]
+    tiles = []
+    for y0 in starts[0]:
+        for x0 in starts[1]:
+            core = (slice(y0, min(y0 + tile_size[0], shape[0])),
+                    slice(x0, min(x0 + tile_size[1], shape[1])))
+            tile = tuple(slice(max(c.start - o, 0), min(c.stop + o, n))
+                         for c, o, n in zip(core, overlap, shape, strict=True))
+            tiles.append((core, tile))
+    return tiles
+
+
+def _owned(xs, ys, bounds):
+    """True for positions inside a core ``(x_lo, x_hi, y_lo, y_hi)``."""
+    x_lo, x_hi, y_lo, y_hi = bounds
+    return (xs >= x_lo) & (xs < x_hi) & (ys >= y_lo) & (ys < y_hi)
+
+
+def _core_bounds(core, tile, shape):
+    """
+    A core's pixel-edge bounds in tile coordinates.
+
+    A pixel's centre is an integer, so pixel ``i`` spans ``i - 0.5`` to
+    ``i + 0.5``; cores at the image border extend to infinity, so that a
+    star fitted just outside the image is still kept once.
+    """
+    bounds = []
+    for axis in (1, 0):
+        c, t, n = core[axis], tile[axis], shape[axis]
+        lo = -np.inf if c.start == 0 else c.start - t.start - 0.5
+        hi = np.inf if c.stop == n else c.stop - t.start - 0.5
+        bounds += [lo, hi]
+    return tuple(bounds)
+
+
+def _value(column):
+    return np.asarray(getattr(column, "value", column), dtype=float)
+
+
+def call_recording_warnings(func, *args, **kwargs):
+    """
+    Call ``func`` and return its result with the warnings it raised.
+
+    Warnings raised on a worker process would be lost (or only logged
+    there); tiles record them as ``(category, message)`` pairs so that the
+    caller re-issues them with `reissue_warnings`, whatever the executor.
+    The warning filters are process-wide, so calls made from several
+    threads of one process take turns (worker processes, not threads, give
+    the parallelism).
+    """
+    with _RECORD_LOCK, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = func(*args, **kwargs)
+    return result, [(w.category, str(w.message)) for w in caught]
+
+
+def reissue_warnings(outputs, *, skip=()):
+    """Warn once per distinct recorded warning, naming the first tile."""
+    seen = set()
+    for i, notes in enumerate(outputs):
+        for category, message in notes:
+            if issubclass(category, skip) or (category, message) in seen:
+                continue
+            seen.add((category, message))
+            warnings.warn(f"tile {i}: {message}", category)
+
+
+def _run_tile(task):
+    """Measure one tile; return its kept rows and residual core."""
+    photometry, data, mask, error, bounds, core = task
+    result, notes = call_recording_warnings(photometry.run, data, mask=mask,
+                                            error=error)
+    table = result.table
+    xs, ys = _value(table["x_fit"]), _value(table["y_fit"])
+    # a failed fit keeps its star where it was found
+    bad = ~(np.isfinite(xs) & np.isfinite(ys))
+    xs[bad], ys[bad] = _value(table["x_0"])[bad], _value(table["y_0"])[bad]
+    kept = table[_owned(xs, ys, bounds)]
+    residual = result.residual_image
+    residual = np.array(getattr(residual, "value", residual)[core])
+    return kept, len(table), residual, notes
+
+
+def _shippable(photometry):
+    """
+    A copy of ``photometry`` that pickles.
+
+    Calling a photometry object keeps its last result, which holds a
+    cached closure and a read-only mapping that cannot be pickled; the
+    tiles only use ``run``, which needs neither.
+    """
+    shipped = copy.copy(photometry)
+    if getattr(shipped, "_last_result", None) is not None:
+        shipped._last_result = None
+    return shipped
+
+
+def _check_photometry(photometry, overlap):
+    if not callable(getattr(photometry, "run", None)):
+        msg = ("photometry must be a psfkit photometry object with a run "
+               f"method, got {type(photometry).__name__}")
+        raise TypeError(msg)
+    bkg = getattr(photometry, "bkg_estimator", None)
+    if getattr(bkg, "background", None) is not None:
+        msg = ("photometry.bkg_estimator holds a fixed background map, which "
+               "cannot be cut into tiles; subtract it from the image first "
+               "or pass a callable estimator")
+        raise ValueError(msg)
+    fitshape = getattr(photometry, "fitshape", (1, 1))
+    need = tuple(f // 2 for f in fitshape)
+    if any(o < n for o, n in zip(overlap, need, strict=True)):
+        msg = (f"overlap {overlap} is smaller than half the fit box "
+               f"{fitshape}: stars near a core's edge would be cut; use at "
+               f"least {need}")
+        raise ValueError(msg)
+
+
+def tiled_photometry(image, photometry, *, tile_size, overlap, client=None,
+                     mask=None, error=None):
+    """
+    Run PSF photometry on overlapping tiles and merge the results.
+
+    Parameters
+    ----------
+    image : array-like, `~numpy.ma.MaskedArray` or `~astropy.nddata.NDData`
+        The 2-D image (NaN or masked pixels are not used; an NDData's
+        uncertainty gives the errors).
+    photometry : `~psfkit.photometry.BasicPSFPhotometry` or subclass
+        Run on every tile with its own finder, grouper, background
+        estimator and PSF model.  A scalar background estimator measures
+        each tile's own level; a fixed background map must be subtracted
+        from the image beforehand.
+    tile_size : int or tuple of 2 int
+        ``(ny, nx)`` of a tile's core.
+    overlap : int or tuple of 2 int
+        The margin in pixels added around each core; at least half the
+        fit box.  For results identical to a single pass it should also
+        cover the PSF's extent (the model's ``subshape``) plus the
+        grouping distance, so that every star reaching into a core is
+        fitted in that tile with the neighbours it is grouped with.
+    client : optional
+        `None` (tiles run here, one after another), a dask.distributed
+        ``Client``, a ``concurrent.futures`` executor or an ipyparallel
+        view: see `~psfkit.fitpsf.map_remove_psf`.  Process-based
+        executors receive a pickled copy of ``photometry``; tiles given
+        to several threads of one process run one at a time, so use
+        worker processes with one thread each.
+    mask : array-like of bool, optional
+        Pixels to ignore (`True`).
+    error : array-like, optional
+        The 1-sigma error of every pixel.
+
+    Returns
+    -------
+    result : `TiledPhotometryResult`
+
+    Warns
+    -----
+    psfkit.utils.NoDetectionsWarning
+        When no tile found a star.  Other warnings raised while measuring
+        a tile are re-issued once each, naming the tile.
+
+    Notes
+    -----
+    A star belongs to the tile whose core contains its fitted position
+    (its initial position if the fit failed); cores at the image border
+    extend beyond it.  Positions are shifted to the full image, ``id`` is
+    renumbered in tile order and ``group_id`` made unique.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from psfkit.photometry import (BasicPSFPhotometry, DAOStarFinder,
+    ...                                IntegratedGaussianPRF,
+    ...                                tiled_photometry)
+    >>> psf = IntegratedGaussianPRF(sigma=1.5)
+    >>> yy, xx = np.mgrid[0:60, 0:80]
+    >>> image = sum(psf.evaluate(xx, yy, 500.0, x, y, 1.5)
+    ...             for x, y in [(10.2, 12.7), (39.6, 30.1), (70.3, 45.5)])
+    >>> phot = BasicPSFPhotometry(None, None, psf, 7,
+    ...                           finder=DAOStarFinder(5.0, 3.5))
+    >>> res = tiled_photometry(image, phot, tile_size=32, overlap=12)
+    >>> len(res.tiles), len(res.table)
+    (6, 3)
+    >>> print(np.round([res.table['x_fit'], res.table['y_fit']], 2))
+    [[10.2 39.6 70.3]
+     [12.7 30.1 45.5]]
+    """
+    tile_size = as_pair("tile_size", tile_size, lower_bound=(1, True))
+    overlap = as_pair("overlap", overlap, lower_bound=(0, True))
+    _check_photometry(photometry, overlap)
+    arr = coerce_data(image, name="image", mask=mask, error=error,
+                      allow_all_masked=True)
+    shipped = _shippable(photometry)
+    grid = tile_grid(arr.shape, tile_size, overlap)
+    tasks = []
+    for core, tile in grid:
+        local = tuple(slice(c.start - t.start, c.stop - t.start)
+                      for c, t in zip(core, tile, strict=True))
+        error_tile = None if arr.error is None else arr.error[tile]
+        tasks.append((shipped, arr.with_unit(arr.data[tile]), arr.mask[tile],
+                      error_tile, _core_bounds(core, tile, arr.shape), local))
+    if _executor_kind(client) == "dask":
+        # the tiles go to the workers as data, not inside the task graph
+        tasks = client.scatter(tasks, hash=False)
+    outputs = run_tasks(_run_tile, tasks, client)
+    return _merge(arr, grid, outputs)
+
+
+def _merge(arr, grid, outputs):
+    residual = np.empty(arr.shape)
+    tables, rows = [], []
+    next_group = 1
+    # a tile without stars is normal; an image without any is reported below
+    reissue_warnings([out[3] for out in outputs], skip=NoDetectionsWarning)
+    for i, ((core, tile), (kept, n_fitted, res, _)) in enumerate(
+            zip(grid, outputs, strict=True)):
+        residual[core] = res
+        rows.append((i, core[1].start, core[1].stop, core[0].start,
+                     core[0].stop, tile[1].start, tile[1].stop,
+                     tile[0].start, tile[0].stop, n_fitted, len(kept)))
+        if len(kept) == 0 and (tables or i + 1 < len(grid)):
+            # an empty tile adds nothing (the last one keeps the columns
+            # when no tile found a star)
+            continue
+        kept = QTable(kept, copy=True)
+        for names, offset in ((_X_COLUMNS, tile[1].start),
+                              (_Y_COLUMNS, tile[0].start)):
+            for name in names:
+                col = kept[name]
+                kept[name] = col + (offset * col.unit
+                                    if isinstance(col, u.Quantity) else offset)
+        groups, inverse = np.unique(np.asarray(kept["group_id"]),
+                                    return_inverse=True)
+        kept["group_id"] = next_group + inverse.ravel()
+        next_group += len(groups)
+        kept["tile_id"] = np.full(len(kept), i)
+        tables.append(kept)
+    table = vstack(tables, metadata_conflicts="silent")
+    table["id"] = np.arange(1, len(table) + 1)
+    if len(table) == 0:
+        warnings.warn("no tile found a star; the photometry table is empty",
+                      NoDetectionsWarning)
+    names = ("tile_id", "x_min", "x_max", "y_min", "y_max", "tile_x_min",
+             "tile_x_max", "tile_y_min", "tile_y_max", "n_fitted",
+             "n_sources")
+    tiles = QTable(rows=rows, names=names)
+    return TiledPhotometryResult(table=table,
+                                 residual_image=arr.with_unit(residual),
+                                 tiles=tiles)

@@ -1,0 +1,233 @@
+"""End-to-end tests of ImagePsfMatch on simulated pairs with known truth."""
+
+from astropy.nddata import NDData, VarianceUncertainty
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from psfkit.datasets import make_diffim_pair
+from psfkit.diffim import (
+    CandidateStatus,
+    ImagePsfMatch,
+    NoKernelCandidatesError,
+    PsfMatchConfig,
+)
+from psfkit.utils import PsfkitWarning
+
+CELL = dict(size_cell_x=64, size_cell_y=64, kernel_size_min=11)
+BRIGHT = dict(n_stars=300, flux_range=(3e3, 3e5), science_gain=4.0,
+              template_gain=16.0)
+
+
+def detect_transients(result, truth, sigma):
+    """Matched-filter detections (> 5 sigma) matched to the true transients."""
+    diff = result.difference
+    var = diff.uncertainty.array
+    good = ~diff.mask
+    yy, xx = np.mgrid[-6:7, -6:7]
+    psf = np.exp(-0.5 * (xx ** 2 + yy ** 2) / sigma ** 2)
+    psf /= psf.sum()
+    num = ndimage.convolve(np.where(good, diff.data / var, 0.0), psf,
+                           mode="constant")
+    den = ndimage.convolve(np.where(good, 1.0 / var, 0.0), psf ** 2,
+                           mode="constant")
+    snr = np.where(good, num / np.sqrt(np.maximum(den, 1e-300)), 0.0)
+    peaks = (snr == ndimage.maximum_filter(snr, size=5)) & (snr > 5.0)
+    py, px = np.nonzero(peaks)
+    found = []
+    usable = []
+    for x, y in zip(truth.transients["x"], truth.transients["y"], strict=True):
+        found.append(bool(np.any(np.hypot(px - x, py - y) < 3.0)))
+        usable.append(not diff.mask[int(round(y)), int(round(x))])
+    # transients on masked pixels (e.g. the grown bad column) are not counted
+    return np.array(found)[usable], np.asarray(truth.transients["snr"])[usable]
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return make_diffim_pair((256, 256), random_state=2, **BRIGHT)
+
+
+@pytest.fixture(scope="module")
+def result(pair):
+    template, science, _ = pair
+    return ImagePsfMatch(PsfMatchConfig(**CELL)).subtract_images(template,
+                                                                 science)
+
+
+def test_difference_noise_is_unit(result):
+    assert abs(result.difference_std - 1.0) < 0.05
+    d = result.difference
+    z = (d.data / np.sqrt(d.uncertainty.array))[~d.mask]
+    mad = 1.4826 * np.median(np.abs(z - np.median(z)))
+    assert abs(mad - 1.0) < 0.05
+
+
+def test_per_stamp_statistics(result):
+    table = result.candidates
+    good = table[table["status"] == "good"]
+    assert len(good) == result.n_candidates_used >= 10
+    assert np.all(np.abs(good["spatial_residual_mean"]) <= 0.25)
+    assert np.all(good["spatial_residual_std"] <= 1.5)
+    assert abs(result.residual_mean) < 0.1
+    assert abs(result.residual_std - 1.0) < 0.1
+
+
+def test_kernel_sum_and_background(pair, result):
+    _, _, truth = pair
+    assert abs(result.kernel_sum / truth.flux_scale - 1.0) < 0.005
+    # the kernel sum is the same everywhere
+    ksum = result.kernel.kernel_sum_image()
+    assert np.ptp(ksum) < 1e-9
+    bg_err = (result.background - truth.background)[~result.difference.mask]
+    noise = np.sqrt(np.median(pair[1].uncertainty.array))
+    assert abs(np.mean(bg_err)) < 0.25 * noise
+    assert np.std(bg_err) < 0.25 * noise
+
+
+def test_transients_recovered(pair, result):
+    _, _, truth = pair
+    sigma = truth.science_fwhm / 2.3548
+    found, snr = detect_transients(result, truth, sigma)
+    assert len(found) >= 15
+    assert found[snr >= 10].mean() >= 0.95
+
+
+def test_masks_propagated(pair, result):
+    template, science, _ = pair
+    mask = result.difference.mask
+    k = result.kernel.kernel_size
+    col = np.flatnonzero(template.mask.all(axis=0))[0]
+    # the bad template column is grown by the kernel footprint
+    assert mask[k:-k, col - k // 2:col + k // 2 + 1].all()
+    assert not mask[k:-k, col + k].all()
+    assert np.all(mask[science.mask])
+    # the border the kernel cannot reach is masked
+    assert mask[:k // 2].all() and mask[:, -(k // 2):].all()
+    # no candidate touches a masked pixel
+    for cand in result.cell_set.candidates:
+        h = cand.stamp_size // 2
+        y, x = int(cand.y), int(cand.x)
+        assert not (template.mask | science.mask)[y - h:y + h + 1,
+                                                  x - h:x + h + 1].any()
+
+
+def test_match_images_returns_matched(pair):
+    template, science, truth = pair
+    res = ImagePsfMatch(PsfMatchConfig(**CELL)).match_images(template, science)
+    assert res.convolved == "template"
+    assert not hasattr(res, "difference")
+    good = ~res.matched_image.mask
+    # matched template + science background ~ science on sky pixels
+    sky = good & (np.abs(science.data - truth.science_sky) < 30)
+    resid = (science.data - res.matched_image.data)[sky]
+    assert abs(np.median(resid)) < 1.0
+    assert abs(res.template_fwhm - truth.template_fwhm) < 0.3
+
+
+def test_convolve_science_when_template_is_worse():
+    template, science, truth = make_diffim_pair(
+        (256, 256), random_state=4, template_fwhm=4.0, science_fwhm=2.5,
+        template_gain=8.0, science_gain=2.0, n_stars=300,
+        flux_range=(3e3, 3e5))
+    res = ImagePsfMatch(PsfMatchConfig(**CELL)).subtract_images(
+        template, science, convolve="auto")
+    assert res.convolved == "science"
+    assert abs(res.difference_std - 1.0) < 0.05
+    assert abs(res.kernel_sum * truth.flux_scale - 1.0) < 0.03
+    found, snr = detect_transients(res, truth, truth.template_fwhm / 2.3548)
+    assert found[snr >= 10].mean() >= 0.95
+    # a positive transient stays positive in the science-minus-template sense
+    tx = np.round(truth.transients["x"]).astype(int)
+    ty = np.round(truth.transients["y"]).astype(int)
+    assert np.median(res.difference.data[ty, tx]) > 0
+
+
+def test_warns_when_convolving_the_wider_psf():
+    template, science, _ = make_diffim_pair(
+        (160, 160), random_state=5, template_fwhm=4.0, science_fwhm=2.5,
+        n_stars=150, flux_range=(3e3, 3e5))
+    config = PsfMatchConfig(**CELL, spatial_kernel_order=0, spatial_bg_order=0,
+                            single_kernel_clipping=False,
+                            spatial_kernel_clipping=False)
+    with pytest.warns(PsfkitWarning, match="wider PSF"):
+        ImagePsfMatch(config).match_images(template, science,
+                                           convolve="template")
+
+
+def test_given_sources_and_plain_arrays(pair):
+    template, science, truth = pair
+    stars = truth.stars[~truth.stars["saturated"] & ~truth.stars["masked"]]
+    stars = stars[np.argsort(-stars["flux"])][:60]
+    res = ImagePsfMatch(PsfMatchConfig(**CELL)).subtract_images(
+        template.data, science.data, sources=stars,
+        template_fwhm=truth.template_fwhm, science_fwhm=truth.science_fwhm)
+    assert res.n_candidates_used >= 8
+    assert abs(res.kernel_sum / truth.flux_scale - 1.0) < 0.02
+    # constant variance from the image noise: right on the sky
+    d = res.difference
+    sky = ~d.mask & (ndimage.maximum_filter(template.data, 9) < 300)
+    z = d.data[sky] / np.sqrt(d.uncertainty.array[sky])
+    # (the noise estimated from an image with stars is a little high)
+    assert 0.8 < 1.4826 * np.median(np.abs(z - np.median(z))) < 1.05
+
+
+@pytest.mark.parametrize("options", [
+    dict(kernel_basis_set="delta-function", kernel_size=9,
+         spatial_kernel_order=1),
+    dict(use_pca_for_spatial_kernel=True, num_principal_components=4),
+    dict(spatial_model_type="polynomial", constant_variance_weighting=False),
+])
+def test_other_bases_and_options(pair, options):
+    template, science, truth = pair
+    res = ImagePsfMatch(PsfMatchConfig(**CELL, **options)).subtract_images(
+        template, science)
+    assert abs(res.difference_std - 1.0) < 0.06
+    assert abs(res.kernel_sum / truth.flux_scale - 1.0) < 0.01
+
+
+def test_no_candidates_errors(pair):
+    rng = np.random.default_rng(0)
+    noise = NDData(rng.normal(100, 5, (96, 96)),
+                   uncertainty=VarianceUncertainty(np.full((96, 96), 25.0)))
+    with pytest.raises(NoKernelCandidatesError, match="no source above") as err:
+        ImagePsfMatch().subtract_images(noise, noise)
+    assert err.value.n_tried == 0
+
+    template, science, truth = pair
+    edge = np.array([[2.0, 3.0], [250.0, 128.0]])
+    with pytest.raises(NoKernelCandidatesError, match="off the image edge"):
+        ImagePsfMatch(PsfMatchConfig(**CELL)).match_images(
+            template, science, sources=edge)
+
+    strict = PsfMatchConfig(**CELL, candidate_residual_std_max=0.2)
+    with pytest.raises(NoKernelCandidatesError, match="residual std") as err:
+        ImagePsfMatch(strict).match_images(template, science)
+    assert err.value.n_tried > 5
+    assert all(s == "bad" for s in err.value.table["status"])
+
+
+def test_input_validation(pair):
+    template, science, _ = pair
+    matcher = ImagePsfMatch(PsfMatchConfig(**CELL))
+    with pytest.raises(ValueError, match="convolve must be one of"):
+        matcher.match_images(template, science, convolve="both")
+    with pytest.raises(ValueError, match="same shape"):
+        matcher.match_images(template.data[:100], science)
+    with pytest.raises(ValueError, match="template_fwhm"):
+        matcher.match_images(template, science, template_fwhm=-1)
+    with pytest.raises(TypeError, match="config must be a PsfMatchConfig"):
+        ImagePsfMatch({"kernel_size": 21})
+
+
+def test_cell_set_statuses(result):
+    cells = result.cell_set
+    n = 5
+    for cell in cells.cells:
+        ratings = [c.rating for c in cell.candidates]
+        assert ratings == sorted(ratings, reverse=True)
+        usable = cell.usable(n)
+        assert len(usable) <= n
+        assert all(c.status is not CandidateStatus.BAD for c in usable)
+    bad = [c for c in cells.candidates if c.status is CandidateStatus.BAD]
+    assert all(c.reason for c in bad)

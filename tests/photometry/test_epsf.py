@@ -1,0 +1,294 @@
+from astropy.nddata import NDData
+from astropy.table import QTable
+import numpy as np
+from numpy.testing import assert_allclose
+import pytest
+
+from psfkit.photometry import (
+    EPSFBuilder,
+    EPSFStar,
+    EPSFStars,
+    ImagePSF,
+    IntegratedGaussianPRF,
+    StarExcludedWarning,
+    extract_stars,
+)
+from psfkit.photometry._epsf_engine import polynomial_smoothing_kernel
+from psfkit.utils import NonFiniteValueWarning, PsfkitWarning
+
+# --------------------------------------------------------------------------
+# simulation helpers (vectorised: all stars rendered in one np.add.at)
+
+
+def _moffat_ring(dx, dy):
+    """A non-Gaussian PRF: Moffat core plus a diffraction-like ring."""
+    r2 = dx ** 2 + dy ** 2
+    moffat = 1.5 / (np.pi * 4.0) * (1 + r2 / 4.0) ** -2.5
+    ring = 0.004 * np.exp(-(np.sqrt(r2) - 5.0) ** 2 / (2 * 0.7 ** 2))
+    return moffat + ring
+
+
+def _star_field(prf, n, *, spacing=40, half=20, flux_range=(2e4, 1e5),
+                read_noise=5.0, seed=1):
+    rng = np.random.default_rng(seed)
+    ncol = 15
+    nrow = int(np.ceil(n / ncol))
+    shape = ((nrow + 1) * spacing, (ncol + 1) * spacing)
+    k = np.arange(n)
+    x = spacing * (1 + k % ncol) + rng.uniform(-0.5, 0.5, n)
+    y = spacing * (1 + k // ncol) + rng.uniform(-0.5, 0.5, n)
+    flux = rng.uniform(*flux_range, n)
+    span = np.arange(-half, half + 1)
+    cols = np.rint(x).astype(int)[:, None, None] + span[None, None, :]
+    rows = np.rint(y).astype(int)[:, None, None] + span[None, :, None]
+    values = flux[:, None, None] * prf(cols - x[:, None, None],
+                                       rows - y[:, None, None])
+    image = np.zeros(shape)
+    np.add.at(image, (rows, cols), values)
+    if read_noise:
+        # Gaussian read noise plus the (Gaussian-approximated) photon noise
+        image = image + rng.normal(0, 1, shape) * np.sqrt(read_noise ** 2
+                                                          + image)
+    return image, x, y, flux, rng
+
+
+def _truth_on_grid(prf, shape, oversampling):
+    ny, nx = shape
+    fy, fx = np.mgrid[0:ny, 0:nx]
+    truth = prf((fx - (nx - 1) / 2) / oversampling,
+                (fy - (ny - 1) / 2) / oversampling)
+    return truth * oversampling ** 2 / truth.sum()
+
+
+def _gaussian_prf(sigma):
+    model = IntegratedGaussianPRF(sigma=sigma)
+    return lambda dx, dy: model.evaluate(dx, dy, 1.0, 0.0, 0.0, sigma)
+
+
+# --------------------------------------------------------------------------
+# EPSFBuilder
+
+
+@pytest.mark.slow
+def test_epsf_recovers_non_gaussian_psf():
+    image, x, y, flux, rng = _star_field(_moffat_ring, 200)
+    # a catalogue with 0.3-pixel position errors
+    catalog = QTable({"x": x + rng.normal(0, 0.3, x.size),
+                      "y": y + rng.normal(0, 0.3, y.size)})
+    stars = extract_stars(image, catalog, size=25)
+    assert len(stars) == 200
+    epsf, fitted = EPSFBuilder(oversampling=4)(stars)
+    assert isinstance(epsf, ImagePSF)
+    assert epsf.data.shape == (101, 101)
+    assert epsf.oversampling == (4, 4)
+    assert_allclose(epsf.data.sum() / 16, 1.0, rtol=1e-12)
+    truth = _truth_on_grid(_moffat_ring, epsf.data.shape, 4)
+    residual = np.abs(epsf.data - truth).max() / truth.max()
+    assert residual < 0.01
+    # fitted centres and fluxes against the truth
+    assert fitted.meta["converged"]
+    d = fitted.center_flat - np.column_stack([x, y])
+    assert np.sqrt(np.mean(d ** 2)) < 0.01
+    fy, fx = np.mgrid[0:101, 0:101]
+    enclosed = _moffat_ring((fx - 50) / 4, (fy - 50) / 4).sum() / 16
+    assert_allclose(np.median(fitted.flux / (flux * enclosed)), 1.0,
+                    atol=0.005)
+
+
+def _gaussian_stars(n, *, sigma=1.4, seed=3, read_noise=2.0):
+    image, x, y, flux, rng = _star_field(_gaussian_prf(sigma), n, spacing=30,
+                                         half=12, read_noise=read_noise,
+                                         seed=seed)
+    return image, x, y, flux, rng
+
+
+def test_epsf_ignores_masked_and_nan_pixels():
+    sigma = 1.4
+    image, x, y, flux, rng = _gaussian_stars(120, sigma=sigma)
+    catalog = QTable({"x": x, "y": y})
+    clean, _ = EPSFBuilder(oversampling=2, maxiters=5)(
+        extract_stars(image, catalog, size=15))
+    # corrupt 3% of the pixels with huge values, and mark them bad: half
+    # through a mask, half as NaN
+    bad = rng.random(image.shape) < 0.03
+    image[bad] = 1e7
+    as_nan = bad & (rng.random(image.shape) < 0.5)
+    image[as_nan] = np.nan
+    data = NDData(image, mask=bad & ~as_nan)
+    with pytest.warns(NonFiniteValueWarning):
+        stars = extract_stars(data, catalog, size=15)
+    assert any(s.mask.any() for s in stars)
+    epsf, fitted = EPSFBuilder(oversampling=2, maxiters=5)(stars)
+    truth = _truth_on_grid(_gaussian_prf(sigma), epsf.data.shape, 2)
+    # noise-limited with 120 stars: about 0.5% of the peak either way
+    assert np.abs(epsf.data - truth).max() / truth.max() < 0.015
+    assert np.abs(epsf.data - clean.data).max() / truth.max() < 0.015
+    d = fitted.center_flat - np.column_stack([x, y])
+    assert np.sqrt(np.mean(d ** 2)) < 0.02
+
+
+@pytest.mark.parametrize("kernel", ["quadratic", None,
+                                    np.full((3, 3), 1 / 9)])
+def test_epsf_other_smoothing_kernels(kernel):
+    sigma = 2.0
+    image, x, y, _, _ = _gaussian_stars(45, sigma=sigma, read_noise=0.0)
+    stars = extract_stars(image, QTable({"x": x, "y": y}), size=15)
+    epsf, fitted = EPSFBuilder(oversampling=2, maxiters=4,
+                               smoothing_kernel=kernel)(stars)
+    truth = _truth_on_grid(_gaussian_prf(sigma), epsf.data.shape, 2)
+    # smoothing the ePSF itself flattens the peak a little (the quadratic
+    # and box kernels most); the positions stay accurate
+    assert np.abs(epsf.data - truth).max() / truth.max() < 0.05
+    d = fitted.center_flat - np.column_stack([x, y])
+    assert np.abs(d).max() < 0.02
+
+
+def test_epsf_excludes_unfit_stars_and_progress_bar():
+    pytest.importorskip("tqdm")
+    image, x, y, _, _ = _gaussian_stars(20, read_noise=0.0)
+    stars = list(extract_stars(image, QTable({"x": x, "y": y}), size=15))
+    # a "star" with negative flux cannot be used
+    stars.append(EPSFStar(-np.ones((15, 15)), id_label="negative"))
+    # a star whose fit box is entirely masked cannot be fitted either
+    masked = np.ma.MaskedArray(stars[0].data, mask=np.zeros((15, 15), bool))
+    masked.mask[4:11, 4:11] = True
+    stars.append(EPSFStar(masked, cutout_center=stars[0].cutout_center,
+                          id_label="masked-core"))
+    with pytest.warns(StarExcludedWarning, match="negative, masked-core"):
+        epsf, fitted = EPSFBuilder(oversampling=2, maxiters=3,
+                                   progress_bar=True, sigma_clip=None)(stars)
+    assert len(fitted) == 20
+    assert [s.id_label for s in fitted] == [s.id_label for s in stars[:20]]
+    assert epsf.data.shape == (31, 31)
+
+
+def test_epsf_builder_options_and_errors():
+    with pytest.raises(ValueError, match="smoothing_kernel"):
+        EPSFBuilder(smoothing_kernel="cubic")
+    with pytest.raises(ValueError, match="smoothing_kernel"):
+        EPSFBuilder(smoothing_kernel=np.ones((2, 2)))
+    with pytest.raises(ValueError, match="oversampling"):
+        EPSFBuilder(oversampling=0)
+    with pytest.raises(ValueError, match="maxiters"):
+        EPSFBuilder(maxiters=0)
+    with pytest.raises(ValueError, match="fit_boxsize"):
+        EPSFBuilder(fit_boxsize=4)
+    with pytest.raises(TypeError):
+        EPSFBuilder(4)
+    with pytest.raises(ValueError, match="empty"):
+        EPSFBuilder()(EPSFStars([]))
+    with pytest.raises(TypeError, match="EPSFStar"):
+        EPSFBuilder()([np.ones((5, 5))])
+    builder = EPSFBuilder(oversampling=(2, 3), shape=(41, 51))
+    image, x, y, _, _ = _gaussian_stars(15, read_noise=0.0)
+    stars = extract_stars(image, QTable({"x": x, "y": y}), size=11)
+    epsf, _ = builder(stars)
+    assert epsf.data.shape == (41, 51)
+    assert epsf.oversampling == (2, 3)
+    # cutouts of different sizes: the default grid covers the largest
+    mixed = list(stars[:8]) + list(extract_stars(image, QTable(
+        {"x": x[8:], "y": y[8:]}), size=15))
+    epsf, fitted = EPSFBuilder(oversampling=2, maxiters=3)(mixed)
+    assert epsf.data.shape == (31, 31)
+    assert np.abs(fitted.center_flat - np.column_stack([x, y])).max() < 0.01
+
+
+def test_polynomial_smoothing_kernel_preserves_polynomials():
+    yy, xx = np.mgrid[-2:3, -2:3]
+    for degree in (2, 4):
+        kernel = polynomial_smoothing_kernel(degree)
+        assert_allclose(kernel.sum(), 1.0)
+        for i in range(degree + 1):
+            for j in range(degree + 1 - i):
+                # value of the polynomial at the centre is reproduced
+                poly = (xx + 0.3) ** i * (yy - 0.7) ** j
+                assert_allclose(np.sum(kernel * poly), 0.3 ** i * (-0.7) ** j,
+                                atol=1e-12)
+        # and it is the least-squares fit: compare with numpy.linalg.lstsq
+        rng = np.random.default_rng(degree)
+        values = rng.normal(size=(5, 5))
+        design = np.stack([(xx ** i * yy ** j).ravel()
+                           for i in range(degree + 1)
+                           for j in range(degree + 1 - i)], axis=1)
+        coef = np.linalg.lstsq(design, values.ravel(), rcond=None)[0]
+        assert_allclose(np.sum(kernel * values), coef[0], atol=1e-12)
+
+
+# --------------------------------------------------------------------------
+# extract_stars and the star containers
+
+
+def test_extract_stars_cutouts_and_edge_warning():
+    rng = np.random.default_rng(0)
+    image = rng.normal(size=(60, 80))
+    catalog = QTable({"id": [10, 11, 12, 13],
+                      "xcentroid": [40.3, 2.0, 77.9, 20.6],
+                      "ycentroid": [30.6, 30.0, 10.0, 49.4]})
+    with pytest.warns(StarExcludedWarning, match="2 star") as record:
+        stars = extract_stars(image, catalog, size=11)
+    assert issubclass(record[0].category, PsfkitWarning)
+    assert "11, 12" in str(record[0].message)
+    assert len(stars) == 2
+    s = stars[0]
+    assert s.id_label == 10
+    assert s.origin == (35.0, 26.0)
+    assert_allclose(s.data, image[26:37, 35:46])
+    assert_allclose(s.cutout_center, (5.3, 4.6))
+    assert_allclose(s.center, (40.3, 30.6))
+    assert_allclose(s.flux, image[26:37, 35:46].sum())
+    table = stars.to_table()
+    assert list(table["id"]) == [10, 13]
+    assert_allclose(table["x_center"], [40.3, 20.6])
+    assert isinstance(stars[:1], EPSFStars)
+    assert stars.n_stars == 2
+
+
+def test_extract_stars_masks_and_errors():
+    image = np.ones((40, 40))
+    image[10, 10] = np.nan
+    mask = np.zeros((40, 40), dtype=bool)
+    mask[25:36, 25:36] = True
+    data = np.ma.MaskedArray(image, mask=mask)
+    with pytest.warns(StarExcludedWarning, match="1 fully masked"), \
+            pytest.warns(NonFiniteValueWarning):
+        stars = extract_stars(data, QTable({"x": [10.0, 30.0],
+                                            "y": [10.0, 30.0]}), size=11)
+    assert len(stars) == 1
+    assert stars[0].mask[5, 5] and stars[0].mask.sum() == 1
+    assert_allclose(stars[0].flux, 120.0)
+    with pytest.raises(ValueError, match="odd"):
+        extract_stars(image, QTable({"x": [20.0], "y": [20.0]}), size=10)
+    with pytest.raises(ValueError, match="position columns"):
+        extract_stars(image, QTable({"a": [20.0], "b": [20.0]}))
+    with pytest.raises(ValueError, match="finite"):
+        extract_stars(image, QTable({"x": [np.nan], "y": [20.0]}))
+    with pytest.raises(TypeError, match="catalog"):
+        extract_stars(image, [(20.0, 20.0)])
+
+
+def test_epsf_star_basics():
+    cutout = np.zeros((7, 9))
+    cutout[3, 4] = 5.0
+    star = EPSFStar(cutout, origin=(10, 20), id_label=7)
+    assert star.shape == (7, 9)
+    assert star.cutout_center == (4.0, 3.0)
+    assert star.center == (14.0, 23.0)
+    assert star.flux == 5.0
+    moved = star.with_fit((4.5, 3.25), 6.0)
+    assert moved.center == (14.5, 23.25) and moved.flux == 6.0
+    assert star.flux == 5.0
+    assert "EPSFStar id=7" in repr(star)
+    with pytest.raises(ValueError, match="cutout_center"):
+        EPSFStar(cutout, cutout_center=(1.0,))
+
+
+def test_demo_quick(tmp_path):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from psfkit.photometry._demo_epsf import demo
+
+    section = demo(tmp_path, quick=True)
+    assert (tmp_path / "photometry_epsf.png").exists()
+    assert float(section.metrics["ePSF max |error| (% of peak)"]) < 2.0

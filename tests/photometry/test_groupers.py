@@ -1,0 +1,211 @@
+"""Tests of the groupers against brute-force clustering."""
+
+import sys
+
+from astropy.table import QTable, Table
+import astropy.units as u
+from hypothesis import given, settings
+from hypothesis import strategies as st
+import numpy as np
+from numpy.testing import assert_array_equal
+import pytest
+
+from psfkit.photometry import DAOGroup, DBSCANGroup
+
+
+def _brute_force_groups(x, y, radius, *, strict=True):
+    """O(N^2) union-find over all pairs, ids by first appearance."""
+    n = len(x)
+    parent = list(range(n))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(n):
+        for j in range(i + 1, n):
+            d = np.hypot(x[i] - x[j], y[i] - y[j])
+            if (d < radius) if strict else (d <= radius):
+                parent[find(i)] = find(j)
+    roots = [find(i) for i in range(n)]
+    ids = {}
+    return np.array([ids.setdefault(r, len(ids) + 1) for r in roots],
+                    dtype=np.int64)
+
+
+def _brute_force_dbscan(x, y, eps, min_samples):
+    """Sequential DBSCAN as in the original paper, noise as singletons."""
+    n = len(x)
+    d = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
+    neigh = [np.nonzero(d[i] <= eps)[0] for i in range(n)]
+    core = np.array([len(nb) >= min_samples for nb in neigh])
+    labels = np.full(n, -1)
+    k = 0
+    for i in range(n):
+        if labels[i] != -1 or not core[i]:
+            continue
+        labels[i] = k
+        stack = [i]
+        while stack:
+            j = stack.pop()
+            if not core[j]:
+                continue
+            for m in neigh[j]:
+                if labels[m] == -1:
+                    labels[m] = k
+                    stack.append(m)
+        k += 1
+    noise = labels < 0
+    labels[noise] = k + np.arange(noise.sum())
+    ids = {}
+    return np.array([ids.setdefault(v, len(ids) + 1) for v in labels])
+
+
+def _table(x, y, names=("x_0", "y_0")):
+    return QTable({names[0]: np.asarray(x, float),
+                   names[1]: np.asarray(y, float)})
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_daogroup_matches_brute_force_random(seed):
+    rng = np.random.default_rng(seed)
+    n = 300
+    x = rng.uniform(0, 200, n)
+    y = rng.uniform(0, 200, n)
+    radius = rng.uniform(3, 12)
+    got = DAOGroup(radius)(_table(x, y))["group_id"]
+    assert_array_equal(got, _brute_force_groups(x, y, radius))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 12), st.integers(0, 12)),
+                min_size=0, max_size=40),
+       st.sampled_from([1.0, 2.0, 3.0, 5.0, 2.5]))
+def test_daogroup_matches_brute_force_on_integer_grid(points, radius):
+    # integer positions put many pairs at exactly the critical distance
+    x = np.array([p[0] for p in points], dtype=float)
+    y = np.array([p[1] for p in points], dtype=float)
+    got = DAOGroup(radius)(_table(x, y))["group_id"]
+    assert_array_equal(got, _brute_force_groups(x, y, radius))
+    incl = DBSCANGroup(radius)(_table(x, y))["group_id"]
+    assert_array_equal(incl, _brute_force_groups(x, y, radius, strict=False))
+
+
+def test_strict_separation_and_ids():
+    table = _table([0, 2, 4, 10, 12.5], [0, 0, 0, 0, 0])
+    assert DAOGroup(2.0)(table)["group_id"].tolist() == [1, 2, 3, 4, 5]
+    assert DAOGroup(2.0001)(table)["group_id"].tolist() == [1, 1, 1, 2, 3]
+    assert DBSCANGroup(2.0)(table)["group_id"].tolist() == [1, 1, 1, 2, 3]
+    # ids follow first appearance, not position
+    shuffled = _table([10, 0, 12, 1], [0, 0, 0, 0])
+    assert DAOGroup(3.0)(shuffled)["group_id"].tolist() == [1, 2, 1, 2]
+
+
+def test_input_not_modified_and_columns_kept():
+    table = _table([0, 1, 5], [0, 0, 0])
+    table["flux"] = [1.0, 2.0, 3.0]
+    before = table.copy()
+    out = DAOGroup(2.0)(table)
+    assert "group_id" not in table.colnames
+    assert all(np.all(table[c] == before[c]) for c in before.colnames)
+    assert out.colnames == ["x_0", "y_0", "flux", "group_id"]
+    assert out["group_id"].dtype == np.int64
+    assert isinstance(out, QTable)
+    assert isinstance(DAOGroup(2.0)(Table(table)), Table)
+
+
+@pytest.mark.parametrize("grouper", [DAOGroup(3.0), DBSCANGroup(3.0),
+                                     DBSCANGroup(3.0, min_samples=3)])
+def test_empty_single_and_duplicates(grouper):
+    empty = grouper(_table([], []))
+    assert len(empty) == 0 and "group_id" in empty.colnames
+    assert empty["group_id"].dtype.kind == "i"
+    single = grouper(_table([4.0], [5.0]))
+    assert single["group_id"].tolist() == [1]
+    dup = grouper(_table([1.0, 1.0, 1.0, 50.0], [2.0, 2.0, 2.0, 2.0]))
+    assert dup["group_id"].tolist() == [1, 1, 1, 2]
+
+
+def test_fallback_columns_and_errors():
+    finder_like = _table([0, 1, 9], [0, 0, 0], names=("xcentroid", "ycentroid"))
+    assert DAOGroup(2.0)(finder_like)["group_id"].tolist() == [1, 1, 2]
+    with_units = QTable({"x_0": [0, 1, 9] * u.pix, "y_0": [0, 0, 0] * u.pix})
+    assert DAOGroup(2.0)(with_units)["group_id"].tolist() == [1, 1, 2]
+    with pytest.raises(ValueError, match="position columns"):
+        DAOGroup(2.0)(QTable({"a": [1.0]}))
+    with pytest.raises(ValueError, match="x_0"):
+        DAOGroup(2.0)(_table([np.nan, 1.0], [0.0, 0.0]))
+    with pytest.raises(TypeError, match="Table"):
+        DAOGroup(2.0)({"x_0": [1.0], "y_0": [1.0]})
+    with pytest.raises(ValueError, match="crit_separation"):
+        DAOGroup(0.0)
+    with pytest.raises(ValueError, match="min_samples"):
+        DBSCANGroup(1.0, min_samples=0)
+    with pytest.raises(ValueError, match="engine"):
+        DBSCANGroup(1.0, engine="fast")
+    # method aliases
+    table = _table([0, 1, 9], [0, 0, 0])
+    assert DAOGroup(2.0).group_stars(table)["group_id"].tolist() == [1, 1, 2]
+    assert DBSCANGroup(2.0).group_stars(table)["group_id"].tolist() == [1, 1, 2]
+
+
+def _force_builtin(monkeypatch):
+    # a None entry in sys.modules makes `import sklearn.cluster` fail
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.cluster", None)
+
+
+@pytest.mark.parametrize("min_samples", [1, 2, 4, 6])
+@pytest.mark.parametrize("seed", range(3))
+def test_dbscan_builtin_matches_brute_force_and_sklearn(monkeypatch, seed,
+                                                        min_samples):
+    rng = np.random.default_rng(100 + seed)
+    n = 250
+    x = rng.uniform(0, 100, n)
+    y = rng.uniform(0, 100, n)
+    table = _table(x, y)
+    eps = 4.0
+    truth = _brute_force_dbscan(x, y, eps, min_samples)
+    pytest.importorskip("sklearn")
+    with_sklearn = DBSCANGroup(eps, min_samples=min_samples,
+                               engine="sklearn")(table)["group_id"]
+    explicit = DBSCANGroup(eps, min_samples=min_samples,
+                           engine="builtin")(table)["group_id"]
+    auto = DBSCANGroup(eps, min_samples=min_samples)(table)["group_id"]
+    _force_builtin(monkeypatch)
+    builtin = DBSCANGroup(eps, min_samples=min_samples)(table)["group_id"]
+    assert_array_equal(builtin, truth)
+    assert_array_equal(explicit, truth)
+    assert_array_equal(with_sklearn, truth)
+    assert_array_equal(auto, truth)
+    with pytest.raises(ImportError, match="scikit-learn"):
+        DBSCANGroup(eps, engine="sklearn")(table)
+
+
+def test_dbscan_builtin_metrics(monkeypatch):
+    _force_builtin(monkeypatch)
+    table = _table([0, 3, 6, 6], [0, 3, 3, 20])
+    # Chebyshev distance of (0,0)-(3,3) is 3, Euclidean 4.24
+    assert DBSCANGroup(3.0, metric="chebyshev")(table)["group_id"].tolist() == [
+        1, 1, 1, 2]
+    assert DBSCANGroup(3.0)(table)["group_id"].tolist() == [1, 2, 2, 3]
+    assert DBSCANGroup(6.0, metric="manhattan")(table)["group_id"].tolist() == [
+        1, 1, 1, 2]
+    with pytest.raises(ValueError, match="scikit-learn"):
+        DBSCANGroup(3.0, metric="cosine")(table)
+
+
+def test_agreement_with_photutils_grouper():
+    psf = pytest.importorskip("photutils.psf")
+    if not hasattr(psf, "SourceGrouper"):
+        pytest.skip("photutils without SourceGrouper")
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 300, 500)
+    y = rng.uniform(0, 300, 500)
+    theirs = psf.SourceGrouper(min_separation=6.0)(x, y)
+    ours = DAOGroup(6.0)(_table(x, y))["group_id"]
+    # same partition (their numbering differs)
+    pairs = {(int(a), int(b)) for a, b in zip(ours, theirs, strict=True)}
+    assert len(pairs) == len(set(ours.tolist())) == len(set(theirs.tolist()))
