@@ -75,6 +75,9 @@ class GroupProblem:
         Sources that are fitted (the others contribute nothing).
     lower, upper : ndarray, shape (G, k, n_params)
         Parameter bounds (trial steps are clipped to them).
+    box_shape : tuple of 2 int or None
+        ``(ny, nx)`` of the row-major fit boxes whose concatenation the
+        pixels are; given only for models that evaluate faster on grids.
     """
 
     model: object
@@ -90,6 +93,7 @@ class GroupProblem:
     active: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
+    box_shape: tuple | None = None
 
     @property
     def n_groups(self):
@@ -122,11 +126,21 @@ def group_model(problem, theta, idx, *, jacobian):
     k = problem.k
     x, y = problem.x[idx], problem.y[idx]
     g, n_pix = x.shape
-    if k > 1:
-        x = np.repeat(x, k, axis=0)
-        y = np.repeat(y, k, axis=0)
     params = theta.reshape(g * k, -1)
-    out = evaluate_sources(problem.model, x, y, params, jacobian=jacobian)
+    if problem.box_shape is not None:
+        # every source is evaluated on each of the k boxes of its group,
+        # given by their column and row coordinates
+        ny, nx = problem.box_shape
+        grids = (g, n_pix // (ny * nx), ny, nx)
+        x_cols = np.repeat(x.reshape(grids)[:, :, 0, :], k, axis=0)
+        y_rows = np.repeat(y.reshape(grids)[:, :, :, 0], k, axis=0)
+        out = problem.model.evaluate_grid(x_cols, y_rows, params,
+                                          jacobian=jacobian)
+    else:
+        if k > 1:
+            x = np.repeat(x, k, axis=0)
+            y = np.repeat(y, k, axis=0)
+        out = evaluate_sources(problem.model, x, y, params, jacobian=jacobian)
     vals = out[0] if jacobian else out
     m = vals.reshape(g, k, n_pix).sum(axis=1) if k > 1 else vals
     if not jacobian:

@@ -104,6 +104,8 @@ def fit_sources(setup, data, weight, theta0, group_index, *,
     boxes = make_boxes(theta0[:, setup.x_col], theta0[:, setup.y_col],
                        setup.fitshape, data.shape)
     npix = boxes.npix
+    box_shape = (tuple(setup.fitshape)
+                 if getattr(setup.model, "grid_separable", False) else None)
     box_data = gather(data.ravel(), boxes.flat)
     box_w = gather(weight.ravel(), boxes.flat)
     n_valid = np.count_nonzero(box_w > 0, axis=1)
@@ -153,7 +155,8 @@ def fit_sources(setup, data, weight, theta0, group_index, *,
                     data=box_data[mem].reshape(g, k * npix),
                     wfit=wfit, wown=wown, theta0=start[mem],
                     free=setup.free, active=active[mem],
-                    lower=lower[mem], upper=upper[mem])
+                    lower=lower[mem], upper=upper[mem],
+                    box_shape=box_shape)
                 if not problem.active.any():
                     continue
                 fit, conv, nit, state = setup.solver(problem)

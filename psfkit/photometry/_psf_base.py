@@ -113,6 +113,70 @@ class PSFModelMixin:
         values, derivs = self._compute(x, y, *cols, jacobian=jacobian)
         return _assemble(values, derivs, x.shape, jacobian)
 
+    #: Whether `evaluate_grid` is cheaper than `evaluate_stack` on the same
+    #: pixels: true for models whose profile is a product of a function of
+    #: x and a function of y, evaluated once per column and once per row.
+    grid_separable = False
+
+    def evaluate_grid(self, x_cols, y_rows, params, *, jacobian=False):
+        """
+        Evaluate the model for many sources on row-major pixel grids.
+
+        The same as `evaluate_stack` on the flattened grids, given by their
+        column and row coordinates only.  Models whose profile separates in
+        x and y (`grid_separable`) then do their expensive work once per
+        column and once per row instead of once per pixel.
+
+        Parameters
+        ----------
+        x_cols : array-like
+            Column coordinates, shape ``(n_sources, n_grids, nx)``.
+        y_rows : array-like
+            Row coordinates, shape ``(n_sources, n_grids, ny)``.
+        params : array-like
+            Parameters, shape ``(n_sources, n_params)``.
+        jacobian : bool, optional
+            If `True` also return the partial derivatives.
+
+        Returns
+        -------
+        values : `~numpy.ndarray`
+            Shape ``(n_sources, n_grids * ny * nx)``, each grid row-major.
+        jac : `~numpy.ndarray`
+            Only with ``jacobian=True``: shape
+            ``(n_sources, n_grids * ny * nx, n_params)``.
+        """
+        xg, yg = grid_to_stack(x_cols, y_rows)
+        n, n_grids, _, nx = xg.shape
+        ny = yg.shape[2]
+        n_params = len(self.param_names)
+        params = np.asarray(params, dtype=float)
+        if params.shape != (n, n_params) or yg.shape[:2] != (n, n_grids):
+            msg = (f"x_cols {xg.shape[:2]}, y_rows {yg.shape[:2]} and params "
+                   f"{params.shape} do not describe the same sources")
+            raise ValueError(msg)
+        cols = [params[:, i, None, None, None] for i in range(n_params)]
+        values, derivs = self._compute(xg, yg, *cols, jacobian=jacobian)
+        shape = (n, n_grids, ny, nx)
+        out = _assemble(values, derivs, shape, jacobian)
+        flat = (n, n_grids * ny * nx)
+        if not jacobian:
+            return out.reshape(flat)
+        return out[0].reshape(flat), out[1].reshape(*flat, n_params)
+
+
+def grid_to_stack(x_cols, y_rows):
+    """
+    Broadcastable coordinates of row-major pixel grids.
+
+    ``x_cols`` of shape ``(n, B, nx)`` and ``y_rows`` of shape ``(n, B, ny)``
+    describe ``B`` grids per source; the returned arrays of shapes
+    ``(n, B, 1, nx)`` and ``(n, B, ny, 1)`` broadcast to the grids' pixels.
+    """
+    x_cols = np.asarray(x_cols, dtype=float)
+    y_rows = np.asarray(y_rows, dtype=float)
+    return x_cols[:, :, None, :], y_rows[:, :, :, None]
+
 
 def _generic_stack(model, x, y, params, jacobian):
     n_params = len(model.param_names)

@@ -104,6 +104,8 @@ class IntegratedGaussianPRF(PSFModelMixin, Fittable2DModel):
             check_positive("sigma", sigma)
         super().__init__(flux=flux, x_0=x_0, y_0=y_0, sigma=sigma, **kwargs)
 
+    grid_separable = True
+
     def _compute(self, x, y, flux, x_0, y_0, sigma, *, jacobian=False):
         return engines.integrated_gaussian(x, y, flux, x_0, y_0, sigma,
                                            jacobian=jacobian)
