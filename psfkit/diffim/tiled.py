@@ -18,13 +18,13 @@ from astropy.nddata import NDData, StdDevUncertainty, VarianceUncertainty
 from astropy.table import QTable
 import numpy as np
 
-from ..fitpsf.parallel import run_tasks
 from ..photometry.tiled import (
     call_recording_warnings,
     reissue_warnings,
     tile_grid,
 )
 from ..utils import PsfkitWarning, as_pair, coerce_data
+from ..utils.parallel import run_tasks
 from .config import PsfMatchConfig
 from .image_psf_match import ImagePsfMatch
 from .solve import NoKernelCandidatesError

@@ -14,10 +14,10 @@ import numpy as np
 from scipy import ndimage
 
 from ..utils import check_in, check_positive, coerce_data
+from ..utils.parallel import run_tasks
 from ._geometry import check_center, rotated_enough
 from .findbase import rotation_exclusion
 from .fitters import BasePSFFitter
-from .parallel import run_tasks
 
 __all__ = [
     "ADIResult",
@@ -191,9 +191,10 @@ def classical_adi(cube, parangs, *, center=None, combine="median"):
     return ADIResult(image=_combine(derot, combine), residuals=derot)
 
 
-def _adi_frame(task):
+def _adi_frame(task, shared):
     """Fit frame ``i`` with the other frames as bases; return the residual."""
-    masked, angles, i, fitter_class, config = task
+    masked = shared
+    angles, i, fitter_class, config = task
     others = np.r_[0:i, i + 1:masked.shape[0]]
     fitter = fitter_class(masked[others], masked[i])
     fitter.base_parangs = angles[others]
@@ -277,8 +278,9 @@ def adi_subtract(cube, parangs, fitter_class, *, n_delta, fwhm,
     config.update(settings or {})
     # one task per frame; the fitter is built inside the task, so only one
     # (n_frames - 1)-frame base per worker exists at a time
-    masked = data.masked()
-    tasks = [(masked, angles, i, fitter_class, config) for i in range(n)]
-    residuals = run_tasks(_adi_frame, tasks, executor)
+    # the cube is shared: scattered once to each dask worker, not sent with
+    # every frame's task
+    tasks = [(angles, i, fitter_class, config) for i in range(n)]
+    residuals = run_tasks(_adi_frame, tasks, executor, shared=data.masked())
     derot = derotate_cube(np.ma.stack(residuals), angles, center=center)
     return ADIResult(image=_combine(derot, combine), residuals=derot)

@@ -8,11 +8,10 @@ It accepts the executors of `concurrent.futures`, a dask.distributed
 themselves, in input order.
 """
 
-import concurrent.futures
-
 import numpy as np
 
 from ..utils import check_integer
+from ..utils.parallel import executor_kind, run_tasks
 
 __all__ = ["map_remove_psf"]
 
@@ -22,24 +21,6 @@ def _remove_chunk(task):
     if images is None:
         return [fitter.remove_psf()]
     return [fitter.remove_psf(im) for im in images]
-
-
-def _executor_kind(executor):
-    if executor is None:
-        return "serial"
-    if isinstance(executor, concurrent.futures.Executor):
-        return "futures"
-    module = type(executor).__module__ or ""
-    if module.startswith("distributed") and hasattr(executor, "gather"):
-        return "dask"
-    if hasattr(executor, "map_sync"):
-        return "ipyparallel"
-    if hasattr(executor, "map"):
-        return "futures"
-    msg = ("executor must be None, a concurrent.futures.Executor, a "
-           "dask.distributed Client or an ipyparallel view, got "
-           f"{type(executor).__name__}")
-    raise TypeError(msg)
 
 
 def map_remove_psf(fitter_or_fitters, images=None, *, executor=None,
@@ -83,7 +64,7 @@ def map_remove_psf(fitter_or_fitters, images=None, *, executor=None,
     [True, True]
     """
     chunksize = check_integer("chunksize", chunksize, minimum=1)
-    _executor_kind(executor)
+    executor_kind(executor)
     if hasattr(fitter_or_fitters, "remove_psf"):
         if images is None:
             msg = "images must be given when a single fitter is passed"
@@ -108,32 +89,3 @@ def map_remove_psf(fitter_or_fitters, images=None, *, executor=None,
         tasks = [(f, None) for f in fitters]
     chunks = run_tasks(_remove_chunk, tasks, executor)
     return [np.ma.asarray(r) for chunk in chunks for r in chunk]
-
-
-def run_tasks(func, tasks, executor):
-    """
-    Apply ``func`` to every task with any supported executor, in order.
-
-    Parameters
-    ----------
-    func : callable
-        A module-level function (so that it pickles).
-    tasks : list
-        The arguments, one per call.
-    executor : optional
-        See `map_remove_psf`.
-
-    Returns
-    -------
-    results : list
-    """
-    kind = _executor_kind(executor)
-    if not tasks:
-        return []
-    if kind == "serial":
-        return [func(t) for t in tasks]
-    if kind == "futures":
-        return list(executor.map(func, tasks))
-    if kind == "dask":
-        return list(executor.gather(executor.map(func, tasks, pure=False)))
-    return list(executor.map_sync(func, tasks))

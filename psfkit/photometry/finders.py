@@ -133,6 +133,39 @@ class _StarFinderBase:
         """Find stars in an image (the same as ``find_stars``)."""
         return self.find_stars(data, mask=mask)
 
+    def find_stars(self, data, mask=None):
+        """
+        Find stars in an image.
+
+        Parameters
+        ----------
+        data : array-like, masked array, ``Quantity`` or ``NDData``
+            The 2-D image; NaN and masked pixels are ignored.
+        mask : array-like of bool, optional
+            `True` for pixels to ignore.
+
+        Returns
+        -------
+        table : `~astropy.table.QTable`
+            One row per star (see the class notes for the columns); zero
+            rows, with a `~psfkit.utils.NoDetectionsWarning`, if none.
+        """
+        arr, thr = self._prepare(data, mask)
+        sky = _in_data_unit("sky", self.sky, arr.unit)
+        if arr.n_valid == 0:
+            return _empty_result(self._schema, arr.unit, self._unit_columns,
+                                 "every pixel is masked")
+        kernel = self.kernel
+        valid = ~arr.mask
+        smoothed = smooth_image(arr.data, valid, kernel.kernel)
+        threshold, footprint = self._peak_criteria(thr, kernel)
+        ys, xs = self._peaks(arr, smoothed, threshold, footprint, kernel)
+        if ys.size == 0:
+            return _empty_result(self._schema, arr.unit, self._unit_columns,
+                                 "no peak above the threshold")
+        stats, keep = self._measure(arr, smoothed, valid, ys, xs, kernel, sky)
+        return self._finish(stats, keep, arr.unit)
+
     def _prepare(self, data, mask):
         arr = coerce_data(data, name="data", mask=mask, allow_all_masked=True)
         thr = _threshold_array(self.threshold, arr.unit, arr.shape)
@@ -274,43 +307,17 @@ class DAOStarFinder(_StarFinderBase):
         self.sky = sky
         self.exclude_border = bool(exclude_border)
 
-    def find_stars(self, data, mask=None):
-        """
-        Find stars in an image.
+    def _peak_criteria(self, threshold, kernel):
+        return threshold * kernel.relerr, kernel.footprint
 
-        Parameters
-        ----------
-        data : array-like, masked array, ``Quantity`` or ``NDData``
-            The 2-D image; NaN and masked pixels are ignored.
-        mask : array-like of bool, optional
-            `True` for pixels to ignore.
-
-        Returns
-        -------
-        table : `~astropy.table.QTable`
-            One row per star (see the class notes for the columns); zero
-            rows, with a `~psfkit.utils.NoDetectionsWarning`, if none.
-        """
-        arr, thr = self._prepare(data, mask)
-        sky = _in_data_unit("sky", self.sky, arr.unit)
-        if arr.n_valid == 0:
-            return _empty_result(self._schema, arr.unit, self._unit_columns,
-                                 "every pixel is masked")
-        kernel = self.kernel
-        valid = ~arr.mask
-        smoothed = smooth_image(arr.data, valid, kernel.kernel)
-        ys, xs = self._peaks(arr, smoothed, thr * kernel.relerr,
-                             kernel.footprint, kernel)
-        if ys.size == 0:
-            return _empty_result(self._schema, arr.unit, self._unit_columns,
-                                 "no peak above the threshold")
+    def _measure(self, arr, smoothed, valid, ys, xs, kernel, sky):
         stats = measure_daofind(arr.data, smoothed, valid, ys, xs, kernel, sky)
         stats["sky"] = np.full(ys.size, sky)
         keep = (np.isfinite(stats["xcentroid"]) & np.isfinite(stats["ycentroid"])
                 & _within(stats["sharpness"], self.sharplo, self.sharphi)
                 & _within(stats["roundness1"], self.roundlo, self.roundhi)
                 & _within(stats["roundness2"], self.roundlo, self.roundhi))
-        return self._finish(stats, keep, arr.unit)
+        return stats, keep
 
 
 class IRAFStarFinder(_StarFinderBase):
@@ -415,36 +422,10 @@ class IRAFStarFinder(_StarFinderBase):
         y, x = np.mgrid[-r:r + 1, -r:r + 1]
         return x**2 + y**2 <= r**2
 
-    def find_stars(self, data, mask=None):
-        """
-        Find stars in an image.
+    def _peak_criteria(self, threshold, kernel):
+        return threshold, self._separation_footprint()
 
-        Parameters
-        ----------
-        data : array-like, masked array, ``Quantity`` or ``NDData``
-            The 2-D image; NaN and masked pixels are ignored.
-        mask : array-like of bool, optional
-            `True` for pixels to ignore.
-
-        Returns
-        -------
-        table : `~astropy.table.QTable`
-            One row per star (see the class notes for the columns); zero
-            rows, with a `~psfkit.utils.NoDetectionsWarning`, if none.
-        """
-        arr, thr = self._prepare(data, mask)
-        sky = _in_data_unit("sky", self.sky, arr.unit)
-        if arr.n_valid == 0:
-            return _empty_result(self._schema, arr.unit, self._unit_columns,
-                                 "every pixel is masked")
-        kernel = self.kernel
-        valid = ~arr.mask
-        smoothed = smooth_image(arr.data, valid, kernel.kernel)
-        ys, xs = self._peaks(arr, smoothed, thr, self._separation_footprint(),
-                             kernel)
-        if ys.size == 0:
-            return _empty_result(self._schema, arr.unit, self._unit_columns,
-                                 "no peak above the threshold")
+    def _measure(self, arr, smoothed, valid, ys, xs, kernel, sky):
         stats = measure_starfind(arr.data, valid, ys, xs, kernel, sky,
                                  sky_level(arr.data, valid))
         stats["sharpness"] = stats["fwhm"] / kernel.fwhm
@@ -456,7 +437,7 @@ class IRAFStarFinder(_StarFinderBase):
                 & (stats["flux"] > 0)
                 & _within(stats["sharpness"], self.sharplo, self.sharphi)
                 & _within(stats["roundness"], self.roundlo, self.roundhi))
-        return self._finish(stats, keep, arr.unit)
+        return stats, keep
 
 
 _PEAK_SCHEMA = (("id", np.int64), ("x_peak", np.int64), ("y_peak", np.int64),

@@ -322,6 +322,13 @@ class BasicPSFPhotometry:
         """The `PSFPhotometryResult` of the last call (or `None`)."""
         return self._last_result
 
+    def __getstate__(self):
+        # the configuration pickles (for process pools and dask workers);
+        # the last result holds cached closures and stays behind
+        state = dict(self.__dict__)
+        state["_last_result"] = None
+        return state
+
     # ------------------------------------------------------------ stages
     def _last(self):
         if self._last_result is None:

@@ -13,7 +13,6 @@ from the tile cores, where each tile has fitted every star that reaches
 into its core.
 """
 
-import copy
 from dataclasses import dataclass
 import threading
 import warnings
@@ -22,8 +21,8 @@ from astropy.table import QTable, vstack
 import astropy.units as u
 import numpy as np
 
-from ..fitpsf.parallel import _executor_kind, run_tasks
 from ..utils import NoDetectionsWarning, as_pair, coerce_data
+from ..utils.parallel import executor_kind, run_tasks
 
 __all__ = ["tiled_photometry", "TiledPhotometryResult"]
 
@@ -163,20 +162,6 @@ def _run_tile(task):
     return kept, len(table), residual, notes
 
 
-def _shippable(photometry):
-    """
-    A copy of ``photometry`` that pickles.
-
-    Calling a photometry object keeps its last result, which holds a
-    cached closure and a read-only mapping that cannot be pickled; the
-    tiles only use ``run``, which needs neither.
-    """
-    shipped = copy.copy(photometry)
-    if getattr(shipped, "_last_result", None) is not None:
-        shipped._last_result = None
-    return shipped
-
-
 def _check_photometry(photometry, overlap):
     if not callable(getattr(photometry, "run", None)):
         msg = ("photometry must be a psfkit photometry object with a run "
@@ -273,16 +258,15 @@ def tiled_photometry(image, photometry, *, tile_size, overlap, client=None,
     _check_photometry(photometry, overlap)
     arr = coerce_data(image, name="image", mask=mask, error=error,
                       allow_all_masked=True)
-    shipped = _shippable(photometry)
     grid = tile_grid(arr.shape, tile_size, overlap)
     tasks = []
     for core, tile in grid:
         local = tuple(slice(c.start - t.start, c.stop - t.start)
                       for c, t in zip(core, tile, strict=True))
         error_tile = None if arr.error is None else arr.error[tile]
-        tasks.append((shipped, arr.with_unit(arr.data[tile]), arr.mask[tile],
+        tasks.append((photometry, arr.with_unit(arr.data[tile]), arr.mask[tile],
                       error_tile, _core_bounds(core, tile, arr.shape), local))
-    if _executor_kind(client) == "dask":
+    if executor_kind(client) == "dask":
         # the tiles go to the workers as data, not inside the task graph
         tasks = client.scatter(tasks, hash=False)
     outputs = run_tasks(_run_tile, tasks, client)

@@ -584,3 +584,28 @@ def test_demo_quick(tmp_path):
     for fig in section.figures:
         assert (tmp_path / fig).exists()
     assert section.metrics
+
+
+def test_photometry_object_pickles_after_a_call():
+    import pickle
+
+    from psfkit.photometry import (
+        DAOGroup,
+        IntegratedGaussianPRF,
+        IterativelySubtractedPSFPhotometry,
+        DAOStarFinder,
+    )
+
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:40, 0:40]
+    image = IntegratedGaussianPRF(sigma=1.5, x_0=20.3, y_0=19.6, flux=5e3)(xx, yy)
+    image = image + rng.normal(0, 1.0, image.shape)
+    phot = IterativelySubtractedPSFPhotometry(
+        DAOGroup(6.0), None, IntegratedGaussianPRF(sigma=1.5), (7, 7),
+        finder=DAOStarFinder(10.0, 3.5), niters=2)
+    table = phot(image)
+    clone = pickle.loads(pickle.dumps(phot))
+    assert clone.last_result is None
+    assert phot.last_result is not None
+    again = clone.run(image).table
+    np.testing.assert_allclose(again["flux_fit"], table["flux_fit"])
