@@ -54,6 +54,9 @@ def _add_photometry(sub, common):
                    help="find-fit-subtract iterations (default 2)")
     p.add_argument("--fitshape", type=int, default=None, metavar="N",
                    help="odd size of the fit box (default: about 3 FWHM)")
+    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                   help="measure the image in overlapping tiles on N "
+                        "processes (default 1: one pass)")
     p.add_argument("-o", "--output", default=None, metavar="catalog.ecsv",
                    help="output catalog (default: IMAGE_phot.ecsv)")
     p.add_argument("--residual", default=None, metavar="residual.fits",

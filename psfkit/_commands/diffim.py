@@ -63,19 +63,9 @@ def _write_plot(path, result, template, science):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from astropy.visualization import ImageNormalize, ZScaleInterval
 
-    panels = [("template", template.data), ("science", science.data),
-              (f"matched ({result.convolved})", result.matched_image.data),
-              ("difference", result.difference.data)]
-    fig, axes = plt.subplots(1, 4, figsize=(16, 4.4), constrained_layout=True)
-    for ax, (title, image) in zip(axes, panels):
-        norm = ImageNormalize(image, interval=ZScaleInterval())
-        ax.imshow(image, origin="lower", cmap="gray", norm=norm)
-        ax.set_title(title)
-    good = result.candidates[result.candidates["status"] == "good"] \
-        if "status" in result.candidates.colnames else result.candidates[:0]
-    if len(good):
-        axes[1].plot(good["x"], good["y"], "o", mfc="none", mec="tab:green", ms=6)
+    from ..diffim.plotting import plot_subtraction
+
+    fig = plot_subtraction(template, science, result)
     fig.savefig(path, dpi=90)
     plt.close(fig)

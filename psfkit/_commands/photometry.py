@@ -85,6 +85,25 @@ def _write_plot(path, image, table, residual):
     plt.close(fig)
 
 
+def _measure(phot, image, jobs, fwhm, fitshape, log):
+    """One pass, or overlapping tiles on ``jobs`` processes."""
+    if jobs <= 1:
+        return phot.run(image)
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ..photometry import tiled_photometry
+
+    # the margin covers the fit box, the grouping distance and the PSF wings,
+    # so each star near a tile edge is fitted with all of its neighbours
+    overlap = int(np.ceil(fitshape + 2.0 * fwhm + 3.0 * fwhm))
+    core = max(4 * overlap, int(np.ceil(max(image.shape) / (2 * jobs))))
+    log.detail(f"  tiles of {core} px with {overlap} px margins on {jobs} "
+               "processes")
+    with ProcessPoolExecutor(jobs) as pool:
+        return tiled_photometry(image, phot, tile_size=core, overlap=overlap,
+                                client=pool)
+
+
 def run(args):
     from ..photometry import (
         Background2D,
@@ -98,6 +117,9 @@ def run(args):
     log = Log(args)
     fwhm = check_positive("--fwhm", args.fwhm)
     check_positive("--threshold", args.threshold)
+    if args.jobs < 1:
+        msg = f"-j/--jobs must be at least 1, got {args.jobs}"
+        raise ValueError(msg)
     if args.niters < 1:
         msg = f"--niters must be at least 1, got {args.niters}"
         raise ValueError(msg)
@@ -128,7 +150,7 @@ def run(args):
     phot = IterativelySubtractedPSFPhotometry(
         DAOGroup(2.0 * fwhm), None, psf_model, (fitshape, fitshape),
         finder=finder, niters=args.niters, progress_bar=show_progress())
-    result = phot.run(image)
+    result = _measure(phot, image, args.jobs, fwhm, fitshape, log)
     table = result.table
     seconds = time.perf_counter() - t0
     if wcs is not None and len(table):

@@ -23,6 +23,8 @@ from .solve import *  # noqa: F401,F403
 from .solve import __all__ as _solve_all
 from .spatial import *  # noqa: F401,F403
 from .spatial import __all__ as _spatial_all
+from .tiled import *  # noqa: F401,F403
+from .tiled import __all__ as _tiled_all
 from .visitors import *  # noqa: F401,F403
 from .visitors import __all__ as _visitors_all
 from .warping import *  # noqa: F401,F403
@@ -30,4 +32,4 @@ from .warping import __all__ as _warping_all
 
 __all__ = [*_config_all, *_basis_all, *_cand_all, *_visitors_all,
            *_spatial_all, *_solve_all, *_ipm_all, *_mpm_all, *_decor_all,
-           *_warping_all]
+           *_warping_all, *_tiled_all]

@@ -142,16 +142,18 @@ def realize_psf(psf, x, y, size, *, name="psf"):
     """
     if isinstance(psf, Model):
         xname, yname = _position_params(psf)
-        model = psf.copy()
-        setattr(model, xname, float(x))
-        setattr(model, yname, float(y))
+        # evaluate with the position replaced, leaving the model untouched
+        # (cheaper than copying it for every cell)
+        params = [np.ravel(getattr(psf, n).value)[0] for n in psf.param_names]
+        params[psf.param_names.index(xname)] = float(x)
+        params[psf.param_names.index(yname)] = float(y)
         half = size // 2
         offs = np.arange(-half, half + 1, dtype=float)
         # the stamp's pixels are at integer offsets from (x, y), so the PSF
         # is centred on the stamp; a GriddedPSFModel picks its PSF at (x, y)
-        xx = float(x) + offs[None, :]
-        yy = float(y) + offs[:, None]
-        image = np.asarray(model(*np.broadcast_arrays(xx, yy)), dtype=float)
+        xx, yy = np.broadcast_arrays(float(x) + offs[None, :],
+                                     float(y) + offs[:, None])
+        image = np.asarray(psf.evaluate(xx, yy, *params), dtype=float)
     elif callable(psf) and not isinstance(psf, np.ndarray):
         image = np.asarray(psf(float(x), float(y)), dtype=float)
     else:
@@ -289,6 +291,10 @@ class ModelPsfMatch:
         -----
         KernelSizeWarning
             When the kernel is much larger than half the PSF images.
+        psfkit.utils.PsfkitWarning
+            When the target PSF is narrower than the image PSF somewhere
+            (by more than 5% in second-moment width): the match would need
+            a deconvolution.
         """
         cfg = self.config
         k = cfg.kernel_size
@@ -323,6 +329,7 @@ class ModelPsfMatch:
         pairs = [(realize_psf(image_psf, x, y, psf_size, name="image_psf"),
                   realize_psf(target_psf, x, y, psf_size, name="target_psf"))
                  for x, y in zip(xs, ys, strict=True)]
+        _check_widths(pairs, xs, ys)
         native = min(min(p.shape) for pair in pairs for p in pair)
         largest = max(max(p.shape) for pair in pairs for p in pair)
         self._check_kernel_size(native)
@@ -363,6 +370,31 @@ class ModelPsfMatch:
             max_psf_residual=_max_psf_residual(cell_set.candidates, kernel),
             timings={"realizing": t1 - t0, "solving": t2 - t1,
                      "convolution": t3 - t2})
+
+
+def _moment_width(image):
+    """RMS radius over sqrt(2) (the sigma of a circular Gaussian)."""
+    ny, nx = image.shape
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    w = np.clip(image, 0, None)
+    w = w / w.sum()
+    xc, yc = (w * xx).sum(), (w * yy).sum()
+    return float(np.sqrt((w * ((xx - xc) ** 2 + (yy - yc) ** 2)).sum() / 2))
+
+
+def _check_widths(pairs, xs, ys):
+    """Warn when the target PSF is narrower than the image PSF somewhere."""
+    ratios = np.array([_moment_width(p_img) / _moment_width(p_tgt)
+                       for p_img, p_tgt in pairs])
+    worst = int(np.argmax(ratios))
+    if ratios[worst] > 1.05:
+        warnings.warn(
+            f"the target PSF is narrower than the image PSF at "
+            f"({xs[worst]:.0f}, {ys[worst]:.0f}) (second-moment widths "
+            f"{_moment_width(pairs[worst][1]):.2f} and "
+            f"{_moment_width(pairs[worst][0]):.2f} pixels): matching it "
+            "needs a deconvolution, which the kernel can only approximate. "
+            "Choose a target PSF wider than every image PSF.", PsfkitWarning)
 
 
 def _max_psf_residual(candidates, kernel):

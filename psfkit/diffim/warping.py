@@ -62,12 +62,42 @@ def lanczos_kernel(t, order=_ORDER):
 
 
 def _axis_weights(coord, order):
-    """Lower tap index ``(n,)`` and normalised weights ``(n, 2 order)``."""
-    base = np.floor(coord).astype(np.intp) - (order - 1)
-    taps = base[:, None] + np.arange(2 * order)
-    w = lanczos_kernel(coord[:, None] - taps, order)
+    """
+    Lower tap index ``(n,)`` and normalised weights ``(n, 2 order)``.
+
+    With ``t = f + m`` (``f`` the fractional part, ``m`` the integer tap
+    offsets), ``sin(pi t) = (-1)**m sin(pi f)`` and ``sin(pi t / order)``
+    follows from the angle-addition formula, so three trigonometric calls
+    per position give all the weights.
+    """
+    base = np.floor(coord)
+    f = coord - base
+    m = (order - 1) - np.arange(2 * order)
+    sign = np.where(m % 2 == 0, 1.0, -1.0) * order / np.pi ** 2
+    # trigonometric functions dominate the cost: one sine and a square root
+    # (theta = pi f / order lies in [0, pi / order), so its cosine is >= 0)
+    sa = np.sin(np.pi / order * f)
+    ca = np.sqrt(1.0 - sa * sa)
+    s1 = sa * (3.0 - 4.0 * sa * sa) if order == 3 else np.sin(np.pi * f)
+    a = (s1 * sa)[:, None]
+    b = (s1 * ca)[:, None]
+    t2 = (f[:, None] + m) ** 2
+    on_pixel = f == 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = (a * (sign * np.cos(np.pi * m / order))
+             + b * (sign * np.sin(np.pi * m / order))) / t2
+    if on_pixel.any():
+        w[on_pixel] = 0.0
+        w[on_pixel, order - 1] = 1.0
     w /= w.sum(axis=1, keepdims=True)
-    return base, w
+    return base.astype(np.intp) - (order - 1), w
+
+
+def _outside(base, coord_on_pixel, order, n):
+    """Positions whose non-zero taps leave ``[0, n - 1]``."""
+    lo = np.where(coord_on_pixel, base + (order - 1), base)
+    hi = np.where(coord_on_pixel, base + (order - 1), base + 2 * order - 1)
+    return (lo < 0) | (hi > n - 1)
 
 
 def lanczos_resample(image, x, y, *, mask=None, variance=None, order=_ORDER):
@@ -80,6 +110,8 @@ def lanczos_resample(image, x, y, *, mask=None, variance=None, order=_ORDER):
         2-D image (masked pixels may hold any value).
     x, y : `~numpy.ndarray`
         Positions (column, row; pixel centres at integers), any shape.
+        Positions within ``1e-6`` pixel of an integer are taken as that
+        integer: there the kernel reduces to the pixel itself.
     mask : `~numpy.ndarray` of bool, optional
         Bad pixels of ``image``.
     variance : `~numpy.ndarray`, optional
@@ -90,10 +122,10 @@ def lanczos_resample(image, x, y, *, mask=None, variance=None, order=_ORDER):
     Returns
     -------
     values : `~numpy.ndarray`
-        Interpolated values, the shape of ``x``.
+        Interpolated values, the shape of ``x`` (0 where masked).
     out_mask : `~numpy.ndarray` of bool
-        `True` where a tap falls on a masked pixel or outside the image
-        (the value there is not usable).
+        `True` where a tap of non-zero weight falls on a masked pixel or
+        outside the image (the value there is not usable).
     out_variance : `~numpy.ndarray` or None
         The resampled variance.
 
@@ -108,54 +140,65 @@ def lanczos_resample(image, x, y, *, mask=None, variance=None, order=_ORDER):
     (43.4, False)
     """
     image = np.asarray(image, dtype=float)
+    if image.ndim != 2:
+        msg = f"image must be a 2-D array, got shape {image.shape}"
+        raise ValueError(msg)
     order = check_integer("order", order, minimum=1)
     ny, nx = image.shape
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
+    if x.shape != y.shape:
+        msg = f"x and y must have the same shape, got {x.shape} and {y.shape}"
+        raise ValueError(msg)
     shape = x.shape
     x = x.ravel()
     y = y.ravel()
     bad_in = (np.zeros(image.shape, dtype=bool) if mask is None
               else np.asarray(mask, dtype=bool))
-    # pad so that every tap of a position inside the image has an index;
-    # the pad is flagged bad, so edge pixels are masked, not extrapolated
-    pad = 2 * order
-    img = np.pad(np.where(bad_in, 0.0, image), pad)
-    bad = np.pad(bad_in, pad, constant_values=True)
-    var = None if variance is None else np.pad(
-        np.where(bad_in, 0.0, np.asarray(variance, dtype=float)), pad)
-    values = np.zeros(x.size)
-    out_bad = np.zeros(x.size, dtype=bool)
-    out_var = None if var is None else np.zeros(x.size)
+    any_bad = bool(bad_in.any())
+    img = np.where(bad_in, 0.0, image).ravel() if any_bad else image.ravel()
+    var = None
+    if variance is not None:
+        var = np.asarray(variance, dtype=float)
+        var = (np.where(bad_in, 0.0, var) if any_bad else var).ravel()
+    bad_flat = bad_in.ravel()
     finite = np.isfinite(x) & np.isfinite(y)
-    far = ~finite | (x < -order) | (x > nx - 1 + order) | (y < -order) \
-        | (y > ny - 1 + order)
-    out_bad |= far
-    xs = np.where(far, 0.0, x)
-    ys = np.where(far, 0.0, y)
-    width = nx + 2 * pad
+    x = np.where(finite, x, -10.0 * order)
+    y = np.where(finite, y, -10.0 * order)
+    # snap to integers what WCS round-off moved off them
+    for c in (x, y):
+        r = np.round(c)
+        near = np.abs(c - r) < 1e-6
+        c[near] = r[near]
+    values = np.empty(x.size)
+    out_bad = np.empty(x.size, dtype=bool)
+    out_var = None if var is None else np.empty(x.size)
+    taps = np.arange(2 * order)
     for lo in range(0, x.size, _CHUNK):
         sl = slice(lo, min(x.size, lo + _CHUNK))
-        bx, wx = _axis_weights(xs[sl], order)
-        by, wy = _axis_weights(ys[sl], order)
-        flat0 = (by + pad) * width + (bx + pad)
-        acc = np.zeros(wx.shape[0])
-        acc_var = None if var is None else np.zeros(wx.shape[0])
-        hit = np.zeros(wx.shape[0], dtype=bool)
+        bx, wx = _axis_weights(x[sl], order)
+        by, wy = _axis_weights(y[sl], order)
+        bad = (_outside(bx, x[sl] == np.floor(x[sl]), order, nx)
+               | _outside(by, y[sl] == np.floor(y[sl]), order, ny))
+        cols = np.clip(bx[:, None] + taps, 0, nx - 1)
+        rows = np.clip(by[:, None] + taps, 0, ny - 1) * nx
+        acc = np.zeros(len(bx))
+        acc_var = None if var is None else np.zeros(len(bx))
         for a in range(2 * order):
-            row = flat0 + a * width
-            for b in range(2 * order):
-                idx = row + b
-                w = wy[:, a] * wx[:, b]
-                acc += w * img.ravel()[idx]
-                if acc_var is not None:
-                    acc_var += w * var.ravel()[idx]
-                # a tap of (numerically) zero weight carries no information
-                hit |= bad.ravel()[idx] & (np.abs(w) > 1e-6)
+            idx = rows[:, a, None] + cols
+            acc += wy[:, a] * np.einsum("nb,nb->n", wx, np.take(img, idx))
+            if var is not None:
+                acc_var += wy[:, a] * np.einsum("nb,nb->n", wx,
+                                                np.take(var, idx))
+            if any_bad:
+                # a tap of zero weight carries no information
+                hit = (np.take(bad_flat, idx) & (wx != 0)).any(axis=1)
+                bad |= hit & (wy[:, a] != 0)
         values[sl] = acc
-        out_bad[sl] |= hit
+        out_bad[sl] = bad
         if out_var is not None:
             out_var[sl] = np.maximum(acc_var, 0.0)
+    out_bad |= ~finite
     values[out_bad] = 0.0
     if out_var is not None:
         out_var[out_bad] = 0.0
@@ -175,9 +218,24 @@ def _wcs_of(name, wcs):
     return wcs
 
 
-def pixel_mapping(source_wcs, target_wcs, target_shape):
+def _exact_mapping(source_wcs, target_wcs, x, y):
+    world = target_wcs.pixel_to_world_values(x, y)
+    sx, sy = source_wcs.world_to_pixel_values(*world)
+    return np.asarray(sx, dtype=float), np.asarray(sy, dtype=float)
+
+
+def pixel_mapping(source_wcs, target_wcs, target_shape, *, step=16,
+                  tolerance=1e-3):
     """
     Source pixel coordinates of every pixel of a target grid.
+
+    The WCS transformations are evaluated exactly on every ``step``-th
+    row and column (and the last ones) and interpolated in between with a
+    bicubic spline, which is much faster for large images than
+    transforming every pixel; the interpolation is checked against the
+    exact mapping at 256 random pixels and the exact mapping is used
+    everywhere when it errs by more than ``tolerance`` pixels (a mapping
+    with sharp features).
 
     Parameters
     ----------
@@ -187,17 +245,56 @@ def pixel_mapping(source_wcs, target_wcs, target_shape):
         ``astropy.wcs.WCS``.
     target_shape : tuple of int
         ``(ny, nx)`` of the target grid.
+    step : int, optional
+        Spacing of the exactly transformed grid; 1 transforms every pixel.
+    tolerance : float, optional
+        Largest accepted interpolation error, in pixels.
 
     Returns
     -------
     x, y : `~numpy.ndarray`
         Source pixel positions, shape ``target_shape``.
+
+    Examples
+    --------
+    >>> from astropy.wcs import WCS
+    >>> from psfkit.diffim import pixel_mapping
+    >>> w = WCS(naxis=2)
+    >>> w.wcs.ctype = ['RA---TAN', 'DEC--TAN']
+    >>> w.wcs.cdelt = [-1e-4, 1e-4]
+    >>> w2 = w.deepcopy()
+    >>> w2.wcs.crpix = [3.0, -1.0]  # target grid offset by (3, -1) pixels
+    >>> x, y = pixel_mapping(w, w2, (100, 120))
+    >>> round(float(x[10, 20]), 6), round(float(y[10, 20]), 6)
+    (17.0, 11.0)
     """
     ny, nx = as_pair("target_shape", target_shape, lower_bound=(1, True))
-    yy, xx = np.mgrid[0:ny, 0:nx].astype(float)
-    world = target_wcs.pixel_to_world_values(xx, yy)
-    sx, sy = source_wcs.world_to_pixel_values(*world)
-    return np.asarray(sx, dtype=float), np.asarray(sy, dtype=float)
+    step = check_integer("step", step, minimum=1)
+    if step == 1 or ny < 4 * step or nx < 4 * step:
+        yy, xx = np.mgrid[0:ny, 0:nx].astype(float)
+        return _exact_mapping(source_wcs, target_wcs, xx, yy)
+    from scipy.interpolate import RectBivariateSpline
+
+    gy = np.unique(np.append(np.arange(0, ny, step), ny - 1)).astype(float)
+    gx = np.unique(np.append(np.arange(0, nx, step), nx - 1)).astype(float)
+    mx, my = np.meshgrid(gx, gy)
+    sx, sy = _exact_mapping(source_wcs, target_wcs, mx, my)
+    if not (np.all(np.isfinite(sx)) and np.all(np.isfinite(sy))):
+        yy, xx = np.mgrid[0:ny, 0:nx].astype(float)
+        return _exact_mapping(source_wcs, target_wcs, xx, yy)
+    fx = RectBivariateSpline(gy, gx, sx, kx=3, ky=3, s=0)
+    fy = RectBivariateSpline(gy, gx, sy, kx=3, ky=3, s=0)
+    rng = np.random.default_rng(12345)
+    ty = rng.uniform(0, ny - 1, 256)
+    tx = rng.uniform(0, nx - 1, 256)
+    ex, ey = _exact_mapping(source_wcs, target_wcs, tx, ty)
+    err = np.hypot(fx(ty, tx, grid=False) - ex, fy(ty, tx, grid=False) - ey)
+    if not np.all(err <= tolerance):
+        yy, xx = np.mgrid[0:ny, 0:nx].astype(float)
+        return _exact_mapping(source_wcs, target_wcs, xx, yy)
+    rows = np.arange(ny, dtype=float)
+    cols = np.arange(nx, dtype=float)
+    return fx(rows, cols), fy(rows, cols)
 
 
 def wcs_differ(source_wcs, target_wcs, target_shape, *, tolerance=1e-3):

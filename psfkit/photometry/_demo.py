@@ -82,10 +82,11 @@ def demo(outdir, *, quick=False):
     axes[0].imshow(image, origin="lower", cmap="viridis", vmin=lo, vmax=hi)
     axes[0].plot(found["x_fit"], found["y_fit"], "r+", ms=4)
     axes[0].set_title("Simulated field (+ = fitted stars)")
-    resid = np.asarray(blind.residual_image)
-    axes[1].imshow(resid, origin="lower", cmap="viridis", vmin=-4 * 5,
-                   vmax=4 * 5)
-    axes[1].set_title("Residual image")
+    # in units of the per-pixel noise, photon noise of bright stars included,
+    # so that a good fit looks like uniform noise everywhere
+    resid = np.asarray(blind.residual_image) / error
+    axes[1].imshow(resid, origin="lower", cmap="gray", vmin=-4, vmax=4)
+    axes[1].set_title("Residual / noise (blind run, -4 to 4)")
     fig.savefig(outdir / "photometry_residual.png", dpi=80,
                 bbox_inches="tight")
     plt.close(fig)

@@ -208,8 +208,23 @@ def test_realize_psf_centred_and_normalised():
     assert abs(img.sum() - 1) < 1e-12
     assert abs((img * xx).sum() - 7) < 1e-6
     assert abs((img * yy).sum() - 7) < 1e-6
+    # astropy's own models work too (x_mean / y_mean are the position)
+    from astropy.modeling.models import Gaussian2D
+    g = realize_psf(Gaussian2D(x_mean=0, y_mean=0, x_stddev=1.3, y_stddev=1.3),
+                    10.3, 20.7, 15)
+    assert np.allclose(g, realize_psf(GaussianPSF(x_fwhm=1.3 * 2.3548200450309493,
+                                                  y_fwhm=1.3 * 2.3548200450309493),
+                                      10.3, 20.7, 15), atol=1e-9)
     grid = varying_moffat_grid()
     a = realize_psf(grid, 0.0, 0.0, 31)
     b = realize_psf(grid, 255.0, 255.0, 31)
     # the PSF at the far corner is wider: a lower peak
     assert b.max() < 0.9 * a.max()
+
+
+def test_narrower_target_warns(noise_image):
+    cfg = PsfMatchConfig(kernel_size=11, size_cell_x=128, size_cell_y=128)
+    with pytest.warns(PsfkitWarning, match="target PSF is narrower than the "
+                                           "image PSF"):
+        ModelPsfMatch(cfg).match(noise_image, GaussianPSF(x_fwhm=4.0, y_fwhm=4.0),
+                                 GaussianPSF(x_fwhm=3.0, y_fwhm=3.0))

@@ -15,6 +15,7 @@ from psfkit.diffim import (
     align_template,
     lanczos_kernel,
     lanczos_resample,
+    pixel_mapping,
     warp_image,
     wcs_differ,
 )
@@ -213,3 +214,28 @@ def test_warp_false_fails_on_misaligned_pair(misaligned_pair):
         warnings.simplefilter("ignore", PsfkitWarning)
         with pytest.raises(NoKernelCandidatesError):
             ImagePsfMatch(cfg).subtract_images(template, science, warp=False)
+
+
+class _StepWCS:
+    """A duck-typed WCS whose mapping jumps by half a pixel at x = 150."""
+
+    def pixel_to_world_values(self, x, y):
+        x = np.asarray(x, dtype=float)
+        return x + 0.5 * (x > 150), np.asarray(y, dtype=float)
+
+    def world_to_pixel_values(self, a, b):
+        return np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+
+
+def test_pixel_mapping_interpolation_is_checked():
+    src = make_wcs(scale=SCALE)
+    dst = make_wcs(20.0, (140.0, 170.0), scale=1.1 * SCALE)
+    fast = pixel_mapping(src, dst, (300, 320))
+    exact = pixel_mapping(src, dst, (300, 320), step=1)
+    assert np.abs(fast[0] - exact[0]).max() < 1e-4
+    assert np.abs(fast[1] - exact[1]).max() < 1e-4
+    # a mapping the spline cannot follow falls back to the exact one
+    step = _StepWCS()
+    x, _ = pixel_mapping(step, step, (300, 320))
+    cols = np.arange(320.0)
+    assert np.array_equal(x[0], cols + 0.5 * (cols > 150))
