@@ -12,6 +12,7 @@ from pathlib import Path
 import warnings
 
 from astropy.io import fits
+from astropy.utils.exceptions import AstropyWarning
 from astropy.wcs import WCS, FITSFixedWarning
 import numpy as np
 
@@ -81,6 +82,14 @@ def read_fits_image(path, *, hdu=None, ndim=2):
     if path.is_dir():
         msg = f"{path}: is a folder, not a FITS file"
         raise FitsInputError(msg)
+    # astropy warns about every non-standard card or padding on the way; a
+    # file that cannot be used is reported below in one sentence instead
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyWarning)
+        return _read_image(path, hdu, ndim)
+
+
+def _read_image(path, hdu, ndim):
     try:
         hdul = fits.open(path, memmap=False)
     except (OSError, ValueError, TypeError) as exc:

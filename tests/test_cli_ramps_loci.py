@@ -131,3 +131,13 @@ def test_missing_file_no_traceback(tmp_path):
     assert "Traceback" not in proc.stderr
     proc = run_cli("ramps", "missing.fits", "--debug", cwd=tmp_path)
     assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_unreadable_fits_subprocess(tmp_path):
+    bad = tmp_path / "broken.fits"
+    bad.write_bytes(b"SIMPLE  =                    T" + b"\0" * 100)
+    proc = run_cli("photometry", bad, "--fwhm", 3, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("psfkit photometry: error: ")
+    assert "broken.fits" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

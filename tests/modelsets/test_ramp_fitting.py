@@ -263,3 +263,14 @@ def test_bad_arguments():
     res = fit_ramps(cube)
     assert_allclose(res.slope, 1.0)
     assert_allclose(res.slope_err, 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, ">f8"])
+@pytest.mark.parametrize("read_noise", [None, RN])
+def test_input_cube_is_never_modified(dtype, read_noise):
+    cube, truth = simulate(5.0, 4, shape=(6, 7))
+    cube = cube.astype(dtype)
+    cube[2, 1, 1] = np.nan
+    before = cube.copy()
+    fit_ramps(cube, truth.times, read_noise=read_noise)
+    np.testing.assert_array_equal(cube, before)
