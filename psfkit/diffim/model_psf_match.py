@@ -157,7 +157,12 @@ def realize_psf(psf, x, y, size, *, name="psf"):
     elif callable(psf) and not isinstance(psf, np.ndarray):
         image = np.asarray(psf(float(x), float(y)), dtype=float)
     else:
-        image = np.asarray(psf, dtype=float)
+        try:
+            image = np.asarray(psf, dtype=float)
+        except (TypeError, ValueError):
+            msg = (f"{name} must be a 2-D array, a PSF model or a callable "
+                   f"(x, y) -> image, got {type(psf).__name__}")
+            raise TypeError(msg) from None
     if image.ndim != 2 or min(image.shape) < 3:
         msg = (f"{name} must give a 2-D PSF image of at least 3x3 pixels, got "
                f"shape {image.shape}")

@@ -188,6 +188,9 @@ def test_bad_inputs(noise_image):
         ModelPsfMatch(on_large_kernel="maybe")
     with pytest.raises(ValueError, match="image_psf must give a 2-D PSF"):
         matcher.match(noise_image, np.ones(5), GaussianPSF())
+    with pytest.raises(TypeError, match="image_psf must be a 2-D array, a PSF "
+                                        "model or a callable"):
+        matcher.match(noise_image, "gaussian", GaussianPSF())
     with pytest.raises(ValueError, match="target_psf gives a PSF image with a "
                                          "non-positive sum"):
         matcher.match(noise_image, GaussianPSF(), -np.ones((9, 9)))
