@@ -20,7 +20,7 @@ __all__ = ["DemoSection", "run_demo", "DEMO_SECTIONS"]
 #: Modules providing a demo section, in report order.
 DEMO_SECTIONS = (
     "psfkit.datasets._demo",
-    "psfkit.photometry._detection_demo",
+    "psfkit.photometry._demo_detection",
     "psfkit.photometry._demo_epsf",
     "psfkit.photometry._demo",
     "psfkit.modelsets._demo",

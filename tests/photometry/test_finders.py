@@ -463,8 +463,8 @@ def test_find_peaks_agrees_with_photutils():
     assert a == b
 
 
-def test_detection_demo_quick(tmp_path):
-    from psfkit.photometry._detection_demo import demo
+def test_demo_detection_quick(tmp_path):
+    from psfkit.photometry._demo_detection import demo
 
     section = demo(tmp_path, quick=True)
     assert (tmp_path / "photometry_detections.png").exists()
