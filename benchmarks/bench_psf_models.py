@@ -22,6 +22,9 @@ from psfkit.photometry import (
     extract_stars,
 )
 
+# the ePSF demo's simulated field (Moffat core plus a diffraction-like ring)
+from psfkit.photometry._demo_epsf import _moffat_ring, _simulate
+
 try:
     import photutils.psf as pu_psf
 except ImportError:  # the comparison columns are then left out
@@ -136,41 +139,18 @@ def bench_image_psf(n, repeat):
            "(peer: forward differences)")
 
 
-def moffat_ring(dx, dy):
-    r = np.hypot(dx, dy)
-    return (1.5 / (4 * np.pi) * (1 + r ** 2 / 4) ** -2.5
-            + 0.004 * np.exp(-(r - 5) ** 2 / (2 * 0.7 ** 2)))
-
-
-def simulate_field(n, rng, spacing=40, half=20):
-    ncol = 15
-    shape = ((int(np.ceil(n / ncol)) + 1) * spacing, (ncol + 1) * spacing)
-    k = np.arange(n)
-    x = spacing * (1 + k % ncol) + rng.uniform(-0.5, 0.5, n)
-    y = spacing * (1 + k // ncol) + rng.uniform(-0.5, 0.5, n)
-    flux = rng.uniform(2e4, 1e5, n)
-    span = np.arange(-half, half + 1)
-    cols = np.rint(x).astype(int)[:, None, None] + span[None, None, :]
-    rows = np.rint(y).astype(int)[:, None, None] + span[None, :, None]
-    image = np.zeros(shape)
-    np.add.at(image, (rows, cols), flux[:, None, None]
-              * moffat_ring(cols - x[:, None, None], rows - y[:, None, None]))
-    image += rng.normal(0, 1, shape) * np.sqrt(25 + image)
-    return image, x, y
-
-
 def epsf_error(data, over):
     data = data * over ** 2 / data.sum()
     ny, nx = data.shape
     fy, fx = np.mgrid[0:ny, 0:nx]
-    truth = moffat_ring((fx - (nx - 1) / 2) / over, (fy - (ny - 1) / 2) / over)
+    truth = _moffat_ring((fx - (nx - 1) / 2) / over, (fy - (ny - 1) / 2) / over)
     truth *= over ** 2 / truth.sum()
     return np.abs(data - truth).max() / truth.max()
 
 
 def bench_epsf(n):
     rng = np.random.default_rng(3)
-    image, x, y = simulate_field(n, rng)
+    image, x, y = _simulate(n, rng)
     catalog = QTable({"x": x + rng.normal(0, 0.3, n),
                       "y": y + rng.normal(0, 0.3, n)})
     true_xy = np.column_stack([x, y])

@@ -58,7 +58,32 @@ def _with_group_id(table, labels):
     return out
 
 
-class DAOGroup:
+class _Grouper:
+    """Shared calling convention of the groupers."""
+
+    def __call__(self, table):
+        """
+        Assign a ``group_id`` to every source.
+
+        Parameters
+        ----------
+        table : `~astropy.table.Table`
+            Sources with ``x_0``, ``y_0`` (or ``xcentroid``,
+            ``ycentroid``) columns.
+
+        Returns
+        -------
+        grouped : `~astropy.table.Table`
+            A copy of ``table`` with an integer ``group_id`` column.
+        """
+        return self.group_stars(table)
+
+    def group_stars(self, table):
+        """Alias of calling the grouper."""
+        return _with_group_id(table, self._labels(_positions(table)))
+
+
+class DAOGroup(_Grouper):
     """
     Group sources closer than a critical separation (Stetson 1987).
 
@@ -92,31 +117,11 @@ class DAOGroup:
         self.crit_separation = check_positive("crit_separation",
                                               crit_separation)
 
-    def __call__(self, table):
-        """
-        Assign a ``group_id`` to every source.
-
-        Parameters
-        ----------
-        table : `~astropy.table.Table`
-            Sources with ``x_0``, ``y_0`` (or ``xcentroid``,
-            ``ycentroid``) columns.
-
-        Returns
-        -------
-        grouped : `~astropy.table.Table`
-            A copy of ``table`` with an integer ``group_id`` column.
-        """
-        return self.group_stars(table)
-
-    def group_stars(self, table):
-        """Alias of calling the grouper (see `DAOGroup.__call__`)."""
-        points = _positions(table)
-        labels = friends_of_friends(points, self.crit_separation, strict=True)
-        return _with_group_id(table, labels)
+    def _labels(self, points):
+        return friends_of_friends(points, self.crit_separation, strict=True)
 
 
-class DBSCANGroup:
+class DBSCANGroup(_Grouper):
     """
     Group sources with the DBSCAN clustering algorithm.
 
@@ -169,32 +174,13 @@ class DBSCANGroup:
         self.metric = metric
         self.engine = check_in("engine", engine, ("auto", "sklearn", "builtin"))
 
-    def __call__(self, table):
-        """
-        Assign a ``group_id`` to every source.
-
-        Parameters
-        ----------
-        table : `~astropy.table.Table`
-            Sources with ``x_0``, ``y_0`` (or ``xcentroid``,
-            ``ycentroid``) columns.
-
-        Returns
-        -------
-        grouped : `~astropy.table.Table`
-            A copy of ``table`` with an integer ``group_id`` column.
-        """
-        return self.group_stars(table)
-
-    def group_stars(self, table):
-        """Alias of calling the grouper (see `DBSCANGroup.__call__`)."""
-        points = _positions(table)
+    def _labels(self, points):
         labels = self._cluster(points)
         # noise sources become singleton groups
         noise = labels < 0
         labels = labels.copy()
         labels[noise] = labels.max(initial=0) + 1 + np.arange(noise.sum())
-        return _with_group_id(table, labels)
+        return labels
 
     def _cluster(self, points):
         if len(points) == 0:
