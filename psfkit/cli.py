@@ -110,6 +110,9 @@ def _add_ramps(sub, common):
                    help="saturation level in DN")
     p.add_argument("--jumps", action="store_true",
                    help="detect cosmic-ray jumps and fit around them")
+    p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                   help="threads fitting chunks of pixels (default: one "
+                        "per core)")
     p.add_argument("-o", "--output", default=None, metavar="slope.fits",
                    help="output file (default: CUBE_slope.fits)")
     p.set_defaults(func="ramps")

@@ -50,6 +50,17 @@ def test_ramps_errors(ramp_file, tmp_path, capsys):
     assert main(["ramps", str(path), "--jumps", "-o",
                  str(tmp_path / "a.fits")]) == 2
     assert "--jumps needs --read-noise" in capsys.readouterr().err
+    # a thread count below one
+    assert main(["ramps", str(path), "-j", "0", "-o",
+                 str(tmp_path / "j.fits")]) == 2
+    assert "-j/--jobs must be at least 1, got 0" in capsys.readouterr().err
+    # two threads give the single-thread result
+    assert main(["ramps", str(path), "-j", "2", "-q", "-o",
+                 str(tmp_path / "j2.fits")]) == 0
+    assert main(["ramps", str(path), "-j", "1", "-q", "-o",
+                 str(tmp_path / "j1.fits")]) == 0
+    assert_allclose(fits.getdata(tmp_path / "j2.fits"),
+                    fits.getdata(tmp_path / "j1.fits"), rtol=1e-6)
     # a 2-D image where a cube is needed
     flat = tmp_path / "flat.fits"
     fits.PrimaryHDU(np.zeros((5, 5))).writeto(flat)

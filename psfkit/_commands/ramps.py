@@ -14,6 +14,9 @@ def run(args):
     log = Log(args)
     out = output_path(args, args.output, args.cube, "_slope.fits",
                       inputs=[args.cube])
+    if args.jobs is not None and args.jobs < 1:
+        msg = f"-j/--jobs must be at least 1, got {args.jobs}"
+        raise ValueError(msg)
     if args.jumps and args.read_noise is None:
         msg = "--jumps needs --read-noise (the jump statistic is scaled by it)"
         raise ValueError(msg)
@@ -24,7 +27,8 @@ def run(args):
     t0 = time.perf_counter()
     result = fit_ramps(cube, times, read_noise=args.read_noise, gain=args.gain,
                        weighting="optimal" if args.read_noise else "unweighted",
-                       saturation=args.saturation, detect_jumps=args.jumps)
+                       saturation=args.saturation, detect_jumps=args.jumps,
+                       n_threads=args.jobs)
     seconds = time.perf_counter() - t0
     flags = np.asarray(result.flags)
     for name, bit in RAMP_FLAGS.items():

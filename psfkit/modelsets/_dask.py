@@ -44,7 +44,7 @@ def _fit_block(Y, *rest, A, implicit, A_fixed, rcond, want_hinv, data_name,
     sol = solve_batch(A, values, valid=valid, weights=weights, rcond=rcond,
                       want_rss=True, want_hinv=want_hinv, offset=implicit,
                       fixed=(A_fixed, p_fixed))
-    cols = [sol.params, sol.n_points[:, None], sol.rank[:, None], sol.rss[:, None],
+    cols = [*[c[:, None] for c in sol.columns], sol.n_points[:, None], sol.rank[:, None], sol.rss[:, None],
             sol.status[:, None]]
     if want_hinv:
         cols.append(sol.hinv.reshape(len(values), -1))
@@ -88,7 +88,7 @@ def unpack(packed, P, want_hinv):
             if want_hinv else None)
     # the integer columns get back the engine's dtypes; which rows shared
     # the common design is not kept (the fitter does not report it)
-    return BatchSolution(params=np.ascontiguousarray(packed[:, :P]),
+    return BatchSolution(columns=[packed[:, j].copy() for j in range(P)],
                          n_points=packed[:, P].astype(np.int32),
                          rank=packed[:, P + 1].astype(np.int16),
                          rss=packed[:, P + 2].copy(),

@@ -89,9 +89,9 @@ def _param_values(model, pname):
     return np.asarray(getattr(model, pname).value, dtype=float).reshape(-1)
 
 
-def _full_design(model, coords):
+def _full_design(model, coords, like):
     K = coords[0].size
-    first = [_param_values(model, p)[0] for p in model.param_names]
+    first = [_param_values(like, p)[0] for p in model.param_names]
     if model.fit_deriv is not None:
         mapped = map_domains(model, coords)
         d = np.asarray(model.fit_deriv(*mapped, *first), dtype=float)
@@ -117,13 +117,17 @@ def _full_design(model, coords):
     return d
 
 
-def build_design(model, coords):
+def build_design(model, coords, like=None):
     """
     Return the `Design` of ``model`` on flattened coordinates.
 
     ``model`` is modified in place only to fill unset domains/windows.
+    Parameter values are read from ``like`` (default ``model``), a model
+    with the same parameters: the fitter builds the design of a copy whose
+    free parameters are not filled in yet.
     """
-    full = _full_design(model, coords)
+    like = model if like is None else like
+    full = _full_design(model, coords, like)
     if not np.all(np.isfinite(full)):
         msg = (f"the design matrix of {type(model).__name__} is not finite "
                "at the given coordinates")
@@ -133,7 +137,7 @@ def build_design(model, coords):
     free = [p for p in names if not model.fixed[p]]
     ifree = [names.index(p) for p in free]
     ifix = [names.index(p) for p in fixed]
-    p_fixed = (np.stack([_param_values(model, p) for p in fixed], axis=1)
+    p_fixed = (np.stack([_param_values(like, p) for p in fixed], axis=1)
                if fixed else np.zeros((len(model), 0)))
     implicit = model.sum_of_implicit_terms(*coords)
     if implicit is not None:

@@ -26,8 +26,12 @@ chunk, so float32 (or integer) inputs never need a full float64 copy.
 """
 
 from dataclasses import dataclass
+import threading
 
 import numpy as np
+from scipy.linalg.blas import dger as _dger
+
+from ..utils.threads import run_chunked
 
 __all__ = []
 
@@ -44,22 +48,45 @@ _COND_LIMIT = 1e10
 
 @dataclass
 class BatchSolution:
-    """Per-row results of `solve_batch` (arrays indexed by row)."""
+    """
+    Per-row results of `solve_batch` (arrays indexed by row).
 
-    params: np.ndarray      # (N, P)
-    n_points: np.ndarray    # (N,) int: points with positive weight
-    rank: np.ndarray        # (N,) int
-    status: np.ndarray      # (N,) int8
-    rss: np.ndarray | None  # (N,) weighted residual sum of squares
+    Columns that are the same for every row (when all rows were solved with
+    the shared design) are read-only broadcast views of one value.
+    """
+
+    columns: list            # P arrays (N,): the fitted parameters
+    n_points: np.ndarray     # (N,) int: points with positive weight
+    rank: np.ndarray         # (N,) int
+    status: np.ndarray       # (N,) int8
+    rss: np.ndarray | None   # (N,) weighted residual sum of squares
     hinv: np.ndarray | None  # (N, P, P) (pseudo-)inverse of A^T W A
-    shared: np.ndarray       # (N,) bool: solved with the shared design
-    hinv_shared: np.ndarray  # (P, P) inverse Gram matrix of those rows
+    shared: np.ndarray | None  # (N,) bool: solved with the shared design
+    hinv_shared: np.ndarray | None  # (P, P) inverse Gram matrix of those
+
+    @property
+    def params(self):
+        """The parameters as one (N, P) array (a new array)."""
+        return np.stack(self.columns, axis=1)
+
+
+def subtract_outer(y, a, b):
+    """
+    ``y -= np.outer(a, b)`` in place, without the temporary outer product.
+
+    ``y`` is a C-contiguous float64 (K, n) array; BLAS ``dger`` updates its
+    Fortran-ordered transpose directly.
+    """
+    yt = y.T
+    r = _dger(-1.0, b, a, a=yt, overwrite_a=1)
+    if r.ctypes.data != yt.ctypes.data:  # pragma: no cover
+        yt[...] = r  # BLAS made a copy after all
 
 
 def default_chunk(n_points, n_params=1):
-    """A number of rows per chunk that keeps temporaries near 1 MB."""
+    """A number of rows per chunk that keeps the work buffer near 2 MB."""
     per_row = max(n_points, n_params * n_params)
-    return int(np.clip(2**17 // per_row, 16, 16384))
+    return int(np.clip(2**18 // per_row, 16, 32768))
 
 
 def _pinv_shared(A, W):
@@ -178,24 +205,180 @@ def _pattern_groups(invalid):
     return invalid[first], inverse.ravel()
 
 
-def _shared_rss(Yc, pc, A, W):
-    """Weighted residual sums of rows fitted with the shared design."""
-    if Yc.flags.f_contiguous:
-        # points-major layout (a transposed cube): work on the C-ordered
-        # transpose so every operation streams through memory
-        res = A @ pc.T
-        np.subtract(Yc.T, res, out=res)
-        np.multiply(res, res, out=res)
-        return W @ res
-    res = pc @ A.T
-    np.subtract(Yc, res, out=res)
-    np.multiply(res, res, out=res)
-    return res @ W
+class _Batch:
+    """The inputs, shared solution and outputs of one `solve_batch` call."""
+
+    def __init__(self, A, Y, valid, weights, rcond, want_rss, want_hinv,
+                 offset, fixed, out):
+        self.A = A
+        K, P = A.shape
+        self.Y, self.valid = Y, valid
+        N = Y.shape[0]
+        self.N, self.K, self.P = N, K, P
+        self.rcond = rcond
+        self.per_row_w = weights is not None and np.ndim(weights) == 2
+        self.weights = weights
+        self.W = (np.ones(K) if weights is None or self.per_row_w
+                  else np.asarray(weights, dtype=np.float64))
+        self.wpos = self.W > 0
+        self.all_wpos = bool(self.wpos.all())
+        self.B = (A[:, :, None] * A[:, None, :]).reshape(K, P * P)
+        self.offset = None if offset is None else np.asarray(offset, float)
+        self.fixed = fixed if fixed is not None and fixed[0].shape[1] else None
+        self.want_hinv = bool(want_hinv)
+        if self.per_row_w:
+            self.M, rank, hinv, npts = None, 0, np.full((P, P), np.nan), 0
+        else:
+            self.M, rank, hinv, npts = _shared_solver(A, self.W, rcond)
+        self.hinv_shared = hinv
+        self.shared_values = {
+            "n_points": npts, "rank": rank,
+            "status": (STATUS_TOO_FEW_POINTS if npts < P else
+                       STATUS_SINGULAR if rank < P else STATUS_OK)}
+        if out is None:
+            out = list(np.empty((P, N)))
+        self.columns = out
+        self.rss = np.empty(N) if want_rss else None
+        # created when a row needs its own solution (see per_row)
+        self.n_points = self.rank = self.status = self.shared = None
+        self.hinv = None
+        # solutions of the mask patterns met so far (shared weights only:
+        # the pattern then determines the solution), reused across chunks
+        self.patterns = {}
+        self._lock = threading.Lock()
+        if self.per_row_w or self.M is None:
+            self.per_row()
+
+    def per_row(self):
+        """Create the per-row arrays, filled with the shared values."""
+        with self._lock:
+            if self.shared is not None:
+                return
+            N, P, sv = self.N, self.P, self.shared_values
+            self.n_points = np.full(N, sv["n_points"], dtype=np.int32)
+            self.rank = np.full(N, sv["rank"], dtype=np.int16)
+            self.status = np.full(N, sv["status"], dtype=np.int8)
+            if self.want_hinv:
+                hinv = np.empty((N, P, P))
+                hinv[...] = self.hinv_shared
+                self.hinv = hinv
+            # set last: the other arrays exist once this is not None
+            self.shared = np.ones(N, dtype=bool)
+
+    def scratch(self):
+        """A work buffer of one chunk, points along the first axis."""
+        return {}
+
+    def solution(self):
+        N, P, sv = self.N, self.P, self.shared_values
+        if self.shared is None:
+            # every row was solved with the shared design
+            def const(value, dtype):
+                return np.broadcast_to(np.asarray(value, dtype=dtype), (N,))
+
+            return BatchSolution(
+                columns=self.columns, n_points=const(sv["n_points"], np.int32),
+                rank=const(sv["rank"], np.int16),
+                status=const(sv["status"], np.int8), rss=self.rss,
+                hinv=(np.broadcast_to(self.hinv_shared, (N, P, P))
+                      if self.want_hinv else None),
+                shared=None, hinv_shared=self.hinv_shared)
+        return BatchSolution(columns=self.columns, n_points=self.n_points,
+                             rank=self.rank, status=self.status, rss=self.rss,
+                             hinv=self.hinv, shared=self.shared,
+                             hinv_shared=self.hinv_shared)
+
+    def chunk(self, start, stop, scratch):
+        """Solve rows ``start:stop``."""
+        n, K = stop - start, self.K
+        sl = slice(start, stop)
+        buf = scratch.get("y")
+        if buf is None or buf.size < K * n:
+            buf = scratch["y"] = np.empty(K * n)
+        # the chunk's data as a contiguous (K, n) float64 array: every
+        # operation below then streams along rows, whatever the caller's
+        # layout and dtype
+        y = buf[:K * n].reshape(K, n)
+        np.copyto(y, self.Y[sl].T, casting="unsafe")
+        if self.offset is not None:
+            y -= self.offset[:, None]
+        if self.fixed is not None:
+            y -= self.fixed[0] @ self.fixed[1][sl].T
+        cols = [c[sl] for c in self.columns]
+        if self.M is None:
+            for c in cols:
+                c[...] = np.nan
+            bad = np.ones(n, dtype=bool)
+        else:
+            if not self.all_wpos:
+                # zero-weight points never matter, whatever their value
+                y[~self.wpos] = 0.0
+            for j, c in enumerate(cols):
+                np.dot(self.M[j], y, out=c)
+            # a non-finite value anywhere in a row makes its parameters
+            # non-finite: one cheap sum finds whether any row needs the
+            # masked treatment
+            bad = None
+            if not np.isfinite(sum(float(np.add.reduce(c)) for c in cols)):
+                bad = ~np.isfinite(cols[0])
+                for c in cols[1:]:
+                    bad |= ~np.isfinite(c)
+            if self.valid is not None:
+                vbad = ~np.asarray(self.valid[sl], dtype=bool)[:, self.wpos]
+                vbad = vbad.any(axis=1)
+                bad = vbad if bad is None else bad | vbad
+        rows = (np.empty(0, dtype=np.intp) if bad is None
+                else np.flatnonzero(bad))
+        Yr = y[:, rows].T.copy() if rows.size else None
+        if self.rss is not None:
+            if self.M is None:
+                self.rss[sl] = np.nan
+            elif rows.size < n:
+                # residuals formed in place in the work buffer, one rank-1
+                # update per parameter
+                for j, c in enumerate(cols):
+                    subtract_outer(y, self.A[:, j], c)
+                np.multiply(y, y, out=y)
+                np.dot(self.W, y, out=self.rss[sl])
+        if rows.size:
+            self._rows(sl, rows, Yr, cols)
+
+    def _rows(self, sl, rows, Yr, cols):
+        """Rows with masked points or their own weights."""
+        self.per_row()
+        ok = np.isfinite(Yr)
+        if self.valid is not None:
+            ok &= np.asarray(self.valid[sl], dtype=bool)[rows]
+        if self.per_row_w:
+            Wn = np.asarray(self.weights[sl], dtype=np.float64)[rows] * ok
+        else:
+            Wn = self.W[None, :] * ok
+        Yz = np.where(ok, Yr, 0.0)
+        params, npts, rank, hinv = _solve_rows(
+            self.A, self.B, Wn, Yz, self.per_row_w, self.rcond,
+            self.want_hinv, cache=self.patterns)
+        P = self.P
+        dest = rows + sl.start
+        for j, c in enumerate(cols):
+            c[rows] = params[:, j]
+        self.n_points[dest] = npts
+        self.rank[dest] = rank
+        status = np.where(rank < P, STATUS_SINGULAR, STATUS_OK)
+        status[npts < P] = STATUS_TOO_FEW_POINTS
+        self.status[dest] = status
+        self.shared[dest] = False
+        if hinv is not None:
+            self.hinv[dest] = hinv
+        if self.rss is not None:
+            res = Yz - params @ self.A.T
+            rss = np.einsum("nk,nk->n", Wn, res * res)
+            rss[npts < P] = np.nan
+            self.rss[dest] = rss
 
 
 def solve_batch(A, Y, *, valid=None, weights=None, rcond=None,
                 want_rss=True, want_hinv=False, chunk=None, offset=None,
-                fixed=None):
+                fixed=None, out=None, n_threads=1):
     """
     Solve the weighted, masked least-squares problem for every row of ``Y``.
 
@@ -216,10 +399,9 @@ def solve_batch(A, Y, *, valid=None, weights=None, rcond=None,
         ``eps * max(K, P)`` as in `numpy.linalg.lstsq`.
     want_rss : bool
         Compute the weighted residual sums of squares.
-    want_hinv : bool or 'masked'
-        Compute the inverse Gram matrix of every row (`True`) or only of
-        the rows not solved with the shared design (``'masked'``; the
-        others are `BatchSolution.hinv_shared`).
+    want_hinv : bool
+        Compute the inverse Gram matrix of every row (a broadcast view of
+        `BatchSolution.hinv_shared` when every row shares the design).
     chunk : int, optional
         Rows per chunk.
     offset : ndarray (K,), optional
@@ -227,6 +409,10 @@ def solve_batch(A, Y, *, valid=None, weights=None, rcond=None,
     fixed : tuple (A_fixed, p_fixed), optional
         Columns ``(K, F)`` of fixed parameters and their values ``(N, F)``;
         their contribution is subtracted row by row before fitting.
+    out : list of P ndarrays (N,), optional
+        Contiguous float64 arrays to receive the parameters.
+    n_threads : int, optional
+        Threads solving chunks at the same time.
 
     Returns
     -------
@@ -234,127 +420,75 @@ def solve_batch(A, Y, *, valid=None, weights=None, rcond=None,
     """
     A = np.asarray(A, dtype=np.float64)
     K, P = A.shape
-    N = Y.shape[0]
     if rcond is None:
         rcond = np.finfo(float).eps * max(K, P)
-    per_row_w = weights is not None and np.ndim(weights) == 2
-    Wshared = (np.ones(K) if weights is None or per_row_w
-               else np.asarray(weights, dtype=np.float64))
-    wpos = Wshared > 0
+    batch = _Batch(A, Y, valid, weights, rcond, want_rss, want_hinv, offset,
+                   fixed, out)
     chunk = default_chunk(K, P) if chunk is None else int(chunk)
-    B = (A[:, :, None] * A[:, None, :]).reshape(K, P * P)
-
-    # every row of these is written below
-    params = np.empty((N, P))
-    n_points = np.empty(N, dtype=np.int32)
-    rank = np.empty(N, dtype=np.int16)
-    shared_rows = np.empty(N, dtype=bool)
-    rss = np.empty(N) if want_rss else None
-    all_hinv = want_hinv is True
-    # in 'masked' mode the array is only created once a row needs it
-    hinv = np.full((N, P, P), np.nan) if all_hinv else None
-    shared = (_shared_solver(A, Wshared, rcond) if not per_row_w
-              else (None, 0, np.full((P, P), np.nan), 0))
-    M_all = shared[0]
-    check = np.ones(P)
-    for start in range(0, N, chunk):
-        stop = min(start + chunk, N)
-        sl = slice(start, stop)
-        Yc = np.asarray(Y[sl], dtype=np.float64)
-        if offset is not None:
-            Yc = Yc - offset
-        if fixed is not None and fixed[0].shape[1]:
-            Yc = Yc - fixed[1][sl] @ fixed[0].T
-        if per_row_w:
-            Wc = np.asarray(weights[sl], dtype=np.float64)
-            full = np.zeros(stop - start, dtype=bool)
-            params[sl] = np.nan
-            shared_rows[sl] = False
-        else:
-            if not wpos.all():
-                # zero-weight points never matter, whatever their value
-                Yc = np.where(wpos, Yc, 0.0)
-            full = (np.ones(stop - start, dtype=bool) if valid is None
-                    else np.asarray(valid[sl], dtype=bool)[:, wpos].all(axis=1))
-            if M_all is not None:
-                # one product fits every row; a non-finite value anywhere
-                # in a row makes its parameters non-finite, which is how
-                # rows needing the masked treatment are found in one pass
-                pc = np.matmul(Yc, M_all.T, out=params[sl])
-                full &= np.isfinite(pc @ check)
-            else:
-                full &= np.isfinite(Yc).all(axis=1)
-                params[sl] = np.nan
-            n_points[sl] = shared[3]
-            rank[sl] = shared[1]
-            shared_rows[sl] = full
-            if all_hinv:
-                hinv[sl] = shared[2]
-        if full.all():
-            if want_rss:
-                rss[sl] = _shared_rss(Yc, params[sl], A, Wshared)
-            continue
-        rows = np.flatnonzero(~full)
-        Yr = Yc[rows]
-        ok = np.isfinite(Yr)
-        if valid is not None:
-            ok &= np.asarray(valid[sl], dtype=bool)[rows]
-        Wn = (Wc[rows] if per_row_w else Wshared[None, :]) * ok
-        Yz = np.where(ok, Yr, 0.0)
-        params[sl][rows] = np.nan
-        rank[sl][rows] = 0
-        if want_hinv and hinv is None:
-            hinv = np.full((N, P, P), np.nan)
-        _solve_masked(A, B, Wn, Yz, rows, per_row_w, rcond,
-                      params[sl], n_points[sl], rank[sl],
-                      hinv[sl] if want_hinv else None)
-        if want_rss:
-            if not per_row_w:
-                rss[sl] = _shared_rss(Yc, params[sl], A, Wshared)
-            res_r = Yz - params[sl][rows] @ A.T
-            rss[sl][rows] = np.einsum("nk,nk->n", Wn, res_r * res_r)
-
-    status = np.full(N, STATUS_OK, dtype=np.int8)
-    status[rank < P] = STATUS_SINGULAR
-    few = n_points < P
-    status[few] = STATUS_TOO_FEW_POINTS
-    params[few] = np.nan
-    shared_rows[few] = False
-    if want_rss:
-        rss[few] = np.nan
-    if hinv is not None:
-        hinv[few] = np.nan
-    return BatchSolution(params=params, n_points=n_points, rank=rank,
-                         status=status, rss=rss, hinv=hinv,
-                         shared=shared_rows, hinv_shared=shared[2])
+    run_chunked(batch.chunk, batch.N, chunk, n_threads=n_threads,
+                scratch=batch.scratch)
+    return batch.solution()
 
 
-def _solve_masked(A, B, Wn, Yz, rows, per_row_w, rcond, params, n_points,
-                  rank, hinv):
-    P = A.shape[1]
+def _pattern_solver(A, W, pattern, rcond):
+    """`_shared_solver` of the points not in ``pattern``, as (M, rank, hinv)
+    with M spanning all K points (zero columns at the masked ones)."""
+    good = ~pattern
+    M, rank, hinv, _ = _shared_solver(A[good], W[good], rcond)
+    if M is not None:
+        full = np.zeros((A.shape[1], A.shape[0]))
+        full[:, good] = M
+        M = full
+    return M, rank, hinv
+
+
+#: At most this many mask patterns are remembered by one `solve_batch`.
+_PATTERN_CACHE_SIZE = 4096
+
+
+def _solve_rows(A, B, Wn, Yz, per_row_w, rcond, want_hinv, cache=None):
+    """
+    Solutions of rows with their own valid points or weights.
+
+    Returns ``(params (m, P), n_points, rank, hinv or None)``; rows with
+    fewer points than parameters get NaN parameters and inverse.  With
+    shared weights, rows are grouped by mask pattern; ``cache`` (a dict)
+    keeps each pattern's solver for later calls.
+    """
+    m, P = Wn.shape[0], A.shape[1]
+    params = np.full((m, P), np.nan)
+    rank = np.zeros(m, dtype=np.int16)
+    hinv = np.full((m, P, P), np.nan) if want_hinv else None
     npts = np.count_nonzero(Wn > 0, axis=1)
-    n_points[rows] = npts
-    enough = npts >= P
     if not per_row_w:
         patterns, inverse = _pattern_groups(Wn == 0)
-        if patterns.shape[0] <= max(8, rows.size // 32):
+        if patterns.shape[0] <= max(8, m // 32):
+            # rows of one pattern are contiguous in this order
+            order = np.argsort(inverse, kind="stable")
+            bounds = np.concatenate([[0], np.cumsum(np.bincount(
+                inverse, minlength=patterns.shape[0]))])
             for g, pattern in enumerate(patterns):
-                members = np.flatnonzero(inverse == g)
-                good = ~pattern
-                W = Wn[members[0]]
-                M, r, h, _ = _shared_solver(A[good], W[good], rcond)
-                dest = rows[members]
-                rank[dest] = r
+                members = order[bounds[g]:bounds[g + 1]]
+                key = pattern.tobytes()
+                solved = None if cache is None else cache.get(key)
+                if solved is None:
+                    solved = _pattern_solver(A, Wn[members[0]], pattern,
+                                             rcond)
+                    if cache is not None and len(cache) < _PATTERN_CACHE_SIZE:
+                        cache[key] = solved
+                M, r, h = solved
+                rank[members] = r
                 if M is not None:
-                    params[dest] = Yz[np.ix_(members, np.flatnonzero(good))] @ M.T
-                if hinv is not None:
-                    hinv[dest] = h
-            return
-    idx = np.flatnonzero(enough)
-    if idx.size == 0:
-        return
-    p, r, h = _normal_rows(A, B, Wn[idx], Yz[idx], rcond, P)
-    params[rows[idx]] = p
-    rank[rows[idx]] = r
-    if hinv is not None:
-        hinv[rows[idx]] = h
+                    # masked points are zero in Yz and in M's columns
+                    params[members] = Yz[members] @ M.T
+                    if hinv is not None:
+                        hinv[members] = h
+            return params, npts, rank, hinv
+    idx = np.flatnonzero(npts >= P)
+    if idx.size:
+        p, r, h = _normal_rows(A, B, Wn[idx], Yz[idx], rcond, P)
+        params[idx] = p
+        rank[idx] = r
+        if hinv is not None:
+            hinv[idx] = h
+    return params, npts, rank, hinv

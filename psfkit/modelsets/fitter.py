@@ -9,6 +9,7 @@ fitted chunk by chunk of models by the same engine (module ``_dask``),
 lazily with `LinearModelSetFitter.fit_lazy`.
 """
 
+import copy
 import functools
 import warnings
 
@@ -16,7 +17,7 @@ from astropy.table import QTable
 import astropy.units as u
 import numpy as np
 
-from ..utils import PsfkitWarning, coerce_data
+from ..utils import PsfkitWarning, coerce_data, resolve_threads
 from ._dask import fit_lazy, unpack, whole_data_sets
 from ._design import build_design, check_linear_model
 from ._solve import STATUS_NAMES, STATUS_OK, solve_batch
@@ -111,6 +112,70 @@ def _check_weights(weights):
     return w
 
 
+def _parameter_columns(model, names):
+    """
+    Flat writable views of the value arrays of ``model``'s parameters.
+
+    Returns `None` unless every named parameter stores its values as one
+    contiguous float64 array holding one value per model (true of the
+    linear models of astropy); the fit then writes its results there
+    directly instead of assigning them afterwards.
+    """
+    n = len(model)
+    cols = []
+    for name in names:
+        value = getattr(model, name).value
+        if not (isinstance(value, np.ndarray) and value.dtype == np.float64
+                and value.size == n and value.flags.c_contiguous
+                and value.flags.writeable):
+            return None
+        cols.append(value.reshape(-1))
+    return cols
+
+
+def _copy_for_fit(model, free):
+    """
+    Copy ``model`` for fitting, without copying what the fit replaces.
+
+    A plain ``model.copy()`` duplicates every parameter array only for the
+    free ones to be overwritten; for a set of millions of models that copy
+    costs more than the fit.  Here the free parameters' arrays (and the
+    model's flat parameter cache, which astropy refills from them whenever
+    it is read) get new, uninitialised arrays in the copy, through the
+    ``memo`` of `copy.deepcopy`; the parameters' defaults are shared
+    read-only and a previous ``fit_info`` is not copied.  Everything else
+    is copied as usual.  Returns the copy and its
+    `_parameter_columns`, or `None` when the parameters are not stored as
+    expected (the caller then assigns the results).
+    """
+    memo = {}
+    for name in model.param_names:
+        # a parameter's default holds the values it was created with: the
+        # copy shares it, read-only, instead of duplicating it
+        default = getattr(model, name).default
+        if isinstance(default, np.ndarray) and default.size > 1:
+            view = default.view()
+            view.flags.writeable = False
+            memo[id(default)] = view
+    for name in free:
+        value = getattr(model, name).value
+        if isinstance(value, np.ndarray) and value.size > 1:
+            memo[id(value)] = np.empty(value.shape, dtype=np.float64)
+    flat = getattr(model, "_parameters", None)
+    if isinstance(flat, np.ndarray) and flat.size > 1 and memo:
+        memo[id(flat)] = np.empty_like(flat)
+    old_info = getattr(model, "fit_info", None)
+    if old_info is not None:
+        memo[id(old_info)] = None
+    fitted = copy.deepcopy(model, memo)
+    cols = _parameter_columns(fitted, free)
+    if cols is not None and not all(
+            any(c.base is m or c is m for m in memo.values()) for c in cols):
+        # astropy did not keep the new arrays: assign the results instead
+        cols = None
+    return fitted, cols
+
+
 class LinearModelSetFitter:
     """
     Vectorised linear least-squares fitter for astropy model sets.
@@ -133,6 +198,11 @@ class LinearModelSetFitter:
         absolute sigmas and the covariance is ``(A^T W A)^-1``; otherwise
         (default) it is scaled by the reduced residual sum of squares of
         each model.
+    n_threads : int, optional
+        Threads fitting chunks of models at the same time; default every
+        available core (at most 8).  ``1`` fits in the calling thread.
+        Data in dask arrays are fitted one thread per chunk, on dask's
+        scheduler.
 
     Attributes
     ----------
@@ -141,10 +211,20 @@ class LinearModelSetFitter:
         model as ``fitted.fit_info``): ``n_points`` (points used), ``rank``,
         ``rss`` (weighted residual sum of squares), ``status`` (0 ok, 1 too
         few points, 2 singular; names in ``fit_info.meta['status_names']``)
-        and, with ``calc_uncertainties``, ``cov`` and ``std``.
+        and, with ``calc_uncertainties``, ``cov`` and ``std``.  A column
+        that is the same for every model (``n_points``, ``rank`` and
+        ``status`` when no point was masked) is stored once, as a
+        read-only broadcast array.
 
     Notes
     -----
+    Models whose points are all valid share one pseudo-inverse of the
+    design: their parameters are BLAS matrix-vector products written
+    straight into the fitted model's parameter arrays, chunk by chunk in
+    float64 (a float32 cube is never converted as a whole).  The fitted
+    model is a copy of ``model`` that does not duplicate the parameter
+    arrays the fit replaces.
+
     The design matrix is built from the model's ``fit_deriv`` on the
     coordinates mapped from ``domain`` to ``window`` (or ``x_domain`` etc.)
     exactly as astropy does, so orthogonal polynomials give astropy's
@@ -171,10 +251,11 @@ class LinearModelSetFitter:
     """
 
     def __init__(self, *, calc_uncertainties=False, rcond=None,
-                 absolute_sigma=False):
+                 absolute_sigma=False, n_threads=None):
         self.calc_uncertainties = bool(calc_uncertainties)
         self.rcond = rcond
         self.absolute_sigma = bool(absolute_sigma)
+        self.n_threads = resolve_threads(n_threads)
         self.fit_info = None
 
     def __call__(self, model, x, y=None, z=None, *, weights=None,
@@ -219,13 +300,18 @@ class LinearModelSetFitter:
         W = self._weights(weights, values.shape, fit["data_shape"],
                           fit["axis"], fit["n_models"], fit["multi"](values))
 
-        fitted = model if inplace else model.copy()
-        design = self._design(fitted, fit["coords"])
+        free = [p for p in model.param_names if not model.fixed[p]]
+        if inplace:
+            fitted, cols = model, _parameter_columns(model, free)
+        else:
+            fitted, cols = _copy_for_fit(model, free)
+        design = self._design(fitted, fit["coords"], like=model)
         sol = solve_batch(design.A, Y, valid=valid, weights=W,
                           rcond=self.rcond, want_rss=True,
                           want_hinv=self.calc_uncertainties,
                           offset=design.implicit,
-                          fixed=(design.A_fixed, design.p_fixed))
+                          fixed=(design.A_fixed, design.p_fixed), out=cols,
+                          n_threads=self.n_threads)
         return self._finish(fitted, design, sol)
 
     def fit_lazy(self, model, x, y=None, z=None, *, weights=None):
@@ -334,8 +420,9 @@ class LinearModelSetFitter:
                 "multi": multi}
 
     @staticmethod
-    def _design(fitted, coords):
-        design = build_design(fitted, [c.reshape(-1) for c in coords])
+    def _design(fitted, coords, like=None):
+        design = build_design(fitted, [c.reshape(-1) for c in coords],
+                              like=like)
         K, P = design.A.shape
         if P == 0:
             msg = "every parameter of the model is fixed; nothing to fit"
@@ -352,11 +439,19 @@ class LinearModelSetFitter:
         P = design.A.shape[1]
         for j, pname in enumerate(design.free):
             param = getattr(fitted, pname)
+            if param.value is sol.columns[j] or (
+                    isinstance(param.value, np.ndarray)
+                    and sol.columns[j].base is param.value):
+                continue  # the engine wrote into the model's own array
             shape = np.shape(param.value)
-            param.value = sol.params[:, j].reshape(shape)
+            param.value = sol.columns[j].reshape(shape)
         self.fit_info = self._table(sol, design, P)
         fitted.fit_info = self.fit_info
-        n_bad = int(np.count_nonzero(sol.status != STATUS_OK))
+        if sol.status.strides == (0,):
+            # one status for every model (a broadcast array)
+            n_bad = n_models if sol.status[0] != STATUS_OK else 0
+        else:
+            n_bad = int(np.count_nonzero(sol.status != STATUS_OK))
         if n_bad:
             counts = {STATUS_NAMES[s]: int(np.count_nonzero(sol.status == s))
                       for s in np.unique(sol.status) if s != STATUS_OK}
@@ -391,8 +486,7 @@ class LinearModelSetFitter:
                 dof = (sol.n_points - P).astype(float)
                 with np.errstate(divide="ignore", invalid="ignore"):
                     scale = np.where(dof > 0, sol.rss / dof, np.nan)
-                cov = sol.hinv
-                cov *= scale[:, None, None]
+                cov = sol.hinv * scale[:, None, None]
             cols["cov"] = cov
             cols["std"] = np.sqrt(np.einsum("nii->ni", cov))
         t = QTable(cols, copy=False)

@@ -16,9 +16,10 @@ from astropy.nddata import NDData
 import astropy.units as u
 import numpy as np
 
-from ..utils import check_in, check_integer, check_positive, coerce_data
+from ..utils import (check_in, check_integer, check_positive, coerce_data,
+                     resolve_threads, run_chunked)
 from ._jumps import detect_jumps
-from ._solve import solve_batch
+from ._solve import solve_batch, subtract_outer
 
 __all__ = ["fit_ramps", "RampFitResult", "SATURATED", "JUMP_DET",
            "TOO_FEW_READS", "NAN_INPUT", "RAMP_FLAGS"]
@@ -118,21 +119,25 @@ def _fit_units(Y, valid, times, A, opts):
     """Fit every row of Y (one ramp segment each); valid may be None."""
     noise = opts["read_noise"] is not None
     P = A.shape[1]
-    hinv_mode = "masked" if noise else True
     sol = solve_batch(A, Y, valid=valid, want_rss=not noise,
-                      want_hinv=hinv_mode)
+                      want_hinv=True)
     W = None
     n_reads = sol.n_points
+    # rows not solved with the shared design held masked or non-finite
+    # reads (None: every row was complete)
+    complete = sol.shared
     if opts["weighting"] == "optimal":
         vw = np.isfinite(Y) if valid is None else valid & np.isfinite(Y)
-        W = _fixsen_weights(times, vw, sol.params[:, 1], opts["read_noise"],
+        W = _fixsen_weights(times, vw, sol.columns[1], opts["read_noise"],
                             opts["gain"])
         sol = solve_batch(A, Y, valid=valid, weights=W, want_rss=False,
                           want_hinv=True)
+    # rows solved with the shared design (None: all), for the variances
+    sh = sol.shared
     # n counts the usable reads (a zero optimal weight at the centre of an
     # odd segment does not make a read unusable)
-    out = {"slope": sol.params[:, 1], "intercept": sol.params[:, 0],
-           "n": n_reads, "shared": sol.shared}
+    out = {"slope": sol.columns[1], "intercept": sol.columns[0],
+           "n": n_reads, "complete": complete}
     if not noise:
         out["ok"] = sol.n_points > P
         dof = sol.n_points - P
@@ -141,26 +146,22 @@ def _fit_units(Y, valid, times, A, opts):
                                   np.nan)
         return out
     out["ok"] = (sol.n_points >= P) & (sol.status == 0)
-    sh = sol.shared
-    out["shared"] = sh
     frn0, fp0 = _variance_factors(A, sol.hinv_shared, np.ones(A.shape[0]),
                                   times)
-    if sh.all():
+    if sh is None or sh.all():
         # every row has the same design: the factors are scalars
         out["f_rn"], out["f_p"] = frn0, fp0
         return out
     f_rn = np.full(Y.shape[0], frn0)
     f_p = np.full(Y.shape[0], fp0)
     rest = np.flatnonzero(~sh)
-    if rest.size:
-        if W is not None:
-            Wr = W[rest]
-        else:
-            Wr = np.isfinite(Y[rest])
-            if valid is not None:
-                Wr &= valid[rest]
-        f_rn[rest], f_p[rest] = _variance_factors(A, sol.hinv[rest], Wr,
-                                                  times)
+    if W is not None:
+        Wr = W[rest]
+    else:
+        Wr = np.isfinite(Y[rest])
+        if valid is not None:
+            Wr &= valid[rest]
+    f_rn[rest], f_p[rest] = _variance_factors(A, sol.hinv[rest], Wr, times)
     out["f_rn"], out["f_p"] = f_rn, f_p
     return out
 
@@ -199,10 +200,11 @@ def _fit_chunk(Y, valid, times, A, opts):
         pix = np.arange(n)
         Yu, vu = Y, valid
     res = _fit_units(Yu, vu, times, A, opts)
-    if valid is None and n_seg_max == 1 and not res["shared"].all():
+    if (valid is None and n_seg_max == 1 and res["complete"] is not None
+            and not res["complete"].all()):
         # no mask was given: rows the engine could not solve with the
         # shared design held non-finite reads
-        flags[~res["shared"]] |= NAN_INPUT
+        flags[~res["complete"]] |= NAN_INPUT
     ok = res["ok"] & np.isfinite(res["slope"])
 
     noise = opts["read_noise"] is not None
@@ -312,7 +314,7 @@ def _is_dask(obj):
 def fit_ramps(cube, times=None, *, degree=1, read_noise=None, gain=1.0,
               weighting="unweighted", mask=None, saturation=None,
               detect_jumps=False, jump_threshold=4.0, axis=0,
-              chunk_pixels=None):
+              chunk_pixels=None, n_threads=None):
     """
     Fit the slope of every pixel's up-the-ramp reads.
 
@@ -355,6 +357,10 @@ def fit_ramps(cube, times=None, *, degree=1, read_noise=None, gain=1.0,
         The time axis of ``cube``.
     chunk_pixels : int, optional
         The number of pixels fitted at a time (bounds the extra memory).
+    n_threads : int, optional
+        Threads fitting chunks of pixels at the same time; default every
+        available core (at most 8).  ``1`` fits in the calling thread.  A
+        dask array is fitted one thread per block, on dask's scheduler.
 
     Returns
     -------
@@ -406,6 +412,7 @@ def fit_ramps(cube, times=None, *, degree=1, read_noise=None, gain=1.0,
         raise ValueError(msg)
     if chunk_pixels is not None:
         chunk_pixels = check_integer("chunk_pixels", chunk_pixels, minimum=1)
+    n_threads = resolve_threads(n_threads)
     opts = dict(degree=degree, read_noise=read_noise, gain=gain,
                 weighting=weighting, saturation=saturation,
                 detect_jumps=bool(detect_jumps),
@@ -436,7 +443,8 @@ def fit_ramps(cube, times=None, *, degree=1, read_noise=None, gain=1.0,
     if not -cube.ndim <= axis < cube.ndim:
         msg = f"axis={axis} is out of range for a {cube.ndim}-D cube"
         raise ValueError(msg)
-    result = _fit_array(cube, times, mask, axis, chunk_pixels, opts)
+    result = _fit_array(cube, times, mask, axis, chunk_pixels, opts,
+                        n_threads=n_threads)
     if unit is not None or t_unit is not None:
         level = u.dimensionless_unscaled if unit is None else unit
         rate = level if t_unit is None else level / t_unit
@@ -455,59 +463,70 @@ class _LinearRamps:
     Straight-line fits of complete ramps in one pass over each chunk.
 
     For the common case (degree 1, equal weights, nothing masked, no
-    saturation or jumps) the least-squares line has a closed form in
-    centred time: ``slope = sum((t - tbar) y) / sum((t - tbar)**2)``.  Each
-    chunk is read once into cache; pixels holding a non-finite read come
-    out non-finite and are refitted by the general engine.  The variances
-    use the same factors as the general engine, so both give the same
-    numbers.
+    saturation or jumps) the least-squares line is a fixed linear
+    combination of the reads: ``slope = w_s . y`` and ``intercept =
+    w_i . y`` with the rows of the pseudo-inverse of the design.  Each
+    chunk is converted to float64 once, in a work buffer that stays in
+    cache, and both combinations are single BLAS matrix-vector products.
+    Pixels holding a non-finite read come out non-finite and are refitted
+    by the general engine.  The variances use the same factors as the
+    general engine, so both give the same numbers.
     """
 
     def __init__(self, times, opts):
         self.opts = opts
         self.times = times
-        self.tbar = times.mean()
-        self.tc = times - self.tbar
-        self.stt = float(self.tc @ self.tc)
         A = np.vander(times, 2, increasing=True)
+        self.A = A
+        self.w_icpt, self.w_slope = np.linalg.pinv(A)
         hinv = np.linalg.inv(A.T @ A)
         self.hinv11 = hinv[1, 1]
         self.f_rn, self.f_p = _variance_factors(A, hinv[None], np.ones(len(times)),
                                                 times)
 
-    def fit(self, block, out, start, A):
+    def fit(self, block, out, start, scratch):
         opts, K = self.opts, block.shape[0]
-        stop = start + block.shape[1]
-        # always a copy: the residuals below are formed in place, and the
-        # caller's cube must never change
-        y = np.array(block, dtype=np.float64)
-        slope = (self.tc @ y) / self.stt
-        intercept = y.mean(axis=0) - slope * self.tbar
-        sl = slice(start, stop)
-        out["slope"][sl] = slope
-        out["intercept"][sl] = intercept
+        n = block.shape[1]
+        sl = slice(start, start + n)
+        buf = scratch.get("y")
+        if buf is None or buf.size < K * n:
+            buf = scratch["y"] = np.empty(K * n)
+        # a float64 copy: the caller's cube is never written to
+        y = buf[:K * n].reshape(K, n)
+        np.copyto(y, block, casting="unsafe")
+        slope = out["slope"][sl]
+        np.dot(self.w_slope, y, out=slope)
+        np.dot(self.w_icpt, y, out=out["intercept"][sl])
         if opts["read_noise"] is not None:
             var_rn = opts["read_noise"] ** 2 * self.f_rn
-            var_p = np.fmax(slope, 0.0) * (self.f_p / opts["gain"])
+            var_p = out["var_poisson"][sl]
+            np.maximum(slope, 0.0, out=var_p)
+            var_p *= self.f_p / opts["gain"]
             out["var_readnoise"][sl] = var_rn
-            out["var_poisson"][sl] = var_p
-            out["slope_err"][sl] = np.sqrt(var_rn + var_p)
+            err = out["slope_err"][sl]
+            np.add(var_p, var_rn, out=err)
+            np.sqrt(err, out=err)
         else:
-            y -= intercept
-            y -= np.multiply.outer(self.times, slope)
-            rss = np.einsum("kn,kn->n", y, y)
-            out["slope_err"][sl] = np.sqrt(self.hinv11 * rss / (K - 2))
+            # residuals in place: y -= intercept + t * slope
+            subtract_outer(y, self.A[:, 0], out["intercept"][sl])
+            subtract_outer(y, self.A[:, 1], slope)
+            np.multiply(y, y, out=y)
+            rss = np.add.reduce(y, axis=0)
+            np.sqrt(self.hinv11 * rss / (K - 2), out=out["slope_err"][sl])
         out["n_used"][sl] = K
         out["n_segments"][sl] = 1
         out["flags"][sl] = 0
+        # one sum finds out whether any pixel held a non-finite read
+        if np.isfinite(np.add.reduce(slope)):
+            return
         bad = np.flatnonzero(~np.isfinite(slope))
         if bad.size:
-            res = _fit_chunk(block[:, bad].T, None, self.times, A, opts)
+            res = _fit_chunk(block[:, bad].T, None, self.times, self.A, opts)
             for name, arr in out.items():
                 arr[start + bad] = res[name]
 
 
-def _fit_array(cube, times, mask, axis, chunk_pixels, opts):
+def _fit_array(cube, times, mask, axis, chunk_pixels, opts, n_threads=1):
     K = cube.shape[axis]
     times = _check_times(times, K)
     if K < opts["degree"] + 1:
@@ -519,7 +538,7 @@ def _fit_array(cube, times, mask, axis, chunk_pixels, opts):
     mflat = None if mask is None else np.moveaxis(mask, axis, 0).reshape(K, -1)
     npix = flat.shape[1]
     A = np.vander(times, opts["degree"] + 1, increasing=True)
-    # about 2.5 MB of float64 per chunk: it stays in cache while it is used
+    # about 2 MB of float64 per chunk: it stays in cache while it is used
     chunk = chunk_pixels or max(1, min(32768, 2**18 // K))
     noise = opts["read_noise"] is not None
     out = {name: np.empty(npix) for name in
@@ -539,25 +558,25 @@ def _fit_array(cube, times, mask, axis, chunk_pixels, opts):
              and opts["saturation"] is None and not opts["detect_jumps"]
              and opts["weighting"] == "unweighted")
     linear = _LinearRamps(times, opts) if plain and opts["degree"] == 1 else None
-    for start in range(0, npix, chunk):
-        stop = min(start + chunk, npix)
+
+    def fit_chunk(start, stop, scratch):
         if linear is not None:
-            linear.fit(flat[:, start:stop], out, start, A)
-            continue
+            linear.fit(flat[:, start:stop], out, start, scratch)
+            return
         if plain:
             res = _fit_chunk(flat[:, start:stop].T, None, times, A, opts)
-            for name, arr in out.items():
-                arr[start:stop] = res[name]
-            continue
-        part = coerce_data(flat[:, start:stop], name="cube", ndim=2,
-                           dtype=np.float64, allow_all_masked=True)
-        invalid = part.mask
-        if mflat is not None:
-            invalid = invalid | mflat[:, start:stop]
-        valid = ~invalid.T if invalid.any() else None
-        res = _fit_chunk(part.data.T, valid, times, A, opts)
+        else:
+            part = coerce_data(flat[:, start:stop], name="cube", ndim=2,
+                               dtype=np.float64, allow_all_masked=True)
+            invalid = part.mask
+            if mflat is not None:
+                invalid = invalid | mflat[:, start:stop]
+            valid = ~invalid.T if invalid.any() else None
+            res = _fit_chunk(part.data.T, valid, times, A, opts)
         for name, arr in out.items():
             arr[start:stop] = res[name]
+
+    run_chunked(fit_chunk, npix, chunk, n_threads=n_threads, scratch=dict)
     values = {name: out[name].reshape(pshape) if name in out else None
               for name in _FIELDS}
     return RampFitResult(**values)

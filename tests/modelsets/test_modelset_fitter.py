@@ -360,18 +360,22 @@ def test_engine_property_against_lstsq():
     @hyp.given(n_models=st.integers(1, 40), n_points=st.integers(1, 12),
                n_params=st.integers(1, 4), frac=st.floats(0.0, 0.6),
                mode=st.sampled_from(["none", "shared", "model"]),
-               chunk=st.integers(1, 50), seed=st.integers(0, 2**16))
-    def check(n_models, n_points, n_params, frac, mode, chunk, seed):
+               chunk=st.integers(1, 50), seed=st.integers(0, 2**16),
+               threads=st.integers(1, 3), points_major=st.booleans())
+    def check(n_models, n_points, n_params, frac, mode, chunk, seed,
+              threads, points_major):
         rng = np.random.default_rng(seed)
         x = np.sort(rng.uniform(-1, 1, n_points))
         A = np.polynomial.legendre.legvander(x, n_params - 1)
         Y = rng.normal(size=(n_models, n_points))
         valid = rng.random(Y.shape) >= frac
         Y[~valid] = np.nan
+        # the layout of a transposed cube (points along the first axis)
+        Yin = np.asfortranarray(Y) if points_major else Y
         w = {"none": None, "shared": rng.uniform(0.5, 2, n_points),
              "model": rng.uniform(0.5, 2, Y.shape)}[mode]
-        sol = solve_batch(A, Y, weights=None if w is None else w * w,
-                          chunk=chunk, want_hinv=True)
+        sol = solve_batch(A, Yin, weights=None if w is None else w * w,
+                          chunk=chunk, want_hinv=True, n_threads=threads)
         n_ok = valid.sum(axis=1)
         assert_array_equal(sol.n_points, n_ok)
         enough = n_ok >= n_params
@@ -385,5 +389,131 @@ def test_engine_property_against_lstsq():
             err = np.linalg.norm(sol.params[enough] - ref, axis=1) / scale
             assert np.all(err < 1e-10)
             assert np.all(sol.status[enough] == 0)
+            # the weighted residual sums of squares of the same solutions
+            wk = (np.ones(Y.shape) if w is None
+                  else np.broadcast_to(w, Y.shape))[enough]
+            ok = valid[enough]
+            res = np.where(ok, (Y[enough] - ref @ A.T) * wk, 0.0)
+            rss = np.sum(res * res, axis=1)
+            size = np.sum(np.where(ok, Y[enough] * wk, 0.0) ** 2, axis=1)
+            assert np.all(np.abs(sol.rss[enough] - rss)
+                          <= 1e-8 * rss + 1e-12 * (1.0 + size))
+        assert np.all(np.isnan(sol.rss[~enough]))
 
     check()
+
+
+@pytest.mark.parametrize("layout", ["points_major", "models_major"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_engine_complete_rows_every_chunk(layout, dtype, threads):
+    # complete rows go through the shared-design path chunk by chunk,
+    # including a short last chunk; parameters and residual sums must
+    # match lstsq on the same (converted) values
+    from psfkit.modelsets._solve import solve_batch
+
+    rng = np.random.default_rng(5)
+    K, N = 9, 1000
+    x = np.linspace(0.0, 80.0, K)
+    A = np.vander(x, 3, increasing=True)
+    Y = (1000.0 + rng.uniform(0, 50, (N, 1)) * x
+         + rng.normal(0, 10, (N, K))).astype(dtype)
+    if layout == "points_major":
+        Y = np.ascontiguousarray(Y.T).T
+    Y[5, 3] = np.nan          # one row with a non-finite point
+    sol = solve_batch(A, Y, chunk=64, n_threads=threads, want_hinv=True)
+    Y64 = Y.astype(np.float64)
+    ref = lstsq_rows(A, Y64)
+    assert rel_err(sol.params, ref) < 1e-10
+    res = np.where(np.isfinite(Y64), Y64 - ref @ A.T, 0.0)
+    assert_allclose(sol.rss, np.sum(res * res, axis=1), rtol=1e-9)
+    assert sol.n_points[5] == K - 1 and np.all(np.delete(sol.n_points, 5) == K)
+    assert_allclose(sol.hinv[0], np.linalg.inv(A.T @ A), rtol=1e-10)
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_fitted_copy_is_independent_and_consistent(axis):
+    # the fitted model is built without copying the parameters it
+    # replaces: check it behaves exactly like a normal astropy copy
+    import pickle
+
+    rng = np.random.default_rng(2)
+    N, K = 50, 8
+    x = np.linspace(-1.0, 1.0, K)
+    coef = rng.normal(size=(N, 3))
+    Y = coef @ np.vander(x, 3, increasing=True).T
+    data = Y if axis == 0 else Y.T
+    c1 = np.full(N, 3.0) if axis == 0 else np.full((1, N), 3.0)
+    model = models.Polynomial1D(2, n_models=N, model_set_axis=axis,
+                                c1=c1, fixed={"c1": True})
+    before = model.parameters.copy()
+    fitted = LinearModelSetFitter()(model, x, data)
+    # the input model is untouched and shares no memory with the fit
+    assert_array_equal(model.parameters, before)
+    for name in model.param_names:
+        assert not np.shares_memory(getattr(model, name).value,
+                                    getattr(fitted, name).value)
+    # the fixed parameter keeps its value; the free ones are the fit
+    assert_array_equal(fitted.c1.value.ravel(), 3.0)
+    A = np.vander(x, 3, increasing=True)
+    ref = lstsq_rows(A[:, [0, 2]], Y - 3.0 * x)
+    assert_allclose(fitted.c0.value.ravel(), ref[:, 0], atol=1e-12)
+    assert_allclose(fitted.c2.value.ravel(), ref[:, 1], atol=1e-12)
+    # astropy's flat parameter array and param_sets agree with the values
+    flat = np.concatenate([getattr(fitted, n).value.ravel()
+                           for n in fitted.param_names])
+    assert_array_equal(fitted.parameters, flat)
+    assert_array_equal(np.asarray(fitted.param_sets).reshape(3, N),
+                       flat.reshape(3, N))
+    # evaluation, later changes and a pickle round trip behave normally
+    expect = ref[:, :1] + 3.0 * x + ref[:, 1:] * x**2
+    got = fitted(x, model_set_axis=False)
+    assert_allclose(got if axis == 0 else got.T, expect, atol=1e-10)
+    fitted.c0 = np.zeros(N) if axis == 0 else np.zeros((1, N))
+    assert_array_equal(model.parameters, before)
+    assert_array_equal(fitted.parameters[:N], 0.0)
+    again = pickle.loads(pickle.dumps(fitted))
+    assert_array_equal(again.parameters, fitted.parameters)
+
+
+def test_refit_of_a_fitted_model():
+    rng = np.random.default_rng(3)
+    x = np.arange(6.0)
+    Y = rng.normal(size=(20, 6))
+    fitter = LinearModelSetFitter()
+    first = fitter(models.Polynomial1D(1, n_models=20), x, Y)
+    second = fitter(first, x, 2.0 * Y)
+    assert_allclose(second.parameters, 2.0 * first.parameters, rtol=1e-12)
+    assert second.fit_info is not first.fit_info
+    assert_allclose(first.fit_info["rss"] * 4.0, second.fit_info["rss"],
+                    rtol=1e-10)
+    # fitting in place writes into the model's own arrays
+    same = fitter(first, x, 3.0 * Y, inplace=True)
+    assert same is first
+    assert_allclose(first.parameters, 1.5 * second.parameters, rtol=1e-12)
+
+
+def test_threads_give_the_serial_fit():
+    # enough models for several chunks, with NaN, masked points and
+    # per-model weights, fitted on one and on three threads
+    rng = np.random.default_rng(12)
+    N, K = 70_000, 4
+    x = np.linspace(0.0, 3.0, K)
+    Y = rng.normal(size=(N, K)) + 2.0 * x
+    Y[rng.random(Y.shape) < 0.05] = np.nan
+    w = rng.uniform(0.5, 2.0, Y.shape)
+    model = models.Polynomial1D(1, n_models=N)
+    for weights in (None, w):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ModelSetFitWarning)
+            one = LinearModelSetFitter(n_threads=1)(model, x, Y,
+                                                    weights=weights)
+            three = LinearModelSetFitter(n_threads=3)(model, x, Y,
+                                                      weights=weights)
+        assert_allclose(three.parameters, one.parameters, rtol=1e-12,
+                        equal_nan=True)
+        for name in ("n_points", "rank", "status", "rss"):
+            assert_allclose(three.fit_info[name], one.fit_info[name],
+                            rtol=1e-12, equal_nan=True)
+    with pytest.raises(ValueError, match="n_threads must be a positive"):
+        LinearModelSetFitter(n_threads=-1)

@@ -260,6 +260,8 @@ def test_bad_arguments():
         fit_ramps(cube[:3], degree=3)
     with pytest.raises(ValueError, match="at least 2 dimensions"):
         fit_ramps(np.arange(5.0))
+    with pytest.raises(ValueError, match="n_threads must be a positive"):
+        fit_ramps(cube, n_threads=0)
     res = fit_ramps(cube)
     assert_allclose(res.slope, 1.0)
     assert_allclose(res.slope_err, 0.0, atol=1e-12)
@@ -274,3 +276,67 @@ def test_input_cube_is_never_modified(dtype, read_noise):
     before = cube.copy()
     fit_ramps(cube, truth.times, read_noise=read_noise)
     np.testing.assert_array_equal(cube, before)
+
+
+@pytest.mark.parametrize("options", [
+    {},
+    {"read_noise": RN, "gain": 2.0},
+    {"read_noise": RN, "gain": 2.0, "weighting": "optimal",
+     "detect_jumps": True, "saturation": 3000.0},
+])
+def test_threads_give_the_serial_result(options):
+    # many small chunks shared by three threads, with NaN reads, jumps and
+    # saturated pixels spread over them
+    rng = np.random.default_rng(8)
+    cube, truth = make_ramp_cube((40, 50), 8, rate=rng.uniform(0, 300, (40, 50)),
+                                 read_noise=RN, gain=2.0, jump_fraction=0.02,
+                                 seed=4)
+    cube[rng.random(cube.shape) < 0.01] = np.nan
+    serial = fit_ramps(cube, truth.times, n_threads=1, **options)
+    threaded = fit_ramps(cube, truth.times, n_threads=3, chunk_pixels=37,
+                         **options)
+    for name in ("slope", "intercept", "slope_err", "var_poisson",
+                 "var_readnoise", "n_used", "n_segments", "flags"):
+        a, b = getattr(serial, name), getattr(threaded, name)
+        if a is None:
+            assert b is None
+            continue
+        assert_allclose(b, a, rtol=1e-12, atol=1e-12, equal_nan=True,
+                        err_msg=name)
+    assert np.count_nonzero(serial.flags & NAN_INPUT) > 100
+
+
+def test_fast_path_matches_general_engine():
+    # complete straight-line ramps take a one-pass route; a mask of no
+    # points sends the same data through the general engine
+    rng = np.random.default_rng(9)
+    cube, truth = make_ramp_cube((30, 30), 6, rate=rng.uniform(0, 50, (30, 30)),
+                                 read_noise=RN, gain=2.0, seed=5,
+                                 dtype=np.float32)
+    cube[3, 4, 5] = np.nan
+    nomask = np.zeros(cube.shape, bool)
+    for noise in (None, RN):
+        fast = fit_ramps(cube, truth.times, read_noise=noise, gain=2.0)
+        ref = fit_ramps(cube, truth.times, read_noise=noise, gain=2.0,
+                        mask=nomask)
+        for name in ("slope", "intercept", "slope_err", "n_used", "flags"):
+            assert_allclose(getattr(fast, name), getattr(ref, name),
+                            rtol=1e-10, atol=1e-10, equal_nan=True,
+                            err_msg=name)
+
+
+@pytest.mark.parametrize("weighting", ["unweighted", "optimal"])
+def test_nan_flag_only_where_a_read_was_nan(weighting):
+    # optimal weights are per pixel, so no pixel shares the design in the
+    # weighted solve; that must not be mistaken for non-finite reads
+    cube, truth = simulate(50.0, 11, shape=(12, 13))
+    res = fit_ramps(cube, truth.times, read_noise=RN, gain=GAIN,
+                    weighting=weighting)
+    assert_array_equal(res.flags, 0)
+    cube[4, 2, 3] = np.nan
+    res = fit_ramps(cube, truth.times, read_noise=RN, gain=GAIN,
+                    weighting=weighting)
+    expect = np.zeros((12, 13), int)
+    expect[2, 3] = NAN_INPUT
+    assert_array_equal(res.flags, expect)
+    assert res.n_used[2, 3] == 9
