@@ -16,11 +16,11 @@ the same run on the same data:
 
 Run with ``python benchmarks/bench_modelsets.py`` (under a minute; peak
 memory about 3 GB).  Every time is the best of a few runs after one
-untimed run, each after a garbage collection.  psfkit runs with its default threads (every core)
-and with ``n_threads=1``.  Next to each wall time the user and system CPU
-time of the same run are printed: system time is spent giving the process
-fresh memory (page faults), which on some virtual machines costs far more
-than the arithmetic.
+untimed run, each after a garbage collection.  psfkit runs with its
+default threads (every core) and with ``n_threads=1``.  Next to each wall
+time the user and system CPU time of the same run are printed: system
+time is spent giving the process fresh memory (page faults), which on
+some virtual machines costs far more than the arithmetic.
 """
 
 import gc

@@ -70,8 +70,8 @@ def _write_plot(path, image, table, residual):
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from astropy.visualization import ImageNormalize, ZScaleInterval
+    import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), constrained_layout=True)
     norm = ImageNormalize(image, interval=ZScaleInterval())

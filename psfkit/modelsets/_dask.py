@@ -44,8 +44,8 @@ def _fit_block(Y, *rest, A, implicit, A_fixed, rcond, want_hinv, data_name,
     sol = solve_batch(A, values, valid=valid, weights=weights, rcond=rcond,
                       want_rss=True, want_hinv=want_hinv, offset=implicit,
                       fixed=(A_fixed, p_fixed))
-    cols = [*[c[:, None] for c in sol.columns], sol.n_points[:, None], sol.rank[:, None], sol.rss[:, None],
-            sol.status[:, None]]
+    cols = [*[c[:, None] for c in sol.columns], sol.n_points[:, None],
+            sol.rank[:, None], sol.rss[:, None], sol.status[:, None]]
     if want_hinv:
         cols.append(sol.hinv.reshape(len(values), -1))
     return np.concatenate([np.asarray(c, dtype=np.float64) for c in cols],

@@ -10,9 +10,11 @@ own mask and weights.  The engine solves
 without a Python loop over the models:
 
 * rows with no masked point and shared weights: one pseudo-inverse of the
-  (weighted) design, applied to all rows with a matrix product;
+  (weighted) design, each parameter one BLAS matrix-vector product over a
+  chunk of rows, and the residuals formed in place by rank-1 updates;
 * rows with masked points and shared weights, when few distinct mask
-  patterns occur: one pseudo-inverse per pattern;
+  patterns occur: one pseudo-inverse per pattern, remembered for the
+  rest of the call;
 * otherwise (per-row weights, or many patterns): per-row normal equations
   built with matrix products, solved by a batched Cholesky factorisation of
   the Jacobi-scaled Gram matrix, followed by one step of iterative
@@ -21,8 +23,12 @@ without a Python loop over the models:
   factorisation fails, are solved by a batched SVD instead, which gives the
   minimum-norm solution of `numpy.linalg.lstsq` and its rank.
 
-The data are processed in chunks of rows, converted to float64 chunk by
-chunk, so float32 (or integer) inputs never need a full float64 copy.
+The data are processed in chunks of rows, each copied into a float64 work
+buffer with the points along its first axis, so float32 (or integer)
+inputs never need a full float64 copy and every operation streams through
+cache-resident memory.  Chunks can be shared among threads
+(`psfkit.utils.run_chunked`); each writes only its own rows of the outputs.
+Outputs that are the same for every row are returned as broadcast views.
 """
 
 from dataclasses import dataclass
@@ -84,9 +90,9 @@ def subtract_outer(y, a, b):
 
 
 def default_chunk(n_points, n_params=1):
-    """A number of rows per chunk that keeps the work buffer near 2 MB."""
+    """A number of rows per chunk that keeps the work buffer near 4 MB."""
     per_row = max(n_points, n_params * n_params)
-    return int(np.clip(2**18 // per_row, 16, 32768))
+    return int(np.clip(2**19 // per_row, 16, 65536))
 
 
 def _pinv_shared(A, W):
@@ -265,11 +271,8 @@ class _Batch:
             # set last: the other arrays exist once this is not None
             self.shared = np.ones(N, dtype=bool)
 
-    def scratch(self):
-        """A work buffer of one chunk, points along the first axis."""
-        return {}
-
     def solution(self):
+        """The `BatchSolution`, once every chunk is solved."""
         N, P, sv = self.N, self.P, self.shared_values
         if self.shared is None:
             # every row was solved with the shared design
@@ -425,8 +428,9 @@ def solve_batch(A, Y, *, valid=None, weights=None, rcond=None,
     batch = _Batch(A, Y, valid, weights, rcond, want_rss, want_hinv, offset,
                    fixed, out)
     chunk = default_chunk(K, P) if chunk is None else int(chunk)
+    # each thread keeps its work buffer in a dict of its own
     run_chunked(batch.chunk, batch.N, chunk, n_threads=n_threads,
-                scratch=batch.scratch)
+                scratch=dict)
     return batch.solution()
 
 

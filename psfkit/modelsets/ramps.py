@@ -16,8 +16,14 @@ from astropy.nddata import NDData
 import astropy.units as u
 import numpy as np
 
-from ..utils import (check_in, check_integer, check_positive, coerce_data,
-                     resolve_threads, run_chunked)
+from ..utils import (
+    check_in,
+    check_integer,
+    check_positive,
+    coerce_data,
+    resolve_threads,
+    run_chunked,
+)
 from ._jumps import detect_jumps
 from ._solve import solve_batch, subtract_outer
 
@@ -515,7 +521,6 @@ class _LinearRamps:
             np.sqrt(self.hinv11 * rss / (K - 2), out=out["slope_err"][sl])
         out["n_used"][sl] = K
         out["n_segments"][sl] = 1
-        out["flags"][sl] = 0
         # one sum finds out whether any pixel held a non-finite read
         if np.isfinite(np.add.reduce(slope)):
             return
@@ -538,8 +543,8 @@ def _fit_array(cube, times, mask, axis, chunk_pixels, opts, n_threads=1):
     mflat = None if mask is None else np.moveaxis(mask, axis, 0).reshape(K, -1)
     npix = flat.shape[1]
     A = np.vander(times, opts["degree"] + 1, increasing=True)
-    # about 2 MB of float64 per chunk: it stays in cache while it is used
-    chunk = chunk_pixels or max(1, min(32768, 2**18 // K))
+    # about 4 MB of float64 per chunk: it stays in cache while it is used
+    chunk = chunk_pixels or max(1, min(65536, 2**19 // K))
     noise = opts["read_noise"] is not None
     out = {name: np.empty(npix) for name in
            ("slope", "intercept", "slope_err")}
@@ -549,7 +554,9 @@ def _fit_array(cube, times, mask, axis, chunk_pixels, opts, n_threads=1):
     # read and segment counts are small: int16 keeps the outputs compact
     out["n_used"] = np.empty(npix, dtype=np.int16)
     out["n_segments"] = np.empty(npix, dtype=np.int16)
-    out["flags"] = np.empty(npix, dtype=np.int16)
+    # zero-filled by the operating system: the pages of unflagged pixels
+    # are never written by the one-pass route below
+    out["flags"] = np.zeros(npix, dtype=np.int16)
     # native floating-point data needing no per-read masking go straight
     # to the engine, which converts each chunk to float64 and finds
     # non-finite reads itself; everything else is coerced chunk by chunk

@@ -1,6 +1,5 @@
 """Plain arrays carry no mask: defects must not drag the kernel solution."""
 
-import numpy as np
 import pytest
 
 from psfkit.datasets import make_diffim_pair

@@ -591,9 +591,9 @@ def test_photometry_object_pickles_after_a_call():
 
     from psfkit.photometry import (
         DAOGroup,
+        DAOStarFinder,
         IntegratedGaussianPRF,
         IterativelySubtractedPSFPhotometry,
-        DAOStarFinder,
     )
 
     rng = np.random.default_rng(3)

@@ -3,7 +3,11 @@
 import numpy as np
 from scipy.spatial import cKDTree
 
-from psfkit.datasets import make_gaussian_sources, make_noise_image, make_random_gaussians
+from psfkit.datasets import (
+    make_gaussian_sources,
+    make_noise_image,
+    make_random_gaussians,
+)
 from psfkit.photometry import (
     DAOGroup,
     DAOStarFinder,

@@ -5,8 +5,12 @@ import threading
 import numpy as np
 import pytest
 
-from psfkit.utils import (available_cpus, resolve_threads, run_chunked,
-                          single_threaded_blas)
+from psfkit.utils import (
+    available_cpus,
+    resolve_threads,
+    run_chunked,
+    single_threaded_blas,
+)
 
 
 def test_available_cpus_and_resolve():
