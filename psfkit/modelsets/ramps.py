@@ -87,14 +87,22 @@ class RampFitResult:
 _FIELDS = [f.name for f in fields(RampFitResult)]
 
 
-def _fixsen_weights(times, valid, slope, read_noise, gain):
-    """Per-read weights of Fixsen et al. (2000) for every row."""
+def _fixsen_classes(times, valid, slope, read_noise, gain):
+    """
+    The span ``(t0, t1)`` of every row's valid reads and its Fixsen et al.
+    (2000) weighting exponent, from the signal-to-noise of the segment.
+    """
     any_valid = valid.any(axis=1)
     t0 = np.where(any_valid, np.where(valid, times, np.inf).min(axis=1), 0.0)
     t1 = np.where(any_valid, np.where(valid, times, -np.inf).max(axis=1), 0.0)
     signal = np.clip(slope, 0.0, None) * (t1 - t0)
     snr = signal / np.sqrt(read_noise**2 + signal / gain)
     power = _SNR_POWERS[np.searchsorted(_SNR_EDGES, np.nan_to_num(snr))]
+    return t0, t1, power
+
+
+def _fixsen_weights(times, valid, t0, t1, power):
+    """Per-read weights ``|t - mid| / half`` to the row's power (or 1)."""
     mid = 0.5 * (t0 + t1)
     half = np.where(t1 > t0, 0.5 * (t1 - t0), 1.0)
     with np.errstate(invalid="ignore"):
@@ -127,21 +135,16 @@ def _fit_units(Y, valid, times, A, opts):
     P = A.shape[1]
     sol = solve_batch(A, Y, valid=valid, want_rss=not noise,
                       want_hinv=True)
-    W = None
+    # n counts the usable reads (a zero optimal weight at the centre of an
+    # odd segment does not make a read unusable)
     n_reads = sol.n_points
     # rows not solved with the shared design held masked or non-finite
     # reads (None: every row was complete)
     complete = sol.shared
     if opts["weighting"] == "optimal":
-        vw = np.isfinite(Y) if valid is None else valid & np.isfinite(Y)
-        W = _fixsen_weights(times, vw, sol.columns[1], opts["read_noise"],
-                            opts["gain"])
-        sol = solve_batch(A, Y, valid=valid, weights=W, want_rss=False,
-                          want_hinv=True)
-    # rows solved with the shared design (None: all), for the variances
-    sh = sol.shared
-    # n counts the usable reads (a zero optimal weight at the centre of an
-    # odd segment does not make a read unusable)
+        out = _fit_optimal(Y, valid, times, A, opts, sol.columns[1])
+        out.update(n=n_reads, complete=complete)
+        return out
     out = {"slope": sol.columns[1], "intercept": sol.columns[0],
            "n": n_reads, "complete": complete}
     if not noise:
@@ -154,21 +157,58 @@ def _fit_units(Y, valid, times, A, opts):
     out["ok"] = (sol.n_points >= P) & (sol.status == 0)
     frn0, fp0 = _variance_factors(A, sol.hinv_shared, np.ones(A.shape[0]),
                                   times)
-    if sh is None or sh.all():
+    if complete is None or complete.all():
         # every row has the same design: the factors are scalars
         out["f_rn"], out["f_p"] = frn0, fp0
         return out
     f_rn = np.full(Y.shape[0], frn0)
     f_p = np.full(Y.shape[0], fp0)
-    rest = np.flatnonzero(~sh)
-    if W is not None:
-        Wr = W[rest]
-    else:
-        Wr = np.isfinite(Y[rest])
-        if valid is not None:
-            Wr &= valid[rest]
+    rest = np.flatnonzero(~complete)
+    Wr = np.isfinite(Y[rest])
+    if valid is not None:
+        Wr &= valid[rest]
     f_rn[rest], f_p[rest] = _variance_factors(A, sol.hinv[rest], Wr, times)
     out["f_rn"], out["f_p"] = f_rn, f_p
+    return out
+
+
+def _fit_optimal(Y, valid, times, A, opts, slope):
+    """
+    Refit every row with the weights of Fixsen et al. (2000).
+
+    The weights depend on a row's span of valid reads and on one of six
+    exponents.  Complete rows all span the whole ramp, so they fall into
+    at most six classes that share their weights: each class is one
+    shared-design solve.  The other rows are solved with their own weights.
+    """
+    P, n = A.shape[1], Y.shape[0]
+    vw = np.isfinite(Y) if valid is None else valid & np.isfinite(Y)
+    t0, t1, power = _fixsen_classes(times, vw, slope, opts["read_noise"],
+                                    opts["gain"])
+    out = {"slope": np.empty(n), "intercept": np.empty(n),
+           "ok": np.empty(n, dtype=bool), "f_rn": np.empty(n),
+           "f_p": np.empty(n)}
+
+    def store(rows, sol, f_rn, f_p):
+        out["slope"][rows] = sol.columns[1]
+        out["intercept"][rows] = sol.columns[0]
+        out["ok"][rows] = (sol.n_points >= P) & (sol.status == 0)
+        out["f_rn"][rows], out["f_p"][rows] = f_rn, f_p
+
+    full = vw.all(axis=1)
+    for p in np.unique(power[full]):
+        rows = np.flatnonzero(full & (power == p))
+        w = _fixsen_weights(times, np.ones((1, times.size), bool),
+                            times[:1], times[-1:], np.array([p]))[0]
+        sol = solve_batch(A, Y[rows], weights=w, want_rss=False)
+        store(rows, sol, *_variance_factors(A, sol.hinv_shared, w, times))
+    rest = np.flatnonzero(~full)
+    if rest.size:
+        W = _fixsen_weights(times, vw[rest], t0[rest], t1[rest], power[rest])
+        sol = solve_batch(A, Y[rest], weights=W, want_rss=False,
+                          valid=None if valid is None else valid[rest],
+                          want_hinv=True)
+        store(rest, sol, *_variance_factors(A, sol.hinv, W, times))
     return out
 
 
@@ -543,8 +583,10 @@ def _fit_array(cube, times, mask, axis, chunk_pixels, opts, n_threads=1):
     mflat = None if mask is None else np.moveaxis(mask, axis, 0).reshape(K, -1)
     npix = flat.shape[1]
     A = np.vander(times, opts["degree"] + 1, increasing=True)
-    # about 4 MB of float64 per chunk: it stays in cache while it is used
-    chunk = chunk_pixels or max(1, min(65536, 2**19 // K))
+    # about 4 MB of float64 per chunk: it stays in cache while it is used;
+    # jump detection keeps a dozen arrays of that size, so it takes less
+    per_chunk = 2**17 if opts["detect_jumps"] else 2**19
+    chunk = chunk_pixels or max(1, min(65536, per_chunk // K))
     noise = opts["read_noise"] is not None
     out = {name: np.empty(npix) for name in
            ("slope", "intercept", "slope_err")}

@@ -340,3 +340,38 @@ def test_nan_flag_only_where_a_read_was_nan(weighting):
     expect[2, 3] = NAN_INPUT
     assert_array_equal(res.flags, expect)
     assert res.n_used[2, 3] == 9
+
+
+@pytest.mark.parametrize("n_diff", [3, 4, 9, 25])
+def test_jump_statistic_matches_dense_gls(n_diff):
+    # the tridiagonal factorisation must give the statistic of the dense
+    # generalised least-squares formula: z_j = (P d)_j / sqrt(P_jj) with
+    # P = C^-1 - C^-1 dt (dt^T C^-1 dt)^-1 dt^T C^-1
+    from psfkit.modelsets._jumps import _z_scores
+
+    rng = np.random.default_rng(n_diff)
+    n, rn, gain = 300, 8.0, 1.5
+    dt = rng.uniform(1.0, 5.0, n_diff)
+    rate = rng.uniform(0.0, 100.0, n)
+    d = rate[:, None] * dt + rng.normal(0.0, 12.0, (n, n_diff))
+    d[rng.random(d.shape) < 0.03] += 200.0
+    dvalid = rng.random(d.shape) > 0.1
+    dvalid[:, :3] = True            # at least three valid differences
+    z = _z_scores(d, dvalid, dt, rate, rn, gain)
+    for i in range(n):
+        ok = dvalid[i]
+        m = ok.sum()
+        C = np.diag(2 * rn**2 + rate[i] * dt[ok] / gain)
+        # neighbours are anti-correlated only when both are valid
+        pairs = ok[1:] & ok[:-1]
+        pos = np.cumsum(ok) - 1
+        for j in np.flatnonzero(pairs):
+            a, b = pos[j], pos[j + 1]
+            C[a, b] = C[b, a] = -rn**2
+        Ci = np.linalg.inv(C)
+        x = dt[ok]
+        P = Ci - np.outer(Ci @ x, Ci @ x) / (x @ Ci @ x)
+        expect = (P @ d[i, ok]) / np.sqrt(np.diag(P))
+        assert_allclose(z[i, ok], expect, rtol=1e-9, atol=1e-9)
+        assert np.all(z[i, ~ok] == 0.0)
+        assert m >= 3
