@@ -12,7 +12,9 @@ the same run on the same data:
 3. fit_ramps (slopes with exact uncertainties) vs ``cube.sum(axis=0)``,
    the time to read the cube once;
 4. uncertainties: LinearModelSetFitter(calc_uncertainties=True) and
-   fit_ramps with read noise on the masked cube.
+   fit_ramps with read noise on the masked cube;
+5. optimal weighting: fit_ramps against JWST's ramp fitting (stcal's
+   OLS_C, written in C) on the same cube, when stcal is installed.
 
 Run with ``python benchmarks/bench_modelsets.py`` (under a minute; peak
 memory about 3 GB).  Every time is the best of a few runs after one
@@ -163,6 +165,71 @@ def main():
     print(f"   fit_ramps with read noise, 1% masked:                   "
           f"{t_ramp_m:.3f} s (goal < 2 s); vs astropy's masked fit "
           f"without uncertainties {t_ast_m / t_ramp_m:.0f}x")
+
+    print("\n5. optimal weighting vs JWST's ramp fitting (stcal, OLS_C)")
+    peer = _stcal_fit(cube, RN, GAIN, frame_time=t[1] - t[0])
+    if peer is None:
+        print("   stcal is not installed (pip install stcal): peer skipped")
+        return
+    t_opt, res = best_of(lambda: fit_ramps(cube, t, read_noise=RN, gain=GAIN,
+                                           weighting="optimal"),
+                         repeat=2, key="opt")
+    t_opt1, _ = best_of(lambda: fit_ramps(cube, t, read_noise=RN, gain=GAIN,
+                                          weighting="optimal", n_threads=1),
+                        repeat=2, key="opt1")
+    t_peer, peer_out = best_of(peer, repeat=2, key="peer")
+    slope_p, err_p = peer_out
+    pull = (res.slope - rate) / res.slope_err
+    pull_p = (slope_p - rate) / err_p
+    print(f"   psfkit fit_ramps  {t_opt:8.3f} s {cpu_note('opt')}")
+    print(f"   same, n_threads=1 {t_opt1:8.3f} s {cpu_note('opt1')}")
+    print(f"   stcal ramp_fit    {t_peer:8.3f} s {cpu_note('peer')} "
+          "(max_cores='none')")
+    print(f"   ratio {t_peer / t_opt:.1f}x ({t_peer / t_opt1:.1f}x with "
+          f"n_threads=1); median |slope difference| "
+          f"{np.nanmedian(np.abs(res.slope - slope_p)):.3f}")
+    print(f"   slope pull std: psfkit {np.std(pull):.3f}, "
+          f"stcal {np.nanstd(pull_p):.3f} (1 for exact uncertainties)")
+
+
+def _stcal_fit(cube, read_noise, gain, frame_time):
+    """
+    A callable running stcal's ramp fitting on ``cube``, or None.
+
+    stcal takes a 4-D (integration, group, y, x) cube in DN, the read noise
+    of a two-read difference (CDS) in DN and the gain; it returns the slope
+    in DN per unit of ``frame_time`` and its uncertainty.
+    """
+    try:
+        from stcal.ramp_fitting.ramp_fit import ramp_fit_data
+        from stcal.ramp_fitting.ramp_fit_class import RampData
+    except ImportError:
+        return None
+    import logging
+
+    logging.getLogger("stcal").setLevel(logging.ERROR)
+    shape = cube.shape[1:]
+    flags = {"DO_NOT_USE": 1, "SATURATED": 2, "JUMP_DET": 4,
+             "NO_GAIN_VALUE": 8, "UNRELIABLE_SLOPE": 16, "PERSISTENCE": 32,
+             "CHARGELOSS": 64}
+
+    def run():
+        ramp = RampData()
+        data = cube[None].astype(np.float32)
+        ramp.set_arrays(data, np.zeros(data.shape, np.uint8),
+                        np.zeros(shape, np.uint32), np.zeros(shape, np.float32))
+        ramp.set_meta(name="NIRCAM", frame_time=frame_time,
+                      group_time=frame_time, groupgap=0, nframes=1,
+                      drop_frames1=None)
+        ramp.set_dqflags(flags)
+        ramp.algorithm = "OLS_C"
+        rn_cds = np.full(shape, read_noise * np.sqrt(2.0), np.float32)
+        gains = np.full(shape, gain, np.float32)
+        image, _, _ = ramp_fit_data(ramp, False, rn_cds, gains, "OLS_C",
+                                    "optimal", "none")
+        return image["slope"], image["err"]
+
+    return run
 
 
 if __name__ == "__main__":
