@@ -375,3 +375,37 @@ def test_jump_statistic_matches_dense_gls(n_diff):
         assert_allclose(z[i, ok], expect, rtol=1e-9, atol=1e-9)
         assert np.all(z[i, ~ok] == 0.0)
         assert m >= 3
+
+
+def test_optimal_weighting_matches_jwst_stcal():
+    # the peer: stcal's OLS_C ramp fitting (JWST pipeline) implements the
+    # same Fixsen et al. weights; slopes must agree except for pixels whose
+    # signal-to-noise sits on a class edge (computed in float32 there)
+    pytest.importorskip("stcal")
+    import logging
+
+    from stcal.ramp_fitting.ramp_fit import ramp_fit_data
+    from stcal.ramp_fitting.ramp_fit_class import RampData
+
+    logging.getLogger("stcal").setLevel(logging.ERROR)
+    rng = np.random.default_rng(21)
+    shape = (64, 64)
+    cube, truth = simulate(rng.uniform(0, 300, shape), 21, shape=shape,
+                           dtype=np.float32)
+    ramp = RampData()
+    ramp.set_arrays(cube[None].copy(), np.zeros((1,) + cube.shape, np.uint8),
+                    np.zeros(shape, np.uint32), np.zeros(shape, np.float32))
+    ramp.set_meta(name="NIRCAM", frame_time=DT, group_time=DT, groupgap=0,
+                  nframes=1, drop_frames1=None)
+    ramp.set_dqflags({"DO_NOT_USE": 1, "SATURATED": 2, "JUMP_DET": 4,
+                      "NO_GAIN_VALUE": 8, "UNRELIABLE_SLOPE": 16,
+                      "PERSISTENCE": 32, "CHARGELOSS": 64})
+    ramp.algorithm = "OLS_C"
+    # stcal takes the read noise of a two-read difference
+    image, _, _ = ramp_fit_data(
+        ramp, False, np.full(shape, RN * np.sqrt(2.0), np.float32),
+        np.full(shape, GAIN, np.float32), "OLS_C", "optimal", "none")
+    res = fit_ramps(cube, truth.times, read_noise=RN, gain=GAIN,
+                    weighting="optimal")
+    diff = np.abs(image["slope"] - res.slope) / res.slope_err
+    assert np.mean(diff < 1e-4) > 0.99
