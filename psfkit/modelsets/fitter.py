@@ -476,6 +476,20 @@ class LinearModelSetFitter:
                f"(one set per model), got {w.shape}")
         raise ValueError(msg)
 
+    @staticmethod
+    def _reduced_chi2(sol, P):
+        """``rss / (n_points - P)`` of every model (NaN without dof)."""
+        n = sol.n_points
+        if n.strides == (0,):
+            # one count for every model: no per-model temporaries
+            dof = int(n[0]) - P if n.size else 0
+            if dof > 0:
+                return sol.rss / dof
+            return np.full(n.shape, np.nan)
+        dof = n - P
+        return np.divide(sol.rss, dof, out=np.full(n.shape, np.nan),
+                         where=dof > 0)
+
     def _table(self, sol, design, P):
         cols = {"n_points": sol.n_points, "rank": sol.rank, "rss": sol.rss,
                 "status": sol.status}
@@ -483,12 +497,15 @@ class LinearModelSetFitter:
             if self.absolute_sigma:
                 cov = sol.hinv
             else:
-                dof = (sol.n_points - P).astype(float)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    scale = np.where(dof > 0, sol.rss / dof, np.nan)
-                cov = sol.hinv * scale[:, None, None]
+                scale = self._reduced_chi2(sol, P)
+                if sol.hinv.flags.writeable:
+                    # the engine's own array: scaled in place
+                    cov = sol.hinv
+                    cov *= scale[:, None, None]
+                else:
+                    cov = sol.hinv * scale[:, None, None]
             cols["cov"] = cov
-            cols["std"] = np.sqrt(np.einsum("nii->ni", cov))
+            cols["std"] = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
         t = QTable(cols, copy=False)
         t.meta["status_names"] = dict(STATUS_NAMES)
         t.meta["free_params"] = list(design.free)
