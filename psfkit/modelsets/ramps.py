@@ -25,7 +25,7 @@ from ..utils import (
     run_chunked,
 )
 from ._jumps import detect_jumps
-from ._solve import solve_batch, subtract_outer
+from ._solve import _shared_solver, solve_batch, subtract_outer
 
 __all__ = ["fit_ramps", "RampFitResult", "SATURATED", "JUMP_DET",
            "TOO_FEW_READS", "NAN_INPUT", "RAMP_FLAGS"]
@@ -87,6 +87,13 @@ class RampFitResult:
 _FIELDS = [f.name for f in fields(RampFitResult)]
 
 
+def _snr_class(slope, span, read_noise, gain):
+    """Index into ``_SNR_POWERS`` of segments of ``span`` at ``slope``."""
+    signal = np.clip(slope, 0.0, None) * span
+    snr = signal / np.sqrt(read_noise**2 + signal / gain)
+    return np.searchsorted(_SNR_EDGES, np.nan_to_num(snr))
+
+
 def _fixsen_classes(times, valid, slope, read_noise, gain):
     """
     The span ``(t0, t1)`` of every row's valid reads and its Fixsen et al.
@@ -95,9 +102,7 @@ def _fixsen_classes(times, valid, slope, read_noise, gain):
     any_valid = valid.any(axis=1)
     t0 = np.where(any_valid, np.where(valid, times, np.inf).min(axis=1), 0.0)
     t1 = np.where(any_valid, np.where(valid, times, -np.inf).max(axis=1), 0.0)
-    signal = np.clip(slope, 0.0, None) * (t1 - t0)
-    snr = signal / np.sqrt(read_noise**2 + signal / gain)
-    power = _SNR_POWERS[np.searchsorted(_SNR_EDGES, np.nan_to_num(snr))]
+    power = _SNR_POWERS[_snr_class(slope, t1 - t0, read_noise, gain)]
     return t0, t1, power
 
 
@@ -508,15 +513,17 @@ class _LinearRamps:
     """
     Straight-line fits of complete ramps in one pass over each chunk.
 
-    For the common case (degree 1, equal weights, nothing masked, no
-    saturation or jumps) the least-squares line is a fixed linear
-    combination of the reads: ``slope = w_s . y`` and ``intercept =
-    w_i . y`` with the rows of the pseudo-inverse of the design.  Each
-    chunk is converted to float64 once, in a work buffer that stays in
-    cache, and both combinations are single BLAS matrix-vector products.
-    Pixels holding a non-finite read come out non-finite and are refitted
-    by the general engine.  The variances use the same factors as the
-    general engine, so both give the same numbers.
+    For the common case (degree 1, nothing masked, no saturation or
+    jumps) the least-squares line is a fixed linear combination of the
+    reads: ``slope = w_s . y`` and ``intercept = w_i . y`` with the rows of
+    the pseudo-inverse of the design.  Each chunk is converted to float64
+    once, in a work buffer that stays in cache, and both combinations are
+    single BLAS matrix-vector products.  With optimal weighting a complete
+    ramp's weights depend only on its signal-to-noise class, so the
+    unweighted slope picks one of six precomputed weighted combinations
+    per pixel.  Pixels holding a non-finite read come out non-finite and
+    are refitted by the general engine.  The variances use the same
+    factors as the general engine, so both give the same numbers.
     """
 
     def __init__(self, times, opts):
@@ -529,6 +536,52 @@ class _LinearRamps:
         self.hinv11 = hinv[1, 1]
         self.f_rn, self.f_p = _variance_factors(A, hinv[None], np.ones(len(times)),
                                                 times)
+        self.classes = None
+        if opts["weighting"] == "optimal":
+            self.classes = self._weight_classes()
+
+    def _weight_classes(self):
+        """Per signal-to-noise class: (pinv rows, var_rn, var_p / rate)."""
+        times, A, opts = self.times, self.A, self.opts
+        K = times.size
+        rcond = np.finfo(float).eps * K
+        M_all, var_rn, f_p = [], [], []
+        for power in _SNR_POWERS:
+            w = _fixsen_weights(times, np.ones((1, K), bool), times[:1],
+                                times[-1:], np.array([power]))[0]
+            M, rank, hinv, _ = _shared_solver(A, w, rcond)
+            if M is None or rank < 2:
+                # left to the general engine (NaN sends pixels there)
+                M, f = np.full((2, K), np.nan), (np.nan, np.nan)
+            else:
+                f = _variance_factors(A, hinv, w, times)
+            M_all.append(M)
+            var_rn.append(opts["read_noise"] ** 2 * f[0])
+            f_p.append(f[1] / opts["gain"])
+        return np.array(M_all), np.array(var_rn), np.array(f_p)
+
+    def _optimal(self, y, out, sl):
+        """Slopes, intercepts and variances with Fixsen et al. weights."""
+        M, var_rn, f_p = self.classes
+        times, opts = self.times, self.opts
+        slope = out["slope"][sl]
+        np.dot(self.w_slope, y, out=slope)
+        cls = _snr_class(slope, times[-1] - times[0], opts["read_noise"],
+                         opts["gain"])
+        counts = np.bincount(cls, minlength=len(M))
+        for c in np.flatnonzero(counts):
+            if counts[c] == cls.size:
+                np.dot(M[c, 1], y, out=slope)
+                np.dot(M[c, 0], y, out=out["intercept"][sl])
+                break
+            rows = np.flatnonzero(cls == c)
+            part = y[:, rows]
+            out["slope"][sl.start + rows] = M[c, 1] @ part
+            out["intercept"][sl.start + rows] = M[c, 0] @ part
+        np.take(var_rn, cls, out=out["var_readnoise"][sl])
+        var_p = out["var_poisson"][sl]
+        np.maximum(slope, 0.0, out=var_p)
+        var_p *= f_p[cls]
 
     def fit(self, block, out, start, scratch):
         opts, K = self.opts, block.shape[0]
@@ -541,9 +594,14 @@ class _LinearRamps:
         y = buf[:K * n].reshape(K, n)
         np.copyto(y, block, casting="unsafe")
         slope = out["slope"][sl]
-        np.dot(self.w_slope, y, out=slope)
-        np.dot(self.w_icpt, y, out=out["intercept"][sl])
-        if opts["read_noise"] is not None:
+        if self.classes is not None:
+            self._optimal(y, out, sl)
+            err = out["slope_err"][sl]
+            np.add(out["var_poisson"][sl], out["var_readnoise"][sl], out=err)
+            np.sqrt(err, out=err)
+        elif opts["read_noise"] is not None:
+            np.dot(self.w_slope, y, out=slope)
+            np.dot(self.w_icpt, y, out=out["intercept"][sl])
             var_rn = opts["read_noise"] ** 2 * self.f_rn
             var_p = out["var_poisson"][sl]
             np.maximum(slope, 0.0, out=var_p)
@@ -553,6 +611,8 @@ class _LinearRamps:
             np.add(var_p, var_rn, out=err)
             np.sqrt(err, out=err)
         else:
+            np.dot(self.w_slope, y, out=slope)
+            np.dot(self.w_icpt, y, out=out["intercept"][sl])
             # residuals in place: y -= intercept + t * slope
             subtract_outer(y, self.A[:, 0], out["intercept"][sl])
             subtract_outer(y, self.A[:, 1], slope)
@@ -604,8 +664,7 @@ def _fit_array(cube, times, mask, axis, chunk_pixels, opts, n_threads=1):
     # non-finite reads itself; everything else is coerced chunk by chunk
     plain = (mflat is None and flat.dtype.kind == "f"
              and flat.dtype.itemsize >= 4 and flat.dtype.isnative
-             and opts["saturation"] is None and not opts["detect_jumps"]
-             and opts["weighting"] == "unweighted")
+             and opts["saturation"] is None and not opts["detect_jumps"])
     linear = _LinearRamps(times, opts) if plain and opts["degree"] == 1 else None
 
     def fit_chunk(start, stop, scratch):

@@ -306,23 +306,33 @@ def test_threads_give_the_serial_result(options):
     assert np.count_nonzero(serial.flags & NAN_INPUT) > 100
 
 
-def test_fast_path_matches_general_engine():
+@pytest.mark.parametrize("n_reads", [3, 6, 11])
+@pytest.mark.parametrize("noise,weighting", [(None, "unweighted"),
+                                             (RN, "unweighted"),
+                                             (RN, "optimal")])
+def test_fast_path_matches_general_engine(n_reads, noise, weighting):
     # complete straight-line ramps take a one-pass route; a mask of no
-    # points sends the same data through the general engine
+    # points sends the same data through the general engine.  The rates
+    # span every signal-to-noise class of the optimal weights.
     rng = np.random.default_rng(9)
-    cube, truth = make_ramp_cube((30, 30), 6, rate=rng.uniform(0, 50, (30, 30)),
+    rate = 10.0 ** rng.uniform(-1.0, 3.5, (30, 30))
+    cube, truth = make_ramp_cube((30, 30), n_reads, rate=rate,
                                  read_noise=RN, gain=2.0, seed=5,
                                  dtype=np.float32)
-    cube[3, 4, 5] = np.nan
+    cube[n_reads // 2, 4, 5] = np.nan
     nomask = np.zeros(cube.shape, bool)
-    for noise in (None, RN):
-        fast = fit_ramps(cube, truth.times, read_noise=noise, gain=2.0)
-        ref = fit_ramps(cube, truth.times, read_noise=noise, gain=2.0,
-                        mask=nomask)
-        for name in ("slope", "intercept", "slope_err", "n_used", "flags"):
-            assert_allclose(getattr(fast, name), getattr(ref, name),
-                            rtol=1e-10, atol=1e-10, equal_nan=True,
-                            err_msg=name)
+    kwargs = dict(read_noise=noise, gain=2.0, weighting=weighting)
+    fast = fit_ramps(cube, truth.times, **kwargs)
+    ref = fit_ramps(cube, truth.times, mask=nomask, **kwargs)
+    for name in ("slope", "intercept", "slope_err", "var_poisson",
+                 "var_readnoise", "n_used", "n_segments", "flags"):
+        a, b = getattr(fast, name), getattr(ref, name)
+        if b is None:
+            assert a is None
+            continue
+        assert_allclose(a, b, rtol=1e-10, atol=1e-10, equal_nan=True,
+                        err_msg=name)
+    assert fast.flags[4, 5] & NAN_INPUT
 
 
 @pytest.mark.parametrize("weighting", ["unweighted", "optimal"])
