@@ -116,6 +116,12 @@ def _fixsen_weights(times, valid, t0, t1, power):
     return np.where(valid, w, 0.0)
 
 
+def _complete_weights(times, power):
+    """The Fixsen et al. weights of a ramp with every read valid."""
+    return _fixsen_weights(times, np.ones((1, times.size), bool), times[:1],
+                           times[-1:], np.array([power]))[0]
+
+
 def _variance_factors(A, hinv, W, times):
     """
     Read-noise and Poisson variance factors of the fitted slopes.
@@ -203,8 +209,7 @@ def _fit_optimal(Y, valid, times, A, opts, slope):
     full = vw.all(axis=1)
     for p in np.unique(power[full]):
         rows = np.flatnonzero(full & (power == p))
-        w = _fixsen_weights(times, np.ones((1, times.size), bool),
-                            times[:1], times[-1:], np.array([p]))[0]
+        w = _complete_weights(times, p)
         sol = solve_batch(A, Y[rows], weights=w, want_rss=False)
         store(rows, sol, *_variance_factors(A, sol.hinv_shared, w, times))
     rest = np.flatnonzero(~full)
@@ -547,8 +552,7 @@ class _LinearRamps:
         rcond = np.finfo(float).eps * K
         M_all, var_rn, f_p = [], [], []
         for power in _SNR_POWERS:
-            w = _fixsen_weights(times, np.ones((1, K), bool), times[:1],
-                                times[-1:], np.array([power]))[0]
+            w = _complete_weights(times, power)
             M, rank, hinv, _ = _shared_solver(A, w, rcond)
             if M is None or rank < 2:
                 # left to the general engine (NaN sends pixels there)
