@@ -88,7 +88,7 @@ def unpack(packed, P, want_hinv):
             if want_hinv else None)
     # the integer columns get back the engine's dtypes; which rows shared
     # the common design is not kept (the fitter does not report it)
-    return BatchSolution(columns=[packed[:, j].copy() for j in range(P)],
+    return BatchSolution(columns=[packed[:, j] for j in range(P)],
                          n_points=packed[:, P].astype(np.int32),
                          rank=packed[:, P + 1].astype(np.int16),
                          rss=packed[:, P + 2].copy(),

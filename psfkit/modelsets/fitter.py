@@ -378,8 +378,10 @@ class LinearModelSetFitter:
                 shared_w = self._weights(np.asarray(weights), values.shape,
                                          fit["data_shape"], fit["axis"],
                                          fit["n_models"], multi)
-        fitted = model.copy()
-        design = self._design(fitted, fit["coords"])
+        # the copy's free parameters are filled in by compute()
+        fitted, _ = _copy_for_fit(model, [p for p in model.param_names
+                                          if not model.fixed[p]])
+        design = self._design(fitted, fit["coords"], like=model)
         packed = fit_lazy(design, Y, weights=per_model_w,
                           shared_weights=shared_w,
                           check_weights=_check_weights, rcond=self.rcond,
@@ -575,5 +577,13 @@ class LazyModelSetFit:
         fitter = self._fitter
         sol = unpack(packed, len(self.free_params),
                      fitter.calc_uncertainties)
-        fitted = self._model.copy() if model is None else model
+        if model is None:
+            fitted, cols = _copy_for_fit(self._model, self.free_params)
+        else:
+            fitted, cols = model, _parameter_columns(model, self.free_params)
+        if cols is not None:
+            # straight into the model's arrays, no intermediate copy
+            for col, values in zip(cols, sol.columns, strict=True):
+                col[...] = values
+            sol.columns = cols
         return fitter._finish(fitted, self._design, sol)

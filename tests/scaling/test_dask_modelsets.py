@@ -185,3 +185,23 @@ def test_fit_lazy_of_in_memory_masked_data(model_sets):
     with pytest.warns(ModelSetFitWarning):
         got = fitter.fit_lazy(model, x, masked).compute(scheduler="sync")
     _compare(got, ref)
+
+
+def test_lazy_fit_leaves_the_input_model_alone(model_sets):
+    x, Y, _ = model_sets
+    Y = np.nan_to_num(Y)
+    model = models.Polynomial1D(1, n_models=Y.shape[0])
+    before = model.parameters.copy()
+    lazy = LinearModelSetFitter().fit_lazy(model, x, da.from_array(Y, chunks=250))
+    fitted = lazy.compute(scheduler="synchronous")
+    again = lazy.compute(scheduler="synchronous")
+    assert_array_equal(model.parameters, before)
+    assert not np.shares_memory(fitted.c1.value, model.c1.value)
+    assert not np.shares_memory(fitted.c1.value, again.c1.value)
+    assert_array_equal(fitted.parameters, again.parameters)
+    ref = LinearModelSetFitter()(model, x, Y)
+    assert_allclose(fitted.parameters, ref.parameters, rtol=1e-12)
+    # computing into the fitted model updates it in place
+    out = lazy.compute(model=model, scheduler="synchronous")
+    assert out is model
+    assert_allclose(model.parameters, ref.parameters, rtol=1e-12)
