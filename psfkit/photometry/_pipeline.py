@@ -169,6 +169,9 @@ def model_subshape(psf_model, fitshape):
         box = box.bounding_box() if hasattr(box, "bounding_box") else box
         (ylo, yhi), (xlo, xhi) = box
     except (NotImplementedError, TypeError, ValueError, AttributeError):
+        # astropy raises NotImplementedError for models without a bounding
+        # box; boxes that are not 2-D (or callables of other models) fail
+        # the unpacking: the fit shape is then the box
         return shape
     half_y = int(np.ceil((float(yhi) - float(ylo)) / 2.0))
     half_x = int(np.ceil((float(xhi) - float(xlo)) / 2.0))
