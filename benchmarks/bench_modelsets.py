@@ -94,7 +94,7 @@ def main():
     rate = rng.uniform(0.0, 100.0, (SIDE, SIDE))
     cube, truth = make_ramp_cube((SIDE, SIDE), N_READS, rate=rate,
                                  read_noise=RN, gain=GAIN, frame_time=10.0,
-                                 bias=1000.0, seed=1, dtype=np.float32)
+                                 bias=1000.0, random_state=1, dtype=np.float32)
     t = truth.times
     print(f"cube {cube.shape} {cube.dtype}, {cube.nbytes / 2**20:.0f} MiB "
           f"(simulated in {time.perf_counter() - t0:.1f} s)")
@@ -264,7 +264,7 @@ def jumps_vs_stcal():
     rate = rng.uniform(0.0, 100.0, (side, side))
     cube, truth = make_ramp_cube((side, side), N_READS, rate=rate,
                                  read_noise=RN, gain=GAIN, frame_time=10.0,
-                                 bias=1000.0, jump_fraction=0.02, seed=5,
+                                 bias=1000.0, jump_fraction=0.02, random_state=5,
                                  dtype=np.float32)
     t = truth.times
     peer = _stcal_fit(cube, RN, GAIN, frame_time=t[1] - t[0], jumps=True)

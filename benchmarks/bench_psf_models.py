@@ -15,15 +15,14 @@ from astropy.nddata import NDData
 from astropy.table import QTable
 import numpy as np
 
+# the ePSF demo's simulated field (Moffat core plus a diffraction-like ring)
+from psfkit.demo.epsf import _moffat_ring, _simulate
 from psfkit.photometry import (
     EPSFBuilder,
     ImagePSF,
     IntegratedGaussianPRF,
     extract_stars,
 )
-
-# the ePSF demo's simulated field (Moffat core plus a diffraction-like ring)
-from psfkit.photometry._demo_epsf import _moffat_ring, _simulate
 
 try:
     import photutils.psf as pu_psf

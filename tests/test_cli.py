@@ -26,7 +26,7 @@ def test_console_script_runs():
 
 
 def test_demo_section_datasets(tmp_path):
-    from psfkit.datasets._demo import demo
+    from psfkit.demo.stars import demo
     from psfkit.demo import DemoSection
 
     section = demo(tmp_path, quick=True)
@@ -38,7 +38,7 @@ def test_demo_section_datasets(tmp_path):
 def test_demo_report(tmp_path, monkeypatch):
     import psfkit.demo as demo_mod
 
-    monkeypatch.setattr(demo_mod, "DEMO_SECTIONS", ("psfkit.datasets._demo",))
+    monkeypatch.setattr(demo_mod, "DEMO_SECTIONS", (demo_mod.stars,))
     lines = []
     report = demo_mod.run_demo(tmp_path / "out", quick=True, log=lines.append)
     text = report.read_text()

@@ -20,7 +20,7 @@ def run_cli(*args, cwd):
 @pytest.fixture
 def ramp_file(tmp_path):
     cube, truth = make_ramp_cube((24, 20), 10, rate=40.0, read_noise=5.0,
-                                 gain=1.0, seed=3)
+                                 gain=1.0, random_state=3)
     path = tmp_path / "cube.fits"
     # FITS data from detectors are big-endian integers
     fits.PrimaryHDU(np.round(cube).astype(">i4")).writeto(path)

@@ -6,10 +6,9 @@ import warnings
 import numpy as np
 from scipy.spatial import cKDTree
 
+from .._numerics.gaussian import SIGMA_PER_FWHM
 from ..fitsio import check_output_path, read_fits_image, write_fits_image
 from ._common import Log, output_path, parse_hdu, show_progress
-
-_SIGMA_PER_FWHM = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 
 
 def _default_fitshape(fwhm):
@@ -146,7 +145,7 @@ def run(args):
     if args.psf == "epsf":
         psf_model = _build_epsf(image, DAOStarFinder(20 * rms, fwhm), fwhm, log)
     else:
-        psf_model = IntegratedGaussianPRF(sigma=fwhm * _SIGMA_PER_FWHM)
+        psf_model = IntegratedGaussianPRF(sigma=fwhm * SIGMA_PER_FWHM)
     phot = IterativelySubtractedPSFPhotometry(
         DAOGroup(2.0 * fwhm), None, psf_model, (fitshape, fitshape),
         finder=finder, niters=args.niters, progress_bar=show_progress())

@@ -3,11 +3,11 @@
 from astropy.table import QTable, Table
 import numpy as np
 
+from .._numerics.gaussian import SIGMA_PER_FWHM, integrated_gaussian_image
 from ..utils import as_pair, check_integer, check_positive, get_rng
 
 __all__ = ["make_adi_sequence"]
 
-_SIGMA_PER_FWHM = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 
 
 def _planet_rows(planets):
@@ -88,9 +88,10 @@ def make_adi_sequence(n_frames=20, shape=(64, 64), *, fwhm=4.0,
         If given, pixels closer than this to the star are NaN (a
         coronagraph).
     random_state : int or `numpy.random.Generator`, optional
-        The seed; the same seed gives the same sequence.
+        Seed or generator (see `~psfkit.utils.get_rng`); the same seed
+        gives the same output.
     seed : int, optional
-        An alias for ``random_state``.
+        Deprecated spelling of ``random_state``.
 
     Returns
     -------
@@ -112,7 +113,6 @@ def make_adi_sequence(n_frames=20, shape=(64, 64), *, fwhm=4.0,
     >>> cube.shape, parangs.shape, len(truth)
     ((8, 33, 33), (8,), 1)
     """
-    from ..fitpsf.evaluation import _gaussian_image, inject_planet
 
     n_frames = check_integer("n_frames", n_frames, minimum=1)
     ny, nx = as_pair("shape", shape, lower_bound=(4, True))
@@ -138,15 +138,16 @@ def make_adi_sequence(n_frames=20, shape=(64, 64), *, fwhm=4.0,
     r = np.hypot(xx - xc, yy - yc)
     halo = (1.0 + (r / (2 * fwhm)) ** 2) ** -1.5
     halo *= halo_fraction * star_flux / halo.sum()
-    static = _gaussian_image((ny, nx), xc, yc, star_flux, fwhm) + halo
+    sigma = fwhm * SIGMA_PER_FWHM
+    static = integrated_gaussian_image((ny, nx), xc, yc, star_flux, sigma) + halo
 
     rmax = min(xc, yc)
     sp_r = rng.uniform(fwhm, rmax, n_speckles)
     sp_t = rng.uniform(0, 2 * np.pi, n_speckles)
     sp_w = rng.exponential(1.0, n_speckles) * (1.0 + (sp_r / (2 * fwhm)) ** 2) ** -1.5
     sp_w *= speckle_fraction * halo_fraction * star_flux / max(sp_w.sum(), 1e-300)
-    blobs = np.stack([_gaussian_image((ny, nx), xc + rr * np.cos(tt),
-                                      yc + rr * np.sin(tt), 1.0, fwhm)
+    blobs = np.stack([integrated_gaussian_image((ny, nx), xc + rr * np.cos(tt),
+                                                yc + rr * np.sin(tt), 1.0, sigma)
                       for rr, tt in zip(sp_r, sp_t, strict=True)]) if n_speckles else \
         np.zeros((0, ny, nx))
     slopes = rng.uniform(-speckle_drift, speckle_drift, n_speckles)
@@ -168,8 +169,13 @@ def make_adi_sequence(n_frames=20, shape=(64, 64), *, fwhm=4.0,
         x = xc + sep * np.cos(np.deg2rad(ang))
         y = yc + sep * np.sin(np.deg2rad(ang))
         flux = contrast * star_flux
-        cube = inject_planet(cube, (x, y), flux, fwhm=fwhm, parangs=parangs,
-                             center=(xc, yc))
+        # in frame i the companion is rotated by parangs[i] about the star
+        t = np.deg2rad(parangs)
+        dx, dy = x - xc, y - yc
+        for i in range(n_frames):
+            cube[i] += integrated_gaussian_image(
+                (ny, nx), xc + np.cos(t[i]) * dx - np.sin(t[i]) * dy,
+                yc + np.sin(t[i]) * dx + np.cos(t[i]) * dy, flux, sigma)
         table.add_row((x, y, sep, ang, contrast, flux))
     if mask_radius is not None:
         mask_radius = check_positive("mask_radius", mask_radius)

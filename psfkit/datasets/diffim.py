@@ -5,13 +5,12 @@ from dataclasses import dataclass, field
 from astropy.nddata import NDData, VarianceUncertainty
 from astropy.table import QTable
 import numpy as np
-from scipy.special import erf
 
+from .._numerics.gaussian import FWHM_PER_SIGMA, integrated_gaussian_image
 from ..utils import as_pair, check_integer, check_positive, get_rng
 
 __all__ = ["DiffimTruth", "make_diffim_pair"]
 
-_FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 
 
 @dataclass
@@ -81,36 +80,11 @@ def _psf_sigma(which, x, y, shape, template_fwhm, science_fwhm, variation):
     u = 2.0 * x / max(nx - 1, 1) - 1.0
     v = 2.0 * y / max(ny - 1, 1) - 1.0
     if which == "template":
-        s0 = template_fwhm / _FWHM_PER_SIGMA
+        s0 = template_fwhm / FWHM_PER_SIGMA
         grow = 1.0 + 0.5 * variation * (u + v) / 2.0
         return s0 * grow, s0 * grow
-    s0 = science_fwhm / _FWHM_PER_SIGMA
+    s0 = science_fwhm / FWHM_PER_SIGMA
     return s0 * (1.0 + variation * u), s0 * (1.0 + variation * v * v)
-
-
-def _render(shape, x, y, flux, sx, sy):
-    """Sum of pixel-integrated axis-aligned Gaussians (erf profiles)."""
-    ny, nx = shape
-    image = np.zeros(ny * nx)
-    if len(x) == 0:
-        return image.reshape(shape)
-    r = int(np.ceil(6.0 * max(np.max(sx), np.max(sy)))) + 1
-    offs = np.arange(-r, r + 1)
-    ix = np.round(x).astype(int)[:, None] + offs
-    iy = np.round(y).astype(int)[:, None] + offs
-    s2x = np.sqrt(2.0) * sx[:, None]
-    s2y = np.sqrt(2.0) * sy[:, None]
-    px = 0.5 * (erf((ix + 0.5 - x[:, None]) / s2x)
-                - erf((ix - 0.5 - x[:, None]) / s2x))
-    py = 0.5 * (erf((iy + 0.5 - y[:, None]) / s2y)
-                - erf((iy - 0.5 - y[:, None]) / s2y))
-    stamps = flux[:, None, None] * py[:, :, None] * px[:, None, :]
-    rows = np.broadcast_to(iy[:, :, None], stamps.shape)
-    cols = np.broadcast_to(ix[:, None, :], stamps.shape)
-    ok = (rows >= 0) & (rows < ny) & (cols >= 0) & (cols < nx)
-    flat = rows[ok] * nx + cols[ok]
-    image += np.bincount(flat, weights=stamps[ok], minlength=ny * nx)
-    return image.reshape(shape)
 
 
 def make_diffim_pair(shape=(256, 256), *, n_stars=300, template_fwhm=2.5,
@@ -119,7 +93,8 @@ def make_diffim_pair(shape=(256, 256), *, n_stars=300, template_fwhm=2.5,
                      science_sky=300.0, sky_gradient=(20.0, -10.0),
                      template_gain=4.0, science_gain=1.0, read_noise=5.0,
                      saturation_level=8.0e4, n_masked=3, n_transients=20,
-                     transient_snr=(10.0, 30.0), random_state=None):
+                     transient_snr=(10.0, 30.0), random_state=None,
+                     seed=None):
     """
     Simulate an aligned template/science pair with known differences.
 
@@ -165,7 +140,10 @@ def make_diffim_pair(shape=(256, 256), *, n_stars=300, template_fwhm=2.5,
     transient_snr : tuple of float, optional
         Range of their optimal signal-to-noise ratio (uniform).
     random_state : int or `numpy.random.Generator`, optional
-        The seed.
+        Seed or generator (see `~psfkit.utils.get_rng`); the same seed
+        gives the same output.
+    seed : int, optional
+        Deprecated spelling of ``random_state``.
 
     Returns
     -------
@@ -198,7 +176,7 @@ def make_diffim_pair(shape=(256, 256), *, n_stars=300, template_fwhm=2.5,
     if not 0 <= fwhm_variation < 0.5:
         msg = f"fwhm_variation must be in [0, 0.5), got {fwhm_variation}"
         raise ValueError(msg)
-    rng = get_rng(random_state)
+    rng = get_rng(random_state, seed=seed)
     ny, nx = shape
     yy, xx = np.mgrid[0:ny, 0:nx].astype(float)
     u = 2.0 * xx / max(nx - 1, 1) - 1.0
@@ -210,9 +188,10 @@ def make_diffim_pair(shape=(256, 256), *, n_stars=300, template_fwhm=2.5,
     y = rng.uniform(-0.5, ny - 0.5, n_stars)
     flux = fmin / (1.0 - rng.uniform(0, 1, n_stars) * (1.0 - fmin / fmax))
     args = (shape, template_fwhm, science_fwhm, fwhm_variation)
-    stars_t = _render(shape, x, y, flux, *_psf_sigma("template", x, y, *args))
-    stars_s = _render(shape, x, y, flux * flux_scale,
-                      *_psf_sigma("science", x, y, *args))
+    stars_t = integrated_gaussian_image(shape, x, y, flux,
+                                        *_psf_sigma("template", x, y, *args))
+    stars_s = integrated_gaussian_image(shape, x, y, flux * flux_scale,
+                                        *_psf_sigma("science", x, y, *args))
 
     # transients: in the science image only, away from the edges and from
     # stars (so that their signal-to-noise ratio is the sky-limited one)
@@ -249,7 +228,7 @@ def make_diffim_pair(shape=(256, 256), *, n_stars=300, template_fwhm=2.5,
     tvar = (sky_sigma ** 2).ravel()[np.round(ty).astype(int) * nx
                                     + np.round(tx).astype(int)]
     tflux = snr * np.sqrt(4.0 * np.pi * tsx * tsy * tvar)
-    stars_s = stars_s + _render(shape, tx, ty, tflux, tsx, tsy)
+    stars_s = stars_s + integrated_gaussian_image(shape, tx, ty, tflux, tsx, tsy)
 
     model_t = sky_t + stars_t
     model_s = sky_s + stars_s

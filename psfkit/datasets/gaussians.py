@@ -7,7 +7,6 @@ from ..utils import as_pair, check_integer, get_rng
 
 __all__ = ["make_gaussian_sources", "make_random_gaussians"]
 
-_FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 _TRUNCATE = 8.0  # sources are drawn out to this many sigma from their centre
 
 
@@ -134,11 +133,12 @@ def make_random_gaussians(n_sources, flux_range, xmean_range, ymean_range,
     xstddev_range, ystddev_range : tuple of 2 float
         The ranges of the standard deviations along x and y (pixels).
     random_state : int or `numpy.random.Generator`, optional
-        The seed; the same seed gives the same table.
+        Seed or generator (see `~psfkit.utils.get_rng`); the same seed
+        gives the same table.
     amplitude_range : tuple of 2 float, optional
         Draw peak amplitudes instead of total fluxes.
     seed : int, optional
-        An alias for ``random_state``.
+        Deprecated spelling of ``random_state``.
 
     Returns
     -------

@@ -24,9 +24,10 @@ def make_noise_image(shape, type="gaussian", mean=None, stddev=None,  # noqa: A0
         The standard deviation of Gaussian noise; required for
         ``type='gaussian'``, ignored for Poisson.
     random_state : int or `numpy.random.Generator`, optional
-        The seed; the same seed gives the same image.
+        Seed or generator (see `~psfkit.utils.get_rng`); the same seed
+        gives the same output.
     seed : int, optional
-        An alias for ``random_state``.
+        Deprecated spelling of ``random_state``.
 
     Returns
     -------

@@ -51,8 +51,8 @@ class RampTruth:
 
 
 def make_ramp_cube(shape, n_reads, *, rate, read_noise, gain=1.0,
-                   jump_fraction=0.0, saturation=None, seed=None,
-                   frame_time=1.0, bias=0.0, jump_sigma=5.0,
+                   jump_fraction=0.0, saturation=None, random_state=None,
+                   seed=None, frame_time=1.0, bias=0.0, jump_sigma=5.0,
                    dtype=np.float64):
     """
     Simulate an up-the-ramp cube of non-destructive reads.
@@ -78,8 +78,11 @@ def make_ramp_cube(shape, n_reads, *, rate, read_noise, gain=1.0,
         The fraction of pixels with one jump.
     saturation : float, optional
         The saturation level in DN.
-    seed : int or `numpy.random.Generator`, optional
-        The random seed.
+    random_state : int or `numpy.random.Generator`, optional
+        Seed or generator (see `~psfkit.utils.get_rng`); the same seed
+        gives the same output.
+    seed : int, optional
+        Deprecated spelling of ``random_state``.
     frame_time : float, optional
         The time between reads; read ``i`` is at ``(i + 1) * frame_time``.
     bias : float, optional
@@ -102,7 +105,7 @@ def make_ramp_cube(shape, n_reads, *, rate, read_noise, gain=1.0,
     --------
     >>> from psfkit.datasets import make_ramp_cube
     >>> cube, truth = make_ramp_cube((4, 5), 6, rate=10.0, read_noise=2.0,
-    ...                              seed=1)
+    ...                              random_state=1)
     >>> cube.shape, truth.times.tolist()
     ((6, 4, 5), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
     """
@@ -120,7 +123,7 @@ def make_ramp_cube(shape, n_reads, *, rate, read_noise, gain=1.0,
     if not np.all(np.isfinite(rate)) or np.any(rate < 0):
         msg = "rate must be finite and non-negative"
         raise ValueError(msg)
-    rng = get_rng(seed)
+    rng = get_rng(random_state, seed=seed)
 
     times = frame_time * np.arange(1, n_reads + 1)
     sigma_d = np.sqrt(2 * read_noise**2 + rate * frame_time / gain)

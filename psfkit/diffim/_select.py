@@ -16,9 +16,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
+from .._numerics.gaussian import FWHM_PER_SIGMA
 from ..photometry import MADStdBackgroundRMS, find_peaks
 from ..utils import NoDetectionsWarning
-from .basis import FWHM_PER_SIGMA
 
 __all__ = []
 

@@ -15,6 +15,7 @@ model holds constant over the image.
 
 import numpy as np
 
+from .._numerics.gaussian import FWHM_PER_SIGMA
 from ..utils import check_in, check_integer, check_odd, check_positive
 
 __all__ = [
@@ -26,7 +27,6 @@ __all__ = [
     "pca_kernel_basis",
 ]
 
-FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 
 
 def _renormalize(raw):

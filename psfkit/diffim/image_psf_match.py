@@ -12,13 +12,12 @@ whole image, with one FFT convolution per spatial term.
 
 from dataclasses import dataclass
 import time
-import warnings
 
 from astropy.nddata import NDData, VarianceUncertainty
 import numpy as np
 from scipy import ndimage
 
-from ..utils import PsfkitWarning, check_in, check_positive, coerce_data
+from ..utils import PsfkitWarning, check_in, check_positive, coerce_data, warn
 from . import _select
 from .basis import make_kernel_basis
 from .candidates import KernelCandidate, SpatialCellSet
@@ -330,7 +329,7 @@ class ImagePsfMatch:
                           if convolve == "template"
                           else science_fwhm > 1.1 * template_fwhm)
             if wide_first:
-                warnings.warn(
+                warn(
                     f"the {convolve} image, which is convolved, has the wider "
                     f"PSF (FWHM {template_fwhm:.2f} template, "
                     f"{science_fwhm:.2f} science); matching it needs a "

@@ -19,14 +19,13 @@ kernel cannot reach the PSF wings and the matched stars look boxy.
 
 from dataclasses import dataclass, replace
 import time
-import warnings
 
 from astropy.modeling import Model
 from astropy.nddata import NDData, VarianceUncertainty
 import numpy as np
 from scipy import ndimage
 
-from ..utils import PsfkitWarning, check_in, check_integer, coerce_data
+from ..utils import PsfkitWarning, check_in, check_integer, coerce_data, warn
 from ._stamps import convolve_each_valid, crop_valid
 from .basis import make_kernel_basis
 from .candidates import KernelCandidate, SpatialCellSet
@@ -256,7 +255,7 @@ class ModelPsfMatch:
                "larger PSF images (psf_size).")
         if self.on_large_kernel == "raise":
             raise ValueError(msg)
-        warnings.warn(msg, KernelSizeWarning)
+        warn(msg, KernelSizeWarning)
 
     def match(self, image, image_psf, target_psf, *, variance=None, mask=None,
               psf_size=None):
@@ -393,7 +392,7 @@ def _check_widths(pairs, xs, ys):
                        for p_img, p_tgt in pairs])
     worst = int(np.argmax(ratios))
     if ratios[worst] > 1.05:
-        warnings.warn(
+        warn(
             f"the target PSF is narrower than the image PSF at "
             f"({xs[worst]:.0f}, {ys[worst]:.0f}) (second-moment widths "
             f"{_moment_width(pairs[worst][1]):.2f} and "

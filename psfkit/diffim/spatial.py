@@ -13,12 +13,11 @@ which is exactly the sum of the per-basis convolutions times their
 polynomials, computed with one FFT convolution per spatial term.
 """
 
-import warnings
 
 import numpy as np
 from scipy import fft as sfft
 
-from ..utils import PsfkitWarning, check_in, check_integer
+from ..utils import PsfkitWarning, check_in, check_integer, warn
 from ._stamps import scaled_condition_number
 
 __all__ = [
@@ -381,7 +380,7 @@ def solve_spatial_kernel(candidates, basis, *, shape, spatial_kernel_order=2,
     d = np.where(d > 0, d, 1.0)
     scaled = big_m / np.outer(d, d)
     if cond > max_condition_number:
-        warnings.warn(f"the spatial kernel system is ill-conditioned "
+        warn(f"the spatial kernel system is ill-conditioned "
                       f"(condition number {cond:.3g} > {max_condition_number:.3g} "
                       f"with {len(candidates)} candidates and {len(keep)} "
                       "unknowns); solved by pseudo-inverse",

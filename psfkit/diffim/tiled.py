@@ -12,19 +12,14 @@ tile out of its core.
 """
 
 from dataclasses import dataclass
-import warnings
 
 from astropy.nddata import NDData, StdDevUncertainty, VarianceUncertainty
 from astropy.table import QTable
 import numpy as np
 
-from ..photometry.tiled import (
-    call_recording_warnings,
-    reissue_warnings,
-    tile_grid,
-)
-from ..utils import PsfkitWarning, as_pair, coerce_data
+from ..utils import PsfkitWarning, as_pair, coerce_data, warn
 from ..utils.parallel import run_tasks
+from ..utils.tiling import call_recording_warnings, reissue_warnings, tile_grid
 from .config import PsfMatchConfig
 from .image_psf_match import ImagePsfMatch
 from .solve import NoKernelCandidatesError
@@ -194,7 +189,7 @@ def _assemble(sarr, grid, outputs, half):
         True, True, True, True)
     mask |= border
     if failed:
-        warnings.warn(f"no matching kernel for tile(s) {failed}; their "
+        warn(f"no matching kernel for tile(s) {failed}; their "
                       "cores are masked (see tiles['message'])",
                       TileMatchFailedWarning)
     names = ("tile_id", "x_min", "x_max", "y_min", "y_max", "ok",

@@ -11,10 +11,10 @@ one matrix-vector product per region.
 """
 
 import hashlib
-import warnings
 
 import numpy as np
 
+from ..utils import warn
 from ..utils.threads import single_threaded_blas
 from .utils import SkippedRegionWarning, base_indices, region_to_indices
 
@@ -150,5 +150,5 @@ def _fit_regions(fitter):
         msg = (f"{len(skipped)} of {n_regions} regions ({sum(skipped)} "
                "pixels) had too few usable pixels or bases and were not "
                "fitted; they are masked in the result")
-        warnings.warn(msg, SkippedRegionWarning, stacklevel=5)
+        warn(msg, SkippedRegionWarning)
     return psf, fitted

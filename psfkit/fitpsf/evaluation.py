@@ -16,27 +16,16 @@ from astropy.table import QTable
 import numpy as np
 from scipy import stats
 
+from .._numerics.gaussian import SIGMA_PER_FWHM, integrated_gaussian_image
 from ..utils import check_integer, check_positive, coerce_data
 from ._geometry import check_center, rotate_offsets
 from .adi import adi_subtract
 
 __all__ = ["inject_planet", "aperture_sums", "SNRResult", "snr", "contrast_curve"]
 
-_SIGMA_PER_FWHM = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
-
-
 def _gaussian_image(shape, x, y, flux, fwhm):
-    """A pixel-integrated circular Gaussian (cheap erf form)."""
-    from scipy.special import erf
-
-    sigma = fwhm * _SIGMA_PER_FWHM
-    ny, nx = shape
-    half = np.sqrt(2.0) * sigma
-    xs = np.arange(nx)
-    ys = np.arange(ny)
-    gx = 0.5 * (erf((xs - x + 0.5) / half) - erf((xs - x - 0.5) / half))
-    gy = 0.5 * (erf((ys - y + 0.5) / half) - erf((ys - y - 0.5) / half))
-    return flux * np.outer(gy, gx)
+    """A pixel-integrated circular Gaussian of the given FWHM."""
+    return integrated_gaussian_image(shape, x, y, flux, fwhm * SIGMA_PER_FWHM)
 
 
 def inject_planet(data, position, flux, *, fwhm, parangs=None, center=None):

@@ -443,7 +443,7 @@ def fit_ramps(cube, times=None, *, degree=1, read_noise=None, gain=1.0,
     >>> from psfkit.datasets import make_ramp_cube
     >>> from psfkit.modelsets import fit_ramps
     >>> cube, truth = make_ramp_cube((50, 50), 10, rate=20.0, read_noise=5.0,
-    ...                              gain=2.0, seed=0)
+    ...                              gain=2.0, random_state=0)
     >>> res = fit_ramps(cube, truth.times, read_noise=5.0, gain=2.0)
     >>> print(f"{np.mean(res.slope):.1f}")
     20.0

@@ -15,7 +15,7 @@ the star from the pixel centre).
 
 import numpy as np
 
-from ._peaks import cutout_indices
+from .._numerics.peaks import cutout_indices
 
 __all__ = []
 

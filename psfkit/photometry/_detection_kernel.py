@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._numerics.gaussian import FWHM_PER_SIGMA
 from ..utils import check_positive
 
 __all__ = []
 
 #: FWHM of a Gaussian in units of its standard deviation.
-FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,11 @@ Star cutouts for building an empirical PSF: `EPSFStar`, `EPSFStars` and
 `extract_stars`.
 """
 
-import warnings
 
 from astropy.table import QTable
 import numpy as np
 
-from ..utils import PsfkitWarning, as_pair, coerce_data
+from ..utils import PsfkitWarning, as_pair, coerce_data, warn
 
 __all__ = ["EPSFStar", "EPSFStars", "StarExcludedWarning", "extract_stars"]
 
@@ -303,7 +302,7 @@ def extract_stars(data, catalog, *, size=25):
     if n_edge or n_masked:
         left = ", ".join(str(v) for v in ids[~usable][:10])
         more = " ..." if np.count_nonzero(~usable) > 10 else ""
-        warnings.warn(f"{n_edge} star(s) too near the image edge for a "
+        warn(f"{n_edge} star(s) too near the image edge for a "
                       f"{ny}x{nx} cutout and {n_masked} fully masked star(s) "
                       f"were excluded (ids: {left}{more})",
                       StarExcludedWarning)

@@ -10,7 +10,7 @@ cutouts.
 
 import numpy as np
 
-from ._peaks import cutout_indices
+from .._numerics.peaks import cutout_indices
 
 __all__ = []
 

@@ -12,66 +12,14 @@ alike, so there is one implementation of each formula.
 """
 
 import numpy as np
-from scipy.special import erfc
+
+from .._numerics import gaussian as _gaussian
+from .._numerics.gaussian import FWHM_PER_SIGMA
 
 __all__ = []
 
-#: FWHM / sigma of a Gaussian.
-GAUSSIAN_FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
-_SQRT2 = np.sqrt(2.0)
-_TWO_OVER_SQRTPI = 2.0 / np.sqrt(np.pi)
-
-
-def _pixel_integral_1d(d, sigma, jacobian):
-    """
-    The unit Gaussian integrated over the pixel ``[d - 0.5, d + 0.5]``.
-
-    Returns twice the integral, ``erf(u+) - erf(u-)``, written with
-    ``erfc`` of the absolute offset so that the far wings keep full
-    relative precision (the difference of two ``erf`` values close to one
-    would cancel).  With ``jacobian`` also returns its derivatives with
-    respect to the offset ``d`` and to ``sigma``.
-    """
-    # the profile depends on |sigma| (a fitter may step through zero); the
-    # sigma derivative below holds for either sign
-    scale = 1.0 / (_SQRT2 * np.abs(sigma))
-    ad = np.abs(d)
-    lo = (ad - 0.5) * scale
-    hi = (ad + 0.5) * scale
-    value = erfc(lo) - erfc(hi)
-    if not jacobian:
-        return value, None, None
-    up = (d + 0.5) * scale
-    um = (d - 0.5) * scale
-    gp = np.exp(-up * up)
-    gm = np.exp(-um * um)
-    d_offset = _TWO_OVER_SQRTPI * scale * (gp - gm)
-    d_sigma = -_TWO_OVER_SQRTPI * (gp * up - gm * um) / sigma
-    return value, d_offset, d_sigma
-
-
-def integrated_gaussian(x, y, flux, x_0, y_0, sigma, *, jacobian=False):
-    """
-    Circular Gaussian integrated over square unit pixels.
-
-    ``flux / 4 * ex * ey`` with ``ex = erf((dx + 1/2) / (sqrt2 sigma)) -
-    erf((dx - 1/2) / (sqrt2 sigma))``; parameters in the order
-    (flux, x_0, y_0, sigma).
-    """
-    ex, dex, sex = _pixel_integral_1d(x - x_0, sigma, jacobian)
-    ey, dey, sey = _pixel_integral_1d(y - y_0, sigma, jacobian)
-    unit = 0.25 * ex * ey
-    value = flux * unit
-    if not jacobian:
-        return value, None
-    quarter_flux = 0.25 * flux
-    derivs = [
-        unit,
-        -quarter_flux * dex * ey,
-        -quarter_flux * ex * dey,
-        quarter_flux * (sex * ey + ex * sey),
-    ]
-    return value, derivs
+# the integrated Gaussian is shared with the simulators and fitpsf
+integrated_gaussian = _gaussian.integrated_gaussian
 
 
 def elliptical_gaussian(x, y, flux, x_0, y_0, x_fwhm, y_fwhm, theta, *,
@@ -83,8 +31,8 @@ def elliptical_gaussian(x, y, flux, x_0, y_0, x_fwhm, y_fwhm, theta, *,
     +x axis in degrees; parameters in the order
     (flux, x_0, y_0, x_fwhm, y_fwhm, theta).
     """
-    sx = x_fwhm / GAUSSIAN_FWHM_PER_SIGMA
-    sy = y_fwhm / GAUSSIAN_FWHM_PER_SIGMA
+    sx = x_fwhm / FWHM_PER_SIGMA
+    sy = y_fwhm / FWHM_PER_SIGMA
     t = np.deg2rad(theta)
     ct = np.cos(t)
     st = np.sin(t)
@@ -105,8 +53,8 @@ def elliptical_gaussian(x, y, flux, x_0, y_0, x_fwhm, y_fwhm, theta, *,
         unit,
         value * (ux * ct - vy * st),
         value * (ux * st + vy * ct),
-        value * (u * ux - 1.0) / (sx * GAUSSIAN_FWHM_PER_SIGMA),
-        value * (v * vy - 1.0) / (sy * GAUSSIAN_FWHM_PER_SIGMA),
+        value * (u * ux - 1.0) / (sx * FWHM_PER_SIGMA),
+        value * (v * vy - 1.0) / (sy * FWHM_PER_SIGMA),
         -value * u * v * (isx2 - isy2) * (np.pi / 180.0),
     ]
     return value, derivs

@@ -9,11 +9,10 @@ the ePSF and smooths it, recentres and renormalises the ePSF, and refits the
 centre and flux of every star with it, until the centres stop moving.
 """
 
-import warnings
 
 import numpy as np
 
-from ..utils import as_pair, check_integer, check_positive
+from ..utils import as_pair, check_integer, check_positive, warn
 from ._epsf_engine import (
     recenter,
     resolve_smoothing_kernel,
@@ -319,7 +318,7 @@ class EPSFBuilder:
             raise ValueError(msg)
         if not np.all(use):
             ids = [str(stars[i].id_label) for i in np.flatnonzero(~use)]
-            warnings.warn(f"{len(ids)} star(s) were excluded because their "
+            warn(f"{len(ids)} star(s) were excluded because their "
                           f"fit failed (ids: {', '.join(ids[:10])})",
                           StarExcludedWarning)
         epsf_model = ImagePSF(epsf, oversampling=self.oversampling,

@@ -13,12 +13,12 @@ the smoothing and peak search in ``_peaks``, the per-source measurements
 in ``_daofind`` and ``_irafind``, all vectorised over sources.
 """
 
-import warnings
 
 from astropy.table import QTable
 import astropy.units as u
 import numpy as np
 
+from .._numerics.peaks import border_ok, local_maxima, sky_level, smooth_image
 from ..utils import (
     NoDetectionsWarning,
     as_pair,
@@ -26,12 +26,12 @@ from ..utils import (
     check_integer,
     check_positive,
     coerce_data,
+    warn,
 )
 from ._centroids import windowed_centroids
 from ._daofind import measure_daofind
 from ._detection_kernel import make_detection_kernel
 from ._irafind import measure_starfind
-from ._peaks import border_ok, local_maxima, sky_level, smooth_image
 
 __all__ = ["DAOStarFinder", "IRAFStarFinder", "find_peaks"]
 
@@ -104,7 +104,7 @@ def _build_table(schema, values, unit, unit_columns):
 
 
 def _empty_result(schema, unit, unit_columns, reason):
-    warnings.warn(f"No sources were found: {reason}", NoDetectionsWarning)
+    warn(f"No sources were found: {reason}", NoDetectionsWarning)
     values = {name: np.zeros(0, dtype=dtype) for name, dtype in schema}
     return _build_table(schema, values, unit, unit_columns)
 

@@ -113,7 +113,7 @@ class IntegratedGaussianPRF(PSFModelMixin, Fittable2DModel):
     @property
     def fwhm(self):
         """The full width at half maximum, ``2 sqrt(2 ln 2) sigma``."""
-        return float(engines.GAUSSIAN_FWHM_PER_SIGMA * abs(_scalar(self.sigma)))
+        return float(engines.FWHM_PER_SIGMA * abs(_scalar(self.sigma)))
 
     def bounding_box(self, factor=4.0):
         """
@@ -221,8 +221,8 @@ class GaussianPSF(PSFModelMixin, Fittable2DModel):
         bbox : tuple
             ``((y_low, y_high), (x_low, x_high))``.
         """
-        sx = abs(_scalar(self.x_fwhm)) / engines.GAUSSIAN_FWHM_PER_SIGMA
-        sy = abs(_scalar(self.y_fwhm)) / engines.GAUSSIAN_FWHM_PER_SIGMA
+        sx = abs(_scalar(self.x_fwhm)) / engines.FWHM_PER_SIGMA
+        sy = abs(_scalar(self.y_fwhm)) / engines.FWHM_PER_SIGMA
         t = np.deg2rad(_scalar(self.theta))
         dx = factor * np.hypot(sx * np.cos(t), sy * np.sin(t))
         dy = factor * np.hypot(sx * np.sin(t), sy * np.cos(t))

@@ -19,7 +19,6 @@ passed instead and is then applied group by group.
 from dataclasses import dataclass, field
 import functools
 from types import MappingProxyType
-import warnings
 
 from astropy.table import QTable
 import numpy as np
@@ -32,6 +31,7 @@ from ..utils import (
     check_in,
     check_integer,
     check_positive,
+    warn,
 )
 from ._astropy_fit import astropy_solver
 from ._flags import PSFFlags
@@ -302,7 +302,7 @@ class BasicPSFPhotometry:
         setup = self._fit_setup()
         sources = self._initial_sources(prep, setup, init_guesses)
         if len(sources.ids) == 0:
-            warnings.warn("no sources were found or given; the photometry "
+            warn("no sources were found or given; the photometry "
                           "table is empty", NoDetectionsWarning)
             return self._result(prep, setup, None, [0])
         stage = self._fit_stage(prep, setup, sources)
@@ -564,7 +564,7 @@ class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
                 stage = stack_stages(stage, self._fit_stage(prep, setup, new,
                                                            data=residual))
         if self.niters is None:
-            warnings.warn(f"iterative photometry stopped at the cap of "
+            warn(f"iterative photometry stopped at the cap of "
                           f"{MAX_ITERATIONS} passes with new detections still "
                           "appearing", PsfkitWarning)
         return stage, counts

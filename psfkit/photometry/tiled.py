@@ -14,20 +14,21 @@ into its core.
 """
 
 from dataclasses import dataclass
-import threading
-import warnings
 
 from astropy.table import QTable, vstack
 import astropy.units as u
 import numpy as np
 
-from ..utils import NoDetectionsWarning, as_pair, coerce_data
+from ..utils import NoDetectionsWarning, as_pair, coerce_data, warn
 from ..utils.parallel import executor_kind, run_tasks
+from ..utils.tiling import (
+    call_recording_warnings,
+    core_bounds,
+    reissue_warnings,
+    tile_grid,
+)
 
 __all__ = ["tiled_photometry", "TiledPhotometryResult"]
-
-# recording warnings changes process-wide state: one recording at a time
-_RECORD_LOCK = threading.RLock()
 
 # table columns holding pixel positions, shifted from tile to image frame
 _X_COLUMNS = ("x_0", "x_fit")
@@ -60,90 +61,14 @@ class TiledPhotometryResult:
     tiles: QTable
 
 
-def tile_grid(shape, tile_size, overlap):
-    """
-    The cores and tiles covering an image.
-
-    Parameters
-    ----------
-    shape : tuple of 2 int
-        ``(ny, nx)`` of the image.
-    tile_size : tuple of 2 int
-        ``(ny, nx)`` of a core (the last row and column of cores may be
-        smaller).
-    overlap : tuple of 2 int
-        The margin added on each side of a core.
-
-    Returns
-    -------
-    tiles : list of tuple
-        ``(core, tile)`` per tile, each a pair of slices ``(rows, cols)``.
-    """
-    starts = [range(0, n, t) for n, t in zip(shape, tile_size, strict=True)]
-    tiles = []
-    for y0 in starts[0]:
-        for x0 in starts[1]:
-            core = (slice(y0, min(y0 + tile_size[0], shape[0])),
-                    slice(x0, min(x0 + tile_size[1], shape[1])))
-            tile = tuple(slice(max(c.start - o, 0), min(c.stop + o, n))
-                         for c, o, n in zip(core, overlap, shape, strict=True))
-            tiles.append((core, tile))
-    return tiles
-
-
 def _owned(xs, ys, bounds):
     """True for positions inside a core ``(x_lo, x_hi, y_lo, y_hi)``."""
     x_lo, x_hi, y_lo, y_hi = bounds
     return (xs >= x_lo) & (xs < x_hi) & (ys >= y_lo) & (ys < y_hi)
 
 
-def _core_bounds(core, tile, shape):
-    """
-    A core's pixel-edge bounds in tile coordinates.
-
-    A pixel's centre is an integer, so pixel ``i`` spans ``i - 0.5`` to
-    ``i + 0.5``; cores at the image border extend to infinity, so that a
-    star fitted just outside the image is still kept once.
-    """
-    bounds = []
-    for axis in (1, 0):
-        c, t, n = core[axis], tile[axis], shape[axis]
-        lo = -np.inf if c.start == 0 else c.start - t.start - 0.5
-        hi = np.inf if c.stop == n else c.stop - t.start - 0.5
-        bounds += [lo, hi]
-    return tuple(bounds)
-
-
 def _value(column):
     return np.asarray(getattr(column, "value", column), dtype=float)
-
-
-def call_recording_warnings(func, *args, **kwargs):
-    """
-    Call ``func`` and return its result with the warnings it raised.
-
-    Warnings raised on a worker process would be lost (or only logged
-    there); tiles record them as ``(category, message)`` pairs so that the
-    caller re-issues them with `reissue_warnings`, whatever the executor.
-    The warning filters are process-wide, so calls made from several
-    threads of one process take turns (worker processes, not threads, give
-    the parallelism).
-    """
-    with _RECORD_LOCK, warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = func(*args, **kwargs)
-    return result, [(w.category, str(w.message)) for w in caught]
-
-
-def reissue_warnings(outputs, *, skip=()):
-    """Warn once per distinct recorded warning, naming the first tile."""
-    seen = set()
-    for i, notes in enumerate(outputs):
-        for category, message in notes:
-            if issubclass(category, skip) or (category, message) in seen:
-                continue
-            seen.add((category, message))
-            warnings.warn(f"tile {i}: {message}", category)
 
 
 def _run_tile(task):
@@ -265,7 +190,7 @@ def tiled_photometry(image, photometry, *, tile_size, overlap, client=None,
                       for c, t in zip(core, tile, strict=True))
         error_tile = None if arr.error is None else arr.error[tile]
         tasks.append((photometry, arr.with_unit(arr.data[tile]), arr.mask[tile],
-                      error_tile, _core_bounds(core, tile, arr.shape), local))
+                      error_tile, core_bounds(core, tile, arr.shape), local))
     if executor_kind(client) == "dask":
         # the tiles go to the workers as data, not inside the task graph
         tasks = client.scatter(tasks, hash=False)
@@ -305,7 +230,7 @@ def _merge(arr, grid, outputs):
     table = vstack(tables, metadata_conflicts="silent")
     table["id"] = np.arange(1, len(table) + 1)
     if len(table) == 0:
-        warnings.warn("no tile found a star; the photometry table is empty",
+        warn("no tile found a star; the photometry table is empty",
                       NoDetectionsWarning)
     names = ("tile_id", "x_min", "x_max", "y_min", "y_max", "tile_x_min",
              "tile_x_max", "tile_y_min", "tile_y_max", "n_fitted",

@@ -10,7 +10,6 @@ work on plain arrays and never need to know where the data came from.
 """
 
 from dataclasses import dataclass, field
-import warnings
 
 from astropy.nddata import (
     InverseVariance,
@@ -21,7 +20,7 @@ from astropy.nddata import (
 import astropy.units as u
 import numpy as np
 
-from .exceptions import InputDataError, NonFiniteValueWarning
+from .exceptions import InputDataError, NonFiniteValueWarning, warn
 
 __all__ = ["ArrayData", "coerce_data", "uncertainty_to_error"]
 
@@ -322,7 +321,7 @@ def coerce_data(data, *, name="data", ndim=2, mask=None, error=None,
     full = given | nonfinite
     if user_mask and np.any(nonfinite & ~given):
         n_new = int(np.count_nonzero(nonfinite & ~given))
-        warnings.warn(f"{name} has {n_new} non-finite value(s) outside the "
+        warn(f"{name} has {n_new} non-finite value(s) outside the "
                       "given mask; they were masked", NonFiniteValueWarning)
 
     err = None

@@ -1,16 +1,31 @@
 """
-One way to run independent tasks on whatever executor the user has.
+One way to run work in parallel, whatever executor the user has.
 
-psfkit's parallel paths (PSF removal over many images, ADI frames, tiled
-photometry and differencing) all accept ``executor=`` (or ``client=``):
-`None` to run in the calling process, a `concurrent.futures` executor, a
-dask.distributed ``Client``, or an ipyparallel view.
+Every psfkit function that can spread work out takes one keyword,
+``executor=``:
+
+- `None`: the default.  Independent tasks (images, frames, tiles) run one
+  after the other in the calling process; engines that split one large
+  array into chunks (model sets, ramps) use threads on the available cores.
+- an int ``n``: ``n`` threads of the calling process.
+- a `concurrent.futures.Executor` (thread or process pool), a
+  dask.distributed ``Client`` or an ipyparallel view: independent tasks
+  are mapped over it; chunked engines use a thread pool's threads.
+
+`run_tasks` maps tasks over any of these; `executor_threads` gives the
+thread count a chunked engine should use; `resolve_executor` accepts the
+older keywords (``n_threads=``, ``client=``) with a deprecation warning.
 """
 
 import concurrent.futures
 import functools
 
-__all__ = ["executor_kind", "run_tasks"]
+import numpy as np
+
+from .deprecation import NOT_GIVEN, renamed_keyword
+from .threads import resolve_threads
+
+__all__ = ["executor_kind", "run_tasks", "resolve_executor", "executor_threads"]
 
 
 def executor_kind(executor):
@@ -24,7 +39,8 @@ def executor_kind(executor):
 
     Returns
     -------
-    kind : {'serial', 'futures', 'dask', 'ipyparallel'}
+    kind : {'serial', 'threads', 'futures', 'dask', 'ipyparallel'}
+        ``'threads'`` for an int (that many threads of this process).
 
     Raises
     ------
@@ -40,6 +56,11 @@ def executor_kind(executor):
     """
     if executor is None:
         return "serial"
+    if isinstance(executor, int | np.integer) and not isinstance(executor, bool):
+        if executor < 1:
+            msg = f"executor must be a positive number of threads, got {executor}"
+            raise ValueError(msg)
+        return "threads"
     if isinstance(executor, concurrent.futures.Executor):
         return "futures"
     module = type(executor).__module__ or ""
@@ -49,8 +70,9 @@ def executor_kind(executor):
         return "ipyparallel"
     if hasattr(executor, "map"):
         return "futures"
-    msg = ("executor must be None, a concurrent.futures.Executor, a "
-           "dask.distributed Client or an ipyparallel view, got "
+    msg = ("executor must be None, a number of threads, a "
+           "concurrent.futures.Executor, a dask.distributed Client or an "
+           "ipyparallel view, got "
            f"{type(executor).__name__}")
     raise TypeError(msg)
 
@@ -96,6 +118,73 @@ def run_tasks(func, tasks, executor, *, shared=None):
         func = functools.partial(func, shared=shared)
     if kind == "serial":
         return [func(t) for t in tasks]
+    if kind == "threads":
+        with concurrent.futures.ThreadPoolExecutor(int(executor)) as pool:
+            return list(pool.map(func, tasks))
     if kind == "futures":
         return list(executor.map(func, tasks))
     return list(executor.map_sync(func, tasks))
+
+
+def resolve_executor(executor, *, n_threads=NOT_GIVEN, client=NOT_GIVEN):
+    """
+    The ``executor=`` argument, accepting the deprecated spellings.
+
+    Parameters
+    ----------
+    executor : object or None
+        See `executor_kind`.
+    n_threads : int, optional
+        Deprecated: a number of threads, now ``executor=n_threads``.
+    client : object, optional
+        Deprecated: a dask.distributed ``Client``, now ``executor=client``.
+
+    Returns
+    -------
+    executor : object or None
+        Checked with `executor_kind`.
+
+    Examples
+    --------
+    >>> from psfkit.utils import resolve_executor
+    >>> resolve_executor(2)
+    2
+    """
+    executor = renamed_keyword("n_threads", n_threads, "executor", executor,
+                               default=None)
+    executor = renamed_keyword("client", client, "executor", executor,
+                               default=None)
+    executor_kind(executor)
+    return executor
+
+
+def executor_threads(executor):
+    """
+    How many threads a chunked in-process engine should use.
+
+    `None` gives every available core (at most
+    `~psfkit.utils.threads.MAX_DEFAULT_THREADS`), an int gives itself, a
+    `~concurrent.futures.ThreadPoolExecutor` its number of workers.
+
+    Raises
+    ------
+    TypeError
+        For executors that run elsewhere (processes, dask, ipyparallel):
+        a chunked engine shares its arrays in memory and cannot use them.
+
+    Examples
+    --------
+    >>> from psfkit.utils import executor_threads
+    >>> executor_threads(3)
+    3
+    """
+    kind = executor_kind(executor)
+    if kind == "serial":
+        return resolve_threads(None)
+    if kind == "threads":
+        return int(executor)
+    if isinstance(executor, concurrent.futures.ThreadPoolExecutor):
+        return max(1, int(executor._max_workers))
+    msg = ("this computation runs in threads of one process; give executor "
+           f"as None or a number of threads, not a {type(executor).__name__}")
+    raise TypeError(msg)

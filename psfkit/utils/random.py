@@ -1,21 +1,27 @@
-"""Random-number-generator handling shared by the simulators."""
+"""Random-number-generator handling: one ``random_state`` argument everywhere."""
 
 import numpy as np
+
+from .deprecation import renamed_keyword
 
 __all__ = ["get_rng"]
 
 
 def get_rng(random_state=None, *, seed=None):
     """
-    Return a `numpy.random.Generator` from a seed-like argument.
+    Return a `numpy.random.Generator` from a ``random_state`` argument.
+
+    Every psfkit function that draws random numbers takes
+    ``random_state=``: an integer seed (reproducible results), an existing
+    generator (used as is, so a sequence of calls continues one stream),
+    or `None` for fresh entropy.
 
     Parameters
     ----------
     random_state : int, `numpy.random.Generator`, `numpy.random.RandomState` or None
-        An integer seed, an existing generator (used as is), or `None` for
-        fresh entropy.
+        See above.
     seed : int, optional
-        An alias for ``random_state``; give one or the other.
+        Deprecated spelling of ``random_state``.
 
     Returns
     -------
@@ -24,16 +30,21 @@ def get_rng(random_state=None, *, seed=None):
     Examples
     --------
     >>> from psfkit.utils import get_rng
-    >>> float(get_rng(1).random()) == float(get_rng(seed=1).random())
+    >>> float(get_rng(1).random()) == float(get_rng(1).random())
     True
     """
-    if seed is not None:
-        if random_state is not None:
-            msg = "give random_state or seed, not both"
-            raise ValueError(msg)
-        random_state = seed
+    random_state = renamed_keyword("seed", seed, "random_state", random_state,
+                                   default=None)
     if isinstance(random_state, np.random.Generator):
         return random_state
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(random_state.randint(0, 2**31 - 1))
+    if random_state is not None and not isinstance(
+            random_state, int | np.integer | np.random.SeedSequence):
+        msg = ("random_state must be None, an integer seed or a "
+               f"numpy.random.Generator, got {type(random_state).__name__}")
+        raise TypeError(msg)
+    if isinstance(random_state, bool):
+        msg = "random_state must be None, an integer seed or a Generator, got a bool"
+        raise TypeError(msg)
     return np.random.default_rng(random_state)

@@ -10,6 +10,7 @@ from psfkit.datasets import (
     make_noise_image,
     make_random_gaussians,
 )
+from psfkit.utils import PsfkitDeprecationWarning
 
 
 def one_source(**kw):
@@ -117,7 +118,8 @@ def test_bad_tables():
 def test_random_gaussians_reproducible_and_in_range():
     args = (200, (100, 1000), (0, 50), (10, 20), (1, 2), (3, 4))
     a = make_random_gaussians(*args, random_state=7)
-    b = make_random_gaussians(*args, seed=7)
+    with pytest.warns(PsfkitDeprecationWarning, match="use random_state"):
+        b = make_random_gaussians(*args, seed=7)
     c = make_random_gaussians(*args, random_state=8)
     assert isinstance(a, QTable)
     for name in a.colnames:
@@ -158,7 +160,8 @@ def test_poisson_noise_statistics():
 
 def test_noise_reproducible_and_errors():
     a = make_noise_image((20, 20), mean=0, stddev=1, random_state=3)
-    b = make_noise_image((20, 20), mean=0, stddev=1, seed=3)
+    with pytest.warns(PsfkitDeprecationWarning, match="use random_state"):
+        b = make_noise_image((20, 20), mean=0, stddev=1, seed=3)
     assert_array_equal(a, b)
     with pytest.raises(ValueError, match="mean must be given"):
         make_noise_image((5, 5), type="poisson")

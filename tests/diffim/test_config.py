@@ -67,7 +67,7 @@ def test_fwhm_scaling():
 
 
 def test_demo_quick(tmp_path):
-    from psfkit.diffim._demo import demo
+    from psfkit.demo.diffim import demo
 
     section = demo(tmp_path, quick=True)
     assert section.figures

@@ -181,7 +181,7 @@ def test_contrast_curve_throughput(sequence):
 
 
 def test_demo_quick(tmp_path):
-    from psfkit.fitpsf._demo import demo
+    from psfkit.demo.fitpsf import demo
 
     section = demo(tmp_path, quick=True)
     assert section.figures

@@ -5,7 +5,7 @@ import pytest
 
 def test_demo_quick(tmp_path):
     pytest.importorskip("matplotlib")
-    from psfkit.modelsets._demo import demo
+    from psfkit.demo.modelsets import demo
 
     section = demo(tmp_path, quick=True)
     assert section.figures

@@ -34,7 +34,7 @@ def assert_results_close(got, expect, tol):
 
 def simulate(rate, seed, shape=(40, 40), n_reads=10, **kwargs):
     return make_ramp_cube(shape, n_reads, rate=rate, read_noise=RN, gain=GAIN,
-                          frame_time=DT, seed=seed, **kwargs)
+                          frame_time=DT, random_state=seed, **kwargs)
 
 
 def test_make_ramp_cube_truth():
@@ -136,7 +136,7 @@ def test_optimal_weighting_beats_unweighted_at_high_snr():
 def test_saturation():
     rate = np.linspace(10, 3000, 50 * 40).reshape(50, 40)
     cube, truth = make_ramp_cube((50, 40), 10, rate=rate, read_noise=RN,
-                                 gain=GAIN, saturation=20000.0, seed=1)
+                                 gain=GAIN, saturation=20000.0, random_state=1)
     res = fit_ramps(cube, truth.times, read_noise=RN, gain=GAIN,
                     saturation=20000.0)
     sat = truth.saturated_read >= 0
@@ -303,7 +303,7 @@ def test_threads_give_the_serial_result(options):
     rng = np.random.default_rng(8)
     cube, truth = make_ramp_cube((40, 50), 8, rate=rng.uniform(0, 300, (40, 50)),
                                  read_noise=RN, gain=2.0, jump_fraction=0.02,
-                                 seed=4)
+                                 random_state=4)
     cube[rng.random(cube.shape) < 0.01] = np.nan
     serial = fit_ramps(cube, truth.times, n_threads=1, **options)
     threaded = fit_ramps(cube, truth.times, n_threads=3, chunk_pixels=37,
@@ -323,7 +323,7 @@ def test_fast_path_matches_general_engine(n_reads, noise, weighting):
     rng = np.random.default_rng(9)
     rate = 10.0 ** rng.uniform(-1.0, 3.5, (30, 30))
     cube, truth = make_ramp_cube((30, 30), n_reads, rate=rate,
-                                 read_noise=RN, gain=2.0, seed=5,
+                                 read_noise=RN, gain=2.0, random_state=5,
                                  dtype=np.float32)
     cube[n_reads // 2, 4, 5] = np.nan
     nomask = np.zeros(cube.shape, bool)

@@ -287,7 +287,7 @@ def test_demo_quick(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from psfkit.photometry._demo_epsf import demo
+    from psfkit.demo.epsf import demo
 
     section = demo(tmp_path, quick=True)
     assert (tmp_path / "photometry_epsf.png").exists()

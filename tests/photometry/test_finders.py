@@ -193,7 +193,7 @@ def test_threshold_is_calibrated_in_pixel_noise():
     shape = (400, 400)
     image = make_noise_image(shape, mean=0.0, stddev=NOISE, random_state=6)
     kernel = make_detection_kernel(FWHM)
-    from psfkit.photometry._peaks import smooth_image
+    from psfkit._numerics.peaks import smooth_image
 
     smoothed = smooth_image(image, np.ones(shape, dtype=bool), kernel.kernel)
     inner = smoothed[10:-10, 10:-10]
@@ -464,7 +464,7 @@ def test_find_peaks_agrees_with_photutils():
 
 
 def test_demo_detection_quick(tmp_path):
-    from psfkit.photometry._demo_detection import demo
+    from psfkit.demo.detection import demo
 
     section = demo(tmp_path, quick=True)
     assert (tmp_path / "photometry_detections.png").exists()

@@ -210,7 +210,7 @@ def test_iterative_free_sigma_finds_companion(fitter):
 
 
 def test_iterative_until_nothing_new_on_crowded_field():
-    from psfkit.photometry._demo import _simulate
+    from psfkit.demo.photometry import _simulate
 
     rng = np.random.default_rng(11)
     image, error, truth = _simulate((160, 160), 90, rng, SIGMA)
@@ -577,7 +577,7 @@ def test_generic_astropy_model_without_stack_evaluation():
 
 
 def test_demo_quick(tmp_path):
-    from psfkit.photometry._demo import demo
+    from psfkit.demo.photometry import demo
 
     section = demo(tmp_path, quick=True)
     assert section.figures

@@ -34,7 +34,7 @@ def counting(array, chunks, calls):
 def ramps():
     cube, truth = make_ramp_cube((40, 36), 8, rate=40.0, read_noise=RN,
                                  gain=GAIN, jump_fraction=0.1,
-                                 saturation=600.0, seed=3)
+                                 saturation=600.0, random_state=3)
     cube[3, 5, 7] = np.nan
     mask = np.zeros(cube.shape, bool)
     mask[2, 11, 4] = True

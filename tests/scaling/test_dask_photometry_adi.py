@@ -143,7 +143,7 @@ class WarningPhotometry(BasicPSFPhotometry):
     """Photometry that warns on every tile (module level: it pickles)."""
 
     def run(self, image, **kwargs):
-        warnings.warn("a tile-level remark", PsfkitWarning)
+        warnings.warn("a tile-level remark", PsfkitWarning, stacklevel=2)
         return super().run(image, **kwargs)
 
 

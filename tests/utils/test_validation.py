@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from psfkit.utils import (
+    PsfkitDeprecationWarning,
     as_pair,
     check_in,
     check_integer,
@@ -74,11 +75,14 @@ def test_check_in():
 
 def test_get_rng():
     a = get_rng(5).normal(size=3)
-    b = get_rng(seed=5).normal(size=3)
+    with pytest.warns(PsfkitDeprecationWarning, match="seed= is deprecated"):
+        b = get_rng(seed=5).normal(size=3)
     np.testing.assert_array_equal(a, b)
     gen = np.random.default_rng(1)
     assert get_rng(gen) is gen
     legacy = get_rng(np.random.RandomState(3)).normal()
     assert np.isfinite(legacy)
-    with pytest.raises(ValueError, match="not both"):
+    with pytest.raises(TypeError, match="not both"):
         get_rng(1, seed=2)
+    with pytest.raises(TypeError, match="random_state must be"):
+        get_rng("seven")

@@ -5,10 +5,9 @@ import time
 
 import numpy as np
 
-from ..datasets.adi import make_adi_sequence
-from .adi import adi_subtract, classical_adi
-from .evaluation import contrast_curve, snr
-from .fitters import KLIP, LOCI
+from ..datasets import make_adi_sequence
+from ..fitpsf import KLIP, LOCI, adi_subtract, classical_adi, contrast_curve, snr
+from .report import DemoSection
 
 __all__ = ["demo"]
 
@@ -16,8 +15,6 @@ __all__ = ["demo"]
 def demo(outdir, *, quick=False):
     """Run the fitpsf demo section and save its figures into ``outdir``."""
     import matplotlib.pyplot as plt
-
-    from ..demo import DemoSection
 
     fwhm = 4.0
     n_frames = 10 if quick else 20

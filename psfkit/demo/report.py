@@ -1,33 +1,15 @@
 """
-The ``psfkit demo`` report: every capability run on simulated data.
-
-Each subpackage contributes one section through a private ``_demo`` module
-with a function ``demo(outdir, *, quick) -> DemoSection``.  `run_demo` runs
-them in turn, times them, and writes ``report.html`` with the figures and the
-key numbers.
+The report: run the sections, time them, write ``report.html``.
 """
 
 from dataclasses import dataclass, field
 import html
-import importlib
 from pathlib import Path
 import time
 
-from .version import __version__
+from ..version import __version__
 
-__all__ = ["DemoSection", "run_demo", "DEMO_SECTIONS"]
-
-#: Modules providing a demo section, in report order.
-DEMO_SECTIONS = (
-    "psfkit.datasets._demo",
-    "psfkit.photometry._demo_detection",
-    "psfkit.photometry._demo_epsf",
-    "psfkit.photometry._demo",
-    "psfkit.modelsets._demo",
-    "psfkit.diffim._demo",
-    "psfkit.fitpsf._demo",
-)
-
+__all__ = ["DemoSection", "run_demo", "write_report"]
 
 @dataclass
 class DemoSection:
@@ -55,7 +37,7 @@ class DemoSection:
     seconds: float = 0.0
 
 
-def _write_report(outdir, sections, quick):
+def write_report(outdir, sections, quick):
     parts = [
         "<!DOCTYPE html>",
         "<html><head><meta charset='utf-8'><title>psfkit demo</title>",
@@ -110,15 +92,16 @@ def run_demo(outdir="psfkit-demo", *, quick=False, log=print):
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     sections = []
-    for modname in DEMO_SECTIONS:
-        module = importlib.import_module(modname)
+    from . import DEMO_SECTIONS
+
+    for module in DEMO_SECTIONS:
         t0 = time.perf_counter()
         section = module.demo(outdir, quick=quick)
         section.seconds = time.perf_counter() - t0
         sections.append(section)
         if log is not None:
             log(f"{section.title}: done in {section.seconds:.2f} s")
-    report = _write_report(outdir, sections, quick)
+    report = write_report(outdir, sections, quick)
     if log is not None:
         log(f"report written to {report}")
     return report

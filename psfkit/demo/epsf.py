@@ -5,8 +5,8 @@ import time
 from astropy.table import QTable
 import numpy as np
 
-from .epsf import EPSFBuilder, extract_stars
-from .models import IntegratedGaussianPRF
+from ..photometry import EPSFBuilder, IntegratedGaussianPRF, extract_stars
+from .report import DemoSection
 
 __all__ = []
 
@@ -38,8 +38,6 @@ def _simulate(n, rng, *, spacing=40, half=20):
 
 def demo(outdir, *, quick=False):
     import matplotlib.pyplot as plt
-
-    from ..demo import DemoSection
 
     rng = np.random.default_rng(7)
     n_stars = 80 if quick else 200

@@ -5,11 +5,13 @@ import time
 from astropy.table import QTable
 import numpy as np
 
+from .report import DemoSection
+
 __all__ = []
 
 
 def _simulate(shape, n_stars, rng, sigma):
-    from .models import IntegratedGaussianPRF
+    from ..photometry import IntegratedGaussianPRF
 
     ny, nx = shape
     x = rng.uniform(4, nx - 5, n_stars)
@@ -33,14 +35,13 @@ def _simulate(shape, n_stars, rng, sigma):
 def demo(outdir, *, quick=False):
     import matplotlib.pyplot as plt
 
-    from ..demo import DemoSection
-    from .background import MMMBackground
-    from .finders import DAOStarFinder
-    from .groupers import DAOGroup
-    from .models import IntegratedGaussianPRF
-    from .psf_photometry import (
+    from ..photometry import (
         BasicPSFPhotometry,
+        DAOGroup,
+        DAOStarFinder,
+        IntegratedGaussianPRF,
         IterativelySubtractedPSFPhotometry,
+        MMMBackground,
     )
 
     sigma = 2.0

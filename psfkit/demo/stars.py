@@ -2,14 +2,12 @@
 
 import numpy as np
 
-from .gaussians import make_gaussian_sources, make_random_gaussians
-from .noise import make_noise_image
+from ..datasets import make_gaussian_sources, make_noise_image, make_random_gaussians
+from .report import DemoSection
 
 
 def demo(outdir, *, quick=False):
     import matplotlib.pyplot as plt
-
-    from ..demo import DemoSection
 
     shape = (128, 128) if quick else (256, 256)
     nstars = 40 if quick else 150

@@ -6,9 +6,14 @@ import warnings
 import numpy as np
 
 from ..datasets import make_ramp_cube
-from .fitter import LinearModelSetFitter
-from .ramps import JUMP_DET, SATURATED, fit_ramps
-from .shapes import cube_to_model_set
+from ..modelsets import (
+    JUMP_DET,
+    SATURATED,
+    LinearModelSetFitter,
+    cube_to_model_set,
+    fit_ramps,
+)
+from .report import DemoSection
 
 __all__ = ["demo"]
 
@@ -37,8 +42,6 @@ def demo(outdir, *, quick=False):
     from astropy.modeling import fitting, models
     import matplotlib.pyplot as plt
 
-    from ..demo import DemoSection
-
     side = 64 if quick else 256
     rn, gain, n_reads, dt = 10.0, 2.0, 10, 10.0
     rng = np.random.default_rng(7)
@@ -46,7 +49,7 @@ def demo(outdir, *, quick=False):
     cube, truth = make_ramp_cube((side, side), n_reads, rate=rate,
                                  read_noise=rn, gain=gain, frame_time=dt,
                                  jump_fraction=0.1, saturation=12000.0,
-                                 seed=7, bias=500.0)
+                                 random_state=7, bias=500.0)
     res, t_ramp = _timed(lambda: fit_ramps(
         cube, truth.times, read_noise=rn, gain=gain, saturation=12000.0,
         detect_jumps=True, weighting="optimal"))

@@ -7,9 +7,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..datasets import make_gaussian_sources, make_noise_image
-from .background import Background2D, MADStdBackgroundRMS
-from .finders import DAOStarFinder
-from .groupers import DAOGroup
+from ..photometry import Background2D, DAOGroup, DAOStarFinder, MADStdBackgroundRMS
+from .report import DemoSection
 
 _SIGMA = 1.5
 _FWHM = _SIGMA * 2.0 * np.sqrt(2.0 * np.log(2.0))
@@ -30,8 +29,6 @@ def _simulate(shape, nstars, rng):
 
 def demo(outdir, *, quick=False):
     import matplotlib.pyplot as plt
-
-    from ..demo import DemoSection
 
     rng = np.random.default_rng(2024)
     shape = (256, 256) if quick else (1024, 1024)

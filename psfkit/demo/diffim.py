@@ -5,14 +5,12 @@ import time
 import numpy as np
 
 from ..datasets import make_diffim_pair
-from .config import PsfMatchConfig
-from .image_psf_match import ImagePsfMatch
+from ..diffim import ImagePsfMatch, PsfMatchConfig
+from .report import DemoSection
 
 
 def demo(outdir, *, quick=False):
     import matplotlib.pyplot as plt
-
-    from ..demo import DemoSection
 
     shape = (256, 256) if quick else (1024, 1024)
     n_stars = 300 if quick else 4000

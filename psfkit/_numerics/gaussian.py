@@ -1,0 +1,147 @@
+"""
+Gaussian profiles: FWHM/sigma conversion and the Gaussian integrated over
+square pixels.
+
+The pixel-integrated Gaussian is what a detector records from a Gaussian
+star: the profile integrated over each pixel, not sampled at its centre
+(sampling overestimates the peak of a narrow star and biases fitted
+fluxes by about 1% at sigma = 1.5 px).  One implementation serves the PSF
+model `~psfkit.photometry.IntegratedGaussianPRF`, the simulators in
+`psfkit.datasets` and the fake companions of `psfkit.fitpsf`.
+"""
+
+from astropy.stats import gaussian_fwhm_to_sigma, gaussian_sigma_to_fwhm
+import numpy as np
+from scipy.special import erfc
+
+__all__ = ["FWHM_PER_SIGMA", "SIGMA_PER_FWHM", "pixel_integral_1d",
+           "integrated_gaussian", "integrated_gaussian_image"]
+
+#: FWHM / sigma of a Gaussian, 2 sqrt(2 ln 2) (astropy's constant)
+FWHM_PER_SIGMA = float(gaussian_sigma_to_fwhm)
+#: sigma / FWHM of a Gaussian
+SIGMA_PER_FWHM = float(gaussian_fwhm_to_sigma)
+
+_SQRT2 = np.sqrt(2.0)
+_TWO_OVER_SQRTPI = 2.0 / np.sqrt(np.pi)
+
+
+def pixel_integral_1d(d, sigma, jacobian=False):
+    """
+    Twice the unit Gaussian integrated over the pixel ``[d - 1/2, d + 1/2]``.
+
+    Returns ``erf(u+) - erf(u-)`` written with ``erfc`` of the absolute
+    offset, so that the far wings keep full relative precision (the
+    difference of two ``erf`` values close to one would cancel).  With
+    ``jacobian`` also returns its derivatives with respect to the offset
+    ``d`` and to ``sigma`` (else `None` for both).
+    """
+    # the profile depends on |sigma| (a fitter may step through zero); the
+    # sigma derivative below holds for either sign
+    scale = 1.0 / (_SQRT2 * np.abs(sigma))
+    ad = np.abs(d)
+    value = erfc((ad - 0.5) * scale) - erfc((ad + 0.5) * scale)
+    if not jacobian:
+        return value, None, None
+    up = (d + 0.5) * scale
+    um = (d - 0.5) * scale
+    gp = np.exp(-up * up)
+    gm = np.exp(-um * um)
+    d_offset = _TWO_OVER_SQRTPI * scale * (gp - gm)
+    d_sigma = -_TWO_OVER_SQRTPI * (gp * up - gm * um) / sigma
+    return value, d_offset, d_sigma
+
+
+def integrated_gaussian(x, y, flux, x_0, y_0, sigma, *, jacobian=False):
+    """
+    Circular Gaussian integrated over square unit pixels.
+
+    ``flux / 4 * ex * ey`` with ``ex = erf((dx + 1/2) / (sqrt2 sigma)) -
+    erf((dx - 1/2) / (sqrt2 sigma))``.  All arguments broadcast.
+
+    Returns
+    -------
+    values : ndarray
+    derivs : list of ndarray or None
+        With ``jacobian``, the derivatives with respect to
+        (flux, x_0, y_0, sigma).
+    """
+    ex, dex, sex = pixel_integral_1d(x - x_0, sigma, jacobian)
+    ey, dey, sey = pixel_integral_1d(y - y_0, sigma, jacobian)
+    unit = 0.25 * ex * ey
+    value = flux * unit
+    if not jacobian:
+        return value, None
+    quarter_flux = 0.25 * flux
+    derivs = [
+        unit,
+        -quarter_flux * dex * ey,
+        -quarter_flux * ex * dey,
+        quarter_flux * (sex * ey + ex * sey),
+    ]
+    return value, derivs
+
+
+def integrated_gaussian_image(shape, x, y, flux, sigma_x, sigma_y=None, *,
+                              extent=6.0):
+    """
+    The sum of pixel-integrated, axis-aligned Gaussians on an image.
+
+    Each source is drawn in its own box reaching ``extent`` sigma from
+    its centre (outside it the profile is below 1e-9 of the peak), as the
+    outer product of its two 1-D pixel integrals; the boxes are
+    accumulated into the image in chunks of sources, so the cost grows
+    with the number of sources times the box area, not the image area.
+
+    Parameters
+    ----------
+    shape : tuple of 2 int
+        ``(ny, nx)``.
+    x, y, flux : array-like
+        Positions (pixel centres at integers) and total fluxes.
+    sigma_x, sigma_y : float or array-like
+        Widths in pixels (``sigma_y`` defaults to ``sigma_x``).
+    extent : float, optional
+        Half-size of each source's box in units of its sigma.
+
+    Returns
+    -------
+    image : ndarray, shape ``shape``
+
+    Examples
+    --------
+    >>> from psfkit._numerics.gaussian import integrated_gaussian_image
+    >>> image = integrated_gaussian_image((41, 41), 20.0, 20.0, 100.0, 2.0)
+    >>> round(float(image.sum()), 6)
+    100.0
+    """
+    x, y, flux = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (x, y, flux))
+    x, y, flux = np.broadcast_arrays(x, y, flux)
+    sx = np.broadcast_to(np.asarray(sigma_x, dtype=float), x.shape)
+    sy = sx if sigma_y is None else np.broadcast_to(
+        np.asarray(sigma_y, dtype=float), x.shape)
+    ny, nx = shape
+    image = np.zeros(ny * nx)
+    if x.size == 0:
+        return image.reshape(shape)
+    hx = int(np.ceil(extent * np.max(np.abs(sx)))) + 1
+    hy = int(np.ceil(extent * np.max(np.abs(sy)))) + 1
+    offx = np.arange(-hx, hx + 1)
+    offy = np.arange(-hy, hy + 1)
+    chunk = max(1, 2_000_000 // (offx.size * offy.size))
+    for start in range(0, x.size, chunk):
+        sl = slice(start, start + chunk)
+        cx = np.rint(x[sl]).astype(np.int64)
+        cy = np.rint(y[sl]).astype(np.int64)
+        cols = cx[:, None] + offx
+        rows = cy[:, None] + offy
+        gx = 0.5 * pixel_integral_1d(cols - x[sl, None], sx[sl, None])[0]
+        gy = 0.5 * pixel_integral_1d(rows - y[sl, None], sy[sl, None])[0]
+        gx *= (cols >= 0) & (cols < nx)
+        gy *= (rows >= 0) & (rows < ny)
+        stamps = (gy * flux[sl, None])[:, :, None] * gx[:, None, :]
+        flat = (np.clip(rows, 0, ny - 1)[:, :, None] * nx
+                + np.clip(cols, 0, nx - 1)[:, None, :])
+        image += np.bincount(flat.ravel(), weights=stamps.ravel(),
+                             minlength=ny * nx)
+    return image.reshape(shape)
