@@ -278,9 +278,11 @@ def read_fits_nddata(path, *, hdu=None, ndim=2):
     >>> import os; os.remove('example_nd.fits')
     """
     path = Path(path)
-    hdul = _open(path)
     # astropy warns about every non-standard card or padding on the way; a
     # file that cannot be used is reported in one sentence instead
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyWarning)
+        hdul = _open(path)
     with hdul, warnings.catch_warnings():
         warnings.simplefilter("ignore", AstropyWarning)
         index = _select_hdu(hdul, hdu, path)
@@ -341,7 +343,9 @@ def read_fits_image(path, *, hdu=None, ndim=2):
     >>> import os; os.remove('example_read.fits')
     """
     path = Path(path)
-    hdul = _open(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyWarning)
+        hdul = _open(path)
     with hdul, warnings.catch_warnings():
         warnings.simplefilter("ignore", AstropyWarning)
         index = _select_hdu(hdul, hdu, path)

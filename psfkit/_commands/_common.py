@@ -162,6 +162,26 @@ class Outputs:
                 staged.unlink()
 
 
+def check_figure_path(path):
+    """
+    Check, before any work, that a figure can be saved under ``path``:
+    matplotlib is installed and knows the file type from its suffix.
+    """
+    if path is None:
+        return
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        msg = f"{path}: writing a figure needs matplotlib (pip install matplotlib)"
+        raise FitsInputError(msg) from None
+    known = Figure().canvas.get_supported_filetypes()
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in known:
+        msg = (f"{path}: a figure needs a file type matplotlib can write "
+               f"({', '.join('.' + k for k in sorted(known))})")
+        raise FitsInputError(msg)
+
+
 def jobs_executor(jobs, *, processes):
     """
     The library's ``executor=`` for ``-j N``: `None` for one job, else a

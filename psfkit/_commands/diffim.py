@@ -9,6 +9,7 @@ from ..fitsio import read_fits_nddata, write_fits_nddata
 from ._common import (
     Log,
     Outputs,
+    check_figure_path,
     check_min_shape,
     data_unit,
     default_name,
@@ -42,6 +43,7 @@ def run(args):
     with Outputs(args, inputs=inputs) as outputs:
         out, plot_path = outputs.check(
             args.output or default_name(args.science, "_diff.fits"), args.plot)
+        check_figure_path(plot_path)
         hdu = parse_hdu(args.hdu)
         template = read_fits_nddata(args.template, hdu=hdu)
         science = read_fits_nddata(args.science, hdu=hdu)

@@ -14,6 +14,7 @@ from ._common import (
     Log,
     Outputs,
     ProgressExecutor,
+    check_figure_path,
     check_min_shape,
     data_unit,
     default_name,
@@ -160,6 +161,7 @@ def run(args):
         out, residual_path, plot_path = outputs.check(
             args.output or default_name(args.image, "_phot.ecsv"),
             args.residual, args.plot)
+        check_figure_path(plot_path)
         source = read_fits_nddata(args.image, hdu=parse_hdu(args.hdu))
         check_min_shape(source, fitshape, args.image,
                         f"photometry with a {fitshape}x{fitshape} fit box")
