@@ -284,6 +284,9 @@ def main(argv=None):
         except (PsfkitError, OSError, ValueError, TypeError) as exc:
             print(f"{prefix}: error: {exc}", file=sys.stderr)
             return 2
+        except ImportError as exc:  # an optional package that is missing
+            print(f"{prefix}: error: {exc}", file=sys.stderr)
+            return 2
         except MemoryError:
             print(f"{prefix}: error: out of memory (try a smaller input or "
                   "fewer jobs)", file=sys.stderr)

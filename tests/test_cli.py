@@ -120,7 +120,7 @@ def test_demo_section_datasets(tmp_path):
 def one_section_demo(monkeypatch):
     import psfkit.demo as demo_mod
 
-    monkeypatch.setattr(demo_mod, "DEMO_SECTIONS", (demo_mod.stars,))
+    monkeypatch.setattr(demo_mod.report, "DEMO_SECTIONS", (demo_mod.stars,))
     return demo_mod
 
 
@@ -161,7 +161,8 @@ def test_failed_demo_leaves_earlier_report(tmp_path, monkeypatch):
         raise RuntimeError("section failed")
 
     broken_section = type("Broken", (), {"demo": staticmethod(broken)})
-    monkeypatch.setattr(demo_mod, "DEMO_SECTIONS", (demo_mod.stars, broken_section))
+    monkeypatch.setattr(demo_mod.report, "DEMO_SECTIONS",
+                        (demo_mod.stars, broken_section))
     out = tmp_path / "report"
     out.mkdir()
     (out / "report.html").write_text("earlier report")

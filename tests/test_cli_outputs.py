@@ -173,3 +173,25 @@ def test_outputs_property(output, residual, plot, overwrite):
         for path, content in before.items():
             if os.path.realpath(folder / path) not in written:
                 assert after[path] == content
+
+
+@pytest.mark.parametrize(("error", "status", "message"), [
+    (KeyboardInterrupt, 130, "psfkit ramps: interrupted; no output was written"),
+    (MemoryError, 1, "psfkit ramps: error: out of memory"),
+])
+def test_interrupt_and_memory_leave_nothing(tmp_path, monkeypatch, capsys,
+                                            error, status, message):
+    import psfkit._commands.ramps as ramps
+
+    def fail(*args, **kwargs):
+        raise error
+
+    fits.PrimaryHDU(np.zeros((4, 5, 5))).writeto(tmp_path / "cube.fits")
+    (tmp_path / "slope.fits").write_bytes(b"earlier slope")
+    monkeypatch.setattr(ramps, "_fit_in_blocks", fail)
+    assert main(["ramps", str(tmp_path / "cube.fits"), "--frame-time", "1",
+                 "-o", str(tmp_path / "slope.fits"), "--overwrite"]) == status
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(message)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cube.fits", "slope.fits"]
+    assert (tmp_path / "slope.fits").read_bytes() == b"earlier slope"

@@ -94,7 +94,15 @@ def _write_plot(path, image, table, residual, *, unit, wcs, fwhm):
     rows, cols = region
     inside = ((x >= cols.start - 0.5) & (x < cols.stop - 0.5)
               & (y >= rows.start - 0.5) & (y < rows.stop - 0.5))
-    projection = {} if wcs is None else {"projection": wcs}
+    projection = {}
+    if wcs is not None:
+        try:
+            from astropy.visualization.wcsaxes import WCSAxes  # noqa: F401
+        except ImportError:
+            # an astropy too old for the installed matplotlib: pixel axes
+            wcs = None
+        else:
+            projection = {"projection": wcs}
     fig = plt.figure(figsize=(12, 5.4), layout="constrained")
     axes = [fig.add_subplot(1, 2, i + 1, **projection) for i in range(2)]
     norm = ImageNormalize(image[region], interval=ZScaleInterval())

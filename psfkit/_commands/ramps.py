@@ -54,9 +54,16 @@ def _fit_in_blocks(cube, mask, times, options, log):
         return parts[0]
     values = {}
     for item in dataclasses.fields(parts[0]):
-        arrays = [getattr(p, item.name) for p in parts]
-        values[item.name] = (None if arrays[0] is None
-                             else np.concatenate(arrays, axis=0))
+        if not item.init:
+            continue
+        pieces = [getattr(p, item.name) for p in parts]
+        # per-pixel maps are joined along the rows; anything else (units,
+        # settings) is the same for every block
+        if isinstance(pieces[0], np.ndarray) and pieces[0].shape[:1] == (
+                parts[0].slope.shape[0],):
+            values[item.name] = np.concatenate(pieces, axis=0)
+        else:
+            values[item.name] = pieces[0]
     return type(parts[0])(**values)
 
 

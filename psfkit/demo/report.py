@@ -2,7 +2,6 @@
 The report: run the sections, time them, write ``report.html``.
 """
 
-from dataclasses import dataclass, field
 import html
 import os
 from pathlib import Path
@@ -11,36 +10,15 @@ import tempfile
 import time
 
 from ..version import __version__
+from . import detection, diffim, epsf, fitpsf, modelsets, photometry, stars
 
-__all__ = ["DemoSection", "run_demo", "write_report"]
+__all__ = ["DEMO_SECTIONS", "run_demo", "write_report"]
 
-@dataclass
-class DemoSection:
-    """
-    One section of the demo report.
-
-    Attributes
-    ----------
-    title : str
-        The section heading.
-    summary : str
-        One or two sentences on what was run.
-    metrics : dict
-        Key numbers, name to formatted value.
-    figures : list of str
-        Figure file names, relative to the output folder.
-    seconds : float
-        Wall-clock time of the section (filled in by `run_demo`).
-    """
-
-    title: str
-    summary: str
-    metrics: dict = field(default_factory=dict)
-    figures: list = field(default_factory=list)
-    seconds: float = 0.0
-
+#: The section modules, in report order.
+DEMO_SECTIONS = (stars, detection, epsf, photometry, modelsets, diffim, fitpsf)
 
 def write_report(outdir, sections, quick):
+    """Write ``report.html`` of the ``sections`` (`DemoSection`) into ``outdir``."""
     parts = [
         "<!DOCTYPE html>",
         "<html><head><meta charset='utf-8'><title>psfkit demo</title>",
@@ -81,7 +59,8 @@ def _check_outdir(outdir, overwrite):
         raise FileExistsError(msg)
 
 
-def run_demo(outdir="psfkit-demo", *, quick=False, log=print, overwrite=False):
+def run_demo(outdir="psfkit-demo", *, quick=False, log=print, overwrite=False,
+             sections=None):
     """
     Run every demo section and write ``report.html`` into ``outdir``.
 
@@ -100,6 +79,9 @@ def run_demo(outdir="psfkit-demo", *, quick=False, log=print, overwrite=False):
     overwrite : bool, optional
         Whether to write into a folder that already holds files: files of
         the report's names are replaced, other files are left alone.
+    sections : sequence of module, optional
+        The sections to run, each a module with a function
+        ``demo(outdir, *, quick) -> DemoSection`` (default: `DEMO_SECTIONS`).
 
     Returns
     -------
@@ -121,17 +103,15 @@ def run_demo(outdir="psfkit-demo", *, quick=False, log=print, overwrite=False):
     staging = Path(tempfile.mkdtemp(prefix=".psfkit-demo-", dir=outdir))
     done = False
     try:
-        sections = []
-        from . import DEMO_SECTIONS
-
-        for module in DEMO_SECTIONS:
+        done_sections = []
+        for module in DEMO_SECTIONS if sections is None else sections:
             t0 = time.perf_counter()
             section = module.demo(staging, quick=quick)
             section.seconds = time.perf_counter() - t0
-            sections.append(section)
+            done_sections.append(section)
             if log is not None:
                 log(f"{section.title}: done in {section.seconds:.2f} s")
-        write_report(staging, sections, quick)
+        write_report(staging, done_sections, quick)
         for item in sorted(staging.iterdir()):
             os.replace(item, outdir / item.name)
         done = True
