@@ -123,7 +123,8 @@ def _write_plot(path, image, table, residual, *, unit, wcs, fwhm):
 def _measure(phot, image, *, jobs, fwhm, fitshape, mask, error, log):
     """One pass, or overlapping tiles on ``jobs`` processes."""
     if jobs <= 1:
-        return phot.run(image, mask=mask, error=error)
+        with log.ticking("finding and fitting stars"):
+            return phot.run(image, mask=mask, error=error)
     from ..photometry import tiled_photometry
     from ..utils import tile_grid
 
