@@ -101,7 +101,8 @@ def test_photometry_errors(star_field, tmp_path, capsys):
     fits.PrimaryHDU(np.zeros((2, 8, 8))).writeto(cube)
     assert main(["photometry", str(cube), "--fwhm", "3", "-o",
                  str(tmp_path / "c.ecsv")]) == 2
-    assert "expected a 2-D image, got 3-D" in capsys.readouterr().err
+    assert "the image must be a 2-D array, got a 3-D array" in \
+        capsys.readouterr().err
     table = tmp_path / "table.fits"
     fits.HDUList([fits.PrimaryHDU(),
                   fits.BinTableHDU(Table({"a": [1]}))]).writeto(table)

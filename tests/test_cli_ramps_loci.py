@@ -127,7 +127,8 @@ def test_ramps_errors(ramp_file, tmp_path, capsys):
     flat = tmp_path / "flat.fits"
     fits.PrimaryHDU(np.zeros((5, 5))).writeto(flat)
     assert main(["ramps", str(flat), "-o", str(tmp_path / "b.fits")]) == 2
-    assert "expected a 3-D image" in capsys.readouterr().err
+    assert "flat.fits: the image must be a 3-D array, got a 2-D array" in \
+        capsys.readouterr().err
     # BUNIT of psfkit 0.1's own output, which astropy cannot parse
     header = fits.Header()
     header["BUNIT"] = "DN/frame"

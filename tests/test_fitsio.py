@@ -98,7 +98,8 @@ def test_errors(tmp_path):
         read_fits_image(table_only, hdu=5)
     cube = tmp_path / "cube.fits"
     fits.PrimaryHDU(np.zeros((3, 4, 5))).writeto(cube)
-    with pytest.raises(FitsInputError, match="expected a 2-D image, got 3-D"):
+    with pytest.raises(FitsInputError, match="cube.fits: the image must be a 2-D "
+                       "array, got a 3-D array with shape"):
         read_fits_image(cube)
     data, _, _ = read_fits_image(cube, ndim=3)
     assert data.shape == (3, 4, 5)
@@ -272,6 +273,6 @@ def test_check_output_paths(tmp_path, monkeypatch):
         check_output_paths([tmp_path / "sub"], overwrite=True)
     assert check_output_paths([None, tmp_path / "b.fits"]) == [
         None, tmp_path / "b.fits"]
-    monkeypatch.setattr("psfkit.fitsio.os.access", lambda *args: False)
+    monkeypatch.setattr("psfkit.fitsio.outputs.os.access", lambda *args: False)
     with pytest.raises(FitsInputError, match="is not writable"):
         check_output_paths([tmp_path / "c.fits"])
