@@ -47,9 +47,9 @@ def make_gaussian_sources(shape, source_table, oversample=None):
         continuous profile).  If both are present ``flux`` is used.
     oversample : int, optional
         `None` (default) integrates over each pixel: exactly (with error
-        functions) for sources aligned with the axes (``theta`` a multiple
-        of 90 degrees), by Gauss-Legendre quadrature with enough nodes for
-        the narrowest width otherwise.  An integer samples each pixel on an
+        functions) for circular sources and sources aligned with the axes
+        (``theta`` a multiple of 90 degrees), by Gauss-Legendre quadrature
+        with enough nodes for the narrowest width otherwise.  An integer samples each pixel on an
         ``oversample x oversample`` sub-grid and averages (``1``: the value
         at the pixel centre, as psfkit 0.1 did by default).
 
@@ -107,7 +107,8 @@ def make_gaussian_sources(shape, source_table, oversample=None):
         # a quarter turn swaps the widths: still separable, integrated exactly
         quarter = theta / (np.pi / 2)
         turns = np.rint(quarter)
-        rotated = np.abs(quarter - turns) > 1e-12
+        # a circular source looks the same at any angle
+        rotated = (np.abs(quarter - turns) > 1e-12) & (sx != sy)
         odd = (turns % 2 == 1) & ~rotated
         wx = np.where(odd, sy, sx)
         wy = np.where(odd, sx, sy)

@@ -74,6 +74,16 @@ def test_default_integrates_over_pixels_exactly():
                         rtol=1e-10, atol=1e-12)
 
 
+def test_circular_sources_exact_at_any_angle():
+    a = make_gaussian_sources((30, 30), one_source(x_mean=14.2, y_mean=15.6,
+                                                   x_stddev=1.2, y_stddev=1.2,
+                                                   theta=0.0))
+    b = make_gaussian_sources((30, 30), one_source(x_mean=14.2, y_mean=15.6,
+                                                   x_stddev=1.2, y_stddev=1.2,
+                                                   theta=0.7))
+    assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("sigma", [0.3, 0.7, 2.0])
 def test_rotated_sources_integrated_by_quadrature(sigma):
     # against a very fine sub-pixel average of the same rotated profile
