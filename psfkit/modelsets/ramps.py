@@ -16,7 +16,7 @@ engine (segments, masks, variances), ``_ramp_weights`` the optimal
 weighting and ``_jumps`` the jump detection.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 from astropy.nddata import NDData
 import astropy.units as u
@@ -86,11 +86,54 @@ class RampFitResult(SummaryReprMixin):
     n_used: np.ndarray
     n_segments: np.ndarray
     flags: np.ndarray
+    #: the units of a lazy (dask) result's fields; see `units`
+    _units: dict | None = field(default=None, compare=False)
 
     @property
     def shape(self):
         """The pixel shape."""
         return tuple(np.shape(self.slope))
+
+    @property
+    def units(self):
+        """
+        The unit of every field that has one (``{}`` without units).
+
+        For an in-memory result these are the units of its Quantities; a
+        dask result holds plain dask arrays and keeps their units here
+        (`compute` attaches them).
+        """
+        if self._units is not None:
+            return {k: v for k, v in self._units.items()
+                    if getattr(self, k) is not None}
+        return {f.name: getattr(self, f.name).unit for f in fields(self)
+                if isinstance(getattr(self, f.name), u.Quantity)}
+
+    def compute(self, **kwargs):
+        """
+        The in-memory result of a dask fit, with its units.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to ``dask.compute`` (for example ``scheduler=``).
+
+        Returns
+        -------
+        result : `RampFitResult`
+            Every array computed at once (``self`` when nothing is lazy):
+            the same values, dtypes and units as a fit in memory.
+        """
+        names = [f.name for f in fields(self) if not f.name.startswith("_")]
+        lazy = {n: getattr(self, n) for n in names
+                if is_dask(getattr(self, n))}
+        if not lazy:
+            return self
+        import dask
+
+        (done,) = dask.compute(lazy, **kwargs)
+        values = {n: done.get(n, getattr(self, n)) for n in names}
+        return RampFitResult(**_with_units(values, self._units))
 
     def flag_counts(self):
         """
@@ -108,9 +151,11 @@ class RampFitResult(SummaryReprMixin):
 
     def _summary_items(self):
         items = [("shape", describe(self.shape))]
+        units = self.units
         for name in ("slope", "slope_err", "intercept", "var_poisson",
                      "var_readnoise", "n_used", "n_segments", "flags"):
-            items.append((name, _describe_array(getattr(self, name))))
+            items.append((name, _describe_array(getattr(self, name),
+                                                units.get(name))))
         if not is_dask(self.flags):
             counts = {k: v for k, v in self.flag_counts().items() if v}
             text = ", ".join(f"{k} {v}" for k, v in counts.items())
@@ -118,41 +163,33 @@ class RampFitResult(SummaryReprMixin):
         return items
 
 
-def _describe_array(value):
+def _describe_array(value, unit=None):
     """`describe`, with dask arrays summarised without computing them."""
     if is_dask(value):
-        unit = getattr(getattr(value, "_meta", None), "unit", None)
         text = f"<dask {value.dtype} array {value.shape}"
-        return text + (f", unit {unit}>" if unit is not None else ">")
+        if unit is None:
+            return text + ">"
+        return text + (f", unit {unit}>" if str(unit) else ", dimensionless>")
     return describe(value)
 
 
-def _as_quantity(block, unit):
-    return u.Quantity(block, unit, copy=False)
-
-
-def _with_unit(value, unit):
-    """``value`` (numpy or dask) as a Quantity in ``unit``."""
-    if value is None:
+def _units(data_unit, time_unit):
+    """The unit of every result field, or `None` without units."""
+    if data_unit is None and time_unit is None:
         return None
-    if is_dask(value):
-        meta = u.Quantity(np.empty((0,) * value.ndim, value.dtype), unit)
-        return value.map_blocks(_as_quantity, unit=unit, dtype=value.dtype,
-                                meta=meta)
-    return u.Quantity(value, unit, copy=False)
+    level = u.dimensionless_unscaled if data_unit is None else data_unit
+    # plain times are seconds (the convention of IR detector headers)
+    rate = level / (u.s if time_unit is None else time_unit)
+    return {"slope": rate, "slope_err": rate, "intercept": level,
+            "var_poisson": rate**2, "var_readnoise": rate**2}
 
 
-def _result(values, data_unit, time_unit):
-    """The `RampFitResult`, with units when the data or times had them."""
-    if data_unit is not None or time_unit is not None:
-        level = u.dimensionless_unscaled if data_unit is None else data_unit
-        # plain times are seconds (the convention of IR detector headers)
-        rate = level / (u.s if time_unit is None else time_unit)
-        for name, unit in (("slope", rate), ("slope_err", rate),
-                           ("intercept", level), ("var_poisson", rate**2),
-                           ("var_readnoise", rate**2)):
-            values[name] = _with_unit(values[name], unit)
-    return RampFitResult(**values)
+def _with_units(values, units):
+    """Attach ``units`` to the in-memory arrays of ``values`` (a dict)."""
+    for name, unit in (units or {}).items():
+        if values[name] is not None:
+            values[name] = u.Quantity(values[name], unit, copy=False)
+    return values
 
 
 def _check_axis(axis, ndim):
@@ -313,13 +350,16 @@ def fit_ramps(cube, times=None, *, degree=1, read_noise=None, gain=1.0,
                f"needs at least {opts['degree'] + 1}")
         raise ValueError(msg)
     mask = _check_mask(mask, cube.shape)
+    units = _units(data_unit, time_unit)
     if is_dask(cube):
-        # dask results are lazy: nothing is fitted here
+        # dask results are lazy: nothing is fitted here; the units travel
+        # beside the arrays (Quantity blocks do not survive the transfers
+        # of dask.distributed) and come back with RampFitResult.compute()
         values = fit_dask(cube, times, mask, axis, chunk_pixels, opts)
-    else:
-        npix = cube.size // K
-        with make_progress_bar(total=npix, enabled=progress_bar,
-                               desc="fit_ramps", unit="pixel") as bar:
-            values = fit_array(cube, times, mask, axis, chunk_pixels, opts,
-                               n_threads=n_threads, progress=bar)
-    return _result(values, data_unit, time_unit)
+        return RampFitResult(**values, _units=units)
+    npix = cube.size // K
+    with make_progress_bar(total=npix, enabled=progress_bar,
+                           desc="fit_ramps", unit="pixel") as bar:
+        values = fit_array(cube, times, mask, axis, chunk_pixels, opts,
+                           n_threads=n_threads, progress=bar)
+    return RampFitResult(**_with_units(values, units))
