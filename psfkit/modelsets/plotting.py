@@ -146,7 +146,9 @@ def plot_ramp(cube, pixel, times=None, *, ax=None, axis=0, mask=None,
         ax.axvline(0.5 * (t[j] + t[j + 1]), color="C3", ls=":",
                    label="jump" if j == np.flatnonzero(np.diff(seg))[0]
                    else None)
-    if saturation is not None:
+    if saturation is not None and np.any(ramp >= saturation):
+        # drawn only where it explains unused reads: a distant level
+        # would squash the ramp
         ax.axhline(saturation, color="0.3", ls="--", lw=0.8,
                    label="saturation")
     rate_unit = None
