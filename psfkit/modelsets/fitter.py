@@ -93,7 +93,6 @@ class LinearModelSetFitter(ParamReprMixin):
         that is the same for every model (``n_points``, ``rank`` and
         ``status`` when no point was masked) is stored once, as a
         read-only broadcast array.
-
     supports_masked_input : bool
         `True`: astropy's ``FittingWithOutlierRemoval`` may hand this
         fitter masked model-set data.
@@ -364,7 +363,8 @@ class LinearModelSetFitter(ParamReprMixin):
         self.fit_info = self._table(sol, design, P)
         fitted.fit_info = self.fit_info
         if self.calc_uncertainties:
-            attach_uncertainties(fitted, self.fit_info["cov"], design.free)
+            attach_uncertainties(fitted, self.fit_info["cov"], design.free,
+                                 np.asarray(self.fit_info["std"]))
         if sol.status.strides == (0,):
             # one status for every model (a broadcast array)
             n_bad = n_models if sol.status[0] != STATUS_OK else 0
@@ -408,7 +408,8 @@ class LinearModelSetFitter(ParamReprMixin):
                 else:
                     cov = sol.hinv * scale[:, None, None]
             cols["cov"] = cov
-            cols["std"] = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
+            with np.errstate(invalid="ignore"):
+                cols["std"] = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
         t = QTable(cols, copy=False)
         t.meta["status_names"] = dict(STATUS_NAMES)
         t.meta["free_params"] = list(design.free)

@@ -106,28 +106,35 @@ class ModelSetStds(_PerModel):
 
     _item_class = StandardDeviations
 
+    def __init__(self, cov, param_names, stds=None):
+        super().__init__(cov, param_names)
+        if stds is None:
+            with np.errstate(invalid="ignore"):
+                stds = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
+        # astropy reports no std (None) where the variance is not positive
+        self._stds = np.where(stds > 0, stds, np.nan)
+
     @property
     def stds(self):
-        var = np.diagonal(self._cov, axis1=1, axis2=2)
-        with np.errstate(invalid="ignore"):
-            return np.where(var > 0, np.sqrt(np.abs(var)), np.nan)
+        return self._stds
 
 
-def attach_uncertainties(model, cov, free_names):
+def attach_uncertainties(model, cov, free_names, stds=None):
     """
     Set ``model.cov_matrix``, ``model.stds`` and the free parameters'
     ``std`` as astropy's fitters do.
 
     A single model gets astropy's ``Covariance`` and
     ``StandardDeviations``; a model set gets `ModelSetCovariances` and
-    `ModelSetStds`.  ``cov`` is ``(n_models, n_free, n_free)``.
+    `ModelSetStds`.  ``cov`` is ``(n_models, n_free, n_free)``; ``stds``,
+    if given, the square roots of its diagonals (not computed again).
     """
     if len(model) == 1:
         # astropy's setter also gives each free parameter its ``std``
         model.cov_matrix = Covariance(np.asarray(cov[0]), list(free_names))
         model.stds = StandardDeviations(np.asarray(cov[0]), list(free_names))
         return
-    stds = ModelSetStds(cov, free_names)
+    stds = ModelSetStds(cov, free_names, stds)
     # astropy's ``cov_matrix`` setter takes a model set's covariances as a
     # list and walks it in Python to give each parameter a list of stds;
     # the sequence is stored where that property keeps its value, and

@@ -5,8 +5,8 @@ reprs, progress bars; the same answer for every dtype, mask and path.
 
 import dataclasses
 
-import astropy.units as u
 from astropy.nddata import CCDData
+import astropy.units as u
 import numpy as np
 from numpy.testing import assert_allclose, assert_array_equal
 import pytest

@@ -125,6 +125,11 @@ def test_fitter_dask_matches_memory(model_sets, case):
     if case == "fixed":
         assert_array_equal(got.c2.value, model.c2.value)
         assert lazy.free_params == ["c0", "c1"]
+    if case == "uncertainties":
+        # the astropy-style uncertainties come back from the lazy fit too
+        assert_allclose(got.cov_matrix.cov_matrix, ref.cov_matrix.cov_matrix,
+                        rtol=1e-10, equal_nan=True)
+        assert_allclose(got.c1.std, ref.c1.std, rtol=1e-10, equal_nan=True)
 
 
 def test_fitter_dask_2d_models_on_cluster(client):
