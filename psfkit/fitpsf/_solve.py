@@ -1,0 +1,135 @@
+"""
+Scale-safe solution of one region's coefficients.
+
+The coefficients come from the Gram matrix ``B^T B`` of the bases on the
+optimisation region.  Formed from raw values, it overflows for data of
+order 1e155 and underflows to zero for data of order 1e-155, so that a fit
+raises or silently subtracts nothing.  Here the bases and the image are
+first divided by powers of two near their norms (exact in floating point),
+the system is solved in those units and the PSF is rescaled at the end;
+results then scale exactly with the data for any power-of-two factor, and
+to rounding for any other, over the whole floating-point range.
+
+How far a solver may be rescaled is its business, declared by the
+``scaling`` attribute of a ``fitpsfcoeff`` plug-in:
+
+``'columns'``
+    Each base and the image get their own scale (least squares does not
+    depend on the scale of its columns).
+``'common'``
+    One scale for all bases and the image (KLIP subtracts the mean base
+    from the image, so the two must keep their relative scale).
+
+The Gram matrix is formed from the raw values when its diagonal lies safely
+inside the floating-point range (the common case, which costs nothing
+extra); otherwise the values are rescaled first.
+"""
+
+import numpy as np
+
+__all__ = []
+
+# a diagonal of B^T B in this range is free of overflow and of underflow
+# that matters (squares below it are lost only relative to it)
+_SAFE_LO, _SAFE_HI = 2.0 ** -700, 2.0 ** 700
+
+
+def pow2(x):
+    """Powers of two within a factor 2 of ``x >= 0``; 1 where ``x`` is 0 or
+    not finite (whose binary exponent frexp gives as 0)."""
+    return np.ldexp(1.0, np.frexp(x)[1])
+
+
+class ScaledSystem:
+    """
+    The normal equations of one region in units where nothing overflows.
+
+    With ``D`` the diagonal matrix of ``scale`` the bases in those units are
+    ``bs = B / D``; ``gram`` is ``bs^T bs``.  ``work`` is the array the
+    products are formed from (``B`` itself, or ``B`` divided by powers of
+    two when its raw Gram matrix would not be representable) and
+    ``work_scale`` what remains to divide it by: ``bs = work / work_scale``.
+
+    Parameters
+    ----------
+    base : `~numpy.ndarray`
+        ``(n_pix, n_use)`` bases on the optimisation region.
+    scaling : {'columns', 'common'}
+        See the module description.
+    """
+
+    def __init__(self, base, scaling):
+        self.scaling = scaling
+        work = base
+        pre = np.ones(base.shape[1])
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            # an overflow or underflow here is detected just below
+            gram = work.T @ work
+        if not _safe(gram, work):
+            if scaling == "columns":
+                pre = pow2(np.max(np.abs(base), axis=0))
+            else:
+                pre = np.full(base.shape[1], pow2(np.max(np.abs(base))))
+            work = base / pre
+            gram = work.T @ work
+        diag = np.diag(gram)
+        if scaling == "columns":
+            wscale = pow2(np.sqrt(diag))
+        else:
+            wscale = np.full(diag.size, pow2(np.sqrt(diag.max(initial=0.0))))
+        self.work = work
+        self.work_scale = wscale
+        self.scale = pre * wscale
+        self.gram = gram / np.outer(wscale, wscale)
+
+    def image_scale(self, t):
+        """The scale of the image values ``t`` on the optimisation region."""
+        if self.scaling == "columns":
+            return float(pow2(np.max(np.abs(t), initial=0.0)))
+        return float(self.scale[0])
+
+    def bt(self, x):
+        """``bs^T x``."""
+        return (self.work.T @ x) / self.work_scale
+
+    def b(self, y):
+        """``bs @ y``."""
+        return self.work @ (y / self.work_scale)
+
+    def pseudo_inverse(self, op):
+        """``op @ bs^T``, the operator from scaled image values to scaled
+        coefficients."""
+        return (op / self.work_scale[None, :]) @ self.work.T
+
+
+def _safe(gram, work):
+    """
+    Whether a Gram matrix formed from raw values can be trusted.
+
+    Its diagonal decides: off-diagonal terms are bounded by the diagonal
+    (Cauchy-Schwarz), and the data hold no NaN (masked values are zeros).
+    """
+    diag = gram.diagonal()
+    lo, hi = diag.min(), diag.max()
+    if lo >= _SAFE_LO and hi <= _SAFE_HI:
+        return True
+    if not hi <= _SAFE_HI:
+        return False
+    # a zero diagonal is a zero column, or squares that underflowed
+    zero = diag == 0
+    live = diag[~zero]
+    return bool(np.all(live >= _SAFE_LO) and not np.any(work[:, zero]))
+
+
+def solve_scaled(system, op, offset, ts, *, refine):
+    """
+    Scaled coefficients of ``bs`` for scaled image values ``ts``.
+
+    ``c = op @ bs^T ts + offset``, followed by one step of iterative
+    refinement from the residual if ``refine`` (which restores the accuracy
+    that forming ``bs^T bs`` loses when ``op`` is its pseudo-inverse).
+    """
+    coeff = op @ system.bt(ts)
+    if refine:
+        coeff = coeff + op @ system.bt(ts - system.b(coeff))
+    return coeff if offset is None else coeff + offset
