@@ -220,10 +220,12 @@ def _equilibrated_eigh(a, rcond):
     s = equilibration(a)
     used = s > 0
     scaled = a * s[:, :, None] * s[:, None, :]
-    idx = np.arange(a.shape[1])
-    scaled[:, idx, idx] = np.where(used, scaled[:, idx, idx], 1.0)
+    if not used.all():
+        idx = np.arange(a.shape[1])
+        scaled[:, idx, idx] = np.where(used, scaled[:, idx, idx], 1.0)
     bad = ~np.all(np.isfinite(scaled), axis=(1, 2))
-    scaled[bad] = np.eye(a.shape[1])
+    if bad.any():
+        scaled[bad] = np.eye(a.shape[1])
     w, v = np.linalg.eigh(scaled)
     null = w <= rcond * np.abs(w[:, -1:])
     winv = np.where(null, 0.0, 1.0 / np.where(null, 1.0, w))
@@ -290,8 +292,9 @@ def pseudo_inverse(a, *, rcond=RCOND):
     --------
     >>> import numpy as np
     >>> from psfkit._numerics.linalg import pseudo_inverse
-    >>> pseudo_inverse(np.array([[[1.0, 1.0], [1.0, 1.0]]]))[0].tolist()
-    [[0.25, 0.25], [0.25, 0.25]]
+    >>> np.round(pseudo_inverse(np.array([[[1.0, 1.0], [1.0, 1.0]]]))[0], 12)
+    array([[0.25, 0.25],
+           [0.25, 0.25]])
     """
     s, v, winv, _, _ = _equilibrated_eigh(a, rcond)
     return _inverse_from_eigh(s, v, winv)

@@ -11,14 +11,12 @@ turned into an explicit ``(n_use, n_pix)`` operator, so later images cost
 one gather and one matrix-vector product per region.
 """
 
-import hashlib
-
 import numpy as np
 
 from ..utils import warn
 from ..utils.threads import single_threaded_blas
 from ._sectors import convention_of
-from ._solve import ScaledSystem, solve_scaled
+from ._solve import ScaledSystem, pow2, solve_scaled, too_extreme
 from .utils import SkippedRegionWarning, base_indices, region_to_indices
 
 __all__ = []
@@ -31,10 +29,15 @@ def _gather(base, rows, cols, n_bases):
 
 
 def _solve_key(func, fitter, ind, opt):
+    # a cheap summary of the optimisation region; the entry keeps the
+    # region itself, compared on every hit, so summaries that collide
+    # cannot mix up two regions (hashing every index cost more than a
+    # region's solve)
     config = tuple(getattr(fitter, name, None)
                    for name in getattr(func, "config", ()))
-    digest = hashlib.blake2b(opt.tobytes(), digest_size=16).digest()
-    return ("solve", id(func), repr(config), ind.tobytes(), opt.size, digest)
+    summary = (opt.size, int(opt[0]), int(opt[-1]), int(opt.sum())) \
+        if opt.size else (0,)
+    return ("solve", id(func), repr(config), ind.tobytes(), summary)
 
 
 def _check_count(coeff, n):
@@ -68,6 +71,8 @@ def _region_psf(fitter, plugin, ind, opt, reg, img1d):
     cache = fitter.cache
     key = _solve_key(func, fitter, ind, opt)
     entry = cache.get(key)
+    if entry is not None and not np.array_equal(entry[4], opt):
+        entry = None
     if entry is None:
         b = _gather(base, opt, ind, n_bases)
         if scaling is None:
@@ -80,18 +85,25 @@ def _region_psf(fitter, plugin, ind, opt, reg, img1d):
         else:
             system = ScaledSystem(b, scaling)
             op, offset = prepare(fitter, system.gram, opt.size)
-            st = system.image_scale(t)
-            coeff = solve_scaled(system, op, offset, t / st, refine=refine)
-            w = coeff / system.scale
-        cache[key] = [op, offset, system, None]
+            w, st = solve_scaled(system, op, offset, t, refine=refine)
+        cache[key] = [op, offset,
+                      None if system is None else system.detached(), None, opt]
     else:
-        op, offset, system, full = entry
+        op, offset, system, full, _ = entry
         if full is None:
             full = _operator(fitter, op, offset, system, opt, ind, refine)
             entry[3] = full
         matrix, w0 = full
-        st = 1.0 if system is None else system.image_scale(t)
-        w = matrix @ (t / st) if st != 1.0 else matrix @ t
+        st = 1.0
+        if system is not None and system.scaling == "common":
+            st = system.image_scale(t)
+            w = matrix @ (t / st)
+        else:
+            with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+                w = matrix @ t
+            if system is not None and too_extreme(w, t):
+                st = float(pow2(np.max(np.abs(t), initial=0.0)))
+                w = matrix @ (t / st)
         if w0 is not None:
             w = w + w0
     return (_gather(base, reg, ind, n_bases) @ w) * st
@@ -105,6 +117,7 @@ def _operator(fitter, op, offset, system, opt, ind, refine):
         if refine:
             full = refine_pseudo_inverse(full, b)
         return full, offset
+    system = system.attached(_gather(fitter.base1d, opt, ind, fitter.n_bases))
     full = system.pseudo_inverse(op)
     if refine:
         # one Newton-Schulz step X <- 2X - X bs X towards pinv(bs)

@@ -25,6 +25,8 @@ inside the floating-point range (the common case, which costs nothing
 extra); otherwise the values are rescaled first.
 """
 
+import copy
+
 import numpy as np
 
 __all__ = []
@@ -60,17 +62,17 @@ class ScaledSystem:
 
     def __init__(self, base, scaling):
         self.scaling = scaling
+        self.pre = None
         work = base
-        pre = np.ones(base.shape[1])
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             # an overflow or underflow here is detected just below
             gram = work.T @ work
         if not _safe(gram, work):
             if scaling == "columns":
-                pre = pow2(np.max(np.abs(base), axis=0))
+                self.pre = pow2(np.max(np.abs(base), axis=0))
             else:
-                pre = np.full(base.shape[1], pow2(np.max(np.abs(base))))
-            work = base / pre
+                self.pre = np.full(base.shape[1], pow2(np.max(np.abs(base))))
+            work = base / self.pre
             gram = work.T @ work
         diag = np.diag(gram)
         if scaling == "columns":
@@ -79,13 +81,29 @@ class ScaledSystem:
             wscale = np.full(diag.size, pow2(np.sqrt(diag.max(initial=0.0))))
         self.work = work
         self.work_scale = wscale
-        self.scale = pre * wscale
+        self.scale = wscale if self.pre is None else self.pre * wscale
         self.gram = gram / np.outer(wscale, wscale)
 
+    def detached(self):
+        """A copy without the (large) bases, to keep in a cache."""
+        new = copy.copy(self)
+        new.work = None
+        new.gram = None
+        return new
+
+    def attached(self, base):
+        """A copy working on ``base`` again (the bases it was built from)."""
+        new = copy.copy(self)
+        new.work = base if self.pre is None else base / self.pre
+        return new
+
     def image_scale(self, t):
-        """The scale of the image values ``t`` on the optimisation region."""
-        if self.scaling == "columns":
-            return float(pow2(np.max(np.abs(t), initial=0.0)))
+        """
+        The common scale of bases and image (``'common'`` scaling only).
+
+        KLIP subtracts the mean base from the image, which must therefore
+        keep the bases' scale.
+        """
         return float(self.scale[0])
 
     def bt(self, x):
@@ -121,15 +139,54 @@ def _safe(gram, work):
     return bool(np.all(live >= _SAFE_LO) and not np.any(work[:, zero]))
 
 
-def solve_scaled(system, op, offset, ts, *, refine):
+def too_extreme(values, image):
     """
-    Scaled coefficients of ``bs`` for scaled image values ``ts``.
+    Whether coefficients computed from ``image`` left the safe range
+    (overflow, or close to underflow, which may have zeroed them).
 
-    ``c = op @ bs^T ts + offset``, followed by one step of iterative
-    refinement from the residual if ``refine`` (which restores the accuracy
-    that forming ``bs^T bs`` loses when ``op`` is its pseudo-inverse).
+    Least squares is linear in the image: scaling the image by a power of
+    two changes nothing but a final factor, so it is rescaled only when the
+    numbers computed from it leave this range.
     """
+    with np.errstate(invalid="ignore"):
+        top = np.max(np.abs(values), initial=0.0)
+    if not top <= _SAFE_HI:
+        return True
+    return top < _SAFE_LO and bool(np.any(image))
+
+
+def solve_scaled(system, op, offset, t, *, refine):
+    """
+    Coefficients of the bases for the image values ``t``, in safe units.
+
+    In scaled units ``c = op @ bs^T ts + offset`` with ``ts = t / st``,
+    followed by one step of iterative refinement from the residual if
+    ``refine`` (which restores the accuracy that forming ``bs^T bs`` loses
+    when ``op`` is its pseudo-inverse).
+
+    Returns
+    -------
+    w : `~numpy.ndarray`
+        ``c / scale``: the coefficients of the raw bases for ``ts``; the
+        PSF is ``(B @ w) * st``.
+    st : float
+        The image scale (1 unless the image needed rescaling).
+    """
+    if system.scaling == "common":
+        return _solve_at(system, op, offset, t, system.image_scale(t), refine)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        w, st = _solve_at(system, op, offset, t, 1.0, refine)
+    if too_extreme(w, t):
+        st = float(pow2(np.max(np.abs(t), initial=0.0)))
+        w, st = _solve_at(system, op, offset, t, st, refine)
+    return w, st
+
+
+def _solve_at(system, op, offset, t, st, refine):
+    ts = t / st if st != 1.0 else t
     coeff = op @ system.bt(ts)
     if refine:
         coeff = coeff + op @ system.bt(ts - system.b(coeff))
-    return coeff if offset is None else coeff + offset
+    if offset is not None:
+        coeff = coeff + offset
+    return coeff / system.scale, st

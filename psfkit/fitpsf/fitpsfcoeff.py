@@ -161,10 +161,9 @@ def _apply(func, fitter, img, base):
         raise ValueError(msg)
     system = ScaledSystem(base, func.scaling)
     op, offset = func.prepare(fitter, system.gram, base.shape[0])
-    st = system.image_scale(img)
-    coeff = solve_scaled(system, op, offset, img / st,
+    w, st = solve_scaled(system, op, offset, img,
                          refine=getattr(func, "refine", False))
-    return coeff / system.scale * st
+    return w * st
 
 
 def lstsq(self, img, base):
