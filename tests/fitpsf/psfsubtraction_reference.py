@@ -148,12 +148,10 @@ def remove_psf(psfbase, image, regions, *, findbase="nonmaskedbases",
     return residual, n_skipped
 
 
-def gaussian_psfs(random_state):
+def gaussian_bases():
     """
-    The example data of psfsubtraction's documentation and tests: three
-    elliptical Gaussians on a 40 x 40 grid as the base, ``(40, 40, 3)``,
-    an image that combines them with noise and a faint companion, and a
-    second image.
+    The base of psfsubtraction's documentation and tests: three elliptical
+    Gaussians on a 40 x 40 grid, and the grid of positions.
     """
     from scipy.stats import multivariate_normal
 
@@ -162,6 +160,18 @@ def gaussian_psfs(random_state):
     psf1 = multivariate_normal([0, 0.], [[2.0, 0.3], [0.3, 0.5]]).pdf(pos)
     psf2 = multivariate_normal([0, 0.], [[1.0, 0.3], [0.3, 0.7]]).pdf(pos)
     psf3 = multivariate_normal([0, 0.], [[1.0, 0], [0, 1.]]).pdf(pos)
+    return (psf1, psf2, psf3), pos
+
+
+def gaussian_psfs(random_state):
+    """
+    The example data of psfsubtraction's documentation: the base of
+    `gaussian_bases` as ``(40, 40, 3)``, an image that combines them with
+    noise and a faint companion, and a second image.
+    """
+    from scipy.stats import multivariate_normal
+
+    (psf1, psf2, psf3), pos = gaussian_bases()
     psfbase = np.ma.dstack((psf1, psf2, psf3))
     image = 1 * psf1 + 2 * psf2 + 3 * psf3
     image += 0.3 * random_state.rand(*image.shape)
