@@ -121,7 +121,7 @@ def _operator(fitter, op, offset, system, opt, ind, refine):
     full = system.pseudo_inverse(op)
     if refine:
         # one Newton-Schulz step X <- 2X - X bs X towards pinv(bs)
-        xb = (full @ system.work) / system.work_scale[None, :]
+        xb = system.times_bases(full)
         full = 2.0 * full - xb @ full
     scale = system.scale
     return full / scale[:, None], None if offset is None else offset / scale

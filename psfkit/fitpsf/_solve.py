@@ -50,7 +50,14 @@ class ScaledSystem:
     ``bs = B / D``; ``gram`` is ``bs^T bs``.  ``work`` is the array the
     products are formed from (``B`` itself, or ``B`` divided by powers of
     two when its raw Gram matrix would not be representable) and
-    ``work_scale`` what remains to divide it by: ``bs = work / work_scale``.
+    ``work_scale`` what remains to divide it by, ``bs = work / work_scale``
+    (`None` for 1).
+
+    With ``'columns'`` scaling the Gram matrix is left in the units of
+    ``work``: the pseudo-inverse equilibrates it by its diagonal, with
+    factors that scale exactly with the data, so results do not depend on
+    whether the bases were rescaled.  ``'common'`` scaling brings the
+    largest diagonal element near 1, the unit KLIP's image must share.
 
     Parameters
     ----------
@@ -74,15 +81,17 @@ class ScaledSystem:
                 self.pre = np.full(base.shape[1], pow2(np.max(np.abs(base))))
             work = base / self.pre
             gram = work.T @ work
-        diag = np.diag(gram)
-        if scaling == "columns":
-            wscale = pow2(np.sqrt(diag))
-        else:
-            wscale = np.full(diag.size, pow2(np.sqrt(diag.max(initial=0.0))))
         self.work = work
-        self.work_scale = wscale
-        self.scale = wscale if self.pre is None else self.pre * wscale
-        self.gram = gram / np.outer(wscale, wscale)
+        if scaling == "columns":
+            self.work_scale = None
+            self.scale = np.ones(base.shape[1]) if self.pre is None else self.pre
+            self.gram = gram
+            return
+        top = pow2(np.sqrt(np.diag(gram).max(initial=0.0)))
+        self.work_scale = np.full(base.shape[1], top)
+        self.scale = self.work_scale if self.pre is None \
+            else self.pre * self.work_scale
+        self.gram = gram / (top * top)
 
     def detached(self):
         """A copy without the (large) bases, to keep in a cache."""
@@ -108,16 +117,24 @@ class ScaledSystem:
 
     def bt(self, x):
         """``bs^T x``."""
-        return (self.work.T @ x) / self.work_scale
+        out = self.work.T @ x
+        return out if self.work_scale is None else out / self.work_scale
 
     def b(self, y):
         """``bs @ y``."""
-        return self.work @ (y / self.work_scale)
+        return self.work @ (y if self.work_scale is None else y / self.work_scale)
 
     def pseudo_inverse(self, op):
         """``op @ bs^T``, the operator from scaled image values to scaled
         coefficients."""
-        return (op / self.work_scale[None, :]) @ self.work.T
+        if self.work_scale is not None:
+            op = op / self.work_scale[None, :]
+        return op @ self.work.T
+
+    def times_bases(self, x):
+        """``x @ bs`` for a matrix ``x`` of ``n_pix`` columns."""
+        out = x @ self.work
+        return out if self.work_scale is None else out / self.work_scale[None, :]
 
 
 def _safe(gram, work):
