@@ -149,8 +149,13 @@ def _psfsubtraction_edges(fitter, shape):
             msg = ("sector_radius_n counts the radial boundaries in the "
                    f"psfsubtraction convention and must be at least 2, got {n!r}")
             raise ValueError(msg) from None
-        redges = np.logspace(inner, np.log10(shape[1]), n)
-        _check_increasing("sector_radius", redges, redges)
+        top = np.log10(shape[1])
+        if not inner < top:
+            msg = ("sector_radius_inner is a log10 exponent in the "
+                   f"psfsubtraction convention and must be below log10 of the "
+                   f"image width ({top:.3g}), got {inner!r}")
+            raise ValueError(msg)
+        redges = np.logspace(inner, top, n)
     phi = getattr(fitter, "sector_phi", 12)
     if np.ndim(phi) == 0 and not isinstance(phi, u.Quantity):
         n_phi = check_integer("sector_phi", phi, minimum=1)

@@ -239,8 +239,12 @@ def test_sector_geometry_equals_reference(ny, nx, center, inner, n, phi):
     fitter.sector_phi = phi
     fitter.sector_center = center
     radius = ref.loci_sector_radius(shape, inner, n)
-    phi_bad = not np.isscalar(phi) and np.any(np.diff(phi) <= 0)
-    if np.any(np.diff(radius) <= 0) or phi_bad:
+    if not inner < np.log10(nx):
+        with pytest.raises(ValueError, match="must be below log10 of the "
+                           "image width"):
+            fitter.regions()
+        return
+    if not np.isscalar(phi) and np.any(np.diff(phi) <= 0):
         with pytest.raises(ValueError, match="increasing"):
             fitter.regions()
         return
@@ -275,6 +279,11 @@ def test_sector_radius_inner_zero_explains_the_units():
     assert len(fitter.regions()) > 0         # 10**-0.5 pixels is fine there
     fitter.sector_radius_n = 1
     with pytest.raises(ValueError, match="counts the radial boundaries"):
+        fitter.regions()
+    fitter.sector_radius_n = 10
+    fitter.sector_radius_inner = 5.0          # a radius in pixels, misread
+    with pytest.raises(ValueError, match=r"log10 exponent.*below log10 of "
+                       r"the image width \(1.3\), got 5.0"):
         fitter.regions()
     fitter.convention = "psfsubtracton"
     with pytest.raises(ValueError, match="convention must be one of"):
