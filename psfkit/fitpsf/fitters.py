@@ -19,13 +19,14 @@ import types
 
 import numpy as np
 
-from ..utils import ArrayData, coerce_data
+from ..utils import ArrayData
 from . import findbase as _findbase
 from . import fitpsfcoeff as _fitpsfcoeff
 from . import optregion as _optregion
 from . import regions as _regions
 from ._bases import coerce_bases
 from ._engine import fit_regions
+from ._inputs import coerce
 
 __all__ = [
     "BasePSFFitter",
@@ -132,13 +133,15 @@ class BasePSFFitter:
     def __init__(self, psfbase, image=None, *, bases_axis=None):
         image_shape = None
         if image is not None:
-            image = coerce_data(image, name="image", ndim=2,
-                                allow_all_masked=True)
+            image = coerce(image, name="image", ndim=2, allow_all_masked=True)
             image_shape = image.shape
         base1d, mask1d, shape = coerce_bases(psfbase, bases_axis=bases_axis,
                                              image_shape=image_shape)
-        object.__setattr__(self, "_cube_shape", np.shape(psfbase)
-                           if not isinstance(psfbase, list | tuple) else None)
+        # kept to explain a cube read in the other layout (NDData, masked
+        # arrays and Quantity all show their shape through .data)
+        cube_shape = None if isinstance(psfbase, list | tuple) else np.shape(
+            getattr(psfbase, "data", psfbase))
+        object.__setattr__(self, "_cube_shape", cube_shape)
         object.__setattr__(self, "_cache", {})
         object.__setattr__(self, "_base1d", base1d)
         object.__setattr__(self, "_base_mask1d", mask1d)
@@ -230,7 +233,7 @@ class BasePSFFitter:
         if value is None:
             object.__setattr__(self, "_image", None)
             return
-        data = value if isinstance(value, ArrayData) else coerce_data(
+        data = value if isinstance(value, ArrayData) else coerce(
             value, name="image", ndim=2, allow_all_masked=True)
         if data.shape != self._shape:
             msg = (f"image must have the shape of the bases {self._shape}, "

@@ -351,3 +351,25 @@ def test_bases_axis_errors():
         fitter.remove_psf(np.ones((30, 50)))
     # the message of the report, (40, 40, 3), now fits
     assert SimpleSubtraction(np.ones((40, 40, 3))).n_bases == 3
+
+
+def test_bases_last_keep_their_mask_and_nddata():
+    from astropy.nddata import NDData
+
+    rng = np.random.default_rng(6)
+    first = rng.normal(size=(4, 30, 30))
+    mask = np.zeros(first.shape, dtype=bool)
+    mask[2, 5:8, 10:12] = True
+    image = first[0] + 2 * first[3]
+    want = SimpleSubtraction(np.ma.MaskedArray(first, mask=mask)).remove_psf(
+        image)
+    last = NDData(np.moveaxis(first, 0, -1), mask=np.moveaxis(mask, 0, -1))
+    fitter = SimpleSubtraction(last)
+    assert fitter.psfbase.mask[2, 5:8, 10:12].all()
+    got = fitter.remove_psf(image)
+    assert np.array_equal(got.mask, want.mask) and got.mask.sum() == 6
+    np.testing.assert_allclose(got, want, atol=1e-12)
+    # a misread NDData cube is explained too
+    wide = NDData(rng.normal(size=(30, 50, 4)))
+    with pytest.raises(ValueError, match="pass bases_axis=-1"):
+        SimpleSubtraction(wide).remove_psf(np.ones((30, 50)))
