@@ -137,7 +137,7 @@ def check_n_brightest(name, value):
 
 
 def check_min_separation(name, value):
-    """`None` (the default, ``2.5 * fwhm``) or a non-negative number."""
+    """`None` (the finder's rule) or a non-negative number."""
     if value is None:
         return None
     value = check_real(name, value)
@@ -348,8 +348,11 @@ class StarFinderBase(ParamReprMixin):
     def separation(self):
         """The minimum peak separation in use (pixels)."""
         if self.min_separation is None:
-            return 2.5 * self.fwhm
+            return self._default_separation()
         return self.min_separation
+
+    def _default_separation(self):
+        return 2.5 * self.fwhm
 
     # -- finding -------------------------------------------------------
     def find_stars(self, data, mask=None):

@@ -245,8 +245,8 @@ def measure_daofind(filled, convolved, valid, xs, ys, kernel, *, level=0.0,
     npix = kernel.npix
 
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_others = (np.einsum("nyx,yx->n", cut, fp.astype(float)) - peak) / (
-            npix - 1)
+        # the same sum as photutils': with a huge peak the order matters
+        mean_others = ((cut * fp).sum(axis=(1, 2)) - peak) / (npix - 1)
         sharpness = (peak - mean_others) / conv_peak
         conv[:, hy, hx] = 0.0
         sum2 = np.einsum("nyx,yx->n", conv, _quadrant_signs(hy, hx))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..._numerics.gaussian import FWHM_PER_SIGMA
+from ..._numerics.gaussian import SIGMA_PER_FWHM
 from ...utils import check_positive
 
 __all__ = []
@@ -134,7 +134,9 @@ def make_detection_kernel(fwhm, *, ratio=1.0, theta=0.0, sigma_radius=1.5):
     theta = theta % 360.0
     sigma_radius = check_positive("sigma_radius", sigma_radius)
 
-    sigma_x = fwhm / FWHM_PER_SIGMA
+    # the operations are photutils', in its order, so that the kernel (and
+    # every statistic built on it) is the same to the last bit
+    sigma_x = fwhm * SIGMA_PER_FWHM
     sigma_y = sigma_x * ratio
     t = np.deg2rad(theta)
     cos, sin = np.cos(t), np.sin(t)
@@ -155,12 +157,13 @@ def make_detection_kernel(fwhm, *, ratio=1.0, theta=0.0, sigma_radius=1.5):
     x = np.arange(-half_x, half_x + 1, dtype=float)[None, :]
     y = np.arange(-half_y, half_y + 1, dtype=float)[:, None]
     g = a * x**2 + 2.0 * b * x * y + c * y**2
-    footprint = (g <= f) | (x**2 + y**2 <= 4.0)
+    footprint = (g <= f) | (np.sqrt(x**2 + y**2) <= 2.0)
     gaussian = np.exp(-g)
     npix = np.count_nonzero(footprint)
-    gsum = gaussian[footprint].sum()
-    denom = (gaussian[footprint]**2).sum() - gsum**2 / npix
-    kernel = np.where(footprint, (gaussian - gsum / npix) / denom, 0.0)
+    truncated = gaussian * footprint
+    gsum = truncated.sum()
+    denom = (truncated**2).sum() - gsum**2 / npix
+    kernel = ((truncated - gsum / npix) / denom) * footprint
     return DetectionKernel(fwhm=fwhm, ratio=ratio, theta=theta,
                            sigma_radius=sigma_radius, sigma_x=sigma_x,
                            sigma_y=sigma_y, gaussian=gaussian,

@@ -59,9 +59,6 @@ class SourceTable(QTable):
     def __setitem__(self, item, value):
         super().__setitem__(self._alias(item), value)
 
-    def __contains__(self, item):
-        return super().__contains__(self._alias(item))
-
 
 def build_table(schema, values, unit, meta=None):
     """

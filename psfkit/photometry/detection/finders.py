@@ -74,8 +74,8 @@ class DAOStarFinder(StarFinderBase):
     The image is convolved with a zero-sum, truncated elliptical Gaussian
     whose value at each pixel is the least-squares amplitude of a star of
     the given shape; local maxima of the convolved image above
-    ``threshold * relerr`` that are the largest value within
-    ``min_separation`` are candidate stars.  Each candidate is kept if its
+    ``threshold * relerr`` that are the largest value of the kernel
+    footprint around them are candidate stars.  Each candidate is kept if its
     sharpness and both roundness statistics lie within the given bounds.
     Centroids come from Gaussian fits to the triangle-weighted x and y
     marginal distributions of the image around the peak.
@@ -112,11 +112,12 @@ class DAOStarFinder(StarFinderBase):
     xycoords : (N, 2) array, optional
         Measure the sources at these ``(x, y)`` positions instead of
         searching for peaks.
-    min_separation : float, optional
+    min_separation : float or None, optional
         The minimum separation of peaks, in pixels: a peak must be the
-        largest convolved value within this radius.  The default (`None`)
-        is ``2.5 * fwhm``, following the current ``fwhm``; 0 uses the
-        kernel footprint, as the original DAOFIND.
+        largest convolved value within this radius.  0 (the default) uses
+        the kernel footprint, as DAOFIND, the seed and photutils < 3 do;
+        `None` means ``2.5 * fwhm`` (following the current ``fwhm``),
+        photutils 3.x's default.
     scale_threshold : bool, optional
         Multiply ``threshold`` by the kernel's ``relerr`` (DAOFIND's
         definition).
@@ -190,7 +191,7 @@ class DAOStarFinder(StarFinderBase):
                  sigma_radius=1.5, sharpness_range=_DAO_SHARPNESS,
                  roundness_range=_DAO_ROUNDNESS, exclude_border=False,
                  n_brightest=None, peak_max=None, xycoords=None,
-                 min_separation=None, scale_threshold=True, sky=0.0,
+                 min_separation=0.0, scale_threshold=True, sky=0.0,
                  centroid="daofind", padding="zero", sharplo=None,
                  sharphi=None, roundlo=None, roundhi=None, brightest=None,
                  peakmax=None):
@@ -251,9 +252,9 @@ class IRAFStarFinder(StarFinderBase):
     The image is convolved with the same zero-sum Gaussian kernel as
     `DAOStarFinder` (circular); local maxima of the convolved image above
     ``threshold`` (not scaled) that are the largest value within
-    ``min_separation`` are candidates.  Each is described by the moments
-    of its sky-subtracted pixels inside the kernel footprint (negative
-    values clipped to zero).
+    ``min_separation`` pixels are candidates.  Each is described by the
+    moments of its sky-subtracted pixels inside the kernel footprint
+    (negative values clipped to zero).
 
     Parameters
     ----------
@@ -278,10 +279,11 @@ class IRAFStarFinder(StarFinderBase):
         searching for peaks.
     min_separation : float, optional
         The minimum separation of peaks in pixels; by default (`None`)
-        ``2.5 * fwhm`` (photutils 3.x).
+        IRAF's ``max(2, int(fwhm * minsep_fwhm + 0.5))``, following the
+        current ``fwhm`` (photutils 3.0's default is ``2.5 * fwhm``
+        unrounded).
     minsep_fwhm : float, optional
-        The seed's (IRAF's) way of giving it: ``min_separation = max(2,
-        int(fwhm * minsep_fwhm + 0.5))``.
+        The seed's (IRAF's) ``sepmin``, in units of ``fwhm``.
     sky : float or `~astropy.units.Quantity`, optional
         A fixed sky level; by default the sky of each source is the mean
         of its kernel box outside the footprint.
@@ -340,8 +342,8 @@ class IRAFStarFinder(StarFinderBase):
                       "roundness": _IRAF_ROUNDNESS}
     _repr_params = ("threshold", "fwhm", "sigma_radius", "sharpness_range",
                     "roundness_range", "exclude_border", "n_brightest",
-                    "peak_max", "xycoords", "min_separation", "sky",
-                    "centroid", "padding")
+                    "peak_max", "xycoords", "min_separation", "minsep_fwhm",
+                    "sky", "centroid", "padding")
 
     centroid = Setting(choice("moments", "windowed"))
 
@@ -349,7 +351,7 @@ class IRAFStarFinder(StarFinderBase):
                  sharpness_range=_IRAF_SHARPNESS,
                  roundness_range=_IRAF_ROUNDNESS, exclude_border=False,
                  n_brightest=None, peak_max=None, xycoords=None,
-                 min_separation=None, minsep_fwhm=None, sky=None,
+                 min_separation=None, minsep_fwhm=2.5, sky=None,
                  centroid="moments", padding="zero", sharplo=None,
                  sharphi=None, roundlo=None, roundhi=None, brightest=None,
                  peakmax=None):
@@ -362,21 +364,13 @@ class IRAFStarFinder(StarFinderBase):
             xycoords=xycoords, padding=padding, sharplo=sharplo,
             sharphi=sharphi, roundlo=roundlo, roundhi=roundhi,
             brightest=brightest, peakmax=peakmax)
-        if minsep_fwhm is not None:
-            if min_separation is not None:
-                msg = ("minsep_fwhm and min_separation set the same thing; "
-                       "give only one of them")
-                raise TypeError(msg)
-            self.minsep_fwhm = minsep_fwhm
+        self.minsep_fwhm = minsep_fwhm
         self._build_kernel()
 
     @property
     def minsep_fwhm(self):
-        """
-        The seed's separation setting: assigning it sets
-        ``min_separation = max(2, int(fwhm * minsep_fwhm + 0.5))``.
-        """
-        return getattr(self, "_minsep_fwhm", None)
+        """IRAF's peak separation in units of ``fwhm`` (``sepmin``)."""
+        return self._minsep_fwhm
 
     @minsep_fwhm.setter
     def minsep_fwhm(self, value):
@@ -384,8 +378,10 @@ class IRAFStarFinder(StarFinderBase):
         if value < 0:
             msg = f"minsep_fwhm must be >= 0, got {value}"
             raise ValueError(msg)
-        self.min_separation = max(2, int(self.fwhm * value + 0.5))
         self._minsep_fwhm = value
+
+    def _default_separation(self):
+        return max(2, int(self.fwhm * self.minsep_fwhm + 0.5))
 
     def _measure(self, filled, convolved, valid, xs, ys, level, sky, thr):
         kernel = self.kernel

@@ -22,22 +22,21 @@ _SCHEMA = (("id", np.int64, None), ("x_peak", np.int64, None),
            ("y_peak", np.int64, None), ("peak_value", float, "data"))
 
 
-def _footprint(box_size, footprint, min_separation):
-    if min_separation:
-        return circular_footprint(min_separation)
+def _footprint(box_size, footprint):
+    """The neighbourhood (centre at ``shape // 2``, as in scipy)."""
     if footprint is None:
-        by, bx = as_pair("box_size", box_size, check_odd=True)
+        by, bx = as_pair("box_size", box_size, lower_bound=(1, True))
         return np.ones((by, bx), dtype=bool)
     footprint = np.asarray(footprint, dtype=bool)
-    if footprint.ndim != 2 or not all(s % 2 for s in footprint.shape):
-        msg = (f"footprint must be a 2-D array with odd dimensions, got "
-               f"shape {footprint.shape}")
+    if footprint.ndim != 2 or footprint.size == 0:
+        msg = (f"footprint must be a non-empty 2-D array, got shape "
+               f"{footprint.shape}")
         raise ValueError(msg)
     return footprint
 
 
 def _centroids(data, valid, xs, ys, footprint, centroid_func, error):
-    """Run ``centroid_func`` on a footprint-sized cutout around each peak."""
+    """Run ``centroid_func`` on a cutout around each peak (odd sizes)."""
     hy, hx = footprint.shape[0] // 2, footprint.shape[1] // 2
     xc = np.full(xs.size, np.nan)
     yc = np.full(xs.size, np.nan)
@@ -76,10 +75,11 @@ def find_peaks(data, threshold, *, box_size=3, footprint=None, mask=None,
     threshold : float, 2-D array or `~astropy.units.Quantity`
         The value a peak must exceed.
     box_size : int or tuple of 2 int, optional
-        The size of the rectangular neighbourhood (odd); ignored when
+        The size of the rectangular neighbourhood; ignored when
         ``footprint`` or ``min_separation`` is given.
     footprint : 2-D array of bool, optional
-        The neighbourhood, with odd dimensions, centred on the pixel.
+        The neighbourhood, centred on the pixel (for an even size, on
+        index ``size // 2``, as `scipy.ndimage.maximum_filter` does).
     mask : array-like of bool, optional
         `True` for pixels to ignore.
     border_width : int or tuple of 2 int, optional
@@ -92,8 +92,9 @@ def find_peaks(data, threshold, *, box_size=3, footprint=None, mask=None,
         replaces ``box_size`` and ``footprint``.
     centroid_func : callable, optional
         ``centroid_func(cutout, mask=..., error=...) -> (x, y)`` (such as
-        photutils' ``centroid_com``), run on the neighbourhood of each
-        peak; adds ``x_centroid`` and ``y_centroid`` columns.
+        photutils' ``centroid_com``), run on the ``box_size`` (or
+        ``footprint``) box around each peak; adds ``x_centroid`` and
+        ``y_centroid`` columns.
     error : array-like, optional
         The 1-sigma errors passed to ``centroid_func``.
     wcs : WCS, optional
@@ -127,7 +128,8 @@ def find_peaks(data, threshold, *, box_size=3, footprint=None, mask=None,
     thr = threshold_array(check_threshold("threshold", threshold), arr.unit,
                           arr.shape)
     min_separation = check_min_separation("min_separation", min_separation)
-    footprint = _footprint(box_size, footprint, min_separation)
+    box = _footprint(box_size, footprint)
+    footprint = circular_footprint(min_separation) if min_separation else box
     ties = check_in("ties", ties, ("all", "first"))
     n_peaks = merge_alias("n_peaks", n_peaks, "npeaks", npeaks, None)
     if n_peaks is not None and n_peaks != np.inf:
@@ -135,7 +137,7 @@ def find_peaks(data, threshold, *, box_size=3, footprint=None, mask=None,
     else:
         n_peaks = None
     if centroid_func is not None and not callable(centroid_func):
-        msg = f"centroid_func must be callable, got {centroid_func!r}"
+        msg = f"centroid_func must be a callable object, got {centroid_func!r}"
         raise TypeError(msg)
     if arr.n_valid == 0:
         return empty_table(_SCHEMA, arr.unit, "every pixel is masked")
@@ -167,7 +169,7 @@ def find_peaks(data, threshold, *, box_size=3, footprint=None, mask=None,
         err = None if error is None else np.asarray(getattr(error, "value",
                                                             error), float)
         table["x_centroid"], table["y_centroid"] = _centroids(
-            np.where(valid, arr.data, 0.0), valid, xs, ys, footprint,
+            np.where(valid, arr.data, 0.0), valid, xs, ys, box,
             centroid_func, err)
         add_sky_column(table, wcs, "y_centroid", "x_centroid", "y_centroid",
                        "skycoord_centroid")
