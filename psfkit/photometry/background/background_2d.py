@@ -11,7 +11,6 @@ same call gives the same maps; ``method='planar'`` uses psfkit's mesh
 import copy
 import warnings
 
-import astropy.units as u
 import numpy as np
 
 from ...utils import (
@@ -44,6 +43,17 @@ def _check_estimator(name, estimator):
     if hasattr(estimator, "sigma_clip"):
         estimator.sigma_clip = None
     return estimator
+
+
+def _output_dtype(data):
+    """The input's floating type, float32 for integer data (photutils')."""
+    raw = getattr(data, "data", data) if not isinstance(data, np.ndarray) \
+        else data
+    raw = getattr(raw, "value", raw)
+    dtype = np.asarray(raw).dtype
+    if dtype.kind == "f" and dtype.itemsize >= 4:
+        return dtype.newbyteorder("=")
+    return np.dtype(np.float32)
 
 
 def _call(estimator, clipped):
@@ -109,7 +119,8 @@ class Background2D(ParamReprMixin):
     data : array-like, masked array, ``Quantity`` or ``NDData``
         The 2-D image; NaN and masked pixels are ignored.
     box_size : int or tuple of 2 int
-        The ``(ny, nx)`` box size in pixels (at most the image size).
+        The ``(ny, nx)`` box size in pixels; a size larger than the image
+        is the image size.
     mask : array-like of bool, optional
         `True` for pixels to ignore (e.g. masked sources).
     coverage_mask : array-like of bool, optional
@@ -186,10 +197,6 @@ class Background2D(ParamReprMixin):
     True
     """
 
-    _repr_params = ("data", "box_size", "mask", "coverage_mask", "fill_value",
-                    "exclude_percentile", "filter_size", "filter_threshold",
-                    "sigma_clip", "bkg_estimator", "bkg_rms_estimator",
-                    "method")
     _repr_changed_only = True
 
     def __init__(self, data, box_size, *, mask=None, coverage_mask=None,
@@ -215,20 +222,18 @@ class Background2D(ParamReprMixin):
         arr = coerce_data(data, name="data", mask=total, dtype=None)
         self._shape = arr.shape
         self._has_mask = mask is not None
-        self.dtype = arr.data.dtype if arr.data.dtype.kind == "f" else np.float32
+        self.dtype = _output_dtype(data)
         self.unit = arr.unit
         box = as_pair("box_size", box_size, lower_bound=(1, True))
-        if self.method == "photutils" and (box[0] > arr.shape[0]
-                                           or box[1] > arr.shape[1]):
-            msg = (f"box_size {box} is larger than the image {arr.shape}; "
-                   "use a box no larger than the image")
-            raise ValueError(msg)
-        self.box_size = box
+        # a box larger than the image is the whole image along that axis
+        self.box_size = (min(box[0], arr.shape[0]), min(box[1], arr.shape[1]))
         self.filter_size = as_pair("filter_size", filter_size, check_odd=True)
         self.fill_value = float(fill_value)
         self.filter_threshold = (None if filter_threshold is None
                                  else float(filter_threshold))
         self.sigma_clip = _sigma_clipper(sigma_clip)
+        self._given = {"bkg_estimator": bkg_estimator,
+                       "bkg_rms_estimator": bkg_rms_estimator}
         self.bkg_estimator = _check_estimator(
             "bkg_estimator", bkg_estimator or SExtractorBackground())
         self.bkg_rms_estimator = _check_estimator(
@@ -243,6 +248,10 @@ class Background2D(ParamReprMixin):
             self._photutils_mesh(values)
         else:
             self._planar_mesh(values)
+        # the statistics are computed in float64; the outputs follow the
+        # input's floating type (float32 for integer data), as photutils
+        self.background_mesh = self.background_mesh.astype(self.dtype)
+        self.background_rms_mesh = self.background_rms_mesh.astype(self.dtype)
         self._maps = {}
 
     @property
@@ -251,27 +260,35 @@ class Background2D(ParamReprMixin):
         return self.bkg_rms_estimator
 
     def _summary_items(self, *, changed_only=False):
-        items = []
         shape = self._shape
-        for name, text in super()._summary_items(changed_only=changed_only):
-            if name == "data":
-                text = f"<{np.dtype(self.dtype)} array {shape}>"
-            elif name == "mask":
-                if not self._has_mask and changed_only:
-                    continue
-                text = f"<bool array {shape}>" if self._has_mask else "None"
-            elif name == "sigma_clip":
-                text = clip_text(self.sigma_clip)
-                if changed_only and text == "SigmaClip(sigma=3, maxiters=10)":
-                    continue
-            elif name in ("bkg_estimator", "bkg_rms_estimator"):
-                default = (SExtractorBackground if name == "bkg_estimator"
-                           else StdBackgroundRMS)
-                est = getattr(self, name)
-                if changed_only and type(est) is default:
-                    continue
-                text = repr(est) if len(repr(est)) < 60 else type(est).__name__
-            items.append((name, text))
+        items = [("data", f"<{np.dtype(self.dtype)} array {shape}>"),
+                 ("box_size", str(self.box_size))]
+        if self._has_mask or not changed_only:
+            items.append(("mask", f"<bool array {shape}>" if self._has_mask
+                          else "None"))
+        if self.coverage_mask is not None or not changed_only:
+            items.append(("coverage_mask",
+                          "None" if self.coverage_mask is None
+                          else f"<bool array {shape}>"))
+        settings = (("fill_value", self.fill_value, 0.0),
+                    ("exclude_percentile", self.exclude_percentile, 10.0),
+                    ("filter_size", self.filter_size, (3, 3)),
+                    ("filter_threshold", self.filter_threshold, None))
+        for name, value, default in settings:
+            if not changed_only or value != default:
+                items.append((name, repr(value)))
+        text = clip_text(self.sigma_clip)
+        if not changed_only or text != "SigmaClip(sigma=3, maxiters=10)":
+            items.append(("sigma_clip", text))
+        for name in ("bkg_estimator", "bkg_rms_estimator"):
+            given = self._given[name]
+            if given is not None or not changed_only:
+                est = getattr(self, name) if given is None else given
+                text = repr(est)
+                items.append((name, text if len(text) < 60
+                              else type(est).__name__))
+        if not changed_only or self.method != "photutils":
+            items.append(("method", repr(self.method)))
         return items
 
     def _statistics(self, stack):
@@ -351,7 +368,7 @@ class Background2D(ParamReprMixin):
     def _with_unit(self, values):
         if self.unit is None:
             return values
-        return u.Quantity(values, self.unit, copy=False)
+        return np.asarray(values) << self.unit
 
     def _map(self, mesh):
         if self.method == "photutils":

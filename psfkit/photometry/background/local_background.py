@@ -101,7 +101,16 @@ class LocalBackground(ParamReprMixin):
             NaN elsewhere.
         unit : `~astropy.units.UnitBase` or None
         """
-        arr = coerce_data(data, name="data", mask=mask, allow_all_masked=True)
+        # NaN pixels are simply left out (no warning even with a mask)
+        arr = coerce_data(data, name="data", allow_all_masked=True)
+        if mask is not None:
+            mask = np.asarray(mask, dtype=bool)
+            if mask.shape != arr.shape:
+                msg = (f"mask must have the same shape as data {arr.shape}, "
+                       f"got {mask.shape}")
+                raise ValueError(msg)
+            arr = type(arr)(data=arr.data, mask=arr.mask | mask,
+                            unit=arr.unit)
         x = np.atleast_1d(np.asarray(x, dtype=float))
         y = np.atleast_1d(np.asarray(y, dtype=float))
         if x.shape != y.shape or x.ndim != 1:
