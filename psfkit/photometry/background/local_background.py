@@ -117,6 +117,9 @@ class LocalBackground(ParamReprMixin):
             msg = (f"x and y must be scalars or 1-D arrays of the same "
                    f"shape, got {x.shape} and {y.shape}")
             raise ValueError(msg)
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+            msg = "the positions x and y must be finite"
+            raise ValueError(msg)
         half = int(np.ceil(self.outer_radius)) + 1
         offsets = np.arange(-half, half + 1)
         rows = np.rint(y).astype(np.intp)[:, None, None] + offsets[None, :, None]
