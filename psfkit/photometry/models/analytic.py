@@ -280,7 +280,7 @@ class AiryDiskPSF(AnalyticPSF):
     >>> from psfkit.photometry import AiryDiskPSF
     >>> psf = AiryDiskPSF(flux=1.0, radius=3.0)
     >>> round(psf.fwhm, 4)
-    2.5207
+    2.531
     >>> round(float(psf(3.0, 0.0)), 12)  # the first dark ring
     0.0
     """
@@ -305,7 +305,7 @@ class AiryDiskPSF(AnalyticPSF):
 
     @property
     def fwhm(self):
-        """The full width at half maximum (pixels): ``1.0290 radius``."""
+        """The full width at half maximum (pixels): ``0.8437 radius``."""
         # the half-maximum radius of (2 J1(q) / q)**2 is q = 1.6163...
         return float(2.0 * 1.616339948310703 * scalar(self.radius)
                      / engines.AIRY_ZERO / np.pi)
