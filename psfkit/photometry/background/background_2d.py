@@ -58,8 +58,11 @@ def _output_dtype(data):
 
 def _call(estimator, clipped):
     with warnings.catch_warnings():
-        # all-NaN boxes give NaN, and are excluded afterwards
+        # all-NaN boxes give NaN, and are excluded afterwards; NaN marks
+        # the clipped pixels (astropy's clipping says so when it sees them)
         warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.filterwarnings("ignore", message="Input data contains "
+                                "invalid values")
         values = estimator(clipped, axis=1)
     return np.asarray(getattr(values, "value", values), dtype=float)
 

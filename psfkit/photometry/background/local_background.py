@@ -155,8 +155,12 @@ class LocalBackground(ParamReprMixin):
         """
         values, unit = self.annulus_values(data, x, y, mask)
         with warnings.catch_warnings():
-            # an annulus without pixels gives NaN, as documented
+            # an annulus without pixels gives NaN, as documented, and NaN
+            # marks the pixels outside each annulus (astropy's clipping
+            # says so when it sees them)
             warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.filterwarnings("ignore", message="Input data contains "
+                                    "invalid values")
             if _takes_axis(self.bkg_estimator):
                 bkg = self.bkg_estimator(values, axis=1)
             else:

@@ -297,7 +297,7 @@ class EPSFBuilder(ParamReprMixin):
         self.fit_boxsize = as_pair("fit_boxsize", fit_boxsize,
                                    check_odd=True)[0]
         self.recentering_boxsize = (
-            self.fit_boxsize if recentering_boxsize is None
+            None if recentering_boxsize is None
             else as_pair("recentering_boxsize", recentering_boxsize,
                          check_odd=True)[0])
         self.fitter_maxiters = check_integer("fitter_maxiters",
@@ -395,7 +395,8 @@ class EPSFBuilder(ParamReprMixin):
                 if change <= _STACK_TOL * np.abs(epsf).max():
                     break
             epsf, _shift = recenter(epsf, origin,
-                                    (self.recentering_boxsize // 2)
+                                    ((self.recentering_boxsize
+                                      or self.fit_boxsize) // 2)
                                     * max(osx, osy),
                                     maxiters=self.recentering_maxiters)
             total = epsf.sum()
