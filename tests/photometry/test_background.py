@@ -1,13 +1,13 @@
 """Tests of the background estimators against closed forms and truth."""
 
+import warnings
+
 from astropy.nddata import NDData
 from astropy.stats import SigmaClip, biweight_location, biweight_scale
 from astropy.table import QTable
-import warnings
-
 import astropy.units as u
 import numpy as np
-from numpy.testing import assert_allclose, assert_array_equal
+from numpy.testing import assert_allclose
 import pytest
 
 from psfkit.datasets import make_gaussian_sources, make_noise_image

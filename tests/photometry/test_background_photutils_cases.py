@@ -72,8 +72,9 @@ def test_background_with_and_without_clipping(noise, cls, clip):
 @pytest.mark.parametrize("cls", RMS_CLASSES)
 @pytest.mark.parametrize("clip", [SigmaClip(sigma=3.0), None])
 def test_rms_with_and_without_clipping(noise, cls, clip):
-    # mirrors test_core.py::TestBackgroundRMSEstimators::test_background_rms_with_sigma_clip
-    # and ::test_background_rms_without_sigma_clip
+    # mirrors test_core.py::TestBackgroundRMSEstimators::
+    # test_background_rms_with_sigma_clip and
+    # ::test_background_rms_without_sigma_clip
     rms = cls(sigma_clip=clip)
     assert_allclose(rms.calc_background_rms(noise), 0.42, atol=0.02)
 

@@ -559,8 +559,10 @@ def test_find_peaks_min_separation(data):
 
 @pytest.mark.parametrize("radius", [5, 10, 12.5, 25])
 def test_find_peaks_min_separation_is_a_circular_footprint(radius):
-    # mirrors test_peakfinder.py::TestFindPeaks::test_min_separation_matches_circular_footprint,
-    # ::test_min_separation_plateau and ::test_min_separation_keeps_nearby_true_maxima
+    # mirrors test_peakfinder.py::TestFindPeaks::
+    # test_min_separation_matches_circular_footprint,
+    # ::test_min_separation_plateau and
+    # ::test_min_separation_keeps_nearby_true_maxima
     rng = np.random.default_rng(42)
     image = rng.standard_normal((200, 200))
     image[50, 50], image[120, 130], image[30, 170] = 20.0, 18.0, 15.0

@@ -467,8 +467,8 @@ class Background2D(ParamReprMixin):
         -------
         ax : `matplotlib.axes.Axes`
         """
-        import matplotlib.pyplot as plt
         from matplotlib.patches import Rectangle
+        import matplotlib.pyplot as plt
 
         ax = plt.gca() if ax is None else ax
         yy, xx = np.meshgrid(self.mesh_y, self.mesh_x, indexing="ij")

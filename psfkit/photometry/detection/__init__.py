@@ -10,7 +10,7 @@ per-source measurements of each finder in ``_daofind``, ``_irafind`` and
 ``_centroids``.  The results are `SourceTable` objects (``_table``).
 """
 
-from . import finders, peaks
+from . import finders, peaks  # noqa: F401  (the module of find_peaks)
 from ._table import SourceTable
 from .finders import *  # noqa: F401,F403
 

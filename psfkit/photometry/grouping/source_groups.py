@@ -131,10 +131,10 @@ class SourceGroups:
         -------
         ax : `matplotlib.axes.Axes`
         """
-        import matplotlib.pyplot as plt
         from matplotlib import colormaps
         from matplotlib.collections import PatchCollection
         from matplotlib.patches import Circle
+        import matplotlib.pyplot as plt
 
         ax = plt.gca() if ax is None else ax
         if cmap is None:

@@ -17,7 +17,6 @@ from scipy import special
 from ..._numerics import gaussian as _gaussian
 from ..._numerics.gaussian import (
     FWHM_PER_SIGMA,
-    SIGMA_PER_FWHM,
     pixel_integral_1d,
 )
 

@@ -13,7 +13,13 @@ from astropy.modeling import Parameter
 import numpy as np
 
 from . import _profiles as engines
-from .analytic import TINY, AnalyticPSF, IntegratedGaussianPRF, check_shape_values, scalar
+from .analytic import (
+    TINY,
+    AnalyticPSF,
+    IntegratedGaussianPRF,
+    check_shape_values,
+    scalar,
+)
 
 __all__ = ["CircularGaussianPSF", "CircularGaussianPRF",
            "CircularGaussianSigmaPRF", "GaussianPSF", "GaussianPRF"]
