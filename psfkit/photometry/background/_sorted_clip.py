@@ -67,11 +67,15 @@ class SortedSamples:
         idx = np.arange(n)
         mid = self.rows[idx, np.maximum(self.hi - 1, 0) // 2]
         self.shift = np.where(self.hi > 0, mid, 0.0)
-        shifted = np.nan_to_num(self.rows - self.shift[:, None], nan=0.0)
+        shifted = self.rows - self.shift[:, None]
+        missing = np.isnan(shifted)
+        if missing.any():
+            shifted[missing] = 0.0
         self._s1 = np.zeros((n, m + 1))
         self._s2 = np.zeros((n, m + 1))
         np.cumsum(shifted, axis=1, out=self._s1[:, 1:])
-        np.cumsum(shifted * shifted, axis=1, out=self._s2[:, 1:])
+        np.multiply(shifted, shifted, out=shifted)
+        np.cumsum(shifted, axis=1, out=self._s2[:, 1:])
 
     @property
     def count(self):

@@ -21,6 +21,7 @@ import astropy.units as u
 import numpy as np
 
 from ...utils import ParamReprMixin, check_positive, coerce_data
+from ._sorted_clip import SortedSamples, supported_clip
 
 __all__ = [
     "MeanBackground",
@@ -123,6 +124,18 @@ class _Estimator(ParamReprMixin):
     def __call__(self, data, *, axis=None, mask=None, masked=False):
         arr = coerce_data(data, name="data", ndim=None, mask=mask,
                           allow_all_masked=True)
+        if axis is None and self._sorted_path():
+            # one sort, then every clipping iteration is a few lookups
+            # (astropy's clipping takes a median per iteration)
+            values = arr.data[~arr.mask]
+            result = np.nan
+            if values.size:
+                samples = SortedSamples(values[None, :])
+                if self.sigma_clip is not None:
+                    samples.clip(*supported_clip(self.sigma_clip))
+                if samples.count[0]:
+                    result = self._sorted_statistic(samples)[0]
+            return self._finish(result, arr.unit, masked)
         if axis is None:
             values = arr.data[~arr.mask]
         elif self.sigma_clip is None and not np.any(arr.mask & ~np.isnan(arr.data)):
@@ -141,12 +154,22 @@ class _Estimator(ParamReprMixin):
                 result = self._statistic(values, None) if values.size else np.nan
             else:
                 result = self._statistic(values, axis)
+        return self._finish(result, arr.unit, masked)
+
+    def _sorted_path(self):
+        """Whether this statistic and clipping run on sorted samples."""
+        own = type(self)._sorted_statistic is not _Estimator._sorted_statistic
+        return own and (self.sigma_clip is None
+                        or supported_clip(self.sigma_clip) is not None)
+
+    @staticmethod
+    def _finish(result, unit, masked):
         result = np.asarray(result, dtype=float)
         result = float(result) if result.ndim == 0 else result
         if masked and isinstance(result, np.ndarray):
             result = np.ma.masked_invalid(result)
-        if arr.unit is not None:
-            return u.Quantity(result, arr.unit)
+        if unit is not None:
+            return u.Quantity(result, unit)
         return result
 
 
