@@ -109,9 +109,10 @@ def airy_disk(x, y, flux, x_0, y_0, radius, *, jacobian=False):
     value = flux * unit
     if not jacobian:
         return value, None
-    # d(shape**2)/dq divided by q: -8 J1 J2 / q**3, -1/2 at q = 0
-    g = np.where(small, -0.5 + q * q / 12.0,
-                 -8.0 * j1 * special.jv(2, qs) / qs**3)
+    # d(shape**2)/dq divided by q: -8 J1 J2 / q**3, -1/2 at q = 0, with
+    # J2 = 2 J1 / q - J0 (scipy's j0 and j1 are far faster than jv)
+    j2 = 2.0 * j1 / qs - special.j0(qs)
+    g = np.where(small, -0.5 + q * q / 12.0, -8.0 * j1 * j2 / qs**3)
     k = (np.pi / scale)**2
     fn = flux * norm
     derivs = [unit, -fn * g * k * dx, -fn * g * k * dy,
