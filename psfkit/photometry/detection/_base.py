@@ -369,7 +369,7 @@ class StarFinderBase(ParamReprMixin):
 
         Returns
         -------
-        table : `~psfkit.photometry.detection.SourceTable`
+        table : `~psfkit.photometry.SourceTable`
             One row per star (see the class notes for the columns); zero
             rows, with a `~psfkit.utils.NoDetectionsWarning`, if none.
         """

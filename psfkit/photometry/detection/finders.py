@@ -59,7 +59,7 @@ _COMMON_NOTES = """
     or ``peakmax``; every setting can be changed after construction and is
     checked as in ``__init__``.
 
-    The table is a `~psfkit.photometry.detection.SourceTable` (a
+    The table is a `~psfkit.photometry.SourceTable` (a
     `~astropy.table.QTable`) with photutils 3.x's columns; the former
     names ``xcentroid``, ``ycentroid``, ``npix`` and ``pa`` stay readable.
     When the data are an `~astropy.nddata.NDData` with a celestial WCS the

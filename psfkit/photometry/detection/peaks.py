@@ -107,7 +107,7 @@ def find_peaks(data, threshold, *, box_size=3, footprint=None, mask=None,
 
     Returns
     -------
-    table : `~psfkit.photometry.detection.SourceTable`
+    table : `~psfkit.photometry.SourceTable`
         Columns ``id, x_peak, y_peak, peak_value`` (in raster order unless
         ``n_peaks`` cut the list); zero rows with a
         `~psfkit.utils.NoDetectionsWarning` when there is no peak.
