@@ -12,6 +12,7 @@ analytic derivatives and the batched ``evaluate_stack`` of every model.
 from astropy.modeling import Parameter
 import numpy as np
 
+from ..._numerics.gaussian import SIGMA_PER_FWHM
 from . import _profiles as engines
 from .analytic import (
     TINY,
@@ -79,7 +80,7 @@ class _CircularFWHM(AnalyticPSF):
     @property
     def sigma(self):
         """The Gaussian standard deviation, ``fwhm / 2.3548``."""
-        return self.fwhm * engines.SIGMA_PER_FWHM
+        return self.fwhm * SIGMA_PER_FWHM
 
     @property
     def amplitude(self):
@@ -87,7 +88,7 @@ class _CircularFWHM(AnalyticPSF):
         return self.flux / (2.0 * np.pi * self.sigma**2)
 
     def _half_extent(self, factor):
-        delta = factor * abs(scalar(self.fwhm)) * engines.SIGMA_PER_FWHM
+        delta = factor * abs(scalar(self.fwhm)) * SIGMA_PER_FWHM
         return delta, delta
 
 
@@ -206,12 +207,12 @@ class _Elliptical(AnalyticPSF):
     @property
     def x_sigma(self):
         """The standard deviation along the ``x_fwhm`` axis."""
-        return self.x_fwhm * engines.SIGMA_PER_FWHM
+        return self.x_fwhm * SIGMA_PER_FWHM
 
     @property
     def y_sigma(self):
         """The standard deviation along the ``y_fwhm`` axis."""
-        return self.y_fwhm * engines.SIGMA_PER_FWHM
+        return self.y_fwhm * SIGMA_PER_FWHM
 
     @property
     def amplitude(self):
@@ -224,8 +225,8 @@ class _Elliptical(AnalyticPSF):
         return float(np.sqrt(abs(scalar(self.x_fwhm) * scalar(self.y_fwhm))))
 
     def _half_extent(self, factor):
-        a = factor * abs(scalar(self.x_fwhm)) * engines.SIGMA_PER_FWHM
-        b = factor * abs(scalar(self.y_fwhm)) * engines.SIGMA_PER_FWHM
+        a = factor * abs(scalar(self.x_fwhm)) * SIGMA_PER_FWHM
+        b = factor * abs(scalar(self.y_fwhm)) * SIGMA_PER_FWHM
         t = np.deg2rad(scalar(self.theta))
         return (float(np.hypot(a * np.sin(t), b * np.cos(t))),
                 float(np.hypot(a * np.cos(t), b * np.sin(t))))
