@@ -196,8 +196,13 @@ class Background2D(ParamReprMixin):
     Background2D(data=<float64 array (100, 120)>, box_size=(20, 20))
     >>> bkg.background_mesh.shape
     (5, 6)
-    >>> bool(np.max(np.abs(bkg.background - sky)) < 0.6)  # box noise ~0.1
-    True
+    >>> # SourceExtractor's spline flattens the gradient at the edges;
+    >>> # the planar mesh follows it (the box noise is about 0.1)
+    >>> for method in ("photutils", "planar"):
+    ...     err = Background2D(sky + noise, 20, method=method).background - sky
+    ...     print(f"{method}: largest error {np.abs(err).max():.1f}")
+    photutils: largest error 3.0
+    planar: largest error 0.5
     """
 
     _repr_changed_only = True

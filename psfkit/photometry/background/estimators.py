@@ -288,8 +288,8 @@ class ModeEstimatorBackground(_BackgroundEstimator):
     >>> from psfkit.photometry import ModeEstimatorBackground
     >>> bkg = ModeEstimatorBackground(median_factor=2.5, mean_factor=1.5,
     ...                               sigma_clip=None)
-    >>> bkg([1., 2., 3., 10.])
-    -0.75
+    >>> bkg([1., 2., 3., 10.])  # 2.5 * 2.5 - 1.5 * 4
+    0.25
     """
 
     _repr_params = ("median_factor", "mean_factor", "sigma_clip")
