@@ -81,25 +81,11 @@ class LocalBackground(ParamReprMixin):
             items = [(k, v) for k, v in items if k != "bkg_estimator"]
         return items
 
-    def annulus_values(self, data, x, y, mask=None):
+    def _annulus_values(self, data, x, y, mask=None):
         """
-        The annulus pixels of every source.
-
-        Parameters
-        ----------
-        data : array-like, ``Quantity`` or ``NDData``
-            The 2-D image.
-        x, y : float or array-like
-            The source positions.
-        mask : array-like of bool, optional
-            `True` for pixels to leave out.
-
-        Returns
-        -------
-        values : `~numpy.ndarray`
-            ``(n_sources, n_box)``: the annulus pixels of each source,
-            NaN elsewhere.
-        unit : `~astropy.units.UnitBase` or None
+        The annulus pixels of every source as ``(n_sources, n_box)`` rows
+        (NaN outside the annulus, off the image, masked or non-finite),
+        and the data unit.
         """
         # NaN pixels are simply left out (no warning even with a mask)
         arr = coerce_data(data, name="data", allow_all_masked=True)
@@ -153,7 +139,7 @@ class LocalBackground(ParamReprMixin):
             One value per source (a scalar for scalar ``x`` and ``y``);
             NaN where no annulus pixel is usable.
         """
-        values, unit = self.annulus_values(data, x, y, mask)
+        values, unit = self._annulus_values(data, x, y, mask)
         with warnings.catch_warnings():
             # an annulus without pixels gives NaN, as documented, and NaN
             # marks the pixels outside each annulus (astropy's clipping

@@ -83,6 +83,31 @@ def _xy_positions(x, y):
     return x, y
 
 
+def _setting(name, check, doc):
+    """A property whose assignments go through ``check(name, value)``."""
+    attr = "_" + name
+
+    def setter(self, value):
+        setattr(self, attr, check(name, value))
+
+    return property(lambda self: getattr(self, attr), setter, doc=doc)
+
+
+def _check_metric(name, value):
+    if not isinstance(value, str):
+        msg = f"{name} must be a string, got {value!r}"
+        raise TypeError(msg)
+    return value
+
+
+def _check_engine(name, value):
+    return check_in(name, value, ("auto", "sklearn", "builtin"))
+
+
+def _check_min_samples(name, value):
+    return check_integer(name, value, minimum=1)
+
+
 class _Grouper(ParamReprMixin):
     """The two calling conventions shared by the groupers."""
 
@@ -169,18 +194,12 @@ class DAOGroup(_Grouper):
     """
 
     _repr_params = ("crit_separation",)
+    crit_separation = _setting(
+        "crit_separation", check_positive,
+        "The linking distance in pixels (links are strictly shorter).")
 
     def __init__(self, crit_separation):
         self.crit_separation = crit_separation
-
-    @property
-    def crit_separation(self):
-        """The linking distance in pixels (links are strictly shorter)."""
-        return self._crit_separation
-
-    @crit_separation.setter
-    def crit_separation(self, value):
-        self._crit_separation = check_positive("crit_separation", value)
 
     def _labels(self, points):
         return friends_of_friends(points, self.crit_separation, strict=True)
@@ -231,51 +250,22 @@ class DBSCANGroup(_Grouper):
     _repr_params = ("crit_separation", "min_samples", "metric", "engine")
     _repr_changed_only = True
 
+    crit_separation = _setting(
+        "crit_separation", check_positive,
+        "The neighbourhood radius ``eps`` in pixels (inclusive).")
+    min_samples = _setting(
+        "min_samples", _check_min_samples,
+        "The neighbourhood size that makes a source a core source.")
+    metric = _setting("metric", _check_metric, "The distance metric.")
+    engine = _setting("engine", _check_engine,
+                      "The clustering engine: 'auto', 'sklearn' or 'builtin'.")
+
     def __init__(self, crit_separation, *, min_samples=1, metric="euclidean",
                  engine="auto"):
         self.crit_separation = crit_separation
         self.min_samples = min_samples
         self.metric = metric
         self.engine = engine
-
-    @property
-    def crit_separation(self):
-        """The neighbourhood radius ``eps`` in pixels (inclusive)."""
-        return self._crit_separation
-
-    @crit_separation.setter
-    def crit_separation(self, value):
-        self._crit_separation = check_positive("crit_separation", value)
-
-    @property
-    def min_samples(self):
-        """The neighbourhood size that makes a source a core source."""
-        return self._min_samples
-
-    @min_samples.setter
-    def min_samples(self, value):
-        self._min_samples = check_integer("min_samples", value, minimum=1)
-
-    @property
-    def metric(self):
-        """The distance metric."""
-        return self._metric
-
-    @metric.setter
-    def metric(self, value):
-        if not isinstance(value, str):
-            msg = f"metric must be a string, got {value!r}"
-            raise TypeError(msg)
-        self._metric = value
-
-    @property
-    def engine(self):
-        """The clustering engine: 'auto', 'sklearn' or 'builtin'."""
-        return self._engine
-
-    @engine.setter
-    def engine(self, value):
-        self._engine = check_in("engine", value, ("auto", "sklearn", "builtin"))
 
     def _labels(self, points):
         labels = self._cluster(points)
@@ -350,18 +340,11 @@ class SourceGrouper(_Grouper):
     """
 
     _repr_params = ("min_separation",)
+    min_separation = _setting("min_separation", check_positive,
+                              "The grouping distance in pixels (inclusive).")
 
     def __init__(self, min_separation):
         self.min_separation = min_separation
-
-    @property
-    def min_separation(self):
-        """The grouping distance in pixels (inclusive)."""
-        return self._min_separation
-
-    @min_separation.setter
-    def min_separation(self, value):
-        self._min_separation = check_positive("min_separation", value)
 
     def _labels(self, points):
         return friends_of_friends(points, self.min_separation, strict=False)

@@ -67,15 +67,7 @@ def integrated_elliptical_gaussian(x, y, flux, x_0, y_0, x_fwhm, y_fwhm,
     multiple of 90 degrees); parameters (flux, x_0, y_0, x_fwhm, y_fwhm,
     theta), ``theta`` in degrees.
     """
-    sx = x_fwhm / FWHM_PER_SIGMA
-    sy = y_fwhm / FWHM_PER_SIGMA
-    t = np.deg2rad(theta)
-    ct = np.cos(t)
-    st = np.sin(t)
-    dx = x - x_0
-    dy = y - y_0
-    u = dx * ct + dy * st
-    v = -dx * st + dy * ct
+    sx, sy, ct, st, u, v = _rotated(x, y, x_0, y_0, x_fwhm, y_fwhm, theta)
     eu, deu, seu = pixel_integral_1d(u, sx, jacobian)
     ev, dev, sev = pixel_integral_1d(v, sy, jacobian)
     unit = 0.25 * eu * ev
@@ -120,6 +112,18 @@ def airy_disk(x, y, flux, x_0, y_0, radius, *, jacobian=False):
     return value, derivs
 
 
+def _rotated(x, y, x_0, y_0, x_fwhm, y_fwhm, theta):
+    """Sigmas, cos/sin of ``theta`` (degrees) and the offsets along the
+    ``x_fwhm`` (``u``) and ``y_fwhm`` (``v``) axes."""
+    t = np.deg2rad(theta)
+    ct = np.cos(t)
+    st = np.sin(t)
+    dx = x - x_0
+    dy = y - y_0
+    return (x_fwhm / FWHM_PER_SIGMA, y_fwhm / FWHM_PER_SIGMA, ct, st,
+            dx * ct + dy * st, -dx * st + dy * ct)
+
+
 def elliptical_gaussian(x, y, flux, x_0, y_0, x_fwhm, y_fwhm, theta, *,
                         jacobian=False):
     """
@@ -129,15 +133,7 @@ def elliptical_gaussian(x, y, flux, x_0, y_0, x_fwhm, y_fwhm, theta, *,
     +x axis in degrees; parameters in the order
     (flux, x_0, y_0, x_fwhm, y_fwhm, theta).
     """
-    sx = x_fwhm / FWHM_PER_SIGMA
-    sy = y_fwhm / FWHM_PER_SIGMA
-    t = np.deg2rad(theta)
-    ct = np.cos(t)
-    st = np.sin(t)
-    dx = x - x_0
-    dy = y - y_0
-    u = dx * ct + dy * st
-    v = -dx * st + dy * ct
+    sx, sy, ct, st, u, v = _rotated(x, y, x_0, y_0, x_fwhm, y_fwhm, theta)
     isx2 = 1.0 / (sx * sx)
     isy2 = 1.0 / (sy * sy)
     unit = np.exp(-0.5 * (u * u * isx2 + v * v * isy2)) / (

@@ -46,8 +46,13 @@ class AnalyticPSF(PSFModelMixin, Fittable2DModel):
     """
     Shared parts of the analytic models: ``bbox_factor`` and the box.
 
-    Subclasses give ``_half_extent(factor) -> (half_y, half_x)``.
+    Subclasses add their shape parameters (after ``flux``, ``x_0``,
+    ``y_0``) and give ``_half_extent(factor) -> (half_y, half_x)``.
     """
+
+    flux = Parameter(default=1.0, description="total flux")
+    x_0 = Parameter(default=0.0, description="x (column) of the centre")
+    y_0 = Parameter(default=0.0, description="y (row) of the centre")
 
     _default_bbox_factor = 5.5
 
@@ -136,17 +141,14 @@ class IntegratedGaussianPRF(AnalyticPSF):
     [[5.0, 14.6], [5.5, 15.1]]
     """
 
-    flux = Parameter(default=1.0, description="total flux")
-    x_0 = Parameter(default=0.0, description="x (column) of the centre")
-    y_0 = Parameter(default=0.0, description="y (row) of the centre")
     sigma = Parameter(default=1.0, fixed=True,
                       description="Gaussian width (pixels)")
 
     _default_bbox_factor = 4.0
     grid_separable = True
 
-    def __init__(self, sigma=sigma.default, x_0=x_0.default,
-                 y_0=y_0.default, flux=flux.default, *, bbox_factor=4.0,
+    def __init__(self, sigma=sigma.default, x_0=0.0,
+                 y_0=0.0, flux=1.0, *, bbox_factor=4.0,
                  **kwargs):
         check_shape_values(sigma=sigma)
         self.bbox_factor = bbox_factor
@@ -211,9 +213,6 @@ class MoffatPSF(AnalyticPSF):
     0.159155
     """
 
-    flux = Parameter(default=1.0, description="total flux")
-    x_0 = Parameter(default=0.0, description="x (column) of the centre")
-    y_0 = Parameter(default=0.0, description="y (row) of the centre")
     alpha = Parameter(default=1.0, fixed=True, bounds=(TINY, None),
                       description="core width (pixels)")
     beta = Parameter(default=2.0, fixed=True, bounds=(1.0, None),
@@ -221,7 +220,7 @@ class MoffatPSF(AnalyticPSF):
 
     _default_bbox_factor = 10.0
 
-    def __init__(self, *, flux=flux.default, x_0=x_0.default, y_0=y_0.default,
+    def __init__(self, *, flux=1.0, x_0=0.0, y_0=0.0,
                  alpha=alpha.default, beta=beta.default, bbox_factor=10.0,
                  **kwargs):
         check_shape_values(alpha=alpha)
@@ -285,15 +284,12 @@ class AiryDiskPSF(AnalyticPSF):
     0.0
     """
 
-    flux = Parameter(default=1.0, description="total flux")
-    x_0 = Parameter(default=0.0, description="x (column) of the centre")
-    y_0 = Parameter(default=0.0, description="y (row) of the centre")
     radius = Parameter(default=1.0, fixed=True, bounds=(TINY, None),
                        description="radius of the first dark ring (pixels)")
 
     _default_bbox_factor = 10.0
 
-    def __init__(self, *, flux=flux.default, x_0=x_0.default, y_0=y_0.default,
+    def __init__(self, *, flux=1.0, x_0=0.0, y_0=0.0,
                  radius=radius.default, bbox_factor=10.0, **kwargs):
         check_shape_values(radius=radius)
         self.bbox_factor = bbox_factor

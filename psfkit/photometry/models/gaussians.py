@@ -65,13 +65,10 @@ _ELLIPSE_DOC = """
 class _CircularFWHM(AnalyticPSF):
     """The parameters of the circular Gaussians given by their FWHM."""
 
-    flux = Parameter(default=1.0, description="total flux")
-    x_0 = Parameter(default=0.0, description="x (column) of the centre")
-    y_0 = Parameter(default=0.0, description="y (row) of the centre")
     fwhm = Parameter(default=1.0, fixed=True, bounds=(TINY, None),
                      description="full width at half maximum (pixels)")
 
-    def __init__(self, *, flux=flux.default, x_0=x_0.default, y_0=y_0.default,
+    def __init__(self, *, flux=1.0, x_0=0.0, y_0=0.0,
                  fwhm=fwhm.default, bbox_factor=5.5, **kwargs):
         check_shape_values(fwhm=fwhm)
         self.bbox_factor = bbox_factor
@@ -186,9 +183,6 @@ class CircularGaussianSigmaPRF(IntegratedGaussianPRF):
 class _Elliptical(AnalyticPSF):
     """The parameters of the elliptical Gaussians."""
 
-    flux = Parameter(default=1.0, description="total flux")
-    x_0 = Parameter(default=0.0, description="x (column) of the centre")
-    y_0 = Parameter(default=0.0, description="y (row) of the centre")
     x_fwhm = Parameter(default=1.0, fixed=True, bounds=(TINY, None),
                        description="FWHM along the first axis")
     y_fwhm = Parameter(default=1.0, fixed=True, bounds=(TINY, None),
@@ -196,7 +190,7 @@ class _Elliptical(AnalyticPSF):
     theta = Parameter(default=0.0, fixed=True,
                       description="rotation (degrees, CCW)")
 
-    def __init__(self, *, flux=flux.default, x_0=x_0.default, y_0=y_0.default,
+    def __init__(self, *, flux=1.0, x_0=0.0, y_0=0.0,
                  x_fwhm=x_fwhm.default, y_fwhm=y_fwhm.default,
                  theta=theta.default, bbox_factor=5.5, **kwargs):
         check_shape_values(x_fwhm=x_fwhm, y_fwhm=y_fwhm)
