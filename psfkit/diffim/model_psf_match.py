@@ -30,7 +30,7 @@ from ._stamps import convolve_each_valid, crop_valid
 from .basis import make_kernel_basis
 from .candidates import KernelCandidate, SpatialCellSet
 from .config import PsfMatchConfig
-from .image_psf_match import _prepare
+from ._images import apply_kernel, grown_mask, load_image
 from .solve import solve_matching_kernel
 
 __all__ = ["KernelSizeWarning", "ModelPsfMatch", "ModelMatchResult",
@@ -325,8 +325,8 @@ class ModelPsfMatch:
             image = NDData(base.data, mask=base.mask, unit=base.unit,
                            wcs=base.wcs, uncertainty=None if base.error is None
                            else VarianceUncertainty(base.error ** 2))
-        arr, filled, var, bad, _, _ = _prepare(image, "image")
-        shape = filled.shape
+        img = load_image(image, "image", require_noise=False)
+        shape = img.data.shape
 
         cell_set = SpatialCellSet(shape, cfg.size_cell_x, cfg.size_cell_y)
         xs, ys = _cell_centres(cell_set)
@@ -356,18 +356,16 @@ class ModelPsfMatch:
         kernel = solution.kernel
         t2 = time.perf_counter()
 
-        ksum = kernel.kernel_sum_image()
-        matched = kernel.convolve(filled) / ksum
-        matched_var = kernel.convolve_variance(var) / ksum ** 2
-        grown = ndimage.maximum_filter(bad, size=k, mode="constant")
-        h = k // 2
-        edge = np.ones(shape, dtype=bool)
-        edge[h:shape[0] - h, h:shape[1] - h] = False
+        ksum = kernel.kernel_sum
+        matched, matched_var = apply_kernel(kernel, img, n_threads=1)
+        matched /= ksum
+        matched_var /= ksum ** 2
         t3 = time.perf_counter()
 
         return ModelMatchResult(
             matched_image=NDData(matched, uncertainty=VarianceUncertainty(
-                matched_var), mask=grown | edge, unit=arr.unit, wcs=arr.wcs),
+                matched_var), mask=grown_mask(img.bad, k), unit=img.unit,
+                wcs=img.wcs),
             kernel=kernel, cell_set=cell_set, candidates=cell_set.to_table(),
             kernel_sum=kernel.kernel_sum, psf_size=int(native),
             stamp_size=int(stamp),
