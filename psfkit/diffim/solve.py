@@ -222,7 +222,6 @@ def fit_single_kernels(candidates, basis, config, *, regularization=None,
     if not pending:
         return 0, 0
     cfg = config
-    nb = len(basis)
     fresh, moved, spans = [], [], {}
     for cand in pending:
         ref = cand._reference

@@ -384,7 +384,6 @@ def solve_spatial_kernel(candidates, basis, *, shape, spatial_kernel_order=2,
     kfun = SpatialFunction(spatial_kernel_order, shape, spatial_model_type)
     bfun = SpatialFunction(spatial_bg_order, shape, spatial_model_type)
     nb = basis.shape[0]
-    n_bg = bfun.n_terms if fit_for_background else 0
     p = nb + (1 if fit_for_background else 0)
     x = np.array([c.x for c in candidates])
     y = np.array([c.y for c in candidates])
