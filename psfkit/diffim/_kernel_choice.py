@@ -110,15 +110,10 @@ def fwhm_of(image):
 
 
 def gaussian_ladder(n, sigma_core, half_width, min_sigma):
-    """
-    ``n`` widths spaced geometrically from the core to the kernel edge, or
-    `None` when the kernel is too small to hold them apart (consecutive
-    widths closer than a factor 1.5 give a degenerate basis).
-    """
+    """``n`` widths spaced geometrically from the core to the kernel edge
+    (too close a spacing is caught by the conditioning test)."""
     lo = max(min_sigma, 0.5 * sigma_core)
     hi = max(half_width / 2.0, 2.0 * lo)
-    if n > 1 and (hi / lo) ** (1.0 / (n - 1)) < 1.5:
-        return None
     return tuple(float(s) for s in np.geomspace(lo, hi, n))
 
 
@@ -206,8 +201,6 @@ def choose_kernel(pairs, xs, ys, config, *, tolerance, max_kernel_size):
         # the configured widths as the last resort at each size
         options.append((config.alard_sig_gauss, config.alard_deg_gauss))
         for sigmas, degrees in options:
-            if sigmas is None:
-                continue
             try:
                 basis = alard_lupton_basis(k, sigmas, degrees)
             except ValueError:

@@ -25,15 +25,15 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import ndimage
 
-from ..utils import check_in, coerce_data
+from ..utils import SummaryReprMixin, check_in, coerce_data
 from .spatial import SpatialKernel
 
 __all__ = ["DecorrelationResult", "decorrelation_filter",
            "decorrelate_difference"]
 
 
-@dataclass
-class DecorrelationResult:
+@dataclass(frozen=True, repr=False)
+class DecorrelationResult(SummaryReprMixin):
     """
     The outcome of `decorrelate_difference`.
 

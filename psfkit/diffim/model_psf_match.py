@@ -279,7 +279,7 @@ class ModelPsfMatch:
     ...       f"{100 * res.max_psf_residual:.1f}% of the peak")
     kernel sum 1.00, worst PSF residual 0.1% of the peak
     >>> res.kernel_choice.kernel_size, res.kernel_choice.basis
-    (7, 'alard-lupton')
+    (11, 'alard-lupton')
     """
 
     def __init__(self, config=None, *, kernel="auto", tolerance=0.01,

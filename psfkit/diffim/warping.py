@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from astropy.nddata import NDData, VarianceUncertainty
 import numpy as np
 
-from ..utils import as_pair, check_integer, coerce_data
+from ..utils import SummaryReprMixin, as_pair, check_integer, coerce_data
 
 __all__ = [
     "WarpResult",
@@ -341,8 +341,8 @@ def wcs_differ(source_wcs, target_wcs, target_shape, *, tolerance=1e-3):
     return bool(not np.all(offset <= tolerance))
 
 
-@dataclass
-class WarpResult:
+@dataclass(frozen=True, repr=False)
+class WarpResult(SummaryReprMixin):
     """
     The outcome of `warp_image`.
 
