@@ -94,6 +94,12 @@ def detect_peaks(science, bad, sky, noise, threshold, *, max_peaks):
                             truncate=3.0)
     work *= np.float32(1.0 / (noise * _SMOOTH_NOISE))
     above = (work >= threshold) & ~bad
+    # a peak is at least as high as its four neighbours: a cheap first cut
+    # that leaves local_maxima a few pixels per star instead of all of them
+    above[1:] &= work[1:] >= work[:-1]
+    above[:-1] &= work[:-1] >= work[1:]
+    above[:, 1:] &= work[:, 1:] >= work[:, :-1]
+    above[:, :-1] &= work[:, :-1] >= work[:, 1:]
     ys, xs = local_maxima(work, np.ones((5, 5), dtype=bool), above)
     snr = work[ys, xs].astype(float)
     order = np.argsort(-snr, kind="stable")[:max_peaks]

@@ -159,10 +159,14 @@ def fitted_size(kernel_size, fwhm):
     """
     Width of the fitted region of a candidate stamp.
 
-    It must hold every pixel the kernel can move light into: the star
-    (about two FWHM in radius) spread by the kernel half-width.
+    It must hold every pixel the kernel can move light into: the star's
+    core (one FWHM in radius holds 94% of a Gaussian's flux) spread by the
+    kernel half-width, plus a pixel.  Larger regions only add sky pixels:
+    measured on simulated pairs, the kernel sum and the difference noise
+    did not change when the region grew to ``2 * kernel_size + 1``, while
+    the cost grows with its area.
     """
-    reach = kernel_size // 2 + int(np.ceil(2.0 * max(fwhm, 1.0)))
+    reach = kernel_size // 2 + int(np.ceil(max(fwhm, 1.0))) + 1
     return 2 * min(reach, kernel_size) + 1
 
 
@@ -204,7 +208,7 @@ class ImagePsfMatch:
     >>> print(f"kernel sum {result.kernel_sum:.2f} (true {truth.flux_scale})")
     kernel sum 1.20 (true 1.2)
     >>> print(f"robust std of D / sigma {result.difference_std:.2f}")
-    robust std of D / sigma 1.02
+    robust std of D / sigma 1.01
     """
 
     def __init__(self, config=None):
@@ -433,8 +437,10 @@ class ImagePsfMatch:
         # the matched image is on the flux scale and grid of the image it
         # matches
         common = dict(
-            matched_image=NDData(matched, uncertainty=VarianceUncertainty(
-                matched_var), mask=matched_mask, unit=targ.unit, wcs=targ.wcs),
+            matched_image=NDData(
+                matched, uncertainty=VarianceUncertainty(matched_var,
+                                                         copy=False),
+                mask=matched_mask, unit=targ.unit, wcs=targ.wcs),
             kernel=kernel, cell_set=cell_set, candidates=cell_set.to_table(),
             convolved=convolve,
             template_fwhm=np.nan if fwhms[0] is None else float(fwhms[0]),
@@ -468,9 +474,10 @@ class ImagePsfMatch:
         bar.close()
         return SubtractionResult(
             **common,
-            difference=NDData(diff, uncertainty=VarianceUncertainty(diff_var),
-                              mask=diff_mask, unit=simg.unit, wcs=simg.wcs,
-                              meta=dict(simg.meta)),
+            difference=NDData(
+                diff, uncertainty=VarianceUncertainty(diff_var, copy=False),
+                mask=diff_mask, unit=simg.unit, wcs=simg.wcs,
+                meta=dict(simg.meta)),
             difference_std=_difference_std(diff, diff_var, diff_mask),
             decorrelation_kernel=dec_kernel)
 

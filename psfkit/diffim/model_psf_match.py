@@ -438,7 +438,7 @@ class ModelPsfMatch:
                  "wider target PSF", PsfMismatchWarning)
         return ModelMatchResult(
             matched_image=NDData(matched, uncertainty=VarianceUncertainty(
-                matched_var), mask=grown_mask(img.bad, k), unit=img.unit,
+                matched_var, copy=False), mask=grown_mask(img.bad, k), unit=img.unit,
                 wcs=img.wcs, meta=dict(img.meta)),
             kernel=kernel, cell_set=cell_set, candidates=cell_set.to_table(),
             kernel_sum=ksum, psf_size=int(native), stamp_size=int(stamp),
@@ -559,10 +559,10 @@ def _with_extras(image, variance, mask):
             msg = (f"variance must have the image's shape {base.shape}, got "
                    f"{var.shape}")
             raise ValueError(msg)
-        unc = VarianceUncertainty(var)
+        unc = VarianceUncertainty(var, copy=False)
     else:
         unc = (None if base.error is None
-               else VarianceUncertainty(base.error ** 2))
+               else VarianceUncertainty(base.error ** 2, copy=False))
     return NDData(base.data, mask=base.mask, unit=base.unit, wcs=base.wcs,
                   uncertainty=unc, meta=base.meta)
 

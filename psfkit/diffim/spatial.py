@@ -119,23 +119,31 @@ class SpatialFunction:
         the rows of the slice ``rows``).
         """
         rows = slice(None) if rows is None else rows
-        terms = self.separable_terms()
-        out = np.zeros((len(terms[0][0][rows]), self.shape[1]))
-        for c, (ry, rx) in zip(coefficients, terms, strict=True):
-            if c:
-                out += np.outer(c * ry[rows], rx)
+        ny, nx = self.shape
+        fx = self._family(self._scaled(np.arange(nx), 0))
+        fy = self._family(self._scaled(np.arange(ny)[rows], 1))
+        # grouped by the power of x: one outer product per power
+        out = np.zeros((len(fy[0]), nx))
+        for i in range(self.order + 1):
+            col = np.zeros(len(fy[0]))
+            for c, (pi, pj) in zip(coefficients, self.powers, strict=True):
+                if pi == i and c:
+                    col += c * fy[pj]
+            if col.any():
+                out += np.outer(col, fx[i])
         return out
 
     def weight(self):
         """
         ``weight(t, rows)``: the map of term ``t`` on the rows of the slice
-        ``rows`` (the form the strip convolution takes).
+        ``rows``, as a separable pair (the form the strip convolution
+        takes).
         """
         terms = self.separable_terms()
 
         def term(t, sl):
             ry, rx = terms[t]
-            return ry[sl][:, None] * rx[None, :]
+            return ry[sl][:, None], rx[None, :]
 
         return term
 

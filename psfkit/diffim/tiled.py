@@ -220,6 +220,6 @@ def _assemble(sarr, grid, outputs, half):
              "kernel_sum", "difference_std", "n_candidates_used",
              "condition_number", "message")
     tiles = QTable(rows=rows, names=names)
-    difference = NDData(diff, uncertainty=VarianceUncertainty(var),
+    difference = NDData(diff, uncertainty=VarianceUncertainty(var, copy=False),
                         mask=mask, unit=sarr.unit)
     return TiledSubtractionResult(difference=difference, tiles=tiles)

@@ -457,7 +457,7 @@ def warp_image(image, target_wcs, target_shape, *, source_wcs=None,
     values = values * jac
     uncertainty = None
     if out_var is not None:
-        uncertainty = VarianceUncertainty(out_var * jac ** 2)
+        uncertainty = VarianceUncertainty(out_var * jac ** 2, copy=False)
     out = NDData(values, uncertainty=uncertainty, mask=out_bad, unit=arr.unit,
                  wcs=target_wcs, meta=dict(arr.meta))
     return WarpResult(image=out, x=x, y=y, jacobian=jac)
