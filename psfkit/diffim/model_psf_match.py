@@ -318,21 +318,23 @@ class ModelPsfMatch:
             raise ValueError(msg)
         warn(msg, KernelSizeWarning)
 
-    def match(self, image, image_psf, target_psf, *, variance=None, mask=None,
-              psf_size=None, executor=None):
+    def match(self, image, image_psf=None, target_psf=None, *, variance=None,
+              mask=None, psf_size=None, executor=None):
         """
         Convolve ``image`` from its PSF ``image_psf`` to ``target_psf``.
 
         Parameters
         ----------
         image : array-like or `~astropy.nddata.NDData`
-            The image; an ``NDData`` brings its mask and uncertainty.
+            The image; an ``NDData`` brings its mask, uncertainty, unit,
+            WCS and (as the default ``image_psf``) its ``psf``.
         image_psf, target_psf : `~numpy.ndarray`, astropy model or callable
             The PSF of ``image`` and the PSF it should have: a PSF image
             (constant, odd-sized and centred on its middle pixel), an
             astropy 2-D model with ``x_0``/``y_0`` such as the psfkit PSF
             models (`~psfkit.photometry.GriddedPSFModel` for a spatially
-            varying PSF), or a callable ``(x, y) -> image``.
+            varying PSF), or a callable ``(x, y) -> image``.  Without
+            ``image_psf`` the ``psf`` of an ``NDData`` image is used.
         variance : array-like, optional
             The variance of ``image``; by default from its uncertainty, or
             a constant estimated from the image.
@@ -374,6 +376,15 @@ class ModelPsfMatch:
         """
         cfg = self.config
         n_threads = executor_threads(executor)
+        if image_psf is None:
+            image_psf = getattr(image, "psf", None)
+            if image_psf is None:
+                msg = ("image_psf is required (or an NDData image with a "
+                       "psf)")
+                raise TypeError(msg)
+        if target_psf is None:
+            msg = "target_psf is required: the PSF the image should have"
+            raise TypeError(msg)
         if psf_size is not None:
             psf_size = check_integer("psf_size", psf_size, minimum=3)
             if psf_size % 2 == 0:
