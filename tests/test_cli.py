@@ -26,8 +26,8 @@ def test_console_script_runs():
 
 
 def test_demo_section_datasets(tmp_path):
-    from psfkit.demo.stars import demo
     from psfkit.demo import DemoSection
+    from psfkit.demo.stars import demo
 
     section = demo(tmp_path, quick=True)
     assert isinstance(section, DemoSection)

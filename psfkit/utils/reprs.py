@@ -117,8 +117,15 @@ class SummaryReprMixin:
 
     Subclasses may override ``_summary_items`` to add key numbers (flag
     counts, a kernel sum...) or leave fields out; the default lists every
-    public field through `describe`.
+    public field through `describe`.  The ``repr`` is placed on each
+    subclass itself, so that the `dataclasses.dataclass` decorator keeps
+    it instead of generating one that prints every array.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__repr__" not in cls.__dict__:
+            cls.__repr__ = SummaryReprMixin.__repr__
 
     def _summary_items(self):
         return [(f.name, describe(getattr(self, f.name)))

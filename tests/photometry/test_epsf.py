@@ -13,7 +13,7 @@ from psfkit.photometry import (
     StarExcludedWarning,
     extract_stars,
 )
-from psfkit.photometry._epsf_engine import polynomial_smoothing_kernel
+from psfkit.photometry.epsf._stacking import polynomial_smoothing_kernel
 from psfkit.utils import NonFiniteValueWarning, PsfkitWarning
 
 # --------------------------------------------------------------------------

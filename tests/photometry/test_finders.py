@@ -12,7 +12,7 @@ from scipy.spatial import cKDTree
 
 from psfkit.datasets import make_gaussian_sources, make_noise_image
 from psfkit.photometry import DAOStarFinder, IRAFStarFinder, find_peaks
-from psfkit.photometry._detection_kernel import (
+from psfkit.photometry.detection._kernel import (
     FWHM_PER_SIGMA,
     make_detection_kernel,
 )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..utils import single_threaded_blas
+from ...utils import single_threaded_blas
 from ._batch_fitter import GroupProblem, evaluate_sources, solve_lm, summarize
 from ._fit_boxes import (
     accumulate,
@@ -23,7 +23,7 @@ from ._fit_boxes import (
     make_boxes,
     split_groups,
 )
-from ._flags import PSFFlags
+from .flags import PSFFlags
 
 __all__ = []
 

@@ -14,7 +14,7 @@ when those are absent, from the finders' ``xcentroid``/``ycentroid``.
 from astropy.table import Table
 import numpy as np
 
-from ..utils import check_in, check_integer, check_positive
+from ...utils import check_in, check_integer, check_positive
 from ._clustering import (
     MINKOWSKI_P,
     dbscan_labels,

@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import models as _models
+from ..models import base as _models
 
 __all__ = []
 

@@ -2,7 +2,7 @@
 PSF photometry: the Basic, IterativelySubtracted and DAOPhot classes.
 
 The classes compose a background estimator, a star finder, a grouper and a
-PSF model around one fitting engine (`psfkit.photometry._group_fit`):
+PSF model around one fitting engine (`psfkit.photometry.fitting._group_fit`):
 
 * `BasicPSFPhotometry` runs FIND (or takes initial guesses), GROUP, fits
   every group (NSTAR) and SUBTRACTs once;
@@ -24,7 +24,7 @@ from astropy.table import QTable
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..utils import (
+from ...utils import (
     NoDetectionsWarning,
     PsfkitWarning,
     as_pair,
@@ -34,7 +34,6 @@ from ..utils import (
     warn,
 )
 from ._astropy_fit import astropy_solver
-from ._flags import PSFFlags
 from ._group_fit import FitSetup, fit_sources, lm_solver, render
 from ._init_guesses import aperture_flux, read_init_table
 from ._pipeline import (
@@ -52,6 +51,7 @@ from ._pipeline import (
     prepare,
     stack_stages,
 )
+from .flags import PSFFlags
 
 __all__ = [
     "BasicPSFPhotometry",
@@ -650,9 +650,9 @@ class DAOPhotPSFPhotometry(IterativelySubtractedPSFPhotometry):
                  mode="all", progress_bar=False):
         from astropy.stats import SigmaClip
 
-        from .background import MMMBackground
-        from .finders import DAOStarFinder
-        from .groupers import DAOGroup
+        from ..background.estimators import MMMBackground
+        from ..detection.finders import DAOStarFinder
+        from ..grouping.groupers import DAOGroup
 
         self.crit_separation = crit_separation
         self.threshold = threshold

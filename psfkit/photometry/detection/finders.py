@@ -18,8 +18,8 @@ from astropy.table import QTable
 import astropy.units as u
 import numpy as np
 
-from .._numerics.peaks import border_ok, local_maxima, sky_level, smooth_image
-from ..utils import (
+from ..._numerics.peaks import border_ok, local_maxima, sky_level, smooth_image
+from ...utils import (
     NoDetectionsWarning,
     as_pair,
     check_in,
@@ -30,8 +30,8 @@ from ..utils import (
 )
 from ._centroids import windowed_centroids
 from ._daofind import measure_daofind
-from ._detection_kernel import make_detection_kernel
 from ._irafind import measure_starfind
+from ._kernel import make_detection_kernel
 
 __all__ = ["DAOStarFinder", "IRAFStarFinder", "find_peaks"]
 

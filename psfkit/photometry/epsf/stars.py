@@ -7,7 +7,7 @@ Star cutouts for building an empirical PSF: `EPSFStar`, `EPSFStars` and
 from astropy.table import QTable
 import numpy as np
 
-from ..utils import PsfkitWarning, as_pair, coerce_data, warn
+from ...utils import PsfkitWarning, as_pair, coerce_data, warn
 
 __all__ = ["EPSFStar", "EPSFStars", "StarExcludedWarning", "extract_stars"]
 

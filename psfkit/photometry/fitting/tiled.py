@@ -19,9 +19,9 @@ from astropy.table import QTable, vstack
 import astropy.units as u
 import numpy as np
 
-from ..utils import NoDetectionsWarning, as_pair, coerce_data, warn
-from ..utils.parallel import executor_kind, run_tasks
-from ..utils.tiling import (
+from ...utils import NoDetectionsWarning, as_pair, coerce_data, warn
+from ...utils.parallel import executor_kind, run_tasks
+from ...utils.tiling import (
     call_recording_warnings,
     core_bounds,
     reissue_warnings,

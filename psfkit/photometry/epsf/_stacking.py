@@ -8,7 +8,7 @@ and recentring by resampling the spline interpolant.
 import numpy as np
 from scipy import ndimage
 
-from ._interpolation import spline_coefficients, spline_evaluate
+from ..models._interpolation import spline_coefficients, spline_evaluate
 
 __all__ = []
 

@@ -13,8 +13,8 @@ alike, so there is one implementation of each formula.
 
 import numpy as np
 
-from .._numerics import gaussian as _gaussian
-from .._numerics.gaussian import FWHM_PER_SIGMA
+from ..._numerics import gaussian as _gaussian
+from ..._numerics.gaussian import FWHM_PER_SIGMA
 
 __all__ = []
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._numerics.gaussian import FWHM_PER_SIGMA
-from ..utils import check_positive
+from ..._numerics.gaussian import FWHM_PER_SIGMA
+from ...utils import check_positive
 
 __all__ = []
 

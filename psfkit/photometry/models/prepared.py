@@ -9,7 +9,7 @@ from astropy.modeling import Fittable2DModel, Parameter
 import numpy as np
 from scipy import integrate
 
-from ._psf_base import _FD_STEP, PSFModelMixin
+from .base import _FD_STEP, PSFModelMixin
 
 __all__ = ["PreparedPSFModel", "prepare_psf_model"]
 

@@ -11,9 +11,9 @@ from astropy.modeling import Fittable2DModel, Parameter
 from astropy.nddata import NDData
 import numpy as np
 
-from ..utils import as_pair, coerce_data
+from ...utils import as_pair, coerce_data
 from ._interpolation import spline_coefficients, spline_evaluate
-from ._psf_base import PSFModelMixin
+from .base import PSFModelMixin
 
 __all__ = ["ImagePSF", "GriddedPSFModel"]
 

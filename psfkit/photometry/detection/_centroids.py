@@ -11,7 +11,7 @@ This is the windowed-position iteration of SExtractor (``XWIN``).
 
 import numpy as np
 
-from .._numerics.peaks import cutout_indices
+from ..._numerics.peaks import cutout_indices
 
 __all__ = []
 

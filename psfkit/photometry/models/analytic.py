@@ -14,22 +14,11 @@ any astropy 2-D model.
 from astropy.modeling import Fittable2DModel, Parameter
 import numpy as np
 
-from ..utils import check_positive
-from . import _psf_engines as engines
-from ._image_models import GriddedPSFModel, ImagePSF
-from ._prepared_model import PreparedPSFModel, prepare_psf_model
-from ._psf_base import PSFModelMixin, evaluate_stack
+from ...utils import check_positive
+from . import _profiles as engines
+from .base import PSFModelMixin
 
-__all__ = [
-    "IntegratedGaussianPRF",
-    "GaussianPSF",
-    "MoffatPSF",
-    "ImagePSF",
-    "GriddedPSFModel",
-    "PreparedPSFModel",
-    "prepare_psf_model",
-    "evaluate_stack",
-]
+__all__ = ["IntegratedGaussianPRF", "GaussianPSF", "MoffatPSF"]
 
 
 def _scalar(param):

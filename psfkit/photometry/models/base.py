@@ -11,7 +11,7 @@ interface for any astropy 2-D model.
 
 import numpy as np
 
-__all__ = []
+__all__ = ["PSFModelMixin", "evaluate_stack"]
 
 # central finite differences: relative step ~ eps**(1/3) balances the
 # truncation and the rounding errors

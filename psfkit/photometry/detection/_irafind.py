@@ -10,7 +10,7 @@ cutouts.
 
 import numpy as np
 
-from .._numerics.peaks import cutout_indices
+from ..._numerics.peaks import cutout_indices
 
 __all__ = []
 
@@ -27,7 +27,7 @@ def measure_starfind(data, valid, ys, xs, kernel, sky, fallback_sky):
         `True` for usable pixels.
     ys, xs : ndarray of int
         The peak pixels.
-    kernel : `~psfkit.photometry._detection_kernel.DetectionKernel`
+    kernel : `~psfkit.photometry.detection._kernel.DetectionKernel`
         The detection kernel; its footprint selects the source pixels and
         the rest of its box the local sky pixels.
     sky : float or None

@@ -15,7 +15,7 @@ the star from the pixel centre).
 
 import numpy as np
 
-from .._numerics.peaks import cutout_indices
+from ..._numerics.peaks import cutout_indices
 
 __all__ = []
 
@@ -141,7 +141,7 @@ def measure_daofind(data, smoothed, valid, ys, xs, kernel, sky):
         `True` for usable pixels.
     ys, xs : ndarray of int
         The peak pixels.
-    kernel : `~psfkit.photometry._detection_kernel.DetectionKernel`
+    kernel : `~psfkit.photometry.detection._kernel.DetectionKernel`
         The detection kernel.
     sky : float
         The sky level subtracted for ``peak`` and ``flux``.

@@ -4,7 +4,7 @@ The stages of a photometry run on plain arrays, shared by the classes.
 `prepare` turns the user's image into the arrays the fit needs (data minus
 background, usable-pixel mask, weights); `detect` and `group_sources` call
 the user's finder and grouper; `build_table` writes the results.  The
-photometry classes in `psfkit.photometry.psf_photometry` only sequence
+photometry classes in `psfkit.photometry.fitting.psf_photometry` only sequence
 these steps.
 """
 
@@ -17,7 +17,7 @@ import astropy.units as u
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..utils import NoDetectionsWarning, coerce_data
+from ...utils import NoDetectionsWarning, coerce_data
 from ._group_fit import SourceFits
 
 __all__ = []

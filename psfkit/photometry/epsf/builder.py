@@ -12,21 +12,20 @@ centre and flux of every star with it, until the centres stop moving.
 
 import numpy as np
 
-from ..utils import as_pair, check_integer, check_positive, warn
-from ._epsf_engine import (
+from ...utils import as_pair, check_integer, check_positive, warn
+from ..models._interpolation import spline_coefficients
+from ..models._profiles import integrated_gaussian
+from ..models.image_models import ImagePSF
+from ._fit import fit_stars
+from ._stacking import (
     recenter,
     resolve_smoothing_kernel,
     smooth,
     stack_residuals,
 )
-from ._epsf_fit import fit_stars
-from ._epsf_stars import EPSFStar, EPSFStars, StarExcludedWarning, extract_stars
-from ._image_models import ImagePSF
-from ._interpolation import spline_coefficients
-from ._psf_engines import integrated_gaussian
+from .stars import EPSFStar, EPSFStars, StarExcludedWarning
 
-__all__ = ["EPSFBuilder", "EPSFStar", "EPSFStars", "StarExcludedWarning",
-           "extract_stars"]
+__all__ = ["EPSFBuilder"]
 
 # stacking passes per build iteration, and the relative ePSF change that
 # ends them early

@@ -1,0 +1,13 @@
+"""
+Empirical PSFs built from the stars of an image (Anderson & King 2000).
+
+- ``stars``: `extract_stars`, `EPSFStar`, `EPSFStars`;
+- ``builder``: `EPSFBuilder`, the iteration of stacking residuals on the
+  oversampled grid (``_stacking``) and refitting the stars (``_fit``).
+"""
+
+from . import builder, stars
+from .builder import *  # noqa: F401,F403
+from .stars import *  # noqa: F401,F403
+
+__all__ = [*builder.__all__, *stars.__all__]
