@@ -53,6 +53,22 @@ def _variance_of(nddata, arr, name):
     return var
 
 
+def variance_of(arr, variance):
+    """
+    The variance of an `~psfkit.utils.ArrayData`: ``variance`` when given
+    (checked against the data's shape), else the square of its error, or
+    `None`.
+    """
+    if variance is None:
+        return None if arr.error is None else arr.error ** 2
+    var = coerce_data(variance, name="variance", allow_all_masked=True).data
+    if var.shape != arr.shape:
+        msg = (f"variance must have the image's shape {arr.shape}, got "
+               f"{var.shape}")
+        raise ValueError(msg)
+    return var
+
+
 def load_image(image, name, *, require_noise=True):
     """Data, bad pixels, variance, sky and noise of an input image
     (``require_noise``: a constant image is an error)."""

@@ -39,7 +39,7 @@ from ..utils import (
     executor_threads,
     warn,
 )
-from ._images import apply_kernel, grown_mask, load_image
+from ._images import apply_kernel, grown_mask, load_image, variance_of
 from ._kernel_choice import (
     STAMP_ENERGY,
     KernelChoice,
@@ -564,16 +564,8 @@ def _with_extras(image, variance, mask):
     if variance is None and mask is None:
         return image
     base = coerce_data(image, name="image", mask=mask, dtype=None)
-    if variance is not None:
-        var = coerce_data(variance, name="variance", allow_all_masked=True).data
-        if var.shape != base.shape:
-            msg = (f"variance must have the image's shape {base.shape}, got "
-                   f"{var.shape}")
-            raise ValueError(msg)
-        unc = VarianceUncertainty(var, copy=False)
-    else:
-        unc = (None if base.error is None
-               else VarianceUncertainty(base.error ** 2, copy=False))
+    var = variance_of(base, variance)
+    unc = None if var is None else VarianceUncertainty(var, copy=False)
     return NDData(base.data, mask=base.mask, unit=base.unit, wcs=base.wcs,
                   uncertainty=unc, meta=base.meta)
 

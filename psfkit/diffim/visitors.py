@@ -41,15 +41,9 @@ class BuildSingleKernelVisitor(ParamReprMixin):
 
     Parameters
     ----------
-    basis : `~numpy.ndarray`
-        ``(n_basis, k, k)`` basis.
-    config : `~psfkit.diffim.PsfMatchConfig`
-        The configuration.
-    regularization : `~numpy.ndarray`, optional
-        Penalty matrix of the basis (delta-function basis).
-    basis_key : object, optional
-        Identifies the basis; candidates solved with the same key are not
-        refitted.
+    basis, config, regularization, basis_key
+        As for `~psfkit.diffim.fit_single_kernels` (candidates solved with
+        the same ``basis_key`` are not refitted).
 
     Attributes
     ----------
