@@ -178,8 +178,11 @@ class ParamReprMixin:
                 if not (changed_only and _is_default(self, name))]
 
     def __repr__(self):
-        return _join(type(self).__name__,
-                     self._summary_items(changed_only=self._repr_changed_only))
+        # subclasses that override ``_summary_items`` without the keyword
+        # keep working: it is only passed when asked for
+        items = (self._summary_items(changed_only=True)
+                 if self._repr_changed_only else self._summary_items())
+        return _join(type(self).__name__, items)
 
     def _repr_html_(self):
         return _html_table(type(self).__name__, self._summary_items())
