@@ -188,7 +188,7 @@ def test_interrupt_and_memory_leave_nothing(tmp_path, monkeypatch, capsys,
 
     fits.PrimaryHDU(np.zeros((4, 5, 5))).writeto(tmp_path / "cube.fits")
     (tmp_path / "slope.fits").write_bytes(b"earlier slope")
-    monkeypatch.setattr(ramps, "_fit_in_blocks", fail)
+    monkeypatch.setattr(ramps, "_fit", fail)
     assert main(["ramps", str(tmp_path / "cube.fits"), "--frame-time", "1",
                  "-o", str(tmp_path / "slope.fits"), "--overwrite"]) == status
     err = capsys.readouterr().err.strip().splitlines()

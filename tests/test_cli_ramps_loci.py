@@ -84,7 +84,7 @@ def test_ramps_units_and_frame_time(tmp_path, bunit, frame_time, header_key,
     assert_allclose(slope.data.ravel(), expected / scale, rtol=1e-5)
 
 
-def test_ramps_blocks_match_one_call(tmp_path):
+def test_ramps_match_the_library_with_a_mask(tmp_path):
     from psfkit.modelsets import fit_ramps
 
     cube, truth = make_ramp_cube((300, 250), 5, rate=20.0, read_noise=4.0,

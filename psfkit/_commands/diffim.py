@@ -61,9 +61,8 @@ def run(args):
         if args.decorrelate:
             options["decorrelate"] = True
         t0 = time.perf_counter()
-        with log.ticking("matching the PSFs and subtracting"):
-            result = ImagePsfMatch().subtract_images(template, science,
-                                                     **options)
+        result = ImagePsfMatch().subtract_images(
+            template, science, progress_bar=log.progress, **options)
         seconds = time.perf_counter() - t0
         diff = result.difference
         dtype = np.result_type(science.data.dtype, template.data.dtype)

@@ -12,7 +12,6 @@ from ..fitsio import read_fits_nddata, write_fits_nddata
 from ._common import (
     Log,
     Outputs,
-    ProgressExecutor,
     data_unit,
     default_name,
     jobs_executor,
@@ -131,11 +130,14 @@ def _adi(target, parangs, fitter_class, settings, args, log):
 
     log(f"ADI {args.method.upper()} on {target.shape[0]} frames")
     pool = jobs_executor(args.jobs, processes=True)
-    with log.bar(total=target.shape[0], desc="frames", unit="frame") as bar, \
-            ProgressExecutor(pool, bar) as executor:
+    try:
         result = fitpsf.adi_subtract(target, parangs, fitter_class,
                                      n_delta=args.n_delta, fwhm=args.fwhm,
-                                     executor=executor, settings=settings)
+                                     executor=pool, settings=settings,
+                                     progress_bar=log.progress)
+    finally:
+        if pool is not None:
+            pool.shutdown()
     return result.image
 
 
@@ -176,7 +178,7 @@ def run(args):
                 "images")
             ref_data = (refs.data if refs.mask is None
                         else np.ma.MaskedArray(refs.data, refs.mask))
-            fitter = fitter_class(ref_data)
+            fitter = fitter_class(ref_data, bases_axis=0)
             for key, value in settings.items():
                 setattr(fitter, key, value)
             with log.ticking("fitting and subtracting the PSF"):

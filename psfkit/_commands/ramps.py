@@ -1,6 +1,5 @@
 """``psfkit ramps``: up-the-ramp slopes of an IR detector cube."""
 
-import dataclasses
 import time
 
 from astropy.nddata import NDData, StdDevUncertainty
@@ -14,9 +13,6 @@ from ._common import Log, Outputs, data_unit, default_name, parse_hdu
 #: header keywords that give the time between reads, in seconds
 #: (JWST's TGROUP and TFRAME, and a generic FRMTIME)
 FRAME_TIME_KEYWORDS = ("TGROUP", "TFRAME", "FRMTIME")
-# pixels per block of rows: small enough for a progress bar to move,
-# large enough that each call keeps the fitting threads busy
-_BLOCK_PIXELS = 1 << 16
 
 
 def _frame_time(args, header):
@@ -33,38 +29,12 @@ def _frame_time(args, header):
     return 1.0, "assumed"
 
 
-def _fit_in_blocks(cube, mask, times, options, log):
-    """
-    `fit_ramps` over blocks of rows, with a progress bar; each pixel's
-    ramp is fitted on its own, so the blocks give the whole cube's result.
-    """
+def _fit(cube, mask, times, options, log):
+    """`fit_ramps` on the whole cube, with its progress bar."""
     from ..modelsets import fit_ramps
 
-    ny, nx = cube.shape[1:]
-    rows = max(1, _BLOCK_PIXELS // max(nx, 1))
-    parts = []
-    with log.bar(total=ny, desc="ramps", unit="row") as bar:
-        for start in range(0, ny, rows):
-            block = slice(start, min(start + rows, ny))
-            parts.append(fit_ramps(
-                cube[:, block], times,
-                mask=None if mask is None else mask[:, block], **options))
-            bar.update(block.stop - block.start)
-    if len(parts) == 1:
-        return parts[0]
-    values = {}
-    for item in dataclasses.fields(parts[0]):
-        if not item.init:
-            continue
-        pieces = [getattr(p, item.name) for p in parts]
-        # per-pixel maps are joined along the rows; anything else (units,
-        # settings) is the same for every block
-        if isinstance(pieces[0], np.ndarray) and pieces[0].shape[:1] == (
-                parts[0].slope.shape[0],):
-            values[item.name] = np.concatenate(pieces, axis=0)
-        else:
-            values[item.name] = pieces[0]
-    return type(parts[0])(**values)
+    return fit_ramps(cube, times, mask=mask, progress_bar=log.progress,
+                     **options)
 
 
 def run(args):
@@ -87,13 +57,12 @@ def run(args):
         log(f"fitting {cube.shape[1]}x{cube.shape[2]} ramps of {n_reads} reads "
             f"{frame_time:g} s apart ({time_source})")
         t0 = time.perf_counter()
-        # fit_ramps' keyword is still n_threads= on this version
-        result = _fit_in_blocks(
+        result = _fit(
             cube, source.mask, times,
             {"read_noise": args.read_noise, "gain": args.gain,
              "weighting": "optimal" if args.read_noise else "unweighted",
              "saturation": args.saturation, "detect_jumps": args.jumps,
-             "n_threads": args.jobs}, log)
+             "executor": args.jobs}, log)
         seconds = time.perf_counter() - t0
         flags = np.asarray(result.flags)
         for name, bit in RAMP_FLAGS.items():

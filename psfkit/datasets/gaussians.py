@@ -49,9 +49,10 @@ def make_gaussian_sources(shape, source_table, oversample=None):
         `None` (default) integrates over each pixel: exactly (with error
         functions) for circular sources and sources aligned with the axes
         (``theta`` a multiple of 90 degrees), by Gauss-Legendre quadrature
-        with enough nodes for the narrowest width otherwise.  An integer samples each pixel on an
-        ``oversample x oversample`` sub-grid and averages (``1``: the value
-        at the pixel centre, as psfkit 0.1 did by default).
+        with enough nodes for the narrowest width otherwise.  An integer
+        samples each pixel on an ``oversample x oversample`` sub-grid and
+        averages (``1``: the value at the pixel centre, as psfkit 0.1 did by
+        default).
 
     Returns
     -------
