@@ -100,13 +100,6 @@ def test_graph_is_complete():
     assert len(GRAPH) > 80
 
 
-#: Cycles that exist on this version and are being removed; a cycle not
-#: listed here fails the test.  modelsets.fitter <-> modelsets._dask goes
-#: with the modelsets reorganisation (a private module of shared input
-#: helpers); delete the entry when it has landed.
-KNOWN_CYCLES = [["psfkit.modelsets._dask", "psfkit.modelsets.fitter"]]
-
-
 def test_no_import_cycles():
     # Tarjan's strongly connected components of the whole import graph
     index, low, stack, on_stack, cycles = {}, {}, [], set(), []
@@ -135,8 +128,7 @@ def test_no_import_cycles():
     for node in sorted(GRAPH):
         if node not in index:
             visit(node)
-    new = [c for c in cycles if c not in KNOWN_CYCLES]
-    assert not new, f"import cycles: {new}"
+    assert not cycles, f"import cycles: {cycles}"
 
 
 @pytest.mark.parametrize(("layer", "allowed"), [

@@ -221,9 +221,11 @@ def test_diffim_reads_mask_error_wcs_and_unit(pair_files, tmp_path):
     assert diff.unit == u.electron
     assert diff.mask[:, 100].all()
     assert np.all(np.isfinite(diff.data[~diff.mask]))
-    # the variance carries the science image's own errors
+    # the variance carries the science image's own errors (plus a little
+    # from the convolved template)
     good = ~diff.mask
-    assert np.all(diff.uncertainty.array[good] >= 0.99 * err[good] ** 2)
+    ratio = diff.uncertainty.array[good] / err[good] ** 2
+    assert 1.0 < np.median(ratio) < 1.1 and ratio.min() > 0.95
     with fits.open(tmp_path / "d.fits") as hdul:
         for name in ("PRIMARY", "MASK", "UNCERT"):
             assert hdul[name].header["CTYPE1"] == "RA---TAN"
