@@ -107,3 +107,12 @@ def _builtin_docstring(app, what, name, obj, options, lines):
 def setup(app):
     app.connect("missing-reference", _unavailable_inventory)
     app.connect("autodoc-process-docstring", _builtin_docstring)
+
+# substitutions used in the docstrings of astropy classes that psfkit's
+# classes inherit (astropy's own docs define them the same way)
+rst_epilog = """
+.. |Table| replace:: :class:`~astropy.table.Table`
+.. |QTable| replace:: :class:`~astropy.table.QTable`
+.. |Quantity| replace:: :class:`~astropy.units.Quantity`
+.. |Row| replace:: :class:`~astropy.table.Row`
+"""
