@@ -15,7 +15,12 @@ from astropy.nddata import NDData, VarianceUncertainty
 import numpy as np
 from scipy import ndimage
 
-from ..utils import coerce_data, uncertainty_to_error
+from ..utils import (
+    InputDataError,
+    check_non_negative,
+    coerce_data,
+    uncertainty_to_error,
+)
 from . import _select
 from ._imageconv import choose_precision, convolve_strips
 
@@ -43,6 +48,8 @@ def _variance_of(nddata, arr, name):
                  or unc.unit == arr.unit ** 2)):
         var = np.asarray(unc.array)
         var = var if var.dtype.kind == "f" else var.astype(float)
+        check_non_negative(f"{name}.uncertainty (VarianceUncertainty)", var,
+                           what="a VarianceUncertainty")
     else:
         var = uncertainty_to_error(unc, name=f"{name}.uncertainty",
                                    unit=arr.unit) ** 2
@@ -62,6 +69,7 @@ def variance_of(arr, variance):
     if variance is None:
         return None if arr.error is None else arr.error ** 2
     var = coerce_data(variance, name="variance", allow_all_masked=True).data
+    check_non_negative("variance", var)
     if var.shape != arr.shape:
         msg = (f"variance must have the image's shape {arr.shape}, got "
                f"{var.shape}")
@@ -69,14 +77,22 @@ def variance_of(arr, variance):
     return var
 
 
-def load_image(image, name, *, require_noise=True):
+def load_image(image, name, *, require_noise=True, min_size=None):
     """Data, bad pixels, variance, sky and noise of an input image
-    (``require_noise``: a constant image is an error)."""
+    (``require_noise``: a constant image is an error; ``min_size``: the
+    smallest side the caller can work with)."""
     unc = image.uncertainty if isinstance(image, NDData) else None
     if unc is not None:
         image = NDData(image.data, mask=image.mask, unit=image.unit,
                        wcs=image.wcs, meta=image.meta)
     arr = coerce_data(image, name=name, dtype=None)
+    if min_size is not None and min(arr.shape) < min_size:
+        # said before anything is measured: a tiny image otherwise fails
+        # on its statistics ("constant", "empty") rather than its size
+        msg = (f"{name} is {arr.shape[0]}x{arr.shape[1]} pixels; PSF "
+               f"matching needs at least {min_size}x{min_size} (the "
+               "smallest kernel, config.kernel_size_min)")
+        raise InputDataError(msg)
     bad = arr.mask
     var = None
     if unc is not None:

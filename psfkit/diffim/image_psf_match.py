@@ -265,7 +265,8 @@ class ImagePsfMatch:
         NoKernelCandidatesError
             When no usable candidate is found or all are rejected.
         psfkit.utils.InputDataError
-            When an image has no valid pixel or is constant.
+            When an image has no valid pixel, is constant, or is smaller
+            than ``config.kernel_size_min`` on a side.
         """
         return self._run(template, science, sources, template_fwhm,
                          science_fwhm, convolve, subtract=False, warp=warp,
@@ -313,7 +314,8 @@ class ImagePsfMatch:
         NoKernelCandidatesError
             When no usable candidate is found or all are rejected.
         psfkit.utils.InputDataError
-            When an image has no valid pixel or is constant.
+            When an image has no valid pixel, is constant, or is smaller
+            than ``config.kernel_size_min`` on a side.
         """
         return self._run(template, science, sources, template_fwhm,
                          science_fwhm, convolve, subtract=True, warp=warp,
@@ -407,8 +409,8 @@ class ImagePsfMatch:
         template, warped = align_template(template, science, warp)
         t_warp = time.perf_counter() - tw
         t0 = time.perf_counter()
-        timg = load_image(template, "template")
-        simg = load_image(science, "science")
+        timg = load_image(template, "template", min_size=cfg.kernel_size_min)
+        simg = load_image(science, "science", min_size=cfg.kernel_size_min)
         if timg.data.shape != simg.data.shape:
             msg = (f"template and science must have the same shape, got "
                    f"{timg.data.shape} and {simg.data.shape}")

@@ -13,7 +13,7 @@ that asks for ``bases_axis``: guessing would silently transpose the data.
 
 import numpy as np
 
-from ._inputs import coerce
+from ..utils import coerce_data
 
 __all__ = []
 
@@ -122,7 +122,7 @@ def coerce_bases(psfbase, *, bases_axis=None, image_shape=None):
             msg = ("psfbase must hold at least one base image, got an empty "
                    "sequence")
             raise ValueError(msg)
-        items = [coerce(im, name=f"psfbase[{i}]", ndim=2,
+        items = [coerce_data(im, name=f"psfbase[{i}]", ndim=2,
                         allow_all_masked=True)
                  for i, im in enumerate(psfbase)]
         shapes = {it.shape for it in items}
@@ -133,7 +133,7 @@ def coerce_bases(psfbase, *, bases_axis=None, image_shape=None):
         data = np.stack([it.data for it in items])
         mask = np.stack([it.mask for it in items])
     else:
-        cube = coerce(psfbase, name="psfbase", ndim=3, allow_all_masked=True)
+        cube = coerce_data(psfbase, name="psfbase", ndim=3, allow_all_masked=True)
         if axis is None:
             axis = detect_bases_axis(cube.shape, image_shape)
         data, mask = cube.data, cube.mask

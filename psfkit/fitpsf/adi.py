@@ -18,12 +18,12 @@ from ..utils import (
     SummaryReprMixin,
     check_in,
     check_positive,
+    coerce_data,
     resolve_executor,
 )
 from ..utils import progress_bar as make_progress_bar
 from ..utils.deprecation import NOT_GIVEN
 from ._geometry import check_center, rotated_enough
-from ._inputs import coerce
 from .findbase import rotation_exclusion
 from .fitters import BasePSFFitter
 from .parallel import run_with_progress
@@ -107,7 +107,7 @@ def rotation_exclusion_mask(parangs, target_parang, radius, *, n_delta, fwhm):
 
 
 def _check_cube(cube, parangs):
-    data = coerce(cube, name="cube", ndim=3)
+    data = coerce_data(cube, name="cube", ndim=3)
     angles = np.asarray(parangs, dtype=float).ravel()
     if angles.size != data.shape[0]:
         msg = (f"parangs must have one angle per frame ({data.shape[0]}), "

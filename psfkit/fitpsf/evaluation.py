@@ -12,11 +12,10 @@ import numpy as np
 from scipy import stats
 
 from .._numerics.gaussian import SIGMA_PER_FWHM, integrated_gaussian_image
-from ..utils import check_integer, check_positive, resolve_executor
+from ..utils import check_integer, check_positive, coerce_data, resolve_executor
 from ..utils import progress_bar as make_progress_bar
 from ..utils.deprecation import NOT_GIVEN
 from ._geometry import check_center, rotate_offsets
-from ._inputs import coerce
 from .adi import adi_subtract
 from .significance import (  # noqa: F401 - the former home of these names
     SNRResult,
@@ -69,7 +68,7 @@ def inject_planet(data, position, flux, *, fwhm, parangs=None, center=None):
     >>> round(float(img.sum()), 6)
     100.0
     """
-    arr = coerce(data, name="data", ndim=(2, 3), allow_all_masked=True)
+    arr = coerce_data(data, name="data", ndim=(2, 3), allow_all_masked=True)
     flux = float(flux)
     if not np.isfinite(flux):
         msg = f"flux must be finite, got {flux}"
@@ -174,7 +173,7 @@ def contrast_curve(cube, parangs, fitter_class, *, fwhm, star_flux,
     sigma = check_positive("sigma", sigma)
     fake_snr = check_positive("fake_snr", fake_snr)
     n_angles = check_integer("n_angles", n_angles, minimum=1)
-    data = coerce(cube, name="cube", ndim=3)
+    data = coerce_data(cube, name="cube", ndim=3)
     shape = data.shape[1:]
     ctr = check_center("center", center, shape)
     if separations is None:

@@ -19,14 +19,13 @@ import types
 
 import numpy as np
 
-from ..utils import ArrayData
+from ..utils import ArrayData, coerce_data
 from . import findbase as _findbase
 from . import fitpsfcoeff as _fitpsfcoeff
 from . import optregion as _optregion
 from . import regions as _regions
 from ._bases import coerce_bases
 from ._engine import fit_regions
-from ._inputs import coerce
 
 __all__ = [
     "BasePSFFitter",
@@ -133,7 +132,7 @@ class BasePSFFitter:
     def __init__(self, psfbase, image=None, *, bases_axis=None):
         image_shape = None
         if image is not None:
-            image = coerce(image, name="image", ndim=2, allow_all_masked=True)
+            image = coerce_data(image, name="image", ndim=2, allow_all_masked=True)
             image_shape = image.shape
         base1d, mask1d, shape = coerce_bases(psfbase, bases_axis=bases_axis,
                                              image_shape=image_shape)
@@ -233,7 +232,7 @@ class BasePSFFitter:
         if value is None:
             object.__setattr__(self, "_image", None)
             return
-        data = value if isinstance(value, ArrayData) else coerce(
+        data = value if isinstance(value, ArrayData) else coerce_data(
             value, name="image", ndim=2, allow_all_masked=True)
         if data.shape != self._shape:
             msg = (f"image must have the shape of the bases {self._shape}, "

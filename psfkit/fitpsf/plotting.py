@@ -17,9 +17,8 @@ from astropy.nddata import NDData
 import astropy.units as u
 import numpy as np
 
-from ..utils import check_positive
+from ..utils import check_positive, coerce_data
 from ._geometry import check_center
-from ._inputs import coerce
 
 __all__ = ["plot_residual", "plot_snr_map", "plot_contrast_curve"]
 
@@ -108,7 +107,7 @@ def plot_residual(image, *, ax=None, center=None, marks=None, unit=None,
     """
     image = getattr(image, "image", image)
     unit = _unit_of(image, unit)
-    data = coerce(image, name="image", ndim=2, allow_all_masked=True)
+    data = coerce_data(image, name="image", ndim=2, allow_all_masked=True)
     values = np.where(data.mask, np.nan, data.data)
     finite = np.abs(values[np.isfinite(values)])
     lim = float(np.percentile(finite, percentile)) if finite.size else 1.0
@@ -148,7 +147,7 @@ def plot_snr_map(snr, *, ax=None, center=None, marks=None, vmax=None,
     -------
     fig : `matplotlib.figure.Figure`
     """
-    data = coerce(snr, name="snr", ndim=2, allow_all_masked=True)
+    data = coerce_data(snr, name="snr", ndim=2, allow_all_masked=True)
     values = np.where(data.mask, np.nan, data.data)
     if vmax is None:
         top = np.nanmax(values) if np.isfinite(values).any() else 5.0

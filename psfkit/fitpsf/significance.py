@@ -15,9 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage, stats
 
-from ..utils import SummaryReprMixin, check_integer, check_positive
+from ..utils import SummaryReprMixin, check_integer, check_positive, coerce_data
 from ._geometry import check_center
-from ._inputs import coerce
 
 __all__ = ["aperture_sums", "SNRResult", "snr", "snr_map"]
 
@@ -56,7 +55,7 @@ def aperture_sums(image, xs, ys, radius, *, subsample=5, min_coverage=0.5):
     >>> bool(abs(s[0] - np.pi * 25) < 0.2)
     True
     """
-    img = coerce(image, name="image", ndim=2, allow_all_masked=True)
+    img = coerce_data(image, name="image", ndim=2, allow_all_masked=True)
     radius = check_positive("radius", radius)
     subsample = check_integer("subsample", subsample, minimum=1)
     xs = np.atleast_1d(np.asarray(xs, dtype=float))
@@ -175,7 +174,7 @@ def snr(image, position, fwhm, *, center=None, exclude_neighbors=False):
     >>> print(f"SNR {res.snr:.2f}, FPF {res.fpf:.1e}, {res.n_apertures} apertures")
     SNR 9.59, FPF 8.4e-11, 30 apertures
     """
-    img = coerce(image, name="image", ndim=2)
+    img = coerce_data(image, name="image", ndim=2)
     fwhm = check_positive("fwhm", fwhm)
     ctr = check_center("center", center, img.shape)
     pos = check_center("position", position, img.shape)
@@ -278,7 +277,7 @@ def snr_map(image, fwhm, *, center=None, exclude_neighbors=False):
     >>> [int(i) for i in np.unravel_index(np.argmax(smap), smap.shape)]
     [30, 45]
     """
-    img = coerce(image, name="image", ndim=2)
+    img = coerce_data(image, name="image", ndim=2)
     fwhm = check_positive("fwhm", fwhm)
     ctr = check_center("center", center, img.shape)
     k = 4

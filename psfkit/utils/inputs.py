@@ -21,7 +21,7 @@ import astropy.units as u
 import numpy as np
 
 from .exceptions import InputDataError, NonFiniteValueWarning, warn
-from .validation import check_ndim
+from .validation import check_ndim, check_non_negative
 
 __all__ = ["ArrayData", "coerce_data", "uncertainty_to_error"]
 
@@ -137,6 +137,13 @@ def uncertainty_to_error(uncertainty, *, name="uncertainty", unit=None):
     error : `~numpy.ndarray`
         The 1-sigma error; pixels with zero inverse variance get ``inf``.
 
+    Raises
+    ------
+    ValueError
+        If the uncertainty holds a negative value (no standard deviation,
+        variance or inverse variance can be negative; NaN marks a pixel
+        without one).
+
     Examples
     --------
     >>> import numpy as np
@@ -145,22 +152,26 @@ def uncertainty_to_error(uncertainty, *, name="uncertainty", unit=None):
     >>> uncertainty_to_error(VarianceUncertainty(np.array([4.0, 9.0])))
     array([2., 3.])
     """
+    if not isinstance(uncertainty, StdDevUncertainty | VarianceUncertainty
+                      | InverseVariance):
+        msg = (f"{name} must be a StdDevUncertainty, VarianceUncertainty or "
+               f"InverseVariance, got {type(uncertainty).__name__}")
+        raise TypeError(msg)
     arr = np.asarray(uncertainty.array, dtype=float)
     unc_unit = uncertainty.unit
+    kind = type(uncertainty).__name__
+    # a negative value would become NaN below and silently mask its pixel
+    check_non_negative(f"{name} ({kind})", arr, what=f"a {kind}")
     if isinstance(uncertainty, StdDevUncertainty):
         err = arr
         err_unit = unc_unit
     elif isinstance(uncertainty, VarianceUncertainty):
         err = np.sqrt(arr)
         err_unit = None if unc_unit is None else unc_unit ** 0.5
-    elif isinstance(uncertainty, InverseVariance):
+    else:
         with np.errstate(divide="ignore"):
             err = 1.0 / np.sqrt(arr)
         err_unit = None if unc_unit is None else unc_unit ** -0.5
-    else:
-        msg = (f"{name} must be a StdDevUncertainty, VarianceUncertainty or "
-               f"InverseVariance, got {type(uncertainty).__name__}")
-        raise TypeError(msg)
     if err_unit is not None and unit is not None and err_unit != unit:
         err = u.Quantity(err, err_unit).to_value(unit)
     return err
@@ -183,9 +194,7 @@ def _coerce_error(error, shape, unit, name):
             msg = (f"{name} must have the same shape as the data {shape}, "
                    f"got {err.shape}")
             raise ValueError(msg) from None
-    if np.any(err < 0):
-        msg = f"{name} must be non-negative"
-        raise ValueError(msg)
+    check_non_negative(name, err)
     return np.array(err, dtype=float)
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "check_odd",
     "check_integer",
     "check_ndim",
+    "check_non_negative",
 ]
 
 
@@ -283,3 +284,44 @@ def check_ndim(name, array, ndim):
         msg = (f"{name} must be a {want} array, got a {array.ndim}-D array "
                f"with shape {array.shape}")
         raise ValueError(msg)
+
+
+def check_non_negative(name, values, *, what=None):
+    """
+    Check that an array holds no negative value (NaN is left alone).
+
+    Parameters
+    ----------
+    name : str
+        The argument name used in the error message.
+    values : array-like
+        The values to check.
+    what : str, optional
+        What the values are (``"a variance"``...), for the message; by
+        default ``name``.
+
+    Returns
+    -------
+    values : array-like
+        ``values``, unchanged.
+
+    Raises
+    ------
+    ValueError
+        If any value is negative; the message counts them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from psfkit.utils import check_non_negative
+    >>> check_non_negative('error', np.array([1.0, -2.0, np.nan]))
+    Traceback (most recent call last):
+    ...
+    ValueError: error holds 1 negative value(s); error must be non-negative
+    """
+    n_bad = int(np.count_nonzero(np.asarray(values) < 0))
+    if n_bad:
+        msg = (f"{name} holds {n_bad} negative value(s); "
+               f"{what or name} must be non-negative")
+        raise ValueError(msg)
+    return values

@@ -12,7 +12,7 @@ from psfkit.diffim import (
     NoKernelCandidatesError,
     PsfMatchConfig,
 )
-from psfkit.utils import PsfkitWarning
+from psfkit.utils import InputDataError, PsfkitWarning
 
 CELL = dict(size_cell_x=64, size_cell_y=64, kernel_size_min=11)
 BRIGHT = dict(n_stars=300, flux_range=(3e3, 3e5), science_gain=4.0,
@@ -218,6 +218,34 @@ def test_input_validation(pair):
         matcher.match_images(template, science, template_fwhm=-1)
     with pytest.raises(TypeError, match="config must be a PsfMatchConfig"):
         ImagePsfMatch({"kernel_size": 21})
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 64), (20, 20)])
+def test_image_smaller_than_the_kernel_says_so(shape):
+    # a 1x1 image used to fail on its statistics ("is constant", "is
+    # empty") instead of its size
+    rng = np.random.default_rng(1)
+    small = rng.normal(100.0, 5.0, shape)
+    with pytest.raises(InputDataError, match=rf"template is {shape[0]}x"
+                       rf"{shape[1]} pixels; PSF matching needs at least "
+                       r"21x21 \(the smallest kernel"):
+        ImagePsfMatch().subtract_images(small, small.copy())
+    with pytest.raises(InputDataError, match="science is 1x1 pixels.*11x11"):
+        ImagePsfMatch(PsfMatchConfig(**CELL)).match_images(
+            rng.normal(100.0, 5.0, (64, 64)), np.ones((1, 1)))
+
+
+def test_negative_variance_names_the_image(pair):
+    # a negative variance used to mask its pixels silently
+    template, science, _ = pair
+    var = np.array(science.uncertainty.array, copy=True)
+    var[10, 20:23] = -1.0
+    bad = NDData(science.data, uncertainty=VarianceUncertainty(var),
+                 mask=science.mask)
+    matcher = ImagePsfMatch(PsfMatchConfig(**CELL))
+    with pytest.raises(ValueError, match=r"science.uncertainty "
+                       r"\(VarianceUncertainty\) holds 3 negative value\(s\)"):
+        matcher.subtract_images(template, bad)
 
 
 def test_cell_set_statuses(result):

@@ -194,6 +194,23 @@ def test_error_negative(image):
         coerce_data(image, error=-np.ones(image.shape))
 
 
+@pytest.mark.parametrize("kind", [StdDevUncertainty, VarianceUncertainty,
+                                  InverseVariance])
+def test_negative_uncertainty_names_argument(image, kind):
+    # a negative variance used to become a NaN error that masked its pixel
+    values = np.ones(image.shape)
+    values[1, 2] = -4.0
+    values[2, 0] = np.nan   # NaN only marks a pixel without an uncertainty
+    with pytest.raises(ValueError, match=rf"science.uncertainty \({kind.__name__}"
+                       r"\) holds 1 negative value\(s\)"):
+        coerce_data(NDData(image, uncertainty=kind(values)), name="science")
+    with pytest.raises(ValueError, match="uncertainty .* holds 1 negative"):
+        uncertainty_to_error(kind(values))
+    values[1, 2] = 4.0
+    d = coerce_data(NDData(image, uncertainty=kind(values)))
+    assert not d.mask[1, 2] and d.mask[2, 0]
+
+
 def test_error_shape_mismatch(image):
     with pytest.raises(ValueError, match="error must have the same shape"):
         coerce_data(image, error=np.ones((2, 2)))
