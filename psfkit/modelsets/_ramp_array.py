@@ -11,6 +11,7 @@ import numpy as np
 from ..utils import check_in, check_integer, check_positive, coerce_data, run_chunked
 from ._ramp_engine import COUNT_DTYPE, FLAG_DTYPE, fit_chunk
 from ._ramp_linear import LinearRamps
+from ._solve import PatternCache
 
 __all__ = []
 
@@ -96,14 +97,19 @@ def fit_array(cube, times, mask, axis, chunk_pixels, opts, *, n_threads=1,
     plain = (mflat is None and flat.dtype.kind == "f"
              and flat.dtype.itemsize >= 4 and flat.dtype.isnative
              and opts["saturation"] is None and not opts["detect_jumps"])
-    linear = LinearRamps(times, opts) if plain and opts["degree"] == 1 else None
+    # every chunk meets the same few mask patterns: each is solved once
+    # for the whole cube, whichever thread meets it first
+    cache = PatternCache()
+    linear = (LinearRamps(times, opts, cache) if plain and opts["degree"] == 1
+              else None)
 
     def fit_part(start, stop, scratch):
         if linear is not None:
             linear.fit(flat[:, start:stop], out, start, scratch)
         else:
             if plain:
-                res = fit_chunk(flat[:, start:stop].T, None, times, A, opts)
+                res = fit_chunk(flat[:, start:stop].T, None, times, A, opts,
+                                cache)
             else:
                 part = coerce_data(flat[:, start:stop], name="cube", ndim=2,
                                    dtype=np.float64, allow_all_masked=True)
@@ -111,7 +117,7 @@ def fit_array(cube, times, mask, axis, chunk_pixels, opts, *, n_threads=1,
                 if mflat is not None:
                     invalid = invalid | mflat[:, start:stop]
                 valid = ~invalid.T if invalid.any() else None
-                res = fit_chunk(part.data.T, valid, times, A, opts)
+                res = fit_chunk(part.data.T, valid, times, A, opts, cache)
             for name, arr in out.items():
                 arr[start:stop] = res[name]
         if progress is not None:

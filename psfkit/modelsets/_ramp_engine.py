@@ -54,12 +54,12 @@ def variance_factors(A, hinv, W, times):
     return f_rn, f_p
 
 
-def _fit_units(Y, valid, times, A, opts):
+def _fit_units(Y, valid, times, A, opts, pattern_cache=None):
     """Fit every row of Y (one ramp segment each); valid may be None."""
     noise = opts["read_noise"] is not None
     P = A.shape[1]
     sol = solve_batch(A, Y, valid=valid, want_rss=not noise,
-                      want_hinv=True)
+                      want_hinv=True, pattern_cache=pattern_cache)
     # n counts the usable reads (a zero optimal weight at the centre of an
     # odd segment does not make a read unusable)
     n_reads = sol.n_points
@@ -184,8 +184,10 @@ def segment_reads(Y, valid, times, opts):
     return valid, segment, flags
 
 
-def fit_chunk(Y, valid, times, A, opts):
-    """Fit a chunk of ramps: Y and valid are (n pixels, K reads)."""
+def fit_chunk(Y, valid, times, A, opts, pattern_cache=None):
+    """Fit a chunk of ramps: Y and valid are (n pixels, K reads);
+    ``pattern_cache`` (a `~psfkit.modelsets._solve.PatternCache`) keeps the
+    solutions of mask patterns for the other chunks of the same cube."""
     n = Y.shape[0]
     valid, seg, flags = segment_reads(Y, valid, times, opts)
     n_seg_max = int(seg.max()) + 1 if seg is not None and n else 1
@@ -200,7 +202,7 @@ def fit_chunk(Y, valid, times, A, opts):
     else:
         pix = np.arange(n)
         Yu, vu = Y, valid
-    res = _fit_units(Yu, vu, times, A, opts)
+    res = _fit_units(Yu, vu, times, A, opts, pattern_cache)
     if (valid is None and res["complete"] is not None
             and not res["complete"].all()):
         # no read was masked or cut: rows the engine could not solve with

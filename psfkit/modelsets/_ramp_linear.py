@@ -27,9 +27,11 @@ __all__ = []
 class LinearRamps:
     """The one-pass route: precomputed combinations of the reads."""
 
-    def __init__(self, times, opts):
+    def __init__(self, times, opts, pattern_cache=None):
         self.opts = opts
         self.times = times
+        # the pixels with a non-finite read go to the general engine
+        self.pattern_cache = pattern_cache
         A = np.vander(times, 2, increasing=True)
         self.A = A
         self.w_icpt, self.w_slope = np.linalg.pinv(A)
@@ -138,6 +140,7 @@ class LinearRamps:
             return
         bad = np.flatnonzero(~np.isfinite(slope))
         if bad.size:
-            res = fit_chunk(block[:, bad].T, None, self.times, self.A, opts)
+            res = fit_chunk(block[:, bad].T, None, self.times, self.A, opts,
+                            self.pattern_cache)
             for name, arr in out.items():
                 arr[start + bad] = res[name]

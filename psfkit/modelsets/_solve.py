@@ -13,8 +13,10 @@ without a Python loop over the models:
   (weighted) design, each parameter one BLAS matrix-vector product over a
   chunk of rows, and the residuals formed in place by rank-1 updates;
 * rows with masked points and shared weights, when few distinct mask
-  patterns occur: one pseudo-inverse per pattern, remembered for the
-  rest of the call;
+  patterns occur: one pseudo-inverse per pattern, remembered in a
+  `PatternCache` for the rest of the call (a caller that solves many
+  batches with the same design, such as ``fit_ramps`` chunk by chunk of
+  pixels, passes one cache to all of them);
 * otherwise (per-row weights, or many patterns): per-row normal equations
   built with matrix products, solved by a batched Cholesky factorisation of
   the Jacobi-scaled Gram matrix, followed by one step of iterative
@@ -59,6 +61,9 @@ STATUS_TOO_FEW_POINTS = 1
 STATUS_SINGULAR = 2
 STATUS_NAMES = {STATUS_OK: "ok", STATUS_TOO_FEW_POINTS: "too few points",
                 STATUS_SINGULAR: "singular"}
+
+#: At most this many mask patterns are remembered by one `PatternCache`.
+_PATTERN_CACHE_SIZE = 4096
 
 # Above this 1-norm condition number of the scaled Gram matrix the normal
 # equations lose too many digits even after refinement; use the SVD.
@@ -207,6 +212,34 @@ def _normal_rows(A, B, Wn, Yz, rcond, P):
     return params, rank, hinv
 
 
+class PatternCache:
+    """
+    Solutions of mask patterns, shared by the solves of one call.
+
+    A solution depends on the design, the shared weights and the pattern,
+    and all three are in the key, so one cache can serve batches with
+    different designs.  Safe to share among threads: a solution computed
+    twice by two threads at once is stored once.
+    """
+
+    def __init__(self, max_size=_PATTERN_CACHE_SIZE):
+        self.max_size = max_size
+        self._solutions = {}
+        self._lock = threading.Lock()
+
+    def __len__(self):
+        return len(self._solutions)
+
+    def get(self, key):
+        with self._lock:
+            return self._solutions.get(key)
+
+    def put(self, key, solution):
+        with self._lock:
+            if len(self._solutions) < self.max_size:
+                self._solutions.setdefault(key, solution)
+
+
 def _pattern_groups(invalid):
     """Group rows by identical mask pattern; returns (patterns, inverse)."""
     packed = np.packbits(invalid, axis=1, bitorder="little")
@@ -228,7 +261,7 @@ class _Batch:
     """The inputs, shared solution and outputs of one `solve_batch` call."""
 
     def __init__(self, A, Y, valid, weights, rcond, want_rss, want_hinv,
-                 offset, fixed, out):
+                 offset, fixed, out, pattern_cache=None):
         self.A = A
         K, P = A.shape
         self.Y, self.valid = Y, valid
@@ -263,7 +296,9 @@ class _Batch:
         self.hinv = None
         # solutions of the mask patterns met so far (shared weights only:
         # the pattern then determines the solution), reused across chunks
-        self.patterns = {}
+        self.patterns = (PatternCache() if pattern_cache is None
+                         else pattern_cache)
+        self.design_key = (A.tobytes(), self.W.tobytes(), rcond)
         self._lock = threading.Lock()
         # a progress bar told of every chunk solved (see solve_batch)
         self.progress = None
@@ -379,7 +414,7 @@ class _Batch:
         Yz = np.where(ok, Yr, 0.0)
         params, npts, rank, hinv = _solve_rows(
             self.A, self.B, Wn, Yz, self.per_row_w, self.rcond,
-            self.want_hinv, cache=self.patterns)
+            self.want_hinv, cache=self.patterns, design_key=self.design_key)
         P = self.P
         dest = rows + sl.start
         for j, c in enumerate(cols):
@@ -401,7 +436,8 @@ class _Batch:
 
 def solve_batch(A, Y, *, valid=None, weights=None, rcond=None,
                 want_rss=True, want_hinv=False, chunk=None, offset=None,
-                fixed=None, out=None, n_threads=1, progress=None):
+                fixed=None, out=None, n_threads=1, progress=None,
+                pattern_cache=None):
     """
     Solve the weighted, masked least-squares problem for every row of ``Y``.
 
@@ -439,6 +475,9 @@ def solve_batch(A, Y, *, valid=None, weights=None, rcond=None,
     progress : object, optional
         A progress bar (`psfkit.utils.progress_bar`) told of every chunk
         of rows solved.
+    pattern_cache : PatternCache, optional
+        Where the solutions of mask patterns are kept; pass one cache to
+        several calls to solve each pattern once (a new one by default).
 
     Returns
     -------
@@ -449,7 +488,7 @@ def solve_batch(A, Y, *, valid=None, weights=None, rcond=None,
     if rcond is None:
         rcond = np.finfo(float).eps * max(K, P)
     batch = _Batch(A, Y, valid, weights, rcond, want_rss, want_hinv, offset,
-                   fixed, out)
+                   fixed, out, pattern_cache)
     batch.progress = progress
     chunk = default_chunk(K, P) if chunk is None else int(chunk)
     # each thread keeps its work buffer in a dict of its own
@@ -470,18 +509,16 @@ def _pattern_solver(A, W, pattern, rcond):
     return M, rank, hinv
 
 
-#: At most this many mask patterns are remembered by one `solve_batch`.
-_PATTERN_CACHE_SIZE = 4096
-
-
-def _solve_rows(A, B, Wn, Yz, per_row_w, rcond, want_hinv, cache=None):
+def _solve_rows(A, B, Wn, Yz, per_row_w, rcond, want_hinv, cache=None,
+                design_key=None):
     """
     Solutions of rows with their own valid points or weights.
 
     Returns ``(params (m, P), n_points, rank, hinv or None)``; rows with
     fewer points than parameters get NaN parameters and inverse.  With
-    shared weights, rows are grouped by mask pattern; ``cache`` (a dict)
-    keeps each pattern's solver for later calls.
+    shared weights, rows are grouped by mask pattern; ``cache`` (a
+    `PatternCache`) keeps each pattern's solver for later calls, under
+    ``design_key`` (what identifies ``A``, the weights and ``rcond``).
     """
     m, P = Wn.shape[0], A.shape[1]
     params = np.full((m, P), np.nan)
@@ -497,13 +534,13 @@ def _solve_rows(A, B, Wn, Yz, per_row_w, rcond, want_hinv, cache=None):
                 inverse, minlength=patterns.shape[0]))])
             for g, pattern in enumerate(patterns):
                 members = order[bounds[g]:bounds[g + 1]]
-                key = pattern.tobytes()
+                key = (design_key, pattern.tobytes())
                 solved = None if cache is None else cache.get(key)
                 if solved is None:
                     solved = _pattern_solver(A, Wn[members[0]], pattern,
                                              rcond)
-                    if cache is not None and len(cache) < _PATTERN_CACHE_SIZE:
-                        cache[key] = solved
+                    if cache is not None:
+                        cache.put(key, solved)
                 M, r, h = solved
                 rank[members] = r
                 if M is not None:

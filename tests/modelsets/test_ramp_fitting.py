@@ -315,6 +315,51 @@ def test_threads_give_the_serial_result(options):
     assert np.count_nonzero(serial.flags & NAN_INPUT) > 100
 
 
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("read_noise", [None, RN])
+def test_mask_patterns_solved_once_per_call(monkeypatch, masked, read_noise):
+    # three mask patterns spread over every chunk of pixels: each pattern's
+    # solution is built once for the whole cube, not once per chunk
+    from psfkit.modelsets import _solve
+
+    calls = []
+    real = _solve._pattern_solver
+
+    def counting(A, W, pattern, rcond):
+        calls.append(pattern.tobytes())
+        return real(A, W, pattern, rcond)
+
+    monkeypatch.setattr(_solve, "_pattern_solver", counting)
+    cube, truth = simulate(50.0, 3, shape=(30, 40), n_reads=8)
+    drop = np.zeros(cube.shape, dtype=bool)
+    flat = drop.reshape(8, -1)
+    for i, reads in enumerate([[2], [5], [2, 6]]):
+        flat[np.ix_(reads, np.arange(i, flat.shape[1], 7))] = True
+    if masked:
+        kwargs = {"mask": drop}
+    else:
+        cube = np.where(drop, np.nan, cube)
+        kwargs = {}
+    res = fit_ramps(cube, truth.times, read_noise=read_noise, gain=GAIN,
+                    chunk_pixels=50, executor=1, **kwargs)
+    n_chunks = -(-cube[0].size // 50)
+    assert n_chunks == 24
+    assert len(calls) == len(set(calls)) == 3
+    # the cached solutions give the per-pixel least-squares answer
+    A = np.vander(truth.times, 2, increasing=True)
+    for iy, ix in [(0, 0), (0, 1), (0, 2), (7, 3), (29, 39)]:
+        good = ~drop[:, iy, ix]
+        p = np.linalg.lstsq(A[good], cube[good, iy, ix], rcond=None)[0]
+        assert_allclose([res.intercept[iy, ix], res.slope[iy, ix]], p,
+                        rtol=1e-10)
+    # threads share the cache: at most one solve per pattern and thread
+    calls.clear()
+    threaded = fit_ramps(cube, truth.times, read_noise=read_noise, gain=GAIN,
+                         chunk_pixels=50, executor=3, **kwargs)
+    assert len(set(calls)) == 3 and len(calls) <= 9
+    assert_results_close(threaded, res, tol=1e-12)
+
+
 @pytest.mark.parametrize("n_reads", [3, 6, 11])
 @pytest.mark.parametrize("noise,weighting", [(None, "unweighted"),
                                              (RN, "unweighted"),
