@@ -9,6 +9,20 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 collect_ignore = ["docs/conf.py"]
 collect_ignore_glob = ["docs/_build/*", "docs/api/*", "build/*", "benchmarks/*"]
 
+# Property tests draw the same examples on every run (a failure can be
+# replayed, and the suite never passes or fails by the luck of the draw);
+# HYPOTHESIS_PROFILE=explore searches afresh each time.
+try:
+    from hypothesis import settings as _hypothesis_settings
+except ImportError:  # pragma: no cover - hypothesis is a test dependency
+    pass
+else:
+    _hypothesis_settings.register_profile("psfkit", derandomize=True,
+                                          database=None)
+    _hypothesis_settings.register_profile("explore", derandomize=False)
+    _hypothesis_settings.load_profile(
+        os.environ.get("HYPOTHESIS_PROFILE", "psfkit"))
+
 #: With PSFKIT_REQUIRE_PEERS=1 (set by CI, which installs the ``compare``
 #: extra), a test skipped because an optional package is missing fails
 #: instead: the comparisons with photutils, scikit-learn and stcal must
