@@ -40,8 +40,11 @@ from ._stamps import StampDesign, convolve_each_valid, crop_valid
 __all__ = []
 
 # candidates per batch: 8 to 16 measured fastest for the default basis;
-# the smaller end keeps the memory of each thread's batch near 8 MB
+# the smaller end keeps the memory of each thread's batch near 8 MB.  On
+# a small image the batches of all threads together are held to the size
+# of the inputs (``max_bytes``), down to 1 MB a thread
 _CHUNK_BYTES = 8 * 2**20
+_MIN_CHUNK_BYTES = 2**20
 
 
 @dataclass(frozen=True)
@@ -118,12 +121,15 @@ class EquationBuilder:
         See `~psfkit.diffim.PsfMatchConfig`.
     n_threads : int
         Threads over chunks of candidates.
+    max_bytes : int, optional
+        Working memory the batches of all threads may hold at once
+        (about 8 MB a thread by default, at least 1 MB a thread).
     """
 
     def __init__(self, basis, *, fit_background=True,
                  constant_variance_weighting=True, regularization=None,
                  lambda_type="absolute", lambda_value=0.2,
-                 lambda_scaling=1e-4, n_threads=1):
+                 lambda_scaling=1e-4, n_threads=1, max_bytes=None):
         self.basis = np.asarray(basis, dtype=float)
         self.design = StampDesign(self.basis)
         self.fit_background = fit_background
@@ -133,13 +139,18 @@ class EquationBuilder:
         self.lambda_value = lambda_value
         self.lambda_scaling = lambda_scaling
         self.n_threads = n_threads
+        self.max_bytes = max_bytes
         self.transform = _extend(self.design.transform, fit_background)
 
     def _chunk(self, size):
         valid = size - self.basis.shape[-1] + 1
         # the design and its weighted copies, per candidate
         per = 4 * (self.design.n_work + 1) * valid * valid * 8
-        return int(np.clip(_CHUNK_BYTES // per, 1, 16))
+        budget = _CHUNK_BYTES
+        if self.max_bytes is not None:
+            share = self.max_bytes // max(1, self.n_threads)
+            budget = min(budget, max(share, _MIN_CHUNK_BYTES))
+        return int(np.clip(budget // per, 1, 16))
 
     def run(self, cands, *, solve_kernels=True):
         """

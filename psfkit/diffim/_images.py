@@ -106,15 +106,24 @@ def load_image(image, name, *, require_noise=True, min_size=None):
                   noise=noise, unit=arr.unit, wcs=arr.wcs, meta=arr.meta)
 
 
-def robust_std(values):
+def robust_std(values, *, overwrite=False):
     """MAD-based standard deviation of the finite values (at most a
-    million of them, evenly strided: more only cost time)."""
+    million of them, evenly strided: more only cost time); ``overwrite``
+    lets it reorder and overwrite ``values`` instead of copying them."""
     values = values[::max(1, values.size // 1_000_000)]
-    values = values[np.isfinite(values)]
+    finite = np.isfinite(values)
+    if not finite.all():
+        values, overwrite = values[finite], True
     if values.size == 0:
         return np.nan
-    med = np.median(values)
-    return float(1.482602218505602 * np.median(np.abs(values - med)))
+    med = np.median(values, overwrite_input=overwrite)
+    if overwrite:
+        values -= med
+        dev = values
+    else:
+        dev = values - med
+    np.abs(dev, out=dev)
+    return float(1.482602218505602 * np.median(dev, overwrite_input=True))
 
 
 def grown_mask(bad, kernel_size):

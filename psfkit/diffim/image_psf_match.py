@@ -506,8 +506,14 @@ def _difference_std(diff, variance, mask):
     # a quarter of a million pixels fix the MAD to about 0.2%; more only
     # cost time and memory
     step = max(1, diff.size // 250_000)
-    d = diff.ravel()[::step]
-    v = np.broadcast_to(variance, diff.shape).ravel()[::step]
     good = ~mask.ravel()[::step]
+    # one sample array, worked on in place: on a small image the sample
+    # is the whole image, and each temporary would cost an image's size
+    z = np.asarray(diff.ravel()[::step][good], dtype=float)
+    sigma = np.asarray(np.broadcast_to(variance, diff.shape).ravel()[::step]
+                       [good], dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return robust_std(d[good] / np.sqrt(v[good]))
+        np.sqrt(sigma, out=sigma)
+        z /= sigma
+    del sigma
+    return robust_std(z, overwrite=True)

@@ -21,6 +21,7 @@ stops as soon as the assessment rejects nothing.  The visitor classes of
 
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from functools import partial
 import re
 import time
 
@@ -181,7 +182,7 @@ def _reference_coefficients(cands, basis, coeffs, fit_background):
 
 
 def fit_single_kernels(candidates, basis, config, *, regularization=None,
-                       basis_key=None, n_threads=1):
+                       basis_key=None, n_threads=1, max_bytes=None):
     """
     Fit every candidate's own kernel and background; reject poor ones.
 
@@ -209,6 +210,9 @@ def fit_single_kernels(candidates, basis, config, *, regularization=None,
         Identifies the basis (default: the identity of ``basis``).
     n_threads : int, optional
         Threads for the batched stamp work.
+    max_bytes : int, optional
+        Working memory the batches of all threads may hold at once (by
+        default about 8 MB a thread, at least 1 MB a thread).
 
     Returns
     -------
@@ -238,7 +242,7 @@ def fit_single_kernels(candidates, basis, config, *, regularization=None,
             constant_variance_weighting=cfg.constant_variance_weighting,
             regularization=regularization, lambda_type=cfg.lambda_type,
             lambda_value=cfg.lambda_value, lambda_scaling=cfg.lambda_scaling,
-            n_threads=n_threads)
+            n_threads=n_threads, max_bytes=max_bytes)
         builder.run(fresh)
     if moved:
         _refit_in_span(moved, basis, spans, cfg.fit_for_background)
@@ -460,12 +464,15 @@ def _solve(cell_set, basis, config, regularization, n_threads):
     n_iter = rejected_last = 0
     timings = {"single_kernels": 0.0, "spatial": 0.0}
     single_key = ("basis", id(basis))
+    # the batched stamp work holds at most the size of the two images (as
+    # float64): fixed 8 MB buffers would outweigh a small image pair
+    ny, nx = cell_set.shape
+    fit = partial(fit_single_kernels, config=config, n_threads=n_threads,
+                  max_bytes=2 * 8 * ny * nx)
     for n_iter in range(1, config.max_spatial_iterations + 1):
         t0 = time.perf_counter()
-        while fit_single_kernels(cell_set.usable_candidates(n), basis, config,
-                                 regularization=regularization,
-                                 basis_key=single_key,
-                                 n_threads=n_threads)[1]:
+        while fit(cell_set.usable_candidates(n), basis,
+                  regularization=regularization, basis_key=single_key)[1]:
             pass
         _raise_if_none_good(cell_set, n, " after fitting single kernels")
         mean, std, _ = clip_kernel_sums(cell_set.usable_candidates(n), config)
@@ -473,7 +480,7 @@ def _solve(cell_set, basis, config, regularization, n_threads):
         _raise_if_none_good(cell_set, n, " after kernel-sum clipping")
         if config.use_pca_for_spatial_kernel:
             spatial_basis = _pca_refit(cell_set, n, basis, config, spatial_basis,
-                                       ("pca", n_iter), n_threads)
+                                       ("pca", n_iter), fit)
             _raise_if_none_good(cell_set, n, " after the PCA refit")
         t1 = time.perf_counter()
         timings["single_kernels"] += t1 - t0
@@ -489,9 +496,8 @@ def _solve(cell_set, basis, config, regularization, n_threads):
     if rejected_last:
         # the last assessment rejected candidates: refit without them
         if config.use_pca_for_spatial_kernel:
-            fit_single_kernels(cell_set.good_candidates(n), spatial_basis,
-                               config, basis_key=("pca", "final"),
-                               n_threads=n_threads)
+            fit(cell_set.good_candidates(n), spatial_basis,
+                basis_key=("pca", "final"))
         _raise_if_none_good(cell_set, n, " after the final refit")
         kernel, cond, n_used = fit_spatial_kernel(
             cell_set.usable_candidates(n), spatial_basis, config, cell_set.shape)
@@ -504,11 +510,11 @@ def _solve(cell_set, basis, config, regularization, n_threads):
                           kernel_sum_std=ksum[1], timings=timings)
 
 
-def _pca_refit(cell_set, n, basis, config, current, key, n_threads):
+def _pca_refit(cell_set, n, basis, config, current, key, fit):
     good = cell_set.good_candidates(n)
     if len(good) < 2:
         return current
     pca = pca_kernel_basis(np.stack([c.kernel for c in good]),
                            config.num_principal_components)
-    fit_single_kernels(good, pca, config, basis_key=key, n_threads=n_threads)
+    fit(good, pca, basis_key=key)
     return pca

@@ -248,6 +248,28 @@ def test_negative_variance_names_the_image(pair):
         matcher.subtract_images(template, bad)
 
 
+@pytest.mark.parametrize("size", [256, 384])
+def test_working_memory_follows_the_image_size(size):
+    # the batched stamp fits used about 8 MB a thread whatever the image
+    # (8.6x the two 256 x 256 inputs with two threads); the difference's
+    # statistics took three image-sized temporaries
+    import tracemalloc
+
+    template, science, _ = make_diffim_pair(
+        (size, size), n_stars=int(12000 * (size / 2048) ** 2),
+        flux_range=(3e3, 3e5), science_gain=4.0, template_gain=16.0,
+        random_state=1)
+    matcher = ImagePsfMatch()
+    tracemalloc.start()
+    try:
+        res = matcher.subtract_images(template, science, executor=2)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert res.n_candidates_used > 10
+    assert peak < 4 * (template.data.nbytes + science.data.nbytes)
+
+
 def test_cell_set_statuses(result):
     cells = result.cell_set
     n = 5
