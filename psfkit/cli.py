@@ -82,17 +82,38 @@ def _common_options():
     return common
 
 
+def _command(sub, common, name, help, description):
+    """A subcommand parser with the common options."""
+    p = sub.add_parser(name, parents=[common], help=help,
+                       description=description)
+    p.set_defaults(func=name)
+    return p
+
+
+def _add_hdu(p, help="HDU index or name"):
+    p.add_argument("--hdu", default=None, help=help)
+
+
+def _add_jobs(p, default, help):
+    p.add_argument("-j", "--jobs", type=_positive_int, default=default,
+                   metavar="N", help=help)
+
+
+def _add_output(p, metavar, default_name):
+    p.add_argument("-o", "--output", default=None, metavar=metavar,
+                   help=f"output {default_name}")
+
+
 def _add_photometry(sub, common):
-    p = sub.add_parser(
-        "photometry", parents=[common],
+    p = _command(
+        sub, common, "photometry",
         help="PSF photometry of the stars in a FITS image",
         description="Estimate the background, find the stars, optionally "
                     "build an empirical PSF from them, and run iterative PSF "
                     "photometry.  Writes an ECSV catalog (with ra/dec when "
                     "the header has a celestial WCS).")
     p.add_argument("image", metavar="IMAGE.fits")
-    p.add_argument("--hdu", default=None,
-                   help="HDU index or name (default: the first with image data)")
+    _add_hdu(p, "HDU index or name (default: the first with image data)")
     p.add_argument("--fwhm", type=_positive, required=True,
                    help="the FWHM of the stars, in pixels")
     p.add_argument("--threshold", type=_positive, default=5.0, metavar="NSIGMA",
@@ -105,22 +126,19 @@ def _add_photometry(sub, common):
                    help="find-fit-subtract iterations (default 2)")
     p.add_argument("--fitshape", type=int, default=None, metavar="N",
                    help="odd size of the fit box (default: about 3 FWHM)")
-    p.add_argument("-j", "--jobs", type=_positive_int, default=1, metavar="N",
-                   help="measure the image in overlapping tiles on N "
-                        "processes (default 1: one pass)")
-    p.add_argument("-o", "--output", default=None, metavar="catalog.ecsv",
-                   help="output catalog (default: IMAGE_phot.ecsv)")
+    _add_jobs(p, 1, "measure the image in overlapping tiles on N processes "
+                    "(default 1: one pass)")
+    _add_output(p, "catalog.ecsv", "catalog (default: IMAGE_phot.ecsv)")
     p.add_argument("--residual", default=None, metavar="residual.fits",
                    help="also write the residual image")
     p.add_argument("--plot", default=None, metavar="figure.png",
                    help="also write a figure of the image, detections and "
                         "residual")
-    p.set_defaults(func="photometry")
 
 
 def _add_diffim(sub, common):
-    p = sub.add_parser(
-        "diffim", parents=[common],
+    p = _command(
+        sub, common, "diffim",
         help="PSF-matched difference of two FITS images",
         description="Solve a spatially varying PSF-matching kernel between "
                     "a template and a science image and write the "
@@ -128,28 +146,26 @@ def _add_diffim(sub, common):
                     "warped onto the science pixel grid.")
     p.add_argument("template", metavar="TEMPLATE.fits")
     p.add_argument("science", metavar="SCIENCE.fits")
-    p.add_argument("--hdu", default=None,
-                   help="HDU index or name in both files")
-    p.add_argument("-o", "--output", default=None, metavar="difference.fits",
-                   help="output difference image (default: SCIENCE_diff.fits)")
+    _add_hdu(p, "HDU index or name in both files")
+    _add_output(p, "difference.fits",
+                "difference image (default: SCIENCE_diff.fits)")
     p.add_argument("--convolve", choices=("auto", "template", "science"),
                    default="auto", help="which image to convolve (default auto)")
     p.add_argument("--decorrelate", action="store_true",
                    help="remove the noise correlation the kernel introduces")
     p.add_argument("--plot", default=None, metavar="qa.png",
                    help="also write a QA figure")
-    p.set_defaults(func="diffim")
 
 
 def _add_ramps(sub, common):
-    p = sub.add_parser(
-        "ramps", parents=[common],
+    p = _command(
+        sub, common, "ramps",
         help="fit up-the-ramp slopes of an IR detector cube",
         description="Fit a line to every pixel's non-destructive reads "
                     "(axis 0 of the cube) and write the slope image, its "
                     "uncertainty and flags.")
     p.add_argument("cube", metavar="CUBE.fits")
-    p.add_argument("--hdu", default=None, help="HDU index or name")
+    _add_hdu(p)
     p.add_argument("--read-noise", type=_non_negative, default=None, metavar="R",
                    help="read noise of one read, in data units (enables "
                         "optimal weighting, uncertainties and jump detection)")
@@ -163,17 +179,14 @@ def _add_ramps(sub, common):
                    help="saturation level in DN")
     p.add_argument("--jumps", action="store_true",
                    help="detect cosmic-ray jumps and fit around them")
-    p.add_argument("-j", "--jobs", type=_positive_int, default=None, metavar="N",
-                   help="threads fitting chunks of pixels (default: one "
-                        "per core)")
-    p.add_argument("-o", "--output", default=None, metavar="slope.fits",
-                   help="output file (default: CUBE_slope.fits)")
-    p.set_defaults(func="ramps")
+    _add_jobs(p, None, "threads fitting chunks of pixels (default: one per "
+                       "core)")
+    _add_output(p, "slope.fits", "file (default: CUBE_slope.fits)")
 
 
 def _add_loci(sub, common):
-    p = sub.add_parser(
-        "loci", parents=[common],
+    p = _command(
+        sub, common, "loci",
         help="LOCI/KLIP PSF subtraction for high-contrast imaging",
         description="Subtract the stellar PSF from a target image using a "
                     "stack of reference images (RDI), or from every frame of "
@@ -194,16 +207,13 @@ def _add_loci(sub, common):
                    help="ADI exclusion in FWHM (default 1)")
     p.add_argument("--klip-k", type=_positive_int, default=10, metavar="K",
                    help="number of KLIP modes (default 10)")
-    p.add_argument("-j", "--jobs", type=_positive_int, default=1, metavar="N",
-                   help="processes for ADI frames (default 1)")
-    p.add_argument("-o", "--output", default=None, metavar="residual.fits",
-                   help="output (default: TARGET_residual.fits)")
-    p.set_defaults(func="loci")
+    _add_jobs(p, 1, "processes for ADI frames (default 1)")
+    _add_output(p, "residual.fits", "(default: TARGET_residual.fits)")
 
 
 def _add_demo(sub, common):
-    p = sub.add_parser(
-        "demo", parents=[common],
+    p = _command(
+        sub, common, "demo",
         help="run every capability on simulated data and write a report",
         description="Run every psfkit capability on simulated data and write "
                     "figures and report.html into the output folder.")
@@ -211,7 +221,6 @@ def _add_demo(sub, common):
                    help="small simulations, for a smoke test")
     p.add_argument("--outdir", default="psfkit-demo",
                    help="output folder (default: ./psfkit-demo)")
-    p.set_defaults(func="demo")
 
 
 def build_parser():

@@ -84,27 +84,11 @@ def region_to_indices(region, shape, *, name="region"):
     array([1, 3])
     """
     npix = int(np.prod(shape))
-    arr = np.asarray(region)
-    if arr.dtype == bool:
-        if arr.shape not in (tuple(shape), (npix,)):
-            msg = (f"{name} must be a boolean array of the image shape "
-                   f"{tuple(shape)} (or flattened), got shape {arr.shape}")
-            raise ValueError(msg)
-        return np.flatnonzero(arr)
-    if arr.size == 0:
-        return np.zeros(0, dtype=np.intp)
-    if arr.dtype.kind not in "iu" or arr.ndim != 1:
-        msg = (f"{name} must be a boolean mask or a 1-D integer array of flat "
-               f"pixel indices, got dtype {arr.dtype} with shape {arr.shape}")
-        raise ValueError(msg)
-    arr = arr.astype(np.intp, copy=False)
-    if not np.all(arr[1:] > arr[:-1]):
-        arr = np.unique(arr)
-    # sorted: the first and last index bound all the others
-    if arr[0] < 0 or arr[-1] >= npix:
-        msg = f"{name} has pixel indices outside the image of {npix} pixels"
-        raise ValueError(msg)
-    return arr
+    return _sorted_indices(
+        region, npix, (tuple(shape), (npix,)), name=name,
+        bool_text=f"of the image shape {tuple(shape)} (or flattened)",
+        kind="flat pixel",
+        outside=f"pixel indices outside the image of {npix} pixels")
 
 
 def region_to_mask(region, shape, *, name="region"):
@@ -160,20 +144,37 @@ def base_indices(selection, n_bases, *, name="base selection"):
     >>> base_indices([True, False, True], 3)
     array([0, 2])
     """
+    return _sorted_indices(
+        selection, n_bases, ((n_bases,),), name=name,
+        bool_text=f"of length {n_bases} (the number of bases)", kind="base",
+        outside=f"base indices outside 0..{n_bases - 1}")
+
+
+def _sorted_indices(selection, size, bool_shapes, *, name, bool_text, kind,
+                    outside):
+    """
+    Sorted unique indices below ``size`` from a boolean mask (of one of
+    ``bool_shapes``) or from integer indices; the texts name the kind of
+    index in the error messages.
+    """
     arr = np.asarray(selection)
     if arr.dtype == bool:
-        if arr.shape != (n_bases,):
-            msg = (f"{name} must be a boolean array of length {n_bases} "
-                   f"(the number of bases), got shape {arr.shape}")
+        if arr.shape not in bool_shapes:
+            msg = (f"{name} must be a boolean array {bool_text}, got shape "
+                   f"{arr.shape}")
             raise ValueError(msg)
         return np.flatnonzero(arr)
     if arr.size == 0:
         return np.zeros(0, dtype=np.intp)
     if arr.dtype.kind not in "iu" or arr.ndim != 1:
         msg = (f"{name} must be a boolean mask or a 1-D integer array of "
-               f"base indices, got dtype {arr.dtype} with shape {arr.shape}")
+               f"{kind} indices, got dtype {arr.dtype} with shape {arr.shape}")
         raise ValueError(msg)
-    if arr.min() < 0 or arr.max() >= n_bases:
-        msg = f"{name} has base indices outside 0..{n_bases - 1}"
+    arr = arr.astype(np.intp, copy=False)
+    if not np.all(arr[1:] > arr[:-1]):
+        arr = np.unique(arr)
+    # sorted: the first and last index bound all the others
+    if arr[0] < 0 or arr[-1] >= size:
+        msg = f"{name} has {outside}"
         raise ValueError(msg)
-    return np.unique(arr.astype(np.intp))
+    return arr

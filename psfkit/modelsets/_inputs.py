@@ -15,6 +15,17 @@ from ..utils import coerce_data
 __all__ = []
 
 
+def check_axis(axis, ndim):
+    """``axis`` of a ``ndim``-D cube as a non-negative int, checked."""
+    if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
+        msg = f"axis must be an integer, got {axis!r}"
+        raise TypeError(msg)
+    if not -ndim <= axis < ndim:
+        msg = f"axis={axis} is out of range for a {ndim}-D cube"
+        raise ValueError(msg)
+    return int(axis) % ndim
+
+
 def is_dask(obj):
     """`True` for a dask collection (checked without importing dask)."""
     return type(obj).__module__.split(".")[0] == "dask"

@@ -34,7 +34,7 @@ from ..utils import (
     progress_bar as make_progress_bar,
 )
 from ..utils.deprecation import NOT_GIVEN
-from ._inputs import is_dask
+from ._inputs import check_axis, is_dask
 from ._ramp_array import check_times, fit_array, fit_dask, ramp_options
 from .flags import (
     JUMP_DET,
@@ -192,14 +192,6 @@ def _with_units(values, units):
     return values
 
 
-def _check_axis(axis, ndim):
-    if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
-        msg = f"axis must be an integer, got {axis!r}"
-        raise TypeError(msg)
-    if not -ndim <= axis < ndim:
-        msg = f"axis={axis} is out of range for a {ndim}-D cube"
-        raise ValueError(msg)
-    return int(axis) % ndim
 
 
 def _check_mask(mask, shape):
@@ -342,7 +334,7 @@ def fit_ramps(cube, times=None, *, degree=1, read_noise=None, gain=1.0,
     if cube.dtype.kind not in "biuf":
         msg = f"cube must contain real numbers, got dtype {cube.dtype}"
         raise TypeError(msg)
-    axis = _check_axis(axis, cube.ndim)
+    axis = check_axis(axis, cube.ndim)
     K = cube.shape[axis]
     times = check_times(times, K)
     if K < opts["degree"] + 1:

@@ -11,18 +11,11 @@ memory layout allows it) and its inverse.
 import numpy as np
 
 from ..utils import check_in
+from ._inputs import check_axis
 
 __all__ = ["cube_to_model_set", "model_set_to_cube"]
 
 
-def _check_axis(axis, ndim):
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-        msg = f"axis must be an integer, got {axis!r}"
-        raise TypeError(msg)
-    if not -ndim <= axis < ndim:
-        msg = f"axis={axis} is out of range for a {ndim}-D cube"
-        raise ValueError(msg)
-    return int(axis) % ndim
 
 
 def cube_to_model_set(cube, axis=0, *, model_set_axis=0):
@@ -65,7 +58,7 @@ def cube_to_model_set(cube, axis=0, *, model_set_axis=0):
     if cube.ndim < 1:
         msg = "cube must have at least one dimension"
         raise ValueError(msg)
-    axis = _check_axis(axis, cube.ndim)
+    axis = check_axis(axis, cube.ndim)
     check_in("model_set_axis", model_set_axis, (0, 1))
     K = cube.shape[axis]
     if model_set_axis == 0:
@@ -106,7 +99,7 @@ def model_set_to_cube(model, x, shape, *, axis=0):
     array([ 0.,  5., 10., 15.])
     """
     shape = tuple(int(s) for s in shape)
-    axis = _check_axis(axis, len(shape))
+    axis = check_axis(axis, len(shape))
     if model.n_inputs != 1:
         msg = (f"model_set_to_cube needs a 1-D model, got "
                f"{type(model).__name__} with {model.n_inputs} inputs")

@@ -8,13 +8,23 @@ kernel parameter (``fwhm``, ``ratio``...) rebuilds the kernel, so a finder
 can never hold a value it would have refused at construction.
 """
 
-import numbers
 
 import astropy.units as u
 import numpy as np
 
 from ..._numerics.peaks import border_ok, local_maxima, sky_level, smooth_image
-from ...utils import ParamReprMixin, check_in, check_integer, coerce_data
+from ...utils import ParamReprMixin, coerce_data
+from ._checks import (
+    check_bool,
+    check_fwhm,
+    check_min_separation,
+    check_n_brightest,
+    check_optional_level,
+    check_range,
+    check_threshold,
+    check_xycoords,
+    choice,
+)
 from ._kernel import make_detection_kernel
 from ._table import add_sky_column, build_table, empty_table
 
@@ -58,112 +68,6 @@ class Setting:
             except ValueError:
                 setattr(obj, self.attr, old)
                 raise
-
-
-def check_fwhm(name, value):
-    """A positive finite scalar (``Parameter`` and ``Quantity`` accepted)."""
-    value = getattr(value, "value", value)
-    arr = np.asarray(value)
-    if arr.ndim != 0:
-        msg = f"{name} must be a scalar, got an array of shape {arr.shape}"
-        raise TypeError(msg)
-    if arr.dtype.kind not in "iuf" or not np.isfinite(arr) or arr <= 0:
-        msg = f"{name} must be a positive finite number, got {value!r}"
-        raise ValueError(msg)
-    return float(arr)
-
-
-def check_real(name, value):
-    """A finite real scalar."""
-    if isinstance(value, bool) or not isinstance(
-            getattr(value, "item", lambda: value)(), numbers.Real):
-        msg = f"{name} must be a real number, got {value!r}"
-        raise TypeError(msg)
-    value = float(value)
-    if not np.isfinite(value):
-        msg = f"{name} must be finite, got {value}"
-        raise ValueError(msg)
-    return value
-
-
-def check_bool(name, value):
-    """`True` or `False` (numpy booleans accepted)."""
-    if not isinstance(value, bool | np.bool_):
-        msg = f"{name} must be True or False, got {value!r}"
-        raise TypeError(msg)
-    return bool(value)
-
-
-def check_threshold(name, value):
-    """A finite scalar or 2-D array, possibly a Quantity."""
-    arr = np.asarray(getattr(value, "value", value))
-    if arr.dtype.kind not in "iuf" or not np.all(np.isfinite(arr)):
-        msg = f"{name} must be a finite number or 2-D array, got {value!r}"
-        raise ValueError(msg)
-    if arr.ndim not in (0, 2):
-        msg = f"{name} must be a scalar or a 2-D array, got {arr.ndim}-D"
-        raise ValueError(msg)
-    return value
-
-
-def check_optional_level(name, value):
-    """`None` or a finite scalar, possibly a Quantity."""
-    if value is None:
-        return None
-    arr = np.asarray(getattr(value, "value", value))
-    if arr.ndim != 0 or arr.dtype.kind not in "iuf" or not np.isfinite(arr):
-        msg = f"{name} must be None or a finite number, got {value!r}"
-        raise ValueError(msg)
-    return value
-
-
-def check_range(name, value):
-    """`None` or an increasing ``(lower, upper)`` pair."""
-    if value is None:
-        return None
-    arr = np.asarray(value, dtype=float)
-    if arr.shape != (2,) or np.any(np.isnan(arr)):
-        msg = f"{name} must be a (lower, upper) pair or None, got {value!r}"
-        raise ValueError(msg)
-    if not arr[0] <= arr[1]:
-        msg = f"{name} must have lower <= upper, got {tuple(arr.tolist())}"
-        raise ValueError(msg)
-    return (float(arr[0]), float(arr[1]))
-
-
-def check_n_brightest(name, value):
-    """`None` or a positive integer."""
-    return check_integer(name, value, minimum=1, allow_none=True)
-
-
-def check_min_separation(name, value):
-    """`None` (the finder's rule) or a non-negative number."""
-    if value is None:
-        return None
-    value = check_real(name, value)
-    if value < 0:
-        msg = f"{name} must be >= 0, got {value}"
-        raise ValueError(msg)
-    return value
-
-
-def check_xycoords(name, value):
-    """`None` or a finite ``(N, 2)`` array of ``(x, y)`` positions."""
-    if value is None:
-        return None
-    arr = np.asarray(value, dtype=float)
-    if arr.ndim != 2 or arr.shape[1] != 2 or not np.all(np.isfinite(arr)):
-        msg = (f"{name} must be a finite (N, 2) array of (x, y) positions, "
-               f"got shape {arr.shape}")
-        raise ValueError(msg)
-    return arr
-
-
-def choice(*choices):
-    """A check accepting one of ``choices``."""
-    def check(name, value):
-        return check_in(name, value, choices)
-    return check
 
 
 def merge_alias(new_name, new_value, old_name, old_value, default):
@@ -319,30 +223,30 @@ class StarFinderBase(ParamReprMixin):
                        lambda self, v: setattr(self, "peak_max", v),
                        doc="The 0.x name of ``peak_max``.")
 
-    def _set_common(self, *, threshold, fwhm, sigma_radius, sharpness_range,
-                    roundness_range, exclude_border, n_brightest, peak_max,
-                    sky, min_separation, xycoords, padding, sharplo=None,
-                    sharphi=None, roundlo=None, roundhi=None, brightest=None,
-                    peakmax=None):
+    def _set_common(self, given):
+        """
+        Set the settings every finder shares from ``given``: the arguments
+        of the finder's ``__init__`` (its ``locals()``), 0.x spellings
+        included.
+        """
         self._kernel = None
-        self.threshold = threshold
-        self.fwhm = fwhm
-        self.sigma_radius = sigma_radius
-        self.sharpness_range = merge_range(
-            "sharpness_range", sharpness_range, "sharplo", sharplo, "sharphi",
-            sharphi, self._default_range["sharpness"])
-        self.roundness_range = merge_range(
-            "roundness_range", roundness_range, "roundlo", roundlo, "roundhi",
-            roundhi, self._default_range["roundness"])
-        self.exclude_border = exclude_border
-        self.n_brightest = merge_alias("n_brightest", n_brightest, "brightest",
-                                       brightest, None)
-        self.peak_max = merge_alias("peak_max", peak_max, "peakmax", peakmax,
-                                    None)
-        self.sky = sky
-        self.min_separation = min_separation
-        self.xycoords = xycoords
-        self.padding = padding
+        self.threshold = given["threshold"]
+        self.fwhm = given["fwhm"]
+        self.sigma_radius = given["sigma_radius"]
+        for name, kind, lo, hi in (("sharpness_range", "sharpness", "sharplo",
+                                    "sharphi"),
+                                   ("roundness_range", "roundness", "roundlo",
+                                    "roundhi")):
+            setattr(self, name, merge_range(
+                name, given[name], lo, given[lo], hi, given[hi],
+                self._default_range[kind]))
+        self.exclude_border = given["exclude_border"]
+        self.n_brightest = merge_alias("n_brightest", given["n_brightest"],
+                                       "brightest", given["brightest"], None)
+        self.peak_max = merge_alias("peak_max", given["peak_max"], "peakmax",
+                                    given["peakmax"], None)
+        for name in ("sky", "min_separation", "xycoords", "padding"):
+            setattr(self, name, given[name])
 
     @property
     def separation(self):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..._numerics.gaussian import SIGMA_PER_FWHM
-from ...utils import check_positive
+from ._checks import check_fwhm, check_ratio, check_theta
 
 __all__ = []
 
@@ -122,17 +122,10 @@ def make_detection_kernel(fwhm, *, ratio=1.0, theta=0.0, sigma_radius=1.5):
     -------
     kernel : `DetectionKernel`
     """
-    fwhm = check_positive("fwhm", fwhm)
-    ratio = check_positive("ratio", ratio)
-    if ratio > 1:
-        msg = f"ratio must be in (0, 1], got {ratio}"
-        raise ValueError(msg)
-    theta = float(theta)
-    if not np.isfinite(theta):
-        msg = f"theta must be finite, got {theta}"
-        raise ValueError(msg)
-    theta = theta % 360.0
-    sigma_radius = check_positive("sigma_radius", sigma_radius)
+    fwhm = check_fwhm("fwhm", fwhm)
+    ratio = check_ratio("ratio", ratio)
+    theta = check_theta("theta", theta)
+    sigma_radius = check_fwhm("sigma_radius", sigma_radius)
 
     # the operations are photutils', in its order, so that the kernel (and
     # every statistic built on it) is the same to the last bit

@@ -19,32 +19,20 @@ are accepted.  psfkit's refinements are opt-in: ``centroid='iterated'``
 
 import numpy as np
 
-from ._base import (
-    Setting,
-    StarFinderBase,
-    check_bool,
-    check_real,
-    choice,
-    within,
-)
+from ._base import Setting, StarFinderBase, within
 from ._centroids import windowed_centroids
+from ._checks import (
+    check_bool,
+    check_non_negative_real,
+    check_ratio,
+    check_theta,
+    choice,
+)
 from ._daofind import measure_daofind
 from ._irafind import measure_starfind
 from .peaks import find_peaks
 
 __all__ = ["DAOStarFinder", "IRAFStarFinder", "find_peaks"]
-
-
-def _check_ratio(name, value):
-    value = check_real(name, value)
-    if not 0 < value <= 1:
-        msg = f"{name} must be in (0, 1], got {value}"
-        raise ValueError(msg)
-    return value
-
-
-def _check_theta(name, value):
-    return check_real(name, value) % 360.0
 
 
 _DAO_SHARPNESS = (0.2, 1.0)
@@ -182,8 +170,8 @@ class DAOStarFinder(StarFinderBase):
                     "n_brightest", "peak_max", "xycoords", "min_separation",
                     "scale_threshold", "sky", "centroid", "padding")
 
-    ratio = Setting(_check_ratio, kernel=True)
-    theta = Setting(_check_theta, kernel=True)
+    ratio = Setting(check_ratio, kernel=True)
+    theta = Setting(check_theta, kernel=True)
     scale_threshold = Setting(check_bool)
     centroid = Setting(choice("daofind", "iterated"))
 
@@ -199,14 +187,7 @@ class DAOStarFinder(StarFinderBase):
         self.theta = theta
         self.scale_threshold = scale_threshold
         self.centroid = centroid
-        self._set_common(
-            threshold=threshold, fwhm=fwhm, sigma_radius=sigma_radius,
-            sharpness_range=sharpness_range, roundness_range=roundness_range,
-            exclude_border=exclude_border, n_brightest=n_brightest,
-            peak_max=peak_max, sky=sky, min_separation=min_separation,
-            xycoords=xycoords, padding=padding, sharplo=sharplo,
-            sharphi=sharphi, roundlo=roundlo, roundhi=roundhi,
-            brightest=brightest, peakmax=peakmax)
+        self._set_common(locals())
         self._build_kernel()
 
     @property
@@ -356,14 +337,7 @@ class IRAFStarFinder(StarFinderBase):
                  sharphi=None, roundlo=None, roundhi=None, brightest=None,
                  peakmax=None):
         self.centroid = centroid
-        self._set_common(
-            threshold=threshold, fwhm=fwhm, sigma_radius=sigma_radius,
-            sharpness_range=sharpness_range, roundness_range=roundness_range,
-            exclude_border=exclude_border, n_brightest=n_brightest,
-            peak_max=peak_max, sky=sky, min_separation=min_separation,
-            xycoords=xycoords, padding=padding, sharplo=sharplo,
-            sharphi=sharphi, roundlo=roundlo, roundhi=roundhi,
-            brightest=brightest, peakmax=peakmax)
+        self._set_common(locals())
         self.minsep_fwhm = minsep_fwhm
         self._build_kernel()
 
@@ -374,11 +348,7 @@ class IRAFStarFinder(StarFinderBase):
 
     @minsep_fwhm.setter
     def minsep_fwhm(self, value):
-        value = check_real("minsep_fwhm", value)
-        if value < 0:
-            msg = f"minsep_fwhm must be >= 0, got {value}"
-            raise ValueError(msg)
-        self._minsep_fwhm = value
+        self._minsep_fwhm = check_non_negative_real("minsep_fwhm", value)
 
     def _default_separation(self):
         return max(2, int(self.fwhm * self.minsep_fwhm + 0.5))

@@ -7,13 +7,8 @@ import numpy as np
 
 from ..._numerics.peaks import local_maxima
 from ...utils import as_pair, check_in, coerce_data
-from ._base import (
-    check_min_separation,
-    check_threshold,
-    circular_footprint,
-    merge_alias,
-    threshold_array,
-)
+from ._base import circular_footprint, merge_alias, threshold_array
+from ._checks import check_min_separation, check_threshold
 from ._table import add_sky_column, build_table, empty_table
 
 __all__ = ["find_peaks"]
