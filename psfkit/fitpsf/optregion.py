@@ -212,7 +212,19 @@ def around_region(self, region, indpsf):
     return _box_indices(outer & ~inner, y0, x0, shape[1])
 
 
-class wrapper_optmask(PluginCallable):  # noqa: N801
+class _RegionFilter(PluginCallable):
+    """An optregion plug-in wrapped to drop some of the pixels it picks."""
+
+    def __init__(self, func):
+        self.func = func
+
+    def __call__(self, fitter, region, indpsf):
+        opt = region_to_indices(self.func(fitter, region, indpsf),
+                                fitter.image_shape, name="optregion")
+        return self._keep(fitter, opt, indpsf)
+
+
+class wrapper_optmask(_RegionFilter):  # noqa: N801
     """
     Wrap an optregion plug-in to leave out the pixels in ``self.optmask``.
 
@@ -226,12 +238,8 @@ class wrapper_optmask(PluginCallable):  # noqa: N801
         The optregion plug-in to wrap.
     """
 
-    def __init__(self, func):
-        self.func = func
-
-    def __call__(self, fitter, region, indpsf):
-        opt = region_to_indices(self.func(fitter, region, indpsf),
-                                fitter.image_shape, name="optregion")
+    @staticmethod
+    def _keep(fitter, opt, indpsf):
         optmask = getattr(fitter, "optmask", None)
         if optmask is None:
             return opt
@@ -243,7 +251,7 @@ class wrapper_optmask(PluginCallable):  # noqa: N801
         return opt[~optmask.ravel()[opt]]
 
 
-class wrapper_ignore_all_masked(PluginCallable):  # noqa: N801
+class wrapper_ignore_all_masked(_RegionFilter):  # noqa: N801
     """
     Wrap an optregion plug-in to drop pixels masked in image or bases.
 
@@ -253,12 +261,8 @@ class wrapper_ignore_all_masked(PluginCallable):  # noqa: N801
         The optregion plug-in to wrap.
     """
 
-    def __init__(self, func):
-        self.func = func
-
-    def __call__(self, fitter, region, indpsf):
-        opt = region_to_indices(self.func(fitter, region, indpsf),
-                                fitter.image_shape, name="optregion")
+    @staticmethod
+    def _keep(fitter, opt, indpsf):
         bmask = fitter.base_mask1d
         if bmask is None:
             # only the image mask matters: look it up on these pixels only

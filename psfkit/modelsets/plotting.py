@@ -42,6 +42,22 @@ def _values(value):
     return np.asarray(getattr(value, "value", value)), unit
 
 
+def _map(values, what):
+    """A 2-D result array (plain values and unit) for a map of ``what``."""
+    values, unit = _values(values)
+    if values.ndim != 2:
+        msg = f"the {what} map must be 2-D, got shape {values.shape}"
+        raise ValueError(msg)
+    return values, unit
+
+
+def _pixel_axes(ax, title):
+    ax.set_title(title)
+    ax.set_xlabel("x [pixel]")
+    ax.set_ylabel("y [pixel]")
+    return ax
+
+
 def _label(text, unit):
     if unit is None or unit == u.dimensionless_unscaled:
         return text
@@ -201,10 +217,7 @@ def plot_slope_map(result, *, ax=None, cmap="viridis", percentiles=(1, 99)):
     'slope [DN / s]'
     >>> plt.close(fig)
     """
-    slope, unit = _values(result.slope)
-    if slope.ndim != 2:
-        msg = f"the slope map must be 2-D, got shape {slope.shape}"
-        raise ValueError(msg)
+    slope, unit = _map(result.slope, "slope")
     plt = _pyplot()
     ax = _axes(ax)
     finite = slope[np.isfinite(slope)]
@@ -215,11 +228,8 @@ def plot_slope_map(result, *, ax=None, cmap="viridis", percentiles=(1, 99)):
     bar = plt.colorbar(image, ax=ax)
     bar.set_label(_label("slope", unit))
     n_blank = slope.size - finite.size
-    ax.set_title("Slope" + (f" ({n_blank} pixels without a slope left "
-                            "blank)" if n_blank else ""))
-    ax.set_xlabel("x [pixel]")
-    ax.set_ylabel("y [pixel]")
-    return ax
+    return _pixel_axes(ax, "Slope" + (f" ({n_blank} pixels without a slope "
+                                      "left blank)" if n_blank else ""))
 
 
 def _combination_name(value):
@@ -265,10 +275,7 @@ def plot_flag_map(result, *, ax=None):
     """
     from matplotlib.colors import BoundaryNorm, ListedColormap
 
-    flags, _ = _values(result.flags)
-    if flags.ndim != 2:
-        msg = f"the flag map must be 2-D, got shape {flags.shape}"
-        raise ValueError(msg)
+    flags, _ = _map(result.flags, "flag")
     plt = _pyplot()
     ax = _axes(ax)
     combos, index = np.unique(flags, return_inverse=True)
@@ -285,7 +292,5 @@ def plot_flag_map(result, *, ax=None):
                             for c, n in zip(combos, counts, strict=True)])
     bar.set_label("flags")
     n_flagged = int(np.count_nonzero(flags))
-    ax.set_title(f"Ramp flags: {n_flagged} of {flags.size} pixels flagged")
-    ax.set_xlabel("x [pixel]")
-    ax.set_ylabel("y [pixel]")
-    return ax
+    return _pixel_axes(ax, f"Ramp flags: {n_flagged} of {flags.size} pixels "
+                           "flagged")

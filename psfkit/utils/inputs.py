@@ -23,7 +23,7 @@ import numpy as np
 from .exceptions import InputDataError, NonFiniteValueWarning, warn
 from .validation import check_ndim, check_non_negative
 
-__all__ = ["ArrayData", "coerce_data", "uncertainty_to_error"]
+__all__ = ["ArrayData", "coerce_data", "to_data_unit", "uncertainty_to_error"]
 
 
 @dataclass(frozen=True)
@@ -177,13 +177,48 @@ def uncertainty_to_error(uncertainty, *, name="uncertainty", unit=None):
     return err
 
 
+def to_data_unit(name, value, unit):
+    """
+    A `~astropy.units.Quantity` argument as plain values in the data's unit.
+
+    Parameters
+    ----------
+    name : str
+        The argument name used in error messages.
+    value : object
+        A Quantity is converted to ``unit``; anything else is returned
+        unchanged (taken to be in the data's unit already).
+    unit : `~astropy.units.UnitBase` or None
+        The unit of the data.
+
+    Returns
+    -------
+    value : object
+
+    Raises
+    ------
+    astropy.units.UnitsError
+        If ``value`` has a unit and the data do not, or the units do not
+        convert.
+
+    Examples
+    --------
+    >>> import astropy.units as u
+    >>> from psfkit.utils import to_data_unit
+    >>> to_data_unit('threshold', 2 * u.mJy, u.Jy)
+    0.002
+    """
+    if not isinstance(value, u.Quantity):
+        return value
+    if unit is None:
+        msg = (f"{name} has a unit ({value.unit}) but the data do not; "
+               "give both or neither a unit")
+        raise u.UnitsError(msg)
+    return value.to_value(unit)
+
+
 def _coerce_error(error, shape, unit, name):
-    if isinstance(error, u.Quantity):
-        if unit is None:
-            msg = (f"{name} has a unit ({error.unit}) but the data do not; "
-                   "give both or neither a unit")
-            raise u.UnitsError(msg)
-        error = error.to_value(unit)
+    error = to_data_unit(name, error, unit)
     err = _as_float(name, np.asanyarray(error), np.float64)
     if isinstance(err, np.ma.MaskedArray):
         err = err.filled(np.nan)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from random_fitters import random_fitter
 from scipy import ndimage
 
 from psfkit.fitpsf import BasePSFFitter, region_to_mask, rotation_exclusion_mask
@@ -9,15 +10,8 @@ from psfkit.fitpsf import findbase as fb
 from psfkit.fitpsf import optregion as opt
 
 
-def _fitter(shape=(25, 31), n=6, seed=0, base_mask=None, image_mask=None):
-    rng = np.random.default_rng(seed)
-    base = np.ma.MaskedArray(rng.normal(size=(n, *shape)))
-    if base_mask is not None:
-        base.mask = base_mask
-    img = np.ma.MaskedArray(rng.normal(size=shape))
-    if image_mask is not None:
-        img.mask = image_mask
-    return BasePSFFitter(base, img, bases_axis=0)
+def _fitter(shape=(25, 31), n=6, **kwargs):
+    return random_fitter(shape, n, **kwargs)
 
 
 def _random_region(shape, seed, frac=0.05):

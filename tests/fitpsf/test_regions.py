@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 import numpy as np
 import pytest
+from random_fitters import random_fitter
 
-from psfkit.fitpsf import LOCI, BasePSFFitter, region_to_indices, region_to_mask
+from psfkit.fitpsf import LOCI, region_to_indices, region_to_mask
 from psfkit.fitpsf import regions as rg
 
 
@@ -20,15 +21,8 @@ def _counts(fitter):
     return counts
 
 
-def _fitter(shape=(23, 30), n=4, seed=0, base_mask=None, image_mask=None):
-    rng = np.random.default_rng(seed)
-    base = np.ma.MaskedArray(rng.normal(size=(n, *shape)))
-    if base_mask is not None:
-        base.mask = base_mask
-    img = np.ma.MaskedArray(rng.normal(size=shape))
-    if image_mask is not None:
-        img.mask = image_mask
-    return BasePSFFitter(base, img, bases_axis=0)
+def _fitter(shape=(23, 30), n=4, **kwargs):
+    return random_fitter(shape, n, **kwargs)
 
 
 @pytest.mark.parametrize("shape", [(23, 30), (40, 40), (1, 7)])

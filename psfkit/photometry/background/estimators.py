@@ -173,10 +173,14 @@ class _Estimator(ParamReprMixin):
         return result
 
 
-class _BackgroundEstimator(_Estimator):
-    def calc_background(self, data, *, axis=None, mask=None, masked=False):
-        """
-        Estimate the background (the same as calling the estimator).
+def _calc_method(name, what, result, masked_note=""):
+    """The photutils-named method that does what calling the estimator does."""
+    def calc(self, data, *, axis=None, mask=None, masked=False):
+        return self(data, axis=axis, mask=mask, masked=masked)
+
+    calc.__name__ = calc.__qualname__ = name
+    calc.__doc__ = f"""
+        Estimate the {what} (the same as calling the estimator).
 
         Parameters
         ----------
@@ -188,38 +192,24 @@ class _BackgroundEstimator(_Estimator):
             `True` for values to ignore.
         masked : bool, optional
             Return a masked array (NaN results masked) instead of an
-            array with NaN, as photutils' ``masked=True``.
+            array with NaN{masked_note}.
 
         Returns
         -------
-        background : float, `~numpy.ndarray` or `~astropy.units.Quantity`
+        {result} : float, `~numpy.ndarray` or `~astropy.units.Quantity`
         """
-        return self(data, axis=axis, mask=mask, masked=masked)
+    return calc
+
+
+class _BackgroundEstimator(_Estimator):
+    calc_background = _calc_method("calc_background", "background",
+                                   "background",
+                                   ", as photutils' ``masked=True``")
 
 
 class _RMSEstimator(_Estimator):
-    def calc_background_rms(self, data, *, axis=None, mask=None,
-                            masked=False):
-        """
-        Estimate the background RMS (the same as calling the estimator).
-
-        Parameters
-        ----------
-        data : array-like, masked array, ``Quantity`` or ``NDData``
-            The values; NaN and masked values are ignored.
-        axis : int or tuple of int, optional
-            Reduce along these axes; `None` reduces everything.
-        mask : array-like of bool, optional
-            `True` for values to ignore.
-        masked : bool, optional
-            Return a masked array (NaN results masked) instead of an
-            array with NaN.
-
-        Returns
-        -------
-        rms : float, `~numpy.ndarray` or `~astropy.units.Quantity`
-        """
-        return self(data, axis=axis, mask=mask, masked=masked)
+    calc_background_rms = _calc_method("calc_background_rms",
+                                       "background RMS", "rms")
 
 
 _PARAMS = """

@@ -9,11 +9,10 @@ can never hold a value it would have refused at construction.
 """
 
 
-import astropy.units as u
 import numpy as np
 
 from ..._numerics.peaks import border_ok, local_maxima, sky_level, smooth_image
-from ...utils import ParamReprMixin, coerce_data
+from ...utils import ParamReprMixin, coerce_data, to_data_unit
 from ._checks import (
     check_bool,
     check_fwhm,
@@ -103,13 +102,7 @@ def in_data_unit(name, value, unit, *, allow_array=False):
     """Return ``value`` as a float (array) in the data unit."""
     if value is None:
         return None
-    if isinstance(value, u.Quantity):
-        if unit is None:
-            msg = (f"{name} has a unit ({value.unit}) but the data do not; "
-                   "give both or neither a unit")
-            raise u.UnitsError(msg)
-        value = value.to_value(unit)
-    arr = np.asarray(value, dtype=float)
+    arr = np.asarray(to_data_unit(name, value, unit), dtype=float)
     if arr.ndim != 0 and not allow_array:
         msg = f"{name} must be a scalar, got an array of shape {arr.shape}"
         raise ValueError(msg)
