@@ -205,7 +205,7 @@ def to_data_unit(name, value, unit):
     --------
     >>> import astropy.units as u
     >>> from psfkit.utils import to_data_unit
-    >>> to_data_unit('threshold', 2 * u.mJy, u.Jy)
+    >>> float(to_data_unit('threshold', 2 * u.mJy, u.Jy))
     0.002
     """
     if not isinstance(value, u.Quantity):
