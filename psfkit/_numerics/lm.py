@@ -1,0 +1,338 @@
+"""
+The damped Levenberg-Marquardt loop shared by psfkit's fitting engines.
+
+Every engine fits many independent *systems* at once (PSF groups, ePSF
+stars, clusters of blended stars); what differs between engines is how a
+system's normal equations are built and solved, not how the iteration is
+steered.  `levenberg_marquardt` holds the steering, on per-system numbers
+only; a *problem* object holds the arrays and does the linear algebra:
+
+- ``problem.normal()``: build the normal equations ``A``, ``g`` of every
+  working system at its current parameters;
+- ``problem.chi2()``, ``problem.dof()``, ``problem.floor()``: each
+  working system's chi-square, degrees of freedom and precision floor;
+- ``problem.solve(lam, store=True)``: the step ``(A + lam diag(A)) d = g``
+  of every working system (kept for ``trial`` when ``store``); returns the
+  per-system ``g.d`` and ``d.diag(A).d``;
+- ``problem.trial()``: evaluate the kept steps; returns the trial
+  chi-squares;
+- ``problem.accept(ok)``: make the trial the current state where ``ok``;
+- ``problem.keep(mask)``: drop the systems that finished (``~mask``),
+  recording their final state.
+
+`StackedProblem` implements it for systems of equal shape stacked in
+arrays, on the batched linear algebra of `psfkit._numerics.linalg`; the
+photometry engine's block-sparse systems implement it for clusters of
+stars of any size.
+
+Steering.  A trial step is accepted when it does not increase chi-square.
+The damping follows Nielsen (1999): after an accepted step ``lam`` shrinks
+by ``max(1/3, 1 - (2 rho - 1)^3)`` where ``rho`` is the ratio of the actual
+to the predicted decrease; after a rejected one it grows by 2, 4, 8...  A
+system has converged when the undamped Gauss-Newton step would lower its
+chi-square by less than ``tol`` times its reduced chi-square (the remaining
+step is about ``sqrt(tol)`` of the uncertainties), or by less than its
+precision floor.  While ``lam`` is at most ``LAMBDA_EXACT`` the damped
+step stands for the undamped one in that test (its predicted decrease
+differs by less than ``lam`` over the smallest equilibrated eigenvalue),
+which saves a second solve.  A system whose damping passes
+``LAMBDA_STUCK`` cannot lower chi-square any more: it has converged if the
+remaining decrease is below ``STUCK_RELATIVE`` of its chi-square (a
+minimum to rounding precision), and is reported as not converged
+otherwise.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import linalg
+
+__all__ = ["levenberg_marquardt", "StackedProblem", "solve_stacked",
+           "LMOutcome", "LAMBDA0", "LAMBDA_MIN", "LAMBDA_STUCK",
+           "LAMBDA_EXACT"]
+
+#: initial damping
+LAMBDA0 = 1e-3
+#: smallest damping
+LAMBDA_MIN = 1e-10
+#: damping beyond which no step lowers chi-square any more
+LAMBDA_STUCK = 1e10
+#: damping up to which the damped step serves in the convergence test
+LAMBDA_EXACT = 1e-4
+#: damping of the (numerically) undamped step
+_LAMBDA_NEWTON = 1e-12
+#: a stuck system has converged if less than this fraction of its
+#: chi-square could still be gained
+STUCK_RELATIVE = 1e-9
+
+
+def _nielsen(lam, nu, ok, rho):
+    """Nielsen's damping update for accepted (``ok``) and rejected steps."""
+    gain = np.clip(np.where(np.isfinite(rho), rho, 0.0), 0.0, 1.0)
+    shrink = np.maximum(1.0 / 3.0, 1.0 - (2.0 * gain - 1.0) ** 3)
+    lam = np.where(ok, np.maximum(lam * shrink, LAMBDA_MIN), lam * nu)
+    nu = np.where(ok, 2.0, nu * 2.0)
+    return lam, nu
+
+
+def levenberg_marquardt(problem, *, maxiters, tol, progress=None):
+    """
+    Run damped Levenberg-Marquardt on every system of ``problem``.
+
+    Parameters
+    ----------
+    problem : object
+        The systems (see the module docstring for the methods used).
+    maxiters : int
+        The maximum number of iterations.
+    tol : float
+        Convergence threshold on the chi-square decrease still available
+        from a Gauss-Newton step, in units of the reduced chi-square.
+    progress : callable, optional
+        Called after every iteration with the number of systems still
+        being fitted.
+
+    Returns
+    -------
+    converged : ndarray of bool, shape (n_systems,)
+        `False` for systems stopped at ``maxiters`` or stuck away from a
+        minimum.
+    niter : ndarray of int, shape (n_systems,)
+        Iterations spent on each system.
+    """
+    n = problem.n_systems
+    converged = np.zeros(n, dtype=bool)
+    niter = np.zeros(n, dtype=int)
+    work = np.arange(n)
+    lam = np.full(n, LAMBDA0)
+    nu = np.full(n, 2.0)
+
+    def finish(done, conv):
+        nonlocal work, lam, nu
+        converged[work[done]] = conv
+        problem.keep(~done)
+        work, lam, nu = work[~done], lam[~done], nu[~done]
+
+    for _ in range(maxiters):
+        if work.size == 0:
+            break
+        problem.normal()
+        chi2 = problem.chi2()
+        scale = np.maximum(chi2 / np.maximum(problem.dof(), 1), 0.0)
+        floor = problem.floor()
+        g_step, step_d_step = problem.solve(lam)
+        decrement = g_step.copy()
+        loose = lam > LAMBDA_EXACT
+        if loose.any():
+            newton, _ = problem.solve(np.where(loose, _LAMBDA_NEWTON, lam),
+                                      store=False)
+            decrement = np.where(loose, newton, decrement)
+        done = (decrement <= tol * scale) | (decrement <= floor)
+        if done.any():
+            keep = ~done
+            chi2, floor, decrement, g_step, step_d_step = (
+                v[keep] for v in (chi2, floor, decrement, g_step, step_d_step))
+            finish(done, True)
+            if work.size == 0:
+                break
+        chi2_t = problem.trial()
+        predicted = g_step + lam * step_d_step
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rho = (chi2 - chi2_t) / predicted
+        ok = np.isfinite(chi2_t) & (chi2_t <= chi2)
+        problem.accept(ok)
+        lam, nu = _nielsen(lam, nu, ok, rho)
+        niter[work] += 1
+        stuck = ~ok & (lam > LAMBDA_STUCK)
+        if stuck.any():
+            at_minimum = decrement <= STUCK_RELATIVE * chi2 + floor
+            finish(stuck, at_minimum[stuck])
+        if progress is not None:
+            progress(work.size)
+    if work.size:
+        finish(np.ones(work.size, dtype=bool), False)
+    return converged, niter
+
+
+@dataclass
+class LMOutcome:
+    """
+    The result of `solve_stacked`.
+
+    Attributes
+    ----------
+    u : ndarray, shape (n, p)
+        The fitted unknowns.
+    converged : ndarray of bool, shape (n,)
+    niter : ndarray of int, shape (n,)
+    rw : ndarray, shape (n, m)
+        The weighted residuals at ``u``.
+    jw : ndarray, shape (n, m, p)
+        The weighted Jacobians at ``u``.
+    """
+
+    u: np.ndarray
+    converged: np.ndarray
+    niter: np.ndarray
+    rw: np.ndarray
+    jw: np.ndarray
+
+
+class StackedProblem:
+    """
+    Independent least-squares systems of equal shape, stacked in arrays.
+
+    Parameters
+    ----------
+    residuals : callable
+        ``residuals(u, rows)`` returns the weighted residuals ``rw`` of
+        shape ``(len(rows), m)`` (data minus model, times the square root
+        of the weights) and the weighted Jacobians ``jw`` of the *model*
+        with respect to the unknowns, shape ``(len(rows), m, p)``, of the
+        systems ``rows`` at unknowns ``u`` (shape ``(len(rows), p)``).
+        ``rows`` keeps its identity between calls while no system
+        finishes, so the callable may cache per-row data.
+    u0 : ndarray, shape (n, p)
+        Starting unknowns.
+    lower, upper : ndarray, shape (n, p), optional
+        Bounds: trial steps are clipped to them, and unknowns on a bound
+        pushed against it are held out of the step.
+    dof : ndarray of int, shape (n,), optional
+        Degrees of freedom (default: ``m - p``).
+    floor : ndarray, shape (n,), optional
+        Chi-square decreases below which a system counts as converged
+        whatever ``tol`` (default: 1e-24 of the initial chi-square, the
+        rounding level of noise-free data).
+    """
+
+    def __init__(self, residuals, u0, *, lower=None, upper=None, dof=None,
+                 floor=None):
+        self._residuals = residuals
+        u0 = np.array(u0, dtype=float)
+        n, p = u0.shape
+        self.n_systems = n
+        self.lower = lower
+        self.upper = upper
+        self.rows = np.arange(n)
+        rw, jw = residuals(u0, self.rows)
+        m = rw.shape[1]
+        self._dof = (np.full(n, max(m - p, 1)) if dof is None
+                     else np.maximum(np.asarray(dof), 1))
+        if floor is None:
+            dw = np.where(np.isfinite(rw), rw, 0.0)
+            floor = 1e-24 * np.einsum("ij,ij->i", dw, dw)
+        self._floor_all = np.asarray(floor, dtype=float)
+        # the final state of every system, filled in as systems finish
+        self.out_u = u0.copy()
+        self.out_rw = rw.copy()
+        self.out_jw = jw.copy()
+        # the working state: unfinished systems only
+        self._u, self._rw, self._jw = u0, rw, jw
+        self._chi2 = np.einsum("ij,ij->i", rw, rw)
+        self._a = self._g = self._d = self._step = None
+        self._trial = None
+
+    # -- the interface used by levenberg_marquardt
+    def normal(self):
+        a, g = linalg.normal_equations(self._jw, self._rw)
+        self._a, self._g = self._freeze(a, g)
+        self._d = np.diagonal(self._a, axis1=1, axis2=2)
+
+    def chi2(self):
+        return self._chi2
+
+    def dof(self):
+        return self._dof[self.rows]
+
+    def floor(self):
+        return self._floor_all[self.rows]
+
+    def solve(self, lam, store=True):
+        step, _ = linalg.damped_solve(self._a, self._g, lam)
+        if store:
+            self._step = step
+        return (np.einsum("ij,ij->i", step, self._g),
+                np.einsum("ij,ij,ij->i", self._d, step, step))
+
+    def trial(self):
+        u_t = self._u + self._step
+        if self.lower is not None:
+            np.clip(u_t, self.lower[self.rows], self.upper[self.rows], out=u_t)
+        rw_t, jw_t = self._residuals(u_t, self.rows)
+        chi2_t = np.einsum("ij,ij->i", rw_t, rw_t)
+        self._trial = (u_t, rw_t, jw_t, chi2_t)
+        return chi2_t
+
+    def accept(self, ok):
+        u_t, rw_t, jw_t, chi2_t = self._trial
+        if ok.all():
+            self._u, self._rw, self._jw, self._chi2 = u_t, rw_t, jw_t, chi2_t
+        else:
+            self._u[ok], self._rw[ok], self._jw[ok] = u_t[ok], rw_t[ok], jw_t[ok]
+            self._chi2[ok] = chi2_t[ok]
+        self._trial = None
+
+    def keep(self, mask):
+        done = self.rows[~mask]
+        self.out_u[done] = self._u[~mask]
+        self.out_rw[done] = self._rw[~mask]
+        self.out_jw[done] = self._jw[~mask]
+        # a new rows array tells the residual callable to refresh its cache
+        self.rows = self.rows[mask]
+        self._u, self._rw, self._jw = self._u[mask], self._rw[mask], self._jw[mask]
+        self._chi2 = self._chi2[mask]
+        if self._step is not None:
+            self._step = self._step[mask]
+        if self._a is not None:
+            self._a, self._g, self._d = self._a[mask], self._g[mask], self._d[mask]
+
+    def _freeze(self, a, g):
+        """
+        Hold the unknowns that sit on a bound and are pushed against it.
+
+        Their rows and columns of the normal equations are zeroed (the
+        solves then leave them unchanged), so that the convergence test and
+        the step involve only the unknowns that can still move.
+        """
+        if self.lower is None:
+            return a, g
+        lo, hi = self.lower[self.rows], self.upper[self.rows]
+        frozen = ((self._u <= lo) & (g < 0)) | ((self._u >= hi) & (g > 0))
+        if not frozen.any():
+            return a, g
+        keep = (~frozen).astype(float)
+        return a * keep[:, :, None] * keep[:, None, :], g * keep
+
+
+def solve_stacked(residuals, u0, *, lower=None, upper=None, dof=None,
+                  floor=None, maxiters=100, tol=1e-6, progress=None):
+    """
+    Fit stacked independent least-squares systems (see `StackedProblem`).
+
+    Returns
+    -------
+    outcome : `LMOutcome`
+
+    Examples
+    --------
+    Two straight lines ``y = a + b t`` fitted at once:
+
+    >>> import numpy as np
+    >>> from psfkit._numerics.lm import solve_stacked
+    >>> t = np.linspace(0.0, 1.0, 5)
+    >>> data = np.stack([1.0 + 2.0 * t, -3.0 + 0.5 * t])
+    >>> design = np.stack([np.ones_like(t), t], axis=1)
+    >>> def residuals(u, rows):
+    ...     model = u @ design.T
+    ...     return data[rows] - model, np.broadcast_to(design, (len(rows), 5, 2))
+    >>> out = solve_stacked(residuals, np.zeros((2, 2)))
+    >>> np.round(out.u, 6).tolist(), out.converged.tolist()
+    ([[1.0, 2.0], [-3.0, 0.5]], [True, True])
+    """
+    problem = StackedProblem(residuals, u0, lower=lower, upper=upper, dof=dof,
+                             floor=floor)
+    converged, niter = levenberg_marquardt(problem, maxiters=maxiters, tol=tol,
+                                           progress=progress)
+    return LMOutcome(u=problem.out_u, converged=converged, niter=niter,
+                     rw=problem.out_rw, jw=problem.out_jw)
