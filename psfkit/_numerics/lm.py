@@ -9,14 +9,16 @@ only; a *problem* object holds the arrays and does the linear algebra:
 
 - ``problem.normal()``: build the normal equations ``A``, ``g`` of every
   working system at its current parameters;
-- ``problem.chi2()``, ``problem.dof()``, ``problem.floor()``: each
-  working system's chi-square, degrees of freedom and precision floor;
+- ``problem.chi2()``, ``problem.dof()``, ``problem.floor()``,
+  ``problem.unknowns()``: each working system's chi-square, degrees of
+  freedom, precision floor and number of unknowns;
 - ``problem.solve(lam, store=True)``: the step ``(A + lam diag(A)) d = g``
   of every working system (kept for ``trial`` when ``store``); returns the
   per-system ``g.d`` and ``d.diag(A).d``;
 - ``problem.trial()``: evaluate the kept steps; returns the trial
   chi-squares;
 - ``problem.accept(ok)``: make the trial the current state where ``ok``;
+- ``problem.double_step()``: double the kept steps (to extend them);
 - ``problem.keep(mask)``: drop the systems that finished (``~mask``),
   recording their final state.
 
@@ -30,16 +32,21 @@ The damping follows Nielsen (1999): after an accepted step ``lam`` shrinks
 by ``max(1/3, 1 - (2 rho - 1)^3)`` where ``rho`` is the ratio of the actual
 to the predicted decrease; after a rejected one it grows by 2, 4, 8...  A
 system has converged when the undamped Gauss-Newton step would lower its
-chi-square by less than ``tol`` times its reduced chi-square (the remaining
-step is about ``sqrt(tol)`` of the uncertainties), or by less than its
-precision floor.  While ``lam`` is at most ``LAMBDA_EXACT`` the damped
+chi-square by less than ``tol`` times its reduced chi-square per unknown
+(the remaining step is then about ``sqrt(tol)`` of the uncertainties, for
+a system of 3 unknowns as for one of 3000), or by less than its precision
+floor.  While ``lam`` is at most ``LAMBDA_EXACT`` the damped
 step stands for the undamped one in that test (its predicted decrease
 differs by less than ``lam`` over the smallest equilibrated eigenvalue),
 which saves a second solve.  A system whose damping passes
 ``LAMBDA_STUCK`` cannot lower chi-square any more: it has converged if the
 remaining decrease is below ``STUCK_RELATIVE`` of its chi-square (a
 minimum to rounding precision), and is reported as not converged
-otherwise.
+otherwise.  When chi-square falls by more than ``RHO_EXTEND`` times the
+predicted decrease, the model underestimates how far the minimum lies
+along the step (the curvature from large residuals that Gauss-Newton
+leaves out): the step is taken again from the new point, then twice and
+four times as long, while chi-square keeps falling.
 """
 
 from dataclasses import dataclass
@@ -62,6 +69,11 @@ LAMBDA_STUCK = 1e10
 LAMBDA_EXACT = 1e-4
 #: damping of the (numerically) undamped step
 _LAMBDA_NEWTON = 1e-12
+#: an accepted step is tried once more when chi-square fell more than this
+#: many times the predicted decrease
+RHO_EXTEND = 1.5
+#: at most this many extensions of a step
+MAX_EXTEND = 4
 #: a stuck system has converged if less than this fraction of its
 #: chi-square could still be gained
 STUCK_RELATIVE = 1e-9
@@ -120,6 +132,7 @@ def levenberg_marquardt(problem, *, maxiters, tol, progress=None):
         problem.normal()
         chi2 = problem.chi2()
         scale = np.maximum(chi2 / np.maximum(problem.dof(), 1), 0.0)
+        scale = scale * np.maximum(problem.unknowns(), 1)
         floor = problem.floor()
         g_step, step_d_step = problem.solve(lam)
         decrement = g_step.copy()
@@ -142,6 +155,19 @@ def levenberg_marquardt(problem, *, maxiters, tol, progress=None):
             rho = (chi2 - chi2_t) / predicted
         ok = np.isfinite(chi2_t) & (chi2_t <= chi2)
         problem.accept(ok)
+        # chi-square fell much faster than the quadratic model said: the
+        # curvature along the step is small (large residuals), so the step
+        # is taken again, doubled each time, while chi-square keeps falling
+        longer = ok & (rho > RHO_EXTEND)
+        best = chi2_t
+        for _ in range(MAX_EXTEND):
+            if not longer.any():
+                break
+            chi2_e = problem.trial()
+            longer &= np.isfinite(chi2_e) & (chi2_e < best)
+            problem.accept(longer)
+            best = np.where(longer, chi2_e, best)
+            problem.double_step()
         lam, nu = _nielsen(lam, nu, ok, rho)
         niter[work] += 1
         stuck = ~ok & (lam > LAMBDA_STUCK)
@@ -245,6 +271,9 @@ class StackedProblem:
     def dof(self):
         return self._dof[self.rows]
 
+    def unknowns(self):
+        return np.full(len(self.rows), self._u.shape[1])
+
     def floor(self):
         return self._floor_all[self.rows]
 
@@ -272,6 +301,9 @@ class StackedProblem:
             self._u[ok], self._rw[ok], self._jw[ok] = u_t[ok], rw_t[ok], jw_t[ok]
             self._chi2[ok] = chi2_t[ok]
         self._trial = None
+
+    def double_step(self):
+        self._step = 2.0 * self._step
 
     def keep(self, mask):
         done = self.rows[~mask]

@@ -11,9 +11,12 @@ PSF photometry: fitting the PSF model to every source of an image.
 - ``tiled``: large images in overlapping tiles, on any executor.
 """
 
-from . import flags, psf_photometry, tiled
+from . import fitters, flags, psf_photometry, results, tiled
+from .fitters import *  # noqa: F401,F403
 from .flags import *  # noqa: F401,F403
 from .psf_photometry import *  # noqa: F401,F403
+from .results import *  # noqa: F401,F403
 from .tiled import *  # noqa: F401,F403
 
-__all__ = [*psf_photometry.__all__, *tiled.__all__, *flags.__all__]
+__all__ = [*psf_photometry.__all__, *fitters.__all__, *results.__all__,
+           *tiled.__all__, *flags.__all__]

@@ -1,0 +1,365 @@
+"""
+The all-star fit: every star of an image fitted together, at any density.
+
+The problem is the one DAOPHOT's ALLSTAR (Stetson 1987, 1994) and
+crowdsource (Schlafly et al. 2018) solve: the sum of all the stars' models
+fitted to all the pixels that any star's fit box covers (the geometry of
+`psfkit.photometry.fitting._geometry`).  There are no groups and no group
+size limit; a star sees every neighbour whose model reaches its pixels.
+
+Each Levenberg-Marquardt iteration (the shared loop of
+`psfkit._numerics.lm`) costs about as much as evaluating every star's model
+once:
+
+1. the residual image ``data - sum of models`` is kept up to date; each
+   star's gradient and its own block of the normal matrix come from its
+   model box (a gather and a batched product);
+2. for each pair of stars coupled more than
+   `~psfkit.photometry.fitting._couplings.MIN_COUPLING` (see that module),
+   the off-diagonal block comes from the pixels they share, through
+   precomputed index maps;
+3. the block normal equations of every *cluster* of coupled stars are
+   solved (`psfkit.photometry.fitting._block_system`): stacked dense
+   solves for small clusters, one equilibrated sparse factorisation for
+   the others, so the cost is about linear in the stars and pixels;
+4. the trial models update the residual image with one
+   `numpy.bincount`; each cluster accepts or rejects its step on its own
+   chi-square and carries its own damping.
+
+Pairs coupled less than the threshold stay out of the matrix but not out
+of the model: they see each other through the residual image, so the fit
+converges to the exact joint minimum, only a little more slowly.  Clusters
+that converge leave the working set; a final check on the residual image
+reopens any cluster that a neighbour's later moves pushed off its minimum.
+Stars marked *settled* (a converged fit whose neighbourhood has not
+changed since) start outside the working set: refits after new detections
+touch only the clusters that changed.
+
+Uncertainties are the marginal ones, from the inverse of each cluster's
+normal matrix (or of each star's neighbourhood in very large clusters), so
+blended stars get the larger errors that their correlation implies.
+"""
+
+import numpy as np
+
+from ..._numerics.lm import levenberg_marquardt
+from ..models import base as _models
+from ._block_system import ClusterSolver
+from ._couplings import clusters, coupled_pairs
+from ._geometry import grid_xy, offset_maps
+
+__all__ = []
+
+# a cluster that stopped is fitted again if the decrease still available
+# exceeds this many times the loop's tolerance
+_REOPEN = 4.0
+#: LM iterations per round before the coupled pairs are found again
+ROUND_ITERATIONS = 25
+
+
+def evaluate(setup, cols, rows, theta, *, jacobian=True):
+    """
+    Model values ``(n, M)`` of stars on their model boxes, and (with
+    ``jacobian``) the derivatives ``(n, M, nf)`` by the free parameters.
+    """
+    model = setup.model
+    with np.errstate(all="ignore"):
+        if getattr(model, "grid_separable", False):
+            out = model.evaluate_grid(cols[:, None, :], rows[:, None, :], theta,
+                                      jacobian=jacobian)
+        else:
+            x, y = grid_xy(cols, rows)
+            out = _models.evaluate_stack(model, x, y, theta, jacobian=jacobian)
+    if not jacobian:
+        return out, None
+    return out[0], out[1][..., setup.free]
+
+
+class AllStarProblem:
+    """
+    The clusters of an all-star fit as the systems of the shared LM loop.
+
+    Parameters
+    ----------
+    setup : FitSetup
+    geom : StarGeometry
+        Of the stars being fitted (finite models, enough pixels).
+    data : ndarray, 2-D
+        Background-subtracted image (masked pixels 0).
+    theta : ndarray, shape (n, n_params)
+        Starting parameters, inside the bounds; updated in place.
+    lower, upper : ndarray, shape (n, n_params)
+    table : ndarray
+        The model's coupling table (`coupling_table`).
+    min_coupling : float
+        Pairs coupled more enter the normal matrix together.
+    """
+
+    def __init__(self, setup, geom, data, theta, lower, upper, table,
+                 min_coupling):
+        self.setup = setup
+        self.geom = geom
+        self.free = setup.free
+        self.nf = len(setup.free)
+        self.theta = theta
+        self.lower, self.upper = lower, upper
+        self.table, self.min_coupling = table, min_coupling
+        self.maps = offset_maps(geom.model_shape)
+        self.data_flat = np.asarray(data, dtype=float).ravel()
+        self.values, jac = evaluate(setup, geom.cols, geom.rows, theta)
+        self.jw = jac * geom.weight[:, :, None]
+        self.resid = self.data_flat - self._accumulate(self.values)
+        self.pair_up()
+
+    def pair_up(self):
+        """Find the coupled pairs and the clusters at the current positions."""
+        geom, setup = self.geom, self.setup
+        self.pairs, self.offsets = coupled_pairs(
+            self.theta[:, setup.x_col], self.theta[:, setup.y_col], geom.cx,
+            geom.cy, self.table, geom.model_shape, self.min_coupling)
+        self.label, self.sizes = clusters(len(self.theta), self.pairs)
+        self._cluster_pixels()
+
+    def start(self, systems):
+        """Fit the clusters ``systems`` next (the others stay as they are)."""
+        self.systems = np.asarray(systems, dtype=np.int64)
+        self.n_systems = len(self.systems)
+        self.work = self.systems
+        self._set_working()
+
+    # ---------------------------------------------------------- helpers
+    def _accumulate(self, values, idx=None):
+        flat = self.geom.flat if idx is None else self.geom.flat[idx]
+        keep = flat >= 0
+        return np.bincount(flat[keep], weights=values[keep],
+                           minlength=self.data_flat.size)
+
+    def _cluster_pixels(self):
+        """
+        Every (cluster, pixel) pair once: the pixels of each cluster, and
+        where each star's support pixels fall among them.
+        """
+        geom = self.geom
+        n_pix = self.data_flat.size
+        use = geom.weight > 0
+        keys = (self.label[:, None] * n_pix + geom.flat)[use]
+        keys, inverse = np.unique(keys, return_inverse=True)
+        self.entry_of = np.full(geom.flat.shape, -1)
+        self.entry_of[use] = inverse.ravel()
+        self.pix_cluster, self.pix_flat = np.divmod(keys, n_pix)
+        self.pix_weight = geom.pixel_weight[self.pix_flat]
+        n_clusters = len(self.sizes)
+        self.n_pix_cluster = np.bincount(self.pix_cluster, minlength=n_clusters)
+        self.unknowns_cluster = self.sizes * self.nf
+        dw = self.data_flat[self.pix_flat] * self.pix_weight
+        self.floor_cluster = 1e-24 * np.bincount(self.pix_cluster, dw * dw,
+                                                 minlength=n_clusters)
+
+    def _set_working(self):
+        clusters = self.work
+        flag = np.zeros(len(self.unknowns_cluster), dtype=bool)
+        flag[clusters] = True
+        self.stars = np.flatnonzero(flag[self.label])
+        local = np.full(len(self.label), -1)
+        local[self.stars] = np.arange(len(self.stars))
+        # working clusters are numbered 0 .. len(work)-1 in the loop's order
+        rank = np.full(len(flag), -1)
+        rank[clusters] = np.arange(len(clusters))
+        self.wlabel = rank[self.label[self.stars]]
+        in_work = (flag[self.label[self.pairs[:, 0]]] if len(self.pairs)
+                   else np.zeros(0, dtype=bool))
+        self.wpairs_idx = np.flatnonzero(in_work)
+        self.wpairs = local[self.pairs[self.wpairs_idx]]
+        self.solver = ClusterSolver(self.wlabel, self.wpairs, self.nf)
+        entry = flag[self.pix_cluster]
+        self.wpix_flat = self.pix_flat[entry]
+        self.wpix_weight = self.pix_weight[entry]
+        self.wpix_cluster = rank[self.pix_cluster[entry]]
+        # each working star's support pixels among the working entries
+        wmap = np.cumsum(entry) - 1
+        own = self.entry_of[self.stars]
+        self.wentry_of = np.where(own >= 0, wmap[np.maximum(own, 0)], -1)
+        self._step = None
+
+    def _cluster_sum(self, per_star):
+        return np.bincount(self.wlabel, per_star, minlength=len(self.work))
+
+    def _chi2(self, resid):
+        rw = resid[self.wpix_flat] * self.wpix_weight
+        return np.bincount(self.wpix_cluster, rw * rw, minlength=len(self.work))
+
+    def pair_blocks(self, idx):
+        """Normal-matrix blocks of the coupled pairs ``idx``."""
+        nf = self.nf
+        jw = self.jw
+        out = np.empty((len(idx), nf, nf))
+        step = max(1, 2_000_000 // max(jw.shape[1] * nf, 1))
+        for s in range(0, len(idx), step):
+            sel = idx[s:s + step]
+            i, j = self.pairs[sel, 0], self.pairs[sel, 1]
+            maps = self.maps[self.offsets[sel]]
+            # the second star's weighted derivatives on the first one's box
+            other = np.take_along_axis(jw[j], np.maximum(maps, 0)[:, :, None],
+                                       axis=1)
+            other[maps < 0] = 0.0
+            out[s:s + step] = np.swapaxes(jw[i], 1, 2) @ other
+        return out
+
+    def gradient(self, stars):
+        """Gradients ``J^T W r`` of ``stars`` from the residual image."""
+        flat = self.geom.flat[stars]
+        rw = np.where(flat >= 0, self.resid[np.maximum(flat, 0)], 0.0)
+        rw *= self.geom.weight[stars]
+        return np.einsum("nmf,nm->nf", self.jw[stars], rw)
+
+    # ------------------------------------------------- the loop interface
+    def normal(self):
+        stars = self.stars
+        jw = self.jw[stars]
+        grad = self.gradient(stars)
+        diag = np.swapaxes(jw, 1, 2) @ jw
+        blocks = self.pair_blocks(self.wpairs_idx)
+        # unknowns on a bound and pushed against it are held out
+        u = self.theta[stars][:, self.free]
+        lo = self.lower[stars][:, self.free]
+        hi = self.upper[stars][:, self.free]
+        frozen = ((u <= lo) & (grad < 0)) | ((u >= hi) & (grad > 0))
+        if frozen.any():
+            keep = (~frozen).astype(float)
+            grad = grad * keep
+            diag = diag * keep[:, :, None] * keep[:, None, :]
+            if len(blocks):
+                ki, kj = keep[self.wpairs[:, 0]], keep[self.wpairs[:, 1]]
+                blocks = blocks * ki[:, :, None] * kj[:, None, :]
+        self._diag, self._blocks, self._grad = diag, blocks, grad
+
+    def chi2(self):
+        return self._chi2(self.resid)
+
+    def dof(self):
+        return self.n_pix_cluster[self.work] - self.unknowns_cluster[self.work]
+
+    def floor(self):
+        return self.floor_cluster[self.work]
+
+    def unknowns(self):
+        return self.unknowns_cluster[self.work]
+
+    def solve(self, lam, store=True):
+        damp = np.repeat(lam[self.wlabel][:, None], self.nf, axis=1)
+        step = self.solver.solve(self._diag, self._blocks, self._grad, damp)
+        if store:
+            self._step = step
+        d = np.diagonal(self._diag, axis1=1, axis2=2)
+        return (self._cluster_sum(np.sum(step * self._grad, axis=1)),
+                self._cluster_sum(np.sum(d * step * step, axis=1)))
+
+    def trial(self):
+        # each cluster's trial chi-square changes only its own models: the
+        # neighbours' simultaneous steps must not decide its acceptance
+        stars = self.stars
+        theta_t = self.theta[stars]
+        theta_t[:, self.free] += self._step
+        np.clip(theta_t, self.lower[stars], self.upper[stars], out=theta_t)
+        values_t, jac_t = evaluate(self.setup, self.geom.cols[stars],
+                                   self.geom.rows[stars], theta_t)
+        delta = values_t - self.values[stars]
+        use = self.wentry_of >= 0
+        change = np.bincount(self.wentry_of[use], weights=delta[use],
+                             minlength=len(self.wpix_flat))
+        rw = (self.resid[self.wpix_flat] - change) * self.wpix_weight
+        self._trial = (theta_t, values_t, jac_t, delta)
+        return np.bincount(self.wpix_cluster, rw * rw, minlength=len(self.work))
+
+    def accept(self, ok):
+        theta_t, values_t, jac_t, delta = self._trial
+        self._trial = None
+        good = ok[self.wlabel]
+        if not good.any():
+            return
+        idx = self.stars[good]
+        self.resid = self.resid - self._accumulate(delta[good], idx)
+        self.theta[idx] = theta_t[good]
+        self.values[idx] = values_t[good]
+        self.jw[idx] = jac_t[good] * self.geom.weight[idx][:, :, None]
+
+    def double_step(self):
+        self._step = 2.0 * self._step
+
+    def keep(self, mask):
+        step, stars = self._step, self.stars
+        self.work = self.work[mask]
+        self._set_working()
+        if step is not None:
+            # the step of the clusters still working is tried next
+            self._step = step[np.isin(stars, self.stars, assume_unique=True)]
+
+
+def run(problem, todo, *, maxiters, tol, progress=None):
+    """
+    Fit the stars ``todo`` (with their clusters) until every cluster of the
+    image is at its minimum.
+
+    The fit goes in rounds.  Each round finds the coupled pairs at the
+    current positions and runs the LM loop on the clusters that need it,
+    for at most ``ROUND_ITERATIONS`` iterations.  After a round every
+    cluster's remaining Gauss-Newton decrease is computed on the residual
+    image with the pairs found again: clusters that stopped early and were
+    moved off their minimum by a weakly coupled neighbour, and clusters
+    whose coupling changed as their stars moved, go into the next round.
+
+    Parameters
+    ----------
+    problem : `AllStarProblem`
+    todo : ndarray of bool, shape (n,)
+        The stars to fit first (the others start as converged fits).
+
+    Returns
+    -------
+    converged : ndarray of bool, shape (n,)
+        `False` for stars whose cluster was still moving at ``maxiters``.
+    niter : ndarray of int, shape (n,)
+    """
+    n = len(problem.theta)
+    converged = np.ones(n, dtype=bool)
+    niter = np.zeros(n, dtype=int)
+    todo = np.asarray(todo, dtype=bool).copy()
+    spent = 0
+    first = True
+    while spent < maxiters:
+        if not first:
+            problem.pair_up()
+            todo |= _off_minimum(problem, tol) & (niter < maxiters)
+        first = False
+        if not todo.any():
+            break
+        systems = np.unique(problem.label[todo])
+        problem.start(systems)
+        budget = min(ROUND_ITERATIONS, maxiters - spent)
+        conv, nit = levenberg_marquardt(problem, maxiters=budget, tol=tol,
+                                        progress=progress)
+        if not nit.any():
+            # the loop's own test found every cluster at its minimum
+            break
+        stars = np.isin(problem.label, systems)
+        converged[stars] = conv[np.searchsorted(systems, problem.label[stars])]
+        niter[stars] += nit[np.searchsorted(systems, problem.label[stars])]
+        spent += int(nit.max(initial=0))
+        todo = stars & ~converged
+    return converged, niter
+
+
+def _off_minimum(problem, tol):
+    """Stars of clusters whose Gauss-Newton decrease exceeds the tolerance."""
+    problem.start(np.arange(len(problem.sizes)))
+    problem.normal()
+    newton = problem.solver.solve(problem._diag, problem._blocks,
+                                  problem._grad,
+                                  np.full(problem._grad.shape, 1e-12))
+    dec = problem._cluster_sum(np.sum(newton * problem._grad, axis=1))
+    scale = (problem.chi2() / np.maximum(problem.dof(), 1)
+             * problem.unknowns())
+    # a little slack: the loop's own test is exact; this one catches the
+    # clusters that a neighbour moved after they stopped
+    off = (dec > _REOPEN * tol * scale) & (dec > problem.floor())
+    return off[problem.label]

@@ -1,0 +1,220 @@
+"""
+The fitting engine behind every PSF photometry class: plain arrays in,
+per-source results out.
+
+`fit_image` is the one entry point.  With the default
+`~psfkit.photometry.SparseLMFitter` it runs the all-star fit of
+`psfkit.photometry.fitting._allstar` (every star with all its neighbours,
+no group size limit, warm restarts that touch only what changed); with
+`~psfkit.photometry.BatchedLMFitter` or an astropy fitter it fits the
+grouper's groups independently (`psfkit.photometry.fitting._group_fit`).
+Both return a `SourceFits` with the same quantities and the same flags.
+"""
+
+import numpy as np
+
+from ...utils import single_threaded_blas
+from ._allstar import AllStarProblem, evaluate, run
+from ._block_system import marginal_covariance
+from ._couplings import coupling_table
+from ._geometry import build_geometry
+from ._group_fit import SourceFits, fit_sources, quality_flags
+from .flags import PSFFlags
+
+__all__ = ["fit_image"]
+
+
+def _sizes(labels):
+    """``{size: count}`` of the groups given by integer labels."""
+    if len(labels) == 0:
+        return {}
+    _, counts = np.unique(labels, return_counts=True)
+    sizes, n = np.unique(counts, return_counts=True)
+    return {int(k): int(v) for k, v in zip(sizes, n, strict=True)}
+
+
+def position_bounds(setup, box_xy):
+    """
+    The model's bounds, and the centre kept within its own fit box.
+
+    A centre may move at most to the edge of its fit box: beyond it the
+    box no longer constrains it (a faint source would wander off).
+    """
+    n = len(box_xy)
+    n_par = len(setup.param_names)
+    lower = np.broadcast_to(setup.lower, (n, n_par)).copy()
+    upper = np.broadcast_to(setup.upper, (n, n_par)).copy()
+    for col, axis, half in ((setup.x_col, 0, setup.fitshape[1] // 2),
+                            (setup.y_col, 1, setup.fitshape[0] // 2)):
+        centre = np.floor(box_xy[:, axis] + 0.5)
+        lower[:, col] = np.maximum(lower[:, col], centre - half - 0.5)
+        upper[:, col] = np.minimum(upper[:, col], centre + half + 0.5)
+    return lower, upper
+
+
+def _unit_jacobian(setup, theta, model_shape):
+    """Derivatives of a unit-flux star at the centre of a model box."""
+    my, mx = model_shape
+    params = np.nanmedian(theta, axis=0)[None, :]
+    params[0, setup.flux_col] = 1.0
+    params[0, setup.x_col] = params[0, setup.y_col] = 0.0
+    cols = np.arange(-(mx // 2), mx // 2 + 1, dtype=float)[None, :]
+    rows = np.arange(-(my // 2), my // 2 + 1, dtype=float)[None, :]
+    _, jac = evaluate(setup, cols, rows, params)
+    return np.nan_to_num(jac[0])
+
+
+def fit_image(setup, data, weight, start, *, box_xy=None, group_id=None,
+              model_shape, weights_are_errors, settled=None, prior=None,
+              progress=None):
+    """
+    Fit every source of an image.
+
+    Parameters
+    ----------
+    setup : `FitSetup`
+        What is fitted, and with which fitter.
+    data : ndarray, 2-D
+        Background-subtracted image, masked pixels set to zero.
+    weight : ndarray, 2-D
+        1/error (or 1) for usable pixels, 0 for masked ones.
+    start : ndarray, shape (n, n_params)
+        Starting parameters (finite positions).
+    box_xy : ndarray, shape (n, 2), optional
+        Where each source's fit box is centred (default: its starting
+        position).  A refit keeps the boxes of sources seen before.
+    group_id : ndarray of int, shape (n,), optional
+        The grouper's labels: fitted together by the group fitters,
+        reported by the all-star fit (which needs no groups).
+    model_shape : tuple of 2 odd int
+        The box over which each source's model is evaluated (the rendering
+        box, at least ``fitshape``).
+    weights_are_errors : bool
+        Whether ``weight`` is an inverse error (else the uncertainties are
+        scaled by the reduced chi-square).
+    settled : ndarray of bool, shape (n,), optional
+        All-star fit: sources whose ``start`` is a converged fit with an
+        unchanged neighbourhood; they are refitted only with a changed
+        neighbour.
+    prior : `SourceFits`, optional
+        The previous fits of the settled sources (same order), for their
+        iteration counts and convergence.
+    progress : callable, optional
+        Called after each iteration with the number of clusters left.
+
+    Returns
+    -------
+    fits : `SourceFits`
+    """
+    start = np.asarray(start, dtype=float)
+    n = len(start)
+    if group_id is None:
+        group_id = np.arange(1, n + 1)
+    if box_xy is None:
+        box_xy = start[:, [setup.x_col, setup.y_col]]
+    if setup.solver is not None:
+        return fit_sources(setup, data, weight, start, group_id,
+                           weights_are_errors=weights_are_errors)
+    with single_threaded_blas(), np.errstate(all="ignore"):
+        fits = _fit_all_stars(setup, data, weight, start, box_xy,
+                              model_shape, weights_are_errors, settled,
+                              prior, progress)
+    fits.group_sizes = _sizes(group_id)
+    return fits
+
+
+def _fit_all_stars(setup, data, weight, start, box_xy, model_shape,
+                   weights_are_errors, settled, prior, progress):
+    n, n_par = start.shape
+    fitter = setup.fitter
+    bx, by = box_xy[:, 0], box_xy[:, 1]
+    nfree = len(setup.free)
+    geom = build_geometry(bx, by, setup.fitshape, model_shape, weight, nfree)
+    lower, upper = position_bounds(setup, box_xy)
+    theta = np.clip(start, lower, upper)
+    # a source whose model cannot be evaluated is reported, not fitted
+    idx = np.flatnonzero(geom.fitted & np.all(np.isfinite(theta), axis=1))
+    values, jac = evaluate(setup, geom.cols[idx], geom.rows[idx], theta[idx])
+    finite = (np.all(np.isfinite(values), axis=1)
+              & np.all(np.isfinite(jac), axis=(1, 2)))
+    nonfinite = np.zeros(n, dtype=bool)
+    nonfinite[idx[~finite]] = True
+    nonfinite |= geom.fitted & ~np.all(np.isfinite(theta), axis=1)
+    if nonfinite.any():
+        geom = build_geometry(bx, by, setup.fitshape, model_shape, weight,
+                              nfree, exclude=nonfinite)
+    idx = np.flatnonzero(geom.fitted)
+    sub = geom.subset(idx)
+    table = coupling_table(_unit_jacobian(setup, theta[idx], sub.model_shape),
+                           sub.model_shape)
+    problem = AllStarProblem(setup, sub, data, theta[idx].copy(), lower[idx],
+                             upper[idx], table, fitter.min_coupling)
+    todo = (np.ones(len(idx), dtype=bool) if settled is None
+            else ~np.asarray(settled)[idx])
+    converged_fit, niter_fit = run(problem, todo, maxiters=fitter.maxiters,
+                                   tol=fitter.tol, progress=progress)
+
+    # final normal equations of every cluster: uncertainties and statistics
+    problem.pair_up()
+    label, sizes = problem.label, problem.sizes
+    problem.start(np.arange(len(sizes)))
+    problem.normal()
+    cov, undetermined = marginal_covariance(label, problem.pairs,
+                                            problem._diag, problem._blocks)
+    if not weights_are_errors:
+        red = problem.chi2() / np.maximum(problem.dof(), 1)
+        cov = cov * red[label][:, None, None]
+    var = np.diagonal(cov, axis1=1, axis2=2)
+
+    theta_out = np.full((n, n_par), np.nan)
+    unc = np.full((n, n_par), np.nan)
+    theta_out[idx] = problem.theta
+    u = np.zeros((len(idx), n_par))
+    with np.errstate(invalid="ignore"):
+        u[:, setup.free] = np.sqrt(var)
+    unc[idx] = u
+    no_cov = np.zeros(n, dtype=bool)
+    no_cov[idx] = undetermined.any(axis=1)
+    unc[no_cov] = np.nan
+
+    converged = np.ones(n, dtype=bool)
+    niter = np.zeros(n, dtype=int)
+    converged[idx] = converged_fit
+    niter[idx] = niter_fit
+    if settled is not None and prior is not None:
+        # stars never refitted keep their earlier counts and convergence
+        old = idx[niter_fit == 0]
+        niter[old] = prior.niter[old]
+        converged[old] = (prior.flags[old] & PSFFlags.NOT_CONVERGED) == 0
+
+    # statistics over each star's own fit box, from the global residual
+    resid = problem.resid
+    flat = sub.flat[:, sub.own]
+    w = sub.weight[:, sub.own]
+    r = np.where(flat >= 0, resid[np.maximum(flat, 0)], 0.0)
+    valid = w > 0
+    qfit_num = np.full(n, np.nan)
+    cfit_num = np.full(n, np.nan)
+    chi2 = np.full(n, np.nan)
+    qfit_num[idx] = np.sum(np.where(valid, np.abs(r), 0.0), axis=1)
+    centre = flat.shape[1] // 2
+    cfit_num[idx] = np.where(valid[:, centre], r[:, centre], np.nan)
+    chi2[idx] = np.sum(np.where(valid, (r * w) ** 2, 0.0), axis=1)
+
+    fitted = geom.fitted | nonfinite
+    finite_model = ~nonfinite
+    flags = quality_flags(
+        setup, data.shape, theta0=start, theta=theta_out, unc=unc,
+        lower=lower, upper=upper, fitted=fitted, converged=converged,
+        no_cov=no_cov, finite_model=finite_model, partial=geom.partial,
+        n_masked=geom.n_masked, center_masked=geom.center_masked)
+    flux = theta_out[:, setup.flux_col]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        qfit = qfit_num / flux
+        cfit = cfit_num / flux
+    cluster = np.full(n, -1)
+    cluster[idx] = label
+    return SourceFits(theta=theta_out, unc=unc, flags=flags, npix=geom.npix,
+                      qfit=qfit, cfit=cfit, chi2=chi2, niter=niter,
+                      group_sizes={}, n_masked=geom.n_masked,
+                      cluster=cluster, cluster_sizes=_sizes(label))
