@@ -41,6 +41,7 @@ blended stars get the larger errors that their correlation implies.
 """
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from ..._numerics.lm import levenberg_marquardt
 from ..models import base as _models
@@ -109,15 +110,24 @@ class AllStarProblem:
         self.values, jac = evaluate(setup, geom.cols, geom.rows, theta)
         self.jw = jac * geom.weight[:, :, None]
         self.resid = self.data_flat - self._accumulate(self.values)
-        self.pair_up()
+        self.pair_up(np.ones(len(theta), dtype=bool))
 
-    def pair_up(self):
-        """Find the coupled pairs and the clusters at the current positions."""
+    def pair_up(self, active):
+        """
+        Find the coupled pairs at the current positions, and the clusters
+        of the ``active`` stars (the others are held where they are).
+        """
         geom, setup = self.geom, self.setup
         self.pairs, self.offsets = coupled_pairs(
             self.theta[:, setup.x_col], self.theta[:, setup.y_col], geom.cx,
             geom.cy, self.table, geom.model_shape, self.min_coupling)
-        self.label, self.sizes = clusters(len(self.theta), self.pairs)
+        both = active[self.pairs[:, 0]] & active[self.pairs[:, 1]]
+        stars = np.flatnonzero(active)
+        local = np.full(len(active), -1)
+        local[stars] = np.arange(len(stars))
+        sub_label, self.sizes = clusters(len(stars), local[self.pairs[both]])
+        self.label = np.full(len(active), -1)
+        self.label[stars] = sub_label
         self._cluster_pixels()
 
     def start(self, systems):
@@ -137,11 +147,11 @@ class AllStarProblem:
     def _cluster_pixels(self):
         """
         Every (cluster, pixel) pair once: the pixels of each cluster, and
-        where each star's support pixels fall among them.
+        where each clustered star's support pixels fall among them.
         """
         geom = self.geom
         n_pix = self.data_flat.size
-        use = geom.weight > 0
+        use = (geom.weight > 0) & (self.label >= 0)[:, None]
         keys = (self.label[:, None] * n_pix + geom.flat)[use]
         keys, inverse = np.unique(keys, return_inverse=True)
         self.entry_of = np.full(geom.flat.shape, -1)
@@ -157,19 +167,21 @@ class AllStarProblem:
 
     def _set_working(self):
         clusters = self.work
-        flag = np.zeros(len(self.unknowns_cluster), dtype=bool)
-        flag[clusters] = True
-        self.stars = np.flatnonzero(flag[self.label])
+        flag = np.zeros(len(self.unknowns_cluster) + 1, dtype=bool)
+        flag[clusters] = True  # (label -1 reads the last, False, entry)
+        in_work = flag[self.label]
+        self.stars = np.flatnonzero(in_work)
         local = np.full(len(self.label), -1)
         local[self.stars] = np.arange(len(self.stars))
         # working clusters are numbered 0 .. len(work)-1 in the loop's order
         rank = np.full(len(flag), -1)
         rank[clusters] = np.arange(len(clusters))
         self.wlabel = rank[self.label[self.stars]]
-        in_work = (flag[self.label[self.pairs[:, 0]]] if len(self.pairs)
-                   else np.zeros(0, dtype=bool))
-        self.wpairs_idx = np.flatnonzero(in_work)
+        both = (in_work[self.pairs[:, 0]] & in_work[self.pairs[:, 1]]
+                if len(self.pairs) else np.zeros(0, dtype=bool))
+        self.wpairs_idx = np.flatnonzero(both)
         self.wpairs = local[self.pairs[self.wpairs_idx]]
+        self._pair_plan(self.wpairs_idx)
         self.solver = ClusterSolver(self.wlabel, self.wpairs, self.nf)
         entry = flag[self.pix_cluster]
         self.wpix_flat = self.pix_flat[entry]
@@ -181,6 +193,16 @@ class AllStarProblem:
         self.wentry_of = np.where(own >= 0, wmap[np.maximum(own, 0)], -1)
         self._step = None
 
+    def _pair_plan(self, idx):
+        """Flat gather indices of the pixels the pairs ``idx`` share."""
+        m = self.geom.box_size
+        i, j = self.pairs[idx, 0], self.pairs[idx, 1]
+        maps = self.maps[self.offsets[idx]]
+        # the last row of the flattened derivatives is a row of zeros
+        self._pair_i = i
+        self._pair_src = np.where(maps >= 0, j[:, None] * m + maps,
+                                  len(self.theta) * m)
+
     def _cluster_sum(self, per_star):
         return np.bincount(self.wlabel, per_star, minlength=len(self.work))
 
@@ -188,21 +210,18 @@ class AllStarProblem:
         rw = resid[self.wpix_flat] * self.wpix_weight
         return np.bincount(self.wpix_cluster, rw * rw, minlength=len(self.work))
 
-    def pair_blocks(self, idx):
-        """Normal-matrix blocks of the coupled pairs ``idx``."""
+    def pair_blocks(self):
+        """Normal-matrix blocks of the working coupled pairs."""
         nf = self.nf
-        jw = self.jw
-        out = np.empty((len(idx), nf, nf))
-        step = max(1, 2_000_000 // max(jw.shape[1] * nf, 1))
-        for s in range(0, len(idx), step):
-            sel = idx[s:s + step]
-            i, j = self.pairs[sel, 0], self.pairs[sel, 1]
-            maps = self.maps[self.offsets[sel]]
+        out = np.empty((len(self._pair_i), nf, nf))
+        flat = np.concatenate([self.jw.reshape(-1, nf), np.zeros((1, nf))])
+        m = self.geom.box_size
+        step = max(1, 1_000_000 // max(m * nf, 1))
+        for s in range(0, len(out), step):
+            sel = slice(s, s + step)
             # the second star's weighted derivatives on the first one's box
-            other = np.take_along_axis(jw[j], np.maximum(maps, 0)[:, :, None],
-                                       axis=1)
-            other[maps < 0] = 0.0
-            out[s:s + step] = np.swapaxes(jw[i], 1, 2) @ other
+            other = np.take(flat, self._pair_src[sel], axis=0)
+            out[sel] = np.swapaxes(self.jw[self._pair_i[sel]], 1, 2) @ other
         return out
 
     def gradient(self, stars):
@@ -210,7 +229,7 @@ class AllStarProblem:
         flat = self.geom.flat[stars]
         rw = np.where(flat >= 0, self.resid[np.maximum(flat, 0)], 0.0)
         rw *= self.geom.weight[stars]
-        return np.einsum("nmf,nm->nf", self.jw[stars], rw)
+        return (rw[:, None, :] @ self.jw[stars])[:, 0, :]
 
     # ------------------------------------------------- the loop interface
     def normal(self):
@@ -218,7 +237,7 @@ class AllStarProblem:
         jw = self.jw[stars]
         grad = self.gradient(stars)
         diag = np.swapaxes(jw, 1, 2) @ jw
-        blocks = self.pair_blocks(self.wpairs_idx)
+        blocks = self.pair_blocks()
         # unknowns on a bound and pushed against it are held out
         u = self.theta[stars][:, self.free]
         lo = self.lower[stars][:, self.free]
@@ -232,6 +251,29 @@ class AllStarProblem:
                 ki, kj = keep[self.wpairs[:, 0]], keep[self.wpairs[:, 1]]
                 blocks = blocks * ki[:, :, None] * kj[:, None, :]
         self._diag, self._blocks, self._grad = diag, blocks, grad
+
+    def prefit_fluxes(self):
+        """
+        Solve for the fluxes of the working stars with their positions held.
+
+        The fluxes enter the model linearly, so one solve gives each
+        cluster its best fluxes; starting the full fit from them avoids the
+        rejected steps that initial fluxes measured in apertures (which
+        hold the neighbours' light in a crowded field) cause.
+        """
+        if self.setup.flux_col not in self.free:
+            return
+        f = int(np.flatnonzero(self.free == self.setup.flux_col)[0])
+        self.normal()
+        one = slice(f, f + 1)
+        solver = ClusterSolver(self.wlabel, self.wpairs, 1)
+        flux = solver.solve(self._diag[:, one, one], self._blocks[:, one, one],
+                            self._grad[:, one],
+                            np.full((len(self.stars), 1), 1e-12))
+        self._step = np.zeros_like(self._grad)
+        self._step[:, f] = flux[:, 0]
+        chi2 = self.chi2()
+        self.accept(self.trial() <= chi2)
 
     def chi2(self):
         return self._chi2(self.resid)
@@ -297,16 +339,18 @@ class AllStarProblem:
 
 def run(problem, todo, *, maxiters, tol, progress=None):
     """
-    Fit the stars ``todo`` (with their clusters) until every cluster of the
-    image is at its minimum.
+    Fit the stars ``todo`` until every star of the image is at its minimum.
 
     The fit goes in rounds.  Each round finds the coupled pairs at the
-    current positions and runs the LM loop on the clusters that need it,
-    for at most ``ROUND_ITERATIONS`` iterations.  After a round every
-    cluster's remaining Gauss-Newton decrease is computed on the residual
-    image with the pairs found again: clusters that stopped early and were
-    moved off their minimum by a weakly coupled neighbour, and clusters
-    whose coupling changed as their stars moved, go into the next round.
+    current positions, forms clusters of the *active* stars only (the
+    others are held where they are, in the residual image) and runs the LM
+    loop on them, for at most ``ROUND_ITERATIONS`` iterations.  After a
+    round the clusters of the active stars and of their neighbours are
+    tested on the residual image with the pairs found again: those still
+    off their minimum (moved by a neighbour after they stopped, or newly
+    coupled) are fitted in the next round.  A refit after new detections
+    thus touches the new stars and those whose fits they disturb, not
+    every star of a crowded field.
 
     Parameters
     ----------
@@ -323,34 +367,53 @@ def run(problem, todo, *, maxiters, tol, progress=None):
     n = len(problem.theta)
     converged = np.ones(n, dtype=bool)
     niter = np.zeros(n, dtype=int)
-    todo = np.asarray(todo, dtype=bool).copy()
+    active = np.asarray(todo, dtype=bool).copy()
     spent = 0
     first = True
-    while spent < maxiters:
-        if not first:
-            problem.pair_up()
-            todo |= _off_minimum(problem, tol) & (niter < maxiters)
-        first = False
-        if not todo.any():
-            break
-        systems = np.unique(problem.label[todo])
-        problem.start(systems)
+    while spent < maxiters and active.any():
+        problem.pair_up(active)
+        problem.start(np.arange(len(problem.sizes)))
+        if first:
+            problem.prefit_fluxes()
+            first = False
         budget = min(ROUND_ITERATIONS, maxiters - spent)
         conv, nit = levenberg_marquardt(problem, maxiters=budget, tol=tol,
                                         progress=progress)
-        if not nit.any():
-            # the loop's own test found every cluster at its minimum
-            break
-        stars = np.isin(problem.label, systems)
-        converged[stars] = conv[np.searchsorted(systems, problem.label[stars])]
-        niter[stars] += nit[np.searchsorted(systems, problem.label[stars])]
+        stars = np.flatnonzero(active)
+        converged[stars] = conv[problem.label[stars]]
+        niter[stars] += nit[problem.label[stars]]
         spent += int(nit.max(initial=0))
-        todo = stars & ~converged
+        if not nit.any():
+            # the loop's own test found every active cluster at its minimum
+            break
+        active = _off_minimum(problem, _neighbours(problem, active), tol)
+        active |= np.zeros(n, dtype=bool) if converged.all() else (
+            ~converged & (niter < maxiters))
+        active &= niter < maxiters
     return converged, niter
 
 
-def _off_minimum(problem, tol):
-    """Stars of clusters whose Gauss-Newton decrease exceeds the tolerance."""
+def _neighbours(problem, stars):
+    """``stars`` and the stars whose model boxes overlap theirs."""
+    geom = problem.geom
+    my, mx = geom.model_shape
+    xy = np.column_stack([geom.cx / mx, geom.cy / my])
+    near = cKDTree(xy[stars]).query_ball_point(xy, r=1.0 - 1e-9, p=np.inf,
+                                                return_length=True)
+    return stars | (near > 0)
+
+
+def _off_minimum(problem, candidates, tol):
+    """
+    Stars of the clusters of ``candidates`` whose remaining Gauss-Newton
+    decrease exceeds the loop's tolerance (a little slack: the loop's own
+    test is exact; this one catches the clusters that a neighbour moved
+    after they stopped).
+    """
+    off = np.zeros(len(candidates), dtype=bool)
+    if not candidates.any():
+        return off
+    problem.pair_up(candidates)
     problem.start(np.arange(len(problem.sizes)))
     problem.normal()
     newton = problem.solver.solve(problem._diag, problem._blocks,
@@ -359,7 +422,6 @@ def _off_minimum(problem, tol):
     dec = problem._cluster_sum(np.sum(newton * problem._grad, axis=1))
     scale = (problem.chi2() / np.maximum(problem.dof(), 1)
              * problem.unknowns())
-    # a little slack: the loop's own test is exact; this one catches the
-    # clusters that a neighbour moved after they stopped
-    off = (dec > _REOPEN * tol * scale) & (dec > problem.floor())
-    return off[problem.label]
+    bad = (dec > _REOPEN * tol * scale) & (dec > problem.floor())
+    off[problem.stars] = bad[problem.wlabel]
+    return off

@@ -155,7 +155,7 @@ def _fit_all_stars(setup, data, weight, start, box_xy, model_shape,
                                    tol=fitter.tol, progress=progress)
 
     # final normal equations of every cluster: uncertainties and statistics
-    problem.pair_up()
+    problem.pair_up(np.ones(len(idx), dtype=bool))
     label, sizes = problem.label, problem.sizes
     problem.start(np.arange(len(sizes)))
     problem.normal()

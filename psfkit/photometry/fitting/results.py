@@ -74,7 +74,7 @@ class LazyImages:
         return self._done
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class PSFPhotometryResult(SummaryReprMixin):
     """
     The immutable outcome of one photometry run.
@@ -111,11 +111,12 @@ class PSFPhotometryResult(SummaryReprMixin):
     >>> phot = BasicPSFPhotometry(None, None, psf, 7)
     >>> phot.run(image, init_guesses=QTable({'x': [20.0], 'y': [15.0]}))
     PSFPhotometryResult(
-        table=<QTable: 1 rows, 19 columns>,
+        table=<QTable: 1 rows, 16 columns>,
         flags=none,
         background=0,
         image_shape=(30, 40),
         fitter=SparseLMFitter(maxiters=100, tol=1e-06, min_coupling=0.02),
+        clusters=1 (largest: 1 stars),
         iterations=1,
     )
     """
@@ -144,7 +145,7 @@ class PSFPhotometryResult(SummaryReprMixin):
                  ("image_shape", describe(tuple(self._images.raw.shape))),
                  ("fitter", diag.get("fitter", "?"))]
         if "largest_cluster" in diag and diag["n_sources"]:
-            items.append(("clusters", f"{diag['n_clusters']}, largest "
-                                      f"{diag['largest_cluster']} stars"))
+            items.append(("clusters", f"{diag['n_clusters']} (largest: "
+                                      f"{diag['largest_cluster']} stars)"))
         items.append(("iterations", describe(diag.get("iterations", 0))))
         return items
