@@ -15,8 +15,8 @@ only; a *problem* object holds the arrays and does the linear algebra:
 - ``problem.solve(lam, store=True)``: the step ``(A + lam diag(A)) d = g``
   of every working system (kept for ``trial`` when ``store``); returns the
   per-system ``g.d`` and ``d.diag(A).d``;
-- ``problem.trial()``: evaluate the kept steps; returns the trial
-  chi-squares;
+- ``problem.trial(mask=None)``: evaluate the kept steps (of the systems
+  ``mask`` only, if given); returns the trial chi-squares;
 - ``problem.accept(ok)``: make the trial the current state where ``ok``;
 - ``problem.double_step()``: double the kept steps (to extend them);
 - ``problem.keep(mask)``: drop the systems that finished (``~mask``),
@@ -136,7 +136,9 @@ def levenberg_marquardt(problem, *, maxiters, tol, progress=None):
         floor = problem.floor()
         g_step, step_d_step = problem.solve(lam)
         decrement = g_step.copy()
-        loose = lam > LAMBDA_EXACT
+        # the damped step underestimates the remaining decrease: only where
+        # it already looks small must the undamped step confirm it
+        loose = (lam > LAMBDA_EXACT) & (decrement <= tol * scale)
         if loose.any():
             newton, _ = problem.solve(np.where(loose, _LAMBDA_NEWTON, lam),
                                       store=False)
@@ -163,7 +165,7 @@ def levenberg_marquardt(problem, *, maxiters, tol, progress=None):
         for _ in range(MAX_EXTEND):
             if not longer.any():
                 break
-            chi2_e = problem.trial()
+            chi2_e = problem.trial(longer)
             longer &= np.isfinite(chi2_e) & (chi2_e < best)
             problem.accept(longer)
             best = np.where(longer, chi2_e, best)
@@ -284,23 +286,31 @@ class StackedProblem:
         return (np.einsum("ij,ij->i", step, self._g),
                 np.einsum("ij,ij,ij->i", self._d, step, step))
 
-    def trial(self):
-        u_t = self._u + self._step
+    def trial(self, mask=None):
+        sel = (np.arange(len(self.rows)) if mask is None
+               else np.flatnonzero(mask))
+        u_t = self._u[sel] + self._step[sel]
         if self.lower is not None:
-            np.clip(u_t, self.lower[self.rows], self.upper[self.rows], out=u_t)
-        rw_t, jw_t = self._residuals(u_t, self.rows)
-        chi2_t = np.einsum("ij,ij->i", rw_t, rw_t)
-        self._trial = (u_t, rw_t, jw_t, chi2_t)
+            rows = self.rows[sel]
+            np.clip(u_t, self.lower[rows], self.upper[rows], out=u_t)
+        # the residual callable may cache by the identity of ``rows``
+        rows = self.rows if mask is None else self.rows[sel]
+        rw_t, jw_t = self._residuals(u_t, rows)
+        chi2_t = np.full(len(self.rows), np.inf)
+        chi2_t[sel] = np.einsum("ij,ij->i", rw_t, rw_t)
+        self._trial = (sel, u_t, rw_t, jw_t, chi2_t[sel])
         return chi2_t
 
     def accept(self, ok):
-        u_t, rw_t, jw_t, chi2_t = self._trial
-        if ok.all():
-            self._u, self._rw, self._jw, self._chi2 = u_t, rw_t, jw_t, chi2_t
-        else:
-            self._u[ok], self._rw[ok], self._jw[ok] = u_t[ok], rw_t[ok], jw_t[ok]
-            self._chi2[ok] = chi2_t[ok]
+        sel, u_t, rw_t, jw_t, chi2_t = self._trial
         self._trial = None
+        take = ok[sel]
+        if take.all() and len(sel) == len(self.rows):
+            self._u, self._rw, self._jw, self._chi2 = u_t, rw_t, jw_t, chi2_t
+            return
+        where = sel[take]
+        self._u[where], self._rw[where] = u_t[take], rw_t[take]
+        self._jw[where], self._chi2[where] = jw_t[take], chi2_t[take]
 
     def double_step(self):
         self._step = 2.0 * self._step

@@ -54,6 +54,9 @@ __all__ = []
 # a cluster that stopped is fitted again if the decrease still available
 # exceeds this many times the loop's tolerance
 _REOPEN = 4.0
+#: pair blocks are recomputed once a star moved more than this (pixels,
+#: or the same in its other shape parameters) since they were computed
+_REUSE_SHIFT = 0.005
 #: LM iterations per round before the coupled pairs are found again
 ROUND_ITERATIONS = 25
 
@@ -129,6 +132,10 @@ class AllStarProblem:
         self.label = np.full(len(active), -1)
         self.label[stars] = sub_label
         self._cluster_pixels()
+        # pair blocks computed so far, and the parameters they were for
+        nf, npar = self.nf, self.theta.shape[1]
+        self._cache = np.zeros((len(self.pairs), nf, nf))
+        self._ref = np.full((len(self.pairs), 2, npar), np.nan)
 
     def start(self, systems):
         """Fit the clusters ``systems`` next (the others stay as they are)."""
@@ -211,17 +218,61 @@ class AllStarProblem:
         return np.bincount(self.wpix_cluster, rw * rw, minlength=len(self.work))
 
     def pair_blocks(self):
-        """Normal-matrix blocks of the working coupled pairs."""
+        """
+        Normal-matrix blocks of the working coupled pairs.
+
+        A block depends on the two stars' positions and other shape
+        parameters, and on their fluxes only through a scale (every
+        derivative but the flux one is proportional to the flux).  Blocks
+        of pairs whose stars moved less than ``_REUSE_SHIFT`` pixels since
+        they were computed are rescaled instead of recomputed: late
+        iterations, where stars barely move, then cost little.
+        """
         nf = self.nf
-        out = np.empty((len(self._pair_i), nf, nf))
+        idx = self.wpairs_idx
+        setup = self.setup
+        i, j = self.pairs[idx, 0], self.pairs[idx, 1]
+        shape = [c for c in range(self.theta.shape[1]) if c != setup.flux_col]
+        ref_i, ref_j = self._ref[idx, 0], self._ref[idx, 1]
+        now_i, now_j = self.theta[i], self.theta[j]
+        moved = np.zeros(len(idx), dtype=bool)
+        fcol = setup.flux_col
+        for now, ref in ((now_i, ref_i), (now_j, ref_j)):
+            diff = np.abs(now[:, shape] - ref[:, shape])
+            moved |= ~np.all(diff <= _REUSE_SHIFT, axis=1)
+            # a flux that changed much (or through zero) is not rescaled
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratio = now[:, fcol] / ref[:, fcol]
+            moved |= ~(np.abs(ratio - 1.0) <= 0.25)
+        fresh = np.flatnonzero(moved)
+        if fresh.size:
+            self._cache[idx[fresh]] = self._compute_blocks(fresh)
+            self._ref[idx[fresh], 0] = now_i[fresh]
+            self._ref[idx[fresh], 1] = now_j[fresh]
+        # rescale by the flux ratios (the flux derivative does not scale)
+        out = self._cache[idx].copy()
+        is_flux = self.free == setup.flux_col
+        with np.errstate(invalid="ignore", divide="ignore"):
+            si = np.where(is_flux, 1.0, (now_i[:, setup.flux_col]
+                                         / self._ref[idx, 0, setup.flux_col])[:, None])
+            sj = np.where(is_flux, 1.0, (now_j[:, setup.flux_col]
+                                         / self._ref[idx, 1, setup.flux_col])[:, None])
+        out *= si[:, :, None] * sj[:, None, :]
+        return out
+
+    def _compute_blocks(self, sel):
+        """Blocks of the working pairs ``sel`` from the current derivatives."""
+        nf = self.nf
+        out = np.empty((len(sel), nf, nf))
         flat = np.concatenate([self.jw.reshape(-1, nf), np.zeros((1, nf))])
         m = self.geom.box_size
         step = max(1, 1_000_000 // max(m * nf, 1))
-        for s in range(0, len(out), step):
-            sel = slice(s, s + step)
+        for s in range(0, len(sel), step):
+            part = sel[s:s + step]
             # the second star's weighted derivatives on the first one's box
-            other = np.take(flat, self._pair_src[sel], axis=0)
-            out[sel] = np.swapaxes(self.jw[self._pair_i[sel]], 1, 2) @ other
+            other = np.take(flat, self._pair_src[part], axis=0)
+            out[s:s + step] = (np.swapaxes(self.jw[self._pair_i[part]], 1, 2)
+                               @ other)
         return out
 
     def gradient(self, stars):
@@ -296,30 +347,33 @@ class AllStarProblem:
         return (self._cluster_sum(np.sum(step * self._grad, axis=1)),
                 self._cluster_sum(np.sum(d * step * step, axis=1)))
 
-    def trial(self):
+    def trial(self, mask=None):
         # each cluster's trial chi-square changes only its own models: the
         # neighbours' simultaneous steps must not decide its acceptance
-        stars = self.stars
+        sel = (np.arange(len(self.stars)) if mask is None
+               else np.flatnonzero(mask[self.wlabel]))
+        stars = self.stars[sel]
         theta_t = self.theta[stars]
-        theta_t[:, self.free] += self._step
+        theta_t[:, self.free] += self._step[sel]
         np.clip(theta_t, self.lower[stars], self.upper[stars], out=theta_t)
         values_t, jac_t = evaluate(self.setup, self.geom.cols[stars],
                                    self.geom.rows[stars], theta_t)
         delta = values_t - self.values[stars]
-        use = self.wentry_of >= 0
-        change = np.bincount(self.wentry_of[use], weights=delta[use],
+        entry = self.wentry_of[sel]
+        use = entry >= 0
+        change = np.bincount(entry[use], weights=delta[use],
                              minlength=len(self.wpix_flat))
         rw = (self.resid[self.wpix_flat] - change) * self.wpix_weight
-        self._trial = (theta_t, values_t, jac_t, delta)
+        self._trial = (sel, theta_t, values_t, jac_t, delta)
         return np.bincount(self.wpix_cluster, rw * rw, minlength=len(self.work))
 
     def accept(self, ok):
-        theta_t, values_t, jac_t, delta = self._trial
+        sel, theta_t, values_t, jac_t, delta = self._trial
         self._trial = None
-        good = ok[self.wlabel]
+        good = ok[self.wlabel[sel]]
         if not good.any():
             return
-        idx = self.stars[good]
+        idx = self.stars[sel[good]]
         self.resid = self.resid - self._accumulate(delta[good], idx)
         self.theta[idx] = theta_t[good]
         self.values[idx] = values_t[good]
@@ -346,10 +400,10 @@ def run(problem, todo, *, maxiters, tol, progress=None):
     others are held where they are, in the residual image) and runs the LM
     loop on them, for at most ``ROUND_ITERATIONS`` iterations.  After a
     round the clusters of the active stars and of their neighbours are
-    tested on the residual image with the pairs found again: those still
-    off their minimum (moved by a neighbour after they stopped, or newly
-    coupled) are fitted in the next round.  A refit after new detections
-    thus touches the new stars and those whose fits they disturb, not
+    tested on the residual image, with the pairs found again: those off
+    their minimum (moved by a neighbour after they stopped, newly coupled)
+    are fitted in the next round.  A refit after new detections thus
+    touches the stars near the change and those their fits disturb, not
     every star of a crowded field.
 
     Parameters
@@ -387,9 +441,7 @@ def run(problem, todo, *, maxiters, tol, progress=None):
             # the loop's own test found every active cluster at its minimum
             break
         active = _off_minimum(problem, _neighbours(problem, active), tol)
-        active |= np.zeros(n, dtype=bool) if converged.all() else (
-            ~converged & (niter < maxiters))
-        active &= niter < maxiters
+        active = (active | ~converged) & (niter < maxiters)
     return converged, niter
 
 

@@ -94,8 +94,8 @@ def fit_image(setup, data, weight, start, *, box_xy=None, group_id=None,
         scaled by the reduced chi-square).
     settled : ndarray of bool, shape (n,), optional
         All-star fit: sources whose ``start`` is a converged fit with an
-        unchanged neighbourhood; they are refitted only with a changed
-        neighbour.
+        unchanged neighbourhood; they are refitted only if a neighbour's
+        fit moves them off their minimum.
     prior : `SourceFits`, optional
         The previous fits of the settled sources (same order), for their
         iteration counts and convergence.
