@@ -46,7 +46,11 @@ otherwise.  When chi-square falls by more than ``RHO_EXTEND`` times the
 predicted decrease, the model underestimates how far the minimum lies
 along the step (the curvature from large residuals that Gauss-Newton
 leaves out): the step is taken again from the new point, then twice and
-four times as long, while chi-square keeps falling.
+four times as long, while chi-square keeps falling.  A system whose
+chi-square fell by less than the convergence threshold over ``STALL``
+iterations has converged as well: its minimum lies along a direction the
+data hardly constrain (two stars fitted as one), where further steps
+change nothing the uncertainties resolve.
 """
 
 from dataclasses import dataclass
@@ -62,18 +66,21 @@ __all__ = ["levenberg_marquardt", "StackedProblem", "solve_stacked",
 #: initial damping
 LAMBDA0 = 1e-3
 #: smallest damping
-LAMBDA_MIN = 1e-10
+LAMBDA_MIN = 1e-6
 #: damping beyond which no step lowers chi-square any more
 LAMBDA_STUCK = 1e10
 #: damping up to which the damped step serves in the convergence test
 LAMBDA_EXACT = 1e-4
 #: damping of the (numerically) undamped step
-_LAMBDA_NEWTON = 1e-12
+_LAMBDA_NEWTON = 1e-6
 #: an accepted step is tried once more when chi-square fell more than this
 #: many times the predicted decrease
 RHO_EXTEND = 1.5
 #: at most this many extensions of a step
 MAX_EXTEND = 4
+#: a system whose chi-square fell by less than the tolerance over this many
+#: iterations has converged
+STALL = 5
 #: a stuck system has converged if less than this fraction of its
 #: chi-square could still be gained
 STUCK_RELATIVE = 1e-9
@@ -119,6 +126,8 @@ def levenberg_marquardt(problem, *, maxiters, tol, progress=None):
     work = np.arange(n)
     lam = np.full(n, LAMBDA0)
     nu = np.full(n, 2.0)
+    # each system's chi-square over its last STALL iterations
+    history = np.full((n, STALL), np.inf)
 
     def finish(done, conv):
         nonlocal work, lam, nu
@@ -146,8 +155,9 @@ def levenberg_marquardt(problem, *, maxiters, tol, progress=None):
         done = (decrement <= tol * scale) | (decrement <= floor)
         if done.any():
             keep = ~done
-            chi2, floor, decrement, g_step, step_d_step = (
-                v[keep] for v in (chi2, floor, decrement, g_step, step_d_step))
+            chi2, scale, floor, decrement, g_step, step_d_step = (
+                v[keep] for v in (chi2, scale, floor, decrement, g_step,
+                                  step_d_step))
             finish(done, True)
             if work.size == 0:
                 break
@@ -171,11 +181,21 @@ def levenberg_marquardt(problem, *, maxiters, tol, progress=None):
             best = np.where(longer, chi2_e, best)
             problem.double_step()
         lam, nu = _nielsen(lam, nu, ok, rho)
+        slot = niter[work] % STALL
         niter[work] += 1
-        stuck = ~ok & (lam > LAMBDA_STUCK)
-        if stuck.any():
-            at_minimum = decrement <= STUCK_RELATIVE * chi2 + floor
-            finish(stuck, at_minimum[stuck])
+        now = np.where(ok, best, chi2)
+        before = history[work, slot]
+        history[work, slot] = now
+        # progress below the tolerance over several iterations: the minimum
+        # lies along a direction the data hardly constrain (two stars
+        # fitted as one, a plateau): further steps change nothing that the
+        # uncertainties resolve
+        stalled = before - now <= tol * scale
+        stuck = ~ok & (lam > LAMBDA_STUCK) & ~stalled
+        if stalled.any() or stuck.any():
+            at_minimum = stalled | (decrement <= STUCK_RELATIVE * chi2 + floor)
+            end = stalled | stuck
+            finish(end, at_minimum[end])
         if progress is not None:
             progress(work.size)
     if work.size:

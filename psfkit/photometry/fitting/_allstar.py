@@ -111,7 +111,12 @@ class AllStarProblem:
         self.maps = offset_maps(geom.model_shape)
         self.data_flat = np.asarray(data, dtype=float).ravel()
         self.values, jac = evaluate(setup, geom.cols, geom.rows, theta)
-        self.jw = jac * geom.weight[:, :, None]
+        # the weighted derivatives, flattened with a last row of zeros that
+        # stands for pixels outside a box (see _pair_plan)
+        n, m = geom.flat.shape
+        self._jw_flat = np.zeros((n * m + 1, self.nf))
+        self.jw = self._jw_flat[:-1].reshape(n, m, self.nf)
+        self.jw[...] = jac * geom.weight[:, :, None]
         self.resid = self.data_flat - self._accumulate(self.values)
         self.pair_up(np.ones(len(theta), dtype=bool))
 
@@ -173,7 +178,17 @@ class AllStarProblem:
                                                  minlength=n_clusters)
 
     def _set_working(self):
+        """
+        Lay out the arrays of the working clusters.
+
+        When clusters finish, the loop drops them (`keep`); the arrays are
+        laid out again only once a quarter of the stars are done, and the
+        finished clusters stay in them meanwhile, idle (no step, no
+        evaluation): layouts cost about an iteration.
+        """
         clusters = self.work
+        self._rank = np.arange(len(clusters))
+        self._idle = np.zeros(len(clusters), dtype=bool)
         flag = np.zeros(len(self.unknowns_cluster) + 1, dtype=bool)
         flag[clusters] = True  # (label -1 reads the last, False, entry)
         in_work = flag[self.label]
@@ -194,6 +209,13 @@ class AllStarProblem:
         self.wpix_flat = self.pix_flat[entry]
         self.wpix_weight = self.pix_weight[entry]
         self.wpix_cluster = rank[self.pix_cluster[entry]]
+        # the image pixels of the working stars' boxes, and where each box
+        # pixel falls among them (residual updates touch only those)
+        flat = self.geom.flat[self.stars]
+        inside = flat >= 0
+        self._box_pix, inv = np.unique(flat[inside], return_inverse=True)
+        self._box_inv = np.full(flat.shape, -1)
+        self._box_inv[inside] = inv.ravel()
         # each working star's support pixels among the working entries
         wmap = np.cumsum(entry) - 1
         own = self.entry_of[self.stars]
@@ -211,11 +233,22 @@ class AllStarProblem:
                                   len(self.theta) * m)
 
     def _cluster_sum(self, per_star):
-        return np.bincount(self.wlabel, per_star, minlength=len(self.work))
+        """Sums over the stars of each working cluster (loop order)."""
+        total = np.bincount(self.wlabel, per_star,
+                            minlength=len(self._idle))
+        return total[self._rank]
 
     def _chi2(self, resid):
         rw = resid[self.wpix_flat] * self.wpix_weight
-        return np.bincount(self.wpix_cluster, rw * rw, minlength=len(self.work))
+        total = np.bincount(self.wpix_cluster, rw * rw,
+                            minlength=len(self._idle))
+        return total[self._rank]
+
+    def _laid_out(self, per_cluster):
+        """Loop-order values of the working clusters, in the layout's order."""
+        out = np.zeros(len(self._idle), dtype=np.asarray(per_cluster).dtype)
+        out[self._rank] = per_cluster
+        return out
 
     def pair_blocks(self):
         """
@@ -264,7 +297,7 @@ class AllStarProblem:
         """Blocks of the working pairs ``sel`` from the current derivatives."""
         nf = self.nf
         out = np.empty((len(sel), nf, nf))
-        flat = np.concatenate([self.jw.reshape(-1, nf), np.zeros((1, nf))])
+        flat = self._jw_flat
         m = self.geom.box_size
         step = max(1, 1_000_000 // max(m * nf, 1))
         for s in range(0, len(sel), step):
@@ -294,6 +327,8 @@ class AllStarProblem:
         lo = self.lower[stars][:, self.free]
         hi = self.upper[stars][:, self.free]
         frozen = ((u <= lo) & (grad < 0)) | ((u >= hi) & (grad > 0))
+        # finished clusters still in the layout take no step
+        frozen |= self._idle[self.wlabel][:, None]
         if frozen.any():
             keep = (~frozen).astype(float)
             grad = grad * keep
@@ -339,8 +374,10 @@ class AllStarProblem:
         return self.unknowns_cluster[self.work]
 
     def solve(self, lam, store=True):
+        lam = self._laid_out(lam)
         damp = np.repeat(lam[self.wlabel][:, None], self.nf, axis=1)
-        step = self.solver.solve(self._diag, self._blocks, self._grad, damp)
+        step = self.solver.solve(self._diag, self._blocks, self._grad, damp,
+                                 exact=not store)
         if store:
             self._step = step
         d = np.diagonal(self._diag, axis1=1, axis2=2)
@@ -350,8 +387,8 @@ class AllStarProblem:
     def trial(self, mask=None):
         # each cluster's trial chi-square changes only its own models: the
         # neighbours' simultaneous steps must not decide its acceptance
-        sel = (np.arange(len(self.stars)) if mask is None
-               else np.flatnonzero(mask[self.wlabel]))
+        busy = ~self._idle if mask is None else self._laid_out(mask)
+        sel = np.flatnonzero(busy[self.wlabel])
         stars = self.stars[sel]
         theta_t = self.theta[stars]
         theta_t[:, self.free] += self._step[sel]
@@ -365,16 +402,23 @@ class AllStarProblem:
                              minlength=len(self.wpix_flat))
         rw = (self.resid[self.wpix_flat] - change) * self.wpix_weight
         self._trial = (sel, theta_t, values_t, jac_t, delta)
-        return np.bincount(self.wpix_cluster, rw * rw, minlength=len(self.work))
+        total = np.bincount(self.wpix_cluster, rw * rw,
+                            minlength=len(self._idle))
+        return total[self._rank]
 
     def accept(self, ok):
         sel, theta_t, values_t, jac_t, delta = self._trial
         self._trial = None
-        good = ok[self.wlabel[sel]]
+        good = self._laid_out(ok)[self.wlabel[sel]]
         if not good.any():
             return
         idx = self.stars[sel[good]]
-        self.resid = self.resid - self._accumulate(delta[good], idx)
+        # only the working stars' pixels change
+        inv = self._box_inv[sel[good]]
+        inside = inv >= 0
+        self.resid[self._box_pix] -= np.bincount(
+            inv[inside], weights=delta[good][inside],
+            minlength=len(self._box_pix))
         self.theta[idx] = theta_t[good]
         self.values[idx] = values_t[good]
         self.jw[idx] = jac_t[good] * self.geom.weight[idx][:, :, None]
@@ -383,8 +427,17 @@ class AllStarProblem:
         self._step = 2.0 * self._step
 
     def keep(self, mask):
-        step, stars = self._step, self.stars
         self.work = self.work[mask]
+        rank = self._rank[mask]
+        idle = np.ones(len(self._idle), dtype=bool)
+        idle[rank] = False
+        busy_stars = np.count_nonzero(~idle[self.wlabel])
+        if busy_stars > 0.75 * len(self.stars):
+            self._rank, self._idle = rank, idle
+            if self._step is not None:
+                self._step[idle[self.wlabel]] = 0.0
+            return
+        step, stars = self._step, self.stars
         self._set_working()
         if step is not None:
             # the step of the clusters still working is tried next
@@ -470,7 +523,8 @@ def _off_minimum(problem, candidates, tol):
     problem.normal()
     newton = problem.solver.solve(problem._diag, problem._blocks,
                                   problem._grad,
-                                  np.full(problem._grad.shape, 1e-12))
+                                  np.full(problem._grad.shape, 1e-12),
+                                  exact=True)
     dec = problem._cluster_sum(np.sum(newton * problem._grad, axis=1))
     scale = (problem.chi2() / np.maximum(problem.dof(), 1)
              * problem.unknowns())

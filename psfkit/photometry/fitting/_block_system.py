@@ -35,6 +35,8 @@ __all__ = []
 DENSE_MAX = 32
 #: the sizes of the dense stacks (a cluster is padded to the next one)
 _STACK_SIZES = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32)
+#: relative damping of the test steps of large clusters
+_RIDGE = 1e-9
 #: clusters of up to this many stars get the exact inverse as covariance
 EXACT_COVARIANCE = 64
 
@@ -217,7 +219,7 @@ class ClusterSolver:
         self._size = size
 
     # ------------------------------------------------------------------
-    def solve(self, diag, blocks, grad, damp):
+    def solve(self, diag, blocks, grad, damp, *, exact=False):
         """
         Steps ``(A + diag(damp * diag(A))) d = g`` of every cluster.
 
@@ -229,6 +231,11 @@ class ClusterSolver:
         damp : ndarray, shape (n, nf)
             The damping of every unknown (Marquardt's, relative to the
             diagonal).
+        exact : bool, optional
+            For the (nearly) undamped test step: directions the data do
+            not determine (two stars fitted to one) are left out of the
+            step instead of amplifying rounding errors, as
+            `psfkit._numerics.linalg.solve` does for singular systems.
 
         Returns
         -------
@@ -237,9 +244,13 @@ class ClusterSolver:
         step = np.zeros((self.n, self.nf))
         for plan in self.plans:
             a = _damped(plan.assemble(diag, blocks), plan.gather(damp))
-            x, _ = linalg.solve(a, plan.gather(grad), check_condition=False)
+            x, _ = linalg.solve(a, plan.gather(grad), check_condition=exact)
             plan.scatter(x, step)
         if self.n_big:
+            if exact:
+                # a ridge of 1e-9 (the matrices are equilibrated) keeps an
+                # undetermined direction from amplifying rounding errors
+                damp = np.maximum(damp, _RIDGE)
             step[self.big_stars] = self._sparse_solve(diag, blocks, grad, damp)
         return step
 

@@ -11,17 +11,23 @@ grouper's groups independently (`psfkit.photometry.fitting._group_fit`).
 Both return a `SourceFits` with the same quantities and the same flags.
 """
 
+from dataclasses import replace
+
 import numpy as np
+from scipy.spatial import cKDTree
 
 from ...utils import single_threaded_blas
 from ._allstar import AllStarProblem, evaluate, run
 from ._block_system import marginal_covariance
-from ._couplings import coupling_table
+from ._couplings import clusters, coupling_table
 from ._geometry import build_geometry
-from ._group_fit import SourceFits, fit_sources, quality_flags
+from ._group_fit import SourceFits, fit_sources, lm_solver, quality_flags
 from .flags import PSFFlags
 
 __all__ = ["fit_image"]
+
+#: islands of up to this many stars are fitted by the stacked dense solver
+ISLAND_MAX = 8
 
 
 def _sizes(labels):
@@ -123,10 +129,32 @@ def fit_image(setup, data, weight, start, *, box_xy=None, group_id=None,
     return fits
 
 
+def islands(geom, fit_shape):
+    """
+    Groups of stars that share no fitted pixel with any other star.
+
+    Star ``i``'s model reaches the fitted pixels of star ``j`` when its
+    model box overlaps ``j``'s fit box; the connected components of that
+    relation split the all-star problem exactly into independent parts.
+
+    Returns
+    -------
+    label, sizes : ndarray of int
+        The island of each star and the number of stars in each island.
+    """
+    my, mx = geom.model_shape
+    fy, fx = fit_shape
+    reach_y, reach_x = (my + fy) // 2, (mx + fx) // 2
+    xy = np.column_stack([geom.cx / reach_x, geom.cy / reach_y])
+    pairs = (cKDTree(xy).query_pairs(1.0 - 1e-9, p=np.inf,
+                                     output_type="ndarray")
+             if len(xy) > 1 else np.zeros((0, 2), dtype=np.int64))
+    return clusters(len(xy), pairs)
+
+
 def _fit_all_stars(setup, data, weight, start, box_xy, model_shape,
                    weights_are_errors, settled, prior, progress):
     n, n_par = start.shape
-    fitter = setup.fitter
     bx, by = box_xy[:, 0], box_xy[:, 1]
     nfree = len(setup.free)
     geom = build_geometry(bx, by, setup.fitshape, model_shape, weight, nfree)
@@ -144,15 +172,90 @@ def _fit_all_stars(setup, data, weight, start, box_xy, model_shape,
         geom = build_geometry(bx, by, setup.fitshape, model_shape, weight,
                               nfree, exclude=nonfinite)
     idx = np.flatnonzero(geom.fitted)
+
+    out = {
+        "theta": np.full((n, n_par), np.nan),
+        "unc": np.full((n, n_par), np.nan),
+        "no_cov": np.zeros(n, dtype=bool),
+        "converged": np.ones(n, dtype=bool),
+        "niter": np.zeros(n, dtype=int),
+        "qfit_num": np.full(n, np.nan),
+        "cfit_num": np.full(n, np.nan),
+        "chi2": np.full(n, np.nan),
+        "cluster": np.full(n, -1),
+    }
+    # islands of a few stars go to the stacked dense solver, faster there;
+    # the others (crowded regions) to the sparse all-star fit
+    label, sizes = islands(geom.subset(idx), setup.fitshape)
+    small = sizes[label] <= ISLAND_MAX
+    if small.any():
+        _fit_islands(setup, data, weight, theta, box_xy, idx[small],
+                     label[small], weights_are_errors, out)
+    if not small.all():
+        todo = (None if settled is None
+                else ~np.asarray(settled)[idx[~small]])
+        _fit_crowded(setup, data, geom, theta, lower, upper, idx[~small],
+                     todo, weights_are_errors, progress, out)
+    if settled is not None and prior is not None:
+        # stars never refitted keep their earlier counts and convergence
+        old = idx[out["niter"][idx] == 0]
+        out["niter"][old] = prior.niter[old]
+        out["converged"][old] = (prior.flags[old]
+                                 & PSFFlags.NOT_CONVERGED) == 0
+
+    fitted = geom.fitted | nonfinite
+    flags = quality_flags(
+        setup, data.shape, theta0=start, theta=out["theta"], unc=out["unc"],
+        lower=lower, upper=upper, fitted=fitted, converged=out["converged"],
+        no_cov=out["no_cov"], finite_model=~nonfinite, partial=geom.partial,
+        n_masked=geom.n_masked, center_masked=geom.center_masked)
+    flux = out["theta"][:, setup.flux_col]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        qfit = out["qfit_num"] / flux
+        cfit = out["cfit_num"] / flux
+    cluster = out["cluster"]
+    return SourceFits(theta=out["theta"], unc=out["unc"], flags=flags,
+                      npix=geom.npix, qfit=qfit, cfit=cfit, chi2=out["chi2"],
+                      niter=out["niter"], group_sizes={},
+                      n_masked=geom.n_masked, cluster=cluster,
+                      cluster_sizes=_sizes(cluster[cluster >= 0]))
+
+
+def _fit_islands(setup, data, weight, theta, box_xy, idx, label,
+                 weights_are_errors, out):
+    """Fit isolated groups of stars with the stacked dense solver."""
+    fitter = setup.fitter
+    dense = replace(setup, solver=lm_solver(maxiters=fitter.maxiters,
+                                            tol=fitter.tol))
+    fits = fit_sources(dense, data, weight, theta[idx], label,
+                       weights_are_errors=weights_are_errors,
+                       box_xy=box_xy[idx])
+    out["theta"][idx] = fits.theta
+    out["unc"][idx] = fits.unc
+    out["no_cov"][idx] = (fits.flags & PSFFlags.NO_COVARIANCE) > 0
+    out["converged"][idx] = (fits.flags & PSFFlags.NOT_CONVERGED) == 0
+    out["niter"][idx] = fits.niter
+    flux = fits.theta[:, setup.flux_col]
+    out["qfit_num"][idx] = fits.qfit * flux
+    out["cfit_num"][idx] = fits.cfit * flux
+    out["chi2"][idx] = fits.chi2
+    # island labels after those of the crowded clusters
+    out["cluster"][idx] = label + len(idx) + len(theta)
+
+
+def _fit_crowded(setup, data, geom, theta, lower, upper, idx, todo,
+                 weights_are_errors, progress, out):
+    """Fit the stars ``idx`` of crowded regions with the sparse all-star fit."""
+    fitter = setup.fitter
     sub = geom.subset(idx)
     table = coupling_table(_unit_jacobian(setup, theta[idx], sub.model_shape),
                            sub.model_shape)
     problem = AllStarProblem(setup, sub, data, theta[idx].copy(), lower[idx],
                              upper[idx], table, fitter.min_coupling)
-    todo = (np.ones(len(idx), dtype=bool) if settled is None
-            else ~np.asarray(settled)[idx])
-    converged_fit, niter_fit = run(problem, todo, maxiters=fitter.maxiters,
-                                   tol=fitter.tol, progress=progress)
+    if todo is None:
+        todo = np.ones(len(idx), dtype=bool)
+    converged, niter = run(problem, todo, maxiters=fitter.maxiters,
+                           tol=fitter.tol, progress=progress)
 
     # final normal equations of every cluster: uncertainties and statistics
     problem.pair_up(np.ones(len(idx), dtype=bool))
@@ -165,27 +268,17 @@ def _fit_all_stars(setup, data, weight, start, box_xy, model_shape,
         red = problem.chi2() / np.maximum(problem.dof(), 1)
         cov = cov * red[label][:, None, None]
     var = np.diagonal(cov, axis1=1, axis2=2)
-
-    theta_out = np.full((n, n_par), np.nan)
-    unc = np.full((n, n_par), np.nan)
-    theta_out[idx] = problem.theta
-    u = np.zeros((len(idx), n_par))
+    unc = np.zeros((len(idx), theta.shape[1]))
     with np.errstate(invalid="ignore"):
-        u[:, setup.free] = np.sqrt(var)
-    unc[idx] = u
-    no_cov = np.zeros(n, dtype=bool)
-    no_cov[idx] = undetermined.any(axis=1)
+        unc[:, setup.free] = np.sqrt(var)
+    no_cov = undetermined.any(axis=1)
     unc[no_cov] = np.nan
-
-    converged = np.ones(n, dtype=bool)
-    niter = np.zeros(n, dtype=int)
-    converged[idx] = converged_fit
-    niter[idx] = niter_fit
-    if settled is not None and prior is not None:
-        # stars never refitted keep their earlier counts and convergence
-        old = idx[niter_fit == 0]
-        niter[old] = prior.niter[old]
-        converged[old] = (prior.flags[old] & PSFFlags.NOT_CONVERGED) == 0
+    out["theta"][idx] = problem.theta
+    out["unc"][idx] = unc
+    out["no_cov"][idx] = no_cov
+    out["converged"][idx] = converged
+    out["niter"][idx] = niter
+    out["cluster"][idx] = label
 
     # statistics over each star's own fit box, from the global residual
     resid = problem.resid
@@ -193,28 +286,7 @@ def _fit_all_stars(setup, data, weight, start, box_xy, model_shape,
     w = sub.weight[:, sub.own]
     r = np.where(flat >= 0, resid[np.maximum(flat, 0)], 0.0)
     valid = w > 0
-    qfit_num = np.full(n, np.nan)
-    cfit_num = np.full(n, np.nan)
-    chi2 = np.full(n, np.nan)
-    qfit_num[idx] = np.sum(np.where(valid, np.abs(r), 0.0), axis=1)
+    out["qfit_num"][idx] = np.sum(np.where(valid, np.abs(r), 0.0), axis=1)
     centre = flat.shape[1] // 2
-    cfit_num[idx] = np.where(valid[:, centre], r[:, centre], np.nan)
-    chi2[idx] = np.sum(np.where(valid, (r * w) ** 2, 0.0), axis=1)
-
-    fitted = geom.fitted | nonfinite
-    finite_model = ~nonfinite
-    flags = quality_flags(
-        setup, data.shape, theta0=start, theta=theta_out, unc=unc,
-        lower=lower, upper=upper, fitted=fitted, converged=converged,
-        no_cov=no_cov, finite_model=finite_model, partial=geom.partial,
-        n_masked=geom.n_masked, center_masked=geom.center_masked)
-    flux = theta_out[:, setup.flux_col]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        qfit = qfit_num / flux
-        cfit = cfit_num / flux
-    cluster = np.full(n, -1)
-    cluster[idx] = label
-    return SourceFits(theta=theta_out, unc=unc, flags=flags, npix=geom.npix,
-                      qfit=qfit, cfit=cfit, chi2=chi2, niter=niter,
-                      group_sizes={}, n_masked=geom.n_masked,
-                      cluster=cluster, cluster_sizes=_sizes(label))
+    out["cfit_num"][idx] = np.where(valid[:, centre], r[:, centre], np.nan)
+    out["chi2"][idx] = np.sum(np.where(valid, (r * w) ** 2, 0.0), axis=1)

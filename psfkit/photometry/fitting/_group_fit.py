@@ -83,7 +83,7 @@ def _chunks(n_groups, k, npix, n_params):
 
 
 def fit_sources(setup, data, weight, theta0, group_index, *,
-                weights_are_errors):
+                weights_are_errors, box_xy=None):
     """
     Fit every source.
 
@@ -100,14 +100,19 @@ def fit_sources(setup, data, weight, theta0, group_index, *,
         Group label of each source.
     weights_are_errors : bool
         Whether ``weight`` is an inverse error.
+    box_xy : ndarray, shape (n, 2), optional
+        The centres of the fit boxes, to which the positions are bounded
+        (default: the initial positions, the bounds half a pixel beyond the
+        box around them).
 
     Returns
     -------
     fits : `SourceFits`
     """
     n, n_par = theta0.shape
-    boxes = make_boxes(theta0[:, setup.x_col], theta0[:, setup.y_col],
-                       setup.fitshape, data.shape)
+    centre = (theta0[:, [setup.x_col, setup.y_col]] if box_xy is None
+              else np.floor(np.asarray(box_xy, dtype=float) + 0.5))
+    boxes = make_boxes(centre[:, 0], centre[:, 1], setup.fitshape, data.shape)
     npix = boxes.npix
     box_shape = (tuple(setup.fitshape)
                  if getattr(setup.model, "grid_separable", False) else None)
@@ -122,10 +127,10 @@ def fit_sources(setup, data, weight, theta0, group_index, *,
     # the box no longer constrains it (a faint source would wander off)
     lower = np.broadcast_to(setup.lower, (n, n_par)).copy()
     upper = np.broadcast_to(setup.upper, (n, n_par)).copy()
-    for col, half in ((setup.x_col, setup.fitshape[1] // 2),
-                      (setup.y_col, setup.fitshape[0] // 2)):
-        lower[:, col] = np.maximum(lower[:, col], theta0[:, col] - half - 0.5)
-        upper[:, col] = np.minimum(upper[:, col], theta0[:, col] + half + 0.5)
+    for col, axis, half in ((setup.x_col, 0, setup.fitshape[1] // 2),
+                            (setup.y_col, 1, setup.fitshape[0] // 2)):
+        lower[:, col] = np.maximum(lower[:, col], centre[:, axis] - half - 0.5)
+        upper[:, col] = np.minimum(upper[:, col], centre[:, axis] + half + 0.5)
     start = np.clip(start, lower, upper)
 
     theta = np.full((n, n_par), np.nan)
