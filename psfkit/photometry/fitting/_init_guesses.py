@@ -3,7 +3,8 @@ Initial guesses: column aliases, validation, and aperture fluxes.
 
 Tables of initial positions come from users (``x_0``, ``x``, ``x_init``...)
 and from star finders (``xcentroid``...).  `read_init_table` finds the
-columns whatever their spelling and returns plain arrays; `aperture_flux`
+columns whatever their spelling, through the one resolver of the package
+(`psfkit.utils.find_column`), and returns plain arrays; `aperture_flux`
 supplies the initial fluxes that the table does not give.
 """
 
@@ -11,15 +12,10 @@ from astropy.table import Table
 import astropy.units as u
 import numpy as np
 
+from ...utils import COLUMN_ALIASES, find_column
 from ._fit_boxes import gather, make_boxes
 
 __all__ = []
-
-X_ALIASES = ("x_0", "x_init", "xcentroid", "x_centroid", "xcen", "x", "x_fit",
-             "xpos", "x_peak")
-Y_ALIASES = ("y_0", "y_init", "ycentroid", "y_centroid", "ycen", "y", "y_fit",
-             "ypos", "y_peak")
-FLUX_ALIASES = ("flux_0", "flux_init", "flux", "flux_fit")
 
 
 def _find(table, aliases):
@@ -78,11 +74,12 @@ def read_init_table(table, extra_names, *, from_finder=False, unit=None,
         except (TypeError, ValueError) as exc:
             msg = f"{name} must be an astropy Table, got {type(table).__name__}"
             raise TypeError(msg) from exc
-    xname, yname = _find(table, X_ALIASES), _find(table, Y_ALIASES)
+    xname = find_column(table, "x", required=False)
+    yname = find_column(table, "y", required=False)
     if xname is None or yname is None:
         msg = (f"{name} must have x and y position columns (one of "
-               f"{', '.join(X_ALIASES)} and the matching y name); got "
-               f"{table.colnames}")
+               f"{', '.join(COLUMN_ALIASES['x'])} and the matching y name); "
+               f"got {table.colnames}")
         raise ValueError(msg)
     x = _values(table[xname], name=xname)
     y = _values(table[yname], name=yname)
@@ -92,7 +89,7 @@ def read_init_table(table, extra_names, *, from_finder=False, unit=None,
         msg = f"{name} has non-finite positions in rows {rows}"
         raise ValueError(msg)
     flux = None
-    fname = None if from_finder else _find(table, FLUX_ALIASES)
+    fname = None if from_finder else find_column(table, "flux", required=False)
     if fname is not None:
         flux = _values(table[fname], name=fname, unit=unit)
     extra = {}
