@@ -17,6 +17,7 @@ import numpy as np
 
 # the ePSF demo's simulated field (Moffat core plus a diffraction-like ring)
 from psfkit.demo.epsf import _moffat_ring, _simulate
+import psfkit.photometry as pk
 from psfkit.photometry import (
     EPSFBuilder,
     ImagePSF,
@@ -94,6 +95,55 @@ def bench_integrated_gaussian(n, repeat):
     report(f"IntegratedGaussianPRF values+jac {n}x121", t_ours, t_peer, extra)
 
 
+#: photutils 3.x's model names and the shape of each benchmarked model
+NAMED_MODELS = {
+    "CircularGaussianPRF": {"fwhm": 2.7},
+    "CircularGaussianPSF": {"fwhm": 2.7},
+    "GaussianPRF": {"x_fwhm": 3.0, "y_fwhm": 2.2, "theta": 25.0},
+    "GaussianPSF": {"x_fwhm": 3.0, "y_fwhm": 2.2, "theta": 25.0},
+    "MoffatPSF": {"alpha": 2.0, "beta": 2.5},
+    "AiryDiskPSF": {"radius": 2.5},
+}
+
+
+def peer_values_and_jacobian(peer, x, y, params):
+    """The peer's values and forward-difference Jacobian (what its fitters
+    compute, as its models have no fit_deriv)."""
+    cols = [params[:, i:i + 1] for i in range(params.shape[1])]
+    base = peer.evaluate(x, y, *cols)
+    derivs = []
+    for i in range(len(cols)):
+        step = 1.5e-8 * np.maximum(np.abs(cols[i]), 1.0)
+        shifted = list(cols)
+        shifted[i] = cols[i] + step
+        derivs.append((peer.evaluate(x, y, *shifted) - base) / step)
+    return base, np.stack(derivs, axis=-1)
+
+
+def bench_named_models(n, repeat):
+    rng = np.random.default_rng(4)
+    x, y, centers = stack_inputs(n, rng)
+    for name, shape in NAMED_MODELS.items():
+        ours = getattr(pk, name)(**shape)
+        params = np.column_stack([rng.uniform(1e2, 1e4, n), centers,
+                                  np.tile(list(shape.values()), (n, 1))])
+        t_ours, (values, jac) = best_time(
+            lambda ours=ours, params=params: ours.evaluate_stack(
+                x, y, params, jacobian=True), repeat)
+        t_peer = None
+        extra = ""
+        if pu_psf is not None:
+            peer = getattr(pu_psf, name)(**shape)
+            t_peer, (pv, pj) = best_time(
+                lambda peer=peer, params=params: peer_values_and_jacobian(
+                    peer, x, y, params), repeat)
+            rel = np.abs(values - pv).max() / np.abs(pv).max()
+            extra = (f"max |value diff| {rel:.1e} of peak, jacobian within "
+                     f"{np.abs(jac - pj).max() / np.abs(jac).max():.0e} of "
+                     "max (peer: forward diff.)")
+        report(f"{name} values+jac {n}x121", t_ours, t_peer, extra)
+
+
 def bench_image_psf(n, repeat):
     rng = np.random.default_rng(2)
     x, y, centers = stack_inputs(n, rng)
@@ -102,7 +152,7 @@ def bench_image_psf(n, repeat):
     image = np.exp(-((fx - 40) ** 2 + (fy - 40) ** 2)
                    / (2 * (sigma * over) ** 2))
     params = np.column_stack([np.ones(n), centers])
-    ours = ImagePSF(image, oversampling=over)
+    ours = ImagePSF(image, oversampling=over, normalize=True)
     t_ours, values = best_time(lambda: ours.evaluate_stack(x, y, params),
                                repeat)
     dx = x - centers[:, :1]
@@ -189,6 +239,7 @@ def main():
     n_eval = 2000 if args.quick else 20000
     repeat = 2 if args.quick else 3
     bench_integrated_gaussian(n_eval, repeat)
+    bench_named_models(n_eval, repeat)
     bench_image_psf(n_eval, repeat)
     bench_epsf(100 if args.quick else 200)
 

@@ -92,7 +92,7 @@ def run(args):
                    f"is {target.shape}")
             raise ValueError(msg)
         log(f"{args.method.upper()} with {refs.shape[0]} reference images")
-        fitter = fitter_class(refs)
+        fitter = fitter_class(refs, bases_axis=0)
         for key, value in settings.items():
             setattr(fitter, key, value)
         residual = fitter.remove_psf(target)

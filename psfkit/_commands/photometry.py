@@ -137,7 +137,7 @@ def run(args):
     t0 = time.perf_counter()
     box = int(max(16, min(128, 10 * fwhm), 1))
     box = min(box, *data.shape)
-    bkg = Background2D(data, box)
+    bkg = Background2D(data, box, method="planar")
     image = data - bkg.background
     rms = float(np.nanmedian(bkg.background_rms))
     log(f"background {np.nanmedian(bkg.background):.4g}, rms {rms:.4g}")

@@ -28,7 +28,7 @@ def run(args):
     result = fit_ramps(cube, times, read_noise=args.read_noise, gain=args.gain,
                        weighting="optimal" if args.read_noise else "unweighted",
                        saturation=args.saturation, detect_jumps=args.jumps,
-                       n_threads=args.jobs)
+                       executor=args.jobs)
     seconds = time.perf_counter() - t0
     flags = np.asarray(result.flags)
     for name, bit in RAMP_FLAGS.items():

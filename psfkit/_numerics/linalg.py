@@ -9,7 +9,8 @@ the shared steps:
 - `solve` and `damped_solve`: the solutions, with one policy for singular
   systems (below);
 - `covariance`: inverses of the normal matrices with the undetermined
-  unknowns reported;
+  unknowns reported, and `pseudo_inverse`, the same inverses without that
+  report (cheaper, for engines that reuse an inverse as an operator);
 - `scaled_condition_number`.
 
 Products: stacked ``@`` (``numpy.matmul``) hands each system to BLAS and
@@ -32,7 +33,7 @@ reported as singular.  A singular system never stops the others.
 import numpy as np
 
 __all__ = ["normal_equations", "equilibration", "solve", "damped_solve",
-           "covariance", "scaled_condition_number", "RCOND"]
+           "covariance", "pseudo_inverse", "scaled_condition_number", "RCOND"]
 
 #: relative eigenvalue below which a direction counts as undetermined
 RCOND = 1e-12
@@ -208,6 +209,34 @@ def damped_solve(a, g, lam, *, rcond=RCOND):
     return solve(m, g, rcond=rcond, check_condition=False)
 
 
+def _equilibrated_eigh(a, rcond):
+    """
+    Eigen-decomposition of each matrix equilibrated by its diagonal.
+
+    Returns the scale ``s``, the eigenvectors, the inverted eigenvalues (0
+    for the null directions), the null directions and the systems whose
+    matrix is not finite (replaced by the identity).
+    """
+    s = equilibration(a)
+    used = s > 0
+    scaled = a * s[:, :, None] * s[:, None, :]
+    if not used.all():
+        idx = np.arange(a.shape[1])
+        scaled[:, idx, idx] = np.where(used, scaled[:, idx, idx], 1.0)
+    bad = ~np.all(np.isfinite(scaled), axis=(1, 2))
+    if bad.any():
+        scaled[bad] = np.eye(a.shape[1])
+    w, v = np.linalg.eigh(scaled)
+    null = w <= rcond * np.abs(w[:, -1:])
+    winv = np.where(null, 0.0, 1.0 / np.where(null, 1.0, w))
+    return s, v, winv, null, bad
+
+
+def _inverse_from_eigh(s, v, winv):
+    inv = (v * winv[:, None, :]) @ np.swapaxes(v, 1, 2)
+    return inv * s[:, :, None] * s[:, None, :]
+
+
 def covariance(a, *, rcond=RCOND):
     """
     Inverse of each normal matrix, and the unknowns it cannot determine.
@@ -233,21 +262,42 @@ def covariance(a, *, rcond=RCOND):
     >>> cov[0].tolist(), undetermined[0].tolist()
     ([[0.25, 0.0], [0.0, 0.0]], [False, False])
     """
-    s = equilibration(a)
-    used = s > 0
-    scaled = a * s[:, :, None] * s[:, None, :]
-    idx = np.arange(a.shape[1])
-    scaled[:, idx, idx] = np.where(used, scaled[:, idx, idx], 1.0)
-    bad = ~np.all(np.isfinite(scaled), axis=(1, 2))
-    scaled[bad] = np.eye(a.shape[1])
-    w, v = np.linalg.eigh(scaled)
-    null = w <= rcond * np.abs(w[:, -1:])
-    winv = np.where(null, 0.0, 1.0 / np.where(null, 1.0, w))
-    cov = (v * winv[:, None, :]) @ np.swapaxes(v, 1, 2)
-    cov = cov * s[:, :, None] * s[:, None, :]
+    s, v, winv, null, bad = _equilibrated_eigh(a, rcond)
+    cov = _inverse_from_eigh(s, v, winv)
     undetermined = np.any((np.abs(v) > 1e-4) & null[:, None, :], axis=2)
     undetermined |= bad[:, None]
     return cov, undetermined
+
+
+def pseudo_inverse(a, *, rcond=RCOND):
+    """
+    The inverse of `covariance` without the report of undetermined unknowns.
+
+    The same policy for singular matrices (equilibration by the diagonal,
+    directions with a relative eigenvalue below ``rcond`` dropped), for
+    engines that apply the inverse as an operator, many times over.
+
+    Parameters
+    ----------
+    a : ndarray, shape (n, p, p)
+        Symmetric positive semi-definite matrices.
+    rcond : float, optional
+        Relative eigenvalue cut-off.
+
+    Returns
+    -------
+    inverse : ndarray, shape (n, p, p)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from psfkit._numerics.linalg import pseudo_inverse
+    >>> np.round(pseudo_inverse(np.array([[[1.0, 1.0], [1.0, 1.0]]]))[0], 12)
+    array([[0.25, 0.25],
+           [0.25, 0.25]])
+    """
+    s, v, winv, _, _ = _equilibrated_eigh(a, rcond)
+    return _inverse_from_eigh(s, v, winv)
 
 
 def scaled_condition_number(m):

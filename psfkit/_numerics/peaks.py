@@ -31,13 +31,15 @@ def sky_level(data, valid):
     return float(np.median(sample)) if sample.size else 0.0
 
 
-def smooth_image(data, valid, kernel):
+def smooth_image(data, valid, kernel, *, level=None):
     """
     Convolve an image with a detection kernel, robust to masks and edges.
 
     Masked pixels and the pixels beyond the image edges are replaced by
-    the median of the valid pixels (`sky_level`), so that a zero-sum kernel gives no
-    response at mask boundaries or image edges on a flat sky.
+    ``level``, by default the median of the valid pixels (`sky_level`), so
+    that a zero-sum kernel gives no response at mask boundaries or image
+    edges on a flat sky.  ``level=0`` is the classical convolution with a
+    zero boundary (DAOFIND's, IRAF's and photutils').
 
     Parameters
     ----------
@@ -47,13 +49,18 @@ def smooth_image(data, valid, kernel):
         `True` for the pixels to use.
     kernel : ndarray
         The (odd-shaped, point-symmetric) convolution kernel.
+    level : float, optional
+        The value given to masked pixels and to the pixels beyond the
+        edges.  The result is exact for zero-sum kernels only when
+        ``level`` is not 0 (the level is subtracted before convolving).
 
     Returns
     -------
     smoothed : ndarray
     """
-    level = sky_level(data, valid)
-    filled = data - level
+    if level is None:
+        level = sky_level(data, valid)
+    filled = data - level if level else np.array(data, dtype=float)
     filled[~valid] = 0.0
     if kernel.size <= _DIRECT_MAX_TAPS:
         return ndimage.correlate(filled, kernel[::-1, ::-1], mode="constant",
@@ -61,15 +68,18 @@ def smooth_image(data, valid, kernel):
     return signal.fftconvolve(filled, kernel, mode="same")
 
 
-def local_maxima(values, footprint, candidates):
+def local_maxima(values, footprint, candidates, *, ties="first",
+                 outside=None):
     """
     Find the local maxima of an image among candidate pixels.
 
     A candidate is a peak when no pixel of its footprint (within the
-    image) is larger.  Ties are broken in raster order so that a flat
-    plateau yields a single peak: a pixel must be strictly larger than the
-    footprint pixels that come before it (lower row, or same row and lower
-    column) and at least as large as those after it.
+    image) is larger.  With ``ties='first'`` ties are broken in raster
+    order so that a flat plateau yields a single peak: a pixel must be
+    strictly larger than the footprint pixels that come before it (lower
+    row, or same row and lower column) and at least as large as those
+    after it.  With ``ties='all'`` every pixel equal to the maximum of its
+    footprint is a peak, as ``values == maximum_filter(values)`` gives.
 
     Parameters
     ----------
@@ -79,6 +89,13 @@ def local_maxima(values, footprint, candidates):
         The neighbourhood, odd shape, centred on the pixel.
     candidates : ndarray of bool
         The pixels that may be peaks.
+    ties : {'first', 'all'}, optional
+        One peak per plateau, or every tied pixel.
+    outside : float, optional
+        The value of the pixels beyond the image edges; by default they
+        are not compared (``0.0`` is `scipy.ndimage.maximum_filter`'s
+        ``mode='constant'``).  The footprint's centre is at index
+        ``shape // 2`` along each axis, as in scipy, also for even sizes.
 
     Returns
     -------
@@ -104,7 +121,10 @@ def local_maxima(values, footprint, candidates):
         xx = xs + dx
         inside = (yy >= 0) & (yy < ny) & (xx >= 0) & (xx < nx)
         neigh = values[np.clip(yy, 0, ny - 1), np.clip(xx, 0, nx - 1)]
-        before = dy < 0 or (dy == 0 and dx < 0)
+        if outside is not None:
+            neigh = np.where(inside, neigh, outside)
+            inside = True
+        before = ties == "first" and (dy < 0 or (dy == 0 and dx < 0))
         beaten = neigh >= vals if before else neigh > vals
         keep = ~(beaten & inside)
         ys, xs, vals = ys[keep], xs[keep], vals[keep]

@@ -7,14 +7,20 @@ from astropy.table import QTable
 import numpy as np
 
 from .._numerics.gaussian import FWHM_PER_SIGMA, integrated_gaussian_image
-from ..utils import as_pair, check_integer, check_positive, get_rng
+from ..utils import (
+    SummaryReprMixin,
+    as_pair,
+    check_integer,
+    check_positive,
+    get_rng,
+)
 
 __all__ = ["DiffimTruth", "make_diffim_pair"]
 
 
 
-@dataclass
-class DiffimTruth:
+@dataclass(frozen=True, repr=False)
+class DiffimTruth(SummaryReprMixin):
     """
     The known inputs of a simulated pair made by `make_diffim_pair`.
 

@@ -6,109 +6,125 @@ above ``detection_threshold`` times the smoothed noise) gives peak positions;
 each is vetted in *both* images for signal-to-noise, isolation (no brighter
 peak inside its stamp), saturation (masked pixels, or a flat top of equal
 values) and bad pixels, and must have its whole stamp inside the image.
+Only the detection needs a whole-image pass; everything else works on
+small cutouts at the peaks.
 """
 
 from collections import Counter
-import warnings
 
+from astropy.stats import sigma_clipped_stats
 from astropy.table import Table
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
+from scipy.spatial import cKDTree
 
 from .._numerics.gaussian import FWHM_PER_SIGMA
-from ..photometry import MADStdBackgroundRMS, find_peaks
-from ..utils import NoDetectionsWarning
+from .._numerics.peaks import border_ok, cutout_indices, local_maxima
+from ..utils import InputDataError, find_xy_columns
 
 __all__ = []
 
 _SMOOTH_SIGMA = 1.5
+_SMOOTH_RADIUS = int(3.0 * _SMOOTH_SIGMA + 0.5)
+# white noise smoothed with a unit-sum Gaussian of width sigma keeps this
+# fraction of its standard deviation
+_SMOOTH_NOISE = 1.0 / (2.0 * np.sqrt(np.pi) * _SMOOTH_SIGMA)
 _MOMENT_HALF = 10
 
 
-def sky_and_noise(data, bad):
+def sky_and_noise(data, bad, name, *, require_noise=True):
     """
     Median sky and noise from a subsample of valid pixels.
 
     The noise is the MAD-based standard deviation of the differences of
     horizontally adjacent pixels divided by sqrt(2), which a smooth sky
     gradient and the few pixels on stars do not inflate.
+
+    Raises
+    ------
+    psfkit.utils.InputDataError
+        When the image has no valid pixel or, with ``require_noise``, is
+        constant (nothing to match).
     """
     step = max(1, int(np.sqrt(data.size / 250_000)))
-    rows = data[::step]
-    rbad = bad[::step]
-    sub = rows[:, ::step][~rbad[:, ::step]]
-    sky = float(np.median(sub))
+    sample = data[::step, ::step][~bad[::step, ::step]]
+    if sample.size == 0:
+        sample = data[~bad]
+    if sample.size == 0:
+        msg = f"{name} has no valid pixel (all masked or non-finite)"
+        raise InputDataError(msg)
+    sky = float(np.median(sample))
+    rows, rbad = data[::step], bad[::step]
     pair_ok = ~(rbad[:, 1:] | rbad[:, :-1])
     diffs = (rows[:, 1:] - rows[:, :-1])[pair_ok]
-    rms = MADStdBackgroundRMS()
-    noise = float(rms.calc_background_rms(diffs)) / np.sqrt(2.0)
+    diffs = diffs[::max(1, diffs.size // 100_000)].astype(float)
+    noise = 0.0
+    if diffs.size:
+        # the MAD of sigma-clipped differences: star edges widen the core
+        # of the distribution, which clipping removes and MAD alone not
+        noise = float(sigma_clipped_stats(diffs, sigma=3.0, maxiters=5,
+                                          stdfunc="mad_std")[2]) / np.sqrt(2.0)
+    if not noise > 0 and require_noise:
+        valid = data[~bad]
+        lo, hi = float(valid.min()), float(valid.max())
+        if lo == hi:
+            msg = (f"{name} is constant (every unmasked pixel is {lo:g}): "
+                   "there is nothing to match")
+            raise InputDataError(msg)
+        # a noiseless image: most neighbours are equal
+        noise = float(np.std(diffs)) / np.sqrt(2.0) if diffs.size else 0.0
+        noise = noise if noise > 0 else 1e-6 * (hi - lo)
     return sky, noise
 
 
-def _smoothed_snr(data, bad, sky, noise):
-    filled = np.where(bad, sky, data) - sky
-    smooth = ndimage.gaussian_filter(filled, _SMOOTH_SIGMA, truncate=3.0)
-    # noise of white noise after smoothing with a unit-sum Gaussian
-    return smooth / (noise / (2.0 * np.sqrt(np.pi) * _SMOOTH_SIGMA))
-
-
-def integral_image(bad):
-    """Summed-area table of a boolean image, with a leading zero row and
-    column."""
-    return np.pad(np.cumsum(np.cumsum(bad, axis=0, dtype=np.int64), axis=1),
-                  ((1, 0), (1, 0)))
-
-
-def _box_count(csum, x, y, half):
-    """Number of bad pixels in the (2 half + 1)**2 box around each (x, y),
-    from the `integral_image` ``csum``."""
-    y0, y1 = y - half, y + half + 1
-    x0, x1 = x - half, x + half + 1
-    return csum[y1, x1] - csum[y0, x1] - csum[y1, x0] + csum[y0, x0]
-
-
-def _flat_top(data, x, y):
-    """A clipped (saturated) peak has neighbours equal to its maximum."""
-    ny, nx = data.shape
-    out = np.zeros(len(x), dtype=bool)
-    inside = (x >= 1) & (x < nx - 1) & (y >= 1) & (y < ny - 1)
-    win = sliding_window_view(data, (3, 3))[y[inside] - 1, x[inside] - 1]
-    peak = win.reshape(len(win), -1).max(axis=1)
-    out[inside] = np.sum(win.reshape(len(win), -1) == peak[:, None], axis=1) >= 3
-    return out
-
-
 def detect_peaks(science, bad, sky, noise, threshold, *, max_peaks):
-    """Peaks of the smoothed science image: ``x``, ``y`` (int) and ``snr``."""
-    snr_map = _smoothed_snr(science, bad, sky, noise)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NoDetectionsWarning)
-        peaks = find_peaks(snr_map, threshold, box_size=5, mask=bad,
-                           npeaks=max_peaks)
-    if peaks is None or len(peaks) == 0:
-        return np.zeros(0, int), np.zeros(0, int), np.zeros(0), snr_map
-    x = np.asarray(peaks["x_peak"], dtype=int)
-    y = np.asarray(peaks["y_peak"], dtype=int)
-    return x, y, snr_map[y, x], snr_map
+    """
+    Peaks of the smoothed science image, brightest first.
+
+    Returns
+    -------
+    x, y : `~numpy.ndarray` of int
+    snr : `~numpy.ndarray`
+        Signal-to-noise ratio of the smoothed image at each peak.
+    """
+    work = science.astype(np.float32)
+    work -= np.float32(sky)
+    work[bad] = 0.0
+    ndimage.gaussian_filter(work, _SMOOTH_SIGMA, output=work, mode="constant",
+                            truncate=3.0)
+    work *= np.float32(1.0 / (noise * _SMOOTH_NOISE))
+    above = (work >= threshold) & ~bad
+    # a peak is at least as high as its four neighbours: a cheap first cut
+    # that leaves local_maxima a few pixels per star instead of all of them
+    above[1:] &= work[1:] >= work[:-1]
+    above[:-1] &= work[:-1] >= work[1:]
+    above[:, 1:] &= work[:, 1:] >= work[:, :-1]
+    above[:, :-1] &= work[:, :-1] >= work[:, 1:]
+    ys, xs = local_maxima(work, np.ones((5, 5), dtype=bool), above)
+    snr = work[ys, xs].astype(float)
+    order = np.argsort(-snr, kind="stable")[:max_peaks]
+    return xs[order], ys[order], snr[order]
+
+
+def point_snr(data, bad, sky, noise, x, y):
+    """The smoothed signal-to-noise ratio of `detect_peaks` at ``(x, y)``."""
+    if len(x) == 0:
+        return np.zeros(0)
+    r = _SMOOTH_RADIUS
+    off = np.arange(-r, r + 1, dtype=float)
+    g = np.exp(-0.5 * (off / _SMOOTH_SIGMA) ** 2)
+    g /= g.sum()
+    rows, cols, inside = cutout_indices(data.shape, y, x, r, r)
+    values = np.where(inside & ~bad[rows, cols], data[rows, cols] - sky, 0.0)
+    return np.einsum("nij,i,j->n", values, g, g) / (noise * _SMOOTH_NOISE)
 
 
 def positions_from_sources(sources, shape):
     """Integer positions from a table (x/y-like columns) or an (N, 2) array."""
     if isinstance(sources, Table):
-        for xname, yname in (("x", "y"), ("xcentroid", "ycentroid"),
-                             ("x_peak", "y_peak"), ("x_fit", "y_fit"),
-                             ("x_init", "y_init")):
-            if xname in sources.colnames and yname in sources.colnames:
-                xs = np.asarray(getattr(sources[xname], "value", sources[xname]),
-                                dtype=float)
-                ys = np.asarray(getattr(sources[yname], "value", sources[yname]),
-                                dtype=float)
-                break
-        else:
-            msg = ("sources must have x/y position columns (x, y or xcentroid, "
-                   f"ycentroid); got {sources.colnames}")
-            raise ValueError(msg)
+        xname, yname = find_xy_columns(sources, name="sources")
+        xs = np.asarray(getattr(sources[xname], "value", sources[xname]), float)
+        ys = np.asarray(getattr(sources[yname], "value", sources[yname]), float)
     else:
         arr = np.asarray(sources, dtype=float)
         if arr.ndim != 2 or arr.shape[1] != 2:
@@ -124,7 +140,45 @@ def positions_from_sources(sources, shape):
     return xi[inside], yi[inside]
 
 
-def vet_peaks(x, y, snr, *, shape, stamp_size, bad_sum, template, science,
+def any_bad(bad, x, y, half):
+    """Whether the ``(2 half + 1)**2`` box at each (x, y) (inside the
+    image) holds a bad pixel."""
+    out = np.zeros(len(x), dtype=bool)
+    if not bad.any():
+        return out
+    for i, (xi, yi) in enumerate(zip(x, y, strict=True)):
+        out[i] = bad[yi - half:yi + half + 1, xi - half:xi + half + 1].any()
+    return out
+
+
+def _flat_top(data, x, y):
+    """A clipped (saturated) peak has neighbours equal to its maximum."""
+    out = np.zeros(len(x), dtype=bool)
+    inside = border_ok(data.shape, y, x, 1, 1)
+    if not inside.any():
+        return out
+    rows, cols, _ = cutout_indices(data.shape, y[inside], x[inside], 1, 1)
+    win = data[rows, cols].reshape(int(inside.sum()), 9)
+    peak = win.max(axis=1)
+    out[inside] = np.sum(win == peak[:, None], axis=1) >= 3
+    return out
+
+
+def _crowded(x, y, snr, radius):
+    """Peaks with a brighter peak within ``radius`` (Chebyshev distance)."""
+    crowded = np.zeros(len(x), dtype=bool)
+    if len(x) < 2:
+        return crowded
+    pairs = cKDTree(np.column_stack([x, y])).query_pairs(radius, p=np.inf,
+                                                         output_type="ndarray")
+    if len(pairs):
+        i, j = pairs[:, 0], pairs[:, 1]
+        crowded[j[snr[i] > snr[j]]] = True
+        crowded[i[snr[j] > snr[i]]] = True
+    return crowded
+
+
+def vet_peaks(x, y, snr, *, shape, stamp_size, bad, template, science,
               science_snr, template_snr, threshold, isolation_radius):
     """
     Keep the peaks usable as candidates; count why the others failed.
@@ -134,7 +188,6 @@ def vet_peaks(x, y, snr, *, shape, stamp_size, bad_sum, template, science,
     keep : ndarray of bool
     reasons : Counter
     """
-    ny, nx = shape
     half = stamp_size // 2
     reasons = Counter()
     keep = np.ones(len(x), dtype=bool)
@@ -145,32 +198,21 @@ def vet_peaks(x, y, snr, *, shape, stamp_size, bad_sum, template, science,
             reasons[why] += int(np.count_nonzero(new))
         keep[new] = False
 
-    drop((x < half) | (x >= nx - half) | (y < half) | (y >= ny - half),
-         "stamp off the image edge")
+    drop(~border_ok(shape, y, x, half, half), "stamp off the image edge")
     idx = np.flatnonzero(keep)
     masked = np.zeros(len(x), dtype=bool)
-    masked[idx] = _box_count(bad_sum, x[idx], y[idx], half) > 0
+    masked[idx] = any_bad(bad, x[idx], y[idx], half)
     drop(masked, "masked pixels in the stamp")
     drop(_flat_top(science, x, y) | _flat_top(template, x, y),
          "saturated (flat top)")
-    drop(~(science_snr[y, x] >= threshold),
-         "low signal-to-noise in the science image")
-    drop(~(template_snr[y, x] >= threshold),
-         "low signal-to-noise in the template")
-    # isolation: no brighter peak inside the fitted region
-    order = np.argsort(-snr)
-    xs, ys, ss = x[order], y[order], snr[order]
-    crowded = np.zeros(len(x), dtype=bool)
-    for rank in range(1, len(order)):
-        near = ((np.abs(xs[:rank] - xs[rank]) <= isolation_radius)
-                & (np.abs(ys[:rank] - ys[rank]) <= isolation_radius)
-                & (ss[:rank] > ss[rank]))
-        crowded[order[rank]] = bool(np.any(near))
-    drop(crowded, "not isolated (brighter peak nearby)")
+    drop(~(science_snr >= threshold), "low signal-to-noise in the science image")
+    drop(~(template_snr >= threshold), "low signal-to-noise in the template")
+    drop(_crowded(x, y, snr, isolation_radius),
+         "not isolated (brighter peak nearby)")
     return keep, reasons
 
 
-def measure_fwhm(data, bad, sky, x, y, *, n_max=100, bad_sum=None):
+def measure_fwhm(data, bad, sky, x, y, *, n_max=100):
     """
     Median FWHM from adaptive Gaussian-weighted second moments.
 
@@ -186,18 +228,15 @@ def measure_fwhm(data, bad, sky, x, y, *, n_max=100, bad_sum=None):
     fwhm : float or None
         `None` if no star could be measured.
     """
-    ny, nx = data.shape
     h = _MOMENT_HALF
-    ok = (x >= h) & (x < nx - h) & (y >= h) & (y < ny - h)
-    x, y = x[ok], y[ok]
-    if bad_sum is None:
-        bad_sum = integral_image(bad)
-    clean = _box_count(bad_sum, x, y, h) == 0
+    ok = border_ok(data.shape, y, x, h, h)
+    x, y = x[ok][:4 * n_max], y[ok][:4 * n_max]
+    clean = ~any_bad(bad, x, y, h)
     x, y = x[clean][:n_max], y[clean][:n_max]
     if len(x) == 0:
         return None
-    filled = np.where(bad, sky, data) - sky
-    stamps = sliding_window_view(filled, (2 * h + 1, 2 * h + 1))[y - h, x - h]
+    rows, cols, _ = cutout_indices(data.shape, y, x, h, h)
+    stamps = data[rows, cols].astype(float) - sky
     off = np.arange(-h, h + 1, dtype=float)
     yy, xx = np.meshgrid(off, off, indexing="ij")
     sigma_w = np.full(len(x), 2.0)
@@ -223,13 +262,6 @@ def measure_fwhm(data, bad, sky, x, y, *, n_max=100, bad_sum=None):
     if sigma2.size == 0:
         return None
     return float(FWHM_PER_SIGMA * np.sqrt(np.median(sigma2)))
-
-
-def extract_stamps(image, x, y, stamp_size):
-    """``(n, S, S)`` copies of the stamps centred on integer ``(x, y)``."""
-    half = stamp_size // 2
-    view = sliding_window_view(image, (stamp_size, stamp_size))
-    return np.array(view[y - half, x - half])
 
 
 def reasons_text(reasons):

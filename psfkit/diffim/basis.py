@@ -13,6 +13,9 @@ non-zero sum: the kernel sum is then the first coefficient, which the spatial
 model holds constant over the image.
 """
 
+from collections import OrderedDict
+import hashlib
+
 import numpy as np
 
 from .._numerics.gaussian import FWHM_PER_SIGMA
@@ -29,21 +32,66 @@ __all__ = [
 
 
 
+# Bases made here are remembered (by their values) together with their
+# structure: the Alard-Lupton images are linear combinations of separable
+# images and the delta-function images of shifted pixels, so stamps can be
+# convolved with them by 1-D passes instead of 2-D FFTs (see ``_stamps``).
+_FACTORS = OrderedDict()
+_MAX_FACTORS = 32
+
+
+def _basis_key(basis):
+    basis = np.ascontiguousarray(basis, dtype=float)
+    digest = hashlib.blake2b(basis.tobytes(), digest_size=16).hexdigest()
+    return basis.shape, digest
+
+
+def _remember(basis, factors):
+    key = _basis_key(basis)
+    _FACTORS[key] = factors
+    _FACTORS.move_to_end(key)
+    while len(_FACTORS) > _MAX_FACTORS:
+        _FACTORS.popitem(last=False)
+
+
+def basis_factors(basis):
+    """
+    The structure of a basis made by this module, or `None`.
+
+    Returns a dict with ``kind`` ``'separable'`` (keys ``x_filters``,
+    ``y_filters``, ``pairs`` and ``transform``: ``basis = transform @ raw``
+    with ``raw[r] = outer(y_filters[pairs[r][0]], x_filters[pairs[r][1]])``)
+    or ``'shift'`` (a delta-function basis), or `None` for any other basis.
+    """
+    return _FACTORS.get(_basis_key(basis))
+
+
 def _renormalize(raw):
-    """Make ``raw[0]`` unit-sum, all others zero-sum and unit L2 norm."""
+    """
+    Make ``raw[0]`` unit-sum, all others zero-sum and unit L2 norm.
+
+    Returns the basis and the matrix ``a`` with ``basis = a @ raw`` (over
+    flattened images), built from the same operations.
+    """
     basis = np.array(raw, dtype=float)
-    basis[0] /= basis[0].sum()
-    for i in range(1, len(basis)):
+    n = len(basis)
+    a = np.eye(n)
+    s0 = basis[0].sum()
+    basis[0] /= s0
+    a[0] /= s0
+    for i in range(1, n):
         total = basis[i].sum()
         if abs(total) > 1e-10 * np.abs(basis[i]).sum():
             basis[i] = basis[i] / total - basis[0]
+            a[i] = a[i] / total - a[0]
         norm = np.sqrt(np.sum(basis[i] ** 2))
         if not norm > 1e-12:
             msg = (f"basis image {i} vanishes after renormalisation (it "
                    "duplicates the first one); use distinct Gaussian widths")
             raise ValueError(msg)
         basis[i] /= norm
-    return basis
+        a[i] /= norm
+    return basis, a
 
 
 def alard_lupton_basis(kernel_size, sig_gauss=(0.7, 1.5, 3.0),
@@ -92,15 +140,22 @@ def alard_lupton_basis(kernel_size, sig_gauss=(0.7, 1.5, 3.0),
     half = kernel_size // 2
     x = np.arange(-half, half + 1, dtype=float)
     u = x / max(half, 1)
-    raw = []
+    filters, pairs = [], []
     for sigma, degree in zip(sig_gauss, deg_gauss, strict=True):
         g = np.exp(-0.5 * (x / sigma) ** 2)
         g /= g.sum()
-        for j in range(degree + 1):
-            for k in range(degree + 1 - j):
-                # image[row=v, col=u]: u**j along x, v**k along y
-                raw.append(np.outer(g * u ** k, g * u ** j))
-    return _renormalize(np.array(raw))
+        first = len(filters)
+        filters.extend(g * u ** j for j in range(degree + 1))
+        # image[row=v, col=u]: u**j along x, v**k along y
+        pairs.extend((first + k, first + j) for j in range(degree + 1)
+                     for k in range(degree + 1 - j))
+    filters = np.array(filters)
+    raw = np.array([np.outer(filters[iy], filters[ix]) for iy, ix in pairs])
+    basis, transform = _renormalize(raw)
+    _remember(basis, {"kind": "separable", "x_filters": filters,
+                      "y_filters": filters, "pairs": pairs,
+                      "transform": transform})
+    return basis
 
 
 def delta_function_basis(kernel_size):
@@ -134,7 +189,9 @@ def delta_function_basis(kernel_size):
     """
     kernel_size = check_odd("kernel_size", kernel_size)
     transform = _delta_transform(kernel_size)
-    return transform.T.reshape(-1, kernel_size, kernel_size).copy()
+    basis = transform.T.reshape(-1, kernel_size, kernel_size).copy()
+    _remember(basis, {"kind": "shift"})
+    return basis
 
 
 def _delta_transform(kernel_size):
@@ -358,4 +415,4 @@ def pca_kernel_basis(kernels, n_components):
     mean = flat.mean(axis=0)
     _, _, vt = np.linalg.svd(flat - mean, full_matrices=False)
     raw = np.vstack([mean, vt[:n_components]])
-    return _renormalize(raw.reshape(-1, *kernels.shape[1:]))
+    return _renormalize(raw.reshape(-1, *kernels.shape[1:]))[0]

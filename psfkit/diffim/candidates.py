@@ -20,8 +20,8 @@ import enum
 from astropy.table import QTable
 import numpy as np
 
-from ..utils import check_integer
-from ._stamps import convolve_basis_valid, crop_valid, normal_equations
+from ..utils import SummaryReprMixin, check_integer, describe
+from ._equations import EquationBuilder
 
 __all__ = [
     "CandidateStatus",
@@ -40,8 +40,23 @@ class CandidateStatus(enum.Enum):
     BAD = "bad"
 
 
-@dataclass(eq=False)
-class KernelCandidate:
+def _stamp(name, value, shape=None):
+    """A float stamp without a copy when it already is one (stamps are
+    often views of the images)."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "fb":
+        arr = arr.astype(float)
+    if shape is not None and arr.shape != shape:
+        try:
+            arr = np.broadcast_to(arr, shape)
+        except ValueError:
+            msg = f"{name} must have the stamp shape {shape}, got {arr.shape}"
+            raise ValueError(msg) from None
+    return arr
+
+
+@dataclass(eq=False, repr=False)
+class KernelCandidate(SummaryReprMixin):
     """
     One source seen in both images, used to constrain the kernel.
 
@@ -108,25 +123,41 @@ class KernelCandidate:
     spatial_residual_mean: float = np.nan
     spatial_residual_std: float = np.nan
 
+    # the fit in the coordinates of the basis it was built with (see
+    # ``_equations.Reference``); not a field: internal state
+    _reference = None
+
     def __post_init__(self):
-        self.template = np.asarray(self.template, dtype=float)
-        self.science = np.asarray(self.science, dtype=float)
+        self.template = _stamp("template", self.template)
         shape = self.template.shape
         if (self.template.ndim != 2 or shape[0] != shape[1]
                 or shape[0] % 2 == 0):
             msg = f"template stamp must be square with an odd size, got {shape}"
             raise ValueError(msg)
+        self.science = _stamp("science", self.science)
         if self.science.shape != shape:
             msg = (f"science stamp must have the template stamp's shape "
                    f"{shape}, got {self.science.shape}")
             raise ValueError(msg)
+        # absent variances and masks are read-only broadcasts (no memory)
         for name in ("template_variance", "science_variance"):
             value = getattr(self, name)
-            value = (np.ones(shape) if value is None
-                     else np.broadcast_to(np.asarray(value, float), shape).copy())
-            setattr(self, name, value)
-        self.mask = (np.zeros(shape, dtype=bool) if self.mask is None
-                     else np.broadcast_to(np.asarray(self.mask, bool), shape).copy())
+            setattr(self, name, _stamp(name, 1.0 if value is None else value,
+                                       shape))
+        self.mask = _stamp("mask", False if self.mask is None else self.mask,
+                           shape).astype(bool, copy=False)
+
+    def _summary_items(self):
+        items = [("x", describe(self.x)), ("y", describe(self.y)),
+                 ("stamp_size", describe(self.stamp_size)),
+                 ("status", self.status.value)]
+        if self.reason:
+            items.append(("reason", repr(self.reason)))
+        if np.isfinite(self.kernel_sum):
+            items += [("kernel_sum", describe(self.kernel_sum)),
+                      ("residual_mean", describe(self.residual_mean)),
+                      ("residual_std", describe(self.residual_std))]
+        return items
 
     @classmethod
     def from_psfs(cls, x, y, convolved_psf, target_psf, *, rating=1.0,
@@ -230,62 +261,19 @@ def build_kernel_equations(candidates, basis, *, fit_background=True,
         msg = (f"the candidate stamps ({size} pixels) must be larger than the "
                f"kernel ({k} pixels)")
         raise ValueError(msg)
-    nb = basis.shape[0]
-    ms, bs = [], []
-    # chunks keep the design matrices in cache-friendly sizes
-    for lo in range(0, len(candidates), 64):
-        chunk = candidates[lo:lo + 64]
-        m, b = _chunk_equations(chunk, basis, k, fit_background,
-                                constant_variance_weighting)
-        ms.append(m)
-        bs.append(b)
-    m = np.concatenate(ms)
-    b = np.concatenate(bs)
-    n = len(candidates)
-    if regularization is not None:
-        h = np.zeros(m.shape[1:])
-        h[:nb, :nb] = regularization
-        if lambda_type == "relative":
-            lam = lambda_scaling * (np.trace(m, axis1=1, axis2=2)
-                                    / np.trace(regularization))
-        else:
-            lam = np.full(n, float(lambda_value))
-        m = m + lam[:, None, None] * h
-    for i, cand in enumerate(candidates):
-        cand.m = m[i]
-        cand.b = b[i]
+    builder = EquationBuilder(
+        basis, fit_background=fit_background,
+        constant_variance_weighting=constant_variance_weighting,
+        regularization=regularization, lambda_type=lambda_type,
+        lambda_value=lambda_value, lambda_scaling=lambda_scaling)
+    builder.run(candidates, solve_kernels=False)
+    for cand in candidates:
         cand.basis_key = basis_key
     return candidates
 
 
-def _chunk_equations(candidates, basis, k, fit_background,
-                     constant_variance_weighting):
-    templates = np.stack([c.template for c in candidates])
-    conv = convolve_basis_valid(templates, basis)
-    n, nb = conv.shape[:2]
-    npix = conv.shape[2] * conv.shape[3]
-    design = conv.reshape(n, nb, npix)
-    if fit_background:
-        design = np.concatenate([design, np.ones((n, 1, npix))], axis=1)
-    target = crop_valid(np.stack([c.science for c in candidates]), k)
-    var = crop_valid(np.stack([c.science_variance + c.template_variance
-                               for c in candidates]), k)
-    bad = crop_valid(np.stack([c.mask for c in candidates]), k) | ~(var > 0)
-    with np.errstate(divide="ignore"):
-        weights = np.where(bad, 0.0, 1.0 / np.where(bad, 1.0, var))
-    if constant_variance_weighting:
-        flat = np.where(bad, np.nan, var).reshape(n, -1)
-        med = (np.median(flat, axis=1) if not bad.any()
-               else np.nanmedian(np.where(bad.all(axis=(1, 2))[:, None], 1.0,
-                                          flat), axis=1))
-        weights = np.where(bad, 0.0, 1.0 / med[:, None, None])
-    target = np.where(bad, 0.0, target)
-    return normal_equations(design, target.reshape(n, npix),
-                            weights.reshape(n, npix))
-
-
-@dataclass(eq=False)
-class SpatialCell:
+@dataclass(eq=False, repr=False)
+class SpatialCell(SummaryReprMixin):
     """
     One cell of a `SpatialCellSet`: its pixel box and its candidates.
 
@@ -303,6 +291,11 @@ class SpatialCell:
     x_range: tuple
     y_range: tuple
     candidates: list = field(default_factory=list)
+
+    def _summary_items(self):
+        return [("index", str(self.index)), ("x_range", describe(self.x_range)),
+                ("y_range", describe(self.y_range)),
+                ("candidates", str(len(self.candidates)))]
 
     def usable(self, n_star_per_cell):
         """The first ``n_star_per_cell`` candidates that are not ``BAD``."""
@@ -350,6 +343,15 @@ class SpatialCellSet:
                     index=len(self.cells),
                     x_range=(i * sx - 0.5, min((i + 1) * sx, nx) - 0.5),
                     y_range=(j * sy - 0.5, min((j + 1) * sy, ny) - 0.5)))
+
+    def __repr__(self):
+        counts = {s: 0 for s in CandidateStatus}
+        for cand in self.candidates:
+            counts[cand.status] += 1
+        return (f"SpatialCellSet(shape={self.shape}, cells={self.n_cells_x}x"
+                f"{self.n_cells_y} of {self.size_cell[0]}x{self.size_cell[1]}, "
+                f"candidates={len(self.candidates)}: "
+                + ", ".join(f"{n} {s.value}" for s, n in counts.items()) + ")")
 
     def cell_index(self, x, y):
         """Index of the cell holding ``(x, y)`` (clipped to the grid)."""

@@ -9,7 +9,13 @@ later edits), so a bad value fails at once with a message naming the field.
 
 from dataclasses import dataclass, fields
 
-from ..utils import check_in, check_integer, check_odd, check_positive
+from ..utils import (
+    ParamReprMixin,
+    check_in,
+    check_integer,
+    check_odd,
+    check_positive,
+)
 
 __all__ = ["PsfMatchConfig"]
 
@@ -19,8 +25,8 @@ _REG_TYPES = ("central-difference", "forward-difference")
 _LAMBDA_TYPES = ("absolute", "relative")
 
 
-@dataclass
-class PsfMatchConfig:
+@dataclass(repr=False)
+class PsfMatchConfig(ParamReprMixin):
     """
     Options of the PSF-matching kernel solve.
 
@@ -133,6 +139,8 @@ class PsfMatchConfig:
     >>> config = PsfMatchConfig(kernel_size=15, spatial_kernel_order=1)
     >>> config.kernel_size, config.alard_deg_gauss
     (15, (4, 2, 2))
+    >>> config  # the fields that differ from the defaults
+    PsfMatchConfig(kernel_size=15, spatial_kernel_order=1)
     >>> PsfMatchConfig(kernel_size=20)
     Traceback (most recent call last):
     ...
@@ -181,6 +189,11 @@ class PsfMatchConfig:
 
     def __post_init__(self):
         self.validate()
+
+    def _summary_items(self):
+        # a constructor call giving the fields that differ from the defaults
+        return [(f.name, repr(getattr(self, f.name))) for f in fields(self)
+                if getattr(self, f.name) != f.default]
 
     def validate(self):
         """

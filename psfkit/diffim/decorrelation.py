@@ -25,15 +25,15 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import ndimage
 
-from ..utils import check_in, coerce_data
+from ..utils import SummaryReprMixin, check_in, coerce_data
 from .spatial import SpatialKernel
 
 __all__ = ["DecorrelationResult", "decorrelation_filter",
            "decorrelate_difference"]
 
 
-@dataclass
-class DecorrelationResult:
+@dataclass(frozen=True, repr=False)
+class DecorrelationResult(SummaryReprMixin):
     """
     The outcome of `decorrelate_difference`.
 
@@ -237,7 +237,8 @@ def decorrelate_difference(difference, kernel, science_variance,
         var = s_map + t_map / np.asarray(ksum_map) ** 2
     var = np.array(np.broadcast_to(var, shape), dtype=float)
     out = np.where(grown, 0.0, out)
-    result = NDData(out, uncertainty=VarianceUncertainty(var), mask=grown,
+    result = NDData(out, uncertainty=VarianceUncertainty(var, copy=False),
+                    mask=grown,
                     unit=arr.unit, wcs=arr.wcs, meta=dict(arr.meta))
     return DecorrelationResult(difference=result, correction_kernel=corr,
                                science_variance=s_var, template_variance=t_var,

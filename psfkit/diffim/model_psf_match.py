@@ -14,7 +14,11 @@ common PSF before coadding them.
 The PSF images are fixed-size, and convolving them with the basis loses a
 border of ``kernel_size // 2`` pixels, so a kernel much larger than half the
 PSF image is poorly constrained: its solution becomes noisy.  Too small a
-kernel cannot reach the PSF wings and the matched stars look boxy.
+kernel cannot reach the PSF wings and the matched stars look boxy.  By
+default the kernel size and basis are chosen from the PSFs' encircled
+energy and checked on a few PSF pairs (`~psfkit.diffim.KernelChoice`
+reports the choice); a `PsfMismatchWarning` says when the target cannot be
+reached with the largest kernel allowed.
 """
 
 from dataclasses import dataclass, replace
@@ -23,18 +27,36 @@ import time
 from astropy.modeling import Model
 from astropy.nddata import NDData, VarianceUncertainty
 import numpy as np
-from scipy import ndimage
 
-from ..utils import PsfkitWarning, check_in, check_integer, coerce_data, warn
-from ._stamps import convolve_each_valid, crop_valid
-from .basis import make_kernel_basis
+from ..utils import (
+    PsfkitWarning,
+    SummaryReprMixin,
+    check_in,
+    check_integer,
+    check_positive,
+    coerce_data,
+    describe,
+    executor_threads,
+    warn,
+)
+from ._images import apply_kernel, grown_mask, load_image, variance_of
+from ._kernel_choice import (
+    STAMP_ENERGY,
+    KernelChoice,
+    choose_kernel,
+    encircled_radius,
+    odd_at_least,
+    pad_to,
+    psf_residual,
+    stamp_size_for,
+)
+from .basis import alard_lupton_basis, make_kernel_basis
 from .candidates import KernelCandidate, SpatialCellSet
 from .config import PsfMatchConfig
-from .image_psf_match import _prepare
 from .solve import solve_matching_kernel
 
-__all__ = ["KernelSizeWarning", "ModelPsfMatch", "ModelMatchResult",
-           "realize_psf"]
+__all__ = ["KernelSizeWarning", "PsfMismatchWarning", "ModelPsfMatch",
+           "ModelMatchResult", "KernelChoice", "realize_psf"]
 
 #: PSF images are padded to at least this many times the kernel size.
 PAD_FACTOR = 1.4
@@ -46,16 +68,21 @@ class KernelSizeWarning(PsfkitWarning):
     """The matching kernel is too large for the PSF images."""
 
 
-@dataclass
-class ModelMatchResult:
+class PsfMismatchWarning(PsfkitWarning):
+    """The matched PSF misses the target by more than the tolerance."""
+
+
+@dataclass(frozen=True, repr=False)
+class ModelMatchResult(SummaryReprMixin):
     """
     The outcome of `ModelPsfMatch.match`.
 
     Attributes
     ----------
     matched_image : `~astropy.nddata.NDData`
-        ``(K * I) / ksum`` with its ``VarianceUncertainty`` and mask: the
-        image on the target PSF, fluxes kept.
+        ``(K * I) / ksum`` with its ``VarianceUncertainty`` and mask (and
+        the input's unit and WCS): the image on the target PSF, fluxes
+        kept.
     kernel : `~psfkit.diffim.SpatialKernel`
         The spatially varying matching kernel (no background).
     cell_set : `~psfkit.diffim.SpatialCellSet`
@@ -72,9 +99,11 @@ class ModelMatchResult:
         Largest ``|K * P_image / ksum - P_target|`` over all candidates,
         in units of the target PSF's peak, over the region the kernel
         reaches (the valid part of the stamps).
+    kernel_choice : `~psfkit.diffim.KernelChoice`
+        The kernel size and basis used, and how they were chosen.
     timings : dict
-        Seconds spent ``realizing`` the PSFs, ``solving`` the kernel and in
-        ``convolution``.
+        Seconds spent ``realizing`` the PSFs (and choosing the kernel),
+        ``solving`` the kernel and in ``convolution``.
     """
 
     matched_image: NDData
@@ -85,12 +114,21 @@ class ModelMatchResult:
     psf_size: int
     stamp_size: int
     max_psf_residual: float
+    kernel_choice: KernelChoice
     timings: dict
 
-
-def _odd_at_least(value):
-    n = int(np.ceil(value - 1e-9))
-    return n + 1 - n % 2
+    def _summary_items(self):
+        c = self.kernel_choice
+        return [("matched_image", describe(self.matched_image)),
+                ("kernel", repr(self.kernel)),
+                ("kernel_choice", f"{c.method}: {c.kernel_size} px "
+                                  f"{c.basis}"),
+                ("kernel_sum", describe(self.kernel_sum)),
+                ("max_psf_residual", describe(self.max_psf_residual)),
+                ("psf_pairs", str(len(self.candidates))),
+                ("psf_size", str(self.psf_size)),
+                ("stamp_size", str(self.stamp_size)),
+                ("seconds", f"{sum(self.timings.values()):.3g}")]
 
 
 def _position_params(model):
@@ -166,6 +204,14 @@ def realize_psf(psf, x, y, size, *, name="psf"):
         msg = (f"{name} must give a 2-D PSF image of at least 3x3 pixels, got "
                f"shape {image.shape}")
         raise ValueError(msg)
+    if image.shape[0] % 2 == 0 or image.shape[1] % 2 == 0:
+        msg = (f"{name} gives a PSF image of {image.shape[0]}x{image.shape[1]} "
+               "pixels: an even size has no central pixel, so its centre lies "
+               "between pixels and matching it would shift the image by half "
+               "a pixel. Give an odd-sized image centred on its middle pixel "
+               "(resample it, or trim one row or column if the PSF is centred "
+               "on pixel n // 2)")
+        raise ValueError(msg)
     if not np.all(np.isfinite(image)):
         msg = f"{name} gives non-finite PSF values at ({x:.1f}, {y:.1f})"
         raise ValueError(msg)
@@ -177,22 +223,19 @@ def realize_psf(psf, x, y, size, *, name="psf"):
     return image / total
 
 
-def _pad_to(image, size):
-    ny, nx = image.shape
-    py, px = size - ny, size - nx
-    return np.pad(image, ((py // 2, py - py // 2), (px // 2, px - px // 2)))
-
-
 def _cell_centres(cell_set):
-    """Centres of the cells of the grid grown by one cell on each side."""
-    sx, sy = cell_set.size_cell
-    xs = [-0.5 - sx / 2] + [0.5 * sum(c.x_range) for c in
-                            cell_set.cells[:cell_set.n_cells_x]]
-    xs.append(cell_set.cells[cell_set.n_cells_x - 1].x_range[1] + sx / 2)
-    ys = [-0.5 - sy / 2] + [0.5 * sum(cell_set.cells[j * cell_set.n_cells_x]
-                                      .y_range)
-                            for j in range(cell_set.n_cells_y)]
-    ys.append(cell_set.cells[-1].y_range[1] + sy / 2)
+    """
+    The cell centres, and a ring of points on the image boundary.
+
+    The boundary points anchor the spatial polynomial at the edges, so it
+    never extrapolates inside the image; they sit on the edge, not beyond
+    it, where a gridded PSF model is only held constant.
+    """
+    ny, nx = cell_set.shape
+    xs = [-0.5] + [0.5 * sum(c.x_range) for c in
+                   cell_set.cells[:cell_set.n_cells_x]] + [nx - 0.5]
+    ys = [-0.5] + [0.5 * sum(cell_set.cells[j * cell_set.n_cells_x].y_range)
+                   for j in range(cell_set.n_cells_y)] + [ny - 0.5]
     gx, gy = np.meshgrid(xs, ys)
     return gx.ravel(), gy.ravel()
 
@@ -204,14 +247,23 @@ class ModelPsfMatch:
     Parameters
     ----------
     config : `~psfkit.diffim.PsfMatchConfig`, optional
-        The kernel configuration; by default
-        ``PsfMatchConfig(kernel_size=11, spatial_kernel_order=2)``.  Whatever
-        is given, the model match uses ``kernel_size`` as is
-        (``scale_by_fwhm=False``), turns every clipping step off and fits no
-        background.
+        The configuration of the solve (cells, spatial order...); by
+        default ``PsfMatchConfig(kernel_size=11)``.  Whatever is given, the
+        model match turns every clipping step off and fits no background.
+    kernel : {'auto', 'config'}, optional
+        ``'auto'`` chooses the kernel size and an Alard-Lupton basis from
+        the PSFs' encircled energy, checked on PSF pairs at the image
+        centre and corners (at most ``config.kernel_size_max`` pixels, and
+        within the limit the PSF images set); ``'config'`` uses
+        ``config.kernel_size`` and the configured basis as they are.
+    tolerance : float, optional
+        The largest acceptable ``|K * P - T|`` of the matched PSF, in units
+        of the target's peak: the automatic choice aims below it, and a
+        `PsfMismatchWarning` is emitted when the final match misses it.
     on_large_kernel : {'warn', 'raise', 'ignore'}, optional
-        What to do when ``kernel_size`` exceeds ``1.5 * (psf_size // 2)``:
-        emit a `KernelSizeWarning`, raise ``ValueError``, or go on.
+        With ``kernel='config'``, what to do when ``kernel_size`` exceeds
+        ``1.5 * (psf_size // 2)``: emit a `KernelSizeWarning`, raise
+        ``ValueError``, or go on.
 
     Examples
     --------
@@ -220,15 +272,18 @@ class ModelPsfMatch:
     >>> from psfkit.diffim import ModelPsfMatch, PsfMatchConfig
     >>> rng = np.random.default_rng(0)
     >>> image = rng.normal(size=(128, 128))
-    >>> matcher = ModelPsfMatch(PsfMatchConfig(kernel_size=11, size_cell_x=64,
-    ...                                        size_cell_y=64))
+    >>> matcher = ModelPsfMatch(PsfMatchConfig(size_cell_x=64, size_cell_y=64))
     >>> res = matcher.match(image, GaussianPSF(x_fwhm=3, y_fwhm=3),
     ...                     GaussianPSF(x_fwhm=5, y_fwhm=5))
-    >>> abs(res.kernel_sum - 1) < 0.002, res.max_psf_residual < 0.01
-    (True, True)
+    >>> print(f"kernel sum {res.kernel_sum:.2f}, worst PSF residual "
+    ...       f"{100 * res.max_psf_residual:.1f}% of the peak")
+    kernel sum 1.00, worst PSF residual 0.1% of the peak
+    >>> res.kernel_choice.kernel_size, res.kernel_choice.basis
+    (11, 'alard-lupton')
     """
 
-    def __init__(self, config=None, *, on_large_kernel="warn"):
+    def __init__(self, config=None, *, kernel="auto", tolerance=0.01,
+                 on_large_kernel="warn"):
         if config is None:
             config = PsfMatchConfig(kernel_size=11)
         if not isinstance(config, PsfMatchConfig):
@@ -238,8 +293,14 @@ class ModelPsfMatch:
             config.validate(), scale_by_fwhm=False, single_kernel_clipping=False,
             kernel_sum_clipping=False, spatial_kernel_clipping=False,
             fit_for_background=False, check_condition_number=False)
+        self.kernel = check_in("kernel", kernel, ("auto", "config"))
+        self.tolerance = check_positive("tolerance", tolerance)
         self.on_large_kernel = check_in("on_large_kernel", on_large_kernel,
                                         ("warn", "raise", "ignore"))
+
+    def __repr__(self):
+        return (f"ModelPsfMatch(config={self.config!r}, kernel={self.kernel!r}, "
+                f"tolerance={self.tolerance:g})")
 
     def _check_kernel_size(self, psf_size):
         k = self.config.kernel_size
@@ -257,29 +318,35 @@ class ModelPsfMatch:
             raise ValueError(msg)
         warn(msg, KernelSizeWarning)
 
-    def match(self, image, image_psf, target_psf, *, variance=None, mask=None,
-              psf_size=None):
+    def match(self, image, image_psf=None, target_psf=None, *, variance=None,
+              mask=None, psf_size=None, executor=None):
         """
         Convolve ``image`` from its PSF ``image_psf`` to ``target_psf``.
 
         Parameters
         ----------
         image : array-like or `~astropy.nddata.NDData`
-            The image; an ``NDData`` brings its mask and uncertainty.
+            The image; an ``NDData`` brings its mask, uncertainty, unit,
+            WCS and (as the default ``image_psf``) its ``psf``.
         image_psf, target_psf : `~numpy.ndarray`, astropy model or callable
             The PSF of ``image`` and the PSF it should have: a PSF image
-            (constant), an astropy 2-D model with ``x_0``/``y_0`` such as the
-            psfkit PSF models (`~psfkit.photometry.GriddedPSFModel` for a
-            spatially varying PSF), or a callable ``(x, y) -> image``.
+            (constant, odd-sized and centred on its middle pixel), an
+            astropy 2-D model with ``x_0``/``y_0`` such as the psfkit PSF
+            models (`~psfkit.photometry.GriddedPSFModel` for a spatially
+            varying PSF), or a callable ``(x, y) -> image``.  Without
+            ``image_psf`` the ``psf`` of an ``NDData`` image is used.
         variance : array-like, optional
             The variance of ``image``; by default from its uncertainty, or
             a constant estimated from the image.
         mask : array-like of bool, optional
             Bad pixels of ``image``.
         psf_size : int, optional
-            Odd width at which models are realised; by default ``2 *
-            kernel_size + 1``.  PSF images given as arrays or by a callable
-            keep their size.
+            Odd width at which models are realised; by default large enough
+            for the target's wings around the kernel (``kernel='auto'``)
+            or ``2 * kernel_size + 1``.  PSF images given as arrays or by a
+            callable keep their size.
+        executor : int or `~concurrent.futures.ThreadPoolExecutor`, optional
+            Threads for the batched fits and the convolution.
 
         Returns
         -------
@@ -288,92 +355,219 @@ class ModelPsfMatch:
         Raises
         ------
         ValueError
-            For a bad PSF, or with ``on_large_kernel='raise'`` when the
-            kernel is much larger than half the PSF images.
+            For a bad PSF (an even-sized PSF image, which would shift the
+            image by half a pixel, included), or with
+            ``on_large_kernel='raise'`` when the kernel is much larger than
+            half the PSF images.
 
         Warns
         -----
+        PsfMismatchWarning
+            When the matched PSF differs from the target by more than
+            ``tolerance`` of its peak somewhere (the kernel allowed cannot
+            reach the target).
         KernelSizeWarning
-            When the kernel is much larger than half the PSF images.
+            With ``kernel='config'``, when the kernel is much larger than
+            half the PSF images.
         psfkit.utils.PsfkitWarning
             When the target PSF is narrower than the image PSF somewhere
             (by more than 5% in second-moment width): the match would need
             a deconvolution.
         """
         cfg = self.config
-        k = cfg.kernel_size
-        if psf_size is None:
-            psf_size = 2 * k + 1
-        psf_size = check_integer("psf_size", psf_size, minimum=3)
-        if psf_size % 2 == 0:
-            msg = f"psf_size must be odd, got {psf_size}"
-            raise ValueError(msg)
-        t0 = time.perf_counter()
-        if variance is not None:
-            var_in = coerce_data(variance, name="variance",
-                                 allow_all_masked=True).data
-            base = coerce_data(image, name="image", mask=mask)
-            if var_in.shape != base.shape:
-                msg = (f"variance must have the image's shape {base.shape}, "
-                       f"got {var_in.shape}")
+        n_threads = executor_threads(executor)
+        if image_psf is None:
+            image_psf = getattr(image, "psf", None)
+            if image_psf is None:
+                msg = ("image_psf is required (or an NDData image with a "
+                       "psf)")
+                raise TypeError(msg)
+        if target_psf is None:
+            msg = "target_psf is required: the PSF the image should have"
+            raise TypeError(msg)
+        if psf_size is not None:
+            psf_size = check_integer("psf_size", psf_size, minimum=3)
+            if psf_size % 2 == 0:
+                msg = f"psf_size must be odd, got {psf_size}"
                 raise ValueError(msg)
-            image = NDData(base.data, mask=base.mask, unit=base.unit,
-                           uncertainty=VarianceUncertainty(var_in),
-                           wcs=base.wcs)
-        elif mask is not None:
-            base = coerce_data(image, name="image", mask=mask)
-            image = NDData(base.data, mask=base.mask, unit=base.unit,
-                           wcs=base.wcs, uncertainty=None if base.error is None
-                           else VarianceUncertainty(base.error ** 2))
-        arr, filled, var, bad, _, _ = _prepare(image, "image")
-        shape = filled.shape
-
+        t0 = time.perf_counter()
+        img = load_image(_with_extras(image, variance, mask), "image",
+                         require_noise=False)
+        shape = img.data.shape
         cell_set = SpatialCellSet(shape, cfg.size_cell_x, cfg.size_cell_y)
+        if self.kernel == "auto":
+            choice, basis, reg, psf_size = self._auto_kernel(
+                image_psf, target_psf, shape, psf_size)
+        else:
+            choice, basis, reg, psf_size = self._config_kernel(
+                image_psf, target_psf, shape, psf_size)
+        k = choice.kernel_size
         xs, ys = _cell_centres(cell_set)
         pairs = [(realize_psf(image_psf, x, y, psf_size, name="image_psf"),
                   realize_psf(target_psf, x, y, psf_size, name="target_psf"))
                  for x, y in zip(xs, ys, strict=True)]
         _check_widths(pairs, xs, ys)
         native = min(min(p.shape) for pair in pairs for p in pair)
-        largest = max(max(p.shape) for pair in pairs for p in pair)
-        self._check_kernel_size(native)
-        stamp = max(_odd_at_least(largest), _odd_at_least(PAD_FACTOR * k))
-        if stamp <= k:
-            stamp = k + 2
+        if self.kernel == "config":
+            self._check_kernel_size(native)
+        stamp = max(choice.stamp_size,
+                    stamp_size_for(k, pairs, choice.target_radius), k + 2)
+        stamp = odd_at_least(max(stamp, PAD_FACTOR * k))
+        choice = replace(choice, stamp_size=stamp)
         for i, ((p_img, p_tgt), x, y) in enumerate(zip(pairs, xs, ys,
                                                        strict=True)):
             cell_set.insert_candidate(KernelCandidate.from_psfs(
-                x, y, _pad_to(p_img, stamp), _pad_to(p_tgt, stamp),
+                x, y, pad_to(p_img, stamp), pad_to(p_tgt, stamp),
                 candidate_id=i))
-        # every PSF pair is used: border cells hold their grown neighbours
+        # every PSF pair is used: border cells hold the boundary points
         n_per_cell = max(len(c.candidates) for c in cell_set.cells)
         solve_cfg = replace(cfg, n_star_per_cell=max(cfg.n_star_per_cell,
                                                      n_per_cell))
-        basis, reg = make_kernel_basis(solve_cfg)
+        if all(_same_pair(pair, pairs[0]) for pair in pairs[1:]):
+            # the same PSFs everywhere: one constant kernel is the answer
+            # (a spatial model would only add degenerate unknowns)
+            solve_cfg = replace(solve_cfg, spatial_kernel_order=0)
         t1 = time.perf_counter()
         solution = solve_matching_kernel(cell_set, basis, solve_cfg,
-                                         regularization=reg)
+                                         regularization=reg,
+                                         n_threads=n_threads)
         kernel = solution.kernel
         t2 = time.perf_counter()
-
-        ksum = kernel.kernel_sum_image()
-        matched = kernel.convolve(filled) / ksum
-        matched_var = kernel.convolve_variance(var) / ksum ** 2
-        grown = ndimage.maximum_filter(bad, size=k, mode="constant")
-        h = k // 2
-        edge = np.ones(shape, dtype=bool)
-        edge[h:shape[0] - h, h:shape[1] - h] = False
+        ksum = kernel.kernel_sum
+        matched, matched_var = apply_kernel(kernel, img, n_threads=n_threads)
+        matched /= ksum
+        matched_var /= ksum ** 2
         t3 = time.perf_counter()
-
+        residual = self._final_residual(kernel, cell_set, image_psf,
+                                        target_psf, psf_size, stamp)
+        if residual > self.tolerance:
+            warn(f"the matched PSF differs from the target by "
+                 f"{100 * residual:.2g}% of its peak (tolerance "
+                 f"{100 * self.tolerance:.2g}%) with a {k}-pixel "
+                 f"{choice.basis} kernel; allow a larger kernel "
+                 "(config.kernel_size_max, larger PSF images) or choose a "
+                 "wider target PSF", PsfMismatchWarning)
         return ModelMatchResult(
             matched_image=NDData(matched, uncertainty=VarianceUncertainty(
-                matched_var), mask=grown | edge, unit=arr.unit, wcs=arr.wcs),
+                matched_var, copy=False), mask=grown_mask(img.bad, k), unit=img.unit,
+                wcs=img.wcs, meta=dict(img.meta)),
             kernel=kernel, cell_set=cell_set, candidates=cell_set.to_table(),
-            kernel_sum=kernel.kernel_sum, psf_size=int(native),
-            stamp_size=int(stamp),
-            max_psf_residual=_max_psf_residual(cell_set.candidates, kernel),
+            kernel_sum=ksum, psf_size=int(native), stamp_size=int(stamp),
+            max_psf_residual=residual, kernel_choice=choice,
             timings={"realizing": t1 - t0, "solving": t2 - t1,
                      "convolution": t3 - t2})
+
+    @staticmethod
+    def _final_residual(kernel, cell_set, image_psf, target_psf, psf_size,
+                        stamp):
+        """Worst residual of the matched PSF over the image: at the cell
+        centres inside it and at its corners and edge midpoints (the outer
+        ring of cells only anchors the spatial model)."""
+        ny, nx = cell_set.shape
+        inside = [c for c in cell_set.candidates
+                  if -0.5 <= c.x <= nx - 0.5 and -0.5 <= c.y <= ny - 0.5]
+        extra = [(x, y) for x in (0.0, (nx - 1) / 2, nx - 1.0)
+                 for y in (0.0, (ny - 1) / 2, ny - 1.0)]
+        inside += [KernelCandidate.from_psfs(
+            x, y, pad_to(realize_psf(image_psf, x, y, psf_size), stamp),
+            pad_to(realize_psf(target_psf, x, y, psf_size), stamp))
+            for x, y in extra]
+        return psf_residual(inside, kernel.kernel_image(
+            np.array([c.x for c in inside]), np.array([c.y for c in inside])))
+
+    def _probe_pairs(self, image_psf, target_psf, shape, size):
+        """PSF pairs at the image centre and corners (fewer if constant)."""
+        ny, nx = shape
+        xs = [(nx - 1) / 2, 0.0, nx - 1.0, 0.0, nx - 1.0]
+        ys = [(ny - 1) / 2, 0.0, 0.0, ny - 1.0, ny - 1.0]
+        pairs, px, py = [], [], []
+        for x, y in zip(xs, ys, strict=True):
+            pair = (realize_psf(image_psf, x, y, size, name="image_psf"),
+                    realize_psf(target_psf, x, y, size, name="target_psf"))
+            if any(_same_pair(pair, seen) for seen in pairs):
+                continue
+            pairs.append(pair)
+            px.append(x)
+            py.append(y)
+        return pairs, px, py
+
+    def _auto_kernel(self, image_psf, target_psf, shape, psf_size):
+        cfg = self.config
+        if psf_size is None:
+            psf_size = _wing_size(target_psf, shape, cfg.kernel_size_max)
+        pairs, px, py = self._probe_pairs(image_psf, target_psf, shape,
+                                          psf_size)
+        native = min(min(p.shape) for pair in pairs for p in pair)
+        limit = cfg.kernel_size_max
+        if not _is_model(image_psf) or not _is_model(target_psf):
+            limit = min(limit, int(MAX_KERNEL_RATIO * (native // 2)))
+        limit = max(3, limit - (1 - limit % 2))
+        choice = choose_kernel(pairs, px, py, cfg, tolerance=self.tolerance,
+                               max_kernel_size=limit)
+        basis = alard_lupton_basis(choice.kernel_size, choice.sig_gauss,
+                                   choice.deg_gauss)
+        if _is_model(image_psf) and _is_model(target_psf):
+            psf_size = choice.stamp_size
+        return choice, basis, None, psf_size
+
+    def _config_kernel(self, image_psf, target_psf, shape, psf_size):
+        cfg = self.config
+        k = cfg.kernel_size
+        if psf_size is None:
+            psf_size = 2 * k + 1
+        ny, nx = shape
+        p_img = realize_psf(image_psf, (nx - 1) / 2, (ny - 1) / 2, psf_size,
+                            name="image_psf")
+        p_tgt = realize_psf(target_psf, (nx - 1) / 2, (ny - 1) / 2, psf_size,
+                            name="target_psf")
+        basis, reg = make_kernel_basis(cfg)
+        al = cfg.kernel_basis_set == "alard-lupton"
+        choice = KernelChoice(
+            method="config", kernel_size=k, basis=cfg.kernel_basis_set,
+            sig_gauss=cfg.alard_sig_gauss if al else (),
+            deg_gauss=cfg.alard_deg_gauss if al else (),
+            encircled_energy=STAMP_ENERGY,
+            image_radius=encircled_radius(p_img, STAMP_ENERGY),
+            target_radius=encircled_radius(p_tgt, STAMP_ENERGY),
+            stamp_size=odd_at_least(max(p_img.shape + p_tgt.shape)))
+        return choice, basis, reg, psf_size
+
+
+def _same_pair(a, b):
+    return all(p.shape == q.shape and np.array_equal(p, q)
+               for p, q in zip(a, b, strict=True))
+
+
+def _is_model(psf):
+    return isinstance(psf, Model)
+
+
+def _wing_size(target_psf, shape, max_kernel):
+    """Odd size holding the target's wings (``STAMP_ENERGY`` of its flux)
+    around the largest kernel; a fixed PSF image keeps its own."""
+    if not _is_model(target_psf):
+        return 2 * max_kernel + 1
+    ny, nx = shape
+    size = 65
+    while True:
+        probe = realize_psf(target_psf, (nx - 1) / 2, (ny - 1) / 2, size,
+                            name="target_psf")
+        radius = encircled_radius(probe, STAMP_ENERGY)
+        if radius < size // 2 - 2 or size > 250:
+            break
+        size = 2 * size + 1
+    return odd_at_least(max_kernel + 2 * np.ceil(radius))
+
+
+def _with_extras(image, variance, mask):
+    """The image as NDData with the separately given variance and mask."""
+    if variance is None and mask is None:
+        return image
+    base = coerce_data(image, name="image", mask=mask, dtype=None)
+    var = variance_of(base, variance)
+    unc = None if var is None else VarianceUncertainty(var, copy=False)
+    return NDData(base.data, mask=base.mask, unit=base.unit, wcs=base.wcs,
+                  uncertainty=unc, meta=base.meta)
 
 
 def _moment_width(image):
@@ -401,16 +595,3 @@ def _check_widths(pairs, xs, ys):
             "Choose a target PSF wider than every image PSF.", PsfkitWarning)
 
 
-def _max_psf_residual(candidates, kernel):
-    """Largest residual of the matched PSFs, in units of the target peak."""
-    x = np.array([c.x for c in candidates])
-    y = np.array([c.y for c in candidates])
-    kernels = kernel.kernel_image(x, y).reshape(len(x), kernel.kernel_size,
-                                                kernel.kernel_size)
-    sums = kernels.sum(axis=(1, 2))
-    conv = convolve_each_valid(np.stack([c.template for c in candidates]),
-                               kernels) / sums[:, None, None]
-    target = crop_valid(np.stack([c.science for c in candidates]),
-                        kernel.kernel_size)
-    peak = target.max(axis=(1, 2))
-    return float(np.max(np.abs(conv - target).max(axis=(1, 2)) / peak))

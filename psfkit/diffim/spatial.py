@@ -15,10 +15,10 @@ polynomials, computed with one FFT convolution per spatial term.
 
 
 import numpy as np
-from scipy import fft as sfft
 
+from .._numerics.linalg import scaled_condition_number, solve
 from ..utils import PsfkitWarning, check_in, check_integer, warn
-from ._stamps import scaled_condition_number
+from ._imageconv import convolve_strips
 
 __all__ = [
     "IllConditionedKernelWarning",
@@ -113,31 +113,43 @@ class SpatialFunction:
         fy = self._family(self._scaled(np.arange(ny), 1))
         return [(fy[j], fx[i]) for i, j in self.powers]
 
-    def evaluate(self, coefficients):
-        """Image of ``sum_t coefficients[t] P_t`` over the whole image."""
-        out = np.zeros(self.shape)
-        for c, (ry, rx) in zip(coefficients, self.separable_terms(), strict=True):
-            out += c * np.outer(ry, rx)
+    def evaluate(self, coefficients, rows=None):
+        """
+        Image of ``sum_t coefficients[t] P_t`` over the whole image (or
+        the rows of the slice ``rows``).
+        """
+        rows = slice(None) if rows is None else rows
+        ny, nx = self.shape
+        fx = self._family(self._scaled(np.arange(nx), 0))
+        fy = self._family(self._scaled(np.arange(ny)[rows], 1))
+        # grouped by the power of x: one outer product per power
+        out = np.zeros((len(fy[0]), nx))
+        for i in range(self.order + 1):
+            col = np.zeros(len(fy[0]))
+            for c, (pi, pj) in zip(coefficients, self.powers, strict=True):
+                if pi == i and c:
+                    col += c * fy[pj]
+            if col.any():
+                out += np.outer(col, fx[i])
         return out
 
+    def weight(self):
+        """
+        ``weight(t, rows)``: the map of term ``t`` on the rows of the slice
+        ``rows``, as a separable pair (the form the strip convolution
+        takes).
+        """
+        terms = self.separable_terms()
 
-def _convolve_terms(image, term_kernels, function):
-    """``sum_t P_t (image * K_t)`` with FFTs, output on the image grid."""
-    ny, nx = image.shape
-    k = term_kernels.shape[-1]
-    h = k // 2
-    big = (sfft.next_fast_len(ny + k - 1, real=True),
-           sfft.next_fast_len(nx + k - 1, real=True))
-    fi = sfft.rfft2(image, s=big, workers=-1)
-    out = np.zeros((ny, nx))
-    for kern, (ry, rx) in zip(term_kernels, function.separable_terms(),
-                              strict=True):
-        conv = sfft.irfft2(fi * sfft.rfft2(kern, s=big), s=big, workers=-1)
-        conv = conv[h:h + ny, h:h + nx]
-        conv *= ry[:, None]
-        conv *= rx[None, :]
-        out += conv
-    return out
+        def term(t, sl):
+            ry, rx = terms[t]
+            return ry[sl][:, None], rx[None, :]
+
+        return term
+
+    def __repr__(self):
+        return (f"SpatialFunction(order={self.order}, shape={self.shape}, "
+                f"kind={self.kind!r}, n_terms={self.n_terms})")
 
 
 class SpatialKernel:
@@ -180,6 +192,15 @@ class SpatialKernel:
         self.background_coefficients = (
             None if background_coefficients is None
             else np.asarray(background_coefficients, dtype=float))
+
+    def __repr__(self):
+        bg = ("none" if self.background_coefficients is None else
+              f"order {self.background_function.order}")
+        return (f"SpatialKernel(kernel_size={self.kernel_size}, "
+                f"n_basis={self.basis.shape[0]}, "
+                f"spatial_order={self.kernel_function.order}, "
+                f"shape={self.shape}, kernel_sum={self.kernel_sum:.6g}, "
+                f"background={bg})")
 
     @property
     def shape(self):
@@ -244,7 +265,7 @@ class SpatialKernel:
             return np.zeros(self.shape)
         return self.background_function.evaluate(self.background_coefficients)
 
-    def convolve(self, image):
+    def convolve(self, image, *, n_threads=1):
         """
         Convolve an image with the spatially varying kernel.
 
@@ -255,15 +276,35 @@ class SpatialKernel:
         ----------
         image : `~numpy.ndarray`
             Image of the fitted shape, without NaNs.
+        n_threads : int, optional
+            Threads over strips of the image.
 
         Returns
         -------
         convolved : `~numpy.ndarray`
         """
         image = self._check_image(image)
-        return _convolve_terms(image, self.term_kernels, self.kernel_function)
+        return convolve_strips(image, self.term_kernels,
+                               self.kernel_function.weight(),
+                               n_threads=n_threads)
 
-    def convolve_variance(self, variance, *, n_grid=7):
+    def squared_sum_coefficients(self, *, n_grid=7):
+        """
+        The spatial variation of ``sum(K(x, y)**2)`` relative to the image
+        centre, as coefficients of the kernel's spatial terms (fitted on an
+        ``n_grid x n_grid`` grid), and the squared central kernel.
+        """
+        ny, nx = self.shape
+        centre = self.kernel_image((nx - 1) / 2, (ny - 1) / 2) ** 2
+        gx, gy = np.meshgrid(np.linspace(0, nx - 1, n_grid),
+                             np.linspace(0, ny - 1, n_grid))
+        sq_sums = (self.kernel_image(gx.ravel(), gy.ravel()) ** 2).sum(
+            axis=(1, 2))
+        phi = self.kernel_function.terms(gx.ravel(), gy.ravel())
+        coeffs = np.linalg.lstsq(phi, sq_sums / centre.sum(), rcond=None)[0]
+        return coeffs, centre
+
+    def convolve_variance(self, variance, *, n_grid=7, n_threads=1):
         """
         Propagate a variance image through the kernel (``var * K**2``).
 
@@ -280,26 +321,24 @@ class SpatialKernel:
             Variance image of the fitted shape.
         n_grid : int, optional
             Grid size used to fit the variation of ``sum(K**2)``.
+        n_threads : int, optional
+            Threads over strips of the image.
 
         Returns
         -------
         variance : `~numpy.ndarray`
         """
         variance = self._check_image(variance)
-        ny, nx = self.shape
-        centre = self.kernel_image((nx - 1) / 2, (ny - 1) / 2) ** 2
-        gx, gy = np.meshgrid(np.linspace(0, nx - 1, n_grid),
-                             np.linspace(0, ny - 1, n_grid))
-        sq_sums = (self.kernel_image(gx.ravel(), gy.ravel()) ** 2).sum(axis=(1, 2))
-        phi = self.kernel_function.terms(gx.ravel(), gy.ravel())
-        coeffs = np.linalg.lstsq(phi, sq_sums / centre.sum(), rcond=None)[0]
-        constant = SpatialFunction(0, self.shape)
-        out = _convolve_terms(variance, centre[None], constant)
-        out *= self.kernel_function.evaluate(coeffs)
-        return out
+        coeffs, centre = self.squared_sum_coefficients(n_grid=n_grid)
+        func = self.kernel_function
+        return convolve_strips(variance, centre[None],
+                               lambda t, rows: func.evaluate(coeffs, rows),
+                               n_threads=n_threads)
 
     def _check_image(self, image):
-        image = np.asarray(image, dtype=float)
+        image = np.asarray(image)
+        if image.dtype.kind != "f":
+            image = image.astype(float)
         if image.shape != self.shape:
             msg = (f"image must have the kernel's image shape {self.shape}, "
                    f"got {image.shape}")
@@ -353,7 +392,6 @@ def solve_spatial_kernel(candidates, basis, *, shape, spatial_kernel_order=2,
     kfun = SpatialFunction(spatial_kernel_order, shape, spatial_model_type)
     bfun = SpatialFunction(spatial_bg_order, shape, spatial_model_type)
     nb = basis.shape[0]
-    n_bg = bfun.n_terms if fit_for_background else 0
     p = nb + (1 if fit_for_background else 0)
     x = np.array([c.x for c in candidates])
     y = np.array([c.y for c in candidates])
@@ -363,32 +401,41 @@ def solve_spatial_kernel(candidates, basis, *, shape, spatial_kernel_order=2,
         msg = (f"candidate equations have {m.shape[1]} unknowns, expected {p} "
                f"for {nb} bases{' and a background' if fit_for_background else ''}")
         raise ValueError(msg)
-    t_max = max(kfun.n_terms, n_bg, 1)
-    tau = np.zeros((len(x), p, t_max))
-    tau[:, 0, 0] = 1.0
-    tau[:, 1:nb, :kfun.n_terms] = kfun.terms(x, y)[:, None, :]
+    # the unknowns come in groups sharing their spatial terms: the
+    # constant coefficient of the first basis, every other basis with the
+    # kernel terms, the background with its terms.  Block (g, h) of the
+    # global matrix is sum_c M_c[I_g, I_h] (x) tau_g(c) tau_h(c)^T: one
+    # matrix product over the candidates per pair of groups
+    groups = [(np.arange(1), np.ones((len(x), 1))),
+              (np.arange(1, nb), kfun.terms(x, y))]
     if fit_for_background:
-        tau[:, nb, :n_bg] = bfun.terms(x, y)
-    big_m = np.einsum("nij,nit,njs->itjs", m, tau, tau, optimize=True)
-    big_b = np.einsum("ni,nit->it", b, tau)
-    sizes = [1] + [kfun.n_terms] * (nb - 1) + ([n_bg] if fit_for_background else [])
-    keep = np.concatenate([i * t_max + np.arange(s) for i, s in enumerate(sizes)])
-    big_m = big_m.reshape(p * t_max, p * t_max)[np.ix_(keep, keep)]
-    big_b = big_b.reshape(-1)[keep]
+        groups.append((np.array([nb]), bfun.terms(x, y)))
+    sizes = [len(idx) * tau.shape[1] for idx, tau in groups]
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    big_m = np.zeros((offsets[-1], offsets[-1]))
+    big_b = np.zeros(offsets[-1])
+    for g, (idx_g, tau_g) in enumerate(groups):
+        sl_g = slice(offsets[g], offsets[g + 1])
+        big_b[sl_g] = (b[:, idx_g].T @ tau_g).ravel()
+        for h, (idx_h, tau_h) in enumerate(groups[g:], start=g):
+            sub = m[:, idx_g][:, :, idx_h].reshape(len(x), -1)
+            outer = (tau_g[:, :, None] * tau_h[:, None, :]).reshape(len(x), -1)
+            block = (sub.T @ outer).reshape(len(idx_g), len(idx_h),
+                                            tau_g.shape[1], tau_h.shape[1])
+            block = block.transpose(0, 2, 1, 3).reshape(sizes[g], sizes[h])
+            big_m[sl_g, offsets[h]:offsets[h + 1]] = block
+            big_m[offsets[h]:offsets[h + 1], sl_g] = block.T
     cond = float(scaled_condition_number(big_m))
-    d = np.sqrt(np.abs(np.diag(big_m)))
-    d = np.where(d > 0, d, 1.0)
-    scaled = big_m / np.outer(d, d)
-    if cond > max_condition_number:
-        warn(f"the spatial kernel system is ill-conditioned "
-                      f"(condition number {cond:.3g} > {max_condition_number:.3g} "
-                      f"with {len(candidates)} candidates and {len(keep)} "
-                      "unknowns); solved by pseudo-inverse",
-                      IllConditionedKernelWarning)
-        theta = np.linalg.lstsq(scaled, big_b / d,
-                                rcond=1.0 / max_condition_number)[0] / d
-    else:
-        theta = np.linalg.solve(scaled, big_b / d) / d
+    singular = cond > max_condition_number
+    if singular:
+        warn(f"the spatial kernel system is ill-conditioned (condition number "
+             f"{cond:.3g} > {max_condition_number:.3g} with {len(candidates)} "
+             f"candidates and {len(big_b)} unknowns); solved by "
+             "pseudo-inverse", IllConditionedKernelWarning)
+    # one policy for singular systems (the shared core): LU, or the
+    # pseudo-inverse dropping directions below 1 / max_condition_number
+    theta = solve(big_m[None], big_b[None],
+                  rcond=1.0 / max_condition_number)[0][0]
     coeffs = np.zeros((nb, kfun.n_terms))
     coeffs[0, 0] = theta[0]
     coeffs[1:] = theta[1:1 + (nb - 1) * kfun.n_terms].reshape(nb - 1, kfun.n_terms)

@@ -8,7 +8,8 @@ follow, and lets the tiles run in parallel on any executor that
 `~psfkit.fitpsf.map_remove_psf` accepts (a dask.distributed ``Client``,
 a ``concurrent.futures`` pool).  The difference image is assembled from
 the tile cores; the overlap keeps the masked convolution border of each
-tile out of its core.
+tile out of its core.  A tile without a usable kernel (no candidates, or
+blank data) is marked failed and its core masked; the others go on.
 """
 
 from dataclasses import dataclass
@@ -17,8 +18,18 @@ from astropy.nddata import NDData, StdDevUncertainty, VarianceUncertainty
 from astropy.table import QTable
 import numpy as np
 
-from ..utils import PsfkitWarning, as_pair, coerce_data, warn
-from ..utils.parallel import run_tasks
+from ..utils import (
+    InputDataError,
+    PsfkitWarning,
+    SummaryReprMixin,
+    as_pair,
+    coerce_data,
+    executor_kind,
+    resolve_executor,
+    run_tasks,
+    warn,
+)
+from ..utils.deprecation import NOT_GIVEN
 from ..utils.tiling import call_recording_warnings, reissue_warnings, tile_grid
 from .config import PsfMatchConfig
 from .image_psf_match import ImagePsfMatch
@@ -32,8 +43,8 @@ class TileMatchFailedWarning(PsfkitWarning):
     """No matching kernel could be found for some tiles (their core is masked)."""
 
 
-@dataclass(frozen=True)
-class TiledSubtractionResult:
+@dataclass(frozen=True, repr=False)
+class TiledSubtractionResult(SummaryReprMixin):
     """
     The outcome of `tiled_subtract_images`.
 
@@ -53,6 +64,11 @@ class TiledSubtractionResult:
     difference: NDData
     tiles: QTable
 
+    def _summary_items(self):
+        ok = int(np.count_nonzero(self.tiles["ok"]))
+        return super()._summary_items() + [
+            ("tiles_ok", f"{ok} of {len(self.tiles)}")]
+
 
 def _match_tile(task):
     """Subtract one tile pair; return its core and summary numbers."""
@@ -60,7 +76,7 @@ def _match_tile(task):
     try:
         res, notes = call_recording_warnings(matcher.subtract_images,
                                              template, science, **kwargs)
-    except NoKernelCandidatesError as exc:
+    except (NoKernelCandidatesError, InputDataError) as exc:
         return None, str(exc), []
     diff = res.difference
     pieces = (np.asarray(diff.data)[core],
@@ -78,8 +94,9 @@ def _as_nddata(arr, tile):
 
 
 def tiled_subtract_images(template, science, *, tile_size, overlap,
-                          config=None, client=None, convolve="template",
-                          template_fwhm=None, science_fwhm=None):
+                          config=None, executor=None, convolve="template",
+                          template_fwhm=None, science_fwhm=None,
+                          client=NOT_GIVEN):
     """
     PSF-match and subtract an aligned pair tile by tile.
 
@@ -99,13 +116,17 @@ def tiled_subtract_images(template, science, *, tile_size, overlap,
     config : `~psfkit.diffim.PsfMatchConfig`, optional
         The configuration of every tile's `~psfkit.diffim.ImagePsfMatch`;
         its cell sizes should be smaller than the tiles.
-    client : optional
-        `None` (tiles run here), a dask.distributed ``Client``, a
-        ``concurrent.futures`` executor or an ipyparallel view.
+    executor : optional
+        Where the tiles run: `None` (here, one after the other, each using
+        every core), a number of threads, a ``concurrent.futures``
+        executor, a dask.distributed ``Client`` or an ipyparallel view (see
+        `~psfkit.utils.run_tasks`).
     convolve : {'template', 'science', 'auto'}, optional
         See `~psfkit.diffim.ImagePsfMatch.match_images`.
     template_fwhm, science_fwhm : float, optional
         FWHMs in pixels; measured in every tile when not given.
+    client : optional
+        Deprecated spelling of ``executor``.
 
     Returns
     -------
@@ -114,8 +135,8 @@ def tiled_subtract_images(template, science, *, tile_size, overlap,
     Warns
     -----
     TileMatchFailedWarning
-        When some tiles had no usable kernel candidate; their cores are
-        masked in the difference.  Warnings raised while matching a tile
+        When some tiles had no usable kernel candidate (or no usable data);
+        their cores are masked in the difference.  Warnings raised while matching a tile
         (for example an ill-conditioned spatial system) are re-issued once
         each, naming the tile.
 
@@ -137,6 +158,7 @@ def tiled_subtract_images(template, science, *, tile_size, overlap,
     >>> bool(np.allclose(res.tiles['kernel_sum'], truth.flux_scale, rtol=0.02))
     True
     """
+    executor = resolve_executor(executor, client=client)
     tile_size = as_pair("tile_size", tile_size, lower_bound=(1, True))
     overlap = as_pair("overlap", overlap, lower_bound=(0, True))
     matcher = ImagePsfMatch(config if config is not None
@@ -154,8 +176,10 @@ def tiled_subtract_images(template, science, *, tile_size, overlap,
         msg = (f"template and science must have the same shape, got "
                f"{tarr.shape} and {sarr.shape}")
         raise ValueError(msg)
+    # tiles running side by side each keep to one thread
     kwargs = dict(convolve=convolve, template_fwhm=template_fwhm,
-                  science_fwhm=science_fwhm)
+                  science_fwhm=science_fwhm,
+                  executor=None if executor_kind(executor) == "serial" else 1)
     grid = tile_grid(sarr.shape, tile_size, overlap)
     tasks = []
     for core, tile in grid:
@@ -163,7 +187,7 @@ def tiled_subtract_images(template, science, *, tile_size, overlap,
                       for c, t in zip(core, tile, strict=True))
         tasks.append((matcher, _as_nddata(tarr, tile), _as_nddata(sarr, tile),
                       local, kwargs))
-    outputs = run_tasks(_match_tile, tasks, client)
+    outputs = run_tasks(_match_tile, tasks, executor)
     return _assemble(sarr, grid, outputs, half)
 
 
@@ -196,6 +220,6 @@ def _assemble(sarr, grid, outputs, half):
              "kernel_sum", "difference_std", "n_candidates_used",
              "condition_number", "message")
     tiles = QTable(rows=rows, names=names)
-    difference = NDData(diff, uncertainty=VarianceUncertainty(var),
+    difference = NDData(diff, uncertainty=VarianceUncertainty(var, copy=False),
                         mask=mask, unit=sarr.unit)
     return TiledSubtractionResult(difference=difference, tiles=tiles)

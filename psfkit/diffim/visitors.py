@@ -1,25 +1,30 @@
 """
-The four candidate visitors of the kernel solve.
+The four candidate visitors of the LSST vocabulary, as thin wrappers.
 
-Each visitor has a ``visit(candidates)`` method that processes a list of
-`~psfkit.diffim.KernelCandidate` at once (batched numerics), usually the
-usable candidates of a `~psfkit.diffim.SpatialCellSet`, and records how many
-it rejected:
+The kernel solve is written as plain functions in `psfkit.diffim.solve`;
+these classes keep the names under which the LSST ``ImagePsfMatchTask``
+documents the steps (so that its descriptions and scripts map onto
+psfkit), each with a ``visit(candidates)`` method that calls the function
+and records its counts:
 
-1. `BuildSingleKernelVisitor` fits each candidate's own kernel and rejects
-   those whose normalised residuals are poor;
-2. `KernelSumVisitor` rejects outlying kernel sums (variable or saturated
-   sources);
-3. `BuildSpatialKernelVisitor` fits the spatial kernel to the good ones;
-4. `AssessSpatialKernelVisitor` rejects candidates poorly fitted by it.
+1. `BuildSingleKernelVisitor`: `~psfkit.diffim.fit_single_kernels`;
+2. `KernelSumVisitor`: `~psfkit.diffim.clip_kernel_sums`;
+3. `BuildSpatialKernelVisitor`: `~psfkit.diffim.fit_spatial_kernel`;
+4. `AssessSpatialKernelVisitor`: `~psfkit.diffim.assess_spatial_kernel`.
+
+A `~psfkit.diffim.SpatialCellSet` hands each visitor the candidates its
+cells offer (``cell_set.visit_candidates(visitor, n_star_per_cell)``).
 """
 
-from astropy.stats import sigma_clipped_stats
 import numpy as np
 
-from ._stamps import residual_statistics, scaled_condition_number, solve_stack
-from .candidates import CandidateStatus, build_kernel_equations
-from .spatial import solve_spatial_kernel
+from ..utils import ParamReprMixin
+from .solve import (
+    assess_spatial_kernel,
+    clip_kernel_sums,
+    fit_single_kernels,
+    fit_spatial_kernel,
+)
 
 __all__ = [
     "BuildSingleKernelVisitor",
@@ -29,69 +34,24 @@ __all__ = [
 ]
 
 
-def _good(candidates):
-    return [c for c in candidates if c.status is CandidateStatus.GOOD]
-
-
-def _stack(candidates, name):
-    return np.stack([getattr(c, name) for c in candidates])
-
-
-def _residual_flags(mean, std, config):
-    """Reasons for rejection from residual statistics ('' if none)."""
-    reasons = []
-    for mu, sd in zip(mean, std, strict=True):
-        if not (np.isfinite(mu) and np.isfinite(sd)):
-            reasons.append("non-finite residuals")
-        elif abs(mu) > config.candidate_residual_mean_max:
-            reasons.append(f"|residual mean| {abs(mu):.3g} > "
-                           f"{config.candidate_residual_mean_max:g}")
-        elif sd > config.candidate_residual_std_max:
-            reasons.append(f"residual std {sd:.3g} > "
-                           f"{config.candidate_residual_std_max:g}")
-        else:
-            reasons.append("")
-    return reasons
-
-
-def residuals_with_kernels(candidates, kernels, backgrounds):
-    """Normalised-residual mean and std of candidates for given kernels."""
-    return residual_statistics(
-        _stack(candidates, "template"), _stack(candidates, "science"),
-        _stack(candidates, "template_variance"),
-        _stack(candidates, "science_variance"), _stack(candidates, "mask"),
-        np.asarray(kernels), np.asarray(backgrounds, dtype=float))
-
-
-class BuildSingleKernelVisitor:
+class BuildSingleKernelVisitor(ParamReprMixin):
     """
-    Fit every candidate's own kernel and background.
-
-    Candidates whose equations were built with another basis (or not at
-    all) get them built first, all in one batch; the systems are solved in
-    one batched call.  A candidate is rejected when (with
-    ``config.check_condition_number``) its scaled condition number exceeds
-    ``config.max_condition_number`` or, with
-    ``config.single_kernel_clipping``, when ``|mean|`` or ``std`` of
-    ``D / sqrt(var)`` over its stamp exceed the configured maxima.
+    Fit every candidate's own kernel and background (see
+    `~psfkit.diffim.fit_single_kernels`).
 
     Parameters
     ----------
-    basis : `~numpy.ndarray`
-        ``(n_basis, k, k)`` basis.
-    config : `~psfkit.diffim.PsfMatchConfig`
-        The configuration.
-    regularization : `~numpy.ndarray`, optional
-        Penalty matrix of the basis (delta-function basis).
-    basis_key : object, optional
-        Identifies the basis; candidates solved with the same key are not
-        refitted.
+    basis, config, regularization, basis_key
+        As for `~psfkit.diffim.fit_single_kernels` (candidates solved with
+        the same ``basis_key`` are not refitted).
 
     Attributes
     ----------
     n_processed, n_rejected : int
         Counts from the last `visit`.
     """
+
+    _repr_params = ("basis", "n_processed", "n_rejected")
 
     def __init__(self, basis, config, *, regularization=None, basis_key=None):
         self.basis = np.asarray(basis, dtype=float)
@@ -103,64 +63,16 @@ class BuildSingleKernelVisitor:
 
     def visit(self, candidates):
         """Fit the candidates not yet solved with this basis; returns self."""
-        pending = [c for c in candidates
-                if c.status is not CandidateStatus.BAD
-                and (c.basis_key != self.basis_key or c.coefficients is None)]
-        self.n_processed = len(pending)
-        self.n_rejected = 0
-        if not pending:
-            return self
-        cfg = self.config
-        build_kernel_equations(
-            pending, self.basis, fit_background=cfg.fit_for_background,
-            constant_variance_weighting=cfg.constant_variance_weighting,
-            regularization=self.regularization, lambda_type=cfg.lambda_type,
-            lambda_value=cfg.lambda_value, lambda_scaling=cfg.lambda_scaling,
-            basis_key=self.basis_key)
-        m = _stack(pending, "m")
-        b = _stack(pending, "b")
-        cond = scaled_condition_number(m)
-        coeffs = solve_stack(m, b)
-        nb = self.basis.shape[0]
-        kernels = np.einsum("ni,ikl->nkl", coeffs[:, :nb], self.basis)
-        backgrounds = (coeffs[:, nb] if cfg.fit_for_background
-                       else np.zeros(len(pending)))
-        mean, std = residuals_with_kernels(pending, kernels, backgrounds)
-        reasons = _residual_flags(mean, std, cfg)
-        sums = self.basis.sum(axis=(1, 2))
-        for i, cand in enumerate(pending):
-            cand.coefficients = coeffs[i]
-            cand.kernel = kernels[i]
-            cand.kernel_sum = float(coeffs[i, :nb] @ sums)
-            cand.background = float(backgrounds[i])
-            cand.condition_number = float(cond[i])
-            cand.residual_mean = float(mean[i])
-            cand.residual_std = float(std[i])
-            if cfg.check_condition_number and cond[i] > cfg.max_condition_number:
-                cand.set_bad(f"ill-conditioned single kernel (condition "
-                             f"number {cond[i]:.3g})")
-            elif reasons[i] and (cfg.single_kernel_clipping
-                                 or reasons[i] == "non-finite residuals"):
-                cand.set_bad(f"single kernel: {reasons[i]}")
-            else:
-                cand.status = CandidateStatus.GOOD
-                cand.reason = ""
-                continue
-            self.n_rejected += 1
+        self.n_processed, self.n_rejected = fit_single_kernels(
+            candidates, self.basis, self.config,
+            regularization=self.regularization, basis_key=self.basis_key)
         return self
 
 
-class KernelSumVisitor:
+class KernelSumVisitor(ParamReprMixin):
     """
-    Reject candidates whose kernel sum is an outlier.
-
-    The mean and standard deviation of the good candidates' kernel sums are
-    computed with iterative 3-sigma clipping, the width measured by the
-    median absolute deviation so that a large minority of corrupted
-    candidates (an unmasked hot column through their stamps, say) cannot
-    inflate it and hide themselves; with
-    ``config.kernel_sum_clipping`` a candidate further than
-    ``config.max_ksum_sigma`` standard deviations from the mean is rejected.
+    Reject candidates whose kernel sum is an outlier (see
+    `~psfkit.diffim.clip_kernel_sums`).
 
     Parameters
     ----------
@@ -175,6 +87,8 @@ class KernelSumVisitor:
         Count from the last `visit`.
     """
 
+    _repr_params = ("mean", "std", "n_rejected")
+
     def __init__(self, config):
         self.config = config
         self.mean = np.nan
@@ -183,32 +97,15 @@ class KernelSumVisitor:
 
     def visit(self, candidates):
         """Compute the statistics and clip; returns self."""
-        good = _good(candidates)
-        self.n_rejected = 0
-        if not good:
-            return self
-        sums = np.array([c.kernel_sum for c in good])
-        if len(sums) < 3:
-            self.mean, self.std = float(np.mean(sums)), float(np.std(sums))
-            return self
-        mean, _, std = sigma_clipped_stats(sums, sigma=3.0, maxiters=5,
-                                           stdfunc="mad_std")
-        self.mean, self.std = float(mean), float(std)
-        if not self.config.kernel_sum_clipping or not self.std > 0:
-            return self
-        limit = self.config.max_ksum_sigma * self.std
-        for cand in good:
-            if abs(cand.kernel_sum - self.mean) > limit:
-                cand.set_bad(f"kernel sum {cand.kernel_sum:.4g} more than "
-                             f"{self.config.max_ksum_sigma:g} sigma from the "
-                             f"mean {self.mean:.4g}")
-                self.n_rejected += 1
+        self.mean, self.std, self.n_rejected = clip_kernel_sums(candidates,
+                                                                self.config)
         return self
 
 
-class BuildSpatialKernelVisitor:
+class BuildSpatialKernelVisitor(ParamReprMixin):
     """
-    Fit the spatial kernel to the good candidates.
+    Fit the spatial kernel to the good candidates (see
+    `~psfkit.diffim.fit_spatial_kernel`).
 
     Parameters
     ----------
@@ -229,6 +126,8 @@ class BuildSpatialKernelVisitor:
         Number of candidates in the fit.
     """
 
+    _repr_params = ("shape", "n_used", "condition_number")
+
     def __init__(self, basis, config, shape):
         self.basis = np.asarray(basis, dtype=float)
         self.config = config
@@ -239,28 +138,15 @@ class BuildSpatialKernelVisitor:
 
     def visit(self, candidates):
         """Solve the spatial system; returns self."""
-        good = _good(candidates)
-        self.n_used = len(good)
-        if not good:
-            return self
-        cfg = self.config
-        self.kernel, self.condition_number = solve_spatial_kernel(
-            good, self.basis, shape=self.shape,
-            spatial_kernel_order=cfg.spatial_kernel_order,
-            spatial_bg_order=cfg.spatial_bg_order,
-            spatial_model_type=cfg.spatial_model_type,
-            fit_for_background=cfg.fit_for_background,
-            max_condition_number=cfg.max_spatial_condition_number)
+        self.kernel, self.condition_number, self.n_used = fit_spatial_kernel(
+            candidates, self.basis, self.config, self.shape)
         return self
 
 
-class AssessSpatialKernelVisitor:
+class AssessSpatialKernelVisitor(ParamReprMixin):
     """
-    Evaluate the spatial kernel at every good candidate and clip.
-
-    Each candidate's ``spatial_residual_mean`` and ``spatial_residual_std``
-    are set; with ``config.spatial_kernel_clipping`` the candidates beyond
-    the residual thresholds are rejected.
+    Evaluate the spatial kernel at every good candidate and clip (see
+    `~psfkit.diffim.assess_spatial_kernel`).
 
     Parameters
     ----------
@@ -275,6 +161,8 @@ class AssessSpatialKernelVisitor:
         Count from the last `visit`.
     """
 
+    _repr_params = ("kernel", "n_rejected")
+
     def __init__(self, kernel, config):
         self.kernel = kernel
         self.config = config
@@ -282,21 +170,6 @@ class AssessSpatialKernelVisitor:
 
     def visit(self, candidates):
         """Assess the good candidates; returns self."""
-        good = _good(candidates)
-        self.n_rejected = 0
-        if not good:
-            return self
-        x = np.array([c.x for c in good])
-        y = np.array([c.y for c in good])
-        kernels = self.kernel.kernel_image(x, y)
-        kernels = kernels.reshape(len(good), *kernels.shape[-2:])
-        bgs = self.kernel.background_at(x, y)
-        mean, std = residuals_with_kernels(good, kernels, bgs)
-        reasons = _residual_flags(mean, std, self.config)
-        for cand, mu, sd, why in zip(good, mean, std, reasons, strict=True):
-            cand.spatial_residual_mean = float(mu)
-            cand.spatial_residual_std = float(sd)
-            if why and self.config.spatial_kernel_clipping:
-                cand.set_bad(f"spatial kernel: {why}")
-                self.n_rejected += 1
+        self.n_rejected = assess_spatial_kernel(candidates, self.kernel,
+                                                self.config)
         return self

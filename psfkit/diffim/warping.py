@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from astropy.nddata import NDData, VarianceUncertainty
 import numpy as np
 
-from ..utils import as_pair, check_integer, coerce_data
+from ..utils import SummaryReprMixin, as_pair, check_integer, coerce_data
+from ._images import variance_of
 
 __all__ = [
     "WarpResult",
@@ -341,8 +342,8 @@ def wcs_differ(source_wcs, target_wcs, target_shape, *, tolerance=1e-3):
     return bool(not np.all(offset <= tolerance))
 
 
-@dataclass
-class WarpResult:
+@dataclass(frozen=True, repr=False)
+class WarpResult(SummaryReprMixin):
     """
     The outcome of `warp_image`.
 
@@ -439,16 +440,7 @@ def warp_image(image, target_wcs, target_shape, *, source_wcs=None,
     source_wcs = _wcs_of("image", source_wcs)
     target_wcs = _wcs_of("target", target_wcs)
     target_shape = as_pair("target_shape", target_shape, lower_bound=(1, True))
-    if variance is not None:
-        var = coerce_data(variance, name="variance", allow_all_masked=True).data
-        if var.shape != arr.shape:
-            msg = (f"variance must have the image's shape {arr.shape}, got "
-                   f"{var.shape}")
-            raise ValueError(msg)
-    elif arr.error is not None:
-        var = arr.error ** 2
-    else:
-        var = None
+    var = variance_of(arr, variance)
     bad = arr.mask if var is None else arr.mask | ~np.isfinite(var)
     x, y = pixel_mapping(source_wcs, target_wcs, target_shape)
     values, out_bad, out_var = lanczos_resample(arr.data, x, y, mask=bad,
@@ -457,7 +449,7 @@ def warp_image(image, target_wcs, target_shape, *, source_wcs=None,
     values = values * jac
     uncertainty = None
     if out_var is not None:
-        uncertainty = VarianceUncertainty(out_var * jac ** 2)
+        uncertainty = VarianceUncertainty(out_var * jac ** 2, copy=False)
     out = NDData(values, uncertainty=uncertainty, mask=out_bad, unit=arr.unit,
                  wcs=target_wcs, meta=dict(arr.meta))
     return WarpResult(image=out, x=x, y=y, jacobian=jac)

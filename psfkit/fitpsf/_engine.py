@@ -4,18 +4,19 @@ The region-by-region fitting engine behind every fitter.
 For each region it asks the plug-ins for the bases and the optimisation
 region, drops unusable pixels, solves for the coefficients and evaluates the
 PSF.  Solvers that expose ``prepare`` (see `psfkit.fitpsf.fitpsfcoeff`) are
-solved once per distinct (bases, optimisation region) pair; the solution is
-kept in the fitter's cache, and from the second image on it is turned into
-an explicit ``(n_use, n_pix)`` operator, so later images cost one gather and
-one matrix-vector product per region.
+solved once per distinct (bases, optimisation region) pair, in the scaled
+units of `psfkit.fitpsf._solve` so that no data scale overflows; the
+solution is kept in the fitter's cache, and from the second image on it is
+turned into an explicit ``(n_use, n_pix)`` operator, so later images cost
+one gather and one matrix-vector product per region.
 """
-
-import hashlib
 
 import numpy as np
 
 from ..utils import warn
 from ..utils.threads import single_threaded_blas
+from ._sectors import convention_of
+from ._solve import ScaledSystem, pow2, solve_scaled, too_extreme
 from .utils import SkippedRegionWarning, base_indices, region_to_indices
 
 __all__ = []
@@ -28,46 +29,102 @@ def _gather(base, rows, cols, n_bases):
 
 
 def _solve_key(func, fitter, ind, opt):
+    # a cheap summary of the optimisation region; the entry keeps the
+    # region itself, compared on every hit, so summaries that collide
+    # cannot mix up two regions (hashing every index cost more than a
+    # region's solve)
     config = tuple(getattr(fitter, name, None)
                    for name in getattr(func, "config", ()))
-    digest = hashlib.blake2b(opt.tobytes(), digest_size=16).digest()
-    return ("solve", id(func), repr(config), ind.tobytes(), opt.size, digest)
+    summary = (opt.size, int(opt[0]), int(opt[-1]), int(opt.sum())) \
+        if opt.size else (0,)
+    return ("solve", id(func), repr(config), ind.tobytes(), summary)
 
 
-def _coefficients(fitter, plugin, ind, opt, img1d):
+def _check_count(coeff, n):
+    coeff = np.asarray(coeff, dtype=float).ravel()
+    if coeff.shape != (n,):
+        msg = f"fitpsfcoeff returned {coeff.size} coefficients for {n} bases"
+        raise ValueError(msg)
+    return coeff
+
+
+def _region_psf(fitter, plugin, ind, opt, reg, img1d):
+    """
+    The fitted PSF on the pixels ``reg``.
+
+    With a ``prepare``-able solver the PSF is ``(B[reg] @ w) * st``, where
+    ``w`` are the coefficients for the image divided by its scale ``st``;
+    evaluating it in that order keeps the coefficients representable even
+    when bases and image differ by hundreds of orders of magnitude.
+    """
     base = fitter.base1d
+    n_bases = fitter.n_bases
     func = getattr(plugin, "__func__", plugin)
     prepare = getattr(func, "prepare", None)
     t = img1d[opt]
     if prepare is None:
-        coeff = plugin(t, _gather(base, opt, ind, fitter.n_bases))
-        coeff = np.asarray(coeff, dtype=float).ravel()
-        if coeff.shape != (ind.size,):
-            msg = (f"fitpsfcoeff returned {coeff.size} coefficients for "
-                   f"{ind.size} bases")
-            raise ValueError(msg)
-        return coeff
+        coeff = _check_count(plugin(t, _gather(base, opt, ind, n_bases)),
+                             ind.size)
+        return _gather(base, reg, ind, n_bases) @ coeff
+    scaling = getattr(func, "scaling", None)
+    refine = getattr(func, "refine", False)
     cache = fitter.cache
     key = _solve_key(func, fitter, ind, opt)
     entry = cache.get(key)
-    refine = getattr(func, "refine", False)
+    if entry is not None and not np.array_equal(entry[4], opt):
+        entry = None
     if entry is None:
-        b = _gather(base, opt, ind, fitter.n_bases)
-        op, offset = prepare(fitter, b.T @ b, opt.size)
-        cache[key] = [op, offset, None]
-        coeff = op @ (b.T @ t)
-        if refine:
-            coeff = refine_solution(op, b, t, coeff)
-    else:
-        op, offset, full = entry
-        if full is None:
-            b = _gather(base, opt, ind, fitter.n_bases)
-            full = op @ b.T
+        b = _gather(base, opt, ind, n_bases)
+        if scaling is None:
+            system = None
+            op, offset = prepare(fitter, b.T @ b, opt.size)
+            coeff = op @ (b.T @ t)
             if refine:
-                full = refine_pseudo_inverse(full, b)
-            entry[2] = full
-        coeff = full @ t
-    return coeff if offset is None else coeff + offset
+                coeff = refine_solution(op, b, t, coeff)
+            w, st = (coeff if offset is None else coeff + offset), 1.0
+        else:
+            system = ScaledSystem(b, scaling)
+            op, offset = prepare(fitter, system.gram, opt.size)
+            w, st = solve_scaled(system, op, offset, t, refine=refine)
+        cache[key] = [op, offset,
+                      None if system is None else system.detached(), None, opt]
+    else:
+        op, offset, system, full, _ = entry
+        if full is None:
+            full = _operator(fitter, op, offset, system, opt, ind, refine)
+            entry[3] = full
+        matrix, w0 = full
+        st = 1.0
+        if system is not None and system.scaling == "common":
+            st = system.image_scale(t)
+            w = matrix @ (t / st)
+        else:
+            with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+                w = matrix @ t
+            if system is not None and too_extreme(w, t):
+                st = float(pow2(np.max(np.abs(t), initial=0.0)))
+                w = matrix @ (t / st)
+        if w0 is not None:
+            w = w + w0
+    return (_gather(base, reg, ind, n_bases) @ w) * st
+
+
+def _operator(fitter, op, offset, system, opt, ind, refine):
+    """The explicit ``(n_use, n_pix)`` map from image values to ``w``."""
+    if system is None:
+        b = _gather(fitter.base1d, opt, ind, fitter.n_bases)
+        full = op @ b.T
+        if refine:
+            full = refine_pseudo_inverse(full, b)
+        return full, offset
+    system = system.attached(_gather(fitter.base1d, opt, ind, fitter.n_bases))
+    full = system.pseudo_inverse(op)
+    if refine:
+        # one Newton-Schulz step X <- 2X - X bs X towards pinv(bs)
+        xb = system.times_bases(full)
+        full = 2.0 * full - xb @ full
+    scale = system.scale
+    return full / scale[:, None], None if offset is None else offset / scale
 
 
 def refine_solution(gram_pinv, base, t, coeff):
@@ -113,10 +170,11 @@ def _fit_regions(fitter):
     if not imask.any():
         imask = None
     bmask = fitter.base_mask1d
-    base = fitter.base1d
     psf = np.zeros(npix)
     fitted = np.zeros(npix, dtype=bool)
     min_pix = getattr(fitter, "min_opt_pixels", None)
+    # psfsubtraction fits a region only with more pixels than coefficients
+    extra = 1 if convention_of(fitter) == "psfsubtraction" else 0
     plugin = fitter.fitpsfcoeff
     n_regions = 0
     skipped = []
@@ -136,12 +194,11 @@ def _fit_regions(fitter):
             opt = opt[~imask[opt]]
         if bmask is not None:
             opt = opt[~bmask[opt][:, ind].any(axis=1)]
-        need = ind.size if min_pix is None else max(int(min_pix), 1)
+        need = ind.size + extra if min_pix is None else max(int(min_pix), 1)
         if opt.size < need:
             skipped.append(reg.size)
             continue
-        coeff = _coefficients(fitter, plugin, ind, opt, img1d)
-        psf[reg] = _gather(base, reg, ind, n_bases) @ coeff
+        psf[reg] = _region_psf(fitter, plugin, ind, opt, reg, img1d)
         if bmask is None:
             fitted[reg] = True
         else:

@@ -13,11 +13,20 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from ..utils import check_in, check_positive, coerce_data
-from ..utils.parallel import run_tasks
+from ..utils import (
+    InputDataError,
+    SummaryReprMixin,
+    check_in,
+    check_positive,
+    resolve_executor,
+)
+from ..utils import progress_bar as make_progress_bar
+from ..utils.deprecation import NOT_GIVEN
 from ._geometry import check_center, rotated_enough
+from ._inputs import coerce
 from .findbase import rotation_exclusion
 from .fitters import BasePSFFitter
+from .parallel import run_with_progress
 
 __all__ = [
     "ADIResult",
@@ -28,8 +37,8 @@ __all__ = [
 ]
 
 
-@dataclass
-class ADIResult:
+@dataclass(frozen=True, repr=False)
+class ADIResult(SummaryReprMixin):
     """
     The result of an ADI reduction.
 
@@ -39,10 +48,25 @@ class ADIResult:
         The combined, derotated residual image.
     residuals : `~numpy.ma.MaskedArray`
         The derotated residual of every frame, shape ``(n_frames, ny, nx)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from psfkit.fitpsf import ADIResult
+    >>> ADIResult(np.ma.zeros((64, 64)), np.ma.zeros((20, 64, 64)))
+    ADIResult(
+        image=<float64 array (64, 64), 0 masked>,
+        residuals=<float64 array (20, 64, 64), 0 masked>,
+        n_frames=20,
+    )
     """
 
     image: np.ma.MaskedArray
     residuals: np.ma.MaskedArray
+
+    def _summary_items(self):
+        return [*super()._summary_items(),
+                ("n_frames", str(int(np.shape(self.residuals)[0])))]
 
 
 def rotation_exclusion_mask(parangs, target_parang, radius, *, n_delta, fwhm):
@@ -83,7 +107,7 @@ def rotation_exclusion_mask(parangs, target_parang, radius, *, n_delta, fwhm):
 
 
 def _check_cube(cube, parangs):
-    data = coerce_data(cube, name="cube", ndim=3)
+    data = coerce(cube, name="cube", ndim=3)
     angles = np.asarray(parangs, dtype=float).ravel()
     if angles.size != data.shape[0]:
         msg = (f"parangs must have one angle per frame ({data.shape[0]}), "
@@ -196,7 +220,7 @@ def _adi_frame(task, shared):
     masked = shared
     angles, i, fitter_class, config = task
     others = np.r_[0:i, i + 1:masked.shape[0]]
-    fitter = fitter_class(masked[others], masked[i])
+    fitter = fitter_class(masked[others], masked[i], bases_axis=0)
     fitter.base_parangs = angles[others]
     fitter.image_parang = angles[i]
     # near the star few frames are rotated enough; those pixels are simply
@@ -207,8 +231,41 @@ def _adi_frame(task, shared):
     return fitter.remove_psf()
 
 
+def _check_rotation(angles, n_delta, fwhm, center, shape):
+    """Fail early, and say why, when no frame can serve any other."""
+    if n_delta == 0:
+        return
+    diff = np.deg2rad(angles[:, None] - angles[None, :])
+    diff = np.abs(np.angle(np.exp(1j * diff)))
+    largest = float(diff.max())
+    ny, nx = shape
+    rmax = max(np.hypot(x - center[0], y - center[1])
+               for x in (0, nx - 1) for y in (0, ny - 1))
+    if largest * rmax >= n_delta * fwhm:
+        return
+    where = (f"only beyond r = {n_delta * fwhm / largest:.3g} pixels"
+             if largest > 0 else "nowhere")
+    msg = (f"no frame is rotated enough to serve as a reference for another: "
+           f"with n_delta={n_delta:g} and fwhm={fwhm:g}, a frame serves at "
+           f"radius r only if the parallactic angles differ by at least "
+           f"n_delta * fwhm / r radians; the largest difference in parangs is "
+           f"{np.rad2deg(largest):.3g} degrees, enough {where}, while the "
+           f"field reaches {rmax:.3g} pixels from the centre.  Use a sequence "
+           "with more field rotation or a smaller n_delta")
+    raise ValueError(msg)
+
+
+def _check_settings(fitter_class, settings):
+    unknown = sorted(k for k in settings if not hasattr(fitter_class, k))
+    if unknown:
+        msg = (f"settings has keys that are not attributes of "
+               f"{fitter_class.__name__}: {', '.join(map(repr, unknown))}")
+        raise ValueError(msg)
+
+
 def adi_subtract(cube, parangs, fitter_class, *, n_delta, fwhm,
-                 combine="median", executor=None, center=None, settings=None):
+                 combine="median", executor=None, center=None, settings=None,
+                 progress_bar=False, n_threads=NOT_GIVEN, client=NOT_GIVEN):
     """
     PSF-subtract an ADI sequence frame by frame, derotate and combine.
 
@@ -237,18 +294,29 @@ def adi_subtract(cube, parangs, fitter_class, *, n_delta, fwhm,
     combine : {'median', 'mean'}, optional
         How the derotated residuals are combined.
     executor : optional
-        `None`, a `concurrent.futures` executor, a dask.distributed
-        ``Client`` or an ipyparallel view (see
+        `None`, a number of threads, a `concurrent.futures` executor, a
+        dask.distributed ``Client`` or an ipyparallel view (see
         `~psfkit.fitpsf.map_remove_psf`); frames are processed in parallel.
     center : tuple of float, optional
         ``(x, y)`` of the star; default the image centre.  Also used as
         the centre of the sectors.
     settings : dict, optional
-        Further fitter attributes (for example ``{'klip_modes': 10}``).
+        Further fitter attributes (for example ``{'klip_modes': 10}``);
+        every key must be an attribute of ``fitter_class``.
+    progress_bar : bool, optional
+        Show a progress bar over the frames.
+    n_threads, client : optional
+        Deprecated spellings of ``executor``.
 
     Returns
     -------
     result : `ADIResult`
+
+    Raises
+    ------
+    ValueError
+        If no frame is rotated enough to serve another anywhere in the
+        field, or no region of any frame could be fitted.
 
     Examples
     --------
@@ -257,30 +325,52 @@ def adi_subtract(cube, parangs, fitter_class, *, n_delta, fwhm,
     >>> cube, parangs, truth = make_adi_sequence(n_frames=10, shape=(41, 41),
     ...                                          random_state=0)
     >>> res = adi_subtract(cube, parangs, KLIP, n_delta=0.75, fwhm=4.0)
-    >>> res.image.shape
-    (41, 41)
+    >>> res
+    ADIResult(
+        image=<float64 array (41, 41), 16 masked>,
+        residuals=<float64 array (10, 41, 41), 2570 masked>,
+        n_frames=10,
+    )
     """
     if not (isinstance(fitter_class, type)
             and issubclass(fitter_class, BasePSFFitter)):
         msg = (f"fitter_class must be a BasePSFFitter subclass, got "
                f"{fitter_class!r}")
         raise TypeError(msg)
+    executor = resolve_executor(executor, n_threads=n_threads, client=client)
     data, angles = _check_cube(cube, parangs)
     n_delta = check_positive("n_delta", n_delta, strict=False)
     fwhm = check_positive("fwhm", fwhm)
+    check_in("combine", combine, ("median", "mean"))
     n = data.shape[0]
     if n < 2:
         msg = f"cube must hold at least 2 frames, got {n}"
         raise ValueError(msg)
     center = check_center("center", center, data.shape[1:])
+    settings = dict(settings or {})
+    _check_settings(fitter_class, settings)
+    _check_rotation(angles, n_delta, fwhm, center, data.shape[1:])
     config = dict(findbase=rotation_exclusion, n_delta=n_delta, fwhm=fwhm,
                   sector_center=center, warn_skipped=False)
-    config.update(settings or {})
+    if settings.get("convention") == "psfsubtraction":
+        # that convention reads the centre in array order
+        config["sector_center"] = (center[1], center[0])
+    config.update(settings)
     # one task per frame; the fitter is built inside the task, so only one
     # (n_frames - 1)-frame base per worker exists at a time
     # the cube is shared: scattered once to each dask worker, not sent with
     # every frame's task
     tasks = [(angles, i, fitter_class, config) for i in range(n)]
-    residuals = run_tasks(_adi_frame, tasks, executor, shared=data.masked())
+    with make_progress_bar(total=n, enabled=progress_bar, desc="ADI frames",
+                           unit="frame") as bar:
+        residuals = run_with_progress(_adi_frame, tasks, executor,
+                                      shared=data.masked(), bar=bar)
+    if all(np.ma.getmaskarray(r).all() for r in residuals):
+        msg = (f"no region of any of the {n} frames could be fitted: in every "
+               "region either no frame is rotated enough (parallactic angles "
+               f"differing by n_delta * fwhm / r radians, n_delta={n_delta:g}, "
+               f"fwhm={fwhm:g}) or too few pixels are usable; lower n_delta "
+               "or check the masks")
+        raise InputDataError(msg)
     derot = derotate_cube(np.ma.stack(residuals), angles, center=center)
     return ADIResult(image=_combine(derot, combine), residuals=derot)

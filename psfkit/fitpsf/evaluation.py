@@ -1,27 +1,32 @@
 """
-How well a PSF subtraction works: fake companions, signal-to-noise with the
-small-sample statistics of Mawet et al. (2014), throughput and contrast
-curves.
+How well a PSF subtraction works: fake companions, their throughput, and
+contrast curves (detection limits versus separation).
 
-At separation ``r`` the annulus holds ``n = floor(2 pi r / fwhm)``
-non-overlapping apertures of diameter ``fwhm``.  With ``x1`` the sum in the
-aperture of interest and ``x2`` the sums in the ``n2 = n - 1`` others,
-``SNR = (x1 - mean(x2)) / (std(x2) * sqrt(1 + 1/n2))`` follows a Student-t
-distribution with ``n2 - 1`` degrees of freedom under the null hypothesis.
+The signal-to-noise tools (`snr`, `snr_map`, `aperture_sums`) live in
+`psfkit.fitpsf.significance` and are importable from here too.
 """
 
-from dataclasses import dataclass
 
 from astropy.table import QTable
 import numpy as np
 from scipy import stats
 
 from .._numerics.gaussian import SIGMA_PER_FWHM, integrated_gaussian_image
-from ..utils import check_integer, check_positive, coerce_data
+from ..utils import check_integer, check_positive, resolve_executor
+from ..utils import progress_bar as make_progress_bar
+from ..utils.deprecation import NOT_GIVEN
 from ._geometry import check_center, rotate_offsets
+from ._inputs import coerce
 from .adi import adi_subtract
+from .significance import (  # noqa: F401 - the former home of these names
+    SNRResult,
+    _ring_apertures,
+    aperture_sums,
+    snr,
+    snr_map,
+)
 
-__all__ = ["inject_planet", "aperture_sums", "SNRResult", "snr", "contrast_curve"]
+__all__ = ["inject_planet", "contrast_curve"]
 
 def _gaussian_image(shape, x, y, flux, fwhm):
     """A pixel-integrated circular Gaussian of the given FWHM."""
@@ -64,7 +69,7 @@ def inject_planet(data, position, flux, *, fwhm, parangs=None, center=None):
     >>> round(float(img.sum()), 6)
     100.0
     """
-    arr = coerce_data(data, name="data", ndim=(2, 3), allow_all_masked=True)
+    arr = coerce(data, name="data", ndim=(2, 3), allow_all_masked=True)
     flux = float(flux)
     if not np.isfinite(flux):
         msg = f"flux must be finite, got {flux}"
@@ -93,177 +98,6 @@ def inject_planet(data, position, flux, *, fwhm, parangs=None, center=None):
         return np.ma.MaskedArray(out, mask=arr.mask.copy())
     return out
 
-
-def aperture_sums(image, xs, ys, radius, *, subsample=5, min_coverage=0.5):
-    """
-    Sums in circular apertures, with sub-pixel sampling of the edges.
-
-    Masked pixels are replaced by the mean of the unmasked part of the
-    aperture; apertures with less than ``min_coverage`` of their area
-    unmasked (or inside the image) give NaN.
-
-    Parameters
-    ----------
-    image : array-like or masked array
-        The ``(ny, nx)`` image.
-    xs, ys : array-like
-        Aperture centres.
-    radius : float
-        Aperture radius in pixels.
-    subsample : int, optional
-        Each pixel is split into ``subsample**2`` parts to compute the
-        overlap with the aperture.
-    min_coverage : float, optional
-        The minimum usable fraction of the aperture area.
-
-    Returns
-    -------
-    sums : `~numpy.ndarray`
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from psfkit.fitpsf import aperture_sums
-    >>> s = aperture_sums(np.ones((30, 30)), [15.0], [15.0], 5.0, subsample=20)
-    >>> bool(abs(s[0] - np.pi * 25) < 0.2)
-    True
-    """
-    img = coerce_data(image, name="image", ndim=2, allow_all_masked=True)
-    radius = check_positive("radius", radius)
-    subsample = check_integer("subsample", subsample, minimum=1)
-    xs = np.atleast_1d(np.asarray(xs, dtype=float))
-    ys = np.atleast_1d(np.asarray(ys, dtype=float))
-    ny, nx = img.shape
-    data = img.filled(0.0)
-    good = ~img.mask
-    sub = (np.arange(subsample) + 0.5) / subsample - 0.5
-    half = int(np.ceil(radius)) + 1
-    area = np.pi * radius ** 2
-    out = np.full(xs.shape, np.nan)
-    for k, (x, y) in enumerate(zip(xs, ys, strict=True)):
-        ix, iy = int(round(x)), int(round(y))
-        px = np.arange(ix - half, ix + half + 1)
-        py = np.arange(iy - half, iy + half + 1)
-        sx = (px[:, None] + sub[None, :] - x) ** 2
-        sy = (py[:, None] + sub[None, :] - y) ** 2
-        inside = (sy[:, None, :, None] + sx[None, :, None, :]) <= radius ** 2
-        w = inside.mean(axis=(2, 3))
-        valid = (py[:, None] >= 0) & (py[:, None] < ny) & (px[None, :] >= 0) \
-            & (px[None, :] < nx)
-        cy = np.clip(py, 0, ny - 1)
-        cx = np.clip(px, 0, nx - 1)
-        usable = valid & good[np.ix_(cy, cx)]
-        wu = w * usable
-        total_w = w.sum()
-        if total_w == 0 or wu.sum() < min_coverage * total_w:
-            continue
-        vals = data[np.ix_(cy, cx)]
-        out[k] = (wu * vals).sum() * (total_w / wu.sum()) * (area / total_w)
-    return out
-
-
-@dataclass
-class SNRResult:
-    """
-    Signal-to-noise of a point source with small-sample statistics.
-
-    Attributes
-    ----------
-    snr : float
-        ``(x1 - mean(x2)) / (std(x2) * sqrt(1 + 1/n2))``.
-    fpf : float
-        False-positive fraction: the Student-t (``n2 - 1`` dof) tail
-        probability of ``snr``.
-    signal : float
-        Aperture sum at the position minus the mean of the others.
-    noise : float
-        ``std(x2) * sqrt(1 + 1/n2)``.
-    n_apertures : int
-        The number ``n2`` of noise apertures used.
-    """
-
-    snr: float
-    fpf: float
-    signal: float
-    noise: float
-    n_apertures: int
-
-
-def _ring_apertures(position, center, fwhm):
-    dx, dy = position[0] - center[0], position[1] - center[1]
-    r = float(np.hypot(dx, dy))
-    n = int(np.floor(2 * np.pi * r / fwhm))
-    theta0 = np.arctan2(dy, dx)
-    theta = theta0 + 2 * np.pi * np.arange(n) / max(n, 1)
-    return r, center[0] + r * np.cos(theta), center[1] + r * np.sin(theta)
-
-
-def snr(image, position, fwhm, *, center=None, exclude_neighbors=False):
-    """
-    Signal-to-noise of a source with the statistics of Mawet et al. (2014).
-
-    Parameters
-    ----------
-    image : array-like or masked array
-        The PSF-subtracted ``(ny, nx)`` image.
-    position : tuple of float
-        ``(x, y)`` of the source.
-    fwhm : float
-        The FWHM in pixels (the aperture diameter).
-    center : tuple of float, optional
-        ``(x, y)`` of the star; default the image centre.
-    exclude_neighbors : bool, optional
-        Leave out the two apertures next to the source (which may hold the
-        negative wings that ADI leaves around a companion).
-
-    Returns
-    -------
-    result : `SNRResult`
-
-    Raises
-    ------
-    ValueError
-        If the source is too close to the star for at least three noise
-        apertures, or too few noise apertures are usable.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from psfkit.fitpsf import inject_planet, snr
-    >>> rng = np.random.default_rng(3)
-    >>> img = inject_planet(rng.normal(size=(61, 61)), (45.0, 30.0), 60.0,
-    ...                     fwhm=3.0)
-    >>> res = snr(img, (45.0, 30.0), 3.0)
-    >>> bool(res.snr > 5), res.n_apertures
-    (True, 30)
-    """
-    img = coerce_data(image, name="image", ndim=2)
-    fwhm = check_positive("fwhm", fwhm)
-    ctr = check_center("center", center, img.shape)
-    pos = check_center("position", position, img.shape)
-    r, xs, ys = _ring_apertures(pos, ctr, fwhm)
-    sums = aperture_sums(img.masked(), xs, ys, fwhm / 2.0)
-    if xs.size < 4:
-        msg = (f"position is too close to the star (r = {r:.2f} pixels): "
-               f"fewer than three noise apertures of diameter {fwhm} fit")
-        raise ValueError(msg)
-    if not np.isfinite(sums[0]):
-        msg = "the aperture at position is mostly masked or outside the image"
-        raise ValueError(msg)
-    others = sums[2:-1] if exclude_neighbors else sums[1:]
-    others = others[np.isfinite(others)]
-    n2 = others.size
-    if n2 < 3:
-        msg = f"only {n2} usable noise apertures at r = {r:.2f}; need at least 3"
-        raise ValueError(msg)
-    signal = float(sums[0] - others.mean())
-    noise = float(others.std(ddof=1) * np.sqrt(1.0 + 1.0 / n2))
-    value = signal / noise if noise > 0 else np.inf * np.sign(signal)
-    fpf = float(stats.t.sf(value, n2 - 1))
-    return SNRResult(snr=float(value), fpf=fpf, signal=signal, noise=noise,
-                     n_apertures=int(n2))
-
-
 def _annulus_noise(image, sep, fwhm, center):
     r, xs, ys = _ring_apertures((center[0] + sep, center[1]), center, fwhm)
     sums = aperture_sums(image, xs, ys, fwhm / 2.0)
@@ -276,7 +110,8 @@ def _annulus_noise(image, sep, fwhm, center):
 def contrast_curve(cube, parangs, fitter_class, *, fwhm, star_flux,
                    separations=None, n_delta=1.0, sigma=5.0, n_angles=3,
                    fake_snr=10.0, center=None, combine="median",
-                   settings=None, executor=None):
+                   settings=None, executor=None, progress_bar=False,
+                   n_threads=NOT_GIVEN, client=NOT_GIVEN):
     """
     Detection limit versus separation, corrected for the algorithm
     throughput measured with injected fake companions.
@@ -321,6 +156,10 @@ def contrast_curve(cube, parangs, fitter_class, *, fwhm, star_flux,
         Passed to `~psfkit.fitpsf.adi_subtract`.
     executor : optional
         Passed to `~psfkit.fitpsf.adi_subtract`.
+    progress_bar : bool, optional
+        Show a progress bar over the ``n_angles + 1`` reductions.
+    n_threads, client : optional
+        Deprecated spellings of ``executor``.
 
     Returns
     -------
@@ -329,12 +168,13 @@ def contrast_curve(cube, parangs, fitter_class, *, fwhm, star_flux,
         ``throughput`` and ``contrast`` (the ``sigma`` detection limit as a
         flux ratio to the star).
     """
+    executor = resolve_executor(executor, n_threads=n_threads, client=client)
     fwhm = check_positive("fwhm", fwhm)
     star_flux = check_positive("star_flux", star_flux)
     sigma = check_positive("sigma", sigma)
     fake_snr = check_positive("fake_snr", fake_snr)
     n_angles = check_integer("n_angles", n_angles, minimum=1)
-    data = coerce_data(cube, name="cube", ndim=3)
+    data = coerce(cube, name="cube", ndim=3)
     shape = data.shape[1:]
     ctr = check_center("center", center, shape)
     if separations is None:
@@ -347,7 +187,22 @@ def contrast_curve(cube, parangs, fitter_class, *, fwhm, star_flux,
     kwargs = dict(n_delta=n_delta, fwhm=fwhm, combine=combine, center=ctr,
                   settings=settings, executor=executor)
     masked = data.masked()
-    base = adi_subtract(masked, parangs, fitter_class, **kwargs).image
+    with make_progress_bar(total=n_angles + 1, enabled=progress_bar,
+                           desc="contrast curve", unit="reduction") as bar:
+        base = adi_subtract(masked, parangs, fitter_class, **kwargs).image
+        bar.update()
+        table = _throughput_table(masked, base, parangs, fitter_class, seps,
+                                  fwhm=fwhm, star_flux=star_flux, sigma=sigma,
+                                  fake_snr=fake_snr, n_angles=n_angles,
+                                  center=ctr, kwargs=kwargs, bar=bar)
+    return table
+
+
+def _throughput_table(masked, base, parangs, fitter_class, seps, *, fwhm,
+                      star_flux, sigma, fake_snr, n_angles, center, kwargs,
+                      bar):
+    """The noise, fake-companion throughput and contrast of `contrast_curve`."""
+    ctr = center
     unit_ap = aperture_sums(_gaussian_image((41, 41), 20.0, 20.0, 1.0, fwhm),
                             [20.0], [20.0], fwhm / 2.0)[0]
     noise = np.empty(seps.size)
@@ -372,6 +227,7 @@ def contrast_curve(cube, parangs, fitter_class, *, fwhm, star_flux,
         img = adi_subtract(faked, parangs, fitter_class, **kwargs).image
         diff = np.ma.MaskedArray(img - base)
         recovered[a] = aperture_sums(diff, xs, ys, fwhm / 2.0)
+        bar.update()
     good = np.isfinite(recovered)
     count = good.sum(axis=0)
     mean_rec = np.where(good, recovered, 0.0).sum(axis=0) / np.maximum(count, 1)
@@ -386,6 +242,17 @@ def contrast_curve(cube, parangs, fitter_class, *, fwhm, star_flux,
     table["threshold"] = threshold
     table["throughput"] = throughput
     table["contrast"] = contrast
+    for name, fmt, text in (
+            ("separation", ".4g", "distance from the star (pixels)"),
+            ("n_apertures", "d", "noise apertures on the ring"),
+            ("noise", ".4g", "small-sample noise of an aperture sum"),
+            ("threshold", ".4g", f"{sigma:g}-sigma-equivalent detection limit "
+             "of an aperture sum"),
+            ("throughput", ".3f", "recovered / injected fake-companion flux"),
+            ("contrast", ".3e", f"{sigma:g}-sigma contrast limit (flux ratio "
+             "to the star)")):
+        table[name].info.format = fmt
+        table[name].info.description = text
     table.meta["sigma"] = sigma
     table.meta["fpf"] = float(fpf)
     table.meta["fwhm"] = fwhm

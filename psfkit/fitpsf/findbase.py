@@ -17,13 +17,15 @@ Fitter attributes used by `rotation_exclusion`:
     enough to move a source at the region's mean radius by at least
     ``n_delta * fwhm`` pixels (Lafreniere et al. 2007).
 ``sector_center``
-    The ``(x, y)`` centre of the field rotation (`None`: image centre).
+    The ``(x, y)`` centre of the field rotation (`None`: image centre; read
+    as the sectors read it, see ``convention``).
 """
 
 import numpy as np
 
 from ..utils import check_integer, check_positive
-from ._geometry import check_center, rotated_enough
+from ._geometry import rotated_enough
+from ._sectors import sector_center_xy
 from .utils import PluginCallable
 
 __all__ = ["allbases", "nonmaskedbases", "best_correlated", "rotation_exclusion"]
@@ -130,8 +132,7 @@ def rotation_exclusion(self, region):
     n_delta = check_positive("n_delta", getattr(self, "n_delta", 1.0),
                              strict=False)
     ny, nx = self.image_shape
-    xc, yc = check_center("sector_center", getattr(self, "sector_center", None),
-                          (ny, nx))
+    xc, yc = sector_center_xy(self, (ny, nx))
     rows, cols = np.divmod(np.asarray(region), nx)
     radius = float(np.mean(np.hypot(cols - xc, rows - yc))) if rows.size else 0.0
     ok = rotated_enough(parangs, float(target), radius, n_delta=n_delta,

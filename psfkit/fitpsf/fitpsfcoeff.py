@@ -16,24 +16,29 @@ attribute ``prepare(fitter, gram, n_pix) -> (W, c0)`` (``c0`` may be
 every further image with the same bases and optimisation region.  If
 ``W`` approximates the pseudo-inverse of the Gram matrix, the plug-in also
 sets ``refine = True``, and one step of iterative refinement is applied to
-make up for the precision lost in forming the Gram matrix.  A custom
-plug-in without ``prepare`` is simply called for every region.
+make up for the precision lost in forming the Gram matrix.  The attribute
+``scaling`` (``'columns'`` or ``'common'``) says how the bases and the image
+may be rescaled before solving, which keeps the solution exact at any
+scale of the data (1e-300 or 1e300); without it nothing is rescaled.  A
+custom plug-in without ``prepare`` is simply called for every region.
 
 Fitter attributes used here:
 
 ``rcond``
     Relative cut-off for small singular values in `lstsq` (default `None`:
-    ``sqrt(eps * max(n_pix, n_use))``, about 1e-6).  Directions of the
-    bases with smaller singular values are left out, so singular systems
-    (duplicated reference frames) give the minimum-norm solution instead of
-    a failure.
+    1e-6, the shared policy of `psfkit._numerics.linalg`, whose
+    pseudo-inverse `lstsq` uses).  Directions of the bases with smaller
+    singular values are left out, so singular systems (duplicated reference
+    frames) give the minimum-norm solution instead of a failure.
 ``klip_modes``
     The number ``K`` of principal components used by `klip`.
 """
 
 import numpy as np
 
+from .._numerics import linalg
 from ..utils import check_integer, check_positive
+from ._solve import ScaledSystem, solve_scaled
 
 __all__ = ["lstsq", "klip", "lstsq_operator", "klip_operator"]
 
@@ -44,22 +49,25 @@ def lstsq_operator(gram, *, rcond=None, n_pix=None):
     """
     Return the pseudo-inverse of a Gram matrix, robust to singularity.
 
-    The columns are scaled to unit norm before the eigen-decomposition
-    (which removes the ill-conditioning that comes from bases of different
-    brightness), and eigenvalues below ``rcond**2`` times the largest are
-    discarded.  The result equals the least-squares solution of
-    ``numpy.linalg.lstsq`` for every system whose condition number is below
-    ``1 / rcond``.
+    The matrix is equilibrated by its diagonal (which removes the
+    ill-conditioning that comes from bases of different brightness) and
+    inverted by a symmetric eigen-decomposition that drops the directions
+    whose eigenvalue is below ``rcond**2`` times the largest: the policy
+    for singular systems shared by every psfkit engine
+    (`psfkit._numerics.linalg.pseudo_inverse`).  The result equals the
+    least-squares solution of ``numpy.linalg.lstsq`` for every system whose
+    condition number is below ``1 / rcond``.
 
     Parameters
     ----------
     gram : `~numpy.ndarray`
         The ``(n, n)`` matrix ``B.T @ B``.
     rcond : float or None, optional
-        Relative singular-value cut-off; `None` for
-        ``sqrt(eps * max(n_pix, n))``.
+        Relative singular-value cut-off; `None` for the shared default
+        (1e-6), or ``sqrt(eps * n_pix)`` if larger.
     n_pix : int, optional
-        The number of rows of ``B`` (for the default ``rcond``).
+        The number of rows of ``B`` (for the default ``rcond``: rounding in
+        forming ``B.T @ B`` grows with it).
 
     Returns
     -------
@@ -77,20 +85,10 @@ def lstsq_operator(gram, *, rcond=None, n_pix=None):
     gram = np.asarray(gram, dtype=float)
     n = gram.shape[0]
     if rcond is None:
-        cut = _EPS * max(n, n_pix or n)
+        cut = max(linalg.RCOND, _EPS * max(n, n_pix or n))
     else:
         cut = check_positive("rcond", rcond, strict=False) ** 2
-    diag = np.diag(gram)
-    scale = np.zeros(n)
-    np.divide(1.0, np.sqrt(diag), out=scale, where=diag > 0)
-    scaled = gram * scale[:, None] * scale[None, :]
-    w, v = np.linalg.eigh(scaled)
-    keep = w > cut * max(w[-1], 0.0)
-    if not np.any(keep):
-        return np.zeros_like(gram)
-    vk = v[:, keep]
-    inv = (vk / w[keep]) @ vk.T
-    return inv * scale[:, None] * scale[None, :]
+    return linalg.pseudo_inverse(gram[None], rcond=cut)[0]
 
 
 def klip_operator(gram, n_modes):
@@ -154,18 +152,18 @@ def _klip_prepare(self, gram, n_pix):
     return klip_operator(gram, getattr(self, "klip_modes", 5))
 
 
-def _apply(prepare, fitter, img, base, *, refine=False):
+def _apply(func, fitter, img, base):
     img = np.asarray(img, dtype=float)
     base = np.asarray(base, dtype=float)
     if base.ndim != 2 or img.shape != base.shape[:1]:
         msg = (f"base must have shape (n_pix, n_bases) matching img of shape "
                f"{img.shape}, got {base.shape}")
         raise ValueError(msg)
-    op, offset = prepare(fitter, base.T @ base, base.shape[0])
-    coeff = op @ (base.T @ img)
-    if refine:
-        coeff = coeff + op @ (base.T @ (img - base @ coeff))
-    return coeff if offset is None else coeff + offset
+    system = ScaledSystem(base, func.scaling)
+    op, offset = func.prepare(fitter, system.gram, base.shape[0])
+    w, st = solve_scaled(system, op, offset, img,
+                         refine=getattr(func, "refine", False))
+    return w * st
 
 
 def lstsq(self, img, base):
@@ -175,7 +173,9 @@ def lstsq(self, img, base):
     Minimises ``sum((img - base @ c)**2)`` through the normal equations with
     `lstsq_operator` (cut-off ``self.rcond``), followed by one step of
     iterative refinement from the residual, which restores the accuracy
-    that forming ``base.T @ base`` loses.
+    that forming ``base.T @ base`` loses.  Every base and the image are
+    first divided by a power of two near their norm, so the result scales
+    exactly with the data, from 1e-300 to 1e300.
 
     Parameters
     ----------
@@ -198,12 +198,13 @@ def lstsq(self, img, base):
     >>> np.round(fitter.fitpsfcoeff(base @ [2., 3.], base), 12)
     array([2., 3.])
     """
-    return _apply(_lstsq_prepare, self, img, base, refine=True)
+    return _apply(lstsq, self, img, base)
 
 
 lstsq.prepare = _lstsq_prepare
 lstsq.config = ("rcond",)
 lstsq.refine = True
+lstsq.scaling = "columns"
 
 
 def klip(self, img, base):
@@ -224,8 +225,9 @@ def klip(self, img, base):
     coeff : `~numpy.ndarray`
         ``(n_use,)`` coefficients of the bases.
     """
-    return _apply(_klip_prepare, self, img, base)
+    return _apply(klip, self, img, base)
 
 
 klip.prepare = _klip_prepare
 klip.config = ("klip_modes",)
+klip.scaling = "common"

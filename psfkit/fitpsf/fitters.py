@@ -19,12 +19,14 @@ import types
 
 import numpy as np
 
-from ..utils import coerce_data
+from ..utils import ArrayData
 from . import findbase as _findbase
 from . import fitpsfcoeff as _fitpsfcoeff
 from . import optregion as _optregion
 from . import regions as _regions
+from ._bases import coerce_bases
 from ._engine import fit_regions
+from ._inputs import coerce
 
 __all__ = [
     "BasePSFFitter",
@@ -38,38 +40,6 @@ __all__ = [
 _PLUGINS = frozenset(("regions", "findbase", "optregion", "fitpsfcoeff"))
 
 
-def _coerce_base(psfbase):
-    if isinstance(psfbase, (list, tuple)):
-        if len(psfbase) == 0:
-            msg = ("psfbase must hold at least one base image, got an empty "
-                   "sequence")
-            raise ValueError(msg)
-        items = [coerce_data(im, name=f"psfbase[{i}]", ndim=2,
-                             allow_all_masked=True)
-                 for i, im in enumerate(psfbase)]
-        shapes = {it.shape for it in items}
-        if len(shapes) != 1:
-            msg = ("all images in psfbase must have the same shape, got "
-                   f"{sorted(shapes)}")
-            raise ValueError(msg)
-        data = np.stack([it.data for it in items])
-        mask = np.stack([it.mask for it in items])
-    else:
-        cube = coerce_data(psfbase, name="psfbase", ndim=3, allow_all_masked=True)
-        data, mask = cube.data, cube.mask
-    if mask.all():
-        msg = "psfbase has no usable values: every value is masked or non-finite"
-        raise ValueError(msg)
-    n_bases = data.shape[0]
-    base1d = np.ascontiguousarray(data.reshape(n_bases, -1).T, dtype=float)
-    mask1d = np.ascontiguousarray(mask.reshape(n_bases, -1).T)
-    if mask1d.any():
-        base1d[mask1d] = 0.0
-    else:
-        mask1d = None
-    return base1d, mask1d, data.shape[1:]
-
-
 class BasePSFFitter:
     """
     Fit the PSF of an image as a combination of reference images.
@@ -79,16 +49,30 @@ class BasePSFFitter:
 
     Parameters
     ----------
-    psfbase : array-like, masked array or sequence of 2-D images
-        The bases, shape ``(n_bases, ny, nx)`` (the layout of a FITS cube),
-        or a sequence of ``(ny, nx)`` images.  Masked or NaN pixels are never
-        used.
+    psfbase : array-like, masked array, NDData or sequence of 2-D images
+        The bases: a cube of shape ``(n_bases, ny, nx)`` (the layout of a
+        FITS cube) or ``(ny, nx, n_bases)`` (psfsubtraction's layout, as
+        `numpy.dstack` makes it), or a sequence of ``(ny, nx)`` images.
+        Masked or NaN pixels are never used.
     image : array-like or masked array, optional
         The ``(ny, nx)`` image to fit; it can also be given to `fit_psf` and
         `remove_psf`.
+    bases_axis : {None, 0, -1}, optional
+        The axis of a ``psfbase`` cube that runs over the bases.  `None`
+        (default) detects it: from the image shape when ``image`` is given,
+        else from the cube, which is read as ``(ny, nx, n_bases)`` when its
+        first two sides are equal and the third differs (as ``(40, 40,
+        3)``), and as ``(n_bases, ny, nx)`` otherwise.  A cube that fits
+        both readings (all sides equal) raises a `ValueError` asking for
+        ``bases_axis``.
 
     Attributes
     ----------
+    convention : {'psfkit', 'psfsubtraction'}
+        ``'psfkit'`` (default): sector settings in pixels, every pixel
+        covered.  ``'psfsubtraction'``: the sector geometry and fitting rules
+        of the psfsubtraction package, whose residuals it reproduces (see
+        :doc:`/fitpsf/psfsubtraction`).
     rcond : float or None
         Singular-value cut-off of the least-squares solver.
     min_opt_pixels : int or None
@@ -98,7 +82,9 @@ class BasePSFFitter:
         Whether skipped regions cause a `~psfkit.fitpsf.SkippedRegionWarning`
         (default `True`).
     sector_radius_inner, sector_radius_n, sector_radius, sector_phi, sector_center
-        The geometry of the sector regions (`psfkit.fitpsf.regions`).
+        The geometry of the sector regions (`psfkit.fitpsf.regions`);
+        ``sector_radius_inner`` is `None` by default, meaning 1 pixel (in
+        both conventions).
     dilation_region, around_region_rim, optmask
         Settings of the optimisation regions (`psfkit.fitpsf.optregion`).
     klip_modes : int
@@ -124,10 +110,11 @@ class BasePSFFitter:
     optregion = _optregion.all_unmasked
     fitpsfcoeff = _fitpsfcoeff.lstsq
 
+    convention = "psfkit"
     rcond = None
     min_opt_pixels = None
     warn_skipped = True
-    sector_radius_inner = 1.0
+    sector_radius_inner = None
     sector_radius_n = 10
     sector_radius = None
     sector_phi = 12
@@ -143,8 +130,18 @@ class BasePSFFitter:
     n_delta = 1.0
     fwhm = None
 
-    def __init__(self, psfbase, image=None):
-        base1d, mask1d, shape = _coerce_base(psfbase)
+    def __init__(self, psfbase, image=None, *, bases_axis=None):
+        image_shape = None
+        if image is not None:
+            image = coerce(image, name="image", ndim=2, allow_all_masked=True)
+            image_shape = image.shape
+        base1d, mask1d, shape = coerce_bases(psfbase, bases_axis=bases_axis,
+                                             image_shape=image_shape)
+        # kept to explain a cube read in the other layout (NDData, masked
+        # arrays and Quantity all show their shape through .data)
+        cube_shape = None if isinstance(psfbase, list | tuple) else np.shape(
+            getattr(psfbase, "data", psfbase))
+        object.__setattr__(self, "_cube_shape", cube_shape)
         object.__setattr__(self, "_cache", {})
         object.__setattr__(self, "_base1d", base1d)
         object.__setattr__(self, "_base_mask1d", mask1d)
@@ -236,10 +233,17 @@ class BasePSFFitter:
         if value is None:
             object.__setattr__(self, "_image", None)
             return
-        data = coerce_data(value, name="image", ndim=2, allow_all_masked=True)
+        data = value if isinstance(value, ArrayData) else coerce(
+            value, name="image", ndim=2, allow_all_masked=True)
         if data.shape != self._shape:
             msg = (f"image must have the shape of the bases {self._shape}, "
                    f"got {data.shape}")
+            cube = self._cube_shape
+            if cube is not None and len(cube) == 3 and tuple(
+                    cube[:2] if cube[1:] == self._shape else cube[1:]) == data.shape:
+                msg += (f"; the psfbase cube {tuple(cube)} was read with the "
+                        f"bases along the other axis: pass bases_axis="
+                        f"{-1 if cube[1:] == self._shape else 0} to the fitter")
             raise ValueError(msg)
         object.__setattr__(self, "_image", data)
 

@@ -86,6 +86,41 @@ def _structure(value):
     return max(struct.shape) // 2 + 1, struct
 
 
+def _dilated_box(indices, shape, dilation):
+    """
+    The region and its dilation as boolean arrays over their bounding box.
+
+    Returns ``(dilated, region, y0, x0)``, or `None` for an empty region;
+    ``(y0, x0)`` is the box's first pixel.
+    """
+    indices = np.asarray(indices, dtype=np.intp)
+    if indices.size == 0:
+        return None
+    half, struct = _structure(dilation)
+    ny, nx = shape
+    rows, cols = np.divmod(indices, nx)
+    y0, y1 = max(rows.min() - half, 0), min(rows.max() + half + 1, ny)
+    x0, x1 = max(cols.min() - half, 0), min(cols.max() + half + 1, nx)
+    region = np.zeros((y1 - y0, x1 - x0), dtype=bool)
+    region[rows - y0, cols - x0] = True
+    return _dilate_box(region, half, struct), region, y0, x0
+
+
+def _dilate_box(box, half, struct=None):
+    if struct is not None:
+        return ndimage.binary_dilation(box, structure=struct)
+    if half == 0:
+        return box
+    # a square element is two separable running maxima
+    return ndimage.maximum_filter(box.view(np.uint8), size=2 * half + 1,
+                                  mode="constant", cval=0).view(bool)
+
+
+def _box_indices(box, y0, x0, nx):
+    by, bx = np.nonzero(box)
+    return (by + y0) * nx + (bx + x0)
+
+
 def dilate_indices(indices, shape, dilation):
     """
     Dilate a region given as flat indices.
@@ -114,26 +149,11 @@ def dilate_indices(indices, shape, dilation):
     >>> dilate_indices([12], (5, 5), 1)
     array([ 6,  7,  8, 11, 12, 13, 16, 17, 18])
     """
-    indices = np.asarray(indices, dtype=np.intp)
-    if indices.size == 0:
-        return indices
-    half, struct = _structure(dilation)
-    if half == 0 and struct is None:
-        return indices
-    ny, nx = shape
-    rows, cols = np.divmod(indices, nx)
-    y0, y1 = max(rows.min() - half, 0), min(rows.max() + half + 1, ny)
-    x0, x1 = max(cols.min() - half, 0), min(cols.max() + half + 1, nx)
-    box = np.zeros((y1 - y0, x1 - x0), dtype=bool)
-    box[rows - y0, cols - x0] = True
-    if struct is None:
-        size = 2 * half + 1
-        box = ndimage.maximum_filter(box.view(np.uint8), size=size,
-                                     mode="constant", cval=0).view(bool)
-    else:
-        box = ndimage.binary_dilation(box, structure=struct)
-    by, bx = np.nonzero(box)
-    return (by + y0) * nx + (bx + x0)
+    found = _dilated_box(indices, shape, dilation)
+    if found is None:
+        return np.asarray(indices, dtype=np.intp)
+    dilated, _, y0, x0 = found
+    return _box_indices(dilated, y0, x0, shape[1])
 
 
 def dilated_region(self, region, indpsf):
@@ -179,13 +199,17 @@ def around_region(self, region, indpsf):
     optregion : `~numpy.ndarray`
         Flat pixel indices.
     """
-    region = region_to_indices(region, self.image_shape)
-    outer = dilate_indices(region, self.image_shape,
-                           getattr(self, "dilation_region", 10))
+    shape = self.image_shape
+    region = region_to_indices(region, shape)
     rim = check_integer("around_region_rim",
                         getattr(self, "around_region_rim", 0), minimum=0)
-    inner = dilate_indices(region, self.image_shape, rim) if rim else region
-    return np.setdiff1d(outer, inner, assume_unique=True)
+    found = _dilated_box(region, shape, getattr(self, "dilation_region", 10))
+    if found is None:
+        return region
+    outer, inner, y0, x0 = found
+    # pixels of the rim outside the box are not in the dilation anyway
+    inner = _dilate_box(inner, rim)
+    return _box_indices(outer & ~inner, y0, x0, shape[1])
 
 
 class wrapper_optmask(PluginCallable):  # noqa: N801
@@ -235,4 +259,8 @@ class wrapper_ignore_all_masked(PluginCallable):  # noqa: N801
     def __call__(self, fitter, region, indpsf):
         opt = region_to_indices(self.func(fitter, region, indpsf),
                                 fitter.image_shape, name="optregion")
+        bmask = fitter.base_mask1d
+        if bmask is None:
+            # only the image mask matters: look it up on these pixels only
+            return opt[~fitter.image_mask1d[opt]]
         return opt[_usable(fitter, indpsf)[opt]]

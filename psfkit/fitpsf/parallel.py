@@ -8,12 +8,37 @@ It accepts the executors of `concurrent.futures`, a dask.distributed
 themselves, in input order.
 """
 
+import functools
+
 import numpy as np
 
-from ..utils import check_integer
+from ..utils import check_integer, resolve_executor
+from ..utils import progress_bar as make_progress_bar
+from ..utils.deprecation import NOT_GIVEN
 from ..utils.parallel import executor_kind, run_tasks
 
 __all__ = ["map_remove_psf"]
+
+
+def run_with_progress(func, tasks, executor, *, shared=None, bar=None):
+    """
+    `~psfkit.utils.run_tasks`, advancing ``bar`` as results arrive.
+
+    Run here (``executor=None``), tasks are done one at a time and the bar
+    moves after each; elsewhere all results arrive together.
+    """
+    if bar is None or executor_kind(executor) != "serial":
+        results = run_tasks(func, tasks, executor, shared=shared)
+        if bar is not None:
+            bar.update(len(tasks))
+        return results
+    if shared is not None:
+        func = functools.partial(func, shared=shared)
+    results = []
+    for task in tasks:
+        results.append(func(task))
+        bar.update()
+    return results
 
 
 def _remove_chunk(task):
@@ -24,7 +49,8 @@ def _remove_chunk(task):
 
 
 def map_remove_psf(fitter_or_fitters, images=None, *, executor=None,
-                   chunksize=1):
+                   chunksize=1, progress_bar=False, n_threads=NOT_GIVEN,
+                   client=NOT_GIVEN):
     """
     Remove the PSF from many images, optionally in parallel.
 
@@ -36,13 +62,18 @@ def map_remove_psf(fitter_or_fitters, images=None, *, executor=None,
     images : sequence of 2-D arrays, optional
         The images for a single fitter.
     executor : optional
-        `None` (run here), a `concurrent.futures.Executor` (thread or
-        process pool), a dask.distributed ``Client`` or an ipyparallel view.
-        Process-based executors pickle the fitters; their cached solutions
-        are not pickled.
+        `None` (run here), a number of threads, a
+        `concurrent.futures.Executor` (thread or process pool), a
+        dask.distributed ``Client`` or an ipyparallel view (see
+        `~psfkit.utils.executor_kind`).  Process-based executors pickle the
+        fitters; their cached solutions are not pickled.
     chunksize : int, optional
         With a single fitter, the number of images sent per task (larger
         chunks ship the fitter less often and reuse its solutions).
+    progress_bar : bool, optional
+        Show a progress bar over the tasks.
+    n_threads, client : optional
+        Deprecated spellings of ``executor``.
 
     Returns
     -------
@@ -63,8 +94,8 @@ def map_remove_psf(fitter_or_fitters, images=None, *, executor=None,
     >>> [bool(abs(r).max() < 1e-9) for r in res]
     [True, True]
     """
+    executor = resolve_executor(executor, n_threads=n_threads, client=client)
     chunksize = check_integer("chunksize", chunksize, minimum=1)
-    executor_kind(executor)
     if hasattr(fitter_or_fitters, "remove_psf"):
         if images is None:
             msg = "images must be given when a single fitter is passed"
@@ -87,5 +118,7 @@ def map_remove_psf(fitter_or_fitters, images=None, *, executor=None,
                 msg = f"fitter_or_fitters[{i}] has no image to fit"
                 raise ValueError(msg)
         tasks = [(f, None) for f in fitters]
-    chunks = run_tasks(_remove_chunk, tasks, executor)
+    with make_progress_bar(total=len(tasks), enabled=progress_bar,
+                           desc="PSF removal", unit="task") as bar:
+        chunks = run_with_progress(_remove_chunk, tasks, executor, bar=bar)
     return [np.ma.asarray(r) for chunk in chunks for r in chunk]

@@ -8,13 +8,17 @@ The wrappers take a regions plug-in and return a new one.
 
 Fitter attributes used here:
 
+``convention``
+    ``'psfkit'`` (default) or ``'psfsubtraction'``: the meaning of the
+    sector settings below (see :doc:`/fitpsf/psfsubtraction` for the second).
 ``sector_radius_inner``, ``sector_radius_n``, ``sector_radius``
-    Radial boundaries of `sectors`, in pixels.  By default
-    ``sector_radius_n`` annuli with logarithmically spaced edges from
-    ``sector_radius_inner`` out to the image corner; an explicit array
-    ``sector_radius`` of edges overrides them.  Pixels closer than the
-    first edge form one central region, and pixels beyond the last edge one
-    more annulus, so that every pixel lies in exactly one sector.
+    Radial boundaries of `sectors`.  In psfkit's convention, in pixels: by
+    default ``sector_radius_n`` annuli with logarithmically spaced edges
+    from ``sector_radius_inner`` (default 1 pixel) out to the image corner;
+    an explicit array ``sector_radius`` of edges overrides them.  Pixels
+    closer than the first edge form one central region, and pixels beyond
+    the last edge one more annulus, so that every pixel lies in exactly one
+    sector.
 ``sector_phi``
     The number of equal azimuthal sectors, or an array of angle boundaries
     (radians, or an astropy angle ``Quantity``; counter-clockwise from +x).
@@ -28,11 +32,10 @@ Fitter attributes used here:
     `wrapper_min_size` merges smaller regions into their neighbour.
 """
 
-import astropy.units as u
 import numpy as np
 
-from ..utils import check_integer, check_positive
-from ._geometry import check_center, radius_angle
+from ..utils import check_integer
+from . import _sectors
 from .utils import PluginCallable, region_to_indices
 
 __all__ = [
@@ -106,14 +109,7 @@ def _group_pixels(self, pixels):
     keys = np.ascontiguousarray(packed).view(
         np.dtype((np.void, packed.shape[1]))).ravel()
     _, inverse = np.unique(keys, return_inverse=True)
-    return _split_by_label(pixels, inverse.ravel())
-
-
-def _split_by_label(pixels, labels):
-    order = np.argsort(labels, kind="stable")
-    labels = labels[order]
-    cuts = np.flatnonzero(np.diff(labels)) + 1
-    return np.split(pixels[order], cuts)
+    return _sectors.split_by_label(pixels, inverse.ravel())
 
 
 def group_by_basis(self):
@@ -132,41 +128,9 @@ def group_by_basis(self):
     return _group_pixels(self, np.flatnonzero(~self.image_mask1d))
 
 
-def _phi_edges(phi):
-    if isinstance(phi, u.Quantity):
-        phi = phi.to_value(u.rad)
-    arr = np.asarray(phi)
-    if arr.ndim == 0:
-        n = check_integer("sector_phi", arr.item(), minimum=1)
-        return 2 * np.pi * np.arange(n) / n
-    arr = np.asarray(arr, dtype=float).ravel()
-    if arr.size == 0 or not np.all(np.isfinite(arr)):
-        msg = f"sector_phi must be a count or finite angle boundaries, got {phi!r}"
-        raise ValueError(msg)
-    return np.unique(np.mod(arr, 2 * np.pi))
-
-
-def _radius_edges(self, rmax):
-    edges = getattr(self, "sector_radius", None)
-    if edges is not None:
-        edges = np.asarray(edges, dtype=float).ravel()
-        if (edges.size == 0 or not np.all(np.isfinite(edges))
-                or np.any(edges < 0) or np.any(np.diff(edges) <= 0)):
-            msg = ("sector_radius must be increasing, non-negative, finite "
-                   f"radii, got {edges!r}")
-            raise ValueError(msg)
-        return edges
-    inner = check_positive("sector_radius_inner",
-                           getattr(self, "sector_radius_inner", 1.0))
-    n = check_integer("sector_radius_n", getattr(self, "sector_radius_n", 10),
-                      minimum=1)
-    outer = max(rmax, inner) * (1 + 1e-9) + 1e-9
-    return np.logspace(np.log10(inner), np.log10(outer), n + 1)
-
-
 def sector_labels(shape, *, center, radius_edges, phi_edges):
     """
-    Label every pixel with the sector it belongs to.
+    Label every pixel with the sector it belongs to (psfkit convention).
 
     Parameters
     ----------
@@ -201,50 +165,28 @@ def sector_labels(shape, *, center, radius_edges, phi_edges):
            [1, 1, 1, 1, 1],
            [1, 1, 1, 1, 1]])
     """
-    r, phi = radius_angle(shape, center)
-    edges = np.asarray(radius_edges, dtype=float)
-    pedges = np.asarray(phi_edges, dtype=float)
-    rbin = np.searchsorted(edges, r, side="right")
-    pbin = (np.searchsorted(pedges, phi, side="right") - 1) % pedges.size
-    raw = np.where(rbin == 0, 0, 1 + (rbin - 1) * pedges.size + pbin)
-    _, labels = np.unique(raw, return_inverse=True)
-    return labels.reshape(shape)
-
-
-def _sector_pixel_lists(self):
-    shape = tuple(self.image_shape)
-    center = check_center("sector_center", getattr(self, "sector_center", None),
-                          shape)
-    ny, nx = shape
-    corners = np.array([[0, 0], [nx - 1, 0], [0, ny - 1], [nx - 1, ny - 1]])
-    rmax = float(np.max(np.hypot(corners[:, 0] - center[0],
-                                 corners[:, 1] - center[1])))
-    redges = _radius_edges(self, rmax)
-    pedges = _phi_edges(getattr(self, "sector_phi", 12))
-    key = ("sectors", shape, center, redges.tobytes(), pedges.tobytes())
-    cache = self.cache
-    if key not in cache:
-        labels = sector_labels(shape, center=center, radius_edges=redges,
-                               phi_edges=pedges).ravel()
-        cache[key] = _split_by_label(np.arange(labels.size), labels)
-    return cache[key]
+    return _sectors.sector_labels(shape, center=center,
+                                  radius_edges=radius_edges,
+                                  phi_edges=phi_edges)
 
 
 def sectors(self):
     """
     Split the image into annular sectors around ``self.sector_center``.
 
-    Every pixel, the centre included, lies in exactly one sector (see the
-    module description for the attributes).  Masked image pixels are left
-    in their sector: the fitter fits without them and masks them in the
-    residual.
+    In psfkit's convention every pixel, the centre included, lies in
+    exactly one sector (see the module description for the attributes);
+    with ``convention = 'psfsubtraction'`` the pixels outside
+    psfsubtraction's sectors are in none and stay masked.  Masked image
+    pixels are left in their sector: the fitter fits without them and masks
+    them in the residual.
 
     Returns
     -------
     regions : list of `~numpy.ndarray`
         Flat pixel indices of each non-empty sector.
     """
-    return list(_sector_pixel_lists(self))
+    return list(_sectors.sector_pixel_lists(self))
 
 
 def sectors_by_basis(self):
@@ -252,15 +194,19 @@ def sectors_by_basis(self):
     Combine `sectors` and `group_by_basis`.
 
     The unmasked pixels of every sector are grouped by the set of bases
-    valid at them.
+    valid at them.  With ``convention = 'psfsubtraction'`` masked image
+    pixels stay in their group, as psfsubtraction keeps them: they do not
+    enter any fit, but they widen the area dilated into the optimisation
+    region of `~psfkit.fitpsf.optregion.around_region`.
 
     Returns
     -------
     regions : generator of `~numpy.ndarray`
     """
+    keep_masked = _sectors.convention_of(self) == "psfsubtraction"
     imask = self.image_mask1d
-    for reg in _sector_pixel_lists(self):
-        yield from _group_pixels(self, reg[~imask[reg]])
+    for reg in _sectors.sector_pixel_lists(self):
+        yield from _group_pixels(self, reg if keep_masked else reg[~imask[reg]])
 
 
 class wrapper_min_size(PluginCallable):  # noqa: N801

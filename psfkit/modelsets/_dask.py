@@ -11,6 +11,7 @@ cluster.  dask is imported only here, and only when a dask array is given.
 
 import numpy as np
 
+from ._inputs import as_model_data
 from ._solve import BatchSolution, solve_batch
 
 __all__ = []
@@ -32,8 +33,6 @@ def whole_data_sets(values, model_axis):
 def _fit_block(Y, *rest, A, implicit, A_fixed, rcond, want_hinv, data_name,
                check_weights, shared_weights):
     """Fit the data sets of one chunk; return their packed results."""
-    from .fitter import as_model_data
-
     weights = shared_weights
     p_fixed = rest[-1]
     if len(rest) == 2:

@@ -9,18 +9,33 @@ fitted chunk by chunk of models by the same engine (module ``_dask``),
 lazily with `LinearModelSetFitter.fit_lazy`.
 """
 
-import copy
 import functools
 
 from astropy.table import QTable
-import astropy.units as u
 import numpy as np
 
-from ..utils import PsfkitWarning, coerce_data, resolve_threads, warn
+from ..utils import (
+    ParamReprMixin,
+    PsfkitWarning,
+    executor_threads,
+    progress_bar,
+    resolve_executor,
+    warn,
+)
+from ..utils.deprecation import NOT_GIVEN
 from ._dask import fit_lazy, unpack, whole_data_sets
 from ._design import build_design, check_linear_model
+from ._inputs import (
+    as_coord,
+    as_model_data,
+    check_weights,
+    data_rows,
+    is_dask,
+    squared_weights,
+)
+from ._model_copy import copy_for_fit, parameter_columns
 from ._solve import STATUS_NAMES, STATUS_OK, solve_batch
-from .ramps import _is_dask as is_dask
+from .uncertainties import attach_uncertainties
 
 __all__ = ["LinearModelSetFitter", "LazyModelSetFit", "ModelSetFitWarning"]
 
@@ -31,151 +46,7 @@ class ModelSetFitWarning(PsfkitWarning):
     """Some models of a set could not be fitted (too few points, singular)."""
 
 
-def as_model_data(values, name):
-    """
-    Return ``(array, mask_or_None)`` for fitting.
-
-    Native-endian float32/float64 arrays are used as they are: the engine
-    converts and masks non-finite values chunk by chunk, which avoids a full
-    float64 copy of a large cube.  Every other input (masked arrays,
-    NDData, integer or big-endian data, lists) goes through
-    `~psfkit.utils.coerce_data`.
-    """
-    if isinstance(values, u.Quantity):
-        msg = (f"{name} is a Quantity; LinearModelSetFitter fits unitless "
-               f"values: pass {name}.value (the parameters are then in the "
-               "units of the data)")
-        raise TypeError(msg)
-    if (type(values) is np.ndarray and values.dtype.kind == "f"
-            and values.dtype.itemsize >= 4 and values.dtype.isnative):
-        if values.size == 0:
-            msg = f"{name} is empty (shape {values.shape})"
-            raise ValueError(msg)
-        return values, None
-    data = coerce_data(values, name=name, ndim=None, dtype=None,
-                       allow_all_masked=True)
-    mask = data.mask if data.mask.any() else None
-    return data.data, mask
-
-
-def _as_coord(values, name):
-    if isinstance(values, u.Quantity):
-        msg = f"{name} is a Quantity; pass {name}.value"
-        raise TypeError(msg)
-    arr = np.asarray(values)
-    if arr.dtype.kind not in "biuf":
-        msg = f"{name} must contain real numbers, got dtype {arr.dtype}"
-        raise TypeError(msg)
-    arr = arr.astype(np.float64)
-    if not np.all(np.isfinite(arr)):
-        msg = f"{name} must be finite; mask the data values instead"
-        raise ValueError(msg)
-    return arr
-
-
-def _rows(values, axis, n_models, data_shape, name, multi):
-    """Move the model axis first and flatten the rest: (N, K)."""
-    if not multi:
-        if values.shape != data_shape:
-            msg = (f"{name} must have the shape of the coordinates "
-                   f"{data_shape}, got {values.shape}")
-            raise ValueError(msg)
-        return values.reshape(1, -1)
-    if axis >= values.ndim:
-        msg = (f"model_set_axis={axis} is out of range for {name} with "
-               f"shape {values.shape}")
-        raise ValueError(msg)
-    if values.shape[axis] != n_models:
-        msg = (f"{name} has {values.shape[axis]} data sets along "
-               f"model_set_axis={axis} but the model set has {n_models} "
-               "models")
-        raise ValueError(msg)
-    rest = values.shape[:axis] + values.shape[axis + 1:]
-    if rest != data_shape:
-        msg = (f"{name} without its model axis has shape {rest}; it must "
-               f"match the coordinates' shape {data_shape}")
-        raise ValueError(msg)
-    return np.moveaxis(values, axis, 0).reshape(n_models, -1)
-
-
-def _check_weights(weights):
-    """Return ``weights`` as float64 after checking they are usable."""
-    w = np.asarray(weights)
-    if w.dtype.kind not in "biuf":
-        msg = f"weights must be real numbers, got dtype {w.dtype}"
-        raise TypeError(msg)
-    w = w.astype(np.float64)
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        msg = "weights must be finite and non-negative"
-        raise ValueError(msg)
-    return w
-
-
-def _parameter_columns(model, names):
-    """
-    Flat writable views of the value arrays of ``model``'s parameters.
-
-    Returns `None` unless every named parameter stores its values as one
-    contiguous float64 array holding one value per model (true of the
-    linear models of astropy); the fit then writes its results there
-    directly instead of assigning them afterwards.
-    """
-    n = len(model)
-    cols = []
-    for name in names:
-        value = getattr(model, name).value
-        if not (isinstance(value, np.ndarray) and value.dtype == np.float64
-                and value.size == n and value.flags.c_contiguous
-                and value.flags.writeable):
-            return None
-        cols.append(value.reshape(-1))
-    return cols
-
-
-def _copy_for_fit(model, free):
-    """
-    Copy ``model`` for fitting, without copying what the fit replaces.
-
-    A plain ``model.copy()`` duplicates every parameter array only for the
-    free ones to be overwritten; for a set of millions of models that copy
-    costs more than the fit.  Here the free parameters' arrays (and the
-    model's flat parameter cache, which astropy refills from them whenever
-    it is read) get new, uninitialised arrays in the copy, through the
-    ``memo`` of `copy.deepcopy`; the parameters' defaults are shared
-    read-only and a previous ``fit_info`` is not copied.  Everything else
-    is copied as usual.  Returns the copy and its
-    `_parameter_columns`, or `None` when the parameters are not stored as
-    expected (the caller then assigns the results).
-    """
-    memo = {}
-    for name in model.param_names:
-        # a parameter's default holds the values it was created with: the
-        # copy shares it, read-only, instead of duplicating it
-        default = getattr(model, name).default
-        if isinstance(default, np.ndarray) and default.size > 1:
-            view = default.view()
-            view.flags.writeable = False
-            memo[id(default)] = view
-    for name in free:
-        value = getattr(model, name).value
-        if isinstance(value, np.ndarray) and value.size > 1:
-            memo[id(value)] = np.empty(value.shape, dtype=np.float64)
-    flat = getattr(model, "_parameters", None)
-    if isinstance(flat, np.ndarray) and flat.size > 1 and memo:
-        memo[id(flat)] = np.empty_like(flat)
-    old_info = getattr(model, "fit_info", None)
-    if old_info is not None:
-        memo[id(old_info)] = None
-    fitted = copy.deepcopy(model, memo)
-    cols = _parameter_columns(fitted, free)
-    if cols is not None and not all(
-            any(c.base is m or c is m for m in memo.values()) for c in cols):
-        # astropy did not keep the new arrays: assign the results instead
-        cols = None
-    return fitted, cols
-
-
-class LinearModelSetFitter:
+class LinearModelSetFitter(ParamReprMixin):
     """
     Vectorised linear least-squares fitter for astropy model sets.
 
@@ -188,7 +59,9 @@ class LinearModelSetFitter:
     ----------
     calc_uncertainties : bool, optional
         Compute the covariance matrix of the free parameters of every
-        model (``fit_info['cov']``, ``fit_info['std']``).
+        model: ``fit_info['cov']`` and ``fit_info['std']``, and, as
+        astropy's fitters do, ``fitted.cov_matrix`` and ``fitted.stds``
+        (see Notes).
     rcond : float, optional
         Relative cut-off for small singular values of the (weighted) design
         matrix, as in `numpy.linalg.lstsq`; default ``eps * max(K, P)``.
@@ -197,11 +70,17 @@ class LinearModelSetFitter:
         absolute sigmas and the covariance is ``(A^T W A)^-1``; otherwise
         (default) it is scaled by the reduced residual sum of squares of
         each model.
-    n_threads : int, optional
-        Threads fitting chunks of models at the same time; default every
-        available core (at most 8).  ``1`` fits in the calling thread.
+    executor : None, int or `~concurrent.futures.ThreadPoolExecutor`, optional
+        Threads fitting chunks of models at the same time: `None` (default)
+        every available core (at most 8), an int that many threads (``1``
+        fits in the calling thread), a thread pool its number of workers.
         Data in dask arrays are fitted one thread per chunk, on dask's
-        scheduler.
+        current scheduler.
+    progress_bar : bool, optional
+        Show a progress bar over the chunks of models (needs tqdm); for
+        dask data use dask's own progress reporting.
+    n_threads : int, optional
+        Deprecated alias of ``executor`` (a number of threads).
 
     Attributes
     ----------
@@ -214,9 +93,22 @@ class LinearModelSetFitter:
         that is the same for every model (``n_points``, ``rank`` and
         ``status`` when no point was masked) is stored once, as a
         read-only broadcast array.
+    supports_masked_input : bool
+        `True`: astropy's ``FittingWithOutlierRemoval`` may hand this
+        fitter masked model-set data.
 
     Notes
     -----
+    With ``calc_uncertainties``, a single model gets astropy's
+    ``Covariance`` and ``StandardDeviations`` objects as
+    ``fitted.cov_matrix`` and ``fitted.stds``; a model set gets a
+    `~psfkit.modelsets.ModelSetCovariances` and a
+    `~psfkit.modelsets.ModelSetStds`, sequences that give astropy's object
+    of model ``n`` at index ``n`` (as astropy's lists do) without creating
+    millions of Python objects.  Their parameter names are the free
+    parameters (astropy labels the covariance with every parameter, fixed
+    ones included).
+
     Models whose points are all valid share one pseudo-inverse of the
     design: their parameters are BLAS matrix-vector products written
     straight into the fitted model's parameter arrays, chunk by chunk in
@@ -249,13 +141,31 @@ class LinearModelSetFitter:
     [6, 5]
     """
 
+    #: astropy's outlier-removal wrapper checks this before it hands a
+    #: model set masked data
+    supports_masked_input = True
+    #: the constraints honoured (astropy's name for them)
+    supported_constraints = ["fixed"]
+
+    _repr_params = ("calc_uncertainties", "rcond", "absolute_sigma",
+                    "executor", "progress_bar")
+
     def __init__(self, *, calc_uncertainties=False, rcond=None,
-                 absolute_sigma=False, n_threads=None):
+                 absolute_sigma=False, executor=None, progress_bar=False,
+                 n_threads=NOT_GIVEN):
         self.calc_uncertainties = bool(calc_uncertainties)
         self.rcond = rcond
         self.absolute_sigma = bool(absolute_sigma)
-        self.n_threads = resolve_threads(n_threads)
+        self.executor = resolve_executor(executor, n_threads=n_threads)
+        # checked now: the fit runs in threads of this process
+        executor_threads(self.executor)
+        self.progress_bar = bool(progress_bar)
         self.fit_info = None
+
+    @property
+    def n_threads(self):
+        """The number of threads an in-memory fit uses (from ``executor``)."""
+        return executor_threads(self.executor)
 
     def __call__(self, model, x, y=None, z=None, *, weights=None,
                  inplace=False):
@@ -290,27 +200,31 @@ class LinearModelSetFitter:
             lazy = self.fit_lazy(model, x, y, z, weights=weights)
             return lazy.compute(model=model if inplace else None)
         values, mask = as_model_data(fit["data"], fit["name"])
-        rows = functools.partial(_rows, axis=fit["axis"],
+        rows = functools.partial(data_rows, axis=fit["axis"],
                                  n_models=fit["n_models"],
                                  data_shape=fit["data_shape"],
                                  name=fit["name"], multi=fit["multi"](values))
         Y = rows(values)
         valid = None if mask is None else ~rows(mask)
-        W = self._weights(weights, values.shape, fit["data_shape"],
-                          fit["axis"], fit["n_models"], fit["multi"](values))
+        W = squared_weights(weights, values.shape, fit["data_shape"],
+                            fit["axis"], fit["n_models"],
+                            fit["multi"](values))
 
         free = [p for p in model.param_names if not model.fixed[p]]
         if inplace:
-            fitted, cols = model, _parameter_columns(model, free)
+            fitted, cols = model, parameter_columns(model, free)
         else:
-            fitted, cols = _copy_for_fit(model, free)
+            fitted, cols = copy_for_fit(model, free)
         design = self._design(fitted, fit["coords"], like=model)
-        sol = solve_batch(design.A, Y, valid=valid, weights=W,
-                          rcond=self.rcond, want_rss=True,
-                          want_hinv=self.calc_uncertainties,
-                          offset=design.implicit,
-                          fixed=(design.A_fixed, design.p_fixed), out=cols,
-                          n_threads=self.n_threads)
+        with progress_bar(total=Y.shape[0], enabled=self.progress_bar,
+                          desc="model-set fit", unit="model") as bar:
+            sol = solve_batch(design.A, Y, valid=valid, weights=W,
+                              rcond=self.rcond, want_rss=True,
+                              want_hinv=self.calc_uncertainties,
+                              offset=design.implicit,
+                              fixed=(design.A_fixed, design.p_fixed),
+                              out=cols, n_threads=self.n_threads,
+                              progress=bar)
         return self._finish(fitted, design, sol)
 
     def fit_lazy(self, model, x, y=None, z=None, *, weights=None):
@@ -363,7 +277,7 @@ class LinearModelSetFitter:
         values = da.asarray(data)
         multi = fit["multi"](values)
         model_axis = fit["axis"] if multi else None
-        rows = functools.partial(_rows, axis=fit["axis"],
+        rows = functools.partial(data_rows, axis=fit["axis"],
                                  n_models=fit["n_models"],
                                  data_shape=fit["data_shape"],
                                  name=fit["name"], multi=multi)
@@ -374,16 +288,16 @@ class LinearModelSetFitter:
                 w = whole_data_sets(weights, model_axis)
                 per_model_w = rows(w)
             else:
-                shared_w = self._weights(np.asarray(weights), values.shape,
-                                         fit["data_shape"], fit["axis"],
-                                         fit["n_models"], multi)
+                shared_w = squared_weights(np.asarray(weights), values.shape,
+                                           fit["data_shape"], fit["axis"],
+                                           fit["n_models"], multi)
         # the copy's free parameters are filled in by compute()
-        fitted, _ = _copy_for_fit(model, [p for p in model.param_names
-                                          if not model.fixed[p]])
+        fitted, _ = copy_for_fit(model, [p for p in model.param_names
+                                         if not model.fixed[p]])
         design = self._design(fitted, fit["coords"], like=model)
         packed = fit_lazy(design, Y, weights=per_model_w,
                           shared_weights=shared_w,
-                          check_weights=_check_weights, rcond=self.rcond,
+                          check_weights=check_weights, rcond=self.rcond,
                           want_hinv=self.calc_uncertainties, name=fit["name"])
         return LazyModelSetFit(self, fitted, design, packed)
 
@@ -399,13 +313,13 @@ class LinearModelSetFitter:
             if z is not None:
                 msg = f"{type(model).__name__} is 1-D; z must not be given"
                 raise ValueError(msg)
-            coords = [_as_coord(x, "x")]
+            coords = [as_coord(x, "x")]
             data, dname = y, "y"
         else:
             if y is None or z is None:
                 msg = f"{type(model).__name__} is 2-D; give x, y and z"
                 raise ValueError(msg)
-            coords = [_as_coord(x, "x"), _as_coord(y, "y")]
+            coords = [as_coord(x, "x"), as_coord(y, "y")]
             if coords[0].shape != coords[1].shape:
                 msg = (f"x and y must have the same shape, got "
                        f"{coords[0].shape} and {coords[1].shape}")
@@ -448,6 +362,9 @@ class LinearModelSetFitter:
             param.value = sol.columns[j].reshape(shape)
         self.fit_info = self._table(sol, design, P)
         fitted.fit_info = self.fit_info
+        if self.calc_uncertainties:
+            attach_uncertainties(fitted, self.fit_info["cov"], design.free,
+                                 np.asarray(self.fit_info["std"]))
         if sol.status.strides == (0,):
             # one status for every model (a broadcast array)
             n_bad = n_models if sol.status[0] != STATUS_OK else 0
@@ -461,21 +378,6 @@ class LinearModelSetFitter:
                           f"normally ({detail}); see fit_info['status']",
                           ModelSetFitWarning)
         return fitted
-
-    @staticmethod
-    def _weights(weights, data_shape_full, coord_shape, axis, n_models,
-                 multi):
-        if weights is None:
-            return None
-        w = _check_weights(weights)
-        if w.shape == coord_shape:
-            return (w * w).reshape(-1)
-        if multi and w.shape == data_shape_full:
-            return _rows(w * w, axis, n_models, coord_shape, "weights", True)
-        msg = (f"weights must have the shape of the coordinates "
-               f"{coord_shape} (shared) or of the data {data_shape_full} "
-               f"(one set per model), got {w.shape}")
-        raise ValueError(msg)
 
     @staticmethod
     def _reduced_chi2(sol, P):
@@ -506,7 +408,8 @@ class LinearModelSetFitter:
                 else:
                     cov = sol.hinv * scale[:, None, None]
             cols["cov"] = cov
-            cols["std"] = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
+            with np.errstate(invalid="ignore"):
+                cols["std"] = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
         t = QTable(cols, copy=False)
         t.meta["status_names"] = dict(STATUS_NAMES)
         t.meta["free_params"] = list(design.free)
@@ -577,9 +480,9 @@ class LazyModelSetFit:
         sol = unpack(packed, len(self.free_params),
                      fitter.calc_uncertainties)
         if model is None:
-            fitted, cols = _copy_for_fit(self._model, self.free_params)
+            fitted, cols = copy_for_fit(self._model, self.free_params)
         else:
-            fitted, cols = model, _parameter_columns(model, self.free_params)
+            fitted, cols = model, parameter_columns(model, self.free_params)
         if cols is not None:
             # straight into the model's arrays, no intermediate copy
             for col, values in zip(cols, sol.columns, strict=True):

@@ -117,8 +117,15 @@ class SummaryReprMixin:
 
     Subclasses may override ``_summary_items`` to add key numbers (flag
     counts, a kernel sum...) or leave fields out; the default lists every
-    public field through `describe`.
+    public field through `describe`.  The ``repr`` is placed on each
+    subclass itself, so that the `dataclasses.dataclass` decorator keeps
+    it instead of generating one that prints every array.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__repr__" not in cls.__dict__:
+            cls.__repr__ = SummaryReprMixin.__repr__
 
     def _summary_items(self):
         return [(f.name, describe(getattr(self, f.name)))
@@ -131,21 +138,51 @@ class SummaryReprMixin:
         return _html_table(type(self).__name__, self._summary_items())
 
 
+def _is_default(obj, name):
+    """Whether ``obj.name`` equals the default of its ``__init__`` keyword."""
+    import inspect
+
+    try:
+        param = inspect.signature(type(obj)).parameters.get(name)
+    except (TypeError, ValueError):
+        return False
+    if param is None or param.default is inspect.Parameter.empty:
+        return False
+    value = getattr(obj, name, None)
+    default = param.default
+    if isinstance(value, np.ndarray) or isinstance(default, np.ndarray):
+        return False
+    if isinstance(value, bool) or isinstance(default, bool):
+        return value is default
+    try:
+        return bool(value == default)
+    except (TypeError, ValueError):
+        return False
+
+
 class ParamReprMixin:
     """
     A constructor-like ``repr`` for configuration objects.
 
-    Subclasses list the attributes to show in ``_repr_params``.
+    Subclasses list the attributes to show in ``_repr_params``.  With
+    ``_repr_changed_only = True`` the ``repr`` leaves out the keywords
+    still at their default value (the HTML table lists them all).
     """
 
     _repr_params = ()
+    _repr_changed_only = False
 
-    def _summary_items(self):
+    def _summary_items(self, *, changed_only=False):
         return [(name, describe(getattr(self, name, None)))
-                for name in self._repr_params]
+                for name in self._repr_params
+                if not (changed_only and _is_default(self, name))]
 
     def __repr__(self):
-        return _join(type(self).__name__, self._summary_items())
+        # subclasses that override ``_summary_items`` without the keyword
+        # keep working: it is only passed when asked for
+        items = (self._summary_items(changed_only=True)
+                 if self._repr_changed_only else self._summary_items())
+        return _join(type(self).__name__, items)
 
     def _repr_html_(self):
         return _html_table(type(self).__name__, self._summary_items())

@@ -231,3 +231,53 @@ def test_cell_set_statuses(result):
         assert all(c.status is not CandidateStatus.BAD for c in usable)
     bad = [c for c in cells.candidates if c.status is CandidateStatus.BAD]
     assert all(c.reason for c in bad)
+
+
+def test_units_wcs_and_dtype_follow_the_science_image(pair):
+    """CCDData in electrons (float32, with a WCS): the difference and the
+    matched image keep the unit, the WCS and the float type."""
+    from astropy.nddata import CCDData
+    import astropy.units as u
+    from astropy.wcs import WCS
+
+    template, science, truth = pair
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [10.0, -5.0]
+    wcs.wcs.crpix = [128.0, 128.0]
+    wcs.wcs.cdelt = [-5e-5, 5e-5]
+
+    def ccd(nd):
+        return CCDData(nd.data.astype(np.float32), unit=u.electron,
+                       mask=nd.mask, wcs=wcs,
+                       uncertainty=VarianceUncertainty(
+                           nd.uncertainty.array.astype(np.float32)))
+
+    res = ImagePsfMatch(PsfMatchConfig(**CELL)).subtract_images(
+        ccd(template), ccd(science), warp=False)
+    diff = res.difference
+    assert diff.unit == u.electron
+    assert res.matched_image.unit == u.electron
+    assert diff.data.dtype == np.float32
+    assert diff.uncertainty.array.dtype == np.float32
+    assert diff.wcs is not None and diff.wcs.wcs.crval[0] == 10.0
+    assert abs(res.kernel_sum / truth.flux_scale - 1) < 0.005
+    assert abs(res.difference_std - 1) < 0.05
+    # a Quantity works the same way
+    q = ImagePsfMatch(PsfMatchConfig(**CELL)).subtract_images(
+        template.data * u.adu, science.data * u.adu)
+    assert q.difference.unit == u.adu
+
+
+def test_result_repr_is_a_summary(result):
+    text = repr(result)
+    assert text.startswith("SubtractionResult(")
+    assert "kernel_sum=" in text and "difference_std=" in text
+    assert "[[" not in text and len(text) < 1000
+    assert "<table>" in result._repr_html_()
+    assert result.background.shape == (256, 256)
+    with pytest.raises(AttributeError):
+        result.kernel_sum = 1.0
+    assert repr(PsfMatchConfig(**CELL)) == (
+        "PsfMatchConfig(kernel_size_min=11, size_cell_x=64, size_cell_y=64)")
+    assert repr(ImagePsfMatch()) == "ImagePsfMatch(config=PsfMatchConfig())"

@@ -7,9 +7,11 @@ from scipy.signal import fftconvolve
 
 from psfkit.diffim import (
     CandidateStatus,
+    KernelChoice,
     KernelSizeWarning,
     ModelPsfMatch,
     PsfMatchConfig,
+    PsfMismatchWarning,
     realize_psf,
 )
 from psfkit.photometry import GaussianPSF, GriddedPSFModel, MoffatPSF
@@ -86,7 +88,8 @@ CASES = {
 def test_matched_psf_equals_target(case, noise_image):
     image_psf, target_psf, ksize = CASES[case]
     cfg = PsfMatchConfig(kernel_size=ksize, size_cell_x=64, size_cell_y=64)
-    result = ModelPsfMatch(cfg).match(noise_image, image_psf, target_psf)
+    result = ModelPsfMatch(cfg, kernel="config").match(noise_image, image_psf,
+                                                       target_psf)
     errors = matched_psf_errors(result, image_psf, target_psf)
     assert errors.max() < 0.01
     # the built-in QA number agrees with the independent check
@@ -104,8 +107,11 @@ def test_spatial_variation_is_followed(noise_image):
     target = GaussianPSF(x_fwhm=4.5, y_fwhm=4.5)
     cfg0 = PsfMatchConfig(kernel_size=11, size_cell_x=64, size_cell_y=64,
                           spatial_kernel_order=0)
-    res0 = ModelPsfMatch(cfg0).match(noise_image, varying_gaussian, target)
+    # the misfit is reported, not silent
+    with pytest.warns(PsfMismatchWarning, match="differs from the target"):
+        res0 = ModelPsfMatch(cfg0).match(noise_image, varying_gaussian, target)
     assert matched_psf_errors(res0, varying_gaussian, target).max() > 0.03
+    assert res0.max_psf_residual > 0.03
 
 
 def test_matched_image_stars_have_target_psf():
@@ -148,8 +154,9 @@ def test_mask_is_grown(noise_image):
         noise_image, GaussianPSF(x_fwhm=2.5, y_fwhm=2.5),
         GaussianPSF(x_fwhm=4.0, y_fwhm=4.0), mask=mask)
     m = res.matched_image.mask
-    assert m[95:106, 95:106].all()
-    assert not m[100, 107] and not m[93, 100]
+    h = res.kernel.kernel_size // 2
+    assert m[100 - h:101 + h, 100 - h:101 + h].all()
+    assert not m[100, 102 + h] and not m[98 - h, 100]
 
 
 def test_kernel_size_warning_and_error(noise_image):
@@ -159,15 +166,19 @@ def test_kernel_size_warning_and_error(noise_image):
     with pytest.warns(KernelSizeWarning,
                       match=r"kernel_size 21 is much larger than psf_size "
                             r"// 2 = 7 \(PSF images of 15 pixels"):
-        ModelPsfMatch(cfg).match(noise_image, small, target)
+        ModelPsfMatch(cfg, kernel="config").match(noise_image, small, target)
     assert issubclass(KernelSizeWarning, PsfkitWarning)
     with pytest.raises(ValueError, match="kernel_size 21 .* psf_size // 2 = 7"):
-        ModelPsfMatch(cfg, on_large_kernel="raise").match(noise_image, small,
-                                                          target)
+        ModelPsfMatch(cfg, kernel="config", on_large_kernel="raise").match(
+            noise_image, small, target)
     # a kernel within the limit passes silently (warnings are errors here)
     ok = PsfMatchConfig(kernel_size=9, size_cell_x=128, size_cell_y=128)
-    ModelPsfMatch(ok, on_large_kernel="raise").match(noise_image, small,
-                                                     target)
+    ModelPsfMatch(ok, kernel="config", on_large_kernel="raise").match(
+        noise_image, small, target)
+    # the automatic choice stays within the limit the PSF images set
+    auto = ModelPsfMatch(cfg).match(noise_image, small, target)
+    assert auto.kernel_choice.kernel_size <= 9
+    assert auto.max_psf_residual < 0.01
 
 
 def test_config_is_forced_for_models():
@@ -227,7 +238,163 @@ def test_realize_psf_centred_and_normalised():
 
 def test_narrower_target_warns(noise_image):
     cfg = PsfMatchConfig(kernel_size=11, size_cell_x=128, size_cell_y=128)
-    with pytest.warns(PsfkitWarning, match="target PSF is narrower than the "
-                                           "image PSF"):
+    with pytest.warns(PsfkitWarning) as record:
         ModelPsfMatch(cfg).match(noise_image, GaussianPSF(x_fwhm=4.0, y_fwhm=4.0),
                                  GaussianPSF(x_fwhm=3.0, y_fwhm=3.0))
+    messages = [str(w.message) for w in record]
+    assert any("target PSF is narrower than the image PSF" in m
+               for m in messages)
+
+
+# ---------------------------------------------------------------------------
+# matched stars against the truth: stars drawn with the image PSF, matched,
+# and compared with the same stars drawn with the target PSF
+
+def moffat_with_fwhm(fwhm, beta):
+    alpha = fwhm / (2 * np.sqrt(2 ** (1 / beta) - 1))
+    return MoffatPSF(alpha=alpha, beta=beta)
+
+
+def draw_stars(psf, shape, xs, ys, flux=1e4, half=25):
+    """Stars of the model ``psf`` (a GriddedPSFModel gives its local PSF)."""
+    image = np.zeros(shape)
+    for x, y in zip(xs, ys, strict=True):
+        x0, y0 = int(round(x)), int(round(y))
+        yy, xx = np.mgrid[y0 - half:y0 + half + 1, x0 - half:x0 + half + 1]
+        ok = (yy >= 0) & (yy < shape[0]) & (xx >= 0) & (xx < shape[1])
+        params = [flux, x, y] + [getattr(psf, p).value
+                                 for p in psf.param_names[3:]]
+        np.add.at(image, (yy[ok], xx[ok]), psf.evaluate(xx, yy, *params)[ok])
+    return image
+
+
+def worst_star_residual(matched, target, xs, ys, flux=1e4, half=12):
+    worst = 0.0
+    for x, y in zip(xs, ys, strict=True):
+        x0, y0 = int(round(x)), int(round(y))
+        yy, xx = np.mgrid[y0 - half:y0 + half + 1, x0 - half:x0 + half + 1]
+        params = [flux, x, y] + [getattr(target, p).value
+                                 for p in target.param_names[3:]]
+        truth = target.evaluate(xx, yy, *params)
+        worst = max(worst, np.abs(matched[yy, xx] - truth).max() / truth.max())
+    return worst
+
+
+def star_positions(shape, n_side, seed=0):
+    rng = np.random.default_rng(seed)
+    ny, nx = shape
+    xs = (np.arange(n_side) + 0.5) * nx / n_side
+    ys = (np.arange(n_side) + 0.5) * ny / n_side
+    xs, ys = (a.ravel() + rng.uniform(-0.5, 0.5, a.size)
+              for a in np.meshgrid(xs, ys))
+    return xs, ys
+
+
+def gridded_gaussian(shape):
+    """A 3 x 3 GriddedPSFModel of Gaussians widening (and elongating)
+    across the image."""
+    ny, nx = shape
+    nodes = [(x, y) for y in (0, (ny - 1) / 2, ny - 1)
+             for x in (0, (nx - 1) / 2, nx - 1)]
+    yy, xx = np.mgrid[0:51, 0:51]
+    stack = [GaussianPSF(x_0=25, y_0=25, x_fwhm=2.5 + x / (nx - 1),
+                         y_fwhm=2.5 + 0.6 * y / (ny - 1))(xx, yy)
+             for x, y in nodes]
+    return GriddedPSFModel(NDData(np.array(stack), meta={"grid_xypos": nodes}))
+
+
+GAUSS_15 = GaussianPSF(x_fwhm=1.5 * 2.3548, y_fwhm=1.5 * 2.3548)
+STAR_CASES = {
+    # the case of the issue: a Gaussian (sigma 1.5) to Moffats of FWHM 3.4
+    "gaussian-moffat2.5": (GAUSS_15, moffat_with_fwhm(3.4, 2.5)),
+    "gaussian-moffat3.5": (GAUSS_15, moffat_with_fwhm(3.4, 3.5)),
+    "gaussian-moffat4.5": (GAUSS_15, moffat_with_fwhm(3.4, 4.5)),
+    "moffat-moffat": (moffat_with_fwhm(3.5, 4.0), moffat_with_fwhm(5.0, 3.0)),
+    "gridded-moffat": ("gridded", moffat_with_fwhm(4.5, 3.0)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(STAR_CASES))
+def test_matched_stars_equal_target(case):
+    shape = (256, 256)
+    image_psf, target = STAR_CASES[case]
+    if image_psf == "gridded":
+        image_psf = gridded_gaussian(shape)
+    xs, ys = star_positions(shape, 4)
+    image = draw_stars(image_psf, shape, xs, ys)
+    res = ModelPsfMatch(PsfMatchConfig(size_cell_x=64, size_cell_y=64)).match(
+        image, image_psf, target)
+    assert worst_star_residual(res.matched_image.data, target, xs, ys) < 0.01
+    assert res.max_psf_residual < 0.01
+    choice = res.kernel_choice
+    assert isinstance(choice, KernelChoice)
+    assert choice.method == "auto" and choice.basis == "alard-lupton"
+    assert choice.kernel_size % 2 == 1
+    assert choice.probe_residual < 0.01
+    assert choice.target_radius > 0 and choice.image_radius > 0
+
+
+def test_kernel_choice_follows_the_wings():
+    """Broader wings (smaller beta) need a larger kernel; the choice and its
+    reasons are reported."""
+    image = np.zeros((128, 128))
+    sizes = {}
+    for beta in (2.5, 4.5):
+        res = ModelPsfMatch(PsfMatchConfig(size_cell_x=64, size_cell_y=64)
+                            ).match(image, GAUSS_15, moffat_with_fwhm(3.4, beta))
+        sizes[beta] = res.kernel_choice.kernel_size
+        assert res.kernel_choice.encircled_energy == pytest.approx(0.99)
+        assert "kernel_choice" in repr(res)
+    assert sizes[2.5] > sizes[4.5]
+
+
+def test_unreachable_target_warns():
+    """A kernel capped below what the wings need cannot reach the target:
+    a warning with the numbers, not a silent misfit."""
+    cfg = PsfMatchConfig(size_cell_x=64, size_cell_y=64, kernel_size_max=9,
+                         kernel_size_min=9)
+    with pytest.warns(PsfMismatchWarning, match=r"differs from the target by "
+                                                r".*% of its peak .* 9-pixel"):
+        res = ModelPsfMatch(cfg).match(np.zeros((128, 128)), GAUSS_15,
+                                       moffat_with_fwhm(3.4, 2.5))
+    assert res.max_psf_residual > 0.01
+    assert res.kernel_choice.kernel_size == 9
+
+
+def test_even_sized_psf_image_is_rejected():
+    """An even-sized PSF image has its centre between pixels; it used to
+    shift the matched image by half a pixel without a word."""
+    half = 11
+    yy, xx = np.mgrid[0:2 * half, 0:2 * half] - (half - 0.5)
+    even = np.exp(-0.5 * (xx ** 2 + yy ** 2) / 1.5 ** 2)   # 22 x 22, centred
+    image = np.zeros((64, 64))
+    image[32, 32] = 1.0
+    with pytest.raises(ValueError, match=r"image_psf gives a PSF image of "
+                                         r"22x22 pixels: an even size"):
+        ModelPsfMatch().match(image, even, GaussianPSF(x_fwhm=5, y_fwhm=5))
+    with pytest.raises(ValueError, match="target_psf .* even size"):
+        ModelPsfMatch().match(image, GaussianPSF(x_fwhm=3, y_fwhm=3), even)
+    # an odd image keeps the star where it is
+    odd = np.exp(-0.5 * (xx[:-1, :-1] + 0.5) ** 2 / 1.5 ** 2
+                 - 0.5 * (yy[:-1, :-1] + 0.5) ** 2 / 1.5 ** 2)  # 21 x 21
+    image = draw_stars(GaussianPSF(x_fwhm=1.5 * 2.3548, y_fwhm=1.5 * 2.3548),
+                       (64, 64), [32.0], [32.0], flux=1.0)
+    res = ModelPsfMatch().match(image, odd, GaussianPSF(x_fwhm=5, y_fwhm=5))
+    out = res.matched_image.data
+    ry, rx = np.mgrid[0:64, 0:64]
+    w = np.where(res.matched_image.mask, 0.0, out)
+    assert (w * rx).sum() / w.sum() == pytest.approx(32.0, abs=1e-3)
+    assert (w * ry).sum() / w.sum() == pytest.approx(32.0, abs=1e-3)
+
+
+def test_result_reprs_are_short(noise_image):
+    res = ModelPsfMatch(PsfMatchConfig(size_cell_x=128, size_cell_y=128)).match(
+        noise_image, GaussianPSF(x_fwhm=2.5, y_fwhm=2.5),
+        GaussianPSF(x_fwhm=4.0, y_fwhm=4.0))
+    text = repr(res)
+    assert text.startswith("ModelMatchResult(") and len(text) < 800
+    assert "max_psf_residual" in text and "[[" not in text
+    assert "<table>" in res._repr_html_()
+    assert "KernelChoice(" in repr(res.kernel_choice)
+    with pytest.raises(AttributeError):
+        res.kernel_sum = 2.0

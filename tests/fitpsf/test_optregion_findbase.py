@@ -17,7 +17,7 @@ def _fitter(shape=(25, 31), n=6, seed=0, base_mask=None, image_mask=None):
     img = np.ma.MaskedArray(rng.normal(size=shape))
     if image_mask is not None:
         img.mask = image_mask
-    return BasePSFFitter(base, img)
+    return BasePSFFitter(base, img, bases_axis=0)
 
 
 def _random_region(shape, seed, frac=0.05):

@@ -28,7 +28,7 @@ def _fitter(shape=(23, 30), n=4, seed=0, base_mask=None, image_mask=None):
     img = np.ma.MaskedArray(rng.normal(size=shape))
     if image_mask is not None:
         img.mask = image_mask
-    return BasePSFFitter(base, img)
+    return BasePSFFitter(base, img, bases_axis=0)
 
 
 @pytest.mark.parametrize("shape", [(23, 30), (40, 40), (1, 7)])

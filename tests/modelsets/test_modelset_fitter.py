@@ -1,5 +1,6 @@
 """Tests of LinearModelSetFitter against numpy.linalg.lstsq and astropy."""
 
+from concurrent.futures import ProcessPoolExecutor
 import warnings
 
 from astropy.modeling import fitting, models
@@ -9,6 +10,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 import pytest
 
 from psfkit.modelsets import LinearModelSetFitter, ModelSetFitWarning
+from psfkit.utils import PsfkitDeprecationWarning
 
 
 def lstsq_rows(A, Y, valid=None, w=None):
@@ -506,14 +508,20 @@ def test_threads_give_the_serial_fit():
     for weights in (None, w):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ModelSetFitWarning)
-            one = LinearModelSetFitter(n_threads=1)(model, x, Y,
-                                                    weights=weights)
-            three = LinearModelSetFitter(n_threads=3)(model, x, Y,
-                                                      weights=weights)
+            one = LinearModelSetFitter(executor=1)(model, x, Y,
+                                                   weights=weights)
+            three = LinearModelSetFitter(executor=3)(model, x, Y,
+                                                     weights=weights)
         assert_allclose(three.parameters, one.parameters, rtol=1e-12,
                         equal_nan=True)
         for name in ("n_points", "rank", "status", "rss"):
             assert_allclose(three.fit_info[name], one.fit_info[name],
                             rtol=1e-12, equal_nan=True)
-    with pytest.raises(ValueError, match="n_threads must be a positive"):
-        LinearModelSetFitter(n_threads=-1)
+    with pytest.raises(ValueError, match="executor must be a positive"):
+        LinearModelSetFitter(executor=-1)
+    # the former keyword still works, with a deprecation warning
+    with pytest.warns(PsfkitDeprecationWarning, match="n_threads= is dep"):
+        old = LinearModelSetFitter(n_threads=2)
+    assert old.executor == 2 and old.n_threads == 2
+    with pytest.raises(TypeError, match="threads of one process"):
+        LinearModelSetFitter(executor=ProcessPoolExecutor(1))

@@ -17,6 +17,7 @@ from psfkit.modelsets import (
     TOO_FEW_READS,
     fit_ramps,
 )
+from psfkit.utils import PsfkitDeprecationWarning
 
 RN, GAIN, DT = 10.0, 2.0, 10.0
 
@@ -273,8 +274,10 @@ def test_bad_arguments():
         fit_ramps(cube[:3], degree=3)
     with pytest.raises(ValueError, match="at least 2 dimensions"):
         fit_ramps(np.arange(5.0))
-    with pytest.raises(ValueError, match="n_threads must be a positive"):
-        fit_ramps(cube, n_threads=0)
+    with pytest.raises(ValueError, match="executor must be a positive"):
+        fit_ramps(cube, executor=0)
+    with pytest.warns(PsfkitDeprecationWarning, match="n_threads= is dep"):
+        fit_ramps(cube, n_threads=2)
     res = fit_ramps(cube)
     assert_allclose(res.slope, 1.0)
     assert_allclose(res.slope_err, 0.0, atol=1e-12)
@@ -305,8 +308,8 @@ def test_threads_give_the_serial_result(options):
                                  read_noise=RN, gain=2.0, jump_fraction=0.02,
                                  random_state=4)
     cube[rng.random(cube.shape) < 0.01] = np.nan
-    serial = fit_ramps(cube, truth.times, n_threads=1, **options)
-    threaded = fit_ramps(cube, truth.times, n_threads=3, chunk_pixels=37,
+    serial = fit_ramps(cube, truth.times, executor=1, **options)
+    threaded = fit_ramps(cube, truth.times, executor=3, chunk_pixels=37,
                          **options)
     assert_results_close(threaded, serial, tol=1e-12)
     assert np.count_nonzero(serial.flags & NAN_INPUT) > 100

@@ -6,6 +6,7 @@ import pytest
 
 from psfkit.photometry import (
     EPSFBuilder,
+    EPSFBuildResult,
     EPSFStar,
     EPSFStars,
     ImagePSF,
@@ -258,7 +259,7 @@ def test_extract_stars_masks_and_errors():
     assert_allclose(stars[0].flux, 120.0)
     with pytest.raises(ValueError, match="odd"):
         extract_stars(image, QTable({"x": [20.0], "y": [20.0]}), size=10)
-    with pytest.raises(ValueError, match="position columns"):
+    with pytest.raises(ValueError, match="has no x column"):
         extract_stars(image, QTable({"a": [20.0], "b": [20.0]}))
     with pytest.raises(ValueError, match="finite"):
         extract_stars(image, QTable({"x": [np.nan], "y": [20.0]}))
@@ -292,3 +293,42 @@ def test_demo_quick(tmp_path):
     section = demo(tmp_path, quick=True)
     assert (tmp_path / "photometry_epsf.png").exists()
     assert float(section.metrics["ePSF max |error| (% of peak)"]) < 2.0
+
+
+def test_build_result_and_photutils_keywords():
+    from astropy.stats import SigmaClip
+
+    image, x, y, _, _ = _gaussian_stars(40)
+    stars = extract_stars(image, QTable({"x": x, "y": y}), size=15)
+    result = EPSFBuilder(oversampling=2, maxiters=4)(stars)
+    assert isinstance(result, EPSFBuildResult)
+    epsf, fitted = result
+    assert result[0] is epsf and result[1] is fitted and len(result) == 2
+    assert result.iterations == len(result.center_shifts) <= 4
+    assert result.final_center_accuracy == result.center_shifts[-1]
+    assert result.n_excluded_stars == 0 and result.excluded_star_indices == []
+    text = repr(result)
+    assert text.startswith("EPSFBuildResult(") and len(text.splitlines()) < 10
+    assert "array(" not in text and "converged" in result._repr_html_()
+    # photutils 3.x's keywords give the same build
+    same = EPSFBuilder(oversampling=2, maxiters=4, fit_shape=5,
+                       sigma_clip=SigmaClip(sigma=3.0),
+                       recentering_boxsize=5)(stars)
+    assert_allclose(same.epsf.data, epsf.data, rtol=1e-12)
+    limited = EPSFBuilder(oversampling=2, maxiters=2, fitter_maxiters=3)(stars)
+    assert limited.iterations <= 2
+    assert repr(EPSFBuilder(oversampling=2, fit_shape=7)) == (
+        "EPSFBuilder(oversampling=(2, 2), fit_boxsize=7)")
+    with pytest.raises(ValueError, match="fitter must be None"):
+        EPSFBuilder(fitter=object())
+    with pytest.raises(TypeError, match="give only one"):
+        EPSFBuilder(fit_boxsize=7, fit_shape=9)
+
+
+def test_extract_stars_default_size_and_finder_columns():
+    image = np.zeros((60, 60))
+    image[30, 31] = 10.0
+    catalog = QTable({"x_centroid": [31.2], "y_centroid": [29.9]})
+    stars = extract_stars(image, catalog)
+    assert stars[0].shape == (11, 11)
+    assert_allclose(stars[0].center, (31.2, 29.9))

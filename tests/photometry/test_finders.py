@@ -5,27 +5,28 @@ import warnings
 from astropy.nddata import NDData
 from astropy.table import QTable
 import astropy.units as u
+from astropy.wcs import WCS
 import numpy as np
 from numpy.testing import assert_allclose, assert_array_equal
 import pytest
+from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from psfkit._numerics.gaussian import FWHM_PER_SIGMA
 from psfkit.datasets import make_gaussian_sources, make_noise_image
 from psfkit.photometry import DAOStarFinder, IRAFStarFinder, find_peaks
-from psfkit.photometry.detection._kernel import (
-    FWHM_PER_SIGMA,
-    make_detection_kernel,
-)
+from psfkit.photometry.detection import SourceTable
+from psfkit.photometry.detection._kernel import make_detection_kernel
 from psfkit.utils import NoDetectionsWarning
 
 SIGMA = 1.5
 FWHM = SIGMA * FWHM_PER_SIGMA
 NOISE = 1.0
 
-DAO_COLUMNS = ["id", "xcentroid", "ycentroid", "sharpness", "roundness1",
-               "roundness2", "npix", "sky", "peak", "flux", "mag"]
-IRAF_COLUMNS = ["id", "xcentroid", "ycentroid", "fwhm", "sharpness",
-                "roundness", "pa", "npix", "sky", "peak", "flux", "mag"]
+DAO_COLUMNS = ["id", "x_centroid", "y_centroid", "sharpness", "roundness1",
+               "roundness2", "n_pixels", "peak", "flux", "mag", "daofind_mag"]
+IRAF_COLUMNS = ["id", "x_centroid", "y_centroid", "fwhm", "sharpness",
+                "roundness", "orientation", "n_pixels", "peak", "flux", "mag"]
 
 
 def _grid_stars(shape, spacing, amplitude, seed):
@@ -41,7 +42,7 @@ def _grid_stars(shape, spacing, amplitude, seed):
                    "y_stddev": np.full(x.size, SIGMA)})
 
 
-def _match(table, truth, xcol="xcentroid", ycol="ycentroid"):
+def _match(table, truth, xcol="x_centroid", ycol="y_centroid"):
     """Distances and offsets from each true star to the nearest detection."""
     found = np.column_stack([np.asarray(table[xcol]), np.asarray(table[ycol])])
     dist, idx = cKDTree(found).query(
@@ -72,15 +73,17 @@ def test_kernel_properties():
     assert_allclose(e.kernel, e.kernel[::-1, ::-1])
 
 
-def test_dao_centroids_sn50(sn50_field):
+@pytest.mark.parametrize("centroid", ["daofind", "iterated"])
+def test_dao_centroids_sn50(sn50_field, centroid):
     image, truth = sn50_field
-    table = DAOStarFinder(10 * NOISE, FWHM, sky=10.0)(image)
+    # DAOFIND pads with zeros: the image must be background subtracted
+    table = DAOStarFinder(10 * NOISE, FWHM, centroid=centroid)(image - 10.0)
     assert table.colnames == DAO_COLUMNS
     assert len(table) == len(truth)
     dist, idx = _match(table, truth)
     assert len(np.unique(idx)) == len(truth)
-    dx = np.asarray(table["xcentroid"])[idx] - truth["x_mean"]
-    dy = np.asarray(table["ycentroid"])[idx] - truth["y_mean"]
+    dx = np.asarray(table["x_centroid"])[idx] - truth["x_mean"]
+    dy = np.asarray(table["y_centroid"])[idx] - truth["y_mean"]
     assert np.sqrt(np.mean(dx**2)) < 0.05
     assert np.sqrt(np.mean(dy**2)) < 0.05
     assert abs(np.mean(dx)) < 0.01 and abs(np.mean(dy)) < 0.01
@@ -88,33 +91,48 @@ def test_dao_centroids_sn50(sn50_field):
     # round stars: statistics near the values for a matched kernel
     assert np.all(np.abs(table["roundness1"]) < 0.3)
     assert np.all(np.abs(table["roundness2"]) < 0.3)
-    # sky-subtracted peaks close to the true amplitude
+    # peaks close to the true amplitude; the box holds most of the flux
     assert abs(np.median(table["peak"]) - 50.0) < 3.0
+    box = make_detection_kernel(FWHM).shape
+    assert_array_equal(table["n_pixels"], box[0] * box[1])
+    total = 50.0 * 2 * np.pi * SIGMA**2
+    assert 0.6 * total < np.median(table["flux"]) < total
+    # the sky keyword (the seed's) is subtracted from peak and flux
+    with_sky = DAOStarFinder(10 * NOISE, FWHM, centroid=centroid,
+                             sky=1.0)(image - 10.0)
+    assert_allclose(with_sky["peak"], table["peak"] - 1.0)
+    assert_allclose(with_sky["flux"], table["flux"] - table["n_pixels"])
 
 
-def test_dao_noiseless_is_exact():
+def test_dao_iterated_removes_the_single_step_bias():
     shape = (120, 150)
     truth = _grid_stars(shape, 30, 40.0, seed=3)
     image = make_gaussian_sources(shape, truth)
-    table = DAOStarFinder(5.0, FWHM)(image)
-    dist, _ = _match(table, truth)
-    assert len(table) == len(truth)
+    classic = DAOStarFinder(5.0, FWHM)(image)
+    dist, _ = _match(classic, truth)
+    assert len(classic) == len(truth)
+    # DAOFIND's single linearised step errs by a few hundredths of a pixel
+    assert 0.01 < dist.max() < 0.1
+    iterated = DAOStarFinder(5.0, FWHM, centroid="iterated")(image)
+    dist, _ = _match(iterated, truth)
     assert dist.max() < 1e-4
+    assert_array_equal(iterated["sharpness"], classic["sharpness"])
 
 
 def test_iraf_centroids_sn50(sn50_field):
     image, truth = sn50_field
+    image = image - 10.0
     table = IRAFStarFinder(10 * NOISE, FWHM)(image)
     assert table.colnames == IRAF_COLUMNS
     dist, idx = _match(table, truth)
     assert len(np.unique(idx)) == len(truth) == len(table)
     # moments over a peak-centred window are pulled towards the peak pixel
     assert np.sqrt(np.mean(dist**2)) < 0.1
-    # the local sky of the box corners includes the stars' wings
-    # (50 * exp(-8 / (2 * 1.5**2)) = 8.4 for a star centred on a pixel)
-    assert 10.0 < np.median(table["sky"]) < 10.0 + 12.0
-    fixed = IRAFStarFinder(10 * NOISE, FWHM, sky=10.0)(image)
-    assert_allclose(fixed["sky"], 10.0)
+    # the local sky of the box corners includes the stars' wings (50 *
+    # exp(-8 / (2 * 1.5**2)) = 8.4 for a star centred on a pixel), so the
+    # sky-subtracted peak is below the amplitude; a fixed sky corrects it
+    fixed = IRAFStarFinder(10 * NOISE, FWHM, sky=0.0)(image)
+    assert np.median(fixed["peak"]) > np.median(table["peak"])
     assert abs(np.median(fixed["peak"]) - 50.0) < 5.0
     # windowed centroids meet the DAOFIND accuracy
     windowed = IRAFStarFinder(10 * NOISE, FWHM, centroid="windowed")(image)
@@ -136,14 +154,14 @@ def test_iraf_centroid_bias_on_noiseless_stars(sigma):
     image = make_gaussian_sources((40, 320), truth)
     fwhm = sigma * FWHM_PER_SIGMA
     moments = IRAFStarFinder(5.0, fwhm, roundhi=1.0)(image)
-    err = np.asarray(moments["xcentroid"]) - truth["x_mean"]
+    err = np.asarray(moments["x_centroid"]) - truth["x_mean"]
     # the moments are pulled towards the peak pixel's centre
     assert np.all(np.sign(err[off != 0]) == -np.sign(off[off != 0]))
     assert 0.03 < np.abs(err).max() < 0.15
     windowed = IRAFStarFinder(5.0, fwhm, roundhi=1.0,
                               centroid="windowed")(image)
-    assert_allclose(windowed["xcentroid"], truth["x_mean"], atol=0.005)
-    assert_allclose(windowed["ycentroid"], truth["y_mean"], atol=0.005)
+    assert_allclose(windowed["x_centroid"], truth["x_mean"], atol=0.005)
+    assert_allclose(windowed["y_centroid"], truth["y_mean"], atol=0.005)
 
 
 def test_iraf_moments_of_centred_elliptical_star():
@@ -152,12 +170,15 @@ def test_iraf_moments_of_centred_elliptical_star():
     image = make_gaussian_sources((25, 31), truth)
     table = IRAFStarFinder(5.0, FWHM, roundhi=1.0)(image)
     assert len(table) == 1
-    assert_allclose(table["xcentroid"], 15.0, atol=1e-12)
-    assert_allclose(table["ycentroid"], 12.0, atol=1e-12)
+    assert_allclose(table["x_centroid"], 15.0, atol=1e-12)
+    assert_allclose(table["y_centroid"], 12.0, atol=1e-12)
     assert table["roundness"][0] > 0.05
-    assert_allclose(table["pa"], 0.0, atol=1e-9)
+    assert table["orientation"].unit == u.deg
+    assert_allclose(table["orientation"].value, 0.0, atol=1e-9)
     rotated = IRAFStarFinder(5.0, FWHM, roundhi=1.0)(image.T)
-    assert_allclose(rotated["pa"], 90.0, atol=1e-9)
+    assert_allclose(rotated["orientation"].value, 90.0, atol=1e-9)
+    # the psfkit 0.1 name of the column still reads it
+    assert_allclose(rotated["pa"].value, 90.0, atol=1e-9)
 
 
 def _gaussian_peak_density(nu, sigma_g):
@@ -205,30 +226,44 @@ def test_threshold_is_calibrated_in_pixel_noise():
     assert 0.1 * pixels_above < n < pixels_above
 
 
-def test_border_stars_and_exclude_border():
+@pytest.mark.parametrize(("sky", "padding", "centroid", "tol"),
+                         [(0.0, "zero", "daofind", 0.7),
+                          (100.0, "median", "iterated", 0.3)])
+def test_border_stars_and_exclude_border(sky, padding, centroid, tol):
     truth = QTable({"amplitude": [60.0, 60.0, 60.0],
                     "x_mean": [1.2, 30.0, 58.6], "y_mean": [20.0, 1.0, 38.7],
                     "x_stddev": [SIGMA] * 3, "y_stddev": [SIGMA] * 3})
-    image = make_gaussian_sources((40, 60), truth) + 100.0
-    kept = DAOStarFinder(5.0, FWHM)(image)
+    image = make_gaussian_sources((40, 60), truth) + sky
+    kept = DAOStarFinder(5.0, FWHM, padding=padding, centroid=centroid)(image)
     assert len(kept) == 3
     dist, _ = _match(kept, truth)
-    assert dist.max() < 0.3
+    # DAOFIND's step on a half-missing star (zeros beyond the edge) errs
+    # by up to 0.6 px; the iterated fit uses the pixels that exist
+    assert dist.max() < tol
     with pytest.warns(NoDetectionsWarning):
-        excluded = DAOStarFinder(5.0, FWHM, exclude_border=True)(image)
+        excluded = DAOStarFinder(5.0, FWHM, exclude_border=True,
+                                 padding=padding)(image)
     assert len(excluded) == 0
-    assert len(IRAFStarFinder(5.0, FWHM, roundhi=1.0)(image)) == 3
+    assert len(IRAFStarFinder(5.0, FWHM, roundhi=1.0,
+                              padding=padding)(image)) == 3
     with pytest.warns(NoDetectionsWarning):
-        IRAFStarFinder(5.0, FWHM, exclude_border=True)(image)
+        IRAFStarFinder(5.0, FWHM, exclude_border=True, padding=padding)(image)
 
 
-def test_flat_sky_edges_and_mask_edges_give_no_detections():
+def test_median_padding_gives_no_edge_detections_on_a_sky():
     image = np.full((64, 64), 1000.0)
     mask = np.zeros(image.shape, dtype=bool)
     mask[20:40, 10:30] = True
-    for finder in (DAOStarFinder(1.0, FWHM), IRAFStarFinder(1.0, FWHM)):
+    for cls in (DAOStarFinder, IRAFStarFinder):
         with pytest.warns(NoDetectionsWarning):
-            assert len(finder(image, mask=mask)) == 0
+            assert len(cls(1.0, FWHM, padding="median")(image, mask=mask)) == 0
+    # DAOFIND's zero boundary sees the edge of a sky as a ridge of sources
+    zero = DAOStarFinder(1.0, FWHM, sharpness_range=None,
+                         roundness_range=None)(image)
+    assert len(zero) > 0
+    edge = np.minimum.reduce([zero["x_centroid"], zero["y_centroid"],
+                              63 - zero["x_centroid"], 63 - zero["y_centroid"]])
+    assert np.all(edge < 3)
 
 
 @pytest.mark.parametrize("finder", [DAOStarFinder(5.0, FWHM),
@@ -241,8 +276,8 @@ def test_all_nan_and_fully_masked(finder):
     assert table.colnames == (DAO_COLUMNS if isinstance(finder, DAOStarFinder)
                               else IRAF_COLUMNS)
     assert table["id"].dtype.kind == "i"
-    assert table["npix"].dtype.kind == "i"
-    assert table["xcentroid"].dtype.kind == "f"
+    assert table["n_pixels"].dtype.kind == "i"
+    assert table["x_centroid"].dtype.kind == "f"
     with pytest.warns(NoDetectionsWarning):
         table = finder(np.ones((20, 20)), mask=np.ones((20, 20), dtype=bool))
     assert len(table) == 0
@@ -260,14 +295,16 @@ def test_masked_star_not_detected_and_nan_tolerated():
     mask[14:27, 8:23] = True
     table = DAOStarFinder(5.0, FWHM)(image, mask=mask)
     assert len(table) == 1
-    assert_allclose(table["xcentroid"], 45.0, atol=0.01)
+    assert_allclose(table["x_centroid"], 45.0, atol=0.02)
     # one NaN pixel in the wing of a star: still found, nearly unbiased
     image[21, 44] = np.nan
-    table = DAOStarFinder(5.0, FWHM)(image)
-    assert len(table) == 2
-    dist, _ = _match(table, truth)
-    assert dist.max() < 0.1
-    assert table["npix"][1] == table["npix"][0] - 1
+    # DAOFIND's step reads the missing pixel as 0; the iterated fit
+    # leaves it out
+    for centroid, tol in (("daofind", 0.3), ("iterated", 0.1)):
+        table = DAOStarFinder(5.0, FWHM, centroid=centroid)(image)
+        assert len(table) == 2
+        dist, _ = _match(table, truth)
+        assert dist.max() < tol
 
 
 def test_quantity_and_nddata_images():
@@ -279,13 +316,12 @@ def test_quantity_and_nddata_images():
     ref = DAOStarFinder(5.0, FWHM)(plain)
     assert table["flux"].unit == u.electron
     assert table["peak"].unit == u.electron
-    assert table["sky"].unit == u.electron
     assert_allclose(table["flux"].value, ref["flux"])
-    assert_allclose(table["xcentroid"], ref["xcentroid"])
+    assert_allclose(table["x_centroid"], ref["x_centroid"])
     # a plain-number threshold is taken to be in the data unit
     assert len(DAOStarFinder(5.0, FWHM)(image)) == 1
     jy = DAOStarFinder(5000.0 * u.mJy, FWHM)(plain * u.Jy)
-    assert_allclose(jy["xcentroid"], ref["xcentroid"])
+    assert_allclose(jy["x_centroid"], ref["x_centroid"])
     iraf = IRAFStarFinder(5.0 * u.electron, FWHM)(NDData(plain, unit="electron"))
     assert iraf["flux"].unit == u.electron
     with pytest.raises(u.UnitsError, match="threshold"):
@@ -302,12 +338,13 @@ def test_brightest_and_peakmax():
                     "x_stddev": [SIGMA] * 4, "y_stddev": [SIGMA] * 4})
     image = make_gaussian_sources((30, 80), truth)
     table = DAOStarFinder(5.0, FWHM, brightest=2)(image)
-    assert_allclose(table["xcentroid"], [70.0, 30.0], atol=1e-3)
+    assert_allclose(table["x_centroid"], [70.0, 30.0], atol=1e-3)
     assert_array_equal(table["id"], [1, 2])
     table = DAOStarFinder(5.0, FWHM, peakmax=100.0)(image)
-    assert_allclose(np.sort(table["xcentroid"]), [10.0, 30.0, 50.0], atol=1e-3)
-    table = IRAFStarFinder(5.0, FWHM, brightest=1)(image)
-    assert_allclose(table["xcentroid"], [70.0], atol=1e-3)
+    assert_allclose(np.sort(table["x_centroid"]), [10.0, 30.0, 50.0],
+                    atol=1e-3)
+    table = IRAFStarFinder(5.0, FWHM, n_brightest=1)(image)
+    assert_allclose(table["x_centroid"], [70.0], atol=1e-3)
 
 
 @pytest.mark.parametrize("theta", [0.0, 90.0])
@@ -317,9 +354,9 @@ def test_elongated_kernel_finds_elongated_stars(theta):
                     "theta": [np.deg2rad(theta)]})
     image = make_gaussian_sources((50, 50), truth)
     table = DAOStarFinder(5.0, 2.5 * FWHM_PER_SIGMA, ratio=0.5,
-                          theta=theta)(image)
+                          theta=theta, centroid="iterated")(image)
     assert len(table) == 1
-    assert_allclose([table["xcentroid"][0], table["ycentroid"][0]],
+    assert_allclose([table["x_centroid"][0], table["y_centroid"][0]],
                     [25.3, 24.6], atol=1e-3)
     # extended along x: negative roundness; along y: positive
     sign = -1 if theta == 0.0 else 1
@@ -335,19 +372,21 @@ def test_threshold_array_and_validation():
     thr = np.full(image.shape, 5.0)
     thr[:, 20:] = 500.0
     table = DAOStarFinder(thr, FWHM)(image)
-    assert_allclose(table["xcentroid"], [10.0], atol=1e-3)
+    assert_allclose(table["x_centroid"], [10.0], atol=1e-3)
     with pytest.raises(ValueError, match="threshold"):
         DAOStarFinder(np.ones((3, 3)), FWHM)(image)
     with pytest.raises(ValueError, match="fwhm"):
         DAOStarFinder(5.0, -1.0)
     with pytest.raises(ValueError, match="ratio"):
         DAOStarFinder(5.0, 3.0, ratio=1.5)
-    with pytest.raises(ValueError, match="sharplo"):
+    with pytest.raises(ValueError, match="sharpness_range"):
         DAOStarFinder(5.0, 3.0, sharplo=2.0, sharphi=1.0)
     with pytest.raises(ValueError, match="threshold"):
         IRAFStarFinder(np.nan, 3.0)
     with pytest.raises(ValueError, match="centroid"):
         IRAFStarFinder(5.0, 3.0, centroid="fit")
+    with pytest.raises(ValueError, match="padding"):
+        DAOStarFinder(5.0, 3.0, padding="reflect")
     with pytest.raises(ValueError, match="brightest"):
         DAOStarFinder(5.0, 3.0, brightest=0)
     with pytest.raises(ValueError, match="data"):
@@ -386,81 +425,145 @@ def test_find_peaks_options():
     assert (1, 10) not in zip(table["y_peak"].tolist(), table["x_peak"].tolist(),
                               strict=True)
     table = find_peaks(image, 1.0, npeaks=2)
-    assert sorted(table["peak_value"].tolist()) == [7.0, 9.0]
+    assert table["peak_value"].tolist() == [9.0, 7.0]
     footprint = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
     assert len(find_peaks(image, 1.0, footprint=footprint)) == 4
-    # a plateau yields one peak
+    # every pixel of a plateau is a peak, or only the first one
     flat = np.zeros((9, 9))
     flat[3:5, 3:6] = 2.0
-    table = find_peaks(flat, 1.0)
+    assert len(find_peaks(flat, 1.0)) == 6
+    table = find_peaks(flat, 1.0, ties="first")
     assert len(table) == 1 and (table["x_peak"][0], table["y_peak"][0]) == (3, 3)
     with pytest.warns(NoDetectionsWarning):
         empty = find_peaks(image * u.Jy, 100.0 * u.Jy)
     assert empty.colnames == ["id", "x_peak", "y_peak", "peak_value"]
     assert empty["peak_value"].unit == u.Jy
+    # even neighbourhoods are centred at index size // 2, as in scipy
+    assert len(find_peaks(image, 1.0, box_size=4)) == 3
     with pytest.raises(ValueError, match="box_size"):
-        find_peaks(image, 1.0, box_size=4)
+        find_peaks(image, 1.0, box_size=0)
     with pytest.raises(ValueError, match="footprint"):
-        find_peaks(image, 1.0, footprint=np.ones((2, 2)))
+        find_peaks(image, 1.0, footprint=np.ones(3))
 
 
-def test_agreement_with_photutils_dao(sn50_field):
+def _same_columns(ours, theirs, rtol=1e-9, atol=1e-9):
+    assert len(ours) == len(theirs)
+    for name in theirs.colnames:
+        a = np.asarray(getattr(ours[name], "value", ours[name]), dtype=float)
+        b = np.asarray(getattr(theirs[name], "value", theirs[name]),
+                       dtype=float)
+        assert_array_equal(np.isnan(a), np.isnan(b), err_msg=name)
+        ok = ~np.isnan(a)
+        assert_allclose(a[ok], b[ok], rtol=rtol, atol=atol, err_msg=name)
+
+
+@pytest.fixture(scope="module")
+def crowded_field():
+    """300 stars of S/N 3-100 on a 256x256 background-subtracted image."""
+    rng = np.random.default_rng(16)
+    n = 300
+    truth = QTable({"amplitude": rng.uniform(3, 100, n),
+                    "x_mean": rng.uniform(0, 255, n),
+                    "y_mean": rng.uniform(0, 255, n),
+                    "x_stddev": np.full(n, 2.0), "y_stddev": np.full(n, 2.0)})
+    return (make_gaussian_sources((256, 256), truth)
+            + make_noise_image((256, 256), mean=0.0, stddev=1.0,
+                               random_state=17))
+
+
+@pytest.mark.parametrize("kwargs", [
+    {}, {"min_separation": None}, {"min_separation": 7.5},
+    {"exclude_border": True}, {"ratio": 0.6, "theta": 35.0},
+    {"n_brightest": 40, "peak_max": 60.0}, {"scale_threshold": False},
+    {"sharpness_range": None, "roundness_range": (-0.5, 0.5)}])
+def test_dao_equals_photutils(crowded_field, kwargs):
     detection = pytest.importorskip("photutils.detection")
-    image, truth = sn50_field
-    # photutils pads with zeros: give both a zero sky so edges are comparable
-    image = image - 10.0
-    ours = DAOStarFinder(10.0, FWHM)(image)
+    ours = DAOStarFinder(10.0, 4.7, **kwargs)(crowded_field)
+    theirs = detection.DAOStarFinder(10.0, 4.7,
+                                     **{"min_separation": 0, **kwargs})(
+        crowded_field)
+    assert ours.colnames == theirs.colnames
+    _same_columns(ours, theirs)
+
+
+def test_dao_default_separation_differs_from_photutils_3(crowded_field):
+    # psfkit keeps DAOFIND's footprint maxima; photutils 3.0 also demands
+    # 2.5 FWHM between peaks by default (the documented difference), and
+    # min_separation=None gives photutils 3.0's catalogue
+    detection = pytest.importorskip("photutils.detection")
+    theirs = detection.DAOStarFinder(10.0, 4.7)(crowded_field)
+    ours = DAOStarFinder(10.0, 4.7)(crowded_field)
+    assert len(ours) > len(theirs)
+    _same_columns(DAOStarFinder(10.0, 4.7, min_separation=None)(crowded_field),
+                  theirs)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {}, {"min_separation": 5.0}, {"exclude_border": True},
+    {"n_brightest": 30}, {"sharpness_range": None, "roundness_range": None}])
+def test_iraf_equals_photutils(crowded_field, kwargs):
+    detection = pytest.importorskip("photutils.detection")
+    ours = IRAFStarFinder(10.0, 3.5, **kwargs)(crowded_field)
+    theirs = detection.IRAFStarFinder(
+        10.0, 3.5, **{"min_separation": max(2, int(3.5 * 2.5 + 0.5)),
+                      **kwargs})(crowded_field)
+    assert ours.colnames == theirs.colnames
+    _same_columns(ours, theirs)
+
+
+def test_iraf_sky_without_sky_pixels():
+    # fwhm 4.5: the footprint fills the 5x5 box, so IRAF (and photutils
+    # 1.x) take the sky as max(data) - max(convolved) over the box;
+    # photutils 3.0 divides by zero sky pixels and finds nothing
+    truth = QTable({"amplitude": [300.0, 40.0, 90.0],
+                    "x_mean": [9.0, 24.7, 16.2], "y_mean": [9.0, 11.1, 25.6],
+                    "x_stddev": [2.0] * 3, "y_stddev": [2.0] * 3})
+    image = make_gaussian_sources((32, 32), truth)
+    finder = IRAFStarFinder(5.0, 4.5, roundness_range=None,
+                            sharpness_range=None)
+    assert np.all(finder.kernel.footprint)
+    assert len(finder(image)) == 3
+    conv = ndimage.convolve(image, finder.kernel.kernel, mode="constant")
+    peaks = [np.unravel_index(np.argmax(np.where(
+        np.hypot(*np.mgrid[-y:32 - y, -x:32 - x]) < 3, conv, -np.inf)),
+        conv.shape) for x, y in zip(np.rint(truth["x_mean"]).astype(int),
+                                    np.rint(truth["y_mean"]).astype(int),
+                                    strict=True)]
+    xy = np.array([(px, py) for py, px in peaks])
+    table = IRAFStarFinder(5.0, 4.5, xycoords=xy, roundness_range=None,
+                           sharpness_range=None)(image)
+    for (px, py), flux, peak in zip(xy, table["flux"], table["peak"],
+                                    strict=True):
+        # the same star recomputed by hand from its box
+        box = image[py - 2:py + 3, px - 2:px + 3]
+        sky = box.max() - conv[py - 2:py + 3, px - 2:px + 3].max()
+        star = np.clip(box - sky, 0.0, None)
+        assert_allclose(flux, star.sum(), rtol=1e-12)
+        assert_allclose(peak, star.max(), rtol=1e-12)
+    detection = pytest.importorskip("photutils.detection")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        theirs = detection.DAOStarFinder(10.0, FWHM)(image)
-    xcol = "x_centroid" if "x_centroid" in theirs.colnames else "xcentroid"
-    ycol = "y_centroid" if "y_centroid" in theirs.colnames else "ycentroid"
-    assert len(ours) == len(theirs)
-    dist, idx = _match(ours, QTable({"x_mean": theirs[xcol],
-                                     "y_mean": theirs[ycol]}))
-    assert dist.max() < 0.1
-    # identical definitions away from the edges
-    assert_allclose(np.asarray(ours["sharpness"])[idx], theirs["sharpness"],
-                    rtol=1e-9)
-    assert_allclose(np.asarray(ours["roundness1"])[idx], theirs["roundness1"],
-                    rtol=1e-9, atol=1e-12)
-    # our iterated fit is at least as close to the truth
-    d_ours, _ = _match(ours, truth)
-    d_theirs, _ = _match(theirs, truth, xcol, ycol)
-    assert np.sqrt(np.mean(d_ours**2)) <= np.sqrt(np.mean(d_theirs**2)) + 0.005
+        assert detection.IRAFStarFinder(5.0, 4.5)(image) is None
 
 
-def test_agreement_with_photutils_iraf(sn50_field):
-    detection = pytest.importorskip("photutils.detection")
-    image, _ = sn50_field
-    image = image - 10.0
-    ours = IRAFStarFinder(10.0, FWHM)(image)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        theirs = detection.IRAFStarFinder(10.0, FWHM, minsep_fwhm=2.5)(image)
-    xcol = "x_centroid" if "x_centroid" in theirs.colnames else "xcentroid"
-    ycol = "y_centroid" if "y_centroid" in theirs.colnames else "ycentroid"
-    assert len(ours) == len(theirs)
-    dist, idx = _match(ours, QTable({"x_mean": theirs[xcol],
-                                     "y_mean": theirs[ycol]}))
-    assert dist.max() < 1e-9
-    for name in ("sharpness", "roundness", "fwhm"):
-        assert_allclose(np.asarray(ours[name])[idx], theirs[name], rtol=1e-9)
-    assert_allclose(np.asarray(ours["flux"])[idx],
-                    np.asarray(getattr(theirs["flux"], "value", theirs["flux"])),
-                    rtol=1e-9)
-
-
-def test_find_peaks_agrees_with_photutils():
+def test_find_peaks_equals_photutils():
     detection = pytest.importorskip("photutils.detection")
     rng = np.random.default_rng(11)
     image = rng.normal(size=(60, 70))
-    ours = find_peaks(image, 1.5, box_size=5)
-    theirs = detection.find_peaks(image, 1.5, box_size=5)
-    a = set(zip(ours["x_peak"].tolist(), ours["y_peak"].tolist(), strict=True))
-    b = set(zip(np.asarray(theirs["x_peak"]).tolist(),
-                np.asarray(theirs["y_peak"]).tolist(), strict=True))
-    assert a == b
+    image[20:23, 30:33] = 5.0  # a plateau of tied pixels
+    # (n_peaks=11 keeps all nine tied plateau pixels: photutils and psfkit
+    # would keep different ones of them if the cut fell among them)
+    for kwargs in ({"box_size": 5}, {"box_size": 3, "n_peaks": 11},
+                   {"min_separation": 4.5}, {"border_width": (3, 6)},
+                   {"footprint": np.ones((4, 2), dtype=bool)}):
+        ours = find_peaks(image, 1.5, **kwargs)
+        theirs = detection.find_peaks(image, 1.5, **kwargs)
+        # ties are listed in another order
+        ours = ours[np.lexsort((ours["x_peak"], ours["y_peak"]))]
+        theirs = theirs[np.lexsort((theirs["x_peak"], theirs["y_peak"]))]
+        _same_columns(ours["x_peak", "y_peak", "peak_value"],
+                      theirs["x_peak", "y_peak", "peak_value"], rtol=0,
+                      atol=0)
 
 
 def test_demo_detection_quick(tmp_path):
@@ -476,10 +579,113 @@ def test_find_peaks_all_nan_and_tiny_images():
     with pytest.warns(NoDetectionsWarning):
         table = find_peaks(np.full((5, 5), np.nan), 0.0)
     assert len(table) == 0 and table["x_peak"].dtype.kind == "i"
-    # an image smaller than the kernel still works
-    tiny = np.zeros((3, 4))
-    tiny[1, 2] = 10.0
+    # an image as small as the kernel still works
+    tiny = np.zeros((5, 6))
+    tiny[2, 3] = 10.0
     table = DAOStarFinder(1.0, FWHM, sharphi=2.0)(tiny)
     assert len(table) == 1
-    assert_allclose([table["xcentroid"][0], table["ycentroid"][0]], [2.0, 1.0],
-                    atol=0.2)
+    assert_allclose([table["x_centroid"][0], table["y_centroid"][0]],
+                    [3.0, 2.0], atol=0.2)
+
+
+# ----------------------------------------------- settings, errors, tables
+def test_kernel_larger_than_the_image_is_refused_quickly():
+    # a 1275x1275 kernel on a 64x64 image used to take 1 GB
+    finder = DAOStarFinder(5.0, 1000.0)
+    with pytest.raises(ValueError, match="fwhm=1000 .* larger than the "
+                       "64x64 image"):
+        finder(np.zeros((64, 64)))
+    with pytest.raises(ValueError, match="larger than the 64x10 image"):
+        IRAFStarFinder(5.0, 10.0)(np.zeros((10, 64)))
+    # a kernel too large to build at all fails at construction, naming fwhm
+    with pytest.raises(ValueError, match="fwhm=1e\\+06"):
+        DAOStarFinder(5.0, 1e6)
+
+
+@pytest.mark.parametrize("cls", [DAOStarFinder, IRAFStarFinder])
+def test_settings_are_checked_when_assigned(cls):
+    finder = cls(5.0, 3.0)
+    for name, bad, match in (("fwhm", -1.0, "fwhm"), ("fwhm", 1e7, "fwhm"),
+                             ("sigma_radius", 0.0, "sigma_radius"),
+                             ("threshold", np.nan, "threshold"),
+                             ("threshold", np.ones(3), "threshold"),
+                             ("n_brightest", 0, "n_brightest"),
+                             ("sharpness_range", (2.0, 1.0),
+                              "sharpness_range"),
+                             ("min_separation", -2.0, "min_separation"),
+                             ("exclude_border", "yes", "exclude_border"),
+                             ("padding", "nearest", "padding"),
+                             ("xycoords", np.ones(4), "xycoords")):
+        before = getattr(finder, name)
+        with pytest.raises((ValueError, TypeError), match=match):
+            setattr(finder, name, bad)
+        assert np.all(getattr(finder, name) == before)
+    with pytest.raises(ValueError, match="sharpness_range"):
+        finder.sharplo = 50.0
+    # a changed kernel parameter gives the results of a new finder
+    truth = _grid_stars((60, 60), 30, 50.0, seed=4)
+    image = make_gaussian_sources((60, 60), truth)
+    finder.fwhm = 4.0
+    finder.sharphi = 3.0
+    fresh = cls(5.0, 4.0, sharpness_range=(finder.sharplo, 3.0))
+    assert_array_equal(finder.kernel.kernel, fresh.kernel.kernel)
+    assert_array_equal(finder(image)["x_centroid"], fresh(image)["x_centroid"])
+
+
+def test_dao_ratio_and_theta_setters_rebuild_the_kernel():
+    finder = DAOStarFinder(5.0, 4.0)
+    finder.ratio = 0.5
+    finder.theta = 390.0
+    assert finder.theta == 30.0
+    assert_array_equal(finder.kernel.kernel,
+                       make_detection_kernel(4.0, ratio=0.5,
+                                             theta=30.0).kernel)
+    with pytest.raises(ValueError, match="ratio"):
+        finder.ratio = 2.0
+    assert finder.ratio == 0.5
+
+
+def test_reprs_are_short_and_html_lists_everything():
+    finder = DAOStarFinder(5.0, 3.0, ratio=0.5, sharplo=0.1)
+    assert repr(finder) == ("DAOStarFinder(threshold=5, fwhm=3, ratio=0.5, "
+                            "sharpness_range=(0.1, 1))")
+    html = finder._repr_html_()
+    for name in ("padding", "centroid", "min_separation", "exclude_border"):
+        assert name in html
+    assert repr(IRAFStarFinder(np.ones((30, 30)), 2.0)) == (
+        "IRAFStarFinder(threshold=<float64 array (30, 30)>, fwhm=2)")
+
+
+def test_source_table_names_and_formats(sn50_field):
+    image, _ = sn50_field
+    table = DAOStarFinder(10.0, FWHM)(image - 10.0)
+    assert isinstance(table, SourceTable) and isinstance(table, QTable)
+    # photutils 3.x names, the former ones readable
+    assert "xcentroid" not in table.colnames
+    assert_array_equal(table["xcentroid"], table["x_centroid"])
+    assert_array_equal(table["ycentroid"], table["y_centroid"])
+    assert_array_equal(table["npix"], table["n_pixels"])
+    assert_array_equal(table[:3]["xcentroid"], table["x_centroid"][:3])
+    # short display formats; the values keep full precision
+    text = str(table[:5])
+    widest = max(len(word) for line in text.splitlines()[2:]
+                 for word in line.split())
+    assert widest <= 10
+    assert table["x_centroid"][0] != round(float(table["x_centroid"][0]), 4)
+
+
+def test_sky_centroid_from_a_celestial_wcs():
+    truth = QTable({"amplitude": [80.0], "x_mean": [20.3], "y_mean": [14.8],
+                    "x_stddev": [SIGMA], "y_stddev": [SIGMA]})
+    image = make_gaussian_sources((30, 40), truth)
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [150.0, 2.0]
+    wcs.wcs.crpix = [20.0, 15.0]
+    wcs.wcs.cdelt = [-1e-4, 1e-4]
+    for cls in (DAOStarFinder, IRAFStarFinder):
+        table = cls(5.0, FWHM)(NDData(image, wcs=wcs))
+        assert table.colnames[3] == "sky_centroid"
+        expect = wcs.pixel_to_world(table["x_centroid"], table["y_centroid"])
+        assert expect.separation(table["sky_centroid"]).max().arcsec < 1e-9
+        assert "sky_centroid" not in cls(5.0, FWHM)(image).colnames

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.testing import assert_array_equal
 import pytest
 
-from psfkit.photometry import DAOGroup, DBSCANGroup
+from psfkit.photometry import DAOGroup, DBSCANGroup, SourceGrouper, SourceGroups
 
 
 def _brute_force_groups(x, y, radius, *, strict=True):
@@ -133,7 +133,7 @@ def test_fallback_columns_and_errors():
     assert DAOGroup(2.0)(finder_like)["group_id"].tolist() == [1, 1, 2]
     with_units = QTable({"x_0": [0, 1, 9] * u.pix, "y_0": [0, 0, 0] * u.pix})
     assert DAOGroup(2.0)(with_units)["group_id"].tolist() == [1, 1, 2]
-    with pytest.raises(ValueError, match="position columns"):
+    with pytest.raises(ValueError, match="has no x column"):
         DAOGroup(2.0)(QTable({"a": [1.0]}))
     with pytest.raises(ValueError, match="x_0"):
         DAOGroup(2.0)(_table([np.nan, 1.0], [0.0, 0.0]))
@@ -199,13 +199,84 @@ def test_dbscan_builtin_metrics(monkeypatch):
 
 def test_agreement_with_photutils_grouper():
     psf = pytest.importorskip("photutils.psf")
-    if not hasattr(psf, "SourceGrouper"):
-        pytest.skip("photutils without SourceGrouper")
     rng = np.random.default_rng(3)
     x = rng.uniform(0, 300, 500)
     y = rng.uniform(0, 300, 500)
     theirs = psf.SourceGrouper(min_separation=6.0)(x, y)
-    ours = DAOGroup(6.0)(_table(x, y))["group_id"]
-    # same partition (their numbering differs)
-    pairs = {(int(a), int(b)) for a, b in zip(ours, theirs, strict=True)}
-    assert len(pairs) == len(set(ours.tolist())) == len(set(theirs.tolist()))
+    # SourceGrouper is the same grouping, numbered the same way
+    assert_array_equal(SourceGrouper(6.0)(x, y), theirs)
+    # DAOGroup only differs for pairs exactly 6 apart (none here)
+    assert_array_equal(DAOGroup(6.0)(_table(x, y))["group_id"], theirs)
+    # on an integer grid ties are common: photutils links them (<=)
+    gx = np.arange(0, 60, 5.0)
+    gy = np.zeros(gx.size)
+    assert_array_equal(SourceGrouper(5.0)(gx, gy),
+                       psf.SourceGrouper(min_separation=5.0)(gx, gy))
+    assert DAOGroup(5.0)(gx, gy).max() == gx.size
+
+
+@pytest.mark.parametrize("grouper", [DAOGroup(4.0), DBSCANGroup(4.0),
+                                     SourceGrouper(4.0)])
+def test_both_calling_conventions(grouper):
+    rng = np.random.default_rng(8)
+    x = rng.uniform(0, 50, 40)
+    y = rng.uniform(0, 50, 40)
+    by_table = grouper(_table(x, y))["group_id"]
+    by_xy = grouper(x, y)
+    assert_array_equal(by_xy, by_table)
+    groups = grouper(list(x), list(y), return_groups_object=True)
+    assert isinstance(groups, SourceGroups)
+    assert_array_equal(groups.groups, by_xy)
+    with pytest.raises(ValueError, match="same shape"):
+        grouper(x, y[:-1])
+    with pytest.raises(ValueError, match="x coordinates must be finite"):
+        grouper(np.append(x[:3], np.nan), y[:4])
+    with pytest.raises(TypeError, match="positions"):
+        grouper(_table(x, y), return_groups_object=True)
+
+
+def test_photutils_grouper_gives_the_same_ids():
+    # a photutils grouper takes positions; psfkit's take both
+    psf = pytest.importorskip("photutils.psf")
+    x = np.array([0.0, 1.0, 9.0])
+    y = np.zeros(3)
+    assert_array_equal(psf.SourceGrouper(2.0)(x, y), DAOGroup(2.0)(x, y))
+
+
+def test_grouper_settings_and_reprs():
+    grouper = DBSCANGroup(3.0, min_samples=2)
+    assert repr(grouper) == "DBSCANGroup(crit_separation=3, min_samples=2)"
+    assert repr(DAOGroup(2.5)) == "DAOGroup(crit_separation=2.5)"
+    assert repr(SourceGrouper(7)) == "SourceGrouper(min_separation=7)"
+    assert "engine" in grouper._repr_html_()
+    for obj, name, bad in ((grouper, "crit_separation", -1.0),
+                           (grouper, "min_samples", 0),
+                           (grouper, "engine", "fast"),
+                           (DAOGroup(2.0), "crit_separation", np.nan),
+                           (SourceGrouper(2.0), "min_separation", 0.0)):
+        before = getattr(obj, name)
+        with pytest.raises((ValueError, TypeError), match=name):
+            setattr(obj, name, bad)
+        assert getattr(obj, name) == before
+
+
+def test_source_groups():
+    import matplotlib.pyplot as plt
+
+    groups = SourceGroups([10, 15, 50, 55, 100], [20, 25, 60, 65, 90],
+                          [1, 1, 2, 2, 3])
+    assert (groups.n_sources, groups.n_groups, len(groups)) == (5, 3, 5)
+    assert groups.size_map == {1: 2, 2: 2, 3: 1}
+    assert_array_equal(groups.sizes, [2, 2, 2, 2, 1])
+    assert groups.group_centers == {1: (12.5, 22.5), 2: (52.5, 62.5),
+                                    3: (100.0, 90.0)}
+    x1, y1 = groups.get_group_sources(1)
+    assert_array_equal(x1, [10, 15]) and assert_array_equal(y1, [20, 25])
+    with pytest.raises(ValueError, match="Group ID 7 not found"):
+        groups.get_group_sources(7)
+    with pytest.raises(ValueError, match="same shape"):
+        SourceGroups([1, 2], [1, 2], [1])
+    fig, ax = plt.subplots()
+    groups.plot(3.0, ax=ax, label_groups=True, cmap="viridis")
+    assert len(ax.texts) == 3 and len(ax.collections) == 1
+    plt.close(fig)

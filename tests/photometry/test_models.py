@@ -265,10 +265,15 @@ def test_moffat_values_flux_and_fwhm():
 def test_moffat_bounding_box_and_validation():
     model = MoffatPSF(alpha=2.0, beta=2.5)
     (ylo, yhi), _ = model.bounding_box.bounding_box()
+    # photutils' box: bbox_factor (10) FWHMs on each side
+    assert_allclose(yhi, 10 * model.fwhm)
     x, y = _grid(2001, offset=-1000.0)
     values = model(x, y)
     inside = (np.abs(x) <= yhi) & (np.abs(y) <= yhi)
-    assert values[~inside].sum() < 1e-4
+    # less flux outside the square than outside its inscribed circle
+    assert values[~inside].sum() < (1 + yhi**2 / 4.0) ** (1 - 2.5)
+    model.bbox_factor = 20
+    assert_allclose(model.bounding_box.bounding_box()[0][1], 20 * model.fwhm)
     with pytest.raises(ValueError, match="beta"):
         MoffatPSF(beta=1.0)
     with pytest.raises(ValueError, match="alpha"):
@@ -288,11 +293,14 @@ def test_gaussian_and_moffat_fit(fitter):
     x, y = _grid(31)
     truth = MoffatPSF(flux=500, x_0=15.3, y_0=14.8, alpha=2.5, beta=3.0)
     init = MoffatPSF(flux=400, x_0=15, y_0=15, alpha=2.0, beta=2.5)
+    # the shape is fixed by default (as in photutils): free it to fit it
+    init.alpha.fixed = init.beta.fixed = False
     fit = fitter()(init, x, y, truth(x, y))
     assert_allclose(fit.parameters, truth.parameters, rtol=1e-5)
     truth = GaussianPSF(flux=500, x_0=15.3, y_0=14.8, x_fwhm=5, y_fwhm=3.5,
                         theta=20)
     init = GaussianPSF(flux=400, x_0=15, y_0=15, x_fwhm=4, y_fwhm=4, theta=10)
+    init.x_fwhm.fixed = init.y_fwhm.fixed = init.theta.fixed = False
     fit = fitter()(init, x, y, truth(x, y))
     assert_allclose(fit.parameters, truth.parameters, rtol=1e-5)
 
@@ -362,7 +370,8 @@ def _fine_gaussian(sigma, oversampling, half_size):
 
 def test_image_psf_reproduces_gaussian_at_any_subpixel_shift():
     sigma = 1.5
-    psf = ImagePSF(_fine_gaussian(sigma, 4, 10), oversampling=4)
+    psf = ImagePSF(_fine_gaussian(sigma, 4, 10), oversampling=4,
+                   normalize=True)
     truth = GaussianPSF(x_fwhm=sigma * 2.3548200450309493,
                         y_fwhm=sigma * 2.3548200450309493)
     x, y = _grid(25)
@@ -380,7 +389,8 @@ def test_image_psf_reproduces_gaussian_at_any_subpixel_shift():
 
 
 def test_image_psf_sums_to_flux():
-    psf = ImagePSF(_fine_gaussian(2.0, 4, 14), oversampling=4, flux=250.0)
+    psf = ImagePSF(_fine_gaussian(2.0, 4, 14), oversampling=4, flux=250.0,
+                   normalize=True)
     x, y = _grid(41)
     for x0, y0 in [(20.0, 20.0), (20.37, 19.81), (19.5, 20.25)]:
         psf.x_0, psf.y_0 = x0, y0
@@ -442,7 +452,7 @@ def test_image_psf_fit_with_astropy():
 ])
 def test_image_psf_bad_data(bad, match):
     with pytest.raises(ValueError, match=match):
-        ImagePSF(bad)
+        ImagePSF(bad, normalize=True)
 
 
 def test_image_psf_bad_options():

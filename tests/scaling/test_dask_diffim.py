@@ -40,7 +40,7 @@ def test_tiles_match_single_pass(client, pair):
     single = ImagePsfMatch(config).subtract_images(template, science)
     kw = dict(tile_size=(128, 160), overlap=16, config=config)
     here = tiled_subtract_images(template, science, **kw)
-    remote = tiled_subtract_images(template, science, client=client, **kw)
+    remote = tiled_subtract_images(template, science, executor=client, **kw)
     assert isinstance(here, TiledSubtractionResult)
     # the executor does not change a number
     for attr in ("data", "mask"):

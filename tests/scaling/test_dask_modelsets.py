@@ -125,6 +125,11 @@ def test_fitter_dask_matches_memory(model_sets, case):
     if case == "fixed":
         assert_array_equal(got.c2.value, model.c2.value)
         assert lazy.free_params == ["c0", "c1"]
+    if case == "uncertainties":
+        # the astropy-style uncertainties come back from the lazy fit too
+        assert_allclose(got.cov_matrix.cov_matrix, ref.cov_matrix.cov_matrix,
+                        rtol=1e-10, equal_nan=True)
+        assert_allclose(got.c1.std, ref.c1.std, rtol=1e-10, equal_nan=True)
 
 
 def test_fitter_dask_2d_models_on_cluster(client):
@@ -205,3 +210,56 @@ def test_lazy_fit_leaves_the_input_model_alone(model_sets):
     out = lazy.compute(model=model, scheduler="synchronous")
     assert out is model
     assert_allclose(model.parameters, ref.parameters, rtol=1e-12)
+
+
+def test_fit_ramps_dask_bad_input_is_named_before_any_work(ramps):
+    # issue 20 item 10: a wrong-shaped mask and a bad axis gave raw
+    # dask/numpy errors, and only when computed
+    cube, times, mask = ramps
+    lazy_cube = da.from_array(cube, chunks=(4, 20, 12))
+    with pytest.raises(ValueError, match=r"mask must have the shape of cube "
+                       r"\(8, 40, 36\), got \(8, 40, 35\)"):
+        fit_ramps(lazy_cube, times, mask=da.from_array(mask[..., :35]))
+    with pytest.raises(ValueError, match=r"mask must have the shape"):
+        fit_ramps(lazy_cube, times, mask=mask[:, :, :35])
+    with pytest.raises(ValueError, match=r"axis=3 is out of range for a "
+                       r"3-D cube"):
+        fit_ramps(lazy_cube, times, axis=3)
+    with pytest.raises(TypeError, match="axis must be an integer"):
+        fit_ramps(lazy_cube, times, axis=0.5)
+    with pytest.raises(ValueError, match="times has 7 values"):
+        fit_ramps(lazy_cube, times[:7])
+    with pytest.raises(ValueError, match="needs at least 3"):
+        fit_ramps(lazy_cube[:2], times[:2], degree=2)
+    # the same messages as for the cube in memory
+    with pytest.raises(ValueError, match=r"axis=3 is out of range"):
+        fit_ramps(cube, times, axis=3)
+
+
+def test_fit_ramps_dask_keeps_units(client, ramps):
+    # issue 20 item 10: a Quantity ``times`` lost its unit on the dask path
+    cube, times, mask = ramps
+    ref = fit_ramps(cube * u.DN, times * u.s, mask=mask, read_noise=RN,
+                    gain=GAIN)
+    rate = u.DN / u.s
+    # a dask array of Quantity blocks carries the data unit
+    lazy = fit_ramps(da.from_array(cube * u.DN, chunks=(8, 20, 18)),
+                     times * u.s, mask=mask, read_noise=RN, gain=GAIN)
+    assert "unit DN / s" in repr(lazy)
+    assert lazy.units == ref.units == {
+        "slope": rate, "slope_err": rate, "intercept": u.DN,
+        "var_poisson": rate**2, "var_readnoise": rate**2}
+    # computed on the cluster: the in-memory result, units included
+    got = lazy.compute()
+    for name in ("slope", "slope_err", "intercept", "var_poisson",
+                 "var_readnoise", "n_used", "n_segments", "flags"):
+        a, b = getattr(got, name), getattr(ref, name)
+        assert type(a) is type(b), name
+        assert getattr(a, "unit", None) == getattr(b, "unit", None), name
+        assert_allclose(a, b, rtol=1e-12, equal_nan=True, err_msg=name)
+    plain_cube = fit_ramps(da.from_array(cube, chunks=(8, 20, 18)),
+                           times * u.min).compute(scheduler="synchronous")
+    assert plain_cube.slope.unit == 1 / u.min
+    no_units = fit_ramps(da.from_array(cube, chunks=(8, 20, 18)), times)
+    assert no_units.units == {}
+    assert type(no_units.compute().slope) is np.ndarray

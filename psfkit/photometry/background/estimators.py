@@ -20,11 +20,13 @@ from astropy.stats import (
 import astropy.units as u
 import numpy as np
 
-from ...utils import check_positive, coerce_data
+from ...utils import ParamReprMixin, check_positive, coerce_data
+from ._sorted_clip import SortedSamples, supported_clip
 
 __all__ = [
     "MeanBackground",
     "MedianBackground",
+    "ModeEstimatorBackground",
     "MMMBackground",
     "SExtractorBackground",
     "BiweightLocationBackground",
@@ -40,6 +42,30 @@ class _Default:
 
 
 _DEFAULT = _Default()
+
+
+def clip_text(sigma_clip):
+    """A short description of a `~astropy.stats.SigmaClip` (or None)."""
+    if sigma_clip is None:
+        return "None"
+    parts = []
+    lo, hi = sigma_clip.sigma_lower, sigma_clip.sigma_upper
+    parts.append(f"sigma={lo:g}" if lo == hi else
+                 f"sigma_lower={lo:g}, sigma_upper={hi:g}")
+    parts.append(f"maxiters={sigma_clip.maxiters}")
+    for name, default in (("cenfunc", "median"), ("stdfunc", "std")):
+        value = getattr(sigma_clip, name)
+        if value != default:
+            parts.append(f"{name}={getattr(value, '__name__', value)!r}")
+    if sigma_clip.grow:
+        parts.append(f"grow={sigma_clip.grow}")
+    return f"SigmaClip({', '.join(parts)})"
+
+
+def is_default_clip(sigma_clip):
+    """Whether ``sigma_clip`` clips as ``SigmaClip(sigma=3, maxiters=10)``."""
+    return (sigma_clip is not None
+            and clip_text(sigma_clip) == "SigmaClip(sigma=3, maxiters=10)")
 
 
 def _sigma_clipper(sigma_clip):
@@ -63,18 +89,53 @@ def _clip(sigma_clip, values, axis):
         return sigma_clip(values, axis=axis, masked=False, copy=False)
 
 
-class _Estimator:
+class _Estimator(ParamReprMixin):
     """Shared input handling: coerce, mask, clip, compute, attach unit."""
+
+    _repr_params = ("sigma_clip",)
+    _repr_changed_only = True
 
     def __init__(self, *, sigma_clip=_DEFAULT):
         self.sigma_clip = _sigma_clipper(sigma_clip)
 
-    def __repr__(self):
-        return f"{type(self).__name__}(sigma_clip={self.sigma_clip!r})"
+    def _summary_items(self, *, changed_only=False):
+        items = []
+        for name, text in super()._summary_items(changed_only=changed_only):
+            if name == "sigma_clip":
+                if changed_only and is_default_clip(self.sigma_clip):
+                    continue
+                text = clip_text(self.sigma_clip)
+            items.append((name, text))
+        return items
 
-    def __call__(self, data, *, axis=None, mask=None):
+    @property
+    def sigma_clip(self):
+        """The `~astropy.stats.SigmaClip` applied first, or `None`."""
+        return self._sigma_clip
+
+    @sigma_clip.setter
+    def sigma_clip(self, value):
+        self._sigma_clip = _sigma_clipper(value)
+
+    def _sorted_statistic(self, samples):
+        """The statistic from `SortedSamples` (None: not available)."""
+        return None
+
+    def __call__(self, data, *, axis=None, mask=None, masked=False):
         arr = coerce_data(data, name="data", ndim=None, mask=mask,
                           allow_all_masked=True)
+        if axis is None and self._sorted_path():
+            # one sort, then every clipping iteration is a few lookups
+            # (astropy's clipping takes a median per iteration)
+            values = arr.data[~arr.mask]
+            result = np.nan
+            if values.size:
+                samples = SortedSamples(values[None, :])
+                if self.sigma_clip is not None:
+                    samples.clip(*supported_clip(self.sigma_clip))
+                if samples.count[0]:
+                    result = self._sorted_statistic(samples)[0]
+            return self._finish(result, arr.unit, masked)
         if axis is None:
             values = arr.data[~arr.mask]
         elif self.sigma_clip is None and not np.any(arr.mask & ~np.isnan(arr.data)):
@@ -93,15 +154,27 @@ class _Estimator:
                 result = self._statistic(values, None) if values.size else np.nan
             else:
                 result = self._statistic(values, axis)
+        return self._finish(result, arr.unit, masked)
+
+    def _sorted_path(self):
+        """Whether this statistic and clipping run on sorted samples."""
+        own = type(self)._sorted_statistic is not _Estimator._sorted_statistic
+        return own and (self.sigma_clip is None
+                        or supported_clip(self.sigma_clip) is not None)
+
+    @staticmethod
+    def _finish(result, unit, masked):
         result = np.asarray(result, dtype=float)
         result = float(result) if result.ndim == 0 else result
-        if arr.unit is not None:
-            return u.Quantity(result, arr.unit)
+        if masked and isinstance(result, np.ndarray):
+            result = np.ma.masked_invalid(result)
+        if unit is not None:
+            return u.Quantity(result, unit)
         return result
 
 
 class _BackgroundEstimator(_Estimator):
-    def calc_background(self, data, *, axis=None, mask=None):
+    def calc_background(self, data, *, axis=None, mask=None, masked=False):
         """
         Estimate the background (the same as calling the estimator).
 
@@ -113,16 +186,20 @@ class _BackgroundEstimator(_Estimator):
             Reduce along these axes; `None` reduces everything.
         mask : array-like of bool, optional
             `True` for values to ignore.
+        masked : bool, optional
+            Return a masked array (NaN results masked) instead of an
+            array with NaN, as photutils' ``masked=True``.
 
         Returns
         -------
         background : float, `~numpy.ndarray` or `~astropy.units.Quantity`
         """
-        return self(data, axis=axis, mask=mask)
+        return self(data, axis=axis, mask=mask, masked=masked)
 
 
 class _RMSEstimator(_Estimator):
-    def calc_background_rms(self, data, *, axis=None, mask=None):
+    def calc_background_rms(self, data, *, axis=None, mask=None,
+                            masked=False):
         """
         Estimate the background RMS (the same as calling the estimator).
 
@@ -134,12 +211,15 @@ class _RMSEstimator(_Estimator):
             Reduce along these axes; `None` reduces everything.
         mask : array-like of bool, optional
             `True` for values to ignore.
+        masked : bool, optional
+            Return a masked array (NaN results masked) instead of an
+            array with NaN.
 
         Returns
         -------
         rms : float, `~numpy.ndarray` or `~astropy.units.Quantity`
         """
-        return self(data, axis=axis, mask=mask)
+        return self(data, axis=axis, mask=mask, masked=masked)
 
 
 _PARAMS = """
@@ -165,6 +245,9 @@ class MeanBackground(_BackgroundEstimator):
     def _statistic(self, values, axis):
         return np.nanmean(values, axis=axis)
 
+    def _sorted_statistic(self, samples):
+        return samples.mean()
+
 
 class MedianBackground(_BackgroundEstimator):
     __doc__ = """
@@ -180,8 +263,53 @@ class MedianBackground(_BackgroundEstimator):
     def _statistic(self, values, axis):
         return np.nanmedian(values, axis=axis)
 
+    def _sorted_statistic(self, samples):
+        return samples.median()
 
-class MMMBackground(_BackgroundEstimator):
+
+class ModeEstimatorBackground(_BackgroundEstimator):
+    __doc__ = """
+    The background as the mode estimate ``median_factor * median -
+    mean_factor * mean``.
+
+    For a sky skewed by faint sources the mode lies further from the mean
+    than the median; Pearson's rule puts it at ``3 median - 2 mean``.
+
+    Parameters
+    ----------
+    median_factor, mean_factor : float, optional
+        The factors of the (sigma-clipped) median and mean.
+    sigma_clip : `~astropy.stats.SigmaClip` or None, optional
+        The clipping applied first; default ``SigmaClip(sigma=3,
+        maxiters=10)``, `None` for none.
+
+    Examples
+    --------
+    >>> from psfkit.photometry import ModeEstimatorBackground
+    >>> bkg = ModeEstimatorBackground(median_factor=2.5, mean_factor=1.5,
+    ...                               sigma_clip=None)
+    >>> bkg([1., 2., 3., 10.])  # 2.5 * 2.5 - 1.5 * 4
+    0.25
+    """
+
+    _repr_params = ("median_factor", "mean_factor", "sigma_clip")
+
+    def __init__(self, *, median_factor=3.0, mean_factor=2.0,
+                 sigma_clip=_DEFAULT):
+        super().__init__(sigma_clip=sigma_clip)
+        self.median_factor = float(median_factor)
+        self.mean_factor = float(mean_factor)
+
+    def _statistic(self, values, axis):
+        return (self.median_factor * np.nanmedian(values, axis=axis)
+                - self.mean_factor * np.nanmean(values, axis=axis))
+
+    def _sorted_statistic(self, samples):
+        return (self.median_factor * samples.median()
+                - self.mean_factor * samples.mean())
+
+
+class MMMBackground(ModeEstimatorBackground):
     __doc__ = """
     The background as the mode estimate ``3 * median - 2 * mean``.
 
@@ -196,9 +324,11 @@ class MMMBackground(_BackgroundEstimator):
     -0.5
     """
 
-    def _statistic(self, values, axis):
-        return (3.0 * np.nanmedian(values, axis=axis)
-                - 2.0 * np.nanmean(values, axis=axis))
+    _repr_params = ("sigma_clip",)
+
+    def __init__(self, *, sigma_clip=_DEFAULT):
+        super().__init__(median_factor=3.0, mean_factor=2.0,
+                         sigma_clip=sigma_clip)
 
 
 class SExtractorBackground(_BackgroundEstimator):
@@ -216,9 +346,15 @@ class SExtractorBackground(_BackgroundEstimator):
     """
 
     def _statistic(self, values, axis):
-        med = np.nanmedian(values, axis=axis)
-        mean = np.nanmean(values, axis=axis)
-        std = np.nanstd(values, axis=axis)
+        return self._combine(np.nanmedian(values, axis=axis),
+                             np.nanmean(values, axis=axis),
+                             np.nanstd(values, axis=axis))
+
+    def _sorted_statistic(self, samples):
+        return self._combine(samples.median(), samples.mean(), samples.std())
+
+    @staticmethod
+    def _combine(med, mean, std):
         mode = 2.5 * med - 1.5 * mean
         with np.errstate(invalid="ignore", divide="ignore"):
             crowded = np.abs(mean - med) / std >= 0.3
@@ -239,6 +375,8 @@ class BiweightLocationBackground(_BackgroundEstimator):
     >>> print(f"{BiweightLocationBackground()([1., 2., 3., 2.5, 1.5]):.3f}")
     2.000
     """
+
+    _repr_params = ("c", "M", "sigma_clip")
 
     def __init__(self, *, sigma_clip=_DEFAULT, c=6.0, M=None):  # noqa: N803
         super().__init__(sigma_clip=sigma_clip)
@@ -263,6 +401,9 @@ class StdBackgroundRMS(_RMSEstimator):
 
     def _statistic(self, values, axis):
         return np.nanstd(values, axis=axis)
+
+    def _sorted_statistic(self, samples):
+        return samples.std()
 
 
 class MADStdBackgroundRMS(_RMSEstimator):
@@ -298,6 +439,8 @@ class BiweightScaleBackgroundRMS(_RMSEstimator):
     >>> print(f"{BiweightScaleBackgroundRMS()(noise):.1f}")
     2.0
     """
+
+    _repr_params = ("c", "M", "sigma_clip")
 
     def __init__(self, *, sigma_clip=_DEFAULT, c=9.0, M=None):  # noqa: N803
         super().__init__(sigma_clip=sigma_clip)

@@ -2,15 +2,17 @@
 Vectorised DAOFIND measurements on a stack of source cutouts.
 
 Shape and position statistics of every detected peak are computed at once
-from ``(n_sources, ny, nx)`` cutouts of the image, of the smoothed image
-and of the validity mask.
+from ``(n_sources, ny, nx)`` cutouts of the image and of the convolved
+image.  The classical measurements (``centroid='daofind'``) are DAOFIND's
+as photutils computes them: sharpness and roundness1 from the kernel-box
+cutouts, and one linearised least-squares step of a Gaussian fit to the
+triangle-weighted x and y marginals, from the peak pixel, for the centroid
+and roundness2.
 
-Centroids come from Gaussian fits to the x and y marginal distributions,
-weighted by DAOFIND's triangular weights.  Where DAOFIND takes a single
-linearised step from the peak pixel, the fits here iterate a batched
-Gauss-Newton solve of amplitude, offset and local sky to convergence, which
-removes the step's sub-pixel bias (its error grows with the distance of
-the star from the pixel centre).
+``centroid='iterated'`` instead iterates a batched Gauss-Newton fit of
+amplitude, offset and local sky to each marginal until it converges, on
+the valid pixels only; this removes the single step's sub-pixel bias,
+which grows with the distance of the star from the pixel centre.
 """
 
 import numpy as np
@@ -20,11 +22,68 @@ from ..._numerics.peaks import cutout_indices
 __all__ = []
 
 _GN_ITERATIONS = 8
-_MAX_SHIFT = 1.5  # a fitted centroid further than this from the peak is rejected
+_MAX_SHIFT = 1.5  # an iterated centroid further than this from the peak is rejected
 
 
 def _triangle_weights(half):
     return half + 1.0 - np.abs(np.arange(-half, half + 1, dtype=float))
+
+
+def _daofind_step(data_1d, kern_1d, weights, sigma, data_offsets):
+    """
+    DAOFIND's single linearised Gaussian fit to marginal profiles.
+
+    Parameters
+    ----------
+    data_1d : ndarray
+        ``(n, L)`` marginal data profiles.
+    kern_1d : ndarray
+        ``(L,)`` marginal of the (untruncated) kernel Gaussian.
+    weights : ndarray
+        ``(L,)`` triangular weights along the profile.
+    sigma : float
+        The kernel's sigma along this axis.
+    data_offsets : ndarray
+        ``(L,)`` offsets used for the first-moment fallback.
+
+    Returns
+    -------
+    shift, amplitude : ndarray
+        ``(n,)``; NaN where the fitted amplitude is not positive.
+    """
+    size = kern_1d.size
+    center = (size - 1) // 2
+    offsets = center - np.arange(size, dtype=float)
+    dkern = kern_1d * offsets
+    wt_sum = weights.sum()
+    kern_sum = (kern_1d * weights).sum()
+    kern2_sum = (kern_1d**2 * weights).sum()
+    dkern_sum = (dkern * weights).sum()
+    dkern2_sum = (dkern**2 * weights).sum()
+    kern_dkern_sum = (kern_1d * dkern * weights).sum()
+
+    data_sum = data_1d @ weights
+    data_kern_sum = data_1d @ (kern_1d * weights)
+    data_dkern_sum = data_1d @ (dkern * weights)
+    data_off_sum = data_1d @ (data_offsets * weights)
+
+    numer = data_kern_sum - data_sum * kern_sum / wt_sum
+    denom = kern2_sum - kern_sum**2 / wt_sum
+    bad = (numer <= 0.0) | (denom <= 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        amplitude = numer / denom
+        shift = ((kern_dkern_sum - (data_dkern_sum - dkern_sum * data_sum))
+                 / (amplitude * dkern2_sum / sigma**2))
+        moment = data_off_sum / data_sum
+    half = size / 2.0
+    # a step beyond the box falls back to the first moment, and to zero
+    # when that is no better
+    far = np.abs(shift) > half
+    shift = np.where(far, np.where(data_sum == 0.0, 0.0, moment), shift)
+    shift = np.where(np.abs(shift) > half, 0.0, shift)
+    shift[bad] = np.nan
+    amplitude[bad] = np.nan
+    return shift, amplitude
 
 
 def _linear_amplitude(prof, wts, model):
@@ -95,14 +154,10 @@ def fit_marginal_gaussians(prof, wts, sigma):
     return d, h
 
 
-def _marginal(cut, valid, kernel, axis):
-    """The triangle-weighted marginal profile along ``axis`` ('x' or 'y')."""
-    hy, hx = kernel.half_size
-    wy = _triangle_weights(hy)
-    wx = _triangle_weights(hx)
+def _valid_marginal(cut, valid, wy, wx, axis):
+    """The triangle-weighted mean profile along ``axis`` over valid pixels."""
     vf = valid.astype(float)
     if axis == "x":
-        # average over rows with the row weights
         num = np.einsum("nyx,y->nx", cut * vf, wy)
         den = np.einsum("nyx,y->nx", vf, wy)
         line_w, total = wx, wy.sum()
@@ -112,8 +167,7 @@ def _marginal(cut, valid, kernel, axis):
         line_w, total = wy, wx.sum()
     with np.errstate(invalid="ignore", divide="ignore"):
         prof = np.where(den > 0, num / den, 0.0)
-    wts = line_w[None, :] * den / total
-    return prof, wts
+    return prof, line_w[None, :] * den / total
 
 
 def _quadrant_signs(half_y, half_x):
@@ -127,71 +181,91 @@ def _quadrant_signs(half_y, half_x):
     return q
 
 
-def measure_daofind(data, smoothed, valid, ys, xs, kernel, sky):
+def _marginal_centroids(cut, valid, kernel, centroid):
+    hy, hx = kernel.half_size
+    wy = _triangle_weights(hy)
+    wx = _triangle_weights(hx)
+    if centroid == "iterated":
+        prof_x, wts_x = _valid_marginal(cut, valid, wy, wx, "x")
+        prof_y, wts_y = _valid_marginal(cut, valid, wy, wx, "y")
+        dx, amp_x = fit_marginal_gaussians(prof_x, wts_x,
+                                           kernel.marginal_sigma("x"))
+        dy, amp_y = fit_marginal_gaussians(prof_y, wts_y,
+                                           kernel.marginal_sigma("y"))
+        return dx, dy, amp_x, amp_y
+    gauss = kernel.gaussian
+    dx, amp_x = _daofind_step(
+        np.einsum("nyx,y->nx", cut, wy), wy @ gauss, wx, kernel.sigma_x,
+        hx - np.arange(2 * hx + 1, dtype=float))
+    dy, amp_y = _daofind_step(
+        np.einsum("nyx,x->ny", cut, wx), gauss @ wx, wy, kernel.sigma_y,
+        np.arange(2 * hy + 1, dtype=float) - hy)
+    return dx, dy, amp_x, amp_y
+
+
+def measure_daofind(filled, convolved, valid, xs, ys, kernel, *, level=0.0,
+                    centroid="daofind"):
     """
-    DAOFIND statistics for sources peaking at pixels ``(ys, xs)``.
+    DAOFIND statistics for sources at the pixels ``(xs, ys)``.
 
     Parameters
     ----------
-    data : ndarray
-        The 2-D image.
-    smoothed : ndarray
-        The image convolved with ``kernel.kernel``.
+    filled : ndarray
+        The 2-D image with masked pixels replaced by the padding level.
+    convolved : ndarray
+        The image convolved with ``kernel.kernel`` (same padding).
     valid : ndarray of bool
-        `True` for usable pixels.
-    ys, xs : ndarray of int
-        The peak pixels.
+        `True` for unmasked pixels (used by ``centroid='iterated'``).
+    xs, ys : ndarray
+        The cutout centres (rounded to the nearest pixel for the
+        cutouts).
     kernel : `~psfkit.photometry.detection._kernel.DetectionKernel`
         The detection kernel.
-    sky : float
-        The sky level subtracted for ``peak`` and ``flux``.
+    level : float, optional
+        The padding level: the value of box pixels beyond the edges.
+    centroid : {'daofind', 'iterated'}, optional
+        DAOFIND's single step or the iterated marginal fits.
 
     Returns
     -------
     stats : dict of ndarray
-        ``xcentroid, ycentroid, sharpness, roundness1, roundness2, npix,
-        peak, flux, hx, hy``.
+        ``dx, dy, sharpness, roundness1, roundness2, peak, flux,
+        conv_peak, hx, hy``; ``dx`` and ``dy`` are the centroid offsets
+        from ``xs`` and ``ys``.
     """
     hy, hx = kernel.half_size
-    rows, cols, inside = cutout_indices(data.shape, ys, xs, hy, hx)
-    ok = inside & valid[rows, cols]
-    cut = np.where(ok, data[rows, cols] - sky, 0.0)
-    conv = np.where(inside, smoothed[rows, cols], 0.0)
-    fp = kernel.footprint
-    inner = ok & fp
+    yi = np.rint(ys).astype(np.intp)
+    xi = np.rint(xs).astype(np.intp)
+    rows, cols, inside = cutout_indices(filled.shape, yi, xi, hy, hx)
+    cut = np.where(inside, filled[rows, cols], level)
+    conv = np.where(inside, convolved[rows, cols], 0.0)
     peak = cut[:, hy, hx]
-    conv_peak = conv[:, hy, hx]
-    npix = inner.sum(axis=(1, 2))
+    conv_peak = conv[:, hy, hx].copy()
+    fp = kernel.footprint
+    npix = kernel.npix
 
     with np.errstate(invalid="ignore", divide="ignore"):
-        others = inner.copy()
-        others[:, hy, hx] = False
-        n_others = others.sum(axis=(1, 2))
-        mean_others = np.where(others, cut, 0.0).sum(axis=(1, 2)) / n_others
+        # the same sum as photutils': with a huge peak the order matters
+        mean_others = ((cut * fp).sum(axis=(1, 2)) - peak) / (npix - 1)
         sharpness = (peak - mean_others) / conv_peak
-
-        conv0 = conv.copy()
-        conv0[:, hy, hx] = 0.0
-        sum2 = np.einsum("nyx,yx->n", conv0, _quadrant_signs(hy, hx))
-        sum4 = np.abs(conv0).sum(axis=(1, 2))
+        conv[:, hy, hx] = 0.0
+        sum2 = np.einsum("nyx,yx->n", conv, _quadrant_signs(hy, hx))
+        sum4 = np.abs(conv).sum(axis=(1, 2))
         roundness1 = 2.0 * sum2 / sum4
 
-    prof_x, wts_x = _marginal(cut, ok, kernel, "x")
-    prof_y, wts_y = _marginal(cut, ok, kernel, "y")
-    dx, amp_x = fit_marginal_gaussians(prof_x, wts_x, kernel.marginal_sigma("x"))
-    dy, amp_y = fit_marginal_gaussians(prof_y, wts_y, kernel.marginal_sigma("y"))
+    ok = inside & valid[rows, cols]
+    dx, dy, amp_x, amp_y = _marginal_centroids(cut, ok, kernel, centroid)
     with np.errstate(invalid="ignore", divide="ignore"):
         roundness2 = 2.0 * (amp_x - amp_y) / (amp_x + amp_y)
-    flux = np.where(inner, cut, 0.0).sum(axis=(1, 2))
     return {
-        "xcentroid": xs + dx,
-        "ycentroid": ys + dy,
+        "dx": dx,
+        "dy": dy,
         "sharpness": sharpness,
         "roundness1": roundness1,
         "roundness2": roundness2,
-        "npix": npix,
         "peak": peak,
-        "flux": flux,
+        "flux": cut.sum(axis=(1, 2)),
+        "conv_peak": conv_peak,
         "hx": amp_x,
         "hy": amp_y,
     }

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..._numerics.gaussian import FWHM_PER_SIGMA
+from ..._numerics.gaussian import SIGMA_PER_FWHM
 from ...utils import check_positive
 
 __all__ = []
 
-#: FWHM of a Gaussian in units of its standard deviation.
+#: The largest kernel built (pixels): a kernel this size already needs a
+#: FWHM of about 1600 pixels, and each of its arrays takes 32 MB.
+MAX_KERNEL_PIXELS = 2**22
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,18 @@ class DetectionKernel:
         """The number of pixels in the footprint."""
         return int(np.count_nonzero(self.footprint))
 
+    def check_fits(self, shape):
+        """
+        Raise a `ValueError` naming ``fwhm`` if the kernel is larger than
+        an image of the given shape.
+        """
+        if self.shape[0] > shape[0] or self.shape[1] > shape[1]:
+            msg = (f"fwhm={self.fwhm:g} (sigma_radius={self.sigma_radius:g}) "
+                   f"gives a {self.shape[1]}x{self.shape[0]} detection kernel, "
+                   f"larger than the {shape[1]}x{shape[0]} image; use a "
+                   "smaller fwhm")
+            raise ValueError(msg)
+
     def marginal_sigma(self, axis):
         """
         The standard deviation of the Gaussian's marginal along an axis.
@@ -117,9 +131,12 @@ def make_detection_kernel(fwhm, *, ratio=1.0, theta=0.0, sigma_radius=1.5):
     if not np.isfinite(theta):
         msg = f"theta must be finite, got {theta}"
         raise ValueError(msg)
+    theta = theta % 360.0
     sigma_radius = check_positive("sigma_radius", sigma_radius)
 
-    sigma_x = fwhm / FWHM_PER_SIGMA
+    # the operations are photutils', in its order, so that the kernel (and
+    # every statistic built on it) is the same to the last bit
+    sigma_x = fwhm * SIGMA_PER_FWHM
     sigma_y = sigma_x * ratio
     t = np.deg2rad(theta)
     cos, sin = np.cos(t), np.sin(t)
@@ -130,16 +147,23 @@ def make_detection_kernel(fwhm, *, ratio=1.0, theta=0.0, sigma_radius=1.5):
     det = a * c - b**2
     half_x = int(max(2.0, np.sqrt(c * f / det)))
     half_y = int(max(2.0, np.sqrt(a * f / det)))
+    npix = (2 * half_x + 1) * (2 * half_y + 1)
+    if npix > MAX_KERNEL_PIXELS:
+        msg = (f"fwhm={fwhm:g} (sigma_radius={sigma_radius:g}) would need a "
+               f"{2 * half_x + 1}x{2 * half_y + 1} detection kernel, more than "
+               f"{MAX_KERNEL_PIXELS} pixels; use a smaller fwhm")
+        raise ValueError(msg)
 
     x = np.arange(-half_x, half_x + 1, dtype=float)[None, :]
     y = np.arange(-half_y, half_y + 1, dtype=float)[:, None]
     g = a * x**2 + 2.0 * b * x * y + c * y**2
-    footprint = (g <= f) | (x**2 + y**2 <= 4.0)
+    footprint = (g <= f) | (np.sqrt(x**2 + y**2) <= 2.0)
     gaussian = np.exp(-g)
     npix = np.count_nonzero(footprint)
-    gsum = gaussian[footprint].sum()
-    denom = (gaussian[footprint]**2).sum() - gsum**2 / npix
-    kernel = np.where(footprint, (gaussian - gsum / npix) / denom, 0.0)
+    truncated = gaussian * footprint
+    gsum = truncated.sum()
+    denom = (truncated**2).sum() - gsum**2 / npix
+    kernel = ((truncated - gsum / npix) / denom) * footprint
     return DetectionKernel(fwhm=fwhm, ratio=ratio, theta=theta,
                            sigma_radius=sigma_radius, sigma_x=sigma_x,
                            sigma_y=sigma_y, gaussian=gaussian,

@@ -2,7 +2,8 @@
 Empirical PSFs built from the stars of an image (Anderson & King 2000).
 
 - ``stars``: `extract_stars`, `EPSFStar`, `EPSFStars`;
-- ``builder``: `EPSFBuilder`, the iteration of stacking residuals on the
+- ``builder``: `EPSFBuilder` (returning an `EPSFBuildResult`), the
+  iteration of stacking residuals on the
   oversampled grid (``_stacking``) and refitting the stars (``_fit``).
 """
 

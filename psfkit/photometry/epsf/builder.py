@@ -10,9 +10,18 @@ centre and flux of every star with it, until the centres stop moving.
 """
 
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
-from ...utils import as_pair, check_integer, check_positive, warn
+from ...utils import (
+    ParamReprMixin,
+    SummaryReprMixin,
+    as_pair,
+    check_integer,
+    check_positive,
+    warn,
+)
 from ..models._interpolation import spline_coefficients
 from ..models._profiles import integrated_gaussian
 from ..models.image_models import ImagePSF
@@ -25,7 +34,7 @@ from ._stacking import (
 )
 from .stars import EPSFStar, EPSFStars, StarExcludedWarning
 
-__all__ = ["EPSFBuilder"]
+__all__ = ["EPSFBuilder", "EPSFBuildResult"]
 
 # stacking passes per build iteration, and the relative ePSF change that
 # ends them early
@@ -104,7 +113,63 @@ def _fit_boxes(pixels, offsets, shapes, centers, half):
     return cols.astype(float), rows.astype(float), pixels["value"][flat], weight
 
 
-class EPSFBuilder:
+@dataclass(frozen=True, repr=False)
+class EPSFBuildResult(SummaryReprMixin):
+    """
+    The result of `EPSFBuilder` (photutils 3.x's class).
+
+    It unpacks as ``epsf, fitted_stars = result``, so code written for the
+    seed's pair keeps working.
+
+    Attributes
+    ----------
+    epsf : `~psfkit.photometry.ImagePSF`
+        The ePSF, normalised to unit flux.
+    fitted_stars : `EPSFStars`
+        The stars used, with their fitted centres and fluxes.
+    iterations : int
+        The build iterations run.
+    converged : bool
+        Whether the star centres stopped moving (``center_accuracy``).
+    final_center_accuracy : float
+        The largest centre change of the last iteration (pixels).
+    n_excluded_stars : int
+        The stars dropped because their fit failed.
+    excluded_star_indices : list of int
+        Their indices in the input stars.
+    center_shifts : list of float
+        The largest centre change of every iteration.
+    """
+
+    epsf: object
+    fitted_stars: object
+    iterations: int
+    converged: bool
+    final_center_accuracy: float
+    n_excluded_stars: int
+    excluded_star_indices: list = field(default_factory=list)
+    center_shifts: list = field(default_factory=list)
+
+    def __iter__(self):
+        return iter((self.epsf, self.fitted_stars))
+
+    def __getitem__(self, index):
+        return (self.epsf, self.fitted_stars)[index]
+
+    def __len__(self):
+        return 2
+
+    def _summary_items(self):
+        return [("epsf", f"<ImagePSF {self.epsf.data.shape}, oversampling "
+                         f"{self.epsf.oversampling}>"),
+                ("fitted_stars", f"<{len(self.fitted_stars)} stars>"),
+                ("iterations", str(self.iterations)),
+                ("converged", str(self.converged)),
+                ("final_center_accuracy", f"{self.final_center_accuracy:.3g}"),
+                ("n_excluded_stars", str(self.n_excluded_stars))]
+
+
+class EPSFBuilder(ParamReprMixin):
     """
     Build an effective PSF (ePSF) from star cutouts (Anderson & King 2000).
 
@@ -133,9 +198,21 @@ class EPSFBuilder:
     center_accuracy : float, optional
         Convergence: the build stops when no star centre moves by more than
         this (pixels) between iterations.
-    sigma_clip : float or None, optional
+    sigma_clip : float, `~astropy.stats.SigmaClip` or None, optional
         Residuals falling in one grid cell are averaged after clipping at
-        this many standard deviations; `None` for a plain mean.
+        this many standard deviations (a ``SigmaClip`` gives its
+        ``sigma``); `None` for a plain mean.
+    fit_shape : int, optional
+        photutils 3.x's name of ``fit_boxsize``.
+    recentering_boxsize : int or tuple of two int, optional
+        The odd box (detector pixels) in which the ePSF centroid is
+        measured; ``fit_boxsize`` by default.
+    fitter_maxiters : int, optional
+        The iteration limit of the star fits (psfkit's batched
+        Levenberg-Marquardt fit; its own default when `None`).
+    fitter : None, optional
+        photutils' astropy fitter; psfkit fits all stars at once with its
+        own batched solver, so only `None` is accepted.
 
     Notes
     -----
@@ -173,16 +250,40 @@ class EPSFBuilder:
     ...     image += IntegratedGaussianPRF(sigma=1.5, x_0=x0, y_0=y0,
     ...                                    flux=1e4)(xx, yy)
     >>> stars = extract_stars(image, QTable({'x': cx, 'y': cy}), size=15)
-    >>> epsf, fitted = EPSFBuilder(oversampling=2, maxiters=5)(stars)
+    >>> result = EPSFBuilder(oversampling=2, maxiters=5)(stars)
+    >>> result.converged, result.n_excluded_stars
+    (True, 0)
+    >>> epsf, fitted = result
     >>> epsf.data.shape
     (31, 31)
     >>> bool(np.abs(fitted.center_flat - np.column_stack([cx, cy])).max() < 0.01)
     True
     """
 
+    _repr_params = ("oversampling", "shape", "smoothing_kernel", "sigma_clip",
+                    "recentering_boxsize", "recentering_maxiters",
+                    "center_accuracy", "fit_boxsize", "fitter_maxiters",
+                    "maxiters", "progress_bar")
+    _repr_changed_only = True
+
     def __init__(self, *, oversampling=4, maxiters=10, recentering_maxiters=20,
                  smoothing_kernel="quartic", progress_bar=False, shape=None,
-                 fit_boxsize=5, center_accuracy=1e-3, sigma_clip=3.0):
+                 fit_boxsize=5, center_accuracy=1e-3, sigma_clip=3.0,
+                 fit_shape=None, recentering_boxsize=None, fitter_maxiters=None,
+                 fitter=None):
+        if fitter is not None:
+            msg = ("fitter must be None: psfkit fits all stars at once with "
+                   "its own batched Levenberg-Marquardt solver (set "
+                   "fitter_maxiters to limit its iterations)")
+            raise ValueError(msg)
+        if fit_shape is not None:
+            if fit_boxsize != 5:
+                msg = ("fit_boxsize and fit_shape are two names for the same "
+                       "box; give only one of them")
+                raise TypeError(msg)
+            fit_boxsize = fit_shape
+        if sigma_clip is not None and hasattr(sigma_clip, "sigma_upper"):
+            sigma_clip = max(sigma_clip.sigma_lower, sigma_clip.sigma_upper)
         self.oversampling = as_pair("oversampling", oversampling,
                                     lower_bound=(1, True))
         self.maxiters = check_integer("maxiters", maxiters, minimum=1)
@@ -195,6 +296,13 @@ class EPSFBuilder:
                       else as_pair("shape", shape, check_odd=True))
         self.fit_boxsize = as_pair("fit_boxsize", fit_boxsize,
                                    check_odd=True)[0]
+        self.recentering_boxsize = (
+            None if recentering_boxsize is None
+            else as_pair("recentering_boxsize", recentering_boxsize,
+                         check_odd=True)[0])
+        self.fitter_maxiters = check_integer("fitter_maxiters",
+                                             fitter_maxiters, minimum=1,
+                                             allow_none=True)
         self.center_accuracy = check_positive("center_accuracy",
                                               center_accuracy)
         self.sigma_clip = check_positive("sigma_clip", sigma_clip,
@@ -203,6 +311,11 @@ class EPSFBuilder:
     def __call__(self, stars):
         """Build the ePSF; see `build_epsf`."""
         return self.build_epsf(stars)
+
+    @property
+    def fit_shape(self):
+        """photutils 3.x's name of ``fit_boxsize``."""
+        return (self.fit_boxsize, self.fit_boxsize)
 
     def _grid_shape(self, stars):
         if self.shape is not None:
@@ -233,13 +346,12 @@ class EPSFBuilder:
 
         Returns
         -------
-        epsf : `~psfkit.photometry.ImagePSF`
-            The ePSF, normalised to unit flux, with this builder's
-            oversampling.
-        fitted_stars : `EPSFStars`
-            The stars used, with their fitted centres and fluxes; ``meta``
-            holds ``n_iterations``, ``converged`` and ``center_shifts`` (the
-            largest centre change of each iteration).
+        result : `EPSFBuildResult`
+            The ePSF (normalised to unit flux, with this builder's
+            oversampling) and the stars used, with their fitted centres and
+            fluxes; it unpacks as ``epsf, fitted_stars``.  The stars'
+            ``meta`` also holds ``n_iterations``, ``converged`` and
+            ``center_shifts``.
 
         Warns
         -----
@@ -282,7 +394,10 @@ class EPSFBuilder:
                 coef = spline_coefficients(epsf)
                 if change <= _STACK_TOL * np.abs(epsf).max():
                     break
-            epsf, _shift = recenter(epsf, origin, half * max(osx, osy),
+            epsf, _shift = recenter(epsf, origin,
+                                    ((self.recentering_boxsize
+                                      or self.fit_boxsize) // 2)
+                                    * max(osx, osy),
                                     maxiters=self.recentering_maxiters)
             total = epsf.sum()
             if not total > 0:
@@ -297,7 +412,10 @@ class EPSFBuilder:
             x, y, data, weight = _fit_boxes(pixels, offsets[idx], shapes[idx],
                                             centers[idx], half)
             start = np.column_stack([fluxes[idx], centers[idx]])
-            fitted, ok = fit_stars(model, x, y, data, weight, start)
+            fit_options = ({} if self.fitter_maxiters is None
+                           else {"maxiter": self.fitter_maxiters})
+            fitted, ok = fit_stars(model, x, y, data, weight, start,
+                                   **fit_options)
             ok &= np.count_nonzero(weight, axis=1) > start.shape[1]
             ok &= ((fitted[:, 0] > 0) & (fitted[:, 1] >= -0.5)
                    & (fitted[:, 1] <= shapes[idx, 1] - 0.5)
@@ -326,4 +444,10 @@ class EPSFBuilder:
                                   for i in np.flatnonzero(use)])
         fitted_stars.meta.update(n_iterations=len(shifts), converged=converged,
                                  center_shifts=shifts)
-        return epsf_model, fitted_stars
+        excluded = [int(i) for i in np.flatnonzero(~use)]
+        return EPSFBuildResult(
+            epsf=epsf_model, fitted_stars=fitted_stars, iterations=len(shifts),
+            converged=converged,
+            final_center_accuracy=shifts[-1] if shifts else float("nan"),
+            n_excluded_stars=len(excluded), excluded_star_indices=excluded,
+            center_shifts=shifts)

@@ -7,13 +7,15 @@ Star cutouts for building an empirical PSF: `EPSFStar`, `EPSFStars` and
 from astropy.table import QTable
 import numpy as np
 
-from ...utils import PsfkitWarning, as_pair, coerce_data, warn
+from ...utils import (
+    PsfkitWarning,
+    as_pair,
+    coerce_data,
+    find_xy_columns,
+    warn,
+)
 
 __all__ = ["EPSFStar", "EPSFStars", "StarExcludedWarning", "extract_stars"]
-
-# accepted (x, y) column names of a star catalogue, in order of preference
-_POSITION_COLUMNS = (("x", "y"), ("x_0", "y_0"), ("xcentroid", "ycentroid"),
-                     ("x_init", "y_init"), ("x_fit", "y_fit"))
 
 
 class StarExcludedWarning(PsfkitWarning):
@@ -214,19 +216,14 @@ def _catalog_positions(catalog):
     names = getattr(catalog, "colnames", None)
     if names is None:
         msg = ("catalog must be a table with star positions (columns x/y, "
-               f"x_0/y_0 or xcentroid/ycentroid), got {type(catalog).__name__}")
+               f"x_0/y_0, x_centroid/y_centroid...), got "
+               f"{type(catalog).__name__}")
         raise TypeError(msg)
-    for xname, yname in _POSITION_COLUMNS:
-        if xname in names and yname in names:
-            x = np.asarray(getattr(catalog[xname], "value", catalog[xname]),
-                           dtype=float)
-            y = np.asarray(getattr(catalog[yname], "value", catalog[yname]),
-                           dtype=float)
-            break
-    else:
-        opts = ", ".join("/".join(p) for p in _POSITION_COLUMNS)
-        msg = f"catalog needs position columns, one of: {opts}; has {names}"
-        raise ValueError(msg)
+    xname, yname = find_xy_columns(catalog, name="catalog")
+    x = np.asarray(getattr(catalog[xname], "value", catalog[xname]),
+                   dtype=float)
+    y = np.asarray(getattr(catalog[yname], "value", catalog[yname]),
+                   dtype=float)
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
         msg = "catalog positions must be finite"
         raise ValueError(msg)
@@ -235,7 +232,7 @@ def _catalog_positions(catalog):
     return x, y, ids
 
 
-def extract_stars(data, catalog, *, size=25):
+def extract_stars(data, catalog, *, size=(11, 11)):
     """
     Cut out the stars of a catalogue for building an ePSF.
 
@@ -245,11 +242,13 @@ def extract_stars(data, catalog, *, size=25):
         The background-subtracted image.  Masked and non-finite pixels are
         carried into the cutouts as masked.
     catalog : `~astropy.table.Table`
-        Star positions in columns ``x``/``y`` (or ``x_0``/``y_0``,
-        ``xcentroid``/``ycentroid``); an ``id`` column is kept.
+        Star positions in columns ``x``/``y`` (or any name
+        `~psfkit.utils.find_column` accepts: ``x_0``, ``x_centroid``...);
+        an ``id`` column is kept.
     size : int or tuple of two int, optional
-        The odd cutout size, or ``(ny, nx)``.  Each cutout is centred on
-        the pixel nearest to the star.
+        The odd cutout size, or ``(ny, nx)`` (11 by 11 by default, as in
+        photutils).  Each cutout is centred on the pixel nearest to the
+        star.
 
     Returns
     -------

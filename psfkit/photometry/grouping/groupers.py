@@ -1,31 +1,48 @@
 """
 Groupers: split a source list into groups that must be fitted together.
 
-Stars whose light overlaps cannot be fitted independently.  A grouper
-takes a table of initial positions and returns a copy with a
-``group_id`` column; the photometry classes then fit each group as one
-model.  Group ids are ``1..n`` in order of first appearance in the table,
-and the input table is never modified.
+Stars whose light overlaps cannot be fitted independently.  Every grouper
+here can be called two ways:
 
-Positions are read from ``x_0``/``y_0`` (the photometry convention) or,
-when those are absent, from the finders' ``xcentroid``/``ycentroid``.
+- the seed's (photutils 0.x) way, ``grouper(table)``: a copy of the table
+  with a ``group_id`` column (positions from ``x_0``/``y_0``, or any
+  position column `~psfkit.utils.find_column` knows);
+- photutils 3.x's way, ``grouper(x, y)``: an array of group ids, one per
+  source (``return_groups_object=True`` gives a `SourceGroups`).
+
+Group ids are ``1..n`` in order of first appearance, and the input is
+never modified.  `SourceGrouper` is photutils 3.x's grouper.
 """
 
 from astropy.table import Table
 import numpy as np
 
-from ...utils import check_in, check_integer, check_positive
+from ...utils import (
+    ParamReprMixin,
+    check_in,
+    check_integer,
+    check_positive,
+    find_xy_columns,
+)
 from ._clustering import (
     MINKOWSKI_P,
     dbscan_labels,
     friends_of_friends,
     relabel_by_first_appearance,
 )
+from .source_groups import SourceGroups
 
-__all__ = ["DAOGroup", "DBSCANGroup"]
+__all__ = ["DAOGroup", "DBSCANGroup", "SourceGrouper"]
 
-_POSITION_COLUMNS = (("x_0", "y_0"), ("xcentroid", "ycentroid"),
-                     ("x_centroid", "y_centroid"), ("x_init", "y_init"))
+
+def _column_values(table, name):
+    col = table[name]
+    col = getattr(col, "value", col)
+    col = np.ma.filled(np.ma.asarray(col, dtype=float), np.nan)
+    if not np.all(np.isfinite(col)):
+        msg = f"column {name!r} of the source table has non-finite values"
+        raise ValueError(msg)
+    return col
 
 
 def _positions(table):
@@ -33,54 +50,115 @@ def _positions(table):
         msg = (f"the source table must be an astropy Table or QTable, got "
                f"{type(table).__name__}")
         raise TypeError(msg)
-    for xname, yname in _POSITION_COLUMNS:
-        if xname in table.colnames and yname in table.colnames:
-            break
+    names = table.colnames
+    # the photometry convention first, then any alias
+    if "x_0" in names and "y_0" in names:
+        xname, yname = "x_0", "y_0"
     else:
-        names = ", ".join(f"{x}/{y}" for x, y in _POSITION_COLUMNS)
-        msg = f"the source table must have position columns ({names})"
+        xname, yname = find_xy_columns(table, name="the source table")
+    if not len(table):
+        return np.zeros((0, 2))
+    return np.column_stack([_column_values(table, xname),
+                            _column_values(table, yname)])
+
+
+def _xy_positions(x, y):
+    """Validate ``x`` and ``y`` as photutils 3.x's groupers do."""
+    x = np.atleast_1d(np.asarray(getattr(x, "value", x), dtype=float))
+    y = np.atleast_1d(np.asarray(getattr(y, "value", y), dtype=float))
+    if x.shape != y.shape:
+        msg = (f"x and y must have the same shape, got x.shape={x.shape} "
+               f"and y.shape={y.shape}")
         raise ValueError(msg)
-    cols = []
-    for name in (xname, yname):
-        col = table[name]
-        col = getattr(col, "value", col)
-        col = np.ma.filled(np.ma.asarray(col, dtype=float), np.nan)
-        if not np.all(np.isfinite(col)):
-            msg = f"column {name!r} of the source table has non-finite values"
+    if x.ndim != 1:
+        msg = f"x and y must be 1-D arrays, got shape {x.shape}"
+        raise ValueError(msg)
+    if x.size == 0:
+        msg = "x and y must not be empty"
+        raise ValueError(msg)
+    for name, values in (("x", x), ("y", y)):
+        if not np.all(np.isfinite(values)):
+            msg = f"{name} coordinates must be finite (no NaN or inf values)"
             raise ValueError(msg)
-        cols.append(col)
-    return np.column_stack(cols) if len(table) else np.zeros((0, 2))
+    return x, y
 
 
-def _with_group_id(table, labels):
-    out = table.copy()
-    out["group_id"] = relabel_by_first_appearance(labels)
-    return out
+def _setting(name, check, doc):
+    """A property whose assignments go through ``check(name, value)``."""
+    attr = "_" + name
+
+    def setter(self, value):
+        setattr(self, attr, check(name, value))
+
+    return property(lambda self: getattr(self, attr), setter, doc=doc)
 
 
-class _Grouper:
-    """Shared calling convention of the groupers."""
+def _check_metric(name, value):
+    if not isinstance(value, str):
+        msg = f"{name} must be a string, got {value!r}"
+        raise TypeError(msg)
+    return value
 
-    def __call__(self, table):
+
+def _check_engine(name, value):
+    return check_in(name, value, ("auto", "sklearn", "builtin"))
+
+
+def _check_min_samples(name, value):
+    return check_integer(name, value, minimum=1)
+
+
+class _Grouper(ParamReprMixin):
+    """The two calling conventions shared by the groupers."""
+
+    def __call__(self, x, y=None, *, return_groups_object=False):
         """
-        Assign a ``group_id`` to every source.
+        Group sources.
+
+        Parameters
+        ----------
+        x : `~astropy.table.Table` or array-like
+            A table of sources (the seed's call), or their x positions.
+        y : array-like, optional
+            The y positions, when ``x`` holds the x positions.
+        return_groups_object : bool, optional
+            With positions: return a `SourceGroups` instead of the ids.
+
+        Returns
+        -------
+        grouped : `~astropy.table.Table`, `~numpy.ndarray` or `SourceGroups`
+            For a table, a copy with an integer ``group_id`` column; for
+            positions, the group id of each source.
+        """
+        if y is None:
+            if return_groups_object:
+                msg = "return_groups_object needs the positions x and y"
+                raise TypeError(msg)
+            return self.group_stars(x)
+        x, y = _xy_positions(x, y)
+        ids = relabel_by_first_appearance(self._labels(np.column_stack([x, y])))
+        if return_groups_object:
+            return SourceGroups(x, y, ids)
+        return ids
+
+    def group_stars(self, table):
+        """
+        Add a ``group_id`` column to (a copy of) a source table.
 
         Parameters
         ----------
         table : `~astropy.table.Table`
-            Sources with ``x_0``, ``y_0`` (or ``xcentroid``,
-            ``ycentroid``) columns.
+            Sources with ``x_0``, ``y_0`` columns (or any position column
+            `~psfkit.utils.find_column` accepts).
 
         Returns
         -------
         grouped : `~astropy.table.Table`
-            A copy of ``table`` with an integer ``group_id`` column.
         """
-        return self.group_stars(table)
-
-    def group_stars(self, table):
-        """Alias of calling the grouper."""
-        return _with_group_id(table, self._labels(_positions(table)))
+        labels = self._labels(_positions(table))
+        out = table.copy()
+        out["group_id"] = relabel_by_first_appearance(labels)
+        return out
 
 
 class DAOGroup(_Grouper):
@@ -111,11 +189,17 @@ class DAOGroup(_Grouper):
     ...                   'y_0': [0., 0., 0., 0., 0.]})
     >>> DAOGroup(4.0)(sources)['group_id'].tolist()
     [1, 2, 1, 3, 2]
+    >>> DAOGroup(4.0)(sources['x_0'], sources['y_0'])
+    array([1, 2, 1, 3, 2])
     """
 
+    _repr_params = ("crit_separation",)
+    crit_separation = _setting(
+        "crit_separation", check_positive,
+        "The linking distance in pixels (links are strictly shorter).")
+
     def __init__(self, crit_separation):
-        self.crit_separation = check_positive("crit_separation",
-                                              crit_separation)
+        self.crit_separation = crit_separation
 
     def _labels(self, points):
         return friends_of_friends(points, self.crit_separation, strict=True)
@@ -163,16 +247,25 @@ class DBSCANGroup(_Grouper):
     [1, 2, 1, 3, 2]
     """
 
+    _repr_params = ("crit_separation", "min_samples", "metric", "engine")
+    _repr_changed_only = True
+
+    crit_separation = _setting(
+        "crit_separation", check_positive,
+        "The neighbourhood radius ``eps`` in pixels (inclusive).")
+    min_samples = _setting(
+        "min_samples", _check_min_samples,
+        "The neighbourhood size that makes a source a core source.")
+    metric = _setting("metric", _check_metric, "The distance metric.")
+    engine = _setting("engine", _check_engine,
+                      "The clustering engine: 'auto', 'sklearn' or 'builtin'.")
+
     def __init__(self, crit_separation, *, min_samples=1, metric="euclidean",
                  engine="auto"):
-        self.crit_separation = check_positive("crit_separation",
-                                              crit_separation)
-        self.min_samples = check_integer("min_samples", min_samples, minimum=1)
-        if not isinstance(metric, str):
-            msg = f"metric must be a string, got {metric!r}"
-            raise TypeError(msg)
+        self.crit_separation = crit_separation
+        self.min_samples = min_samples
         self.metric = metric
-        self.engine = check_in("engine", engine, ("auto", "sklearn", "builtin"))
+        self.engine = engine
 
     def _labels(self, points):
         labels = self._cluster(points)
@@ -208,3 +301,50 @@ class DBSCANGroup(_Grouper):
             raise ValueError(msg)
         return dbscan_labels(points, self.crit_separation, self.min_samples,
                              p=p)
+
+
+class SourceGrouper(_Grouper):
+    """
+    Group sources closer than a minimum separation (photutils 3.x).
+
+    Two sources belong to the same group when a chain of sources connects
+    them with every link at most ``min_separation`` long: single-linkage
+    clustering cut at that distance, which is what photutils'
+    ``SourceGrouper`` computes (with ``scipy.cluster.hierarchy``); here
+    with a KD-tree pair search and connected components, in
+    ``O(n log n)`` instead of ``O(n**2)`` time and memory.
+
+    Parameters
+    ----------
+    min_separation : float
+        The distance in pixels; sources this close or closer are grouped.
+
+    Notes
+    -----
+    The only difference from `DAOGroup` is the inclusive ``<=``: sources
+    exactly ``min_separation`` apart are grouped.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from psfkit.photometry import SourceGrouper
+    >>> grouper = SourceGrouper(min_separation=10)
+    >>> grouper
+    SourceGrouper(min_separation=10)
+    >>> x = np.array([10, 15, 50, 55, 100])
+    >>> y = np.array([20, 25, 60, 65, 90])
+    >>> grouper(x, y)
+    array([1, 1, 2, 2, 3])
+    >>> grouper(x, y, return_groups_object=True)
+    SourceGroups(n_sources=5, n_groups=3)
+    """
+
+    _repr_params = ("min_separation",)
+    min_separation = _setting("min_separation", check_positive,
+                              "The grouping distance in pixels (inclusive).")
+
+    def __init__(self, min_separation):
+        self.min_separation = min_separation
+
+    def _labels(self, points):
+        return friends_of_friends(points, self.min_separation, strict=False)

@@ -1,20 +1,27 @@
 """
 PSF models with the standard parameters ``flux``, ``x_0`` and ``y_0``.
 
-- ``analytic``: `IntegratedGaussianPRF`, `GaussianPSF`, `MoffatPSF`
-  (formulas in ``_profiles``);
+- ``analytic``: the seed's `IntegratedGaussianPRF`, and `MoffatPSF` and
+  `AiryDiskPSF` (formulas in ``_profiles``);
+- ``gaussians``: photutils 3.x's Gaussian family, `CircularGaussianPSF`,
+  `CircularGaussianPRF`, `CircularGaussianSigmaPRF`, `GaussianPSF` and
+  `GaussianPRF`;
 - ``image_models``: `ImagePSF` and the spatially varying `GriddedPSFModel`
   (cubic B-spline interpolation in ``_interpolation``);
 - ``prepared``: `prepare_psf_model`, any astropy 2-D model as a PSF model;
 - ``base``: `PSFModelMixin` and `evaluate_stack`, the batched evaluation
   that the fitting engine uses for every model.
+
+Names, parameters, defaults and values follow photutils 3.x, so the models
+work in psfkit's fitting engine and in photutils' ``PSFPhotometry`` alike.
 """
 
-from . import analytic, base, image_models, prepared
+from . import analytic, base, gaussians, image_models, prepared
 from .analytic import *  # noqa: F401,F403
 from .base import *  # noqa: F401,F403
+from .gaussians import *  # noqa: F401,F403
 from .image_models import *  # noqa: F401,F403
 from .prepared import *  # noqa: F401,F403
 
-__all__ = [*analytic.__all__, *image_models.__all__, *prepared.__all__,
-           *base.__all__]
+__all__ = [*analytic.__all__, *gaussians.__all__, *image_models.__all__,
+           *prepared.__all__, *base.__all__]

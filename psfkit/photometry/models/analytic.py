@@ -1,14 +1,15 @@
 """
-PSF models with the standard parameters ``flux``, ``x_0`` and ``y_0``.
+Analytic PSF models with the standard parameters ``flux``, ``x_0`` and
+``y_0``: the seed's `IntegratedGaussianPRF`, and photutils 3.x's
+`MoffatPSF` and `AiryDiskPSF` (the Gaussian family is in ``gaussians``).
 
 Every model here is an astropy ``Fittable2DModel`` (usable with the astropy
-fitters) with analytic derivatives, a ``bounding_box`` and a batched
+fitters and inside photutils' PSF photometry) with analytic derivatives, a
+``bounding_box`` scaled by ``bbox_factor``, and a batched
 ``evaluate_stack(x, y, params, *, jacobian=False)`` that evaluates many
 sources on their own pixel grids in one vectorised call.  The astropy
 ``evaluate``/``fit_deriv`` and ``evaluate_stack`` share one implementation
-per model (the plain-array functions of ``_psf_engines`` and
-``_interpolation``).  The module-level `evaluate_stack` does the same for
-any astropy 2-D model.
+per model, the plain-array functions of ``_profiles``.
 """
 
 from astropy.modeling import Fittable2DModel, Parameter
@@ -18,10 +19,14 @@ from ...utils import check_positive
 from . import _profiles as engines
 from .base import PSFModelMixin
 
-__all__ = ["IntegratedGaussianPRF", "GaussianPSF", "MoffatPSF"]
+__all__ = ["IntegratedGaussianPRF", "MoffatPSF", "AiryDiskPSF"]
+
+#: the smallest positive float32, photutils' lower bound of widths
+TINY = float(np.finfo(np.float32).tiny)
 
 
-def _scalar(param):
+def scalar(param):
+    """The single value of a parameter (`ValueError` for model sets)."""
     value = np.asarray(getattr(param, "value", param), dtype=float)
     if value.size != 1:
         msg = ("the bounding box needs a single model, got parameter "
@@ -30,9 +35,62 @@ def _scalar(param):
     return float(value.ravel()[0])
 
 
-class IntegratedGaussianPRF(PSFModelMixin, Fittable2DModel):
+def check_shape_values(**values):
+    """Reject non-positive scalar width parameters at construction."""
+    for name, value in values.items():
+        if np.ndim(value) == 0 and not hasattr(value, "unit"):
+            check_positive(name, value)
+
+
+class AnalyticPSF(PSFModelMixin, Fittable2DModel):
+    """
+    Shared parts of the analytic models: ``bbox_factor`` and the box.
+
+    Subclasses add their shape parameters (after ``flux``, ``x_0``,
+    ``y_0``) and give ``_half_extent(factor) -> (half_y, half_x)``.
+    """
+
+    flux = Parameter(default=1.0, description="total flux")
+    x_0 = Parameter(default=0.0, description="x (column) of the centre")
+    y_0 = Parameter(default=0.0, description="y (row) of the centre")
+
+    _default_bbox_factor = 5.5
+
+    @property
+    def bbox_factor(self):
+        """The multiple (of sigma or FWHM) giving the bounding box."""
+        return getattr(self, "_bbox_factor", self._default_bbox_factor)
+
+    @bbox_factor.setter
+    def bbox_factor(self, value):
+        self._bbox_factor = check_positive("bbox_factor", value)
+
+    def bounding_box(self, factor=None):
+        """
+        The box around the centre that holds the model.
+
+        Parameters
+        ----------
+        factor : float, optional
+            The size in units of the model's width (see ``bbox_factor``,
+            the default).
+
+        Returns
+        -------
+        bbox : tuple
+            ``((y_low, y_high), (x_low, x_high))``.
+        """
+        factor = self.bbox_factor if factor is None else factor
+        half_y, half_x = self._half_extent(factor)
+        x0 = scalar(self.x_0)
+        y0 = scalar(self.y_0)
+        return ((y0 - half_y, y0 + half_y), (x0 - half_x, x0 + half_x))
+
+
+class IntegratedGaussianPRF(AnalyticPSF):
     r"""
-    A circular Gaussian PSF integrated over square unit pixels.
+    A circular Gaussian PSF integrated over square unit pixels (the seed's
+    model; photutils 3.x calls it `CircularGaussianSigmaPRF`).
 
     The value of a pixel is the flux the Gaussian puts inside it:
 
@@ -57,14 +115,16 @@ class IntegratedGaussianPRF(PSFModelMixin, Fittable2DModel):
         pixel).
     flux : float, optional
         The total flux.
+    bbox_factor : float, optional
+        The half size of the bounding box in units of ``sigma`` (4, as in
+        the seed).
     **kwargs
         Other astropy model keywords (``fixed``, ``bounds``, ``name``...).
 
     Notes
     -----
     ``param_names`` is ``('flux', 'x_0', 'y_0', 'sigma')``.  The bounding
-    box extends ``factor * sigma`` (default 4) on each side of the centre
-    and follows the current ``sigma``, fitted or not.
+    box follows the current ``sigma``, fitted or not.
 
     Examples
     --------
@@ -81,19 +141,18 @@ class IntegratedGaussianPRF(PSFModelMixin, Fittable2DModel):
     [[5.0, 14.6], [5.5, 15.1]]
     """
 
-    flux = Parameter(default=1.0, description="total flux")
-    x_0 = Parameter(default=0.0, description="x (column) of the centre")
-    y_0 = Parameter(default=0.0, description="y (row) of the centre")
     sigma = Parameter(default=1.0, fixed=True,
                       description="Gaussian width (pixels)")
 
-    def __init__(self, sigma=sigma.default, x_0=x_0.default,
-                 y_0=y_0.default, flux=flux.default, **kwargs):
-        if np.ndim(sigma) == 0:
-            check_positive("sigma", sigma)
-        super().__init__(flux=flux, x_0=x_0, y_0=y_0, sigma=sigma, **kwargs)
-
+    _default_bbox_factor = 4.0
     grid_separable = True
+
+    def __init__(self, sigma=sigma.default, x_0=0.0,
+                 y_0=0.0, flux=1.0, *, bbox_factor=4.0,
+                 **kwargs):
+        check_shape_values(sigma=sigma)
+        self.bbox_factor = bbox_factor
+        super().__init__(flux=flux, x_0=x_0, y_0=y_0, sigma=sigma, **kwargs)
 
     def _compute(self, x, y, flux, x_0, y_0, sigma, *, jacobian=False):
         return engines.integrated_gaussian(x, y, flux, x_0, y_0, sigma,
@@ -102,127 +161,17 @@ class IntegratedGaussianPRF(PSFModelMixin, Fittable2DModel):
     @property
     def fwhm(self):
         """The full width at half maximum, ``2 sqrt(2 ln 2) sigma``."""
-        return float(engines.FWHM_PER_SIGMA * abs(_scalar(self.sigma)))
+        return float(engines.FWHM_PER_SIGMA * abs(scalar(self.sigma)))
 
-    def bounding_box(self, factor=4.0):
-        """
-        The box ``factor * sigma`` on each side of the centre.
-
-        Parameters
-        ----------
-        factor : float, optional
-            The half-size in units of ``sigma``.
-
-        Returns
-        -------
-        bbox : tuple
-            ``((y_low, y_high), (x_low, x_high))``.
-        """
-        delta = factor * abs(_scalar(self.sigma))
-        x0 = _scalar(self.x_0)
-        y0 = _scalar(self.y_0)
-        return ((y0 - delta, y0 + delta), (x0 - delta, x0 + delta))
+    def _half_extent(self, factor):
+        delta = factor * abs(scalar(self.sigma))
+        return delta, delta
 
 
-class GaussianPSF(PSFModelMixin, Fittable2DModel):
+class MoffatPSF(AnalyticPSF):
     r"""
-    An elliptical Gaussian PSF sampled at the pixel centres.
-
-    .. math::
-
-        f(x, y) = \frac{F}{2\pi\sigma_x\sigma_y}
-        \exp\left[-\frac{u^2}{2\sigma_x^2} - \frac{v^2}{2\sigma_y^2}\right],
-        \quad
-        u = \Delta x\cos\theta + \Delta y\sin\theta,\;
-        v = -\Delta x\sin\theta + \Delta y\cos\theta
-
-    with ``sigma_x = x_fwhm / (2 sqrt(2 ln 2))`` and likewise for y.  The
-    pixel sum equals ``flux`` to 1e-7 when both FWHMs exceed about 2.2
-    pixels (to 1e-3 at 1.5 pixels); use `IntegratedGaussianPRF` for
-    narrower, undersampled stars.
-
-    Parameters
-    ----------
-    flux : float, optional
-        The total flux.
-    x_0, y_0 : float, optional
-        The centre.
-    x_fwhm, y_fwhm : float, optional
-        The full widths at half maximum (pixels) along the model's own
-        axes: ``x_fwhm`` along the direction at angle ``theta`` from the +x
-        axis, ``y_fwhm`` perpendicular to it.
-    theta : float, optional
-        The counter-clockwise rotation of the ``x_fwhm`` axis from the +x
-        axis, in **degrees**.
-    **kwargs
-        Other astropy model keywords.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from psfkit.photometry import GaussianPSF
-    >>> psf = GaussianPSF(flux=10, x_0=20, y_0=20, x_fwhm=4, y_fwhm=2.5,
-    ...                   theta=30)
-    >>> yy, xx = np.mgrid[0:41, 0:41]
-    >>> round(float(psf(xx, yy).sum()), 6)
-    10.0
-    >>> round(psf.fwhm, 4)
-    3.1623
-    """
-
-    flux = Parameter(default=1.0, description="total flux")
-    x_0 = Parameter(default=0.0, description="x (column) of the centre")
-    y_0 = Parameter(default=0.0, description="y (row) of the centre")
-    x_fwhm = Parameter(default=1.0, description="FWHM along the first axis")
-    y_fwhm = Parameter(default=1.0, description="FWHM along the second axis")
-    theta = Parameter(default=0.0, description="rotation (degrees, CCW)")
-
-    def __init__(self, flux=flux.default, x_0=x_0.default, y_0=y_0.default,
-                 x_fwhm=x_fwhm.default, y_fwhm=y_fwhm.default,
-                 theta=theta.default, **kwargs):
-        for name, value in (("x_fwhm", x_fwhm), ("y_fwhm", y_fwhm)):
-            if np.ndim(value) == 0:
-                check_positive(name, value)
-        super().__init__(flux=flux, x_0=x_0, y_0=y_0, x_fwhm=x_fwhm,
-                         y_fwhm=y_fwhm, theta=theta, **kwargs)
-
-    def _compute(self, x, y, flux, x_0, y_0, x_fwhm, y_fwhm, theta, *,
-                 jacobian=False):
-        return engines.elliptical_gaussian(x, y, flux, x_0, y_0, x_fwhm,
-                                           y_fwhm, theta, jacobian=jacobian)
-
-    @property
-    def fwhm(self):
-        """The geometric mean of ``x_fwhm`` and ``y_fwhm`` (same area)."""
-        return float(np.sqrt(abs(_scalar(self.x_fwhm) * _scalar(self.y_fwhm))))
-
-    def bounding_box(self, factor=5.5):
-        """
-        The box enclosing the ``factor``-sigma ellipse.
-
-        Parameters
-        ----------
-        factor : float, optional
-            The half-size in units of the standard deviations.
-
-        Returns
-        -------
-        bbox : tuple
-            ``((y_low, y_high), (x_low, x_high))``.
-        """
-        sx = abs(_scalar(self.x_fwhm)) / engines.FWHM_PER_SIGMA
-        sy = abs(_scalar(self.y_fwhm)) / engines.FWHM_PER_SIGMA
-        t = np.deg2rad(_scalar(self.theta))
-        dx = factor * np.hypot(sx * np.cos(t), sy * np.sin(t))
-        dy = factor * np.hypot(sx * np.sin(t), sy * np.cos(t))
-        x0 = _scalar(self.x_0)
-        y0 = _scalar(self.y_0)
-        return ((y0 - dy, y0 + dy), (x0 - dx, x0 + dx))
-
-
-class MoffatPSF(PSFModelMixin, Fittable2DModel):
-    r"""
-    A circular Moffat PSF sampled at the pixel centres, normalised to flux.
+    A circular Moffat PSF sampled at the pixel centres, normalised to flux
+    (photutils 3.x's model).
 
     .. math::
 
@@ -240,17 +189,19 @@ class MoffatPSF(PSFModelMixin, Fittable2DModel):
     x_0, y_0 : float, optional
         The centre.
     alpha : float, optional
-        The core width (pixels).
+        The core width (pixels); fixed by default.
     beta : float, optional
-        The power index; must be greater than 1.
+        The power index, greater than 1; fixed by default.
+    bbox_factor : float, optional
+        The half size of the bounding box in units of the FWHM.
     **kwargs
         Other astropy model keywords.
 
     Notes
     -----
-    ``fwhm = 2 alpha sqrt(2**(1/beta) - 1)``.  The bounding box is the
-    circle-enclosing square holding all but 1e-4 of the flux (set by
-    ``tol``).
+    ``fwhm = 2 alpha sqrt(2**(1/beta) - 1)``.  Defaults, fixed parameters,
+    bounds and bounding box are photutils 3.x's; the values equal its
+    ``MoffatPSF`` to rounding.
 
     Examples
     --------
@@ -262,19 +213,21 @@ class MoffatPSF(PSFModelMixin, Fittable2DModel):
     0.159155
     """
 
-    flux = Parameter(default=1.0, description="total flux")
-    x_0 = Parameter(default=0.0, description="x (column) of the centre")
-    y_0 = Parameter(default=0.0, description="y (row) of the centre")
-    alpha = Parameter(default=1.0, description="core width (pixels)")
-    beta = Parameter(default=2.5, description="power index (> 1)")
+    alpha = Parameter(default=1.0, fixed=True, bounds=(TINY, None),
+                      description="core width (pixels)")
+    beta = Parameter(default=2.0, fixed=True, bounds=(1.0, None),
+                     description="power index (> 1)")
 
-    def __init__(self, flux=flux.default, x_0=x_0.default, y_0=y_0.default,
-                 alpha=alpha.default, beta=beta.default, **kwargs):
-        if np.ndim(alpha) == 0:
-            check_positive("alpha", alpha)
+    _default_bbox_factor = 10.0
+
+    def __init__(self, *, flux=1.0, x_0=0.0, y_0=0.0,
+                 alpha=alpha.default, beta=beta.default, bbox_factor=10.0,
+                 **kwargs):
+        check_shape_values(alpha=alpha)
         if np.ndim(beta) == 0 and not beta > 1:
             msg = f"beta must be greater than 1 for a finite flux, got {beta}"
             raise ValueError(msg)
+        self.bbox_factor = bbox_factor
         super().__init__(flux=flux, x_0=x_0, y_0=y_0, alpha=alpha, beta=beta,
                          **kwargs)
 
@@ -285,27 +238,74 @@ class MoffatPSF(PSFModelMixin, Fittable2DModel):
     @property
     def fwhm(self):
         """The full width at half maximum (pixels)."""
-        return float(engines.moffat_fwhm(_scalar(self.alpha),
-                                         _scalar(self.beta)))
+        return float(engines.moffat_fwhm(scalar(self.alpha),
+                                         scalar(self.beta)))
 
-    def bounding_box(self, tol=1e-4):
-        """
-        The square holding the circle outside which ``tol`` of the flux lies.
+    def _half_extent(self, factor):
+        delta = factor * self.fwhm
+        return delta, delta
 
-        Parameters
-        ----------
-        tol : float, optional
-            The fraction of the flux left outside the circle.
 
-        Returns
-        -------
-        bbox : tuple
-            ``((y_low, y_high), (x_low, x_high))``.
-        """
-        alpha = abs(_scalar(self.alpha))
-        beta = _scalar(self.beta)
-        # enclosed fraction within r is 1 - (1 + r^2/alpha^2)^(1 - beta)
-        radius = alpha * np.sqrt(tol ** (1.0 / (1.0 - beta)) - 1.0)
-        x0 = _scalar(self.x_0)
-        y0 = _scalar(self.y_0)
-        return ((y0 - radius, y0 + radius), (x0 - radius, x0 + radius))
+class AiryDiskPSF(AnalyticPSF):
+    r"""
+    An Airy disk sampled at the pixel centres, normalised to flux
+    (photutils 3.x's model).
+
+    .. math::
+
+        f(r) = \frac{\pi F}{4 a^2}
+        \left[\frac{2 J_1(\pi r / a)}{\pi r / a}\right]^2,
+        \quad a = R / R_z
+
+    with ``R`` the ``radius`` of the first dark ring and ``R_z = 1.2197``
+    the first zero of ``J_1(\pi x)``; the integral over the plane is
+    ``flux``.
+
+    Parameters
+    ----------
+    flux : float, optional
+        The total flux.
+    x_0, y_0 : float, optional
+        The centre.
+    radius : float, optional
+        The radius of the first dark ring (pixels); fixed by default.
+    bbox_factor : float, optional
+        The half size of the bounding box in units of the FWHM.
+    **kwargs
+        Other astropy model keywords.
+
+    Examples
+    --------
+    >>> from psfkit.photometry import AiryDiskPSF
+    >>> psf = AiryDiskPSF(flux=1.0, radius=3.0)
+    >>> round(psf.fwhm, 4)
+    2.531
+    >>> round(float(psf(3.0, 0.0)), 12)  # the first dark ring
+    0.0
+    """
+
+    radius = Parameter(default=1.0, fixed=True, bounds=(TINY, None),
+                       description="radius of the first dark ring (pixels)")
+
+    _default_bbox_factor = 10.0
+
+    def __init__(self, *, flux=1.0, x_0=0.0, y_0=0.0,
+                 radius=radius.default, bbox_factor=10.0, **kwargs):
+        check_shape_values(radius=radius)
+        self.bbox_factor = bbox_factor
+        super().__init__(flux=flux, x_0=x_0, y_0=y_0, radius=radius, **kwargs)
+
+    def _compute(self, x, y, flux, x_0, y_0, radius, *, jacobian=False):
+        return engines.airy_disk(x, y, flux, x_0, y_0, radius,
+                                 jacobian=jacobian)
+
+    @property
+    def fwhm(self):
+        """The full width at half maximum (pixels): ``0.8437 radius``."""
+        # the half-maximum radius of (2 J1(q) / q)**2 is q = 1.6163...
+        return float(2.0 * 1.616339948310703 * scalar(self.radius)
+                     / engines.AIRY_ZERO / np.pi)
+
+    def _half_extent(self, factor):
+        delta = factor * self.fwhm
+        return delta, delta

@@ -1,0 +1,410 @@
+"""
+Figures of photometry results: detections on the image, the data, model
+and residual of a PSF fit, and the quality flags of every source.
+
+Every figure is meant to go into a paper as it is: colour bars labelled
+with the data unit, axes labelled in pixels (or in right ascension and
+declination when the image has a celestial WCS), markers that leave the
+field visible, and a title that says which part of the image is shown.
+matplotlib is needed only here (``pip install psfkit[all]``).
+"""
+
+import numpy as np
+
+from ..utils import coerce_data, find_xy_columns
+
+__all__ = ["plot_detections", "plot_residuals", "plot_flags"]
+
+#: above this many markers in view only the brightest are drawn
+MAX_MARKERS = 3000
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover - the all extra installs it
+        msg = "psfkit.photometry.plotting needs matplotlib (pip install matplotlib)"
+        raise ImportError(msg) from None
+    return plt
+
+
+def _image(data, wcs, unit):
+    """Plain values, the celestial WCS (or None) and the unit text."""
+    arr = coerce_data(data, name="data", allow_all_masked=True)
+    wcs = arr.wcs if wcs is None else wcs
+    if wcs is not None and not getattr(wcs, "has_celestial", False):
+        wcs = None
+    if wcs is not None and hasattr(wcs, "celestial"):
+        wcs = wcs.celestial
+    unit = arr.unit if unit is None else unit
+    values = np.where(arr.mask, np.nan, arr.data)
+    return values, wcs, unit
+
+
+def _unit_label(name, unit):
+    if unit is None:
+        return f"{name} (no unit given)"
+    text = str(unit)
+    return f"{name} [{text}]" if text else f"{name} [dimensionless]"
+
+
+def _region(region, shape):
+    """``(x0, x1, y0, y1)`` pixel bounds (inclusive) of the view."""
+    ny, nx = shape
+    if region is None:
+        return 0, nx - 1, 0, ny - 1
+    x0, x1, y0, y1 = (int(v) for v in region)
+    x0, x1 = max(0, min(x0, x1)), min(nx - 1, max(x0, x1))
+    y0, y1 = max(0, min(y0, y1)), min(ny - 1, max(y0, y1))
+    if x0 > x1 or y0 > y1:
+        msg = f"region {region} does not overlap the {nx}x{ny} image"
+        raise ValueError(msg)
+    return x0, x1, y0, y1
+
+
+def _region_text(bounds, shape):
+    x0, x1, y0, y1 = bounds
+    ny, nx = shape
+    if (x0, x1, y0, y1) == (0, nx - 1, 0, ny - 1):
+        return f"whole image, {nx} x {ny} pixels"
+    return f"x {x0}-{x1}, y {y0}-{y1} of the {nx} x {ny} pixel image"
+
+
+def _axes(ax, wcs, fig=None, position=111):
+    plt = _pyplot()
+    if ax is not None:
+        return ax
+    fig = plt.figure(figsize=(7, 6)) if fig is None else fig
+    if wcs is not None:
+        return fig.add_subplot(position, projection=wcs)
+    return fig.add_subplot(position)
+
+
+def _label_axes(ax, wcs):
+    if wcs is not None and hasattr(ax, "coords"):
+        ax.coords[0].set_axislabel("Right ascension")
+        ax.coords[1].set_axislabel("Declination")
+    else:
+        ax.set_xlabel("x (pixel)")
+        ax.set_ylabel("y (pixel)")
+
+
+def _norm(values, bounds, stretch):
+    from astropy.visualization import (
+        AsinhStretch,
+        ImageNormalize,
+        LinearStretch,
+        PercentileInterval,
+    )
+
+    x0, x1, y0, y1 = bounds
+    view = values[y0:y1 + 1, x0:x1 + 1]
+    view = view[np.isfinite(view)]
+    if view.size == 0:
+        view = np.zeros(1)
+    stretches = {"asinh": AsinhStretch(0.05), "linear": LinearStretch()}
+    if stretch not in stretches:
+        msg = f"stretch must be 'asinh' or 'linear', got {stretch!r}"
+        raise ValueError(msg)
+    return ImageNormalize(view, interval=PercentileInterval(99.5),
+                          stretch=stretches[stretch])
+
+
+def _show(ax, values, bounds, norm, cmap, label, unit):
+    plt = _pyplot()
+    x0, x1, y0, y1 = bounds
+    im = ax.imshow(values, origin="lower", cmap=cmap, norm=norm,
+                   interpolation="nearest")
+    ax.set_xlim(x0 - 0.5, x1 + 0.5)
+    ax.set_ylim(y0 - 0.5, y1 + 0.5)
+    bar = plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    bar.set_label(_unit_label(label, unit))
+    return im
+
+
+def _positions(table):
+    xname, yname = find_xy_columns(table, name="sources")
+    x = np.asarray(getattr(table[xname], "value", table[xname]), dtype=float)
+    y = np.asarray(getattr(table[yname], "value", table[yname]), dtype=float)
+    return x, y
+
+
+def _brightness(table):
+    for name in ("flux_fit", "flux", "peak", "peak_value", "flux_init"):
+        if name in table.colnames:
+            return np.asarray(getattr(table[name], "value", table[name]),
+                              dtype=float)
+    return None
+
+
+def _marker_radius(table, radius):
+    if radius is not None:
+        return float(radius)
+    if "fwhm" in table.colnames:
+        fwhm = np.nanmedian(np.asarray(getattr(table["fwhm"], "value",
+                                               table["fwhm"]), dtype=float))
+        if np.isfinite(fwhm) and fwhm > 0:
+            return 1.5 * float(fwhm)
+    return 4.0
+
+
+def _draw_circles(ax, x, y, radius, color, n_view):
+    """Rings of ``radius`` pixels at ``(x, y)``."""
+    from matplotlib.collections import EllipseCollection
+
+    # thin, translucent rings whose size follows the zoom: with thousands
+    # of sources the field stays visible between and inside them
+    width = 0.9 if n_view < 300 else 0.5
+    diameter = np.full(x.size, 2.0 * radius)
+    rings = EllipseCollection(diameter, diameter, np.zeros(x.size),
+                              units="xy", offsets=np.column_stack([x, y]),
+                              offset_transform=ax.transData,
+                              facecolors="none", edgecolors=color,
+                              linewidths=width, alpha=0.8)
+    ax.add_collection(rings)
+    return rings
+
+
+def plot_detections(data, sources, *, ax=None, region=None, wcs=None,
+                    unit=None, marker_radius=None, color="tab:orange",
+                    cmap="Greys", stretch="asinh", title=None,
+                    max_markers=MAX_MARKERS):
+    """
+    The image with a ring around every detected source.
+
+    Parameters
+    ----------
+    data : array-like, ``Quantity`` or ``NDData``
+        The image (an NDData's celestial WCS gives sky axes).
+    sources : `~astropy.table.Table`
+        The detections (any position columns `~psfkit.utils.find_column`
+        knows: ``x_centroid``, ``x_fit``, ``x_peak``...).
+    ax : `matplotlib.axes.Axes`, optional
+        Draw into these axes (a new figure otherwise).
+    region : tuple of 4 int, optional
+        ``(x_min, x_max, y_min, y_max)`` pixels to show; the whole image
+        by default.  The title says which part is shown.
+    wcs : WCS, optional
+        A celestial WCS (the data's own by default).
+    unit : `~astropy.units.Unit` or str, optional
+        The data unit for the colour bar (the data's own by default).
+    marker_radius : float, optional
+        The ring radius in pixels; 1.5 times the median ``fwhm`` column,
+        or 4 pixels.
+    color, cmap, stretch : optional
+        The ring colour, the image colour map, and ``'asinh'`` or
+        ``'linear'`` intensity scaling (99.5% of the shown pixels span the
+        colour map).
+    title : str, optional
+        The title; by default the number of sources and the region shown.
+    max_markers : int, optional
+        With more sources in view, only this many of the brightest are
+        drawn (the legend says so).
+
+    Returns
+    -------
+    ax : `matplotlib.axes.Axes`
+    """
+    values, wcs, unit = _image(data, wcs, unit)
+    bounds = _region(region, values.shape)
+    ax = _axes(ax, wcs)
+    _show(ax, values, bounds, _norm(values, bounds, stretch), cmap,
+          "pixel value", unit)
+    x, y = _positions(sources)
+    x0, x1, y0, y1 = bounds
+    view = (x >= x0 - 0.5) & (x <= x1 + 0.5) & (y >= y0 - 0.5) & (y <= y1 + 0.5)
+    idx = np.flatnonzero(view)
+    label = f"{idx.size} detections"
+    bright = _brightness(sources)
+    if idx.size > max_markers and bright is not None:
+        order = np.argsort(-np.nan_to_num(bright[idx], nan=-np.inf))
+        idx = idx[order[:max_markers]]
+        label = f"{max_markers} brightest of {int(view.sum())} detections"
+    from matplotlib.lines import Line2D
+
+    _draw_circles(ax, x[idx], y[idx], _marker_radius(sources, marker_radius),
+                  color, idx.size)
+    proxy = Line2D([], [], marker="o", markerfacecolor="none",
+                   markeredgecolor=color, linestyle="none", label=label)
+    ax.legend(handles=[proxy], loc="upper right", fontsize="small",
+              framealpha=0.8)
+    _label_axes(ax, wcs)
+    ax.set_title(title or f"{len(sources)} sources detected; "
+                 f"{_region_text(bounds, values.shape)}")
+    return ax
+
+
+def plot_residuals(data, result, *, region=None, wcs=None, unit=None,
+                   background=None, cmap="Greys", stretch="asinh",
+                   title=None, fig=None):
+    """
+    Data, fitted model and residual side by side.
+
+    Parameters
+    ----------
+    data : array-like, ``Quantity`` or ``NDData``
+        The image that was fitted.
+    result : `~psfkit.photometry.PSFPhotometryResult` or array-like
+        The photometry result (its ``model_image``, ``residual_image`` and
+        ``background`` are used), or a residual image.
+    region : tuple of 4 int, optional
+        ``(x_min, x_max, y_min, y_max)`` pixels to show (the whole image by
+        default); named in the title.
+    wcs : WCS, optional
+        A celestial WCS (the data's own by default).
+    unit : `~astropy.units.Unit` or str, optional
+        The data unit for the colour bars.
+    background : float or array-like, optional
+        The background to subtract from the data panel when ``result`` is
+        a plain residual image.
+    cmap, stretch : optional
+        The colour map and intensity scaling of the data and model panels
+        (the residual panel is linear and symmetric about zero).
+    title : str, optional
+        The figure title.
+    fig : `matplotlib.figure.Figure`, optional
+        The figure to draw into.
+
+    Returns
+    -------
+    fig : `matplotlib.figure.Figure`
+    """
+    plt = _pyplot()
+    values, wcs, unit = _image(data, wcs, unit)
+    if hasattr(result, "residual_image"):
+        residual = np.asarray(getattr(result.residual_image, "value",
+                                      result.residual_image), dtype=float)
+        model = np.asarray(getattr(result.model_image, "value",
+                                   result.model_image), dtype=float)
+        background = getattr(result, "background", background)
+    else:
+        residual = np.asarray(getattr(result, "value", result), dtype=float)
+        model = None
+    if residual.shape != values.shape:
+        msg = (f"the residual image {residual.shape} and the data "
+               f"{values.shape} must have the same shape")
+        raise ValueError(msg)
+    bkg = 0.0 if background is None else np.asarray(
+        getattr(background, "value", background), dtype=float)
+    subtracted = values - bkg
+    if model is None:
+        model = subtracted - residual
+    bounds = _region(region, values.shape)
+    fig = plt.figure(figsize=(15, 4.8)) if fig is None else fig
+    norm = _norm(subtracted, bounds, stretch)
+    panels = (("data - background", subtracted, norm, cmap),
+              ("fitted model", model, norm, cmap))
+    for k, (name, image, pnorm, pcmap) in enumerate(panels):
+        ax = _axes(None, wcs, fig, 131 + k)
+        _show(ax, image, bounds, pnorm, pcmap, name, unit)
+        _label_axes(ax, wcs)
+        ax.set_title(name)
+    ax = _axes(None, wcs, fig, 133)
+    x0, x1, y0, y1 = bounds
+    view = residual[y0:y1 + 1, x0:x1 + 1]
+    view = view[np.isfinite(view)]
+    limit = float(np.percentile(np.abs(view), 99.5)) if view.size else 1.0
+    from matplotlib.colors import Normalize
+
+    _show(ax, residual, bounds, Normalize(-limit or -1.0, limit or 1.0),
+          "RdBu_r", "residual", unit)
+    _label_axes(ax, wcs)
+    ax.set_title("residual (data - background - model)")
+    fig.suptitle(title or f"PSF photometry residuals; "
+                 f"{_region_text(bounds, values.shape)}")
+    fig.tight_layout()
+    return fig
+
+
+def _flag_names(bits):
+    try:
+        from .fitting.flags import PSFFlags
+    except ImportError:  # pragma: no cover
+        return {b: f"bit {b}" for b in bits}
+    names = {}
+    for bit in bits:
+        try:
+            names[bit] = PSFFlags(bit).name.lower().replace("_", " ")
+        except ValueError:
+            names[bit] = f"bit {bit}"
+    return names
+
+
+def plot_flags(result, *, data=None, ax=None, region=None, wcs=None,
+               unit=None, cmap="Greys", stretch="asinh", title=None):
+    """
+    Where the flagged fits are: every source coloured by its flags.
+
+    Parameters
+    ----------
+    result : `~psfkit.photometry.PSFPhotometryResult` or `~astropy.table.Table`
+        The photometry result, or its table (``flags`` column and fitted
+        or initial positions).
+    data : array-like, ``Quantity`` or ``NDData``, optional
+        The image to show underneath.
+    ax : `matplotlib.axes.Axes`, optional
+        Draw into these axes.
+    region : tuple of 4 int, optional
+        ``(x_min, x_max, y_min, y_max)`` pixels to show.
+    wcs : WCS, optional
+        A celestial WCS (the data's own by default).
+    unit : `~astropy.units.Unit` or str, optional
+        The data unit for the colour bar.
+    cmap, stretch : optional
+        The image colour map and intensity scaling.
+    title : str, optional
+        The title; by default the flag counts and the region shown.
+
+    Returns
+    -------
+    ax : `matplotlib.axes.Axes`
+
+    Notes
+    -----
+    Clean fits are small grey dots; each flag bit present gets its own
+    colour and legend entry with its count (a source with several bits
+    appears under each).
+    """
+    plt = _pyplot()
+    table = getattr(result, "table", result)
+    if "flags" not in table.colnames:
+        msg = "the table has no flags column"
+        raise ValueError(msg)
+    flags = np.asarray(table["flags"], dtype=np.int64)
+    x, y = _positions(table)
+    shape = None
+    if data is not None:
+        values, wcs, unit = _image(data, wcs, unit)
+        shape = values.shape
+    else:
+        values = None
+        shape = (int(np.nanmax(y, initial=0)) + 1,
+                 int(np.nanmax(x, initial=0)) + 1)
+    bounds = _region(region, shape)
+    ax = _axes(ax, wcs)
+    if values is not None:
+        _show(ax, values, bounds, _norm(values, bounds, stretch), cmap,
+              "pixel value", unit)
+    else:
+        x0, x1, y0, y1 = bounds
+        ax.set_xlim(x0 - 0.5, x1 + 0.5)
+        ax.set_ylim(y0 - 0.5, y1 + 0.5)
+        ax.set_aspect("equal")
+    clean = flags == 0
+    ax.scatter(x[clean], y[clean], s=4, color="0.55", linewidths=0,
+               label=f"no flag ({int(clean.sum())})")
+    bits = [1 << k for k in range(63) if np.any(flags & (1 << k))]
+    names = _flag_names(bits)
+    colours = plt.cm.tab10(np.arange(max(len(bits), 1)) % 10)
+    for colour, bit in zip(colours, bits, strict=False):
+        sel = (flags & bit) != 0
+        ax.scatter(x[sel], y[sel], s=22, facecolors="none",
+                   edgecolors=[colour], linewidths=1.0,
+                   label=f"{names[bit]} ({int(sel.sum())})")
+    ax.legend(loc="upper right", fontsize="small", framealpha=0.8,
+              title="flags")
+    _label_axes(ax, wcs)
+    n_flagged = int((~clean).sum())
+    ax.set_title(title or f"{n_flagged} of {len(table)} fits flagged; "
+                 f"{_region_text(bounds, shape)}")
+    return ax

@@ -1,0 +1,80 @@
+"""The figures of psfkit.fitpsf.plotting: labels, colour bars, marks."""
+
+import astropy.units as u
+import numpy as np
+import pytest
+
+from psfkit.datasets import make_adi_sequence
+from psfkit.fitpsf import KLIP, adi_subtract, contrast_curve, snr_map
+
+plt = pytest.importorskip("matplotlib.pyplot")
+from psfkit.fitpsf import plotting  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def reduced():
+    cube, parangs, truth = make_adi_sequence(n_frames=10, shape=(41, 41),
+                                             random_state=2, mask_radius=3)
+    res = adi_subtract(cube, parangs, KLIP, n_delta=0.75, fwhm=4.0)
+    return cube, parangs, truth, res
+
+
+def _colorbar_label(fig):
+    return [a.get_ylabel() for a in fig.axes if a.get_label() == "<colorbar>"]
+
+
+def test_plot_residual(reduced):
+    _, _, truth, res = reduced
+    pos = [(truth["x"][0], truth["y"][0])]
+    fig = plotting.plot_residual(res, marks=pos, unit="electron / s")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "x [pixel]" and ax.get_ylabel() == "y [pixel]"
+    assert _colorbar_label(fig) == ["residual [electron / s]"]
+    im = ax.get_images()[0]
+    vmin, vmax = im.get_clim()
+    assert vmin == -vmax > -np.inf
+    # masked pixels are blank (NaN), the star and the companion are marked
+    assert np.ma.getmaskarray(im.get_array())[20, 20]
+    xs = sorted(float(x) for line in ax.get_lines() for x in line.get_xdata())
+    assert xs == sorted([20.0, float(truth["x"][0])])
+    plt.close(fig)
+    # the unit of a Quantity is used
+    fig = plotting.plot_residual(res.image.filled(0.0) * u.adu)
+    assert _colorbar_label(fig) == ["residual [adu]"]
+    plt.close(fig)
+
+
+def test_plot_snr_map(reduced):
+    _, _, truth, res = reduced
+    smap = snr_map(res.image, 4.0)
+    fig, ax = plt.subplots()
+    out = plotting.plot_snr_map(smap, ax=ax, marks=[(truth["x"][0],
+                                                     truth["y"][0])])
+    assert out is fig
+    assert _colorbar_label(fig) == ["SNR (Student-t, Mawet et al. 2014)"]
+    vmin, vmax = ax.get_images()[0].get_clim()
+    assert vmax == max(5.0, float(smap.max())) and vmin == -vmax / 2
+    plt.close(fig)
+    with pytest.raises(ValueError, match="vmax"):
+        plotting.plot_snr_map(smap, vmax=-1)
+
+
+def test_plot_contrast_curve(reduced):
+    cube, parangs, truth, _ = reduced
+    curve = contrast_curve(cube, parangs, KLIP, fwhm=4.0,
+                           star_flux=truth.meta["star_flux"],
+                           separations=[8, 12], n_delta=0.75, n_angles=1)
+    fig = plotting.plot_contrast_curve(curve, truth=truth,
+                                       pixel_scale=12.25 * u.mas)
+    ax, twin = fig.axes
+    assert ax.get_xlabel() == "separation [mas]"
+    assert ax.get_ylabel() == "5-sigma contrast (flux ratio)"
+    assert twin.get_ylabel() == "throughput (dashed)"
+    np.testing.assert_allclose(ax.get_lines()[0].get_xdata(),
+                               np.array([8, 12]) * 12.25)
+    assert ax.get_yscale() == "log"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="angle per pixel"):
+        plotting.plot_contrast_curve(curve, pixel_scale=3 * u.m)
+    with pytest.raises(ValueError, match="'contrast' column"):
+        plotting.plot_contrast_curve(curve[["separation"]])

@@ -1,0 +1,149 @@
+"""The shared dialect: warnings at the user's line, renamed keywords,
+executors, progress bars, reprs and the column-alias resolver."""
+
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+import warnings
+
+from astropy.nddata import NDData
+from astropy.table import QTable, Table
+import astropy.units as u
+import numpy as np
+import pytest
+
+from psfkit.datasets import make_noise_image
+from psfkit.utils import (
+    COLUMN_ALIASES,
+    NoDetectionsWarning,
+    ParamReprMixin,
+    PsfkitDeprecationWarning,
+    PsfkitWarning,
+    SummaryReprMixin,
+    describe,
+    executor_kind,
+    executor_threads,
+    find_column,
+    find_xy_columns,
+    progress_bar,
+    renamed_keyword,
+    resolve_executor,
+    run_tasks,
+    warn,
+)
+
+
+def test_warn_points_at_the_callers_line():
+    with pytest.warns(NoDetectionsWarning) as record:
+        warn("nothing found", NoDetectionsWarning)  # this line
+    assert record[0].filename == __file__
+
+
+def test_deep_warning_points_at_user_code():
+    """A warning raised inside psfkit names this test file, not psfkit."""
+    with pytest.warns(PsfkitDeprecationWarning) as record:
+        make_noise_image((4, 4), mean=0.0, stddev=1.0, seed=1)
+    assert record[0].filename == __file__
+
+
+def test_renamed_keyword():
+    assert renamed_keyword("seed", None, "random_state", 4) == 4
+    with pytest.warns(PsfkitDeprecationWarning, match="use random_state="):
+        assert renamed_keyword("seed", 3, "random_state", None,
+                               default=None) == 3
+    with pytest.raises(TypeError, match="not both"):
+        renamed_keyword("seed", 3, "random_state", 4, default=None)
+
+
+def test_executor_kinds_and_threads():
+    assert executor_kind(None) == "serial"
+    assert executor_kind(3) == "threads"
+    with pytest.raises(ValueError, match="positive number of threads"):
+        executor_kind(0)
+    with pytest.raises(TypeError, match="executor must be"):
+        executor_kind("many")
+    assert executor_threads(2) == 2
+    assert executor_threads(None) >= 1
+    with ThreadPoolExecutor(3) as pool:
+        assert executor_threads(pool) == 3
+    with ProcessPoolExecutor(1) as pool, pytest.raises(TypeError,
+                                                       match="threads of one"):
+        executor_threads(pool)
+
+
+def _mod(task, shared):
+    return task % shared
+
+
+def test_run_tasks_with_threads_keeps_order():
+    assert run_tasks(abs, [-3, 2, -1], 2) == [3, 2, 1]
+    assert run_tasks(_mod, [7, 9], None, shared=4) == [3, 1]
+    assert run_tasks(_mod, [7, 9], 2, shared=4) == [3, 1]
+
+
+def test_resolve_executor_aliases():
+    with pytest.warns(PsfkitDeprecationWarning, match="n_threads= is deprecated"):
+        assert resolve_executor(None, n_threads=2) == 2
+    with pytest.raises(TypeError, match="not both"):
+        resolve_executor(2, n_threads=3)
+    assert resolve_executor(None) is None
+
+
+def test_progress_bar_disabled_and_enabled(capsys):
+    assert list(progress_bar([1, 2], enabled=False)) == [1, 2]
+    with progress_bar(total=2, enabled=False) as bar:
+        bar.update(2)
+    pytest.importorskip("tqdm")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert list(progress_bar(range(3), enabled=True, desc="demo")) == [0, 1, 2]
+    assert "demo" in capsys.readouterr().err
+
+
+def test_describe_never_prints_values():
+    big = np.arange(10_000.0).reshape(100, 100)
+    text = describe(big)
+    assert text == "<float64 array (100, 100)>" and "9999" not in text
+    assert describe(big * u.DN / u.s).endswith("unit DN / s>")
+    nd = NDData(np.zeros((3, 4), np.float32), mask=np.eye(3, 4, dtype=bool),
+                unit="adu")
+    assert describe(nd) == "<NDData float32, (3, 4), unit adu, 3 masked>"
+    assert describe(QTable({"a": [1, 2]})) == "<QTable: 2 rows, 1 columns>"
+    assert describe(3.14159265) == "3.14159"
+    assert describe(2.5 * u.s) == "2.5 s"
+
+
+def test_summary_and_param_reprs():
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Result(SummaryReprMixin):
+        image: np.ndarray
+        kernel_sum: float
+
+    r = Result(np.zeros((512, 512)), 1.23456789)
+    assert repr(r) == "Result(image=<float64 array (512, 512)>, kernel_sum=1.23457)"
+    assert "frozen" not in repr(r)
+    assert "<table>" in r._repr_html_()
+
+    class Finder(ParamReprMixin):
+        _repr_params = ("threshold", "fwhm")
+
+        def __init__(self):
+            self.threshold, self.fwhm = 10.0, 4.7
+
+    assert repr(Finder()) == "Finder(threshold=10, fwhm=4.7)"
+
+
+def test_find_column_priority_and_errors():
+    t = Table({"x_0": [1.0], "x": [2.0], "ycentroid": [3.0]})
+    assert find_column(t, "x") == "x"  # photutils 3.x order: x before x_0
+    assert find_xy_columns(t) == ("x", "ycentroid")
+    assert find_column(t, "flux", required=False) is None
+    with pytest.raises(ValueError, match="catalog has no flux column"):
+        find_column(t, "flux", name="catalog")
+    assert COLUMN_ALIASES["x"][0] == "x_init"
+
+
+def test_warning_classes_are_astropy_user_warnings():
+    from astropy.utils.exceptions import AstropyUserWarning
+
+    assert issubclass(PsfkitWarning, AstropyUserWarning)
