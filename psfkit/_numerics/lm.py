@@ -14,7 +14,9 @@ only; a *problem* object holds the arrays and does the linear algebra:
   freedom, precision floor and number of unknowns;
 - ``problem.solve(lam, store=True)``: the step ``(A + lam diag(A)) d = g``
   of every working system (kept for ``trial`` when ``store``); returns the
-  per-system ``g.d`` and ``d.diag(A).d``;
+  per-system ``g.d`` and ``d.diag(A).d``.  With ``store=False`` it is the
+  test step of the convergence test, which leaves out the directions whose
+  equilibrated curvature is below ``TEST_RCOND`` of the largest;
 - ``problem.trial(mask=None)``: evaluate the kept steps (of the systems
   ``mask`` only, if given); returns the trial chi-squares;
 - ``problem.accept(ok)``: make the trial the current state where ``ok``;
@@ -35,10 +37,11 @@ system has converged when the undamped Gauss-Newton step would lower its
 chi-square by less than ``tol`` times its reduced chi-square per unknown
 (the remaining step is then about ``sqrt(tol)`` of the uncertainties, for
 a system of 3 unknowns as for one of 3000), or by less than its precision
-floor.  While ``lam`` is at most ``LAMBDA_EXACT`` the damped
-step stands for the undamped one in that test (its predicted decrease
-differs by less than ``lam`` over the smallest equilibrated eigenvalue),
-which saves a second solve.  A system whose damping passes
+floor.  Directions the data hardly determine (equilibrated curvature
+below ``TEST_RCOND`` of the largest, as for two stars fitted at nearly one
+place) are left out of that test: along them the fit could wander for
+hundreds of iterations without changing anything the uncertainties
+resolve.  A system whose damping passes
 ``LAMBDA_STUCK`` cannot lower chi-square any more: it has converged if the
 remaining decrease is below ``STUCK_RELATIVE`` of its chi-square (a
 minimum to rounding precision), and is reported as not converged
@@ -61,18 +64,21 @@ from . import linalg
 
 __all__ = ["levenberg_marquardt", "StackedProblem", "solve_stacked",
            "LMOutcome", "LAMBDA0", "LAMBDA_MIN", "LAMBDA_STUCK",
-           "LAMBDA_EXACT"]
+           "TEST_RCOND"]
 
 #: initial damping
 LAMBDA0 = 1e-3
 #: smallest damping
-LAMBDA_MIN = 1e-6
+LAMBDA_MIN = 1e-8
 #: damping beyond which no step lowers chi-square any more
 LAMBDA_STUCK = 1e10
-#: damping up to which the damped step serves in the convergence test
-LAMBDA_EXACT = 1e-4
+#: equilibrated curvature, relative to the largest, below which a
+#: direction is left out of the convergence test: the data determine it
+#: hundreds of times worse than the parameters themselves (two stars
+#: fitted at nearly one place), and no fit waits for it
+TEST_RCOND = 1e-5
 #: damping of the (numerically) undamped step
-_LAMBDA_NEWTON = 1e-6
+_LAMBDA_NEWTON = 1e-12
 #: an accepted step is tried once more when chi-square fell more than this
 #: many times the predicted decrease
 RHO_EXTEND = 1.5
@@ -144,14 +150,8 @@ def levenberg_marquardt(problem, *, maxiters, tol, progress=None):
         scale = scale * np.maximum(problem.unknowns(), 1)
         floor = problem.floor()
         g_step, step_d_step = problem.solve(lam)
-        decrement = g_step.copy()
-        # the damped step underestimates the remaining decrease: only where
-        # it already looks small must the undamped step confirm it
-        loose = (lam > LAMBDA_EXACT) & (decrement <= tol * scale)
-        if loose.any():
-            newton, _ = problem.solve(np.where(loose, _LAMBDA_NEWTON, lam),
-                                      store=False)
-            decrement = np.where(loose, newton, decrement)
+        decrement, _ = problem.solve(np.full(lam.shape, _LAMBDA_NEWTON),
+                                     store=False)
         done = (decrement <= tol * scale) | (decrement <= floor)
         if done.any():
             keep = ~done
@@ -300,7 +300,10 @@ class StackedProblem:
         return self._floor_all[self.rows]
 
     def solve(self, lam, store=True):
-        step, _ = linalg.damped_solve(self._a, self._g, lam)
+        if store:
+            step, _ = linalg.damped_solve(self._a, self._g, lam)
+        else:
+            step = test_solve(self._a, self._g)
         if store:
             self._step = step
         return (np.einsum("ij,ij->i", step, self._g),
@@ -365,6 +368,21 @@ class StackedProblem:
             return a, g
         keep = (~frozen).astype(float)
         return a * keep[:, :, None] * keep[:, None, :], g * keep
+
+
+def test_solve(a, g):
+    """
+    The undamped step of stacked normal equations for the convergence test.
+
+    Directions with an equilibrated eigenvalue below ``TEST_RCOND`` of the
+    largest are left out (see the module docstring).
+    """
+    idx = np.arange(a.shape[1])
+    m = a.copy()
+    d = np.diagonal(a, axis1=1, axis2=2)
+    m[:, idx, idx] += _LAMBDA_NEWTON * np.where(d > 0, d, 0.0)
+    step, _ = linalg.solve(m, g, rcond=TEST_RCOND)
+    return step
 
 
 def solve_stacked(residuals, u0, *, lower=None, upper=None, dof=None,

@@ -46,7 +46,7 @@ from scipy.spatial import cKDTree
 from ..._numerics.lm import levenberg_marquardt
 from ..models import base as _models
 from ._block_system import ClusterSolver
-from ._couplings import clusters, coupled_pairs
+from ._couplings import clusters, coupled_pairs, split_clusters
 from ._geometry import grid_xy, offset_maps
 
 __all__ = []
@@ -57,6 +57,8 @@ _REOPEN = 4.0
 #: pair blocks are recomputed once a star moved more than this (pixels,
 #: or the same in its other shape parameters) since they were computed
 _REUSE_SHIFT = 0.005
+#: the largest system of the LM loop (larger clusters are cut in pieces)
+SYSTEM_MAX = 24
 #: LM iterations per round before the coupled pairs are found again
 ROUND_ITERATIONS = 25
 
@@ -120,13 +122,20 @@ class AllStarProblem:
         self.resid = self.data_flat - self._accumulate(self.values)
         self.pair_up(np.ones(len(theta), dtype=bool))
 
-    def pair_up(self, active):
+    def pair_up(self, active, *, split=True):
         """
         Find the coupled pairs at the current positions, and the clusters
         of the ``active`` stars (the others are held where they are).
+
+        With ``split``, clusters of more than ``SYSTEM_MAX`` stars are cut
+        into pieces along their weakest couplings: each piece is a system
+        of the LM loop with its own damping, so that one star in trouble
+        does not hold back hundreds, and the pieces of a crowded region
+        meet through the residual image.  The uncertainties are computed
+        on the whole clusters (``split=False``).
         """
         geom, setup = self.geom, self.setup
-        self.pairs, self.offsets = coupled_pairs(
+        self.pairs, self.offsets, strength = coupled_pairs(
             self.theta[:, setup.x_col], self.theta[:, setup.y_col], geom.cx,
             geom.cy, self.table, geom.model_shape, self.min_coupling)
         both = active[self.pairs[:, 0]] & active[self.pairs[:, 1]]
@@ -136,6 +145,9 @@ class AllStarProblem:
         sub_label, self.sizes = clusters(len(stars), local[self.pairs[both]])
         self.label = np.full(len(active), -1)
         self.label[stars] = sub_label
+        if split:
+            self.label, self.sizes = split_clusters(self.label, self.pairs,
+                                                    strength, SYSTEM_MAX)
         self._cluster_pixels()
         # pair blocks computed so far, and the parameters they were for
         nf, npar = self.nf, self.theta.shape[1]
@@ -199,8 +211,10 @@ class AllStarProblem:
         rank = np.full(len(flag), -1)
         rank[clusters] = np.arange(len(clusters))
         self.wlabel = rank[self.label[self.stars]]
-        both = (in_work[self.pairs[:, 0]] & in_work[self.pairs[:, 1]]
-                if len(self.pairs) else np.zeros(0, dtype=bool))
+        # the pairs inside a system (pairs across pieces of a cut cluster
+        # meet through the residual image)
+        i, j = self.pairs[:, 0], self.pairs[:, 1]
+        both = in_work[i] & (self.label[i] == self.label[j])
         self.wpairs_idx = np.flatnonzero(both)
         self.wpairs = local[self.pairs[self.wpairs_idx]]
         self._pair_plan(self.wpairs_idx)
@@ -475,6 +489,8 @@ def run(problem, todo, *, maxiters, tol, progress=None):
     converged = np.ones(n, dtype=bool)
     niter = np.zeros(n, dtype=int)
     active = np.asarray(todo, dtype=bool).copy()
+    # how far off its minimum each star's cluster was when last reopened
+    reopened = np.full(n, np.nan)
     spent = 0
     first = True
     while spent < maxiters and active.any():
@@ -493,8 +509,14 @@ def run(problem, todo, *, maxiters, tol, progress=None):
         if not nit.any():
             # the loop's own test found every active cluster at its minimum
             break
-        active = _off_minimum(problem, _neighbours(problem, active), tol)
-        active = (active | ~converged) & (niter < maxiters)
+        off = _off_minimum(problem, _neighbours(problem, active), tol)
+        # a cluster the loop stopped on a plateau stays off by the same
+        # amount: it is fitted again only if a neighbour's moves made it
+        # clearly worse since
+        again = (off > _REOPEN) & ~(off <= 2.0 * reopened)
+        reopened[again] = off[again]
+        active = (again | ~converged) & (niter < maxiters)
+    return converged, niter
     return converged, niter
 
 
@@ -510,12 +532,11 @@ def _neighbours(problem, stars):
 
 def _off_minimum(problem, candidates, tol):
     """
-    Stars of the clusters of ``candidates`` whose remaining Gauss-Newton
-    decrease exceeds the loop's tolerance (a little slack: the loop's own
-    test is exact; this one catches the clusters that a neighbour moved
-    after they stopped).
+    How far the clusters of ``candidates`` are from their minimum: each
+    star gets its cluster's remaining Gauss-Newton decrease in units of the
+    loop's convergence threshold (0 for the other stars).
     """
-    off = np.zeros(len(candidates), dtype=bool)
+    off = np.zeros(len(candidates))
     if not candidates.any():
         return off
     problem.pair_up(candidates)
@@ -528,6 +549,7 @@ def _off_minimum(problem, candidates, tol):
     dec = problem._cluster_sum(np.sum(newton * problem._grad, axis=1))
     scale = (problem.chi2() / np.maximum(problem.dof(), 1)
              * problem.unknowns())
-    bad = (dec > _REOPEN * tol * scale) & (dec > problem.floor())
-    off[problem.stars] = bad[problem.wlabel]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(dec > problem.floor(), dec / (tol * scale), 0.0)
+    off[problem.stars] = ratio[problem.wlabel]
     return off

@@ -28,6 +28,7 @@ from scipy import sparse
 from scipy.sparse import linalg as splinalg
 
 from ..._numerics import linalg
+from ..._numerics.lm import TEST_RCOND
 
 __all__ = []
 
@@ -35,8 +36,6 @@ __all__ = []
 DENSE_MAX = 32
 #: the sizes of the dense stacks (a cluster is padded to the next one)
 _STACK_SIZES = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32)
-#: relative damping of the test steps of large clusters
-_RIDGE = 1e-9
 #: clusters of up to this many stars get the exact inverse as covariance
 EXACT_COVARIANCE = 64
 
@@ -232,10 +231,10 @@ class ClusterSolver:
             The damping of every unknown (Marquardt's, relative to the
             diagonal).
         exact : bool, optional
-            For the (nearly) undamped test step: directions the data do
-            not determine (two stars fitted to one) are left out of the
-            step instead of amplifying rounding errors, as
-            `psfkit._numerics.linalg.solve` does for singular systems.
+            For the undamped test step of the convergence test: the
+            directions the data hardly determine (equilibrated curvature
+            below `psfkit._numerics.lm.TEST_RCOND` of the largest, two
+            stars fitted at nearly one place) are left out.
 
         Returns
         -------
@@ -244,13 +243,17 @@ class ClusterSolver:
         step = np.zeros((self.n, self.nf))
         for plan in self.plans:
             a = _damped(plan.assemble(diag, blocks), plan.gather(damp))
-            x, _ = linalg.solve(a, plan.gather(grad), check_condition=exact)
+            if exact:
+                x, _ = linalg.solve(a, plan.gather(grad), rcond=TEST_RCOND)
+            else:
+                x, _ = linalg.solve(a, plan.gather(grad),
+                                    check_condition=False)
             plan.scatter(x, step)
         if self.n_big:
             if exact:
-                # a ridge of 1e-9 (the matrices are equilibrated) keeps an
-                # undetermined direction from amplifying rounding errors
-                damp = np.maximum(damp, _RIDGE)
+                # a ridge at the test's cut (the matrices are equilibrated)
+                # takes the hardly determined directions out of the test
+                damp = np.maximum(damp, TEST_RCOND)
             step[self.big_stars] = self._sparse_solve(diag, blocks, grad, damp)
         return step
 

@@ -87,9 +87,12 @@ def coupled_pairs(x, y, cx, cy, table, model_shape,
         ``i < j`` in each row, sorted.
     offsets : ndarray of int, shape (n_pairs,)
         The `offset_maps` row of each pair (box of ``j`` from box of ``i``).
+    strength : ndarray, shape (n_pairs,)
+        The coupling of each pair from ``table``.
     """
     my, mx = model_shape
-    none = (np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64))
+    none = (np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64),
+            np.zeros(0))
     strong = np.argwhere(table > min_coupling)
     if len(cx) < 2 or strong.size == 0:
         return none
@@ -106,10 +109,13 @@ def coupled_pairs(x, y, cx, cy, table, model_shape,
     sx = np.rint(x[j] - x[i]).astype(np.int64)
     keep = ((np.abs(by) < my) & (np.abs(bx) < mx)
             & (np.abs(sy) < my) & (np.abs(sx) < mx))
-    keep[keep] = table[sy[keep] + my - 1, sx[keep] + mx - 1] > min_coupling
-    pairs, by, bx = pairs[keep], by[keep], bx[keep]
+    strength = np.zeros(len(pairs))
+    strength[keep] = table[sy[keep] + my - 1, sx[keep] + mx - 1]
+    keep &= strength > min_coupling
+    pairs, by, bx, strength = pairs[keep], by[keep], bx[keep], strength[keep]
     order = np.lexsort((pairs[:, 1], pairs[:, 0]))
-    return pairs[order], offset_index(by[order], bx[order], model_shape)
+    return (pairs[order], offset_index(by[order], bx[order], model_shape),
+            strength[order])
 
 
 def clusters(n, pairs):
@@ -135,3 +141,62 @@ def clusters(n, pairs):
     rank[np.argsort(first)] = np.arange(len(first))
     label = rank[inverse.ravel()]
     return label, np.bincount(label)
+
+
+def split_clusters(label, pairs, strength, max_size):
+    """
+    Split clusters larger than ``max_size`` stars into pieces.
+
+    Pairs are joined from the most strongly coupled down, as long as the
+    joined piece stays within ``max_size`` stars: each piece holds the
+    stars that move together, and the pieces of one cluster meet only
+    through their weaker couplings.
+
+    Parameters
+    ----------
+    label : ndarray of int, shape (n,)
+        Cluster of each star (``-1``: none).
+    pairs : ndarray of int, shape (n_pairs, 2)
+    strength : ndarray, shape (n_pairs,)
+    max_size : int
+
+    Returns
+    -------
+    label : ndarray of int, shape (n,)
+        Pieces numbered from 0 (``-1`` kept).
+    sizes : ndarray of int
+    """
+    sizes = np.bincount(label[label >= 0])
+    big = np.flatnonzero(sizes > max_size)
+    if big.size == 0:
+        return label, sizes
+    n = len(label)
+    inside = np.zeros(len(sizes) + 1, dtype=bool)
+    inside[big] = True
+    root = np.arange(n)
+    count = np.ones(n, dtype=np.int64)
+
+    def find(i):
+        while root[i] != i:
+            root[i] = root[root[i]]
+            i = root[i]
+        return i
+
+    sel = np.flatnonzero(inside[label[pairs[:, 0]]] & inside[label[pairs[:, 1]]])
+    for p in sel[np.argsort(-strength[sel], kind="stable")]:
+        a, b = find(pairs[p, 0]), find(pairs[p, 1])
+        if a != b and count[a] + count[b] <= max_size:
+            root[b] = a
+            count[a] += count[b]
+    for i in np.flatnonzero(inside[label]):
+        root[i] = find(i)
+    key = np.where(inside[label], n + root, label)
+    key[label < 0] = -1
+    out = np.full(n, -1)
+    used = key >= 0
+    _, first, inverse = np.unique(key[used], return_index=True,
+                                  return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(len(first))
+    out[used] = rank[inverse.ravel()]
+    return out, np.bincount(out[used])

@@ -188,9 +188,20 @@ def _fit_all_stars(setup, data, weight, start, box_xy, model_shape,
     # the others (crowded regions) to the sparse all-star fit
     label, sizes = islands(geom.subset(idx), setup.fitshape)
     small = sizes[label] <= ISLAND_MAX
+    if settled is not None and prior is not None:
+        # islands of settled stars only keep their fits as they were
+        unsettled = np.zeros(len(sizes), dtype=bool)
+        np.logical_or.at(unsettled, label, ~np.asarray(settled)[idx])
+        keep = small & ~unsettled[label]
+        _keep_prior(setup, prior, idx[keep], out)
+        small &= ~keep
+        idx, label = idx[~keep], label[~keep]
+        small = small[~keep]
     if small.any():
         _fit_islands(setup, data, weight, theta, box_xy, idx[small],
                      label[small], weights_are_errors, out)
+        if progress is not None:
+            progress(0)
     if not small.all():
         todo = (None if settled is None
                 else ~np.asarray(settled)[idx[~small]])
@@ -219,6 +230,19 @@ def _fit_all_stars(setup, data, weight, start, box_xy, model_shape,
                       niter=out["niter"], group_sizes={},
                       n_masked=geom.n_masked, cluster=cluster,
                       cluster_sizes=_sizes(cluster[cluster >= 0]))
+
+
+def _keep_prior(setup, prior, idx, out):
+    """The earlier fits of the stars ``idx``, unchanged."""
+    out["theta"][idx] = prior.theta[idx]
+    out["unc"][idx] = prior.unc[idx]
+    out["no_cov"][idx] = (prior.flags[idx] & PSFFlags.NO_COVARIANCE) > 0
+    out["converged"][idx] = (prior.flags[idx] & PSFFlags.NOT_CONVERGED) == 0
+    out["niter"][idx] = prior.niter[idx]
+    flux = prior.theta[idx, setup.flux_col]
+    out["qfit_num"][idx] = prior.qfit[idx] * flux
+    out["cfit_num"][idx] = prior.cfit[idx] * flux
+    out["chi2"][idx] = prior.chi2[idx]
 
 
 def _fit_islands(setup, data, weight, theta, box_xy, idx, label,
@@ -258,7 +282,7 @@ def _fit_crowded(setup, data, geom, theta, lower, upper, idx, todo,
                            tol=fitter.tol, progress=progress)
 
     # final normal equations of every cluster: uncertainties and statistics
-    problem.pair_up(np.ones(len(idx), dtype=bool))
+    problem.pair_up(np.ones(len(idx), dtype=bool), split=False)
     label, sizes = problem.label, problem.sizes
     problem.start(np.arange(len(sizes)))
     problem.normal()
