@@ -190,7 +190,7 @@ def levenberg_marquardt(problem, *, maxiters, tol, progress=None):
         # lies along a direction the data hardly constrain (two stars
         # fitted as one, a plateau): further steps change nothing that the
         # uncertainties resolve
-        stalled = before - now <= tol * scale
+        stalled = ok & (before - now <= tol * scale)
         stuck = ~ok & (lam > LAMBDA_STUCK) & ~stalled
         if stalled.any() or stuck.any():
             at_minimum = stalled | (decrement <= STUCK_RELATIVE * chi2 + floor)
