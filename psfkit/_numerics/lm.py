@@ -15,8 +15,8 @@ only; a *problem* object holds the arrays and does the linear algebra:
 - ``problem.solve(lam, store=True)``: the step ``(A + lam diag(A)) d = g``
   of every working system (kept for ``trial`` when ``store``); returns the
   per-system ``g.d`` and ``d.diag(A).d``.  With ``store=False`` it is the
-  test step of the convergence test, which leaves out the directions whose
-  equilibrated curvature is below ``TEST_RCOND`` of the largest;
+  test step of the convergence test, damped by ``TEST_RCOND``, which
+  leaves out the directions whose equilibrated curvature is far below it;
 - ``problem.trial(mask=None)``: evaluate the kept steps (of the systems
   ``mask`` only, if given); returns the trial chi-squares;
 - ``problem.accept(ok)``: make the trial the current state where ``ok``;
@@ -37,9 +37,9 @@ system has converged when the undamped Gauss-Newton step would lower its
 chi-square by less than ``tol`` times its reduced chi-square per unknown
 (the remaining step is then about ``sqrt(tol)`` of the uncertainties, for
 a system of 3 unknowns as for one of 3000), or by less than its precision
-floor.  Directions the data hardly determine (equilibrated curvature
-below ``TEST_RCOND`` of the largest, as for two stars fitted at nearly one
-place) are left out of that test: along them the fit could wander for
+floor.  Directions the data hardly determine (equilibrated curvature far
+below ``TEST_RCOND``, as for two stars fitted at nearly one place) are
+damped out of that test: along them the fit could wander for
 hundreds of iterations without changing anything the uncertainties
 resolve.  A system whose damping passes
 ``LAMBDA_STUCK`` cannot lower chi-square any more: it has converged if the
@@ -72,13 +72,11 @@ LAMBDA0 = 1e-3
 LAMBDA_MIN = 1e-8
 #: damping beyond which no step lowers chi-square any more
 LAMBDA_STUCK = 1e10
-#: equilibrated curvature, relative to the largest, below which a
-#: direction is left out of the convergence test: the data determine it
-#: hundreds of times worse than the parameters themselves (two stars
-#: fitted at nearly one place), and no fit waits for it
+#: damping of the test step of the convergence test: directions whose
+#: equilibrated curvature is far below it are left out, the data
+#: determining them hundreds of times worse than the parameters themselves
+#: (two stars fitted at nearly one place); no fit waits for them
 TEST_RCOND = 1e-5
-#: damping of the (numerically) undamped step
-_LAMBDA_NEWTON = 1e-12
 #: an accepted step is tried once more when chi-square fell more than this
 #: many times the predicted decrease
 RHO_EXTEND = 1.5
@@ -150,7 +148,7 @@ def levenberg_marquardt(problem, *, maxiters, tol, progress=None):
         scale = scale * np.maximum(problem.unknowns(), 1)
         floor = problem.floor()
         g_step, step_d_step = problem.solve(lam)
-        decrement, _ = problem.solve(np.full(lam.shape, _LAMBDA_NEWTON),
+        decrement, _ = problem.solve(np.full(lam.shape, TEST_RCOND),
                                      store=False)
         done = (decrement <= tol * scale) | (decrement <= floor)
         if done.any():
@@ -372,16 +370,13 @@ class StackedProblem:
 
 def test_solve(a, g):
     """
-    The undamped step of stacked normal equations for the convergence test.
+    The step of stacked normal equations for the convergence test.
 
-    Directions with an equilibrated eigenvalue below ``TEST_RCOND`` of the
-    largest are left out (see the module docstring).
+    A damping of ``TEST_RCOND`` (relative to the diagonal) takes the
+    directions whose equilibrated curvature is far below it out of the
+    test (see the module docstring) at the cost of one LU solve.
     """
-    idx = np.arange(a.shape[1])
-    m = a.copy()
-    d = np.diagonal(a, axis1=1, axis2=2)
-    m[:, idx, idx] += _LAMBDA_NEWTON * np.where(d > 0, d, 0.0)
-    step, _ = linalg.solve(m, g, rcond=TEST_RCOND)
+    step, _ = linalg.damped_solve(a, g, np.full(len(a), TEST_RCOND))
     return step
 
 

@@ -231,29 +231,25 @@ class ClusterSolver:
             The damping of every unknown (Marquardt's, relative to the
             diagonal).
         exact : bool, optional
-            For the undamped test step of the convergence test: the
-            directions the data hardly determine (equilibrated curvature
-            below `psfkit._numerics.lm.TEST_RCOND` of the largest, two
-            stars fitted at nearly one place) are left out.
+            For the test step of the convergence test: damped by at least
+            `psfkit._numerics.lm.TEST_RCOND`, which leaves the directions
+            the data hardly determine (two stars fitted at nearly one
+            place) out of the test.
 
         Returns
         -------
         step : ndarray, shape (n, nf)
         """
+        if exact:
+            # the test's damping takes the hardly determined directions
+            # out of the convergence test
+            damp = np.maximum(damp, TEST_RCOND)
         step = np.zeros((self.n, self.nf))
         for plan in self.plans:
             a = _damped(plan.assemble(diag, blocks), plan.gather(damp))
-            if exact:
-                x, _ = linalg.solve(a, plan.gather(grad), rcond=TEST_RCOND)
-            else:
-                x, _ = linalg.solve(a, plan.gather(grad),
-                                    check_condition=False)
+            x, _ = linalg.solve(a, plan.gather(grad), check_condition=False)
             plan.scatter(x, step)
         if self.n_big:
-            if exact:
-                # a ridge at the test's cut (the matrices are equilibrated)
-                # takes the hardly determined directions out of the test
-                damp = np.maximum(damp, TEST_RCOND)
             step[self.big_stars] = self._sparse_solve(diag, blocks, grad, damp)
         return step
 
