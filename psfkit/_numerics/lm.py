@@ -81,7 +81,7 @@ TEST_RCOND = 1e-5
 #: many times the predicted decrease
 RHO_EXTEND = 1.5
 #: at most this many extensions of a step
-MAX_EXTEND = 4
+MAX_EXTEND = 1
 #: a system whose chi-square fell by less than the tolerance over this many
 #: iterations has converged
 STALL = 5

@@ -6,7 +6,6 @@ fields against the truth, the real M13 image, flags, progress and refits.
 import pickle
 import warnings
 
-from astropy.nddata import NDData
 from astropy.table import QTable
 import numpy as np
 from numpy.testing import assert_allclose, assert_array_equal

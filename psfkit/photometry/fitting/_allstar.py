@@ -60,7 +60,7 @@ _REUSE_SHIFT = 0.005
 #: the largest system of the LM loop (larger clusters are cut in pieces)
 SYSTEM_MAX = 24
 #: LM iterations per round before the coupled pairs are found again
-ROUND_ITERATIONS = 25
+ROUND_ITERATIONS = 15
 
 
 def evaluate(setup, cols, rows, theta, *, jacobian=True):
@@ -275,7 +275,6 @@ class AllStarProblem:
         they were computed are rescaled instead of recomputed: late
         iterations, where stars barely move, then cost little.
         """
-        nf = self.nf
         idx = self.wpairs_idx
         setup = self.setup
         i, j = self.pairs[idx, 0], self.pairs[idx, 1]

@@ -170,8 +170,9 @@ def build_geometry(box_x, box_y, fit_shape, model_shape, weight_image,
     return StarGeometry(image_shape=tuple(shape), fit_shape=tuple(fit_shape),
                         model_shape=model_shape, cx=cx, cy=cy,
                         flat=model.flat, cols=cols, rows=rows, weight=weight,
-                        pixel_weight=pixel_weight, own=own, fitted=fitted, npix=npix, n_masked=n_masked,
-                        partial=fit.partial, center_masked=center_masked)
+                        pixel_weight=pixel_weight, own=own, fitted=fitted,
+                        npix=npix, n_masked=n_masked, partial=fit.partial,
+                        center_masked=center_masked)
 
 
 def offset_maps(model_shape):

@@ -147,3 +147,32 @@ def aperture_flux(data, valid, x, y, radius):
         flux = np.sum(used * np.where(ok, vals, 0.0), axis=1) * total / used_sum
     flux[used_sum <= 0] = np.nan
     return flux
+
+
+def initial_parameters(setup, psf_model, guesses, image, valid, radius):
+    """
+    The starting parameters of every source, ``(n, n_params)``.
+
+    Positions, fluxes and extra parameters come from ``guesses`` (see
+    `read_init_table`), the other parameters from the model's values;
+    fluxes the table does not give are measured in apertures of radius
+    ``radius()`` on ``image``.
+    """
+    n = len(guesses["x"])
+    theta = np.empty((n, len(setup.param_names)))
+    for col, name in enumerate(setup.param_names):
+        theta[:, col] = float(np.ravel(getattr(psf_model, name).value)[0])
+    theta[:, setup.x_col] = guesses["x"]
+    theta[:, setup.y_col] = guesses["y"]
+    for name, values in guesses["extra"].items():
+        theta[:, setup.param_names.index(name)] = values
+    flux = guesses["flux"]
+    if flux is None:
+        flux = np.full(n, np.nan)
+    need = ~np.isfinite(flux)
+    if need.any():
+        flux = flux.copy()
+        flux[need] = aperture_flux(image, valid, guesses["x"][need],
+                                   guesses["y"][need], radius())
+    theta[:, setup.flux_col] = flux
+    return theta

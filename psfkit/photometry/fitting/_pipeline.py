@@ -18,8 +18,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ...utils import NoDetectionsWarning, coerce_data
-from .flags import PSFFlags
 from ._group_fit import SourceFits, render
+from .flags import PSFFlags
 
 __all__ = []
 

@@ -17,7 +17,6 @@ grouping; `BatchedLMFitter` or any astropy fitter fit the grouper's groups
 independently instead.
 """
 
-from astropy.table import QTable
 import numpy as np
 from scipy.spatial import cKDTree
 
@@ -34,7 +33,7 @@ from ...utils import (
 from ._astropy_fit import astropy_solver
 from ._engine import fit_image
 from ._group_fit import FitSetup, lm_solver
-from ._init_guesses import aperture_flux, read_init_table
+from ._init_guesses import initial_parameters, read_init_table
 from ._pipeline import (
     CORE_PARAMS,
     Renderer,
@@ -53,7 +52,7 @@ from ._pipeline import (
 )
 from .fitters import BatchedLMFitter, SparseLMFitter
 from .flags import PSFFlags
-from .results import LazyImages, PSFPhotometryResult, ReadOnlyDict
+from .results import PSFPhotometryResult, make_result
 
 __all__ = [
     "BasicPSFPhotometry",
@@ -325,23 +324,9 @@ class BasicPSFPhotometry:
                 return self._no_sources(setup)
             guesses = read_init_table(found, extras, from_finder=True)
             guesses["id"] = guesses["id"] + (first_id - 1)
-        n = len(guesses["x"])
-        theta = np.empty((n, len(setup.param_names)))
-        for col, name in enumerate(setup.param_names):
-            theta[:, col] = float(np.ravel(getattr(self.psf_model, name).value)[0])
-        theta[:, setup.x_col] = guesses["x"]
-        theta[:, setup.y_col] = guesses["y"]
-        for name, values in guesses["extra"].items():
-            theta[:, setup.param_names.index(name)] = values
-        flux = guesses["flux"]
-        if flux is None:
-            flux = np.full(n, np.nan)
-        need = ~np.isfinite(flux)
-        if need.any():
-            flux = flux.copy()
-            flux[need] = aperture_flux(image, prep.valid, guesses["x"][need],
-                                       guesses["y"][need], self._radius())
-        theta[:, setup.flux_col] = flux
+        theta = initial_parameters(setup, self.psf_model, guesses, image,
+                                   prep.valid, self._radius)
+        n = len(theta)
         return Sources(ids=guesses["id"], theta0=theta, start=theta.copy(),
                        group_id=guesses["group_id"],
                        iteration=np.full(n, iteration, dtype=int),
@@ -393,39 +378,7 @@ class BasicPSFPhotometry:
     # ------------------------------------------------------------ output
     def _result(self, prep, setup, stage, counts):
         table = build_table(prep, setup, stage, iterative=self._iterative)
-        unit = prep.unit
-        if stage is None:
-            images = LazyImages(prep.raw, prep.background, unit, None, None)
-        else:
-            # (the model image of the last pass may be rendered already)
-            images = LazyImages(prep.raw, prep.background, unit, stage.render,
-                                stage.fits.theta, model=stage._model)
-        bkg = prep.background if unit is None else prep.background * unit
-        flags = np.asarray(table["flags"])
-        fits = None if stage is None else stage.fits
-        fitter = self.fitter
-        diag = {
-            "n_sources": len(table),
-            "n_groups": 0 if stage is None else len(np.unique(stage.group_id)),
-            "group_sizes": {} if fits is None else fits.group_sizes,
-            "fitter": (repr(fitter)
-                       if isinstance(fitter, SparseLMFitter | BatchedLMFitter)
-                       else type(fitter).__name__),
-            "n_not_converged": int(np.count_nonzero(flags & PSFFlags.NOT_CONVERGED)),
-            "median_fit_iterations": (float(np.median(fits.niter))
-                                      if fits is not None and len(fits.niter)
-                                      else 0.0),
-            "n_flagged": int(np.count_nonzero(flags)),
-            "iterations": len(counts),
-            "detections_per_iteration": tuple(counts),
-        }
-        if isinstance(fitter, SparseLMFitter):
-            sizes = {} if fits is None else fits.cluster_sizes
-            diag["n_clusters"] = int(sum(sizes.values()))
-            diag["largest_cluster"] = max(sizes, default=0)
-        return PSFPhotometryResult(table=table, background=bkg,
-                                   diagnostics=ReadOnlyDict(diag),
-                                   _images=images)
+        return make_result(table, prep, stage, counts, self.fitter)
 
 
 class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):

@@ -149,3 +149,53 @@ class PSFPhotometryResult(SummaryReprMixin):
                                       f"{diag['largest_cluster']} stars)"))
         items.append(("iterations", describe(diag.get("iterations", 0))))
         return items
+
+
+def make_result(table, prep, stage, counts, fitter):
+    """
+    The `PSFPhotometryResult` of a run.
+
+    Parameters
+    ----------
+    table : `~astropy.table.QTable`
+    prep : the prepared image (data, background, unit)
+    stage : the last fitted stage, or `None` without sources
+    counts : sequence of int
+        The sources found in each pass.
+    fitter : the photometry object's fitter
+    """
+    from .fitters import BatchedLMFitter, SparseLMFitter
+
+    unit = prep.unit
+    if stage is None:
+        images = LazyImages(prep.raw, prep.background, unit, None, None)
+    else:
+        # (the model image of the last pass may be rendered already)
+        images = LazyImages(prep.raw, prep.background, unit, stage.render,
+                            stage.fits.theta, model=stage._model)
+    bkg = prep.background if unit is None else prep.background * unit
+    flags = np.asarray(table["flags"])
+    fits = None if stage is None else stage.fits
+    diag = {
+        "n_sources": len(table),
+        "n_groups": 0 if stage is None else len(np.unique(stage.group_id)),
+        "group_sizes": {} if fits is None else fits.group_sizes,
+        "fitter": (repr(fitter)
+                   if isinstance(fitter, SparseLMFitter | BatchedLMFitter)
+                   else type(fitter).__name__),
+        "n_not_converged": int(np.count_nonzero(flags
+                                                & PSFFlags.NOT_CONVERGED)),
+        "median_fit_iterations": (float(np.median(fits.niter))
+                                  if fits is not None and len(fits.niter)
+                                  else 0.0),
+        "n_flagged": int(np.count_nonzero(flags)),
+        "iterations": len(counts),
+        "detections_per_iteration": tuple(counts),
+    }
+    if isinstance(fitter, SparseLMFitter):
+        sizes = {} if fits is None else fits.cluster_sizes
+        diag["n_clusters"] = int(sum(sizes.values()))
+        diag["largest_cluster"] = max(sizes, default=0)
+    return PSFPhotometryResult(table=table, background=bkg,
+                               diagnostics=ReadOnlyDict(diag),
+                               _images=images)
