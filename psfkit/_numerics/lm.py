@@ -148,8 +148,16 @@ def levenberg_marquardt(problem, *, maxiters, tol, progress=None):
         scale = scale * np.maximum(problem.unknowns(), 1)
         floor = problem.floor()
         g_step, step_d_step = problem.solve(lam)
-        decrement, _ = problem.solve(np.full(lam.shape, TEST_RCOND),
-                                     store=False)
+        # the test step's decrease lies between the damped step's and the
+        # undamped one's: it needs its own solve only where the damped
+        # step cannot decide the test
+        decrement = g_step.copy()
+        small = decrement <= tol * scale
+        undecided = np.where(lam > TEST_RCOND, small, ~small)
+        if undecided.any():
+            test, _ = problem.solve(np.full(lam.shape, TEST_RCOND),
+                                    store=False)
+            decrement = np.where(undecided, test, decrement)
         done = (decrement <= tol * scale) | (decrement <= floor)
         if done.any():
             keep = ~done

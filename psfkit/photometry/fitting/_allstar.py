@@ -135,9 +135,14 @@ class AllStarProblem:
         on the whole clusters (``split=False``).
         """
         geom, setup = self.geom, self.setup
-        self.pairs, self.offsets, strength = coupled_pairs(
-            self.theta[:, setup.x_col], self.theta[:, setup.y_col], geom.cx,
-            geom.cy, self.table, geom.model_shape, self.min_coupling)
+        # only pairs with an active star matter to the fit
+        near = _neighbours(self, active) if split else active
+        sub = np.flatnonzero(near)
+        pairs, self.offsets, strength = coupled_pairs(
+            self.theta[sub, setup.x_col], self.theta[sub, setup.y_col],
+            geom.cx[sub], geom.cy[sub], self.table, geom.model_shape,
+            self.min_coupling)
+        self.pairs = sub[pairs]
         both = active[self.pairs[:, 0]] & active[self.pairs[:, 1]]
         stars = np.flatnonzero(active)
         local = np.full(len(active), -1)
