@@ -3,17 +3,68 @@ The ``psfkit`` command line.
 
 ``psfkit photometry``, ``psfkit diffim``, ``psfkit ramps`` and ``psfkit loci``
 run psfkit on FITS files; ``psfkit demo`` runs everything on simulated data
-and writes a report.  A user error (a missing or unreadable file, a bad
-argument, an output that exists) is reported as one line on stderr with exit
-status 2; ``--debug`` shows the full traceback instead.
+and writes a report.  Every output path is checked before any work starts,
+and outputs are put in place only when the command succeeds.  A user error
+(a missing or unreadable file, a bad argument, an output that exists) is
+reported as one line on stderr with exit status 2, and nothing else is
+printed; ``--debug`` shows the full traceback instead.  Warnings of a
+command that succeeds are printed as one line each.
 """
 
 import argparse
 import sys
+import warnings
 
 from .version import __version__
 
 __all__ = ["main", "build_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """Reports a usage error in one line, as every other error is."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        msg = f"must be a whole number, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if value < 1:
+        msg = f"must be at least 1, got {value}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _number(text, *, positive, allow_zero=False):
+    try:
+        value = float(text)
+    except ValueError:
+        msg = f"must be a number, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if value != value or value in (float("inf"), float("-inf")):
+        msg = f"must be a finite number, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    if positive and (value < 0 or (value == 0 and not allow_zero)):
+        want = "non-negative" if allow_zero else "positive"
+        msg = f"must be a {want} number, got {text}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _positive(text):
+    return _number(text, positive=True)
+
+
+def _non_negative(text):
+    return _number(text, positive=True, allow_zero=True)
+
+
+def _finite(text):
+    return _number(text, positive=False)
 
 
 def _common_options():
@@ -42,19 +93,19 @@ def _add_photometry(sub, common):
     p.add_argument("image", metavar="IMAGE.fits")
     p.add_argument("--hdu", default=None,
                    help="HDU index or name (default: the first with image data)")
-    p.add_argument("--fwhm", type=float, required=True,
+    p.add_argument("--fwhm", type=_positive, required=True,
                    help="the FWHM of the stars, in pixels")
-    p.add_argument("--threshold", type=float, default=5.0, metavar="NSIGMA",
+    p.add_argument("--threshold", type=_positive, default=5.0, metavar="NSIGMA",
                    help="detection threshold in units of the background RMS "
                         "(default 5)")
     p.add_argument("--psf", choices=("gaussian", "epsf"), default="gaussian",
                    help="PSF model: an integrated Gaussian of the given FWHM, "
                         "or an empirical PSF built from the image's stars")
-    p.add_argument("--niters", type=int, default=2,
+    p.add_argument("--niters", type=_positive_int, default=2,
                    help="find-fit-subtract iterations (default 2)")
     p.add_argument("--fitshape", type=int, default=None, metavar="N",
                    help="odd size of the fit box (default: about 3 FWHM)")
-    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+    p.add_argument("-j", "--jobs", type=_positive_int, default=1, metavar="N",
                    help="measure the image in overlapping tiles on N "
                         "processes (default 1: one pass)")
     p.add_argument("-o", "--output", default=None, metavar="catalog.ecsv",
@@ -99,18 +150,20 @@ def _add_ramps(sub, common):
                     "uncertainty and flags.")
     p.add_argument("cube", metavar="CUBE.fits")
     p.add_argument("--hdu", default=None, help="HDU index or name")
-    p.add_argument("--read-noise", type=float, default=None, metavar="R",
+    p.add_argument("--read-noise", type=_non_negative, default=None, metavar="R",
                    help="read noise of one read, in data units (enables "
                         "optimal weighting, uncertainties and jump detection)")
-    p.add_argument("--gain", type=float, default=1.0, metavar="G",
+    p.add_argument("--gain", type=_positive, default=1.0, metavar="G",
                    help="gain in electrons per DN (default 1)")
-    p.add_argument("--frame-time", type=float, default=1.0, metavar="T",
-                   help="time between reads (default 1; slopes are per T)")
-    p.add_argument("--saturation", type=float, default=None,
+    p.add_argument("--frame-time", type=_positive, default=None, metavar="T",
+                   help="seconds between reads (default: the header's "
+                        "TGROUP, TFRAME or FRMTIME, else 1 s); slopes are "
+                        "per second")
+    p.add_argument("--saturation", type=_finite, default=None,
                    help="saturation level in DN")
     p.add_argument("--jumps", action="store_true",
                    help="detect cosmic-ray jumps and fit around them")
-    p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+    p.add_argument("-j", "--jobs", type=_positive_int, default=None, metavar="N",
                    help="threads fitting chunks of pixels (default: one "
                         "per core)")
     p.add_argument("-o", "--output", default=None, metavar="slope.fits",
@@ -135,13 +188,13 @@ def _add_loci(sub, common):
                         "keyword listing them")
     p.add_argument("--method", choices=("loci", "klip"), default="loci",
                    help="the PSF fitter (default loci)")
-    p.add_argument("--fwhm", type=float, default=4.0,
+    p.add_argument("--fwhm", type=_positive, default=4.0,
                    help="FWHM in pixels (ADI exclusion; default 4)")
-    p.add_argument("--n-delta", type=float, default=1.0,
+    p.add_argument("--n-delta", type=_non_negative, default=1.0,
                    help="ADI exclusion in FWHM (default 1)")
-    p.add_argument("--klip-k", type=int, default=10, metavar="K",
+    p.add_argument("--klip-k", type=_positive_int, default=10, metavar="K",
                    help="number of KLIP modes (default 10)")
-    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+    p.add_argument("-j", "--jobs", type=_positive_int, default=1, metavar="N",
                    help="processes for ADI frames (default 1)")
     p.add_argument("-o", "--output", default=None, metavar="residual.fits",
                    help="output (default: TARGET_residual.fits)")
@@ -176,7 +229,7 @@ def build_parser():
     >>> args.func, args.jumps
     ('ramps', True)
     """
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="psfkit",
         description="Point-spread-function tools for astronomy.")
     parser.add_argument("--version", action="version",
@@ -203,25 +256,58 @@ def main(argv=None):
     Returns
     -------
     status : int
-        The exit status: 0 on success, 2 on a user error.
+        The exit status: 0 on success, 1 when the machine ran out of
+        memory, 2 on a user error, 130 when interrupted.
     """
     import importlib
 
     from .utils.exceptions import PsfkitError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error
+        return exc.code
     if args.command is None:
         parser.print_help()
         return 0
     module = importlib.import_module(f"psfkit._commands.{args.func}")
-    try:
+    prefix = f"psfkit {args.command}"
+    if args.debug:
         return module.run(args)
-    except (PsfkitError, OSError, ValueError, TypeError) as exc:
-        if args.debug:
-            raise
-        print(f"psfkit {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    # warnings are held back: a failed command prints its one error and
+    # nothing else, a successful one prints each warning once, in one line
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            status = module.run(args)
+        except (PsfkitError, OSError, ValueError, TypeError) as exc:
+            print(f"{prefix}: error: {exc}", file=sys.stderr)
+            return 2
+        except ImportError as exc:  # an optional package that is missing
+            print(f"{prefix}: error: {exc}", file=sys.stderr)
+            return 2
+        except MemoryError:
+            print(f"{prefix}: error: out of memory (try a smaller input or "
+                  "fewer jobs)", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print(f"{prefix}: interrupted; no output was written",
+                  file=sys.stderr)
+            return 130
+    shown = set()
+    for item in caught:
+        if issubclass(item.category, (DeprecationWarning,
+                                      PendingDeprecationWarning)):
+            # about code, not data: left to Python's warning filters
+            warnings.warn_explicit(item.message, item.category,
+                                   item.filename, item.lineno)
+            continue
+        text = f"{prefix}: warning: {item.message}"
+        if text not in shown and not args.quiet:
+            shown.add(text)
+            print(text, file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,9 +4,12 @@ import subprocess
 import sys
 
 from astropy.io import fits
+from astropy.nddata import CCDData, VarianceUncertainty
 from astropy.table import QTable, Table
+import astropy.units as u
 from astropy.wcs import WCS
 import numpy as np
+from numpy.testing import assert_allclose
 import pytest
 from scipy.spatial import cKDTree
 
@@ -90,7 +93,7 @@ def test_photometry_errors(star_field, tmp_path, capsys):
     image = str(folder / "field.fits")
     assert main(["photometry", image, "--fwhm", "-1", "-o",
                  str(tmp_path / "a.ecsv")]) == 2
-    assert "--fwhm must be a positive number" in capsys.readouterr().err
+    assert "--fwhm: must be a positive number" in capsys.readouterr().err
     assert main(["photometry", image, "--fwhm", "4", "--fitshape", "4", "-o",
                  str(tmp_path / "b.ecsv")]) == 2
     assert "--fitshape must be an odd integer" in capsys.readouterr().err
@@ -98,13 +101,63 @@ def test_photometry_errors(star_field, tmp_path, capsys):
     fits.PrimaryHDU(np.zeros((2, 8, 8))).writeto(cube)
     assert main(["photometry", str(cube), "--fwhm", "3", "-o",
                  str(tmp_path / "c.ecsv")]) == 2
-    assert "expected a 2-D image, got 3-D" in capsys.readouterr().err
+    assert "the image must be a 2-D array, got a 3-D array" in \
+        capsys.readouterr().err
     table = tmp_path / "table.fits"
     fits.HDUList([fits.PrimaryHDU(),
                   fits.BinTableHDU(Table({"a": [1]}))]).writeto(table)
     assert main(["photometry", str(table), "--fwhm", "3", "-o",
                  str(tmp_path / "d.ecsv")]) == 2
     assert "no HDU holds image data" in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.ecsv"))
+
+
+def test_photometry_units_mask_and_error_from_the_file(tmp_path):
+    # BUNIT was ignored: the catalog's fluxes had no unit
+    truth = make_random_gaussians(25, (2000, 8000), (10, 54), (10, 54),
+                                  (1.5, 1.5), (1.5, 1.5), random_state=2)
+    truth["theta"] = 0.0
+    rng = np.random.default_rng(3)
+    image = make_gaussian_sources((64, 64), truth) + rng.normal(20.0, 3.0,
+                                                                (64, 64))
+    mask = np.zeros((64, 64), np.uint8)
+    mask[:, 40] = 1  # a bad column, set to garbage in the data
+    image[:, 40] = 1e6
+    header = fits.Header()
+    header["BUNIT"] = "electron"
+    fits.HDUList([fits.PrimaryHDU(image.astype(np.float32), header=header),
+                  fits.ImageHDU(mask, name="MASK"),
+                  fits.ImageHDU(np.full((64, 64), 3.0, np.float32), name="ERR")]
+                 ).writeto(tmp_path / "e.fits")
+    assert main(["photometry", str(tmp_path / "e.fits"), "--fwhm", "3.5", "-q",
+                 "-o", str(tmp_path / "e.ecsv"), "--residual",
+                 str(tmp_path / "r.fits")]) == 0
+    catalog = QTable.read(tmp_path / "e.ecsv")
+    assert catalog["flux_fit"].unit == u.electron
+    assert catalog["flux_unc"].unit == u.electron
+    # the garbage in the masked column made no detection: every star found
+    # is a true one, and the stars away from the column are all found
+    dist, index = _match(catalog, truth)
+    assert np.all(dist < 1.0)
+    near_column = np.abs(truth["x_mean"] - 40) < 3
+    assert len(set(index[dist < 0.5])) >= np.count_nonzero(~near_column) - 1
+    residual = CCDData.read(tmp_path / "r.fits")
+    assert residual.unit == u.electron
+    assert residual.data.dtype.name == "float32"
+    assert residual.mask[:, 40].all()
+    assert_allclose(residual.uncertainty.array, 3.0)
+    assert residual.header["NSTARS"] == len(catalog)
+
+
+def test_photometry_image_smaller_than_the_fit_box(tmp_path, capsys):
+    # a 1x1 image ran and reported an empty catalog
+    fits.PrimaryHDU(np.ones((1, 1))).writeto(tmp_path / "one.fits")
+    assert main(["photometry", str(tmp_path / "one.fits"), "--fwhm", "3",
+                 "-o", str(tmp_path / "o.ecsv")]) == 2
+    err = capsys.readouterr().err
+    assert "one.fits: the image is 1x1 pixels; photometry with a 9x9 fit " \
+           "box needs at least 9x9" in err
+    assert not (tmp_path / "o.ecsv").exists()
 
 
 @pytest.fixture(scope="module")
@@ -122,28 +175,87 @@ def test_diffim_subprocess(pair_files):
     proc = run_cli("diffim", "tmpl.fits", "sci.fits", "-o", "diff.fits",
                    "--plot", "qa.png", cwd=folder)
     assert proc.returncode == 0, proc.stderr
-    with fits.open(folder / "diff.fits") as hdul:
-        diff = hdul[0].data
-        var = hdul["VARIANCE"].data
-        mask = hdul["MASK"].data.astype(bool)
-        ksum = float([c for c in hdul[0].header["HISTORY"]
-                      if "kernel_sum" in str(c)][0].split("=")[1])
-    assert abs(ksum / truth.flux_scale - 1) < 0.03
-    z = diff[~mask] / np.sqrt(var[~mask])
+    # astropy's reader gets the difference with its unit, mask and variance
+    diff = CCDData.read(folder / "diff.fits")
+    assert diff.unit == u.Unit("DN")  # assumed: the inputs have no BUNIT
+    assert "no BUNIT" in diff.header.comments["BUNIT"]
+    assert isinstance(diff.uncertainty, VarianceUncertainty)
+    # float32 in, float32 out (it was float64)
+    assert diff.data.dtype.name == "float32"
+    assert diff.uncertainty.array.dtype.name == "float32"
+    # the kernel sum is a keyword, not only HISTORY
+    assert abs(diff.header["KERNSUM"] / truth.flux_scale - 1) < 0.03
+    assert diff.header["NCANDUSE"] <= diff.header["NCANDS"]
+    good = ~diff.mask
+    z = diff.data[good] / np.sqrt(diff.uncertainty.array[good])
     mad_std = 1.4826 * np.median(np.abs(z - np.median(z)))
     assert abs(mad_std - 1) < 0.1
+    assert abs(diff.header["DIFFSTD"] - mad_std) < 0.02
     assert (folder / "qa.png").stat().st_size > 10_000
 
 
-def test_diffim_errors(pair_files, capsys):
+def test_diffim_reads_mask_error_wcs_and_unit(pair_files, tmp_path):
+    folder, truth = pair_files
+    template = fits.getdata(folder / "tmpl.fits")
+    # the simulator's own per-pixel errors and mask (as in pair_files)
+    _, simulated, _ = make_diffim_pair(random_state=4)
+    science = simulated.data.astype(np.float32)
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [30.0, -10.0]
+    wcs.wcs.crpix = [128.0, 128.0]
+    wcs.wcs.cdelt = [-5e-5, 5e-5]
+    header = wcs.to_header()
+    header["BUNIT"] = "electron"
+    mask = np.asarray(simulated.mask, np.uint8)
+    mask[:, 100] = 4
+    science[:, 100] = 1e7  # a dead column holding garbage
+    err = np.sqrt(simulated.uncertainty.array).astype(np.float32)
+    fits.HDUList([fits.PrimaryHDU(science, header=header),
+                  fits.ImageHDU(mask, name="DQ"),
+                  fits.ImageHDU(err, name="ERR")]).writeto(tmp_path / "s.fits")
+    fits.PrimaryHDU(template, header=header).writeto(tmp_path / "t.fits")
+    assert main(["diffim", str(tmp_path / "t.fits"), str(tmp_path / "s.fits"),
+                 "-q", "-o", str(tmp_path / "d.fits")]) == 0
+    diff = CCDData.read(tmp_path / "d.fits")
+    assert diff.unit == u.electron
+    assert diff.mask[:, 100].all()
+    assert np.all(np.isfinite(diff.data[~diff.mask]))
+    # the variance carries the science image's own errors (plus a little
+    # from the convolved template)
+    good = ~diff.mask
+    ratio = diff.uncertainty.array[good] / err[good] ** 2
+    assert 1.0 < np.median(ratio) < 1.1 and ratio.min() > 0.95
+    with fits.open(tmp_path / "d.fits") as hdul:
+        for name in ("PRIMARY", "MASK", "UNCERT"):
+            assert hdul[name].header["CTYPE1"] == "RA---TAN"
+        assert hdul["UNCERT"].header["BUNIT"] == "electron2"
+    assert_allclose(diff.wcs.pixel_to_world_values(127.0, 127.0), (30.0, -10.0))
+
+
+def test_diffim_errors(pair_files, tmp_path, capsys):
     folder, _ = pair_files
     assert main(["diffim", str(folder / "tmpl.fits"), str(folder / "small.fits"),
-                 "-o", str(folder / "x.fits")]) == 2
+                 "-o", str(tmp_path / "x.fits")]) == 2
     err = capsys.readouterr().err
     assert "need a celestial WCS" in err and "(200, 256)" in err
     assert main(["diffim", str(folder / "tmpl.fits"), str(folder / "nope.fits"),
-                 "-o", str(folder / "y.fits")]) == 2
+                 "-o", str(tmp_path / "y.fits")]) == 2
     assert "nope.fits: no such file" in capsys.readouterr().err
+    # a 1x1 image said "data is empty (shape (0,))"
+    fits.PrimaryHDU(np.ones((1, 1))).writeto(tmp_path / "one.fits")
+    assert main(["diffim", str(tmp_path / "one.fits"), str(tmp_path / "one.fits"),
+                 "-o", str(tmp_path / "z.fits")]) == 2
+    assert ("one.fits: the image is 1x1 pixels; image differencing needs at "
+            "least") in capsys.readouterr().err
+    # a truncated file gave numpy's reshape message without the file name
+    data = (folder / "sci.fits").read_bytes()
+    (tmp_path / "cut.fits").write_bytes(data[: len(data) // 2])
+    assert main(["diffim", str(folder / "tmpl.fits"), str(tmp_path / "cut.fits"),
+                 "-o", str(tmp_path / "w.fits")]) == 2
+    assert "cut.fits: the data of HDU 0 cannot be read: the file is truncated" \
+        in capsys.readouterr().err
+    assert not list(tmp_path.glob("[xyzw].fits"))
 
 
 def test_photometry_jobs_tiles_match_single_pass(tmp_path):

@@ -4,6 +4,9 @@ import subprocess
 import sys
 
 from astropy.io import fits
+from astropy.nddata import CCDData, StdDevUncertainty
+from astropy.table import Table
+import astropy.units as u
 import numpy as np
 from numpy.testing import assert_allclose
 import pytest
@@ -30,18 +33,77 @@ def ramp_file(tmp_path):
 def test_ramps_subprocess(ramp_file, tmp_path):
     path, truth = ramp_file
     out = tmp_path / "slope.fits"
-    proc = run_cli("ramps", path, "--read-noise", 5, "-o", out, cwd=tmp_path)
+    proc = run_cli("ramps", path, "--read-noise", 5, "--frame-time", 1,
+                   "-o", out, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "wrote" in proc.stdout
+    slope = CCDData.read(out)
+    # 'DN/frame' could not be parsed by astropy; int32 data give float64
+    assert slope.unit == u.Unit("DN / s")
+    assert slope.data.dtype.name == "float64"
+    assert isinstance(slope.uncertainty, StdDevUncertainty)
+    assert not slope.mask.any()
+    assert slope.header["PSFKITV"] and slope.header["NREADS"] == 10
+    assert slope.header["FRMTIME"] == 1.0
     with fits.open(out) as hdul:
-        slope = hdul[0].data
-        err = hdul["SLOPE_ERR"].data
-        assert hdul[0].header["PSFKITV"]
         assert hdul["FLAGS"].data.shape == (24, 20)
         assert np.all(hdul["N_USED"].data == 10)
-    pull = (slope - truth.rate) / err
+    pull = (slope.data - truth.rate) / slope.uncertainty.array
     assert abs(np.mean(pull)) < 0.2
     assert 0.8 < np.std(pull) < 1.2
+
+
+@pytest.mark.parametrize(("bunit", "frame_time", "header_key", "unit", "scale"), [
+    (None, None, None, "DN / s", 1.0),
+    ("electron", "2.5", None, "electron / s", 2.5),
+    ("adu", None, "TGROUP", "adu / s", 10.6),
+    (None, None, "TFRAME", "DN / s", 0.5),
+])
+def test_ramps_units_and_frame_time(tmp_path, bunit, frame_time, header_key,
+                                    unit, scale):
+    cube, truth = make_ramp_cube((8, 6), 6, rate=30.0, read_noise=2.0,
+                                 random_state=4)
+    header = fits.Header()
+    if bunit:
+        header["BUNIT"] = bunit
+    if header_key:
+        header[header_key] = scale
+    data = np.round(cube).astype(">i2")
+    fits.PrimaryHDU(data, header=header).writeto(tmp_path / "c.fits")
+    argv = ["ramps", str(tmp_path / "c.fits"), "-q", "-o", str(tmp_path / "s.fits")]
+    if frame_time:
+        argv += ["--frame-time", frame_time]
+    assert main(argv) == 0
+    slope = CCDData.read(tmp_path / "s.fits")
+    assert slope.unit == u.Unit(unit)
+    # 16-bit integers in, float32 out
+    assert slope.data.dtype.name == "float32"
+    assert slope.header["FRMTIME"] == scale
+    # per second: the rate per read divided by the time between reads
+    expected = np.polyfit(np.arange(6), data.reshape(6, -1).astype(float), 1)[0]
+    assert_allclose(slope.data.ravel(), expected / scale, rtol=1e-5)
+
+
+def test_ramps_match_the_library_with_a_mask(tmp_path):
+    from psfkit.modelsets import fit_ramps
+
+    cube, truth = make_ramp_cube((300, 250), 5, rate=20.0, read_noise=4.0,
+                                 jump_fraction=0.05, random_state=9)
+    mask = np.zeros(cube.shape, bool)
+    mask[2, 17, :] = True
+    fits.HDUList([fits.PrimaryHDU(cube),
+                  fits.ImageHDU(mask.astype(np.uint8), name="MASK")]
+                 ).writeto(tmp_path / "c.fits")
+    assert main(["ramps", str(tmp_path / "c.fits"), "--read-noise", "4",
+                 "--jumps", "--frame-time", "1", "-q",
+                 "-o", str(tmp_path / "s.fits")]) == 0
+    whole = fit_ramps(cube, np.arange(5.0), read_noise=4.0, mask=mask,
+                      weighting="optimal", detect_jumps=True)
+    with fits.open(tmp_path / "s.fits") as hdul:
+        assert_allclose(hdul[0].data, whole.slope, rtol=1e-12, equal_nan=True)
+        assert np.array_equal(hdul["FLAGS"].data, whole.flags)
+        assert np.array_equal(hdul["N_USED"].data, whole.n_used)
+        assert np.all(hdul["N_USED"].data[17] == 4)  # the masked read
 
 
 def test_ramps_errors(ramp_file, tmp_path, capsys):
@@ -53,7 +115,7 @@ def test_ramps_errors(ramp_file, tmp_path, capsys):
     # a thread count below one
     assert main(["ramps", str(path), "-j", "0", "-o",
                  str(tmp_path / "j.fits")]) == 2
-    assert "-j/--jobs must be at least 1, got 0" in capsys.readouterr().err
+    assert "-j/--jobs: must be at least 1, got 0" in capsys.readouterr().err
     # two threads give the single-thread result
     assert main(["ramps", str(path), "-j", "2", "-q", "-o",
                  str(tmp_path / "j2.fits")]) == 0
@@ -65,7 +127,17 @@ def test_ramps_errors(ramp_file, tmp_path, capsys):
     flat = tmp_path / "flat.fits"
     fits.PrimaryHDU(np.zeros((5, 5))).writeto(flat)
     assert main(["ramps", str(flat), "-o", str(tmp_path / "b.fits")]) == 2
-    assert "expected a 3-D image" in capsys.readouterr().err
+    assert "flat.fits: the image must be a 3-D array, got a 2-D array" in \
+        capsys.readouterr().err
+    # BUNIT of psfkit 0.1's own output, which astropy cannot parse
+    header = fits.Header()
+    header["BUNIT"] = "DN/frame"
+    fits.PrimaryHDU(np.zeros((3, 4, 4)), header=header).writeto(
+        tmp_path / "old.fits")
+    assert main(["ramps", str(tmp_path / "old.fits"), "-o",
+                 str(tmp_path / "o.fits")]) == 2
+    assert "BUNIT 'DN/frame' is not a unit astropy can read" in \
+        capsys.readouterr().err
     # existing output without --overwrite, then with it
     out = tmp_path / "c.fits"
     assert main(["ramps", str(path), "-q", "-o", str(out)]) == 0
@@ -103,6 +175,10 @@ def test_loci_rdi_subprocess_matches_library(adi_files):
     good = ~np.ma.getmaskarray(expected)
     assert_allclose(written[good], expected.data[good], rtol=1e-10, atol=1e-8)
     assert np.all(np.isnan(written[~good]))
+    residual = CCDData.read(folder / "res.fits")
+    assert residual.unit == u.Unit("DN")
+    assert np.array_equal(residual.mask, ~good)
+    assert residual.header["NREFS"] == 9 and residual.header["METHOD"] == "LOCI"
     # the residual is much fainter than the star
     assert np.nanstd(written) < 0.2 * np.std(cube[0])
 
@@ -115,6 +191,66 @@ def test_loci_adi_klip(adi_files, parangs, capsys):
                  parangs if parangs == "PARANG" else str(folder / parangs),
                  "--method", "klip", "--klip-k", "3", "-q", "-o", str(out)]) == 0
     assert fits.getdata(out).shape == cube.shape[1:]
+
+
+def _write_parangs(path, kind, angles):
+    if kind == "savetxt":
+        np.savetxt(path, angles)
+    elif kind == "savetxt-header":
+        np.savetxt(path, angles, header="parang")  # '# parang': a comment
+    elif kind == "savetxt-names":
+        np.savetxt(path, angles, header="parang", comments="")
+    elif kind == "ecsv":
+        Table({"parang": angles}).write(path, format="ascii.ecsv")
+    elif kind == "csv":
+        Table({"angle": angles}).write(path, format="ascii.csv")
+    elif kind == "csv-columns":
+        Table({"frame": np.arange(angles.size), "parang": angles}).write(
+            path, format="ascii.csv")
+    elif kind == "fits":
+        Table({"PARANG": angles}).write(path)
+    else:  # plain text, with a comment and a blank line
+        path.write_text("# angles in degrees\n\n" + "\n".join(
+            f"{a:.10f}" for a in angles) + "\n")
+
+
+@pytest.mark.parametrize("kind", ["savetxt", "savetxt-header", "savetxt-names",
+                                  "ecsv", "csv", "csv-columns", "fits", "plain"])
+def test_parangs_files(tmp_path, kind):
+    from psfkit._commands.loci import read_parangs
+
+    angles = np.linspace(-20.0, 41.5, 30)
+    path = tmp_path / ("angles.fits" if kind == "fits" else f"angles.{kind}")
+    _write_parangs(path, kind, angles)
+    assert_allclose(read_parangs(path), angles, rtol=1e-9)
+
+
+def test_loci_parangs_without_header_line(adi_files):
+    # a numpy.savetxt file of 10 angles was read as a column name and 9 angles
+    folder, _, angles = adi_files
+    np.savetxt(folder / "plain.txt", angles)
+    assert main(["loci", str(folder / "adi.fits"), "--parangs",
+                 str(folder / "plain.txt"), "-q", "-o", str(folder / "a.fits")]) == 0
+    # the same angles with a line of column names (parangs.txt) were read right
+    assert main(["loci", str(folder / "adi.fits"), "--parangs",
+                 str(folder / "parangs.txt"), "-q", "-o", str(folder / "b.fits")]) == 0
+    assert_allclose(fits.getdata(folder / "a.fits"), fits.getdata(folder / "b.fits"),
+                    rtol=1e-12, equal_nan=True)
+
+
+def test_parangs_file_errors(adi_files, capsys):
+    folder, _, angles = adi_files
+    bad = folder / "bad.txt"
+    bad.write_text("parang\n1.0\ntwo\n")
+    assert main(["loci", str(folder / "adi.fits"), "--parangs", str(bad),
+                 "-o", str(folder / "x.fits")]) == 2
+    assert "bad.txt: line 3 does not hold an angle in column 1: 'two'" in \
+        capsys.readouterr().err
+    np.savetxt(folder / "short.txt", angles[:-1])
+    assert main(["loci", str(folder / "adi.fits"), "--parangs",
+                 str(folder / "short.txt"), "-o", str(folder / "x.fits")]) == 2
+    assert "10 parallactic angles are needed (one per frame), got 9" in \
+        capsys.readouterr().err
 
 
 def test_loci_errors(adi_files, capsys):

@@ -1,16 +1,30 @@
+"""Reading and writing FITS images: psfkit.fitsio."""
+
 from astropy.io import fits
+from astropy.nddata import (
+    CCDData,
+    InverseVariance,
+    NDData,
+    StdDevUncertainty,
+    VarianceUncertainty,
+)
 from astropy.table import Table
+import astropy.units as u
 from astropy.wcs import WCS
 import numpy as np
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 import pytest
 
 import psfkit
 from psfkit.fitsio import (
     FitsInputError,
     check_output_path,
+    check_output_paths,
     read_fits_image,
+    read_fits_nddata,
+    working_dtype,
     write_fits_image,
+    write_fits_nddata,
 )
 
 
@@ -84,7 +98,8 @@ def test_errors(tmp_path):
         read_fits_image(table_only, hdu=5)
     cube = tmp_path / "cube.fits"
     fits.PrimaryHDU(np.zeros((3, 4, 5))).writeto(cube)
-    with pytest.raises(FitsInputError, match="expected a 2-D image, got 3-D"):
+    with pytest.raises(FitsInputError, match="cube.fits: the image must be a 2-D "
+                       "array, got a 3-D array with shape"):
         read_fits_image(cube)
     data, _, _ = read_fits_image(cube, ndim=3)
     assert data.shape == (3, 4, 5)
@@ -114,3 +129,150 @@ def test_write_records_version_and_never_overwrites_inputs(tmp_path, celestial_w
     masked = write_fits_image(tmp_path / "m.fits", np.ma.MaskedArray([1.0, 2.0],
                                                                      [False, True]))
     assert np.isnan(fits.getdata(masked)[1])
+
+
+# --- images with their mask, uncertainty, unit and WCS ---------------------
+
+
+def test_ccddata_file_round_trip(tmp_path, celestial_wcs):
+    rng = np.random.default_rng(1)
+    data = rng.normal(size=(20, 20)).astype(np.float32)
+    mask = rng.random((20, 20)) < 0.1
+    ccd = CCDData(data, unit="electron / s", mask=mask, wcs=celestial_wcs,
+                  uncertainty=VarianceUncertainty(np.full((20, 20), 4.0)))
+    ccd.write(tmp_path / "ccd.fits")
+    image = read_fits_nddata(tmp_path / "ccd.fits")
+    assert image.data.dtype == np.float32
+    assert_array_equal(image.data, data)
+    assert_array_equal(image.mask, mask)
+    assert isinstance(image.uncertainty, VarianceUncertainty)
+    assert_array_equal(image.uncertainty.array, 4.0)
+    assert image.unit == u.electron / u.s
+    assert_allclose(image.wcs.pixel_to_world_values(9.0, 9.0), (150.0, 2.0))
+    # and back: what psfkit writes, astropy's reader reads whole
+    out = write_fits_nddata(tmp_path / "again.fits", image, header=image.meta)
+    again = CCDData.read(out)
+    assert again.unit == u.electron / u.s and again.data.dtype.name == "float32"
+    assert_array_equal(again.data, data)
+    assert_array_equal(again.mask, mask)
+    assert isinstance(again.uncertainty, VarianceUncertainty)
+    assert_array_equal(again.uncertainty.array, 4.0)
+    assert_allclose(again.wcs.pixel_to_world_values(9.0, 9.0), (150.0, 2.0))
+
+
+@pytest.mark.parametrize(("name", "cls", "values", "sigma"), [
+    ("ERR", StdDevUncertainty, 2.0, 2.0),
+    ("VARIANCE", VarianceUncertainty, 4.0, 2.0),
+    ("VAR", VarianceUncertainty, 4.0, 2.0),
+    ("IVAR", InverseVariance, 0.25, 2.0),
+])
+def test_error_extensions_of_other_pipelines(tmp_path, name, cls, values, sigma):
+    from psfkit.utils import uncertainty_to_error
+
+    data = np.ones((6, 7))
+    dq = np.zeros((6, 7), np.uint32)
+    dq[2, 3] = 1 << 5
+    fits.HDUList([fits.PrimaryHDU(),
+                  fits.ImageHDU(data, name="SCI"),
+                  fits.ImageHDU(np.full((6, 7), values), name=name),
+                  fits.ImageHDU(dq, name="DQ")]).writeto(tmp_path / "f.fits")
+    image = read_fits_nddata(tmp_path / "f.fits")
+    assert isinstance(image.uncertainty, cls)
+    assert_allclose(uncertainty_to_error(image.uncertainty), sigma)
+    assert image.mask.sum() == 1 and image.mask[2, 3]
+
+
+def test_auxiliary_extension_shape_and_bad_bunit(tmp_path):
+    fits.HDUList([fits.PrimaryHDU(np.ones((6, 7))),
+                  fits.ImageHDU(np.ones((6, 6)), name="MASK")]
+                 ).writeto(tmp_path / "m.fits")
+    with pytest.raises(FitsInputError, match=r"m.fits: the MASK extension has "
+                       r"shape \(6, 6\) but the data have shape \(6, 7\)"):
+        read_fits_nddata(tmp_path / "m.fits")
+    header = fits.Header()
+    header["BUNIT"] = "DN/frame"
+    fits.PrimaryHDU(np.ones((3, 3)), header=header).writeto(tmp_path / "u.fits")
+    with pytest.raises(FitsInputError, match="BUNIT 'DN/frame' is not a unit"):
+        read_fits_nddata(tmp_path / "u.fits")
+    header["BUNIT"] = "ADU"  # a spelling astropy's CCDData reader accepts too
+    fits.PrimaryHDU(np.ones((3, 3)), header=header).writeto(tmp_path / "a.fits")
+    assert read_fits_nddata(tmp_path / "a.fits").unit == u.adu
+
+
+def test_truncated_file_names_the_file(tmp_path):
+    # a truncated file gave numpy's "cannot reshape array of size ..."
+    path = tmp_path / "full.fits"
+    fits.PrimaryHDU(np.zeros((64, 64))).writeto(path)
+    cut = tmp_path / "cut.fits"
+    cut.write_bytes(path.read_bytes()[:2880 + 2000])
+    for reader in (read_fits_nddata, read_fits_image):
+        with pytest.raises(FitsInputError, match=r"cut.fits: the data of HDU 0 "
+                           r"cannot be read: the file is truncated or damaged"):
+            reader(cut)
+
+
+@pytest.mark.parametrize(("dtype", "expected"), [
+    (">i2", np.float32), ("u1", np.float32), (">u2", np.float32),
+    (">i4", np.float64), (">f4", np.float32), (">f8", np.float64),
+])
+def test_dtype_follows_the_file(tmp_path, dtype, expected):
+    fits.PrimaryHDU(np.arange(12).reshape(3, 4).astype(dtype)).writeto(
+        tmp_path / "d.fits")
+    image = read_fits_nddata(tmp_path / "d.fits")
+    assert image.data.dtype == expected and image.data.dtype.isnative
+    assert working_dtype(np.dtype(dtype)) == expected
+    assert_array_equal(image.data, np.arange(12).reshape(3, 4))
+    assert image.unit is None and image.mask is None and image.uncertainty is None
+
+
+def test_cube_keeps_celestial_wcs_of_the_image_plane(tmp_path, celestial_wcs):
+    header = celestial_wcs.to_header()
+    header["CTYPE3"] = "TIME"
+    header["CRVAL3"] = 0.0
+    header["CDELT3"] = 10.0
+    header["CRPIX3"] = 1.0
+    fits.PrimaryHDU(np.zeros((3, 20, 20)), header=header).writeto(tmp_path / "c.fits")
+    cube = read_fits_nddata(tmp_path / "c.fits", ndim=3)
+    assert cube.wcs.pixel_n_dim == 2 and cube.wcs.has_celestial
+
+
+def test_write_puts_wcs_and_units_on_every_extension(tmp_path, celestial_wcs):
+    header = celestial_wcs.to_header()
+    header["OBSERVER"] = "me"
+    image = NDData(np.ones((20, 20), np.float32), unit="adu",
+                   wcs=celestial_wcs, mask=np.zeros((20, 20), bool),
+                   uncertainty=VarianceUncertainty(np.ones((20, 20))))
+    path = write_fits_nddata(tmp_path / "w.fits", image, header=header,
+                             keywords={"KERNSUM": (1.25, "a result")},
+                             extensions={"FLAGS": np.zeros((20, 20), np.int16)})
+    with fits.open(path) as hdul:
+        assert [h.name for h in hdul] == ["PRIMARY", "MASK", "UNCERT", "FLAGS"]
+        assert hdul[0].header["KERNSUM"] == 1.25
+        assert hdul[0].header["OBSERVER"] == "me"
+        assert hdul[0].header["BUNIT"] == "adu"
+        assert hdul["UNCERT"].header["BUNIT"] == "adu2"
+        assert hdul["UNCERT"].header["UTYPE"] == "VarianceUncertainty"
+        assert hdul[0].data.dtype == np.dtype(">f4")
+        assert hdul["UNCERT"].data.dtype == np.dtype(">f4")
+        for hdu in hdul:
+            assert hdu.header["CTYPE1"] == "RA---TAN"
+            assert hdu.header["CRVAL2"] == 2.0
+
+
+def test_check_output_paths(tmp_path, monkeypatch):
+    (tmp_path / "sub").mkdir()
+    same = [tmp_path / "a.fits", tmp_path / "sub" / ".." / "a.fits"]
+    with pytest.raises(FitsInputError, match="the same file as output"):
+        check_output_paths(same)
+    link = tmp_path / "link.fits"
+    (tmp_path / "in.fits").write_bytes(b"")
+    link.symlink_to(tmp_path / "in.fits")
+    with pytest.raises(FitsInputError, match="refusing to overwrite an input"):
+        check_output_paths([link], inputs=[tmp_path / "in.fits"], overwrite=True)
+    with pytest.raises(FitsInputError, match="is a folder"):
+        check_output_paths([tmp_path / "sub"], overwrite=True)
+    assert check_output_paths([None, tmp_path / "b.fits"]) == [
+        None, tmp_path / "b.fits"]
+    monkeypatch.setattr("psfkit.fitsio.outputs.os.access", lambda *args: False)
+    with pytest.raises(FitsInputError, match="is not writable"):
+        check_output_paths([tmp_path / "c.fits"])

@@ -5,5 +5,5 @@ from ..demo import run_demo
 
 def run(args):
     log = None if args.quiet else print
-    run_demo(args.outdir, quick=args.quick, log=log)
+    run_demo(args.outdir, quick=args.quick, log=log, overwrite=args.overwrite)
     return 0

@@ -3,12 +3,24 @@
 import time
 import warnings
 
+from astropy.nddata import NDData, StdDevUncertainty
 import numpy as np
 from scipy.spatial import cKDTree
 
 from .._numerics.gaussian import SIGMA_PER_FWHM
-from ..fitsio import check_output_path, read_fits_image, write_fits_image
-from ._common import Log, output_path, parse_hdu, show_progress
+from ..fitsio import read_fits_nddata, write_fits_nddata
+from ..version import __version__
+from ._common import (
+    Log,
+    Outputs,
+    ProgressExecutor,
+    check_figure_path,
+    check_min_shape,
+    data_unit,
+    default_name,
+    jobs_executor,
+    parse_hdu,
+)
 
 
 def _default_fitshape(fwhm):
@@ -60,47 +72,82 @@ def _build_epsf(image, finder, fwhm, log):
         # with few stars a coarser grid is the better estimate
         oversampling = 4 if len(stars) >= 80 else 2
         epsf, fitted = EPSFBuilder(oversampling=oversampling, maxiters=10,
-                                   progress_bar=show_progress())(stars)
+                                   progress_bar=log.progress)(stars)
     log(f"built an empirical PSF from {len(fitted)} stars")
     return epsf
 
 
-def _write_plot(path, image, table, residual):
+def _write_plot(path, image, table, residual, *, unit, wcs, fwhm):
     import matplotlib
 
     matplotlib.use("Agg")
     from astropy.visualization import ImageNormalize, ZScaleInterval
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), constrained_layout=True)
-    norm = ImageNormalize(image, interval=ZScaleInterval())
-    axes[0].imshow(image, origin="lower", cmap="gray", norm=norm)
-    axes[0].plot(table["x_fit"], table["y_fit"], "o", mfc="none", mec="tab:red",
-                 ms=7, mew=0.8)
-    axes[0].set_title(f"image and {len(table)} fitted stars")
-    axes[1].imshow(residual, origin="lower", cmap="gray", norm=norm)
-    axes[1].set_title("residual")
+    from ..utils import image_region, show_image
+
+    # a crowded field is shown in a cut where each star's marker stays
+    # apart from its neighbours' and the residual can be seen around it
+    region, where = image_region(image.shape, 512)
+    x = np.asarray(table["x_fit"], float)
+    y = np.asarray(table["y_fit"], float)
+    rows, cols = region
+    inside = ((x >= cols.start - 0.5) & (x < cols.stop - 0.5)
+              & (y >= rows.start - 0.5) & (y < rows.stop - 0.5))
+    projection = {}
+    if wcs is not None:
+        try:
+            from astropy.visualization.wcsaxes import WCSAxes  # noqa: F401
+        except ImportError:
+            # an astropy too old for the installed matplotlib: pixel axes
+            wcs = None
+        else:
+            projection = {"projection": wcs}
+    fig = plt.figure(figsize=(12, 5.4), layout="constrained")
+    axes = [fig.add_subplot(1, 2, i + 1, **projection) for i in range(2)]
+    norm = ImageNormalize(image[region], interval=ZScaleInterval())
+    show_image(axes[0], image, label="background-subtracted data", unit=unit,
+               region=region, norm=norm,
+               title=f"{np.count_nonzero(inside)} fitted stars in {where}")
+    size = float(np.clip(2.0 * fwhm * 72 * 5.0 / (cols.stop - cols.start),
+                         2.0, 12.0))
+    transform = {} if wcs is None else {"transform": axes[0].get_transform("pixel")}
+    axes[0].plot(x[inside], y[inside], "o", mfc="none", mec="tab:red",
+                 ms=size, mew=0.6, alpha=0.7, **transform)
+    show_image(axes[1], residual, label="residual", unit=unit, region=region,
+               norm=norm, title="residual (data - fitted stars), same scale")
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def _measure(phot, image, jobs, fwhm, fitshape, log):
+def _measure(phot, image, *, jobs, fwhm, fitshape, mask, error, log):
     """One pass, or overlapping tiles on ``jobs`` processes."""
     if jobs <= 1:
-        return phot.run(image)
-    from concurrent.futures import ProcessPoolExecutor
-
+        with log.ticking("finding and fitting stars"):
+            return phot.run(image, mask=mask, error=error)
     from ..photometry import tiled_photometry
+    from ..utils import tile_grid
 
     # the margin covers the fit box, the grouping distance and the PSF wings,
     # so each star near a tile edge is fitted with all of its neighbours
     overlap = int(np.ceil(fitshape + 2.0 * fwhm + 3.0 * fwhm))
     core = max(4 * overlap, int(np.ceil(max(image.shape) / (2 * jobs))))
-    log.detail(f"  tiles of {core} px with {overlap} px margins on {jobs} "
-               "processes")
-    with ProcessPoolExecutor(jobs) as pool:
+    n_tiles = len(tile_grid(image.shape, (core, core), (overlap, overlap)))
+    log.detail(f"  {n_tiles} tiles of {core} px with {overlap} px margins on "
+               f"{jobs} processes")
+    pool = jobs_executor(jobs, processes=True)
+    with log.bar(total=n_tiles, desc="tiles", unit="tile") as bar, \
+            ProgressExecutor(pool, bar) as executor:
+        # tiled_photometry's keyword is still client= on this version
         return tiled_photometry(image, phot, tile_size=core, overlap=overlap,
-                                client=pool)
+                                client=executor, mask=mask, error=error)
+
+
+def _with_units(table, unit):
+    """Flux columns in the unit of the image (when the engine left none)."""
+    for name in table.colnames:
+        if name.startswith("flux") and getattr(table[name], "unit", None) is None:
+            table[name].unit = unit
 
 
 def run(args):
@@ -111,70 +158,92 @@ def run(args):
         IntegratedGaussianPRF,
         IterativelySubtractedPSFPhotometry,
     )
-    from ..utils import check_positive
+    from ..utils import uncertainty_to_error
 
     log = Log(args)
-    fwhm = check_positive("--fwhm", args.fwhm)
-    check_positive("--threshold", args.threshold)
-    if args.jobs < 1:
-        msg = f"-j/--jobs must be at least 1, got {args.jobs}"
-        raise ValueError(msg)
-    if args.niters < 1:
-        msg = f"--niters must be at least 1, got {args.niters}"
-        raise ValueError(msg)
+    fwhm = args.fwhm
     fitshape = args.fitshape or _default_fitshape(fwhm)
     if fitshape < 3 or fitshape % 2 == 0:
         msg = f"--fitshape must be an odd integer >= 3, got {fitshape}"
         raise ValueError(msg)
-    inputs = [args.image]
-    out = output_path(args, args.output, args.image, "_phot.ecsv", inputs=inputs)
-    residual_path = (None if args.residual is None else check_output_path(
-        args.residual, inputs=inputs, overwrite=args.overwrite))
-    plot_path = (None if args.plot is None else check_output_path(
-        args.plot, inputs=inputs, overwrite=args.overwrite))
-
-    data, header, wcs = read_fits_image(args.image, hdu=parse_hdu(args.hdu))
-    t0 = time.perf_counter()
-    box = int(max(16, min(128, 10 * fwhm), 1))
-    box = min(box, *data.shape)
-    bkg = Background2D(data, box, method="planar")
-    image = data - bkg.background
-    rms = float(np.nanmedian(bkg.background_rms))
-    log(f"background {np.nanmedian(bkg.background):.4g}, rms {rms:.4g}")
-    finder = DAOStarFinder(args.threshold * rms, fwhm)
-    if args.psf == "epsf":
-        psf_model = _build_epsf(image, DAOStarFinder(20 * rms, fwhm), fwhm, log)
-    else:
-        psf_model = IntegratedGaussianPRF(sigma=fwhm * SIGMA_PER_FWHM)
-    phot = IterativelySubtractedPSFPhotometry(
-        DAOGroup(2.0 * fwhm), None, psf_model, (fitshape, fitshape),
-        finder=finder, niters=args.niters, progress_bar=show_progress())
-    result = _measure(phot, image, args.jobs, fwhm, fitshape, log)
-    table = result.table
-    seconds = time.perf_counter() - t0
-    if wcs is not None and len(table):
-        ra, dec = wcs.pixel_to_world_values(np.asarray(table["x_fit"], float),
-                                            np.asarray(table["y_fit"], float))
-        table["ra"] = ra
-        table["dec"] = dec
-        table["ra"].unit = "deg"
-        table["dec"].unit = "deg"
-    table.meta["psfkit_command"] = "photometry"
-    table.meta["image"] = str(args.image)
-    table.meta["fwhm"] = fwhm
-    table.meta["threshold_nsigma"] = args.threshold
-    table.meta["psf"] = args.psf
-    table.meta["background_rms"] = rms
-    table.write(out, format="ascii.ecsv", overwrite=args.overwrite)
+    with Outputs(args, inputs=[args.image]) as outputs:
+        out, residual_path, plot_path = outputs.check(
+            args.output or default_name(args.image, "_phot.ecsv"),
+            args.residual, args.plot)
+        check_figure_path(plot_path)
+        source = read_fits_nddata(args.image, hdu=parse_hdu(args.hdu))
+        check_min_shape(source, fitshape, args.image,
+                        f"photometry with a {fitshape}x{fitshape} fit box")
+        unit, unit_note = data_unit(source, args.image)
+        data = source.data
+        mask = None if source.mask is None else np.asarray(source.mask, bool)
+        error = (None if source.uncertainty is None else
+                 uncertainty_to_error(source.uncertainty))
+        t0 = time.perf_counter()
+        box = int(max(16, min(128, 10 * fwhm), 1))
+        box = min(box, *data.shape)
+        bkg = Background2D(data, box, mask=mask, method="planar")
+        image = data - bkg.background
+        rms = float(np.nanmedian(bkg.background_rms))
+        log(f"background {np.nanmedian(bkg.background):.4g}, rms {rms:.4g} "
+            f"{unit}")
+        finder = DAOStarFinder(args.threshold * rms, fwhm)
+        if args.psf == "epsf":
+            psf_model = _build_epsf(image, DAOStarFinder(20 * rms, fwhm), fwhm,
+                                    log)
+        else:
+            psf_model = IntegratedGaussianPRF(sigma=fwhm * SIGMA_PER_FWHM)
+        phot = IterativelySubtractedPSFPhotometry(
+            DAOGroup(2.0 * fwhm), None, psf_model, (fitshape, fitshape),
+            finder=finder, niters=args.niters, progress_bar=log.progress)
+        result = _measure(phot, image, jobs=args.jobs, fwhm=fwhm,
+                          fitshape=fitshape, mask=mask, error=error, log=log)
+        table = result.table
+        seconds = time.perf_counter() - t0
+        if source.unit is not None:
+            # a catalog gets units only from the image's own BUNIT
+            _with_units(table, unit)
+        if source.wcs is not None and len(table):
+            ra, dec = source.wcs.pixel_to_world_values(
+                np.asarray(table["x_fit"], float), np.asarray(table["y_fit"], float))
+            table["ra"] = ra
+            table["dec"] = dec
+            table["ra"].unit = "deg"
+            table["dec"].unit = "deg"
+        table.meta.update({
+            "psfkit_command": "photometry", "psfkit_version": __version__,
+            "image": str(args.image),
+            "unit": "none (no BUNIT)" if source.unit is None else str(unit),
+            "fwhm": fwhm, "threshold_nsigma": args.threshold, "psf": args.psf,
+            "background_rms": rms})
+        table.write(outputs.path(out), format="ascii.ecsv", overwrite=True)
+        residual = np.asarray(getattr(result.residual_image, "value",
+                                      result.residual_image))
+        if residual_path is not None:
+            bad = ~np.isfinite(residual) if mask is None else \
+                mask | ~np.isfinite(residual)
+            keywords = {
+                "BUNIT": (unit.to_string(), unit_note),
+                "NSTARS": (len(table), "stars fitted"),
+                "FWHM": (fwhm, "[pixel] FWHM of the stars"),
+                "PSFMODEL": (args.psf, "PSF model fitted"),
+                "BKGRMS": (rms, "median background RMS"),
+                "NITERS": (args.niters, "find-fit-subtract iterations")}
+            uncertainty = (None if error is None
+                           else StdDevUncertainty(error.astype(data.dtype)))
+            write_fits_nddata(
+                outputs.path(residual_path),
+                NDData(residual.astype(data.dtype), unit=unit, mask=bad,
+                       uncertainty=uncertainty, wcs=source.wcs),
+                header=source.meta, keywords=keywords,
+                parameters={"command": "photometry", "fwhm": fwhm,
+                            "psf": args.psf, "image": args.image},
+                overwrite=True)
+        if plot_path is not None:
+            _write_plot(outputs.path(plot_path), image, table, residual,
+                        unit=unit, wcs=source.wcs, fwhm=fwhm)
     log(f"wrote {out}: {len(table)} stars in {seconds:.2f} s")
-    residual = np.asarray(result.residual_image)
-    if residual_path is not None:
-        write_fits_image(residual_path, residual, header=header,
-                         parameters={"command": "photometry", "fwhm": fwhm,
-                                     "psf": args.psf},
-                         overwrite=args.overwrite, inputs=inputs)
-        log(f"wrote {residual_path}")
-    if plot_path is not None:
-        _write_plot(plot_path, image, table, residual)
-        log(f"wrote {plot_path}")
+    for path in (residual_path, plot_path):
+        if path is not None:
+            log(f"wrote {path}")
     return 0

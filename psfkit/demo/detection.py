@@ -2,16 +2,18 @@
 
 import time
 
+from astropy.stats import gaussian_sigma_to_fwhm
 from astropy.table import QTable
 import numpy as np
 from scipy.spatial import cKDTree
 
 from ..datasets import make_gaussian_sources, make_noise_image
 from ..photometry import Background2D, DAOGroup, DAOStarFinder, MADStdBackgroundRMS
-from .report import DemoSection
+from ..utils import image_region, show_image
+from .section import DemoSection
 
 _SIGMA = 1.5
-_FWHM = _SIGMA * 2.0 * np.sqrt(2.0 * np.log(2.0))
+_FWHM = _SIGMA * gaussian_sigma_to_fwhm
 
 
 def _simulate(shape, nstars, rng):
@@ -60,21 +62,20 @@ def demo(outdir, *, quick=False):
     dist, _ = cKDTree(found).query(true_xy[iso])
     hit = dist < 1.0
 
-    fig, ax = plt.subplots(figsize=(6, 6))
-    view = sub[:256, :256]
-    ax.imshow(view, origin="lower", cmap="Greys_r", vmin=-5, vmax=40)
-    inside = (found[:, 0] < 256) & (found[:, 1] < 256)
+    fig, ax = plt.subplots(figsize=(7, 6), layout="constrained")
+    region, where = image_region(shape, 256, center=(128, 128))
+    rows, cols = region
+    show_image(ax, sub, label="background-subtracted counts", region=region,
+               vmin=-5, vmax=40,
+               title=f"Detections in {where}")
+    inside = ((found[:, 0] < cols.stop) & (found[:, 1] < rows.stop))
     ax.scatter(found[inside, 0], found[inside, 1], s=80, facecolors="none",
                edgecolors="tab:orange", lw=1.2, label="DAOStarFinder")
-    tin = (true_xy[:, 0] < 256) & (true_xy[:, 1] < 256)
+    tin = (true_xy[:, 0] < cols.stop) & (true_xy[:, 1] < rows.stop)
     ax.plot(true_xy[tin, 0], true_xy[tin, 1], "+", color="tab:cyan", ms=6,
             label="truth")
-    ax.set_xlim(-0.5, 255.5)
-    ax.set_ylim(-0.5, 255.5)
     ax.legend(loc="upper right", fontsize=8)
-    ax.set_title("Detections on the background-subtracted image")
-    fig.savefig(outdir / "photometry_detections.png", dpi=90,
-                bbox_inches="tight")
+    fig.savefig(outdir / "photometry_detections.png", dpi=90)
     plt.close(fig)
 
     return DemoSection(

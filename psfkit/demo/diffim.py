@@ -6,7 +6,8 @@ import numpy as np
 
 from ..datasets import make_diffim_pair
 from ..diffim import ImagePsfMatch, PsfMatchConfig
-from .report import DemoSection
+from ..utils import image_region, show_image
+from .section import DemoSection
 
 
 def demo(outdir, *, quick=False):
@@ -27,23 +28,22 @@ def demo(outdir, *, quick=False):
     diff = result.difference
     bg_err = (result.background - truth.background)[~diff.mask]
 
-    fig, axes = plt.subplots(1, 3, figsize=(12, 4.2))
-    view = (slice(0, 256), slice(0, 256))
-    for ax, img, title in ((axes[0], template.data, "template"),
-                           (axes[1], science.data, "science"),
-                           (axes[2], np.where(diff.mask, np.nan,
-                                              diff.data / np.sqrt(
-                                                  diff.uncertainty.array)),
-                            "difference / sigma")):
-        sub = img[view]
-        lo, hi = ((-5, 5) if "difference" in title
-                  else np.nanpercentile(sub, [1, 99.5]))
-        ax.imshow(sub, origin="lower", vmin=lo, vmax=hi, cmap="gray")
-        ax.set_title(title)
+    region, where = image_region(shape, 256, center=(128, 128))
+    rows, cols = region
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8), layout="constrained")
+    for ax, img, label, title in (
+            (axes[0], template.data, "counts", "template"),
+            (axes[1], science.data, "counts", "science"),
+            (axes[2], np.where(diff.mask, np.nan,
+                               diff.data / np.sqrt(diff.uncertainty.array)),
+             "difference / sigma", "difference / sigma (o = transients)")):
+        lo, hi = ((-5, 5) if "difference" in label
+                  else np.nanpercentile(img[region], [1, 99.5]))
+        show_image(ax, img, label=label, region=region, vmin=lo, vmax=hi,
+                   title=f"{title}, {where}")
     tx, ty = truth.transients["x"], truth.transients["y"]
-    inside = (tx < 256) & (ty < 256)
+    inside = (tx < cols.stop) & (ty < rows.stop)
     axes[2].plot(tx[inside], ty[inside], "o", mfc="none", mec="r", ms=10)
-    fig.tight_layout()
     fig.savefig(outdir / "diffim_subtraction.png", dpi=80)
     plt.close(fig)
 
@@ -58,7 +58,10 @@ def demo(outdir, *, quick=False):
         ax.axhline(edge - 0.5, color="0.8", lw=0.5)
     ax.set_xlim(-0.5, shape[1] - 0.5)
     ax.set_ylim(-0.5, shape[0] - 0.5)
-    ax.set_title("kernel candidates and spatial cells")
+    ax.set_xlabel("x (pixel)")
+    ax.set_ylabel("y (pixel)")
+    ax.set_title(f"kernel candidates and spatial cells, the whole "
+                 f"{shape[0]}x{shape[1]} image")
     ax.legend(loc="upper right", fontsize=8)
     fig.savefig(outdir / "diffim_cells.png", dpi=80, bbox_inches="tight")
     plt.close(fig)

@@ -6,7 +6,8 @@ from astropy.table import QTable
 import numpy as np
 
 from ..photometry import EPSFBuilder, IntegratedGaussianPRF, extract_stars
-from .report import DemoSection
+from ..utils import show_image
+from .section import DemoSection
 
 __all__ = []
 
@@ -70,20 +71,16 @@ def demo(outdir, *, quick=False):
     prf.evaluate_stack(xs, ys, params, jacobian=True)
     t_eval = time.perf_counter() - t0
 
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
-    im = axes[0].imshow(np.log10(np.clip(epsf.data, 1e-5, None)),
-                        origin="lower", cmap="viridis")
-    axes[0].set_title(f"ePSF (log10, {oversampling}x oversampled)")
-    fig.colorbar(im, ax=axes[0], fraction=0.046)
-    im = axes[1].imshow(100 * resid, origin="lower", cmap="RdBu_r",
-                        vmin=-1, vmax=1)
-    axes[1].set_title("ePSF - truth (% of peak)")
-    fig.colorbar(im, ax=axes[1], fraction=0.046)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained")
+    show_image(axes[0], np.log10(np.clip(epsf.data, 1e-5, None)),
+               label="log10 ePSF value", cmap="viridis",
+               title=f"ePSF, {oversampling}x oversampled (whole model)")
+    show_image(axes[1], 100 * resid, label="ePSF - truth [% of peak]",
+               cmap="RdBu_r", vmin=-1, vmax=1, title="ePSF - true PSF")
     for ax in axes:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    fig.savefig(outdir / "photometry_epsf.png", dpi=90, bbox_inches="tight")
+        ax.set_xlabel(f"x (1/{oversampling} pixel)")
+        ax.set_ylabel(f"y (1/{oversampling} pixel)")
+    fig.savefig(outdir / "photometry_epsf.png", dpi=90)
     plt.close(fig)
     return DemoSection(
         title="PSF models and ePSF building (psfkit.photometry)",

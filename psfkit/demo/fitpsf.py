@@ -7,7 +7,8 @@ import numpy as np
 
 from ..datasets import make_adi_sequence
 from ..fitpsf import KLIP, LOCI, adi_subtract, classical_adi, contrast_curve, snr
-from .report import DemoSection
+from ..utils import show_image
+from .section import DemoSection
 
 __all__ = ["demo"]
 
@@ -37,13 +38,15 @@ def demo(outdir, *, quick=False):
         timings[name] = time.perf_counter() - t0
     snrs = {name: snr(img, pos, fwhm).snr for name, img in results.items()}
 
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.8))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.4), layout="constrained")
     for ax, (name, img) in zip(axes, results.items(), strict=True):
         lim = np.percentile(np.abs(img.compressed()), 99.5)
-        ax.imshow(img, origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim)
+        show_image(ax, img, label="residual counts", cmap="RdBu_r",
+                   vmin=-lim, vmax=lim,
+                   title=f"{name}: companion SNR {snrs[name]:.1f} (whole "
+                         f"{size}x{size} frame)")
         ax.add_patch(plt.Circle(pos, 2 * fwhm, fill=False, color="k"))
-        ax.set_title(f"{name}: SNR {snrs[name]:.1f}")
-    fig.savefig(outdir / "fitpsf_residuals.png", dpi=80, bbox_inches="tight")
+    fig.savefig(outdir / "fitpsf_residuals.png", dpi=80)
     plt.close(fig)
 
     metrics = {f"{name} SNR": f"{value:.1f}" for name, value in snrs.items()}
@@ -59,8 +62,9 @@ def demo(outdir, *, quick=False):
                     label="KLIP 5-sigma limit")
         ax.semilogy(truth["separation"], truth["contrast"], "r*", ms=12,
                     label="injected companion")
-        ax.set_xlabel("separation (pixels)")
-        ax.set_ylabel("contrast")
+        ax.set_xlabel("separation (pixel)")
+        ax.set_ylabel("contrast (companion / star flux)")
+        ax.set_title("KLIP 5-sigma contrast curve")
         ax.legend()
         fig.savefig(outdir / "fitpsf_contrast.png", dpi=80, bbox_inches="tight")
         plt.close(fig)

@@ -13,7 +13,7 @@ from ..modelsets import (
     cube_to_model_set,
     fit_ramps,
 )
-from .report import DemoSection
+from .section import DemoSection
 
 __all__ = ["demo"]
 
@@ -104,7 +104,7 @@ def demo(outdir, *, quick=False):
             ax.plot(t, res.intercept[iy, ix] + res.slope[iy, ix] * t, "C1-",
                     label=label)
         ax.set_xlabel("time (s)")
-        ax.set_ylabel("DN")
+        ax.set_ylabel("signal (DN)")
         ax.set_title(f"pixel ({ix}, {iy}): {title}")
         ax.legend(fontsize=8)
     fig.savefig(outdir / "modelsets_ramps.png", dpi=80, bbox_inches="tight")
@@ -117,6 +117,8 @@ def demo(outdir, *, quick=False):
     ax.plot(grid, np.exp(-grid**2 / 2) / np.sqrt(2 * np.pi), "k-",
             label="N(0, 1)")
     ax.set_xlabel("(slope - true rate) / slope_err")
+    ax.set_ylabel("probability density")
+    ax.set_title(f"slope pulls of all {side}x{side} pixels")
     ax.legend()
     fig.savefig(outdir / "modelsets_pulls.png", dpi=80, bbox_inches="tight")
     plt.close(fig)

@@ -2,10 +2,12 @@
 
 import time
 
+from astropy.stats import gaussian_sigma_to_fwhm
 from astropy.table import QTable
 import numpy as np
 
-from .report import DemoSection
+from ..utils import image_region, show_image
+from .section import DemoSection
 
 __all__ = []
 
@@ -45,7 +47,7 @@ def demo(outdir, *, quick=False):
     )
 
     sigma = 2.0
-    fwhm = 2.0 * np.sqrt(2.0 * np.log(2.0)) * sigma
+    fwhm = gaussian_sigma_to_fwhm * sigma
     shape, n_stars = ((128, 128), 60) if quick else ((512, 512), 800)
     rng = np.random.default_rng(2024)
     image, error, truth = _simulate(shape, n_stars, rng, sigma)
@@ -78,18 +80,26 @@ def demo(outdir, *, quick=False):
                  np.asarray(found["y_fit"])[:, None] - truth["y"][None, :])
     matched = np.count_nonzero(d.min(axis=0) < 1.0)
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.6))
-    lo, hi = np.percentile(image, [5, 99.5])
-    axes[0].imshow(image, origin="lower", cmap="viridis", vmin=lo, vmax=hi)
-    axes[0].plot(found["x_fit"], found["y_fit"], "r+", ms=4)
-    axes[0].set_title("Simulated field (+ = fitted stars)")
+    # a 128-pixel cut keeps each star's marker apart from its neighbours'
+    # and leaves the residual around them visible
+    region, where = image_region(shape, 128)
+    rows, cols = region
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), layout="constrained")
+    lo, hi = np.percentile(image[region], [5, 99.5])
+    show_image(axes[0], image, label="counts", region=region, cmap="viridis",
+               vmin=lo, vmax=hi, title=f"Simulated field, {where}")
+    fx, fy = np.asarray(found["x_fit"]), np.asarray(found["y_fit"])
+    inside = ((fx > cols.start - 0.5) & (fx < cols.stop - 0.5)
+              & (fy > rows.start - 0.5) & (fy < rows.stop - 0.5))
+    axes[0].plot(fx[inside], fy[inside], "o", mfc="none", mec="tab:red", ms=7,
+                 mew=0.8, label=f"{np.count_nonzero(inside)} fitted stars")
+    axes[0].legend(loc="upper right", fontsize=8)
     # in units of the per-pixel noise, photon noise of bright stars included,
     # so that a good fit looks like uniform noise everywhere
     resid = np.asarray(blind.residual_image) / error
-    axes[1].imshow(resid, origin="lower", cmap="gray", vmin=-4, vmax=4)
-    axes[1].set_title("Residual / noise (blind run, -4 to 4)")
-    fig.savefig(outdir / "photometry_residual.png", dpi=80,
-                bbox_inches="tight")
+    show_image(axes[1], resid, label="residual / noise", region=region,
+               vmin=-4, vmax=4, title="Residual of the blind run, same cut")
+    fig.savefig(outdir / "photometry_residual.png", dpi=80)
     plt.close(fig)
 
     return DemoSection(

@@ -3,7 +3,8 @@
 import numpy as np
 
 from ..datasets import make_gaussian_sources, make_noise_image, make_random_gaussians
-from .report import DemoSection
+from ..utils import show_image
+from .section import DemoSection
 
 
 def demo(outdir, *, quick=False):
@@ -18,11 +19,12 @@ def demo(outdir, *, quick=False):
     noise = make_noise_image(shape, type="gaussian", mean=10.0, stddev=3.0,
                              random_state=42)
     image = stars + noise
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.imshow(image, origin="lower", cmap="viridis")
-    ax.plot(truth["x_mean"], truth["y_mean"], "r+", ms=6)
-    ax.set_title("Simulated field (+ = true positions)")
-    fig.savefig(outdir / "datasets_field.png", dpi=90, bbox_inches="tight")
+    fig, ax = plt.subplots(figsize=(6, 5), layout="constrained")
+    show_image(ax, image, label="simulated counts", cmap="viridis",
+               title=f"Simulated field, the whole {shape[0]}x{shape[1]} image "
+                     "(+ = true positions)")
+    ax.plot(truth["x_mean"], truth["y_mean"], "+", color="tab:red", ms=6)
+    fig.savefig(outdir / "datasets_field.png", dpi=90)
     plt.close(fig)
     flux_err = abs(stars.sum() - np.sum(truth["flux"])) / np.sum(truth["flux"])
     return DemoSection(

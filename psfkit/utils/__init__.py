@@ -9,7 +9,8 @@ Utilities shared by every psfkit subpackage.
   (`run_tasks`, `executor_threads`, `resolve_executor`), ``progress_bar``
   (`progress_bar`), and `renamed_keyword` for former spellings;
 - threads (`single_threaded_blas`, `run_chunked`), image tiles
-  (`tile_grid`), and short reprs of results (`describe`).
+  (`tile_grid`), short reprs of results (`describe`), and labelled image
+  panels for figures (`show_image`, `image_region`).
 """
 
 from .columns import *  # noqa: F401,F403
@@ -18,6 +19,8 @@ from .deprecation import *  # noqa: F401,F403
 from .deprecation import __all__ as _dep_all
 from .exceptions import *  # noqa: F401,F403
 from .exceptions import __all__ as _exc_all
+from .figures import *  # noqa: F401,F403
+from .figures import __all__ as _figures_all
 from .inputs import *  # noqa: F401,F403
 from .inputs import __all__ as _inputs_all
 from .parallel import *  # noqa: F401,F403
@@ -35,6 +38,7 @@ from .tiling import __all__ as _tiling_all
 from .validation import *  # noqa: F401,F403
 from .validation import __all__ as _val_all
 
-__all__ = [*_exc_all, *_dep_all, *_columns_all, *_inputs_all, *_parallel_all,
+__all__ = [*_exc_all, *_dep_all, *_columns_all, *_figures_all, *_inputs_all,
+           *_parallel_all,
            *_progress_all, *_rng_all, *_reprs_all, *_threads_all, *_tiling_all,
            *_val_all]

@@ -21,6 +21,7 @@ import astropy.units as u
 import numpy as np
 
 from .exceptions import InputDataError, NonFiniteValueWarning, warn
+from .validation import check_ndim
 
 __all__ = ["ArrayData", "coerce_data", "uncertainty_to_error"]
 
@@ -103,17 +104,6 @@ class ArrayData:
         if self.unit is None:
             return values
         return u.Quantity(values, self.unit, copy=False)
-
-
-def _check_ndim(name, arr, ndim):
-    if ndim is None:
-        return
-    allowed = (ndim,) if np.isscalar(ndim) else tuple(ndim)
-    if arr.ndim not in allowed:
-        want = " or ".join(f"{n}-D" for n in allowed)
-        msg = (f"{name} must be a {want} array, got a {arr.ndim}-D array "
-               f"with shape {arr.shape}")
-        raise ValueError(msg)
 
 
 def _as_float(name, arr, dtype):
@@ -302,7 +292,7 @@ def coerce_data(data, *, name="data", ndim=2, mask=None, error=None,
     if arr.size == 0:
         msg = f"{name} is empty (shape {arr.shape})"
         raise ValueError(msg)
-    _check_ndim(name, arr, ndim)
+    check_ndim(name, arr, ndim)
     if copy or not arr.flags.c_contiguous:
         arr = np.array(arr, order="C", copy=True)
 

@@ -34,6 +34,9 @@ class _NoBar:
     def set_description(self, text, refresh=True):
         pass
 
+    def refresh(self):
+        pass
+
     def close(self):
         pass
 
@@ -55,7 +58,7 @@ def _tqdm_class():
 
 
 def progress_bar(iterable=None, *, enabled, total=None, desc=None,
-                 unit="it", leave=None):
+                 unit="it", leave=None, bar_format=None):
     """
     A progress bar over ``iterable`` (or one updated by hand), if enabled.
 
@@ -74,6 +77,9 @@ def progress_bar(iterable=None, *, enabled, total=None, desc=None,
         What a step is called (``"star"``, ``"tile"``...).
     leave : bool, optional
         Keep the finished bar on screen (tqdm's default when `None`).
+    bar_format : str, optional
+        tqdm's layout of the bar, for example ``"{desc}: {elapsed}"`` for
+        a step that counts nothing but should show that it is running.
 
     Returns
     -------
@@ -100,4 +106,6 @@ def progress_bar(iterable=None, *, enabled, total=None, desc=None,
     kwargs = {"total": total, "desc": desc, "unit": unit}
     if leave is not None:
         kwargs["leave"] = leave
+    if bar_format is not None:
+        kwargs["bar_format"] = bar_format
     return bar(iterable, **kwargs)

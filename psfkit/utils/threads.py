@@ -151,8 +151,15 @@ def run_chunked(func, n_items, chunk, *, n_threads=1, scratch=None):
         return
     lock = threading.Lock()
     state = {"next": 0, "stop": False}
+    # NumPy >= 2 keeps errstate in a context variable (copied below); older
+    # NumPy keeps it per thread, so it is also set again in each worker
+    errors = np.geterr()
 
     def worker():
+        with np.errstate(**errors):
+            _work()
+
+    def _work():
         local = scratch() if scratch is not None else None
         while True:
             with lock:

@@ -16,6 +16,7 @@ __all__ = [
     "check_in",
     "check_odd",
     "check_integer",
+    "check_ndim",
 ]
 
 
@@ -245,3 +246,40 @@ def check_in(name, value, choices):
         msg = f"{name} must be one of {opts}; got {value!r}"
         raise ValueError(msg)
     return value
+
+
+def check_ndim(name, array, ndim):
+    """
+    Check that an array has one of the accepted numbers of dimensions.
+
+    Parameters
+    ----------
+    name : str
+        The argument name used in the error message.
+    array : `~numpy.ndarray`
+        The array.
+    ndim : int, tuple of int or None
+        The accepted number(s) of dimensions; `None` accepts any.
+
+    Raises
+    ------
+    ValueError
+        If ``array.ndim`` is not accepted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from psfkit.utils import check_ndim
+    >>> check_ndim('cube', np.zeros((2, 3)), (3, 4))
+    Traceback (most recent call last):
+    ...
+    ValueError: cube must be a 3-D or 4-D array, got a 2-D array with shape (2, 3)
+    """
+    if ndim is None:
+        return
+    allowed = (ndim,) if np.isscalar(ndim) else tuple(ndim)
+    if array.ndim not in allowed:
+        want = " or ".join(f"{n}-D" for n in allowed)
+        msg = (f"{name} must be a {want} array, got a {array.ndim}-D array "
+               f"with shape {array.shape}")
+        raise ValueError(msg)

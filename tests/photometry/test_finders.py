@@ -55,7 +55,7 @@ def sn50_field():
     """Peak S/N 50 stars on a sky of 10 with unit Gaussian noise."""
     shape = (300, 330)
     truth = _grid_stars(shape, 30, 50 * NOISE, seed=1)
-    image = (make_gaussian_sources(shape, truth)
+    image = (make_gaussian_sources(shape, truth, oversample=1)
              + make_noise_image(shape, mean=10.0, stddev=NOISE, random_state=2))
     return image, truth
 
@@ -107,7 +107,7 @@ def test_dao_centroids_sn50(sn50_field, centroid):
 def test_dao_iterated_removes_the_single_step_bias():
     shape = (120, 150)
     truth = _grid_stars(shape, 30, 40.0, seed=3)
-    image = make_gaussian_sources(shape, truth)
+    image = make_gaussian_sources(shape, truth, oversample=1)
     classic = DAOStarFinder(5.0, FWHM)(image)
     dist, _ = _match(classic, truth)
     assert len(classic) == len(truth)
@@ -151,7 +151,7 @@ def test_iraf_centroid_bias_on_noiseless_stars(sigma):
                     "y_mean": 20.0 + off[::-1],
                     "x_stddev": np.full(10, sigma),
                     "y_stddev": np.full(10, sigma)})
-    image = make_gaussian_sources((40, 320), truth)
+    image = make_gaussian_sources((40, 320), truth, oversample=1)
     fwhm = sigma * FWHM_PER_SIGMA
     moments = IRAFStarFinder(5.0, fwhm, roundhi=1.0)(image)
     err = np.asarray(moments["x_centroid"]) - truth["x_mean"]
@@ -167,7 +167,7 @@ def test_iraf_centroid_bias_on_noiseless_stars(sigma):
 def test_iraf_moments_of_centred_elliptical_star():
     truth = QTable({"amplitude": [100.0], "x_mean": [15.0], "y_mean": [12.0],
                     "x_stddev": [1.6], "y_stddev": [1.2], "theta": [0.0]})
-    image = make_gaussian_sources((25, 31), truth)
+    image = make_gaussian_sources((25, 31), truth, oversample=1)
     table = IRAFStarFinder(5.0, FWHM, roundhi=1.0)(image)
     assert len(table) == 1
     assert_allclose(table["x_centroid"], 15.0, atol=1e-12)
@@ -233,7 +233,7 @@ def test_border_stars_and_exclude_border(sky, padding, centroid, tol):
     truth = QTable({"amplitude": [60.0, 60.0, 60.0],
                     "x_mean": [1.2, 30.0, 58.6], "y_mean": [20.0, 1.0, 38.7],
                     "x_stddev": [SIGMA] * 3, "y_stddev": [SIGMA] * 3})
-    image = make_gaussian_sources((40, 60), truth) + sky
+    image = make_gaussian_sources((40, 60), truth, oversample=1) + sky
     kept = DAOStarFinder(5.0, FWHM, padding=padding, centroid=centroid)(image)
     assert len(kept) == 3
     dist, _ = _match(kept, truth)
@@ -290,7 +290,7 @@ def test_masked_star_not_detected_and_nan_tolerated():
     truth = QTable({"amplitude": [80.0, 80.0], "x_mean": [15.3, 45.0],
                     "y_mean": [20.0, 20.6], "x_stddev": [SIGMA] * 2,
                     "y_stddev": [SIGMA] * 2})
-    image = make_gaussian_sources((40, 60), truth)
+    image = make_gaussian_sources((40, 60), truth, oversample=1)
     mask = np.zeros(image.shape, dtype=bool)
     mask[14:27, 8:23] = True
     table = DAOStarFinder(5.0, FWHM)(image, mask=mask)
@@ -310,7 +310,7 @@ def test_masked_star_not_detected_and_nan_tolerated():
 def test_quantity_and_nddata_images():
     truth = QTable({"amplitude": [50.0], "x_mean": [12.2], "y_mean": [9.7],
                     "x_stddev": [SIGMA], "y_stddev": [SIGMA]})
-    plain = make_gaussian_sources((21, 25), truth)
+    plain = make_gaussian_sources((21, 25), truth, oversample=1)
     image = plain * u.electron
     table = DAOStarFinder(5.0 * u.electron, FWHM)(image)
     ref = DAOStarFinder(5.0, FWHM)(plain)
@@ -336,7 +336,7 @@ def test_brightest_and_peakmax():
                     "x_mean": [10.0, 30.0, 50.0, 70.0],
                     "y_mean": [10.0, 12.0, 14.0, 16.0],
                     "x_stddev": [SIGMA] * 4, "y_stddev": [SIGMA] * 4})
-    image = make_gaussian_sources((30, 80), truth)
+    image = make_gaussian_sources((30, 80), truth, oversample=1)
     table = DAOStarFinder(5.0, FWHM, brightest=2)(image)
     assert_allclose(table["x_centroid"], [70.0, 30.0], atol=1e-3)
     assert_array_equal(table["id"], [1, 2])
@@ -352,7 +352,7 @@ def test_elongated_kernel_finds_elongated_stars(theta):
     truth = QTable({"amplitude": [60.0], "x_mean": [25.3], "y_mean": [24.6],
                     "x_stddev": [2.5], "y_stddev": [1.25],
                     "theta": [np.deg2rad(theta)]})
-    image = make_gaussian_sources((50, 50), truth)
+    image = make_gaussian_sources((50, 50), truth, oversample=1)
     table = DAOStarFinder(5.0, 2.5 * FWHM_PER_SIGMA, ratio=0.5,
                           theta=theta, centroid="iterated")(image)
     assert len(table) == 1
@@ -368,7 +368,7 @@ def test_threshold_array_and_validation():
     truth = QTable({"amplitude": [50.0, 50.0], "x_mean": [10.0, 30.0],
                     "y_mean": [10.0, 10.0], "x_stddev": [SIGMA] * 2,
                     "y_stddev": [SIGMA] * 2})
-    image = make_gaussian_sources((20, 40), truth)
+    image = make_gaussian_sources((20, 40), truth, oversample=1)
     thr = np.full(image.shape, 5.0)
     thr[:, 20:] = 500.0
     table = DAOStarFinder(thr, FWHM)(image)
@@ -466,7 +466,7 @@ def crowded_field():
                     "x_mean": rng.uniform(0, 255, n),
                     "y_mean": rng.uniform(0, 255, n),
                     "x_stddev": np.full(n, 2.0), "y_stddev": np.full(n, 2.0)})
-    return (make_gaussian_sources((256, 256), truth)
+    return (make_gaussian_sources((256, 256), truth, oversample=1)
             + make_noise_image((256, 256), mean=0.0, stddev=1.0,
                                random_state=17))
 
@@ -518,7 +518,7 @@ def test_iraf_sky_without_sky_pixels():
     truth = QTable({"amplitude": [300.0, 40.0, 90.0],
                     "x_mean": [9.0, 24.7, 16.2], "y_mean": [9.0, 11.1, 25.6],
                     "x_stddev": [2.0] * 3, "y_stddev": [2.0] * 3})
-    image = make_gaussian_sources((32, 32), truth)
+    image = make_gaussian_sources((32, 32), truth, oversample=1)
     finder = IRAFStarFinder(5.0, 4.5, roundness_range=None,
                             sharpness_range=None)
     assert np.all(finder.kernel.footprint)
@@ -624,7 +624,7 @@ def test_settings_are_checked_when_assigned(cls):
         finder.sharplo = 50.0
     # a changed kernel parameter gives the results of a new finder
     truth = _grid_stars((60, 60), 30, 50.0, seed=4)
-    image = make_gaussian_sources((60, 60), truth)
+    image = make_gaussian_sources((60, 60), truth, oversample=1)
     finder.fwhm = 4.0
     finder.sharphi = 3.0
     fresh = cls(5.0, 4.0, sharpness_range=(finder.sharplo, 3.0))
@@ -677,7 +677,7 @@ def test_source_table_names_and_formats(sn50_field):
 def test_sky_centroid_from_a_celestial_wcs():
     truth = QTable({"amplitude": [80.0], "x_mean": [20.3], "y_mean": [14.8],
                     "x_stddev": [SIGMA], "y_stddev": [SIGMA]})
-    image = make_gaussian_sources((30, 40), truth)
+    image = make_gaussian_sources((30, 40), truth, oversample=1)
     wcs = WCS(naxis=2)
     wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
     wcs.wcs.crval = [150.0, 2.0]
