@@ -197,9 +197,9 @@ def bench_tiled(quick):
     for n in (1, 2):
         lc, client = cluster(n)
         tiled_photometry(image[:64, :64], phot, tile_size=64, overlap=16,
-                         client=client)  # workers import psfkit
+                         executor=client)  # workers import psfkit
         times[n], res, busy[n] = timed_on(client, lambda c=client: (
-            tiled_photometry(image, phot, client=c, **kw)))
+            tiled_photometry(image, phot, executor=c, **kw)))
         close(lc, client)
     print(f"\ntiled photometry: {side}x{side} image, {n_stars} stars, "
           f"{len(res.tiles)} tiles of {side // 4}^2 + 16 px overlap")

@@ -138,9 +138,8 @@ def _measure(phot, image, *, jobs, fwhm, fitshape, mask, error, log):
     pool = jobs_executor(jobs, processes=True)
     with log.bar(total=n_tiles, desc="tiles", unit="tile") as bar, \
             ProgressExecutor(pool, bar) as executor:
-        # tiled_photometry's keyword is still client= on this version
         return tiled_photometry(image, phot, tile_size=core, overlap=overlap,
-                                client=executor, mask=mask, error=error)
+                                executor=executor, mask=mask, error=error)
 
 
 def _with_units(table, unit):

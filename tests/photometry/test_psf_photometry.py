@@ -31,6 +31,7 @@ from psfkit.photometry import (
     IterativelySubtractedPSFPhotometry,
     MADStdBackgroundRMS,
     MMMBackground,
+    PSFFlags,
     PSFPhotometryResult,
 )
 
@@ -152,10 +153,14 @@ def test_fixed_centroids_doc_example():
     truth = np.asarray(sources["flux"], dtype=float)
     assert np.all(np.abs(tab["flux_fit"] - truth) < 3 * tab["flux_unc"])
     assert abs(np.sum(tab["flux_fit"]) / truth.sum() - 1) < 0.05
-    # fixed positions: only the fluxes are fitted, so the batched fitter
-    # solves a linear problem and agrees with the astropy fitter
+    # fixed positions: only the fluxes are fitted, so the default fitter
+    # solves a linear problem and agrees with the astropy fitter; each of
+    # its star models reaches over the ``subshape`` box (by default the
+    # PSF's bounding box, 4 sigma): covering the whole union of fit boxes
+    # makes its problem exactly the astropy fitter's
     default = BasicPSFPhotometry(DAOGroup(2.0 * FWHM), MMMBackground(),
-                                 psf_model, (11, 11))(image, positions=pos)
+                                 psf_model, (11, 11), subshape=(21, 21))(
+        image, positions=pos)
     assert_allclose(default["flux_fit"], tab["flux_fit"], rtol=1e-6)
     # ... and with the least-squares closed form
     bkg = MMMBackground()(image)
@@ -229,10 +234,13 @@ def test_iterative_until_nothing_new_on_crowded_field():
                   truth["y"][:, None] - truth["y"][None, :])
     np.fill_diagonal(dt, np.inf)
     assert np.all(found | (dt.min(axis=1) < 1.5 * FWHM))
-    # sources not matching a star sit on blends, never on empty sky
+    # sources not matching a star sit on blends, never on empty sky; a
+    # noise detection in a star's wing may wander to the edge of its box,
+    # where AT_BOUND marks it
     nearest = np.nanmin(d, axis=1)
     assert np.count_nonzero(nearest > 1.0) <= 0.15 * len(truth)
-    assert np.all(nearest[np.isfinite(nearest)] < 1.5 * FWHM)
+    placed = np.isfinite(nearest) & ((tab["flags"] & PSFFlags.AT_BOUND) == 0)
+    assert np.all(nearest[placed] < 1.5 * FWHM)
     assert np.count_nonzero(tab["flags"] & 4) <= 0.05 * len(tab)
 
 

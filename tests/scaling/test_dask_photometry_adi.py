@@ -53,7 +53,7 @@ def test_tiled_matches_single_pass_on_cluster(client, field):
     image, phot, truth = field
     single = phot.run(image)
     tiled = tiled_photometry(image, phot, tile_size=50, overlap=16,
-                             client=client)
+                             executor=client)
     assert isinstance(tiled, TiledPhotometryResult)
     tab = tiled.table
     assert len(single.table) == len(truth) == len(tab)
@@ -102,9 +102,9 @@ def test_executors_give_identical_results(client, field):
     here = tiled_photometry(image, phot, **kw)
     # a photometry object that has been called once still ships
     phot(image)
-    remote = tiled_photometry(image, phot, client=client, **kw)
+    remote = tiled_photometry(image, phot, executor=client, **kw)
     with ThreadPoolExecutor(2) as pool:
-        threads = tiled_photometry(image, phot, client=pool, **kw)
+        threads = tiled_photometry(image, phot, executor=pool, **kw)
     for other in (remote, threads):
         assert other.table.colnames == here.table.colnames
         for name in here.table.colnames:
@@ -156,7 +156,7 @@ def test_tile_warnings_reach_the_caller_once(client):
     for executor in (None, client):
         with pytest.warns(PsfkitWarning) as record:
             tiled_photometry(image, phot, tile_size=32, overlap=8,
-                             client=executor)
+                             executor=executor)
         messages = [str(w.message) for w in record]
         assert messages == ["tile 0: a tile-level remark"]
 

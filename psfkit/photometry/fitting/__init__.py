@@ -3,17 +3,26 @@ PSF photometry: fitting the PSF model to every source of an image.
 
 - ``psf_photometry``: the Basic, IterativelySubtracted and DAOPhot classes,
   thin sequencers of the stages in ``_pipeline``;
-- ``_group_fit``: the fitting engine, on the batched Levenberg-Marquardt
-  solver of ``_batch_fitter`` (or any astropy fitter, ``_astropy_fit``),
-  with fit boxes gathered in ``_fit_boxes`` and initial values read in
-  ``_init_guesses``;
+- ``fitters``: `SparseLMFitter` (the default) and `BatchedLMFitter`;
+- ``results``: `PSFPhotometryResult`;
+- ``_engine``: the one entry point of the fitting engine, ``fit_image``
+  (plain arrays in, per-source fits out), dispatching to
+- ``_allstar`` (every star with all its neighbours: geometry in
+  ``_geometry``, couplings and clusters in ``_couplings``, block solves and
+  covariances in ``_block_system``) or to ``_group_fit`` (group by group:
+  the batched solver of ``_batch_fitter`` or any astropy fitter,
+  ``_astropy_fit``), with fit boxes gathered in ``_fit_boxes`` and initial
+  values read in ``_init_guesses``;
 - ``flags``: the quality bits of each fit;
 - ``tiled``: large images in overlapping tiles, on any executor.
 """
 
-from . import flags, psf_photometry, tiled
+from . import fitters, flags, psf_photometry, results, tiled
+from .fitters import *  # noqa: F401,F403
 from .flags import *  # noqa: F401,F403
 from .psf_photometry import *  # noqa: F401,F403
+from .results import *  # noqa: F401,F403
 from .tiled import *  # noqa: F401,F403
 
-__all__ = [*psf_photometry.__all__, *tiled.__all__, *flags.__all__]
+__all__ = [*psf_photometry.__all__, *fitters.__all__, *results.__all__,
+           *tiled.__all__, *flags.__all__]

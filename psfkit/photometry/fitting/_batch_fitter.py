@@ -11,36 +11,29 @@ Levenberg-Marquardt iteration handles all still-unconverged groups at once:
   analytic Jacobians of all ``G * k`` sources on their group's pixels;
 * weighted Jacobians ``Jw`` of shape ``(G, Np, P)``, normal matrices
   ``A = Jw^T Jw`` of shape ``(G, P, P)`` and gradients ``g = Jw^T rw``;
-* one batched `numpy.linalg.solve` of ``(A + lambda * diag(A)) step = g``.
+* the damped step of every group from
+  `psfkit._numerics.linalg.damped_solve` (each system equilibrated by its
+  diagonal, singular ones by pseudo-inverse).
 
-A trial step is accepted per group when it does not increase chi-square and
-rejected otherwise; lambda is updated from the ratio of the actual to the
-predicted decrease (Nielsen's rule: shrink by up to 3 after a good step,
-grow by 2, 4, 8... after successive rejections).
-Trial steps are clipped to the parameter bounds, and unknowns sitting on a
-bound and pushed against it are held out of the step.  A group has
-converged when the undamped Gauss-Newton step would lower its chi-square by
-less than ``tol`` in units of its reduced chi-square, i.e. the remaining
-step is a small fraction of the parameter uncertainties; or when no step
-can lower chi-square any more.  Finished groups leave the working set, so
-late iterations only cost what the few slow groups need.  The covariance
-of the parameters is the (pseudo-)inverse of the final ``A``, scaled by the
-reduced chi-square when the weights are not inverse errors.
+The iteration is steered by the shared loop of `psfkit._numerics.lm`
+(acceptance, Nielsen's damping update, convergence on the remaining
+Gauss-Newton decrease, finished groups leaving the working set).  Trial
+steps are clipped to the parameter bounds, and unknowns sitting on a bound
+and pushed against it are held out of the step.  The covariance of the
+parameters is the (pseudo-)inverse of the final ``A``
+(`psfkit._numerics.linalg.covariance`), scaled by the reduced chi-square
+when the weights are not inverse errors.
 """
 
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..._numerics import linalg
+from ..._numerics.lm import solve_stacked
 from ..models import base as _models
 
 __all__ = []
-
-_LAMBDA0 = 1e-3
-_LAMBDA_MIN = 1e-10
-_LAMBDA_STUCK = 1e10
-# relative eigenvalue below which a normal matrix counts as singular
-_SINGULAR = 1e-12
 
 
 def evaluate_sources(model, x, y, params, *, jacobian):
@@ -157,90 +150,14 @@ def group_model(problem, theta, idx, *, jacobian):
     return m, jw
 
 
-def normal_equations(jw, rw):
-    """Batched ``A = Jw^T Jw`` and ``g = Jw^T rw``."""
-    jwt = jw.transpose(0, 2, 1)
-    a = jwt @ jw
-    g = (jwt @ rw[:, :, None])[:, :, 0]
-    return a, g
-
-
-def _unit_diagonal(a):
-    """Diagonal of ``a`` with zeros (unused unknowns) replaced by one."""
-    d = np.diagonal(a, axis1=1, axis2=2).copy()
-    d[~(d > 0)] = 1.0
-    return d
-
-
-def _damped_solve(a, g, lam):
-    d = _unit_diagonal(a)
-    m = a.copy()
-    idx = np.arange(a.shape[1])
-    m[:, idx, idx] += lam[:, None] * d
-    try:
-        return np.linalg.solve(m, g[:, :, None])[:, :, 0]
-    except np.linalg.LinAlgError:
-        return (np.linalg.pinv(m) @ g[:, :, None])[:, :, 0]
-
-
-def covariance(a):
-    """
-    Inverse of each normal matrix, and the unknowns it cannot determine.
-
-    The matrices are equilibrated by their diagonal before the symmetric
-    eigen-decomposition, so the singularity test does not depend on the
-    parameter units.  Directions with a relative eigenvalue below 1e-12
-    are left out of the inverse (a pseudo-inverse); the unknowns with a
-    component along them are reported, so that in a group where two
-    sources are degenerate only those two lose their uncertainties.
-    Unused unknowns (zero rows) get zero variance.
-
-    Returns
-    -------
-    cov : ndarray, shape (G, P, P)
-    undetermined : ndarray of bool, shape (G, P)
-    """
-    d = np.diagonal(a, axis1=1, axis2=2)
-    used = d > 0
-    s = np.where(used, 1.0 / np.sqrt(np.where(used, d, 1.0)), 0.0)
-    scaled = a * s[:, :, None] * s[:, None, :]
-    idx = np.arange(a.shape[1])
-    scaled[:, idx, idx] = np.where(used, scaled[:, idx, idx], 1.0)
-    bad = ~np.all(np.isfinite(scaled), axis=(1, 2))
-    scaled[bad] = np.eye(a.shape[1])
-    w, v = np.linalg.eigh(scaled)
-    null = w <= _SINGULAR * np.abs(w[:, -1:])
-    winv = np.where(null, 0.0, 1.0 / np.where(null, 1.0, w))
-    cov = (v * winv[:, None, :]) @ v.transpose(0, 2, 1)
-    cov = cov * s[:, :, None] * s[:, None, :]
-    undetermined = np.any((np.abs(v) > 1e-4) & null[:, None, :], axis=2)
-    undetermined |= bad[:, None]
-    return cov, undetermined
-
-
-def _freeze_at_bounds(problem, theta, a, g):
-    """
-    Hold the unknowns that sit on a bound and are pushed against it.
-
-    Their rows and columns of the normal equations are zeroed (the solves
-    then leave them unchanged), so that the convergence test and the step
-    only involve the unknowns that can still move.
-    """
-    free = problem.free
-    n = theta.shape[0]
-    val = theta[:, :, free].reshape(n, -1)
-    lo = problem.lower[:, :, free].reshape(n, -1)
-    hi = problem.upper[:, :, free].reshape(n, -1)
-    frozen = ((val <= lo) & (g < 0)) | ((val >= hi) & (g > 0))
-    if not frozen.any():
-        return a, g
-    keep = (~frozen).astype(float)
-    return a * keep[:, :, None] * keep[:, None, :], g * keep
-
-
 def solve_lm(problem, *, maxiters=100, tol=1e-6):
     """
-    Fit every group of a bucket with batched Levenberg-Marquardt.
+    Fit every group of a bucket with the shared Levenberg-Marquardt loop.
+
+    The unknowns of a group are the free parameters of its members;
+    steps are solved by `psfkit._numerics.linalg.damped_solve`, which
+    equilibrates every system by its diagonal, so fluxes of 1e20 next to
+    positions of 1e1 do not spoil the solve.
 
     Parameters
     ----------
@@ -256,91 +173,45 @@ def solve_lm(problem, *, maxiters=100, tol=1e-6):
     theta : ndarray, shape (G, k, n_params)
     converged : ndarray of bool, shape (G,)
     niter : ndarray of int, shape (G,)
-    state : tuple
-        The model and weighted Jacobian at ``theta`` (for `summarize`).
+    state : None
+        (the statistics are computed from ``theta``)
     """
     n_groups, k = problem.n_groups, problem.k
-    nf = problem.n_free
+    free = problem.free
+    nf = len(free)
+    cache = {}
+
+    def subset(rows):
+        # the loop keeps ``rows`` while no group finishes: slice once
+        if cache.get("rows") is not rows:
+            cache["rows"] = rows
+            cache["problem"] = _subset(problem, rows)
+        return cache["problem"]
+
+    def residuals(u, rows):
+        part = subset(rows)
+        theta = part.theta0.copy()
+        theta[:, :, free] = u.reshape(len(rows), k, nf)
+        m, jw = group_model(part, theta, slice(None), jacobian=True)
+        return (part.data - m) * part.wfit, jw
+
+    def unknowns(values):
+        return values[:, :, free].reshape(n_groups, k * nf)
+
+    lower, upper = unknowns(problem.lower), unknowns(problem.upper)
+    u0 = np.clip(unknowns(problem.theta0), lower, upper)
+    dw = problem.data * problem.wfit
+    out = solve_stacked(residuals, u0, lower=lower, upper=upper,
+                        dof=problem.dof(),
+                        floor=1e-24 * np.einsum("ij,ij->i", dw, dw),
+                        maxiters=maxiters, tol=tol)
     theta = problem.theta0.copy()
-    m, jw = group_model(problem, theta, slice(None), jacobian=True)
-    # final state of every group, filled in as groups finish
-    out = {"theta": theta.copy(), "m": m.copy(), "jw": jw.copy()}
-    converged = np.zeros(n_groups, dtype=bool)
-    niter = np.zeros(n_groups, dtype=int)
-
-    # the working set: unfinished groups only, compacted as groups finish
-    work = problem
-    ids = np.arange(n_groups)
-    rw = (work.data - m) * work.wfit
-    chi2 = np.einsum("ij,ij->i", rw, rw)
-    dw = work.data * work.wfit
-    floor = 1e-24 * np.einsum("ij,ij->i", dw, dw)
-    dof = work.dof()
-    lam = np.full(n_groups, _LAMBDA0)
-    nu = np.full(n_groups, 2.0)
-
-    def finish(sel, conv):
-        nonlocal work, ids, theta, m, jw, rw, chi2, floor, dof, lam, nu
-        done_ids = ids[sel]
-        out["theta"][done_ids] = theta[sel]
-        out["m"][done_ids] = m[sel]
-        out["jw"][done_ids] = jw[sel]
-        converged[done_ids] = conv
-        keep = ~sel
-        work = _subset(work, keep)
-        ids, theta, m, jw, rw = ids[keep], theta[keep], m[keep], jw[keep], rw[keep]
-        chi2, floor, dof = chi2[keep], floor[keep], dof[keep]
-        lam, nu = lam[keep], nu[keep]
-
-    everything = slice(None)
-    for _ in range(maxiters):
-        if ids.size == 0:
-            break
-        a, g = normal_equations(jw, rw)
-        a, g = _freeze_at_bounds(work, theta, a, g)
-        newton = _damped_solve(a, g, np.full(ids.size, 1e-12))
-        decrement = np.einsum("ij,ij->i", newton, g)
-        scale = np.maximum(chi2 / dof, 0.0)
-        done = (decrement <= tol * scale) | (decrement <= floor)
-        if done.any():
-            finish(done, True)
-            a, g = a[~done], g[~done]
-            if ids.size == 0:
-                break
-        step = _damped_solve(a, g, lam)
-        trial = theta.copy()
-        trial[:, :, work.free] += step.reshape(ids.size, k, nf)
-        np.clip(trial, work.lower, work.upper, out=trial)
-        m_t, jw_t = group_model(work, trial, everything, jacobian=True)
-        rw_t = (work.data - m_t) * work.wfit
-        chi2_t = np.einsum("ij,ij->i", rw_t, rw_t)
-        # gain ratio: actual over predicted decrease (Nielsen 1999 update)
-        predicted = (np.einsum("ij,ij->i", step, g) + lam
-                     * np.einsum("ij,ij,ij->i", _unit_diagonal(a), step, step))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rho = (chi2 - chi2_t) / predicted
-        ok = np.isfinite(chi2_t) & (chi2_t <= chi2)
-        if ok.all():
-            theta, m, jw, rw, chi2 = trial, m_t, jw_t, rw_t, chi2_t
-        else:
-            theta[ok], m[ok], jw[ok] = trial[ok], m_t[ok], jw_t[ok]
-            rw[ok], chi2[ok] = rw_t[ok], chi2_t[ok]
-        gain = np.clip(np.where(np.isfinite(rho), rho, 0.0), 0.0, 1.0)
-        shrink = np.maximum(1.0 / 3.0, 1.0 - (2.0 * gain - 1.0) ** 3)
-        lam = np.where(ok, np.maximum(lam * shrink, _LAMBDA_MIN), lam * nu)
-        nu = np.where(ok, 2.0, nu * 2.0)
-        niter[ids] += 1
-        # no step lowers chi-square any more: a minimum to machine precision
-        stuck = ~ok & (lam > _LAMBDA_STUCK)
-        if stuck.any():
-            finish(stuck, True)
-    if ids.size:
-        finish(np.ones(ids.size, dtype=bool), False)
-    return out["theta"], converged, niter, (out["m"], out["jw"])
+    theta[:, :, free] = out.u.reshape(n_groups, k, nf)
+    return theta, out.converged, out.niter, None
 
 
 def _subset(problem, keep):
-    """The problem restricted to the groups where ``keep`` is true."""
+    """The problem restricted to the groups ``keep``."""
     return replace(problem, x=problem.x[keep], y=problem.y[keep],
                    data=problem.data[keep], wfit=problem.wfit[keep],
                    wown=problem.wown[keep], theta0=problem.theta0[keep],
@@ -378,8 +249,8 @@ def summarize(problem, theta, *, weights_are_errors, state=None):
     m, jw = state
     resid = problem.data - m
     rw = resid * problem.wfit
-    a, _ = normal_equations(jw, rw)
-    cov, undetermined = covariance(a)
+    a, _ = linalg.normal_equations(jw, rw)
+    cov, undetermined = linalg.covariance(a)
     if not weights_are_errors:
         red = np.einsum("ij,ij->i", rw, rw) / problem.dof()
         cov = cov * red[:, None, None]

@@ -10,7 +10,7 @@ astropy fitter.  Uncertainties and statistics come from one shared routine
 for both, so both paths report the same quantities.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -41,7 +41,9 @@ class FitSetup:
     lower: np.ndarray
     upper: np.ndarray
     fitshape: tuple
-    solver: object  # callable(problem) -> (theta, converged, niter, state)
+    solver: object  # group fitters: callable(problem) -> (theta, converged,
+    #                 niter, state); None for the all-star fit
+    fitter: object  # the fitter object
     flux_col: int
     x_col: int
     y_col: int
@@ -60,6 +62,9 @@ class SourceFits:
     chi2: np.ndarray  # over the own box; reduced by the caller
     niter: np.ndarray
     group_sizes: dict
+    n_masked: np.ndarray = None  # unusable pixels of each fit box
+    cluster: np.ndarray = None  # all-star fits: cluster of each star
+    cluster_sizes: dict = field(default_factory=dict)
 
 
 def lm_solver(*, maxiters, tol):
@@ -78,7 +83,7 @@ def _chunks(n_groups, k, npix, n_params):
 
 
 def fit_sources(setup, data, weight, theta0, group_index, *,
-                weights_are_errors):
+                weights_are_errors, box_xy=None):
     """
     Fit every source.
 
@@ -95,14 +100,19 @@ def fit_sources(setup, data, weight, theta0, group_index, *,
         Group label of each source.
     weights_are_errors : bool
         Whether ``weight`` is an inverse error.
+    box_xy : ndarray, shape (n, 2), optional
+        The centres of the fit boxes, to which the positions are bounded
+        (default: the initial positions, the bounds half a pixel beyond the
+        box around them).
 
     Returns
     -------
     fits : `SourceFits`
     """
     n, n_par = theta0.shape
-    boxes = make_boxes(theta0[:, setup.x_col], theta0[:, setup.y_col],
-                       setup.fitshape, data.shape)
+    centre = (theta0[:, [setup.x_col, setup.y_col]] if box_xy is None
+              else np.floor(np.asarray(box_xy, dtype=float) + 0.5))
+    boxes = make_boxes(centre[:, 0], centre[:, 1], setup.fitshape, data.shape)
     npix = boxes.npix
     box_shape = (tuple(setup.fitshape)
                  if getattr(setup.model, "grid_separable", False) else None)
@@ -117,10 +127,10 @@ def fit_sources(setup, data, weight, theta0, group_index, *,
     # the box no longer constrains it (a faint source would wander off)
     lower = np.broadcast_to(setup.lower, (n, n_par)).copy()
     upper = np.broadcast_to(setup.upper, (n, n_par)).copy()
-    for col, half in ((setup.x_col, setup.fitshape[1] // 2),
-                      (setup.y_col, setup.fitshape[0] // 2)):
-        lower[:, col] = np.maximum(lower[:, col], theta0[:, col] - half - 0.5)
-        upper[:, col] = np.minimum(upper[:, col], theta0[:, col] + half + 0.5)
+    for col, axis, half in ((setup.x_col, 0, setup.fitshape[1] // 2),
+                            (setup.y_col, 1, setup.fitshape[0] // 2)):
+        lower[:, col] = np.maximum(lower[:, col], centre[:, axis] - half - 0.5)
+        upper[:, col] = np.minimum(upper[:, col], centre[:, axis] + half + 0.5)
     start = np.clip(start, lower, upper)
 
     theta = np.full((n, n_par), np.nan)
@@ -174,36 +184,78 @@ def fit_sources(setup, data, weight, theta0, group_index, *,
 
     theta[~active] = np.nan
     unc[~active] = np.nan
-    ny, nx = data.shape
-    flags = np.zeros(n, dtype=np.int64)
-    flags[boxes.partial] |= PSFFlags.PARTIAL_BOX
-    for col, size in ((setup.x_col, nx), (setup.y_col, ny)):
-        for vals in (theta0[:, col], theta[:, col]):
-            with np.errstate(invalid="ignore"):
-                out = (vals < -0.5) | (vals > size - 0.5)
-            flags[out] |= PSFFlags.OUTSIDE_IMAGE
-    with np.errstate(invalid="ignore"):
-        flags[active & (theta[:, setup.flux_col] <= 0)] |= PSFFlags.NONPOSITIVE_FLUX
-    flags[active & ~converged] |= PSFFlags.NOT_CONVERGED
-    bad_unc = active & (no_cov | ~np.all(np.isfinite(unc), axis=1))
-    flags[bad_unc] |= PSFFlags.NO_COVARIANCE
-    flags[~active] |= PSFFlags.TOO_FEW_PIXELS
-    nonfinite = active & (~np.all(np.isfinite(theta), axis=1) | ~finite_model)
-    flags[nonfinite] |= PSFFlags.NONFINITE
     unc[active & no_cov] = np.nan
-    with np.errstate(invalid="ignore"):
-        free = setup.free
-        on_bound = np.any((theta[:, free] <= lower[:, free])
-                          | (theta[:, free] >= upper[:, free]), axis=1)
-    flags[active & on_bound] |= PSFFlags.AT_BOUND
-
+    in_image = boxes.flat >= 0
+    centre = boxes.flat.shape[1] // 2
+    n_masked = np.count_nonzero(in_image & ~(box_w > 0), axis=1)
+    flags = quality_flags(
+        setup, data.shape, theta0=theta0, theta=theta, unc=unc, lower=lower,
+        upper=upper, fitted=active, converged=converged, no_cov=no_cov,
+        finite_model=finite_model, partial=boxes.partial, n_masked=n_masked,
+        center_masked=in_image[:, centre] & ~(box_w[:, centre] > 0))
     flux = theta[:, setup.flux_col]
     with np.errstate(invalid="ignore", divide="ignore"):
         qfit = qfit_num / flux
         cfit = cfit_num / flux
     return SourceFits(theta=theta, unc=unc, flags=flags, npix=npix_fit,
                       qfit=qfit, cfit=cfit, chi2=chi2, niter=niter,
-                      group_sizes=dict(sorted(sizes.items())))
+                      group_sizes=dict(sorted(sizes.items())),
+                      n_masked=n_masked)
+
+
+def quality_flags(setup, image_shape, *, theta0, theta, unc, lower, upper,
+                  fitted, converged, no_cov, finite_model, partial, n_masked,
+                  center_masked):
+    """
+    The `PSFFlags` of every source (one rule for every fitting engine).
+
+    Parameters
+    ----------
+    setup : `FitSetup`
+    image_shape : tuple of 2 int
+    theta0, theta, unc, lower, upper : ndarray, shape (n, n_params)
+        Initial and fitted values (NaN when not fitted), uncertainties and
+        bounds.
+    fitted : ndarray of bool, shape (n,)
+        Sources that were fitted (the others are ``TOO_FEW_PIXELS``).
+    converged, no_cov, finite_model : ndarray of bool, shape (n,)
+    partial : ndarray of bool, shape (n,)
+        Fit boxes reaching beyond the image.
+    n_masked : ndarray of int, shape (n,)
+        Unusable (masked or non-finite) pixels of each fit box.
+    center_masked : ndarray of bool, shape (n,)
+        The central pixel of the fit box is unusable.
+
+    Returns
+    -------
+    flags : ndarray of int64, shape (n,)
+    """
+    ny, nx = image_shape
+    n = len(theta)
+    flags = np.zeros(n, dtype=np.int64)
+    flags[partial] |= PSFFlags.PARTIAL_BOX
+    for col, size in ((setup.x_col, nx), (setup.y_col, ny)):
+        for vals in (theta0[:, col], theta[:, col]):
+            with np.errstate(invalid="ignore"):
+                out = (vals < -0.5) | (vals > size - 0.5)
+            flags[out] |= PSFFlags.OUTSIDE_IMAGE
+    with np.errstate(invalid="ignore"):
+        flags[fitted & (theta[:, setup.flux_col] <= 0)] |= PSFFlags.NONPOSITIVE_FLUX
+    flags[fitted & ~converged] |= PSFFlags.NOT_CONVERGED
+    bad_unc = fitted & (no_cov | ~np.all(np.isfinite(unc), axis=1))
+    flags[bad_unc] |= PSFFlags.NO_COVARIANCE
+    flags[~fitted] |= PSFFlags.TOO_FEW_PIXELS
+    nonfinite = fitted & (~np.all(np.isfinite(theta), axis=1) | ~finite_model)
+    flags[nonfinite] |= PSFFlags.NONFINITE
+    with np.errstate(invalid="ignore"):
+        free = setup.free
+        on_bound = np.any((theta[:, free] <= lower[:, free])
+                          | (theta[:, free] >= upper[:, free]), axis=1)
+    flags[fitted & on_bound] |= PSFFlags.AT_BOUND
+    # a source that was not fitted is described by TOO_FEW_PIXELS alone
+    flags[fitted & (n_masked > 0)] |= PSFFlags.MASKED_PIXELS
+    flags[fitted & center_masked] |= PSFFlags.MASKED_CENTER
+    return flags
 
 
 def render(model, theta, image_shape, shape, *, x_col, y_col):

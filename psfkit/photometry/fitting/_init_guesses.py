@@ -3,7 +3,8 @@ Initial guesses: column aliases, validation, and aperture fluxes.
 
 Tables of initial positions come from users (``x_0``, ``x``, ``x_init``...)
 and from star finders (``xcentroid``...).  `read_init_table` finds the
-columns whatever their spelling and returns plain arrays; `aperture_flux`
+columns whatever their spelling, through the one resolver of the package
+(`psfkit.utils.find_column`), and returns plain arrays; `aperture_flux`
 supplies the initial fluxes that the table does not give.
 """
 
@@ -11,15 +12,10 @@ from astropy.table import Table
 import astropy.units as u
 import numpy as np
 
+from ...utils import COLUMN_ALIASES, find_column
 from ._fit_boxes import gather, make_boxes
 
 __all__ = []
-
-X_ALIASES = ("x_0", "x_init", "xcentroid", "x_centroid", "xcen", "x", "x_fit",
-             "xpos", "x_peak")
-Y_ALIASES = ("y_0", "y_init", "ycentroid", "y_centroid", "ycen", "y", "y_fit",
-             "ypos", "y_peak")
-FLUX_ALIASES = ("flux_0", "flux_init", "flux", "flux_fit")
 
 
 def _find(table, aliases):
@@ -78,11 +74,12 @@ def read_init_table(table, extra_names, *, from_finder=False, unit=None,
         except (TypeError, ValueError) as exc:
             msg = f"{name} must be an astropy Table, got {type(table).__name__}"
             raise TypeError(msg) from exc
-    xname, yname = _find(table, X_ALIASES), _find(table, Y_ALIASES)
+    xname = find_column(table, "x", required=False)
+    yname = find_column(table, "y", required=False)
     if xname is None or yname is None:
         msg = (f"{name} must have x and y position columns (one of "
-               f"{', '.join(X_ALIASES)} and the matching y name); got "
-               f"{table.colnames}")
+               f"{', '.join(COLUMN_ALIASES['x'])} and the matching y name); "
+               f"got {table.colnames}")
         raise ValueError(msg)
     x = _values(table[xname], name=xname)
     y = _values(table[yname], name=yname)
@@ -92,7 +89,7 @@ def read_init_table(table, extra_names, *, from_finder=False, unit=None,
         msg = f"{name} has non-finite positions in rows {rows}"
         raise ValueError(msg)
     flux = None
-    fname = None if from_finder else _find(table, FLUX_ALIASES)
+    fname = None if from_finder else find_column(table, "flux", required=False)
     if fname is not None:
         flux = _values(table[fname], name=fname, unit=unit)
     extra = {}
@@ -150,3 +147,32 @@ def aperture_flux(data, valid, x, y, radius):
         flux = np.sum(used * np.where(ok, vals, 0.0), axis=1) * total / used_sum
     flux[used_sum <= 0] = np.nan
     return flux
+
+
+def initial_parameters(setup, psf_model, guesses, image, valid, radius):
+    """
+    The starting parameters of every source, ``(n, n_params)``.
+
+    Positions, fluxes and extra parameters come from ``guesses`` (see
+    `read_init_table`), the other parameters from the model's values;
+    fluxes the table does not give are measured in apertures of radius
+    ``radius()`` on ``image``.
+    """
+    n = len(guesses["x"])
+    theta = np.empty((n, len(setup.param_names)))
+    for col, name in enumerate(setup.param_names):
+        theta[:, col] = float(np.ravel(getattr(psf_model, name).value)[0])
+    theta[:, setup.x_col] = guesses["x"]
+    theta[:, setup.y_col] = guesses["y"]
+    for name, values in guesses["extra"].items():
+        theta[:, setup.param_names.index(name)] = values
+    flux = guesses["flux"]
+    if flux is None:
+        flux = np.full(n, np.nan)
+    need = ~np.isfinite(flux)
+    if need.any():
+        flux = flux.copy()
+        flux[need] = aperture_flux(image, valid, guesses["x"][need],
+                                   guesses["y"][need], radius())
+    theta[:, setup.flux_col] = flux
+    return theta

@@ -18,7 +18,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ...utils import NoDetectionsWarning, coerce_data
-from ._group_fit import SourceFits
+from ._group_fit import SourceFits, render
+from .flags import PSFFlags
 
 __all__ = []
 
@@ -41,13 +42,39 @@ class Prepared:
 
 @dataclass(frozen=True)
 class Sources:
-    """Sources to fit: ids, reported initial values and starting points."""
+    """
+    Sources to fit: ids, reported initial values and starting points.
+
+    ``box_xy`` is where each source's fit box is centred: its first
+    position, kept while the source is refitted in later passes (so a
+    settled fit stays the exact minimum of the same pixels).  ``settled``
+    marks sources whose ``start`` is a converged fit with an unchanged
+    neighbourhood, and ``prior`` holds their earlier fits.
+    """
 
     ids: np.ndarray
     theta0: np.ndarray  # reported initial values (n, n_params)
     start: np.ndarray  # starting point of the next fit
     group_id: object  # given group ids or None
     iteration: np.ndarray
+    box_xy: np.ndarray  # (n, 2) centre of each fit box
+    settled: object = None  # bool (n,) or None
+    prior: object = None  # SourceFits of the settled sources, or None
+
+
+@dataclass(frozen=True)
+class Renderer:
+    """Draws the model image of fitted sources (picklable)."""
+
+    model: object
+    image_shape: tuple
+    shape: tuple
+    x_col: int
+    y_col: int
+
+    def __call__(self, theta):
+        return render(self.model, theta, self.image_shape, self.shape,
+                      x_col=self.x_col, y_col=self.y_col)
 
 
 @dataclass
@@ -57,7 +84,7 @@ class Stage:
     sources: Sources
     group_id: np.ndarray
     fits: SourceFits
-    render: object  # theta -> model image
+    render: Renderer
     _model: object = None
 
     def model_image(self):
@@ -190,7 +217,7 @@ def build_table(prep, setup, stage, *, iterative):
         ids = np.zeros(0, dtype=np.int64)
         gid = iters = ids
         theta0 = theta = unc = np.zeros((0, npar))
-        npix = ids
+        npix = masked = ids
         qfit = cfit = chi2 = np.zeros(0)
         flags = ids
     else:
@@ -198,6 +225,7 @@ def build_table(prep, setup, stage, *, iterative):
         ids, gid, iters = src.ids, stage.group_id, src.iteration
         theta0, theta, unc = src.theta0, fits.theta, fits.unc
         npix, qfit, cfit, chi2 = fits.npix, fits.qfit, fits.cfit, fits.chi2
+        masked = fits.n_masked
         flags = fits.flags
     unit = prep.unit
 
@@ -222,6 +250,7 @@ def build_table(prep, setup, stage, *, iterative):
     for name in (*CORE_PARAMS, *extras):
         table[f"{name}_unc"] = col(unc[:, names.index(name)], name)
     table["npix_fit"] = np.asarray(npix, dtype=np.int64)
+    table["npix_masked"] = np.asarray(masked, dtype=np.int64)
     table["qfit"] = np.asarray(qfit, dtype=float)
     table["cfit"] = np.asarray(cfit, dtype=float)
     if prep.has_error:
@@ -233,24 +262,97 @@ def build_table(prep, setup, stage, *, iterative):
     return table
 
 
-def kept_sources(stage, keep):
-    """The sources ``keep`` of a fitted stage, starting from their fits."""
-    src = stage.sources
-    fitted = stage.fits.theta
+def kept_sources(stage, keep, *, changed_xy=None, reach=None):
+    """
+    The sources ``keep`` of a fitted stage, starting from their fits.
+
+    With ``changed_xy`` (positions where sources were added or removed)
+    the kept sources farther than ``reach`` (per axis, pixels) from all of
+    them, and converged, are marked settled.
+    """
+    src, fits = stage.sources, stage.fits
+    fitted = fits.theta
     start = np.where(np.isfinite(fitted), fitted, src.start)
+    settled = prior = None
+    if changed_xy is not None:
+        settled = unchanged_neighbourhood(src.box_xy, changed_xy, reach)
+        settled &= (fits.flags & PSFFlags.NOT_CONVERGED) == 0
+        settled = settled[keep]
+        prior = _subset_fits(fits, keep)
     return Sources(ids=src.ids[keep], theta0=src.theta0[keep],
                    start=start[keep], group_id=None,
-                   iteration=src.iteration[keep])
+                   iteration=src.iteration[keep], box_xy=src.box_xy[keep],
+                   settled=settled, prior=prior)
 
 
-def merge_stages(stage, new, keep):
-    """Fitted sources ``keep`` (as starting points) plus new detections."""
-    old = kept_sources(stage, keep)
+def unchanged_neighbourhood(box_xy, changed_xy, reach):
+    """
+    Sources whose boxes lie at least ``reach`` pixels (on some axis) from
+    every changed position: their models share no pixel with a change.
+    """
+    settled = np.ones(len(box_xy), dtype=bool)
+    changed_xy = np.asarray(changed_xy, dtype=float).reshape(-1, 2)
+    if len(changed_xy) == 0 or len(box_xy) == 0:
+        return settled
+    ry, rx = reach
+    # boxes are centred on pixels: compare pixel centres, scaled so that
+    # the per-axis reach becomes one Chebyshev radius
+    scale = np.array([1.0 / rx, 1.0 / ry])
+    mine = np.floor(box_xy + 0.5) * scale
+    near = cKDTree(np.floor(changed_xy + 0.5) * scale).query_ball_point(
+        mine, r=1.0 - 1e-9, p=np.inf, return_length=True)
+    settled[near > 0] = False
+    return settled
+
+
+_PER_SOURCE = ("theta", "unc", "flags", "npix", "qfit", "cfit", "chi2",
+               "niter", "n_masked")
+
+
+def _subset_fits(fits, keep):
+    return replace(fits, cluster=None,
+                   **{f: getattr(fits, f)[keep] for f in _PER_SOURCE})
+
+
+def merge_stages(stage, new, keep, *, reach=None):
+    """
+    Fitted sources ``keep`` (as starting points) plus new detections.
+
+    With ``reach`` the kept sources whose neighbourhood neither gains a
+    new source nor loses a dropped one are marked settled.
+    """
+    changed = None
+    if reach is not None:
+        src = stage.sources
+        gone = np.where(np.isfinite(stage.fits.theta), stage.fits.theta,
+                        src.start)
+        xy = [stage.render.x_col, stage.render.y_col]
+        changed = np.concatenate([new.box_xy, src.box_xy[~keep],
+                                  gone[~keep][:, xy]])
+    old = kept_sources(stage, keep, changed_xy=changed, reach=reach)
+    settled = prior = None
+    if old.settled is not None:
+        settled = np.concatenate([old.settled, np.zeros(len(new.ids), bool)])
+        prior = _concat_fits(old.prior, _empty_like(old.prior, len(new.ids)))
     return Sources(ids=np.concatenate([old.ids, new.ids]),
                    theta0=np.concatenate([old.theta0, new.theta0]),
                    start=np.concatenate([old.start, new.start]),
                    group_id=None,
-                   iteration=np.concatenate([old.iteration, new.iteration]))
+                   iteration=np.concatenate([old.iteration, new.iteration]),
+                   box_xy=np.concatenate([old.box_xy, new.box_xy]),
+                   settled=settled, prior=prior)
+
+
+def _empty_like(fits, n):
+    return replace(fits, **{f: np.zeros((n,) + getattr(fits, f).shape[1:],
+                                        dtype=getattr(fits, f).dtype)
+                            for f in _PER_SOURCE})
+
+
+def _concat_fits(a, b):
+    return replace(a, cluster=None,
+                   **{f: np.concatenate([getattr(a, f), getattr(b, f)])
+                      for f in _PER_SOURCE})
 
 
 def converged_duplicates(stage, setup, min_sep):
@@ -287,15 +389,15 @@ def stack_stages(old, new):
                   theta0=cat(old.sources.theta0, new.sources.theta0),
                   start=cat(old.sources.start, new.sources.start),
                   group_id=None,
-                  iteration=cat(old.sources.iteration, new.sources.iteration))
+                  iteration=cat(old.sources.iteration, new.sources.iteration),
+                  box_xy=cat(old.sources.box_xy, new.sources.box_xy))
     a, b = old.fits, new.fits
     sizes = dict(a.group_sizes)
     for k, v in b.group_sizes.items():
         sizes[k] = sizes.get(k, 0) + v
-    fits = replace(a, **{f: cat(getattr(a, f), getattr(b, f))
-                         for f in ("theta", "unc", "flags", "npix", "qfit",
-                                   "cfit", "chi2", "niter")},
-                   group_sizes=dict(sorted(sizes.items())))
+    fits = _concat_fits(a, b)
+    fits = replace(fits, group_sizes=dict(sorted(sizes.items())),
+                   cluster=None, cluster_sizes={})
     gid = cat(old.group_id, new.group_id + old.group_id.max())
     # the fits of each pass were made on the residual of the previous
     # ones, so the model of all of them is the sum of their models

@@ -38,6 +38,14 @@ class PSFFlags(enum.IntFlag):
         A fitted parameter ended on a bound: for the centre, the edge of
         its fit box (the limit of its movement), which usually means a
         spurious or badly blended source.
+    MASKED_PIXELS : 256
+        Some pixels of the fit box inside the image are masked or not
+        finite: the fit used fewer pixels than the box (how many is in
+        ``npix_masked``).  Together with ``PARTIAL_BOX`` this is bit 1 of
+        photutils 3.x.
+    MASKED_CENTER : 512
+        The central pixel of the fit box is masked or not finite: the
+        source was fitted on the pixels around it.
 
     Examples
     --------
@@ -56,3 +64,5 @@ class PSFFlags(enum.IntFlag):
     TOO_FEW_PIXELS = 32
     NONFINITE = 64
     AT_BOUND = 128
+    MASKED_PIXELS = 256
+    MASKED_CENTER = 512

@@ -2,7 +2,7 @@
 PSF photometry: the Basic, IterativelySubtracted and DAOPhot classes.
 
 The classes compose a background estimator, a star finder, a grouper and a
-PSF model around one fitting engine (`psfkit.photometry.fitting._group_fit`):
+PSF model around one fitting engine (`psfkit.photometry.fitting._engine`):
 
 * `BasicPSFPhotometry` runs FIND (or takes initial guesses), GROUP, fits
   every group (NSTAR) and SUBTRACTs once;
@@ -11,16 +11,12 @@ PSF model around one fitting engine (`psfkit.photometry.fitting._group_fit`):
 * `DAOPhotPSFPhotometry` is the iterative class with DAOFIND, DAOGROUP and
   MMM background built from DAOPHOT-style parameters.
 
-By default every group of the image is fitted at once by a batched
-Levenberg-Marquardt solver (`BatchedLMFitter`); any astropy fitter can be
-passed instead and is then applied group by group.
+By default all stars of the image are fitted together, each with every
+neighbour that reaches its pixels (`SparseLMFitter`), whatever the
+grouping; `BatchedLMFitter` or any astropy fitter fit the grouper's groups
+independently instead.
 """
 
-from dataclasses import dataclass, field
-import functools
-from types import MappingProxyType
-
-from astropy.table import QTable
 import numpy as np
 from scipy.spatial import cKDTree
 
@@ -31,13 +27,16 @@ from ...utils import (
     check_in,
     check_integer,
     check_positive,
+    progress_bar,
     warn,
 )
 from ._astropy_fit import astropy_solver
-from ._group_fit import FitSetup, fit_sources, lm_solver, render
-from ._init_guesses import aperture_flux, read_init_table
+from ._engine import fit_image
+from ._group_fit import FitSetup, lm_solver
+from ._init_guesses import initial_parameters, read_init_table
 from ._pipeline import (
     CORE_PARAMS,
+    Renderer,
     Sources,
     Stage,
     build_table,
@@ -51,94 +50,24 @@ from ._pipeline import (
     prepare,
     stack_stages,
 )
+from .fitters import BatchedLMFitter, SparseLMFitter
 from .flags import PSFFlags
+from .results import PSFPhotometryResult, make_result
 
 __all__ = [
     "BasicPSFPhotometry",
     "IterativelySubtractedPSFPhotometry",
     "DAOPhotPSFPhotometry",
-    "PSFPhotometryResult",
-    "BatchedLMFitter",
-    "PSFFlags",
 ]
+
+# the 0.1 module held these too; they stay importable from here
+_MOVED = (BatchedLMFitter, PSFPhotometryResult, PSFFlags)
 
 #: safety cap on the iterations of ``niters=None``
 MAX_ITERATIONS = 50
 
 
-class BatchedLMFitter:
-    """
-    psfkit's batched Levenberg-Marquardt fitter (the default ``fitter``).
-
-    All groups of an image are fitted together: groups of equal size are
-    stacked, and each iteration solves every group's normal equations with
-    one batched linear solve, using the model's analytic derivatives.
-
-    Parameters
-    ----------
-    maxiters : int, optional
-        The maximum number of iterations; groups still moving then are
-        flagged ``NOT_CONVERGED``.
-    tol : float, optional
-        A group has converged when a further Gauss-Newton step would lower
-        its chi-square by less than ``tol`` times its reduced chi-square,
-        i.e. when the remaining step is about ``sqrt(tol)`` of the
-        parameter uncertainties.
-
-    Examples
-    --------
-    >>> from psfkit.photometry import BatchedLMFitter
-    >>> BatchedLMFitter(maxiters=50)
-    BatchedLMFitter(maxiters=50, tol=1e-06)
-    """
-
-    def __init__(self, *, maxiters=100, tol=1e-6):
-        self.maxiters = check_integer("maxiters", maxiters, minimum=1)
-        self.tol = check_positive("tol", tol)
-
-    def __repr__(self):
-        return f"BatchedLMFitter(maxiters={self.maxiters}, tol={self.tol})"
-
-
-@dataclass(frozen=True)
-class PSFPhotometryResult:
-    """
-    The immutable outcome of one photometry run.
-
-    Attributes
-    ----------
-    table : `~astropy.table.QTable`
-        One row per source (see `BasicPSFPhotometry` for the columns).
-    background : float, `~numpy.ndarray` or `~astropy.units.Quantity`
-        The subtracted background (scalar or map).
-    diagnostics : mapping
-        Read-only summary of the fit: ``n_sources``, ``n_groups``,
-        ``group_sizes`` (size: count), ``fitter``, ``n_not_converged``,
-        ``median_fit_iterations``, ``n_flagged``, ``iterations`` and
-        ``detections_per_iteration``.
-    model_image : `~numpy.ndarray` or `~astropy.units.Quantity`
-        The sum of the fitted PSFs (without background), each over its
-        ``subshape`` box; computed on first access, read-only.
-    residual_image : `~numpy.ndarray` or `~astropy.units.Quantity`
-        ``image - background - model_image``; computed on first access,
-        read-only.
-    """
-
-    table: QTable
-    background: object
-    diagnostics: MappingProxyType
-    _images: object = field(default=None, repr=False, compare=False)
-
-    @functools.cached_property
-    def model_image(self):
-        return self._images()[0]
-
-    @functools.cached_property
-    def residual_image(self):
-        return self._images()[1]
-
-
-def _as_image_shape(name, value, fitshape):
+def _as_image_shape(name, value):
     if value is None:
         return None
     return as_pair(name, value, check_odd=True)
@@ -153,7 +82,9 @@ class BasicPSFPhotometry:
     group_maker : callable or None
         Called with a table of ``id``, ``x_0``, ``y_0``, ``flux_0``; returns
         it with a ``group_id`` column (e.g. `~psfkit.photometry.DAOGroup`).
-        `None` fits every source on its own.
+        The default fitter fits every star with all its neighbours anyway
+        and only reports the groups; `BatchedLMFitter` and astropy
+        fitters fit each group on its own.  `None`: one group per source.
     bkg_estimator : callable, object or None
         A scalar estimator called on the masked image (e.g.
         `~psfkit.photometry.MMMBackground`); an object with a
@@ -173,10 +104,11 @@ class BasicPSFPhotometry:
         Called as ``finder(image, mask=mask)`` on the background-subtracted
         image when no initial guesses are given; returns a table with
         ``xcentroid`` and ``ycentroid`` columns.
-    fitter : `BatchedLMFitter` or astropy fitter, optional
-        `None` (default) uses `BatchedLMFitter`; an astropy fitter
-        instance (``LevMarLSQFitter``, ``TRFLSQFitter``...) fits the groups
-        one by one.
+    fitter : `SparseLMFitter`, `BatchedLMFitter` or astropy fitter, optional
+        `None` (default) uses `SparseLMFitter`: all stars together, at any
+        density.  `BatchedLMFitter` fits the groups independently, all at
+        once; an astropy fitter instance (``LevMarLSQFitter``,
+        ``TRFLSQFitter``...) fits the groups one by one.
     aperture_radius : float, optional
         The radius of the aperture giving initial fluxes when the initial
         guesses have none; defaults to the model's ``fwhm``.
@@ -185,7 +117,8 @@ class BasicPSFPhotometry:
         to the model image; defaults to the model's bounding box (at least
         ``fitshape``).
     progress_bar : bool, optional
-        Show a progress bar over the groups with an astropy fitter.
+        Show the progress of the fit (iterations, clusters of stars still
+        moving; groups with an astropy fitter).
 
     Notes
     -----
@@ -194,17 +127,20 @@ class BasicPSFPhotometry:
     ``flux_fit``, ``x_0_unc``, ``y_0_unc``, ``flux_unc`` (1-sigma,
     from the covariance; zero for fixed parameters), ``<p>_0``, ``<p>_fit``,
     ``<p>_unc`` for every other free model parameter ``p``, ``npix_fit``
-    (usable pixels in the source's box), ``qfit`` (sum of absolute
+    (usable pixels in the source's box), ``npix_masked`` (pixels of the
+    box inside the image that are masked or not finite), ``qfit`` (sum of absolute
     residuals in the box over the flux), ``cfit`` (residual at the box
     centre over the flux), ``reduced_chi2`` (only when errors are given)
     and ``flags`` (`~psfkit.photometry.PSFFlags`).
 
     Each source is fitted on a ``fitshape`` box centred on the pixel
-    nearest its initial position; grouped sources are fitted together, as
-    a sum of PSFs, on the union of their boxes.  Pixels are weighted by
-    ``1/error`` when errors are given; masked and non-finite pixels are
-    ignored.  Without errors the uncertainties are scaled by each group's
-    reduced chi-square.
+    nearest its initial position.  The default fitter models the image as
+    the sum of all sources' PSFs (each over its ``subshape`` box) and fits
+    them together on the union of their fit boxes; the group fitters do
+    the same group by group.  Pixels are weighted by ``1/error`` when
+    errors are given; masked and non-finite pixels are ignored (and
+    flagged).  Without errors the uncertainties are scaled by the reduced
+    chi-square of the star's cluster (or group).
 
     Examples
     --------
@@ -237,15 +173,16 @@ class BasicPSFPhotometry:
         self.fitshape = as_pair("fitshape", fitshape, check_odd=True)
         self.finder = finder
         if fitter is None:
-            fitter = BatchedLMFitter()
-        elif not (isinstance(fitter, BatchedLMFitter) or callable(fitter)):
-            msg = ("fitter must be None, a BatchedLMFitter or an astropy "
-                   f"fitter instance, got {fitter!r}")
+            fitter = SparseLMFitter()
+        elif not (isinstance(fitter, SparseLMFitter | BatchedLMFitter)
+                  or callable(fitter)):
+            msg = ("fitter must be None, a SparseLMFitter, a BatchedLMFitter "
+                   f"or an astropy fitter instance, got {fitter!r}")
             raise TypeError(msg)
         self.fitter = fitter
         self.aperture_radius = check_positive("aperture_radius",
                                               aperture_radius, allow_none=True)
-        self.subshape = _as_image_shape("subshape", subshape, self.fitshape)
+        self.subshape = _as_image_shape("subshape", subshape)
         self.progress_bar = bool(progress_bar)
         self._last_result = None
 
@@ -303,10 +240,12 @@ class BasicPSFPhotometry:
         sources = self._initial_sources(prep, setup, init_guesses)
         if len(sources.ids) == 0:
             warn("no sources were found or given; the photometry "
-                          "table is empty", NoDetectionsWarning)
+                 "table is empty", NoDetectionsWarning)
             return self._result(prep, setup, None, [0])
-        stage = self._fit_stage(prep, setup, sources)
-        stage, counts = self._iterate(prep, setup, stage)
+        with self._passes() as bar:
+            stage = self._fit_stage(prep, setup, sources)
+            bar.update()
+            stage, counts = self._iterate(prep, setup, stage, bar)
         return self._result(prep, setup, stage, counts)
 
     def get_residual_image(self):
@@ -336,7 +275,11 @@ class BasicPSFPhotometry:
             raise RuntimeError(msg)
         return self._last_result
 
-    def _iterate(self, prep, setup, stage):
+    def _passes(self):
+        """The progress bar over passes (none for a single pass)."""
+        return progress_bar(enabled=False)
+
+    def _iterate(self, prep, setup, stage, bar):
         return stage, [len(stage.sources.ids)]
 
     def _fit_setup(self):
@@ -351,7 +294,9 @@ class BasicPSFPhotometry:
                           else model.bounds[n][0] for n in names], dtype=float)
         upper = np.array([np.inf if model.bounds[n][1] is None
                           else model.bounds[n][1] for n in names], dtype=float)
-        if isinstance(self.fitter, BatchedLMFitter):
+        if isinstance(self.fitter, SparseLMFitter):
+            solver = None
+        elif isinstance(self.fitter, BatchedLMFitter):
             solver = lm_solver(maxiters=self.fitter.maxiters,
                                tol=self.fitter.tol)
         else:
@@ -359,7 +304,8 @@ class BasicPSFPhotometry:
                                     progress_bar=self.progress_bar)
         return FitSetup(model=model, param_names=names, free=free,
                         lower=lower, upper=upper, fitshape=self.fitshape,
-                        solver=solver, flux_col=names.index("flux"),
+                        solver=solver, fitter=self.fitter,
+                        flux_col=names.index("flux"),
                         x_col=names.index("x_0"), y_col=names.index("y_0"))
 
     def _initial_sources(self, prep, setup, init_guesses, *, image=None,
@@ -378,32 +324,20 @@ class BasicPSFPhotometry:
                 return self._no_sources(setup)
             guesses = read_init_table(found, extras, from_finder=True)
             guesses["id"] = guesses["id"] + (first_id - 1)
-        n = len(guesses["x"])
-        theta = np.empty((n, len(setup.param_names)))
-        for col, name in enumerate(setup.param_names):
-            theta[:, col] = float(np.ravel(getattr(self.psf_model, name).value)[0])
-        theta[:, setup.x_col] = guesses["x"]
-        theta[:, setup.y_col] = guesses["y"]
-        for name, values in guesses["extra"].items():
-            theta[:, setup.param_names.index(name)] = values
-        flux = guesses["flux"]
-        if flux is None:
-            flux = np.full(n, np.nan)
-        need = ~np.isfinite(flux)
-        if need.any():
-            flux = flux.copy()
-            flux[need] = aperture_flux(image, prep.valid, guesses["x"][need],
-                                       guesses["y"][need], self._radius())
-        theta[:, setup.flux_col] = flux
+        theta = initial_parameters(setup, self.psf_model, guesses, image,
+                                   prep.valid, self._radius)
+        n = len(theta)
         return Sources(ids=guesses["id"], theta0=theta, start=theta.copy(),
                        group_id=guesses["group_id"],
-                       iteration=np.full(n, iteration, dtype=int))
+                       iteration=np.full(n, iteration, dtype=int),
+                       box_xy=np.column_stack([guesses["x"], guesses["y"]]))
 
     def _no_sources(self, setup):
         npar = len(setup.param_names)
         return Sources(ids=np.zeros(0, dtype=np.int64),
                        theta0=np.zeros((0, npar)), start=np.zeros((0, npar)),
-                       group_id=None, iteration=np.zeros(0, dtype=int))
+                       group_id=None, iteration=np.zeros(0, dtype=int),
+                       box_xy=np.zeros((0, 2)))
 
     def _radius(self):
         if self.aperture_radius is not None:
@@ -415,57 +349,37 @@ class BasicPSFPhotometry:
             raise ValueError(msg)
         return float(fwhm)
 
+    def _model_shape(self):
+        return self.subshape or model_subshape(self.psf_model, self.fitshape)
+
     def _fit_stage(self, prep, setup, sources, *, data=None):
         group_id = group_sources(self.group_maker, setup, sources)
         data = prep.data if data is None else data
-        fits = fit_sources(setup, data, prep.weight, sources.start, group_id,
-                           weights_are_errors=prep.has_error)
-        subshape = self.subshape or model_subshape(self.psf_model, self.fitshape)
+        n = len(sources.ids)
+        busy = n if sources.settled is None else int(np.sum(~sources.settled))
+        with progress_bar(enabled=self.progress_bar, desc=f"fit {busy} of {n} "
+                          "stars", unit="iter", leave=False) as bar:
 
-        def draw(theta):
-            return render(setup.model, theta, data.shape, subshape,
-                          x_col=setup.x_col, y_col=setup.y_col)
+            def progress(left):
+                bar.update()
+                bar.set_postfix_str(f"{left} clusters moving", refresh=False)
 
+            fits = fit_image(setup, data, prep.weight, sources.start,
+                             box_xy=sources.box_xy, group_id=group_id,
+                             model_shape=self._model_shape(),
+                             weights_are_errors=prep.has_error,
+                             settled=sources.settled, prior=sources.prior,
+                             progress=progress)
+        renderer = Renderer(setup.model, data.shape, self._model_shape(),
+                            setup.x_col, setup.y_col)
         return Stage(sources=sources, group_id=group_id, fits=fits,
-                     render=draw)
+                     render=renderer)
 
     # ------------------------------------------------------------ output
     def _result(self, prep, setup, stage, counts):
         table = build_table(prep, setup, stage, iterative=self._iterative)
-        unit = prep.unit
-        raw, background = prep.raw, prep.background
+        return make_result(table, prep, stage, counts, self.fitter)
 
-        @functools.cache
-        def images():
-            model = (np.zeros(raw.shape) if stage is None
-                     else np.array(stage.model_image()))
-            residual = raw - background - model
-            for arr in (model, residual):
-                arr.setflags(write=False)
-            if unit is not None:
-                return model * unit, residual * unit
-            return model, residual
-
-        bkg = background if unit is None else background * unit
-        flags = np.asarray(table["flags"])
-        fits = None if stage is None else stage.fits
-        fitter = self.fitter
-        diag = {
-            "n_sources": len(table),
-            "n_groups": 0 if stage is None else len(np.unique(stage.group_id)),
-            "group_sizes": {} if fits is None else fits.group_sizes,
-            "fitter": (repr(fitter) if isinstance(fitter, BatchedLMFitter)
-                       else type(fitter).__name__),
-            "n_not_converged": int(np.count_nonzero(flags & PSFFlags.NOT_CONVERGED)),
-            "median_fit_iterations": (float(np.median(fits.niter))
-                                      if fits is not None else 0.0),
-            "n_flagged": int(np.count_nonzero(flags)),
-            "iterations": len(counts),
-            "detections_per_iteration": tuple(counts),
-        }
-        return PSFPhotometryResult(table=table, background=bkg,
-                                   diagnostics=MappingProxyType(diag),
-                                   _images=images)
 
 class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
     """
@@ -537,7 +451,12 @@ class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
                                     allow_none=True)
         self.mode = check_in("mode", mode, ("all", "new"))
 
-    def _iterate(self, prep, setup, stage):
+    def _passes(self):
+        limit = MAX_ITERATIONS if self.niters is None else self.niters
+        return progress_bar(enabled=self.progress_bar, total=limit,
+                            desc="photometry passes", unit="pass")
+
+    def _iterate(self, prep, setup, stage, bar):
         counts = [len(stage.sources.ids)]
         limit = MAX_ITERATIONS if self.niters is None else self.niters
         xy = [setup.x_col, setup.y_col]
@@ -556,26 +475,39 @@ class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
                 keep = (stage.sources.iteration == 1) | (flux > 0)
                 rejected = np.concatenate([rejected,
                                            stage.sources.start[~keep][:, xy]])
-                stage = self._fit_stage(prep, setup,
-                                        merge_stages(stage, new, keep))
+                sources = merge_stages(stage, new, keep,
+                                       reach=self._warm_reach(setup))
+                stage = self._fit_stage(prep, setup, sources)
                 stage, rejected = self._drop_duplicates(prep, setup, stage,
                                                         rejected)
             else:
                 stage = stack_stages(stage, self._fit_stage(prep, setup, new,
                                                            data=residual))
+            bar.update()
         if self.niters is None:
             warn(f"iterative photometry stopped at the cap of "
-                          f"{MAX_ITERATIONS} passes with new detections still "
-                          "appearing", PsfkitWarning)
+                 f"{MAX_ITERATIONS} passes with new detections still "
+                 "appearing", PsfkitWarning)
         return stage, counts
+
+    def _warm_reach(self, setup):
+        """
+        How far (pixels, per axis) a change reaches into other fits; `None`
+        when refits start afresh (the group fitters refit every group).
+        """
+        if setup.solver is not None:
+            return None
+        my, mx = self._model_shape()
+        fy, fx = self.fitshape
+        return (max(my, fy), max(mx, fx))
 
     def _min_separation(self):
         fwhm = getattr(self.psf_model, "fwhm", None)
         return 0.5 * fwhm if fwhm else 1.0
 
     def _drop_duplicates(self, prep, setup, stage, rejected):
-        # a refit may move a residual detection onto a star of another
-        # group; keep the earlier source and refit without the later one
+        # a refit may move a residual detection onto a star it was not
+        # fitted with; keep the earlier source and refit without the later
         for _ in range(3):
             drop = converged_duplicates(stage, setup, self._min_separation())
             if not drop.any():
@@ -583,7 +515,15 @@ class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
             xy = [setup.x_col, setup.y_col]
             rejected = np.concatenate([rejected,
                                        stage.sources.theta0[drop][:, xy]])
-            stage = self._fit_stage(prep, setup, kept_sources(stage, ~drop))
+            reach = self._warm_reach(setup)
+            changed = None
+            if reach is not None:
+                gone = np.where(np.isfinite(stage.fits.theta),
+                                stage.fits.theta, stage.sources.start)
+                changed = np.concatenate([stage.sources.box_xy[drop],
+                                          gone[drop][:, xy]])
+            stage = self._fit_stage(prep, setup, kept_sources(
+                stage, ~drop, changed_xy=changed, reach=reach))
         return stage, rejected
 
     def _new_sources(self, prep, setup, stage, residual, rejected, *,
@@ -606,7 +546,8 @@ class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
         first = int(stage.sources.ids.max()) + 1
         return Sources(ids=np.arange(first, first + keep.sum()),
                        theta0=found.theta0[keep], start=found.start[keep],
-                       group_id=None, iteration=found.iteration[keep])
+                       group_id=None, iteration=found.iteration[keep],
+                       box_xy=found.box_xy[keep])
 
 
 class DAOPhotPSFPhotometry(IterativelySubtractedPSFPhotometry):

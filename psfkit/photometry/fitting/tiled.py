@@ -4,9 +4,9 @@ PSF photometry of a large image in overlapping tiles.
 The image is cut into a grid of *cores* that cover it exactly once; each
 tile is its core grown by ``overlap`` pixels on every side (clipped to the
 image).  Every tile is measured on its own by an ordinary photometry object,
-in this process or in parallel on any executor that
-`~psfkit.fitpsf.map_remove_psf` accepts (a dask.distributed ``Client``,
-a ``concurrent.futures`` pool).  A star is measured by every tile that
+in this process or in parallel on any executor (``executor=``: a number of
+threads, a ``concurrent.futures`` pool, a dask.distributed ``Client``, an
+ipyparallel view; see `psfkit.utils.run_tasks`).  A star is measured by every tile that
 sees it but kept only from the tile whose core holds its fitted position,
 so the merged catalogue has each star once; the residual mosaic is built
 from the tile cores, where each tile has fitted every star that reaches
@@ -19,7 +19,16 @@ from astropy.table import QTable, vstack
 import astropy.units as u
 import numpy as np
 
-from ...utils import NoDetectionsWarning, as_pair, coerce_data, warn
+from ...utils import (
+    NoDetectionsWarning,
+    SummaryReprMixin,
+    as_pair,
+    coerce_data,
+    describe,
+    resolve_executor,
+    warn,
+)
+from ...utils.deprecation import NOT_GIVEN
 from ...utils.parallel import executor_kind, run_tasks
 from ...utils.tiling import (
     call_recording_warnings,
@@ -35,8 +44,8 @@ _X_COLUMNS = ("x_0", "x_fit")
 _Y_COLUMNS = ("y_0", "y_fit")
 
 
-@dataclass(frozen=True)
-class TiledPhotometryResult:
+@dataclass(frozen=True, repr=False)
+class TiledPhotometryResult(SummaryReprMixin):
     """
     The merged outcome of `tiled_photometry`.
 
@@ -59,6 +68,14 @@ class TiledPhotometryResult:
     table: QTable
     residual_image: object
     tiles: QTable
+
+    def _summary_items(self):
+        flags = np.asarray(self.table["flags"], dtype=np.int64) if len(
+            self.table) else np.zeros(0, dtype=np.int64)
+        return [("table", describe(self.table)),
+                ("flagged", describe(int(np.count_nonzero(flags)))),
+                ("residual_image", describe(self.residual_image)),
+                ("tiles", describe(len(self.tiles)))]
 
 
 def _owned(xs, ys, bounds):
@@ -107,8 +124,8 @@ def _check_photometry(photometry, overlap):
         raise ValueError(msg)
 
 
-def tiled_photometry(image, photometry, *, tile_size, overlap, client=None,
-                     mask=None, error=None):
+def tiled_photometry(image, photometry, *, tile_size, overlap, executor=None,
+                     mask=None, error=None, client=NOT_GIVEN):
     """
     Run PSF photometry on overlapping tiles and merge the results.
 
@@ -130,17 +147,19 @@ def tiled_photometry(image, photometry, *, tile_size, overlap, client=None,
         cover the PSF's extent (the model's ``subshape``) plus the
         grouping distance, so that every star reaching into a core is
         fitted in that tile with the neighbours it is grouped with.
-    client : optional
-        `None` (tiles run here, one after another), a dask.distributed
-        ``Client``, a ``concurrent.futures`` executor or an ipyparallel
-        view: see `~psfkit.fitpsf.map_remove_psf`.  Process-based
-        executors receive a pickled copy of ``photometry``; tiles given
-        to several threads of one process run one at a time, so use
-        worker processes with one thread each.
+    executor : optional
+        `None` (tiles run here, one after another), a number of threads, a
+        ``concurrent.futures`` executor, a dask.distributed ``Client`` or
+        an ipyparallel view (see `psfkit.utils.run_tasks`).
+        Process-based executors receive a pickled copy of ``photometry``;
+        tiles given to threads share one interpreter, so worker processes
+        with one thread each scale best.
     mask : array-like of bool, optional
         Pixels to ignore (`True`).
     error : array-like, optional
         The 1-sigma error of every pixel.
+    client : optional
+        Deprecated spelling of ``executor``.
 
     Returns
     -------
@@ -178,6 +197,7 @@ def tiled_photometry(image, photometry, *, tile_size, overlap, client=None,
     [[10.2 39.6 70.3]
      [12.7 30.1 45.5]]
     """
+    executor = resolve_executor(executor, client=client)
     tile_size = as_pair("tile_size", tile_size, lower_bound=(1, True))
     overlap = as_pair("overlap", overlap, lower_bound=(0, True))
     _check_photometry(photometry, overlap)
@@ -191,10 +211,10 @@ def tiled_photometry(image, photometry, *, tile_size, overlap, client=None,
         error_tile = None if arr.error is None else arr.error[tile]
         tasks.append((photometry, arr.with_unit(arr.data[tile]), arr.mask[tile],
                       error_tile, core_bounds(core, tile, arr.shape), local))
-    if executor_kind(client) == "dask":
+    if executor_kind(executor) == "dask":
         # the tiles go to the workers as data, not inside the task graph
-        tasks = client.scatter(tasks, hash=False)
-    outputs = run_tasks(_run_tile, tasks, client)
+        tasks = executor.scatter(tasks, hash=False)
+    outputs = run_tasks(_run_tile, tasks, executor)
     return _merge(arr, grid, outputs)
 
 

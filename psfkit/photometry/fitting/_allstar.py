@@ -1,0 +1,559 @@
+"""
+The all-star fit: every star of an image fitted together, at any density.
+
+The problem is the one DAOPHOT's ALLSTAR (Stetson 1987, 1994) and
+crowdsource (Schlafly et al. 2018) solve: the sum of all the stars' models
+fitted to all the pixels that any star's fit box covers (the geometry of
+`psfkit.photometry.fitting._geometry`).  There are no groups and no group
+size limit; a star sees every neighbour whose model reaches its pixels.
+
+Each Levenberg-Marquardt iteration (the shared loop of
+`psfkit._numerics.lm`) costs about as much as evaluating every star's model
+once:
+
+1. the residual image ``data - sum of models`` is kept up to date; each
+   star's gradient and its own block of the normal matrix come from its
+   model box (a gather and a batched product);
+2. for each pair of stars coupled more than
+   `~psfkit.photometry.fitting._couplings.MIN_COUPLING` (see that module),
+   the off-diagonal block comes from the pixels they share, through
+   precomputed index maps;
+3. the block normal equations of every *cluster* of coupled stars are
+   solved (`psfkit.photometry.fitting._block_system`): stacked dense
+   solves for small clusters, one equilibrated sparse factorisation for
+   the others, so the cost is about linear in the stars and pixels;
+4. the trial models update the residual image with one
+   `numpy.bincount`; each cluster accepts or rejects its step on its own
+   chi-square and carries its own damping.
+
+Pairs coupled less than the threshold stay out of the matrix but not out
+of the model: they see each other through the residual image, so the fit
+converges to the exact joint minimum, only a little more slowly.  Clusters
+that converge leave the working set; a final check on the residual image
+reopens any cluster that a neighbour's later moves pushed off its minimum.
+Stars marked *settled* (a converged fit whose neighbourhood has not
+changed since) start outside the working set: refits after new detections
+touch only the clusters that changed.
+
+Uncertainties are the marginal ones, from the inverse of each cluster's
+normal matrix (or of each star's neighbourhood in very large clusters), so
+blended stars get the larger errors that their correlation implies.
+"""
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from ..._numerics.lm import levenberg_marquardt
+from ..models import base as _models
+from ._block_system import ClusterSolver
+from ._couplings import clusters, coupled_pairs, split_clusters
+from ._geometry import grid_xy, offset_maps
+
+__all__ = []
+
+# a cluster that stopped is fitted again if the decrease still available
+# exceeds this many times the loop's tolerance
+_REOPEN = 4.0
+#: pair blocks are recomputed once a star moved more than this (pixels,
+#: or the same in its other shape parameters) since they were computed
+_REUSE_SHIFT = 0.005
+#: the largest system of the LM loop (larger clusters are cut in pieces)
+SYSTEM_MAX = 24
+#: LM iterations per round before the coupled pairs are found again
+ROUND_ITERATIONS = 15
+
+
+def evaluate(setup, cols, rows, theta, *, jacobian=True):
+    """
+    Model values ``(n, M)`` of stars on their model boxes, and (with
+    ``jacobian``) the derivatives ``(n, M, nf)`` by the free parameters.
+    """
+    model = setup.model
+    with np.errstate(all="ignore"):
+        if getattr(model, "grid_separable", False):
+            out = model.evaluate_grid(cols[:, None, :], rows[:, None, :], theta,
+                                      jacobian=jacobian)
+        else:
+            x, y = grid_xy(cols, rows)
+            out = _models.evaluate_stack(model, x, y, theta, jacobian=jacobian)
+    if not jacobian:
+        return out, None
+    return out[0], out[1][..., setup.free]
+
+
+class AllStarProblem:
+    """
+    The clusters of an all-star fit as the systems of the shared LM loop.
+
+    Parameters
+    ----------
+    setup : FitSetup
+    geom : StarGeometry
+        Of the stars being fitted (finite models, enough pixels).
+    data : ndarray, 2-D
+        Background-subtracted image (masked pixels 0).
+    theta : ndarray, shape (n, n_params)
+        Starting parameters, inside the bounds; updated in place.
+    lower, upper : ndarray, shape (n, n_params)
+    table : ndarray
+        The model's coupling table (`coupling_table`).
+    min_coupling : float
+        Pairs coupled more enter the normal matrix together.
+    """
+
+    def __init__(self, setup, geom, data, theta, lower, upper, table,
+                 min_coupling):
+        self.setup = setup
+        self.geom = geom
+        self.free = setup.free
+        self.nf = len(setup.free)
+        self.theta = theta
+        self.lower, self.upper = lower, upper
+        self.table, self.min_coupling = table, min_coupling
+        self.maps = offset_maps(geom.model_shape)
+        self.data_flat = np.asarray(data, dtype=float).ravel()
+        self.values, jac = evaluate(setup, geom.cols, geom.rows, theta)
+        # the weighted derivatives, flattened with a last row of zeros that
+        # stands for pixels outside a box (see _pair_plan)
+        n, m = geom.flat.shape
+        self._jw_flat = np.zeros((n * m + 1, self.nf))
+        self.jw = self._jw_flat[:-1].reshape(n, m, self.nf)
+        self.jw[...] = jac * geom.weight[:, :, None]
+        self.resid = self.data_flat - self._accumulate(self.values)
+        self.pair_up(np.ones(len(theta), dtype=bool))
+
+    def pair_up(self, active, *, split=True):
+        """
+        Find the coupled pairs at the current positions, and the clusters
+        of the ``active`` stars (the others are held where they are).
+
+        With ``split``, clusters of more than ``SYSTEM_MAX`` stars are cut
+        into pieces along their weakest couplings: each piece is a system
+        of the LM loop with its own damping, so that one star in trouble
+        does not hold back hundreds, and the pieces of a crowded region
+        meet through the residual image.  The uncertainties are computed
+        on the whole clusters (``split=False``).
+        """
+        geom, setup = self.geom, self.setup
+        # only pairs with an active star matter to the fit
+        near = _neighbours(self, active) if split else active
+        sub = np.flatnonzero(near)
+        pairs, self.offsets, strength = coupled_pairs(
+            self.theta[sub, setup.x_col], self.theta[sub, setup.y_col],
+            geom.cx[sub], geom.cy[sub], self.table, geom.model_shape,
+            self.min_coupling)
+        self.pairs = sub[pairs]
+        both = active[self.pairs[:, 0]] & active[self.pairs[:, 1]]
+        stars = np.flatnonzero(active)
+        local = np.full(len(active), -1)
+        local[stars] = np.arange(len(stars))
+        sub_label, self.sizes = clusters(len(stars), local[self.pairs[both]])
+        self.label = np.full(len(active), -1)
+        self.label[stars] = sub_label
+        if split:
+            self.label, self.sizes = split_clusters(self.label, self.pairs,
+                                                    strength, SYSTEM_MAX)
+        self._cluster_pixels()
+        # pair blocks computed so far, and the parameters they were for
+        nf, npar = self.nf, self.theta.shape[1]
+        self._cache = np.zeros((len(self.pairs), nf, nf))
+        self._ref = np.full((len(self.pairs), 2, npar), np.nan)
+
+    def start(self, systems):
+        """Fit the clusters ``systems`` next (the others stay as they are)."""
+        self.systems = np.asarray(systems, dtype=np.int64)
+        self.n_systems = len(self.systems)
+        self.work = self.systems
+        self._set_working()
+
+    # ---------------------------------------------------------- helpers
+    def _accumulate(self, values, idx=None):
+        flat = self.geom.flat if idx is None else self.geom.flat[idx]
+        keep = flat >= 0
+        return np.bincount(flat[keep], weights=values[keep],
+                           minlength=self.data_flat.size)
+
+    def _cluster_pixels(self):
+        """
+        Every (cluster, pixel) pair once: the pixels of each cluster, and
+        where each clustered star's support pixels fall among them.
+        """
+        geom = self.geom
+        n_pix = self.data_flat.size
+        use = (geom.weight > 0) & (self.label >= 0)[:, None]
+        keys = (self.label[:, None] * n_pix + geom.flat)[use]
+        keys, inverse = np.unique(keys, return_inverse=True)
+        self.entry_of = np.full(geom.flat.shape, -1)
+        self.entry_of[use] = inverse.ravel()
+        self.pix_cluster, self.pix_flat = np.divmod(keys, n_pix)
+        self.pix_weight = geom.pixel_weight[self.pix_flat]
+        n_clusters = len(self.sizes)
+        self.n_pix_cluster = np.bincount(self.pix_cluster, minlength=n_clusters)
+        self.unknowns_cluster = self.sizes * self.nf
+        dw = self.data_flat[self.pix_flat] * self.pix_weight
+        self.floor_cluster = 1e-24 * np.bincount(self.pix_cluster, dw * dw,
+                                                 minlength=n_clusters)
+
+    def _set_working(self):
+        """
+        Lay out the arrays of the working clusters.
+
+        When clusters finish, the loop drops them (`keep`); the arrays are
+        laid out again only once a quarter of the stars are done, and the
+        finished clusters stay in them meanwhile, idle (no step, no
+        evaluation): layouts cost about an iteration.
+        """
+        clusters = self.work
+        self._rank = np.arange(len(clusters))
+        self._idle = np.zeros(len(clusters), dtype=bool)
+        flag = np.zeros(len(self.unknowns_cluster) + 1, dtype=bool)
+        flag[clusters] = True  # (label -1 reads the last, False, entry)
+        in_work = flag[self.label]
+        self.stars = np.flatnonzero(in_work)
+        local = np.full(len(self.label), -1)
+        local[self.stars] = np.arange(len(self.stars))
+        # working clusters are numbered 0 .. len(work)-1 in the loop's order
+        rank = np.full(len(flag), -1)
+        rank[clusters] = np.arange(len(clusters))
+        self.wlabel = rank[self.label[self.stars]]
+        # the pairs inside a system (pairs across pieces of a cut cluster
+        # meet through the residual image)
+        i, j = self.pairs[:, 0], self.pairs[:, 1]
+        both = in_work[i] & (self.label[i] == self.label[j])
+        self.wpairs_idx = np.flatnonzero(both)
+        self.wpairs = local[self.pairs[self.wpairs_idx]]
+        self._pair_plan(self.wpairs_idx)
+        self.solver = ClusterSolver(self.wlabel, self.wpairs, self.nf)
+        entry = flag[self.pix_cluster]
+        self.wpix_flat = self.pix_flat[entry]
+        self.wpix_weight = self.pix_weight[entry]
+        self.wpix_cluster = rank[self.pix_cluster[entry]]
+        # the image pixels of the working stars' boxes, and where each box
+        # pixel falls among them (residual updates touch only those)
+        flat = self.geom.flat[self.stars]
+        inside = flat >= 0
+        self._box_pix, inv = np.unique(flat[inside], return_inverse=True)
+        self._box_inv = np.full(flat.shape, -1)
+        self._box_inv[inside] = inv.ravel()
+        # each working star's support pixels among the working entries
+        wmap = np.cumsum(entry) - 1
+        own = self.entry_of[self.stars]
+        self.wentry_of = np.where(own >= 0, wmap[np.maximum(own, 0)], -1)
+        self._step = None
+
+    def _pair_plan(self, idx):
+        """Flat gather indices of the pixels the pairs ``idx`` share."""
+        m = self.geom.box_size
+        i, j = self.pairs[idx, 0], self.pairs[idx, 1]
+        maps = self.maps[self.offsets[idx]]
+        # the last row of the flattened derivatives is a row of zeros
+        self._pair_i = i
+        self._pair_src = np.where(maps >= 0, j[:, None] * m + maps,
+                                  len(self.theta) * m)
+
+    def _cluster_sum(self, per_star):
+        """Sums over the stars of each working cluster (loop order)."""
+        total = np.bincount(self.wlabel, per_star,
+                            minlength=len(self._idle))
+        return total[self._rank]
+
+    def _chi2(self, resid):
+        rw = resid[self.wpix_flat] * self.wpix_weight
+        total = np.bincount(self.wpix_cluster, rw * rw,
+                            minlength=len(self._idle))
+        return total[self._rank]
+
+    def _laid_out(self, per_cluster):
+        """Loop-order values of the working clusters, in the layout's order."""
+        out = np.zeros(len(self._idle), dtype=np.asarray(per_cluster).dtype)
+        out[self._rank] = per_cluster
+        return out
+
+    def pair_blocks(self):
+        """
+        Normal-matrix blocks of the working coupled pairs.
+
+        A block depends on the two stars' positions and other shape
+        parameters, and on their fluxes only through a scale (every
+        derivative but the flux one is proportional to the flux).  Blocks
+        of pairs whose stars moved less than ``_REUSE_SHIFT`` pixels since
+        they were computed are rescaled instead of recomputed: late
+        iterations, where stars barely move, then cost little.
+        """
+        idx = self.wpairs_idx
+        setup = self.setup
+        i, j = self.pairs[idx, 0], self.pairs[idx, 1]
+        shape = [c for c in range(self.theta.shape[1]) if c != setup.flux_col]
+        ref_i, ref_j = self._ref[idx, 0], self._ref[idx, 1]
+        now_i, now_j = self.theta[i], self.theta[j]
+        moved = np.zeros(len(idx), dtype=bool)
+        fcol = setup.flux_col
+        for now, ref in ((now_i, ref_i), (now_j, ref_j)):
+            diff = np.abs(now[:, shape] - ref[:, shape])
+            moved |= ~np.all(diff <= _REUSE_SHIFT, axis=1)
+            # a flux that changed much (or through zero) is not rescaled
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratio = now[:, fcol] / ref[:, fcol]
+            moved |= ~(np.abs(ratio - 1.0) <= 0.25)
+        fresh = np.flatnonzero(moved)
+        if fresh.size:
+            self._cache[idx[fresh]] = self._compute_blocks(fresh)
+            self._ref[idx[fresh], 0] = now_i[fresh]
+            self._ref[idx[fresh], 1] = now_j[fresh]
+        # rescale by the flux ratios (the flux derivative does not scale)
+        out = self._cache[idx].copy()
+        is_flux = self.free == setup.flux_col
+        with np.errstate(invalid="ignore", divide="ignore"):
+            si = np.where(is_flux, 1.0, (now_i[:, setup.flux_col]
+                                         / self._ref[idx, 0, setup.flux_col])[:, None])
+            sj = np.where(is_flux, 1.0, (now_j[:, setup.flux_col]
+                                         / self._ref[idx, 1, setup.flux_col])[:, None])
+        out *= si[:, :, None] * sj[:, None, :]
+        return out
+
+    def _compute_blocks(self, sel):
+        """Blocks of the working pairs ``sel`` from the current derivatives."""
+        nf = self.nf
+        out = np.empty((len(sel), nf, nf))
+        flat = self._jw_flat
+        m = self.geom.box_size
+        step = max(1, 1_000_000 // max(m * nf, 1))
+        for s in range(0, len(sel), step):
+            part = sel[s:s + step]
+            # the second star's weighted derivatives on the first one's box
+            other = np.take(flat, self._pair_src[part], axis=0)
+            out[s:s + step] = (np.swapaxes(self.jw[self._pair_i[part]], 1, 2)
+                               @ other)
+        return out
+
+    def gradient(self, stars):
+        """Gradients ``J^T W r`` of ``stars`` from the residual image."""
+        flat = self.geom.flat[stars]
+        rw = np.where(flat >= 0, self.resid[np.maximum(flat, 0)], 0.0)
+        rw *= self.geom.weight[stars]
+        return (rw[:, None, :] @ self.jw[stars])[:, 0, :]
+
+    # ------------------------------------------------- the loop interface
+    def normal(self):
+        stars = self.stars
+        jw = self.jw[stars]
+        grad = self.gradient(stars)
+        diag = np.swapaxes(jw, 1, 2) @ jw
+        blocks = self.pair_blocks()
+        # unknowns on a bound and pushed against it are held out
+        u = self.theta[stars][:, self.free]
+        lo = self.lower[stars][:, self.free]
+        hi = self.upper[stars][:, self.free]
+        frozen = ((u <= lo) & (grad < 0)) | ((u >= hi) & (grad > 0))
+        # finished clusters still in the layout take no step
+        frozen |= self._idle[self.wlabel][:, None]
+        if frozen.any():
+            keep = (~frozen).astype(float)
+            grad = grad * keep
+            diag = diag * keep[:, :, None] * keep[:, None, :]
+            if len(blocks):
+                ki, kj = keep[self.wpairs[:, 0]], keep[self.wpairs[:, 1]]
+                blocks = blocks * ki[:, :, None] * kj[:, None, :]
+        self._diag, self._blocks, self._grad = diag, blocks, grad
+
+    def prefit_fluxes(self):
+        """
+        Solve for the fluxes of the working stars with their positions held.
+
+        The fluxes enter the model linearly, so one solve gives each
+        cluster its best fluxes; starting the full fit from them avoids the
+        rejected steps that initial fluxes measured in apertures (which
+        hold the neighbours' light in a crowded field) cause.
+        """
+        if self.setup.flux_col not in self.free:
+            return
+        f = int(np.flatnonzero(self.free == self.setup.flux_col)[0])
+        self.normal()
+        one = slice(f, f + 1)
+        solver = ClusterSolver(self.wlabel, self.wpairs, 1)
+        flux = solver.solve(self._diag[:, one, one], self._blocks[:, one, one],
+                            self._grad[:, one],
+                            np.full((len(self.stars), 1), 1e-12))
+        self._step = np.zeros_like(self._grad)
+        self._step[:, f] = flux[:, 0]
+        chi2 = self.chi2()
+        self.accept(self.trial() <= chi2)
+
+    def chi2(self):
+        return self._chi2(self.resid)
+
+    def dof(self):
+        return self.n_pix_cluster[self.work] - self.unknowns_cluster[self.work]
+
+    def floor(self):
+        return self.floor_cluster[self.work]
+
+    def unknowns(self):
+        return self.unknowns_cluster[self.work]
+
+    def solve(self, lam, store=True):
+        lam = self._laid_out(lam)
+        damp = np.repeat(lam[self.wlabel][:, None], self.nf, axis=1)
+        step = self.solver.solve(self._diag, self._blocks, self._grad, damp,
+                                 exact=not store)
+        if store:
+            self._step = step
+        d = np.diagonal(self._diag, axis1=1, axis2=2)
+        return (self._cluster_sum(np.sum(step * self._grad, axis=1)),
+                self._cluster_sum(np.sum(d * step * step, axis=1)))
+
+    def trial(self, mask=None):
+        # each cluster's trial chi-square changes only its own models: the
+        # neighbours' simultaneous steps must not decide its acceptance
+        busy = ~self._idle if mask is None else self._laid_out(mask)
+        sel = np.flatnonzero(busy[self.wlabel])
+        stars = self.stars[sel]
+        theta_t = self.theta[stars]
+        theta_t[:, self.free] += self._step[sel]
+        np.clip(theta_t, self.lower[stars], self.upper[stars], out=theta_t)
+        values_t, jac_t = evaluate(self.setup, self.geom.cols[stars],
+                                   self.geom.rows[stars], theta_t)
+        delta = values_t - self.values[stars]
+        entry = self.wentry_of[sel]
+        use = entry >= 0
+        change = np.bincount(entry[use], weights=delta[use],
+                             minlength=len(self.wpix_flat))
+        rw = (self.resid[self.wpix_flat] - change) * self.wpix_weight
+        self._trial = (sel, theta_t, values_t, jac_t, delta)
+        total = np.bincount(self.wpix_cluster, rw * rw,
+                            minlength=len(self._idle))
+        return total[self._rank]
+
+    def accept(self, ok):
+        sel, theta_t, values_t, jac_t, delta = self._trial
+        self._trial = None
+        good = self._laid_out(ok)[self.wlabel[sel]]
+        if not good.any():
+            return
+        idx = self.stars[sel[good]]
+        # only the working stars' pixels change
+        inv = self._box_inv[sel[good]]
+        inside = inv >= 0
+        self.resid[self._box_pix] -= np.bincount(
+            inv[inside], weights=delta[good][inside],
+            minlength=len(self._box_pix))
+        self.theta[idx] = theta_t[good]
+        self.values[idx] = values_t[good]
+        self.jw[idx] = jac_t[good] * self.geom.weight[idx][:, :, None]
+
+    def double_step(self):
+        self._step = 2.0 * self._step
+
+    def keep(self, mask):
+        self.work = self.work[mask]
+        rank = self._rank[mask]
+        idle = np.ones(len(self._idle), dtype=bool)
+        idle[rank] = False
+        busy_stars = np.count_nonzero(~idle[self.wlabel])
+        if busy_stars > 0.75 * len(self.stars):
+            self._rank, self._idle = rank, idle
+            if self._step is not None:
+                self._step[idle[self.wlabel]] = 0.0
+            return
+        step, stars = self._step, self.stars
+        self._set_working()
+        if step is not None:
+            # the step of the clusters still working is tried next
+            self._step = step[np.isin(stars, self.stars, assume_unique=True)]
+
+
+def run(problem, todo, *, maxiters, tol, progress=None):
+    """
+    Fit the stars ``todo`` until every star of the image is at its minimum.
+
+    The fit goes in rounds.  Each round finds the coupled pairs at the
+    current positions, forms clusters of the *active* stars only (the
+    others are held where they are, in the residual image) and runs the LM
+    loop on them, for at most ``ROUND_ITERATIONS`` iterations.  After a
+    round the clusters of the active stars and of their neighbours are
+    tested on the residual image, with the pairs found again: those off
+    their minimum (moved by a neighbour after they stopped, newly coupled)
+    are fitted in the next round.  A refit after new detections thus
+    touches the stars near the change and those their fits disturb, not
+    every star of a crowded field.
+
+    Parameters
+    ----------
+    problem : `AllStarProblem`
+    todo : ndarray of bool, shape (n,)
+        The stars to fit first (the others start as converged fits).
+
+    Returns
+    -------
+    converged : ndarray of bool, shape (n,)
+        `False` for stars whose cluster was still moving at ``maxiters``.
+    niter : ndarray of int, shape (n,)
+    """
+    n = len(problem.theta)
+    converged = np.ones(n, dtype=bool)
+    niter = np.zeros(n, dtype=int)
+    active = np.asarray(todo, dtype=bool).copy()
+    # how far off its minimum each star's cluster was when last reopened
+    reopened = np.full(n, np.nan)
+    spent = 0
+    first = True
+    while spent < maxiters and active.any():
+        problem.pair_up(active)
+        problem.start(np.arange(len(problem.sizes)))
+        if first:
+            problem.prefit_fluxes()
+            first = False
+        budget = min(ROUND_ITERATIONS, maxiters - spent)
+        conv, nit = levenberg_marquardt(problem, maxiters=budget, tol=tol,
+                                        progress=progress)
+        stars = np.flatnonzero(active)
+        converged[stars] = conv[problem.label[stars]]
+        niter[stars] += nit[problem.label[stars]]
+        spent += int(nit.max(initial=0))
+        if not nit.any():
+            # the loop's own test found every active cluster at its minimum
+            break
+        off = _off_minimum(problem, _neighbours(problem, active), tol)
+        # a cluster the loop stopped on a plateau stays off by the same
+        # amount: it is fitted again only if a neighbour's moves made it
+        # clearly worse since
+        again = (off > _REOPEN) & ~(off <= 2.0 * reopened)
+        reopened[again] = off[again]
+        active = (again | ~converged) & (niter < maxiters)
+    return converged, niter
+    return converged, niter
+
+
+def _neighbours(problem, stars):
+    """``stars`` and the stars whose model boxes overlap theirs."""
+    geom = problem.geom
+    my, mx = geom.model_shape
+    xy = np.column_stack([geom.cx / mx, geom.cy / my])
+    near = cKDTree(xy[stars]).query_ball_point(xy, r=1.0 - 1e-9, p=np.inf,
+                                                return_length=True)
+    return stars | (near > 0)
+
+
+def _off_minimum(problem, candidates, tol):
+    """
+    How far the clusters of ``candidates`` are from their minimum: each
+    star gets its cluster's remaining Gauss-Newton decrease in units of the
+    loop's convergence threshold (0 for the other stars).
+    """
+    off = np.zeros(len(candidates))
+    if not candidates.any():
+        return off
+    problem.pair_up(candidates)
+    problem.start(np.arange(len(problem.sizes)))
+    problem.normal()
+    newton = problem.solver.solve(problem._diag, problem._blocks,
+                                  problem._grad,
+                                  np.full(problem._grad.shape, 1e-12),
+                                  exact=True)
+    dec = problem._cluster_sum(np.sum(newton * problem._grad, axis=1))
+    scale = (problem.chi2() / np.maximum(problem.dof(), 1)
+             * problem.unknowns())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(dec > problem.floor(), dec / (tol * scale), 0.0)
+    off[problem.stars] = ratio[problem.wlabel]
+    return off

@@ -1,0 +1,316 @@
+"""
+The fitting engine behind every PSF photometry class: plain arrays in,
+per-source results out.
+
+`fit_image` is the one entry point.  With the default
+`~psfkit.photometry.SparseLMFitter` it runs the all-star fit of
+`psfkit.photometry.fitting._allstar` (every star with all its neighbours,
+no group size limit, warm restarts that touch only what changed); with
+`~psfkit.photometry.BatchedLMFitter` or an astropy fitter it fits the
+grouper's groups independently (`psfkit.photometry.fitting._group_fit`).
+Both return a `SourceFits` with the same quantities and the same flags.
+"""
+
+from dataclasses import replace
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from ...utils import single_threaded_blas
+from ._allstar import AllStarProblem, evaluate, run
+from ._block_system import marginal_covariance
+from ._couplings import clusters, coupling_table
+from ._geometry import build_geometry
+from ._group_fit import SourceFits, fit_sources, lm_solver, quality_flags
+from .flags import PSFFlags
+
+__all__ = ["fit_image"]
+
+#: islands of up to this many stars are fitted by the stacked dense solver
+ISLAND_MAX = 8
+
+
+def _sizes(labels):
+    """``{size: count}`` of the groups given by integer labels."""
+    if len(labels) == 0:
+        return {}
+    _, counts = np.unique(labels, return_counts=True)
+    sizes, n = np.unique(counts, return_counts=True)
+    return {int(k): int(v) for k, v in zip(sizes, n, strict=True)}
+
+
+def position_bounds(setup, box_xy):
+    """
+    The model's bounds, and the centre kept within its own fit box.
+
+    A centre may move at most to the edge of its fit box: beyond it the
+    box no longer constrains it (a faint source would wander off).
+    """
+    n = len(box_xy)
+    n_par = len(setup.param_names)
+    lower = np.broadcast_to(setup.lower, (n, n_par)).copy()
+    upper = np.broadcast_to(setup.upper, (n, n_par)).copy()
+    for col, axis, half in ((setup.x_col, 0, setup.fitshape[1] // 2),
+                            (setup.y_col, 1, setup.fitshape[0] // 2)):
+        centre = np.floor(box_xy[:, axis] + 0.5)
+        lower[:, col] = np.maximum(lower[:, col], centre - half - 0.5)
+        upper[:, col] = np.minimum(upper[:, col], centre + half + 0.5)
+    return lower, upper
+
+
+def _unit_jacobian(setup, theta, model_shape):
+    """Derivatives of a unit-flux star at the centre of a model box."""
+    my, mx = model_shape
+    params = np.nanmedian(theta, axis=0)[None, :]
+    params[0, setup.flux_col] = 1.0
+    params[0, setup.x_col] = params[0, setup.y_col] = 0.0
+    cols = np.arange(-(mx // 2), mx // 2 + 1, dtype=float)[None, :]
+    rows = np.arange(-(my // 2), my // 2 + 1, dtype=float)[None, :]
+    _, jac = evaluate(setup, cols, rows, params)
+    return np.nan_to_num(jac[0])
+
+
+def fit_image(setup, data, weight, start, *, box_xy=None, group_id=None,
+              model_shape, weights_are_errors, settled=None, prior=None,
+              progress=None):
+    """
+    Fit every source of an image.
+
+    Parameters
+    ----------
+    setup : `FitSetup`
+        What is fitted, and with which fitter.
+    data : ndarray, 2-D
+        Background-subtracted image, masked pixels set to zero.
+    weight : ndarray, 2-D
+        1/error (or 1) for usable pixels, 0 for masked ones.
+    start : ndarray, shape (n, n_params)
+        Starting parameters (finite positions).
+    box_xy : ndarray, shape (n, 2), optional
+        Where each source's fit box is centred (default: its starting
+        position).  A refit keeps the boxes of sources seen before.
+    group_id : ndarray of int, shape (n,), optional
+        The grouper's labels: fitted together by the group fitters,
+        reported by the all-star fit (which needs no groups).
+    model_shape : tuple of 2 odd int
+        The box over which each source's model is evaluated (the rendering
+        box, at least ``fitshape``).
+    weights_are_errors : bool
+        Whether ``weight`` is an inverse error (else the uncertainties are
+        scaled by the reduced chi-square).
+    settled : ndarray of bool, shape (n,), optional
+        All-star fit: sources whose ``start`` is a converged fit with an
+        unchanged neighbourhood; they are refitted only if a neighbour's
+        fit moves them off their minimum.
+    prior : `SourceFits`, optional
+        The previous fits of the settled sources (same order), for their
+        iteration counts and convergence.
+    progress : callable, optional
+        Called after each iteration with the number of clusters left.
+
+    Returns
+    -------
+    fits : `SourceFits`
+    """
+    start = np.asarray(start, dtype=float)
+    n = len(start)
+    if group_id is None:
+        group_id = np.arange(1, n + 1)
+    if box_xy is None:
+        box_xy = start[:, [setup.x_col, setup.y_col]]
+    if setup.solver is not None:
+        return fit_sources(setup, data, weight, start, group_id,
+                           weights_are_errors=weights_are_errors)
+    with single_threaded_blas(), np.errstate(all="ignore"):
+        fits = _fit_all_stars(setup, data, weight, start, box_xy,
+                              model_shape, weights_are_errors, settled,
+                              prior, progress)
+    fits.group_sizes = _sizes(group_id)
+    return fits
+
+
+def islands(geom, fit_shape):
+    """
+    Groups of stars that share no fitted pixel with any other star.
+
+    Star ``i``'s model reaches the fitted pixels of star ``j`` when its
+    model box overlaps ``j``'s fit box; the connected components of that
+    relation split the all-star problem exactly into independent parts.
+
+    Returns
+    -------
+    label, sizes : ndarray of int
+        The island of each star and the number of stars in each island.
+    """
+    my, mx = geom.model_shape
+    fy, fx = fit_shape
+    reach_y, reach_x = (my + fy) // 2, (mx + fx) // 2
+    xy = np.column_stack([geom.cx / reach_x, geom.cy / reach_y])
+    pairs = (cKDTree(xy).query_pairs(1.0 - 1e-9, p=np.inf,
+                                     output_type="ndarray")
+             if len(xy) > 1 else np.zeros((0, 2), dtype=np.int64))
+    return clusters(len(xy), pairs)
+
+
+def _fit_all_stars(setup, data, weight, start, box_xy, model_shape,
+                   weights_are_errors, settled, prior, progress):
+    n, n_par = start.shape
+    bx, by = box_xy[:, 0], box_xy[:, 1]
+    nfree = len(setup.free)
+    geom = build_geometry(bx, by, setup.fitshape, model_shape, weight, nfree)
+    lower, upper = position_bounds(setup, box_xy)
+    theta = np.clip(start, lower, upper)
+    # a source whose model cannot be evaluated is reported, not fitted
+    idx = np.flatnonzero(geom.fitted & np.all(np.isfinite(theta), axis=1))
+    values, jac = evaluate(setup, geom.cols[idx], geom.rows[idx], theta[idx])
+    finite = (np.all(np.isfinite(values), axis=1)
+              & np.all(np.isfinite(jac), axis=(1, 2)))
+    nonfinite = np.zeros(n, dtype=bool)
+    nonfinite[idx[~finite]] = True
+    nonfinite |= geom.fitted & ~np.all(np.isfinite(theta), axis=1)
+    if nonfinite.any():
+        geom = build_geometry(bx, by, setup.fitshape, model_shape, weight,
+                              nfree, exclude=nonfinite)
+    idx = np.flatnonzero(geom.fitted)
+
+    out = {
+        "theta": np.full((n, n_par), np.nan),
+        "unc": np.full((n, n_par), np.nan),
+        "no_cov": np.zeros(n, dtype=bool),
+        "converged": np.ones(n, dtype=bool),
+        "niter": np.zeros(n, dtype=int),
+        "qfit_num": np.full(n, np.nan),
+        "cfit_num": np.full(n, np.nan),
+        "chi2": np.full(n, np.nan),
+        "cluster": np.full(n, -1),
+    }
+    # islands of a few stars go to the stacked dense solver, faster there;
+    # the others (crowded regions) to the sparse all-star fit
+    label, sizes = islands(geom.subset(idx), setup.fitshape)
+    small = sizes[label] <= ISLAND_MAX
+    if settled is not None and prior is not None:
+        # islands of settled stars only keep their fits as they were
+        unsettled = np.zeros(len(sizes), dtype=bool)
+        np.logical_or.at(unsettled, label, ~np.asarray(settled)[idx])
+        keep = small & ~unsettled[label]
+        _keep_prior(setup, prior, idx[keep], out)
+        small &= ~keep
+        idx, label = idx[~keep], label[~keep]
+        small = small[~keep]
+    if small.any():
+        _fit_islands(setup, data, weight, theta, box_xy, idx[small],
+                     label[small], weights_are_errors, out)
+        if progress is not None:
+            progress(0)
+    if not small.all():
+        todo = (None if settled is None
+                else ~np.asarray(settled)[idx[~small]])
+        _fit_crowded(setup, data, geom, theta, lower, upper, idx[~small],
+                     todo, weights_are_errors, progress, out)
+    if settled is not None and prior is not None:
+        # stars never refitted keep their earlier counts and convergence
+        old = idx[out["niter"][idx] == 0]
+        out["niter"][old] = prior.niter[old]
+        out["converged"][old] = (prior.flags[old]
+                                 & PSFFlags.NOT_CONVERGED) == 0
+
+    fitted = geom.fitted | nonfinite
+    flags = quality_flags(
+        setup, data.shape, theta0=start, theta=out["theta"], unc=out["unc"],
+        lower=lower, upper=upper, fitted=fitted, converged=out["converged"],
+        no_cov=out["no_cov"], finite_model=~nonfinite, partial=geom.partial,
+        n_masked=geom.n_masked, center_masked=geom.center_masked)
+    flux = out["theta"][:, setup.flux_col]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        qfit = out["qfit_num"] / flux
+        cfit = out["cfit_num"] / flux
+    cluster = out["cluster"]
+    return SourceFits(theta=out["theta"], unc=out["unc"], flags=flags,
+                      npix=geom.npix, qfit=qfit, cfit=cfit, chi2=out["chi2"],
+                      niter=out["niter"], group_sizes={},
+                      n_masked=geom.n_masked, cluster=cluster,
+                      cluster_sizes=_sizes(cluster[cluster >= 0]))
+
+
+def _keep_prior(setup, prior, idx, out):
+    """The earlier fits of the stars ``idx``, unchanged."""
+    out["theta"][idx] = prior.theta[idx]
+    out["unc"][idx] = prior.unc[idx]
+    out["no_cov"][idx] = (prior.flags[idx] & PSFFlags.NO_COVARIANCE) > 0
+    out["converged"][idx] = (prior.flags[idx] & PSFFlags.NOT_CONVERGED) == 0
+    out["niter"][idx] = prior.niter[idx]
+    flux = prior.theta[idx, setup.flux_col]
+    out["qfit_num"][idx] = prior.qfit[idx] * flux
+    out["cfit_num"][idx] = prior.cfit[idx] * flux
+    out["chi2"][idx] = prior.chi2[idx]
+
+
+def _fit_islands(setup, data, weight, theta, box_xy, idx, label,
+                 weights_are_errors, out):
+    """Fit isolated groups of stars with the stacked dense solver."""
+    fitter = setup.fitter
+    dense = replace(setup, solver=lm_solver(maxiters=fitter.maxiters,
+                                            tol=fitter.tol))
+    fits = fit_sources(dense, data, weight, theta[idx], label,
+                       weights_are_errors=weights_are_errors,
+                       box_xy=box_xy[idx])
+    out["theta"][idx] = fits.theta
+    out["unc"][idx] = fits.unc
+    out["no_cov"][idx] = (fits.flags & PSFFlags.NO_COVARIANCE) > 0
+    out["converged"][idx] = (fits.flags & PSFFlags.NOT_CONVERGED) == 0
+    out["niter"][idx] = fits.niter
+    flux = fits.theta[:, setup.flux_col]
+    out["qfit_num"][idx] = fits.qfit * flux
+    out["cfit_num"][idx] = fits.cfit * flux
+    out["chi2"][idx] = fits.chi2
+    # island labels after those of the crowded clusters
+    out["cluster"][idx] = label + len(idx) + len(theta)
+
+
+def _fit_crowded(setup, data, geom, theta, lower, upper, idx, todo,
+                 weights_are_errors, progress, out):
+    """Fit the stars ``idx`` of crowded regions with the sparse all-star fit."""
+    fitter = setup.fitter
+    sub = geom.subset(idx)
+    table = coupling_table(_unit_jacobian(setup, theta[idx], sub.model_shape),
+                           sub.model_shape)
+    problem = AllStarProblem(setup, sub, data, theta[idx].copy(), lower[idx],
+                             upper[idx], table, fitter.min_coupling)
+    if todo is None:
+        todo = np.ones(len(idx), dtype=bool)
+    converged, niter = run(problem, todo, maxiters=fitter.maxiters,
+                           tol=fitter.tol, progress=progress)
+
+    # final normal equations of every cluster: uncertainties and statistics
+    problem.pair_up(np.ones(len(idx), dtype=bool), split=False)
+    label, sizes = problem.label, problem.sizes
+    problem.start(np.arange(len(sizes)))
+    problem.normal()
+    cov, undetermined = marginal_covariance(label, problem.pairs,
+                                            problem._diag, problem._blocks)
+    if not weights_are_errors:
+        red = problem.chi2() / np.maximum(problem.dof(), 1)
+        cov = cov * red[label][:, None, None]
+    var = np.diagonal(cov, axis1=1, axis2=2)
+    unc = np.zeros((len(idx), theta.shape[1]))
+    with np.errstate(invalid="ignore"):
+        unc[:, setup.free] = np.sqrt(var)
+    no_cov = undetermined.any(axis=1)
+    unc[no_cov] = np.nan
+    out["theta"][idx] = problem.theta
+    out["unc"][idx] = unc
+    out["no_cov"][idx] = no_cov
+    out["converged"][idx] = converged
+    out["niter"][idx] = niter
+    out["cluster"][idx] = label
+
+    # statistics over each star's own fit box, from the global residual
+    resid = problem.resid
+    flat = sub.flat[:, sub.own]
+    w = sub.weight[:, sub.own]
+    r = np.where(flat >= 0, resid[np.maximum(flat, 0)], 0.0)
+    valid = w > 0
+    out["qfit_num"][idx] = np.sum(np.where(valid, np.abs(r), 0.0), axis=1)
+    centre = flat.shape[1] // 2
+    out["cfit_num"][idx] = np.where(valid[:, centre], r[:, centre], np.nan)
+    out["chi2"][idx] = np.sum(np.where(valid, (r * w) ** 2, 0.0), axis=1)

@@ -1,0 +1,340 @@
+"""
+The all-star fitting engine: exactness against the dense solution, crowded
+fields against the truth, the real M13 image, flags, progress and refits.
+"""
+
+import pickle
+import warnings
+
+from astropy.table import QTable
+import numpy as np
+from numpy.testing import assert_allclose, assert_array_equal
+import pytest
+from scipy.spatial import cKDTree
+
+from psfkit._numerics.gaussian import FWHM_PER_SIGMA, integrated_gaussian_image
+from psfkit.datasets import load_m13
+from psfkit.photometry import (
+    BasicPSFPhotometry,
+    BatchedLMFitter,
+    DAOGroup,
+    DAOPhotPSFPhotometry,
+    DAOStarFinder,
+    IntegratedGaussianPRF,
+    IterativelySubtractedPSFPhotometry,
+    MADStdBackgroundRMS,
+    PSFFlags,
+    SparseLMFitter,
+    tiled_photometry,
+)
+from psfkit.photometry.fitting import _block_system, _engine
+from psfkit.utils import PsfkitDeprecationWarning
+
+SIGMA = 1.5
+FWHM = SIGMA * FWHM_PER_SIGMA
+
+
+def star_field(shape, x, y, flux, *, sky_noise, rng, sigma=SIGMA):
+    """Integrated-Gaussian stars, sky and photon noise, and the errors."""
+    stars = integrated_gaussian_image(shape, x, y, flux, sigma, extent=10.0)
+    error = np.sqrt(sky_noise ** 2 + stars)
+    return stars + rng.normal(size=shape) * error, error
+
+
+def crowded_positions(rng, shape, n, min_sep):
+    """Uniform positions, none closer than ``min_sep`` to another."""
+    xy = np.zeros((0, 2))
+    while len(xy) < n:
+        cand = np.column_stack([rng.uniform(4, shape[1] - 5, 4 * n),
+                                rng.uniform(4, shape[0] - 5, 4 * n)])
+        for p in cand:
+            if len(xy) == n:
+                break
+            if len(xy) == 0 or np.min(np.hypot(*(xy - p).T)) >= min_sep:
+                xy = np.vstack([xy, p])
+    return xy[:, 0], xy[:, 1]
+
+
+@pytest.fixture
+def crowded_field():
+    """
+    A small crowded field at the density of a globular cluster's outskirts:
+    the stars are coupled across the whole field, and 40 per cent of them
+    have a neighbour closer than one FWHM (but not closer than half of it,
+    where no fit can tell two stars from one).
+    """
+    rng = np.random.default_rng(12)
+    shape, n = (110, 110), 190
+    x, y = crowded_positions(rng, shape, n, 0.5 * FWHM)
+    flux = 10 ** rng.uniform(2.9, 4.2, n)
+    image, error = star_field(shape, x, y, flux, sky_noise=4.0, rng=rng)
+    init = QTable({"x_0": x + rng.normal(0, 0.2, n),
+                   "y_0": y + rng.normal(0, 0.2, n)})
+    return image, error, init, (x, y, flux)
+
+
+# ------------------------------------------------------------ exactness
+@pytest.mark.parametrize("solver", ["dense stacks", "sparse factorisation"])
+def test_sparse_engine_equals_dense_solution(monkeypatch, solver):
+    # a compact group with a blend of 0.7 FWHM, fitted once by the dense
+    # group solver and once by the all-star engine forced onto its sparse
+    # path (no island shortcut; with or without the stacked solves); each
+    # star's model box covers every fitted pixel, so both solve exactly the
+    # same least-squares problem (with every coupled pair in the normal
+    # matrix: the default leaves out pairs coupled less than 2 per cent,
+    # which changes the uncertainties by a few parts in a million)
+    monkeypatch.setattr(_engine, "ISLAND_MAX", 0)
+    if solver == "sparse factorisation":
+        monkeypatch.setattr(_block_system, "DENSE_MAX", 0)
+    rng = np.random.default_rng(4)
+    shape = (36, 40)
+    x = np.array([14.2, 16.6, 22.3, 19.1, 26.8, 12.5])
+    y = np.array([15.3, 15.9, 17.2, 22.6, 20.4, 21.9])
+    flux = np.array([5000.0, 2500.0, 4000.0, 3000.0, 6000.0, 1500.0])
+    image, error = star_field(shape, x, y, flux, sky_noise=3.0, rng=rng)
+    init = QTable({"x_0": x + rng.normal(0, 0.25, 6),
+                   "y_0": y + rng.normal(0, 0.25, 6)})
+    psf = IntegratedGaussianPRF(sigma=SIGMA)
+    common = {"aperture_radius": FWHM, "subshape": (41, 41)}
+    dense = BasicPSFPhotometry(DAOGroup(100.0), None, psf, (9, 9),
+                               fitter=BatchedLMFitter(tol=1e-12), **common)
+    sparse = BasicPSFPhotometry(None, None, psf, (9, 9),
+                                fitter=SparseLMFitter(tol=1e-12,
+                                                      min_coupling=1e-9),
+                                **common)
+    a = dense.run(image, error=error, init_guesses=init)
+    b = sparse.run(image, error=error, init_guesses=init)
+    assert a.diagnostics["group_sizes"] == {6: 1}
+    assert b.diagnostics["largest_cluster"] == 6
+    assert np.all(a.table["flags"] == 0) and np.all(b.table["flags"] == 0)
+    for col in ("flux_fit", "x_fit", "y_fit", "flux_unc", "x_0_unc",
+                "y_0_unc", "qfit", "reduced_chi2"):
+        assert_allclose(b.table[col], a.table[col], rtol=1e-6, err_msg=col)
+
+
+def test_isolated_islands_match_the_group_fit():
+    # well-separated stars form islands of one star: the engine hands them
+    # to the stacked dense solver and must agree with the group fitter
+    rng = np.random.default_rng(5)
+    g = np.arange(10, 100, 20.0)
+    gx, gy = np.meshgrid(g, g)
+    x = gx.ravel() + rng.uniform(-0.5, 0.5, gx.size)
+    y = gy.ravel() + rng.uniform(-0.5, 0.5, gx.size)
+    flux = rng.uniform(1000, 5000, x.size)
+    image, error = star_field((110, 110), x, y, flux, sky_noise=3.0, rng=rng)
+    init = QTable({"x": x + 0.3, "y": y - 0.2})
+    psf = IntegratedGaussianPRF(sigma=SIGMA)
+    fast = BasicPSFPhotometry(None, None, psf, (9, 9),
+                              fitter=SparseLMFitter(tol=1e-12))
+    ref = BasicPSFPhotometry(None, None, psf, (9, 9),
+                             fitter=BatchedLMFitter(tol=1e-12))
+    a = fast(image, error=error, init_guesses=init)
+    b = ref(image, error=error, init_guesses=init)
+    for col in ("flux_fit", "x_fit", "y_fit", "flux_unc"):
+        assert_allclose(a[col], b[col], rtol=1e-7)
+
+
+# ------------------------------------------------------ crowded fields
+def test_crowded_field_against_truth(crowded_field):
+    image, error, init, (x, y, flux) = crowded_field
+    psf = IntegratedGaussianPRF(sigma=SIGMA)
+    phot = BasicPSFPhotometry(DAOGroup(2 * FWHM), None, psf, (7, 7),
+                              aperture_radius=FWHM)
+    res = phot.run(image, error=error, init_guesses=init)
+    tab = res.table
+    # the stars are coupled across the whole field: one dense system of
+    # that size is what made such fields slow (the grouper's own groups
+    # leave out the couplings between them)
+    assert max(res.diagnostics["group_sizes"]) >= 15
+    assert res.diagnostics["largest_cluster"] > 30
+    ok = tab["flags"] == 0
+    assert ok.mean() > 0.95
+    nn = cKDTree(np.c_[x, y]).query(np.c_[x, y], k=2)[0][:, 1]
+    blend = nn < FWHM
+    assert blend.sum() >= 60
+    for fit, true, unc in (("flux_fit", flux, "flux_unc"),
+                           ("x_fit", x, "x_0_unc"), ("y_fit", y, "y_0_unc")):
+        pull = (np.asarray(tab[fit]) - true) / np.asarray(tab[unc])
+        assert 0.85 < np.std(pull[ok]) < 1.15, fit
+        assert abs(np.mean(pull[ok])) < 0.2, fit
+        # blends closer than a FWHM get the larger errors their
+        # correlation implies: their pulls are calibrated too
+        assert 0.6 < np.std(pull[ok & blend]) < 1.4, fit
+    rel = np.abs(np.asarray(tab["flux_fit"]) / flux - 1)
+    assert np.median(rel[ok]) < 0.03
+    # the residual is noise
+    resid = res.residual_image / error
+    assert abs(np.std(resid[5:-5, 5:-5]) - 1) < 0.05
+
+
+def test_group_maker_is_not_needed(crowded_field):
+    # without a grouper every star still sees its neighbours
+    image, error, init, _ = crowded_field
+    psf = IntegratedGaussianPRF(sigma=SIGMA)
+    kw = {"aperture_radius": FWHM}
+    grouped = BasicPSFPhotometry(DAOGroup(2 * FWHM), None, psf, (7, 7), **kw)
+    alone = BasicPSFPhotometry(None, None, psf, (7, 7), **kw)
+    a = grouped(image, error=error, init_guesses=init)
+    b = alone(image, error=error, init_guesses=init)
+    assert_allclose(b["flux_fit"], a["flux_fit"], rtol=1e-6)
+    assert len(np.unique(b["group_id"])) == len(b)
+
+
+# ------------------------------------------------------------- real data
+def test_m13_end_to_end():
+    # the crowded DSS plate of M13 with the DAOPHOT-style classes
+    image = load_m13()
+    data = image.data
+    std = MADStdBackgroundRMS()(data)
+    phot = DAOPhotPSFPhotometry(crit_separation=2.5 * 3.44,
+                                threshold=5 * std, fwhm=3.44,
+                                psf_model=IntegratedGaussianPRF(sigma=1.46),
+                                fitshape=(9, 9), niters=2)
+    res = phot.run(image)
+    tab = res.table
+    diag = res.diagnostics
+    assert len(tab) > 480
+    assert diag["detections_per_iteration"][0] > 400
+    # the core is one crowded cluster of coupled stars
+    assert diag["largest_cluster"] > 100
+    assert diag["n_not_converged"] <= 0.02 * len(tab)
+    resid = np.asarray(res.residual_image)
+    core = resid[100:200, 100:200]
+    sky = resid[:60, :60]
+    # the fit leaves little of the core (the saturated plate cores are
+    # not Gaussian) and nothing of the sky around it
+    assert np.std(core) < 45
+    assert np.std(sky) < 1.5 * std
+    assert np.all(np.isfinite(tab["flux_fit"]))
+
+
+# ------------------------------------------------------------- flags
+def test_masked_pixels_are_flagged_and_counted():
+    rng = np.random.default_rng(8)
+    x, y = np.array([12.0, 30.3]), np.array([14.0, 15.6])
+    flux = np.array([4000.0, 4000.0])
+    image, error = star_field((30, 44), x, y, flux, sky_noise=2.0, rng=rng)
+    mask = np.zeros(image.shape, dtype=bool)
+    mask[10:19, 14] = True  # a bad column through the first box
+    mask[16, 30] = True  # the second star's central pixel
+    psf = IntegratedGaussianPRF(sigma=SIGMA)
+    phot = BasicPSFPhotometry(None, None, psf, (9, 9))
+    tab = phot(image, mask=mask, error=error,
+               init_guesses=QTable({"x": x, "y": y}))
+    f = [PSFFlags(int(v)) for v in tab["flags"]]
+    assert f[0] == PSFFlags.MASKED_PIXELS
+    assert tab["npix_masked"][0] == 9 and tab["npix_fit"][0] == 72
+    # a star whose centre is masked is fitted on the pixels around it
+    assert PSFFlags.MASKED_CENTER in f[1] and PSFFlags.MASKED_PIXELS in f[1]
+    assert tab["npix_masked"][1] == 1
+    assert_allclose(tab["flux_fit"], flux, rtol=0.03)
+    assert_allclose(tab["x_fit"], x, atol=0.1)
+    # non-finite pixels count as masked
+    nan = image.copy()
+    nan[mask] = np.nan
+    tab2 = phot(nan, error=error, init_guesses=QTable({"x": x, "y": y}))
+    assert_array_equal(tab2["flags"], tab["flags"])
+    assert_allclose(tab2["flux_fit"], tab["flux_fit"], rtol=1e-9)
+
+
+# ------------------------------------------------- progress and refits
+def test_progress_bar_for_the_default_fitter(capsys):
+    pytest.importorskip("tqdm")
+    rng = np.random.default_rng(2)
+    x, y = np.array([15.0, 30.2]), np.array([16.0, 18.7])
+    image, _ = star_field((36, 44), x, y, np.array([6000.0, 3000.0]),
+                          sky_noise=2.0, rng=rng)
+    phot = IterativelySubtractedPSFPhotometry(
+        None, None, IntegratedGaussianPRF(sigma=SIGMA), (7, 7),
+        finder=DAOStarFinder(10.0, FWHM), niters=2, progress_bar=True)
+    with warnings.catch_warnings():
+        # tqdm's own notices are not psfkit's concern here
+        warnings.simplefilter("ignore", DeprecationWarning)
+        phot(image)
+    err = capsys.readouterr().err
+    assert "photometry passes" in err
+    assert "fit 2 of 2 stars" in err and "iter" in err
+
+
+def test_refit_touches_only_changed_neighbourhoods():
+    # a second pass adds a star: the fits of the stars whose models share
+    # no pixel with it are kept exactly as they were
+    rng = np.random.default_rng(6)
+    x = np.array([15.3, 45.2, 75.8, 20.1, 60.4, 40.7])
+    y = np.array([14.6, 15.2, 16.3, 50.9, 48.7, 33.4])
+    flux = np.array([9000.0, 5000.0, 6000.0, 4000.0, 7000.0, 20000.0])
+    xs, ys = np.r_[x, 43.4], np.r_[y, 35.6]
+    image, error = star_field((64, 92), xs, ys, np.r_[flux, 3000.0],
+                              sky_noise=3.0, rng=rng)
+    kw = {"finder": DAOStarFinder(25.0, FWHM)}
+    psf = IntegratedGaussianPRF(sigma=SIGMA)
+    one = IterativelySubtractedPSFPhotometry(None, None, psf, (9, 9),
+                                             niters=1, **kw).run(image,
+                                                                 error=error)
+    two = IterativelySubtractedPSFPhotometry(None, None, psf, (9, 9),
+                                             niters=2, **kw).run(image,
+                                                                 error=error)
+    first = one.table
+    assert two.diagnostics["detections_per_iteration"][0] == len(first)
+    new = two.table[two.table["iter_detected"] == 2]
+    assert len(new) >= 1
+    again = two.table[:len(first)]
+    # model boxes of 13 pixels (the PSF's 4-sigma bounding box): centres
+    # 13 pixels or more apart on some axis share no pixel
+    dx = np.abs(np.round(first["x_0"])[:, None] - np.round(new["x_0"])[None])
+    dy = np.abs(np.round(first["y_0"])[:, None] - np.round(new["y_0"])[None])
+    near = np.any((dx < 13) & (dy < 13), axis=1)
+    assert 0 < near.sum() < len(first)
+    for col in ("x_fit", "y_fit", "flux_fit", "flux_unc"):
+        assert_array_equal(again[col][~near], first[col][~near])
+        assert not np.allclose(again[col][near], first[col][near], rtol=1e-6)
+
+
+# --------------------------------------------------- results and API
+def test_result_repr_and_pickle():
+    rng = np.random.default_rng(9)
+    image, error = star_field((30, 30), [14.6], [15.2], [3000.0],
+                              sky_noise=2.0, rng=rng)
+    mask = np.zeros(image.shape, dtype=bool)
+    mask[15, 15] = True
+    res = BasicPSFPhotometry(None, None, IntegratedGaussianPRF(sigma=SIGMA),
+                             7).run(image, mask=mask,
+                                    init_guesses=QTable({"x": [15.0],
+                                                         "y": [15.0]}))
+    text = repr(res)
+    assert "table=<QTable: 1 rows" in text
+    assert "MASKED_PIXELS: 1" in text and "MASKED_CENTER: 1" in text
+    assert "image_shape=(30, 30)" in text
+    assert "array(" not in text
+    clone = pickle.loads(pickle.dumps(res))
+    assert_allclose(clone.residual_image, res.residual_image)
+    with pytest.raises(TypeError, match="read-only"):
+        res.diagnostics["n_sources"] = 3
+
+
+def test_tiled_photometry_executor_and_old_client():
+    psf = IntegratedGaussianPRF(sigma=SIGMA)
+    yy, xx = np.mgrid[0:40, 0:64]
+    image = psf.evaluate(xx, yy, 800.0, 50.4, 21.2, SIGMA)
+    phot = BasicPSFPhotometry(None, None, psf, 7,
+                              finder=DAOStarFinder(5.0, FWHM))
+    new = tiled_photometry(image, phot, tile_size=32, overlap=8, executor=2)
+    with pytest.warns(PsfkitDeprecationWarning, match="client= is deprecated"):
+        old = tiled_photometry(image, phot, tile_size=32, overlap=8,
+                               client=None or 2)
+    assert_allclose(old.table["x_fit"], new.table["x_fit"])
+    assert "tiles=4" in repr(new)
+
+
+def test_init_guess_columns_follow_the_one_resolver():
+    # a table with both ``x`` and ``x_0`` is read as ``x`` everywhere in
+    # psfkit (the photutils 3.x order of priority)
+    psf = IntegratedGaussianPRF(sigma=SIGMA)
+    yy, xx = np.mgrid[0:30, 0:30]
+    image = psf.evaluate(xx, yy, 1000.0, 14.3, 15.2, SIGMA)
+    guesses = QTable({"x": [14.0], "y": [15.0], "x_0": [3.0], "y_0": [3.0],
+                      "flux_0": [900.0]})
+    tab = BasicPSFPhotometry(None, None, psf, 7)(image, init_guesses=guesses)
+    assert tab["x_0"][0] == 14.0 and tab["flux_0"][0] == 900.0
+    assert_allclose([tab["x_fit"][0], tab["flux_fit"][0]], [14.3, 1000.0],
+                    rtol=1e-6)
