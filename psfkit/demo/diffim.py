@@ -40,7 +40,9 @@ def demo(outdir, *, quick=False):
         lo, hi = ((-5, 5) if "difference" in label
                   else np.nanpercentile(img[region], [1, 99.5]))
         show_image(ax, img, label=label, region=region, vmin=lo, vmax=hi,
-                   title=f"{title}, {where}")
+                   title=title)
+    # one heading names the cut, so the panel titles stay short
+    fig.suptitle(f"The same cut of each image: {where}")
     tx, ty = truth.transients["x"], truth.transients["y"]
     inside = (tx < cols.stop) & (ty < rows.stop)
     axes[2].plot(tx[inside], ty[inside], "o", mfc="none", mec="r", ms=10)
