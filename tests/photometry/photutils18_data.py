@@ -11,6 +11,7 @@ cases themselves are in ``test_psfphot_photutils18_cases.py``.
 from functools import cache
 
 from astropy.convolution.utils import discretize_model
+from astropy.modeling import Fittable2DModel, Parameter
 from astropy.modeling.fitting import LevMarLSQFitter
 from astropy.modeling.models import Gaussian2D
 from astropy.stats import gaussian_sigma_to_fwhm
@@ -173,3 +174,20 @@ def tophat_finder(image, mask=None):
                   "xcentroid": [r[0] for r in rows],
                   "ycentroid": [r[1] for r in rows],
                   "flux": [r[2] for r in rows]})
+
+
+class PSFModelWithFWHM(Fittable2DModel):
+    """photutils 1.8's toy model whose ``fwhm`` is a Parameter."""
+
+    x_0 = Parameter(default=1)
+    y_0 = Parameter(default=1)
+    flux = Parameter(default=1)
+    fwhm = Parameter(default=5)
+
+    def __init__(self, fwhm=fwhm.default):
+        super().__init__(fwhm=fwhm)
+
+    @staticmethod
+    def evaluate(x, y, x_0, y_0, flux, fwhm):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return flux / (fwhm * (x - x_0)**2 * (y - y_0)**2)
