@@ -214,6 +214,8 @@ WARNS_BOTH = pytest.mark.xfail(strict=True, reason=(
     "init_guesses and finder are different than None'"))
 
 
+@pytest.mark.parametrize("warns", [pytest.param(True, marks=WARNS_BOTH),
+                                   False])
 def test_finder_positions_warning(warns):
     # mirrors photutils 1.8 test_photometry.py::test_finder_positions_warning
     phot = photometry_objects(sigma_psf=2)[0]
@@ -457,6 +459,8 @@ def test_psf_fitting_group(overlap_image):
     phot(image=overlap_image)
 
 
+@pytest.mark.parametrize("warns", [pytest.param(True, marks=WARNS_BOTH),
+                                   False])
 def test_finder_return_none(warns):
     # mirrors photutils 1.8 test_photometry.py::test_finder_return_none
     intab = Table({"x_0": [37, 19.6, 34.9], "y_0": [19.6, 4.5, 40.1],
