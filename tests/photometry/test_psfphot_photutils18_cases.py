@@ -479,9 +479,11 @@ def test_finder_return_none(warns):
 
 
 WARNS_FITTER = pytest.mark.xfail(strict=True, reason=(
-    "psfkit turns the warnings of an astropy fitter into the NOT_CONVERGED "
-    "flag (8) of the stars concerned instead of passing them on; photutils "
-    "1.8 lets astropy's 'The fit may be unsuccessful' through"))
+    "on psfkit's fit problem (each group on the usable pixels of its fit "
+    "boxes, from psfkit's initial fluxes) LevMarLSQFitter converges "
+    "without a warning; had it warned, psfkit would flag the stars "
+    "NOT_CONVERGED (8) rather than pass the warning on.  photutils 1.8 "
+    "expects astropy's 'The fit may be unsuccessful'"))
 
 
 @pytest.mark.parametrize("expect", [
