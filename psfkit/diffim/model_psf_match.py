@@ -430,7 +430,7 @@ class ModelPsfMatch:
         t1 = time.perf_counter()
         solution = solve_matching_kernel(cell_set, basis, solve_cfg,
                                          regularization=reg,
-                                         n_threads=n_threads)
+                                         executor=n_threads)
         kernel = solution.kernel
         t2 = time.perf_counter()
         ksum = kernel.kernel_sum

@@ -11,7 +11,7 @@ from numpy.testing import assert_array_equal
 import pytest
 
 from psfkit.photometry import DAOGroup, DBSCANGroup, SourceGrouper, SourceGroups
-from psfkit.utils import find_xy_columns
+from psfkit.utils import PsfkitDeprecationWarning, find_xy_columns
 
 
 def _brute_force_groups(x, y, radius, *, strict=True):
@@ -293,3 +293,16 @@ def test_source_groups():
     groups.plot(3.0, ax=ax, label_groups=True, cmap="viridis")
     assert len(ax.texts) == 3 and len(ax.collections) == 1
     plt.close(fig)
+    # random_state= as everywhere in psfkit; photutils' seed= is a
+    # deprecated alias giving the same colours
+    colours = []
+    for kwargs in ({"random_state": 4}, {"seed": 4}):
+        fig, ax = plt.subplots()
+        if "seed" in kwargs:
+            with pytest.warns(PsfkitDeprecationWarning, match="seed="):
+                groups.plot(3.0, ax=ax, **kwargs)
+        else:
+            groups.plot(3.0, ax=ax, **kwargs)
+        colours.append(ax.collections[0].get_edgecolor())
+        plt.close(fig)
+    assert_array_equal(colours[0], colours[1])
