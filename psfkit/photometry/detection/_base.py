@@ -25,7 +25,7 @@ from ._checks import (
     choice,
 )
 from ._kernel import make_detection_kernel
-from ._table import add_sky_column, build_table, empty_table
+from .source_table import add_sky_column, build_table, empty_table
 
 __all__ = []
 
