@@ -238,6 +238,27 @@ def test_loci_parangs_without_header_line(adi_files):
                     rtol=1e-12, equal_nan=True)
 
 
+def test_parangs_numbered_header_keywords(adi_files, capsys):
+    # the documented form KEY1 .. KEYn (one angle per keyword) gives the
+    # same residual as the list in one keyword
+    folder, cube, angles = adi_files
+    header = fits.Header()
+    for i, angle in enumerate(angles):
+        header[f"PA{i + 1}"] = float(f"{angle:.6f}")
+    fits.PrimaryHDU(cube, header=header).writeto(folder / "numbered.fits")
+    assert main(["loci", str(folder / "numbered.fits"), "--parangs", "PA", "-q",
+                 "-o", str(folder / "n.fits")]) == 0
+    assert main(["loci", str(folder / "adi.fits"), "--parangs", "PARANG", "-q",
+                 "-o", str(folder / "l.fits")]) == 0
+    assert_allclose(fits.getdata(folder / "n.fits"), fits.getdata(folder / "l.fits"),
+                    rtol=1e-12, equal_nan=True)
+    del header["PA10"]
+    fits.PrimaryHDU(cube, header=header).writeto(folder / "short.fits")
+    assert main(["loci", str(folder / "short.fits"), "--parangs", "PA",
+                 "-o", str(folder / "s.fits")]) == 2
+    assert "header has PA1 but not PA1..PA10" in capsys.readouterr().err
+
+
 def test_parangs_file_errors(adi_files, capsys):
     folder, _, angles = adi_files
     bad = folder / "bad.txt"
