@@ -211,6 +211,27 @@ def test_tiled_executor_and_deprecated_client():
     np.testing.assert_array_equal(old.difference.data, serial.difference.data)
 
 
+def test_tiled_progress_bar(capsys):
+    # progress_bar= counts the finished tiles, here and on threads, with
+    # the same difference image as without a bar
+    pytest.importorskip("tqdm")
+    rng = np.random.default_rng(6)
+    stars = [(x, y) for x in range(20, 256, 26) for y in range(20, 128, 26)]
+    template, science = noise_pair((128, 256), stars, rng)
+    config = PsfMatchConfig(kernel_size=11, scale_by_fwhm=False,
+                            size_cell_x=64, size_cell_y=64,
+                            spatial_kernel_order=0, spatial_bg_order=0)
+    kw = dict(tile_size=(128, 128), overlap=16, config=config)
+    quiet = tiled_subtract_images(template, science, **kw)
+    assert capsys.readouterr().err == ""
+    for executor in (None, 2):
+        shown = tiled_subtract_images(template, science, executor=executor,
+                                      progress_bar=True, **kw)
+        assert "tiles: 100%" in capsys.readouterr().err
+        np.testing.assert_array_equal(shown.difference.data,
+                                      quiet.difference.data)
+
+
 def test_constant_images_give_one_clear_error(tmp_path, capsys):
     """All-zero inputs used to print a RuntimeWarning and a bogus
     non-finite-value warning before the real error (warnings are errors in
