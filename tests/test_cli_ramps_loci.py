@@ -84,6 +84,20 @@ def test_ramps_units_and_frame_time(tmp_path, bunit, frame_time, header_key,
     assert_allclose(slope.data.ravel(), expected / scale, rtol=1e-5)
 
 
+def test_ramps_progress_with_verbose(ramp_file, tmp_path, capsys):
+    # off a terminal a command is quiet; -v shows the bar of the chunks
+    pytest.importorskip("tqdm")
+    path, _ = ramp_file
+    out = tmp_path / "slope.fits"
+    assert main(["ramps", str(path), "--read-noise", "5", "--frame-time", "1",
+                 "-o", str(out)]) == 0
+    assert "pixel/s" not in capsys.readouterr().err
+    assert main(["ramps", str(path), "--read-noise", "5", "--frame-time", "1",
+                 "-o", str(out), "--overwrite", "-v"]) == 0
+    err = capsys.readouterr().err
+    assert "fit_ramps: 100%" in err and "480/480" in err
+
+
 def test_ramps_match_the_library_with_a_mask(tmp_path):
     from psfkit.modelsets import fit_ramps
 
