@@ -183,17 +183,7 @@ OLD_API = {
 }
 
 
-# psfkit.photometry.psf_photometry gathered the photometry classes' helpers
-# too in 0.1; the module that keeps its name now re-exports only the classes
-_MISSING = {"psfkit.photometry.psf_photometry"}
-
-
-@pytest.mark.parametrize("module", [
-    pytest.param(m, marks=pytest.mark.xfail(
-        reason="PSFPhotometryResult, BatchedLMFitter and PSFFlags are no "
-               "longer importable from psfkit.photometry.psf_photometry",
-        strict=True)) if m in _MISSING else m
-    for m in sorted(OLD_API)])
+@pytest.mark.parametrize("module", sorted(OLD_API))
 def test_old_module_paths_import_their_names(module):
     imported = importlib.import_module(module)
     missing = [name for name in OLD_API[module] if not hasattr(imported, name)]
