@@ -11,7 +11,9 @@ module translates at their boundary:
   (``id``, ``group_id``, ``group_size``, ``local_bkg``, ``<p>_init``,
   ``<p>_fit``, ``<p>_err``, ``n_pixels_fit``, ``qfit``, ``cfit``,
   ``reduced_chi2``, ``flags``) with photutils' flag bits (`PHOTUTILS_FLAGS`);
-- `table_meta` is the table's ``meta`` (versions, date, class settings).
+- `table_meta` is the table's ``meta`` (versions, date, class settings);
+- `fits_as` turns the fits back into initial values or model parameters,
+  and `model_image` renders them.
 """
 
 import datetime
@@ -21,7 +23,9 @@ from astropy.table import QTable, Table
 import astropy.units as u
 import numpy as np
 
-from ...utils import COLUMN_ALIASES
+from ...utils import COLUMN_ALIASES, as_pair
+from ._group_fit import render
+from ._pipeline import model_subshape
 from .flags import PSFFlags
 
 __all__ = []
@@ -297,3 +301,59 @@ def table_meta(obj, attrs, class_name):
                                              | tuple | np.ndarray))
         meta[name] = value if plain else repr(value)
     return meta
+
+
+def fits_as(results, rename, remove_invalid, reset_ids):
+    if results is None:
+        return None
+    table = QTable()
+    for name in results.colnames:
+        if name == "id" or name.endswith("_fit"):
+            table[rename(name) if name != "id" else "id"] = results[name]
+    if remove_invalid:
+        keep = np.all([np.isfinite(getattr(table[c], "value", table[c]))
+                       for c in table.colnames], axis=0)
+        table = table[keep]
+        if reset_ids:
+            table["id"] = np.arange(1, len(table) + 1)
+    return table
+
+
+def model_image(psf_model, results, shape, psf_shape, fit_shape,
+                 include_local_bkg):
+    shape = tuple(int(s) for s in shape)
+    box = (model_subshape(psf_model, fit_shape) if psf_shape is None
+           else as_pair("psf_shape", psf_shape, check_odd=True))
+    names = tuple(psf_model.param_names)
+    theta = np.tile([float(np.ravel(getattr(psf_model, p).value)[0])
+                     for p in names], (len(results), 1))
+    for name in results.colnames:
+        if name.endswith("_fit"):
+            alias = name[:-4]
+            param = {"x": "x_0", "y": "y_0"}.get(alias, alias)
+            if param in names:
+                values = results[name]
+                theta[:, names.index(param)] = getattr(values, "value", values)
+    ok = np.all(np.isfinite(theta), axis=1)
+    theta = theta[ok]
+    x_col, y_col = names.index("x_0"), names.index("y_0")
+    image = render(psf_model, theta, shape, box, x_col=x_col, y_col=y_col)
+    if include_local_bkg and len(theta):
+        lb = results["local_bkg"][ok]
+        lb = np.asarray(getattr(lb, "value", lb), dtype=float)
+        lb = np.where(np.isfinite(lb), lb, 0.0)
+        hy, hx = box[0] // 2, box[1] // 2
+        dy, dx = np.mgrid[-hy:hy + 1, -hx:hx + 1]
+        rows = np.floor(theta[:, y_col] + 0.5).astype(int)[:, None, None] + dy
+        cols = np.floor(theta[:, x_col] + 0.5).astype(int)[:, None, None] + dx
+        inside = ((rows >= 0) & (rows < shape[0]) & (cols >= 0)
+                  & (cols < shape[1]))
+        vals = np.broadcast_to(lb[:, None, None], rows.shape)
+        np.add.at(image, (rows[inside], cols[inside]), vals[inside])
+    return image
+
+
+def valid_rows(table):
+    cols = [c for c in table.colnames if c.endswith("_fit")]
+    return np.all([np.isfinite(getattr(table[c], "value", table[c]))
+                   for c in cols], axis=0)

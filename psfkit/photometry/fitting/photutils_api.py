@@ -16,9 +16,7 @@ from dataclasses import replace
 import inspect
 import warnings
 
-from astropy.modeling import Model
 from astropy.nddata import NDData
-from astropy.table import QTable, vstack
 import astropy.units as u
 from astropy.utils.exceptions import AstropyUserWarning
 import numpy as np
@@ -26,155 +24,47 @@ import numpy as np
 from ...utils import (
     NoDetectionsWarning,
     as_pair,
-    check_in,
     check_integer,
     renamed_keyword,
     warn,
 )
-from ..background.local_background import LocalBackground
 from ._astropy_fit import astropy_solver
-from ._group_fit import render
 from ._init_guesses import aperture_flux, initial_parameters
 from ._interop import (
     call_grouper,
-    celestial_wcs,
     run_finder,
     sky_centroid,
 )
 from ._photutils_columns import (
+    check_group_id,
     decode_flags,
     finder_positions,
+    fits_as,
+    model_image,
     photutils_flags,
     read_init_params,
     results_table,
     table_meta,
 )
-from ._pipeline import CORE_PARAMS, Sources, model_subshape, prepare
+from ._photutils_inputs import (
+    check_callable,
+    check_local_bkg,
+    check_model,
+    check_radius,
+    check_xy_bounds,
+    local_bkg_map,
+    nddata_parts,
+)
+from ._pipeline import CORE_PARAMS, Sources, prepare
 from .fitters import BatchedLMFitter, SparseLMFitter
 from .psf_photometry import BasicPSFPhotometry
 
-__all__ = ["PSFPhotometry", "IterativePSFPhotometry"]
+__all__ = ["PSFPhotometry"]
 
-_ATTRS = ("psf_model", "fit_shape", "finder", "grouper", "fitter",
-          "fitter_maxiters", "xy_bounds", "aperture_radius",
-          "local_bkg_estimator", "group_warning_threshold", "progress_bar")
-
-
-def _check_callable(name, value):
-    if value is not None and not callable(value):
-        msg = f"{name!r} must be a callable object"
-        raise TypeError(msg)
-    return value
-
-
-def _check_model(psf_model):
-    if not isinstance(psf_model, Model):
-        msg = "psf_model must be an Astropy Model subclass"
-        raise TypeError(msg)
-    if psf_model.n_inputs != 2 or psf_model.n_outputs != 1:
-        msg = "psf_model must be two-dimensional"
-        raise ValueError(msg)
-    if not all(p in psf_model.param_names for p in CORE_PARAMS):
-        msg = ("Invalid PSF model - could not find PSF parameter names: "
-               "psf_model must have parameters x_0, y_0 and flux (wrap "
-               "other models with psfkit.photometry.prepare_psf_model)")
-        raise ValueError(msg)
-    return psf_model
-
-
-def _check_xy_bounds(xy_bounds):
-    if xy_bounds is None:
-        return None
-    values = np.atleast_1d(np.asarray(xy_bounds, dtype=object))
-    if values.ndim != 1:
-        msg = "xy_bounds must be a 1D array"
-        raise ValueError(msg)
-    if len(values) == 1:
-        values = np.array([values[0], values[0]], dtype=object)
-    if len(values) != 2:
-        msg = "xy_bounds must have 1 or 2 elements"
-        raise ValueError(msg)
-    out = []
-    for bound in values:
-        if bound is None:
-            out.append(None)
-            continue
-        bound = float(bound)
-        if not np.isfinite(bound):
-            msg = "xy_bounds must be finite"
-            raise ValueError(msg)
-        if bound <= 0:
-            msg = "xy_bounds must be strictly positive"
-            raise ValueError(msg)
-        out.append(bound)
-    return tuple(out)
-
-
-def _check_radius(radius):
-    if radius is None:
-        return None
-    if (not np.isscalar(radius) or isinstance(radius, bool)
-            or not np.isfinite(radius) or radius <= 0):
-        msg = "aperture_radius must be a strictly-positive scalar"
-        raise ValueError(msg)
-    return radius
-
-
-def _check_local_bkg(value):
-    if value is None:
-        return None
-    if isinstance(value, LocalBackground):
-        return value
-    # photutils' LocalBackground (and any object with its interface)
-    if (callable(value) and hasattr(value, "inner_radius")
-            and hasattr(value, "outer_radius")):
-        return value
-    msg = ("local_bkg_estimator must be a LocalBackground instance "
-           "(psfkit's or photutils')")
-    raise TypeError(msg)
-
-
-def _nddata_parts(data, mask, error):
-    """The array (with unit), mask, error and WCS of an NDData."""
-    arr = data.data if data.unit is None else data.data << data.unit
-    if data.mask is not None:
-        mask = data.mask if mask is None else (np.asarray(mask, bool)
-                                               | np.asarray(data.mask, bool))
-    if error is None and data.uncertainty is not None:
-        from ...utils import uncertainty_to_error
-
-        error = uncertainty_to_error(data.uncertainty,
-                                     name="data.uncertainty", unit=data.unit)
-        if data.unit is not None:
-            error = error << data.unit
-    return arr, mask, error, celestial_wcs(data.wcs)
-
-
-def local_bkg_map(shape, x, y, local_bkg, fit_shape):
-    """
-    The local background of each source over its fit box, as an image.
-
-    Each pixel of a fit box gets the background of the source whose box
-    it is; where boxes overlap, that of the nearest source.  Non-finite
-    values are not subtracted (they are flagged).
-    """
-    out = np.zeros(shape)
-    lb = np.where(np.isfinite(local_bkg), local_bkg, 0.0)
-    if not np.any(lb):
-        return out
-    best = np.full(shape, np.inf)
-    hy, hx = fit_shape[0] // 2, fit_shape[1] // 2
-    dy, dx = np.mgrid[-hy:hy + 1, -hx:hx + 1]
-    cx, cy = np.floor(x + 0.5).astype(int), np.floor(y + 0.5).astype(int)
-    for i in np.flatnonzero(lb):
-        rows, cols = cy[i] + dy, cx[i] + dx
-        ok = (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1])
-        rows, cols = rows[ok], cols[ok]
-        dist = (cols - x[i])**2 + (rows - y[i])**2
-        closer = dist < best[rows, cols]
-        best[rows[closer], cols[closer]] = dist[closer]
-        out[rows[closer], cols[closer]] = lb[i]
-    return out
+#: the settings of the photometry (repr and table meta, in photutils' order)
+ATTRS = ("psf_model", "fit_shape", "finder", "grouper", "fitter",
+         "fitter_maxiters", "xy_bounds", "aperture_radius",
+         "local_bkg_estimator", "group_warning_threshold", "progress_bar")
 
 
 class PSFPhotometry:
@@ -294,29 +184,29 @@ class PSFPhotometry:
         local_bkg_estimator = renamed_keyword(
             "localbkg_estimator", localbkg_estimator, "local_bkg_estimator",
             local_bkg_estimator, default=None)
-        self.psf_model = _check_model(psf_model)
+        self.psf_model = check_model(psf_model)
         self.fit_shape = as_pair("fit_shape", fit_shape,
                                  lower_bound=(1, True), check_odd=True)
-        self.finder = _check_callable("finder", finder)
-        self.grouper = _check_callable("grouper", grouper)
+        self.finder = check_callable("finder", finder)
+        self.grouper = check_callable("grouper", grouper)
         if fitter is None:
             fitter = SparseLMFitter()
         elif not isinstance(fitter, SparseLMFitter | BatchedLMFitter):
-            _check_callable("fitter", fitter)
+            check_callable("fitter", fitter)
         self.fitter = fitter
         self.fitter_maxiters = check_integer("fitter_maxiters",
                                              fitter_maxiters, minimum=1,
                                              allow_none=True)
-        self.xy_bounds = _check_xy_bounds(xy_bounds)
-        self.aperture_radius = _check_radius(aperture_radius)
-        self.local_bkg_estimator = _check_local_bkg(local_bkg_estimator)
+        self.xy_bounds = check_xy_bounds(xy_bounds)
+        self.aperture_radius = check_radius(aperture_radius)
+        self.local_bkg_estimator = check_local_bkg(local_bkg_estimator)
         self.group_warning_threshold = check_integer(
             "group_warning_threshold", group_warning_threshold, minimum=1)
         self.progress_bar = bool(progress_bar)
         self._reset()
 
     def __repr__(self):
-        items = ", ".join(f"{name}={getattr(self, name)!r}" for name in _ATTRS)
+        items = ", ".join(f"{name}={getattr(self, name)!r}" for name in ATTRS)
         return f"{type(self).__name__}({items})"
 
     def _reset(self):
@@ -361,7 +251,7 @@ class PSFPhotometry:
     def _prepare(self, data, mask, error):
         wcs = None
         if isinstance(data, NDData):
-            data, mask, error, wcs = _nddata_parts(data, mask, error)
+            data, mask, error, wcs = nddata_parts(data, mask, error)
         unit = data.unit if isinstance(data, u.Quantity) else None
         values = np.asanyarray(getattr(data, "value", data))
         if values.ndim != 2:
@@ -448,8 +338,6 @@ class PSFPhotometry:
         return init
 
     def _groups(self, init):
-        from ._photutils_columns import check_group_id
-
         gid = call_grouper(self.grouper, init["x"], init["y"], ids=init["id"],
                            flux=init["flux"])
         return check_group_id(gid)
@@ -547,7 +435,7 @@ class PSFPhotometry:
         table = self._fit(prep.data, prep, init_params)
         if table is None:
             return None
-        table.meta.update(table_meta(self, _ATTRS, type(self).__name__))
+        table.meta.update(table_meta(self, ATTRS, type(self).__name__))
         if wcs is not None:
             table["sky_centroid"] = sky_centroid(wcs, table["x_fit"],
                                                  table["y_fit"])
@@ -573,7 +461,7 @@ class PSFPhotometry:
         -------
         table : `~astropy.table.QTable` or None
         """
-        return _fits_as(self.results, lambda c: c.replace("_fit", "_init"),
+        return fits_as(self.results, lambda c: c.replace("_fit", "_init"),
                         remove_invalid, reset_ids)
 
     def results_to_model_params(self, *, remove_invalid=True, reset_ids=True):
@@ -590,7 +478,7 @@ class PSFPhotometry:
         table : `~astropy.table.QTable` or None
         """
         names = {"x_fit": "x_0", "y_fit": "y_0", "flux_fit": "flux"}
-        return _fits_as(self.results,
+        return fits_as(self.results,
                         lambda c: names.get(c, c.replace("_fit", "")),
                         remove_invalid, reset_ids)
 
@@ -613,7 +501,7 @@ class PSFPhotometry:
         return decode_flags(self.results["flags"],
                             return_bit_values=return_bit_values)
 
-    def make_model_image(self, shape, *, psf_shape=None,
+    def makemodel_image(self, shape, *, psf_shape=None,
                          include_local_bkg=False, include_localbkg=None):
         """
         The image of the fitted PSFs (and optionally local backgrounds).
@@ -645,7 +533,7 @@ class PSFPhotometry:
         if self.results is None:
             msg = "No results available. Please run the photometry first."
             raise ValueError(msg)
-        return _model_image(self.psf_model, self.results, shape, psf_shape,
+        return model_image(self.psf_model, self.results, shape, psf_shape,
                             self.fit_shape, include_local_bkg)
 
     def make_residual_image(self, data, *, psf_shape=None,
@@ -670,332 +558,12 @@ class PSFPhotometry:
         if isinstance(data, NDData):
             out = data.__class__(data, copy=True)
             arr = np.asanyarray(data.data)
-            out.data[...] = arr - self.make_model_image(
+            out.data[...] = arr - self.makemodel_image(
                 arr.shape, psf_shape=psf_shape,
                 include_local_bkg=include_local_bkg)
             return out
-        model = self.make_model_image(np.shape(data), psf_shape=psf_shape,
+        model = self.makemodel_image(np.shape(data), psf_shape=psf_shape,
                                       include_local_bkg=include_local_bkg)
         if isinstance(data, u.Quantity):
             return data - model * data.unit
         return np.asarray(data, dtype=float) - model
-
-
-def _fits_as(results, rename, remove_invalid, reset_ids):
-    if results is None:
-        return None
-    table = QTable()
-    for name in results.colnames:
-        if name == "id" or name.endswith("_fit"):
-            table[rename(name) if name != "id" else "id"] = results[name]
-    if remove_invalid:
-        keep = np.all([np.isfinite(getattr(table[c], "value", table[c]))
-                       for c in table.colnames], axis=0)
-        table = table[keep]
-        if reset_ids:
-            table["id"] = np.arange(1, len(table) + 1)
-    return table
-
-
-def _model_image(psf_model, results, shape, psf_shape, fit_shape,
-                 include_local_bkg):
-    shape = tuple(int(s) for s in shape)
-    box = (model_subshape(psf_model, fit_shape) if psf_shape is None
-           else as_pair("psf_shape", psf_shape, check_odd=True))
-    names = tuple(psf_model.param_names)
-    theta = np.tile([float(np.ravel(getattr(psf_model, p).value)[0])
-                     for p in names], (len(results), 1))
-    for name in results.colnames:
-        if name.endswith("_fit"):
-            alias = name[:-4]
-            param = {"x": "x_0", "y": "y_0"}.get(alias, alias)
-            if param in names:
-                values = results[name]
-                theta[:, names.index(param)] = getattr(values, "value", values)
-    ok = np.all(np.isfinite(theta), axis=1)
-    theta = theta[ok]
-    x_col, y_col = names.index("x_0"), names.index("y_0")
-    image = render(psf_model, theta, shape, box, x_col=x_col, y_col=y_col)
-    if include_local_bkg and len(theta):
-        lb = results["local_bkg"][ok]
-        lb = np.asarray(getattr(lb, "value", lb), dtype=float)
-        lb = np.where(np.isfinite(lb), lb, 0.0)
-        hy, hx = box[0] // 2, box[1] // 2
-        dy, dx = np.mgrid[-hy:hy + 1, -hx:hx + 1]
-        rows = np.floor(theta[:, y_col] + 0.5).astype(int)[:, None, None] + dy
-        cols = np.floor(theta[:, x_col] + 0.5).astype(int)[:, None, None] + dx
-        inside = ((rows >= 0) & (rows < shape[0]) & (cols >= 0)
-                  & (cols < shape[1]))
-        vals = np.broadcast_to(lb[:, None, None], rows.shape)
-        np.add.at(image, (rows[inside], cols[inside]), vals[inside])
-    return image
-
-
-class IterativePSFPhotometry:
-    """
-    Iterative PSF photometry with photutils 3.x's interface.
-
-    `PSFPhotometry` is run, the finder looks for new sources in the
-    residual image, and the photometry is run again, until nothing new is
-    found or ``maxiters`` passes are done.
-
-    Parameters
-    ----------
-    psf_model, fit_shape
-        As for `PSFPhotometry`.
-    finder : callable
-        The star finder (required).
-    grouper, fitter, fitter_maxiters, xy_bounds
-        As for `PSFPhotometry`.
-    maxiters : int, optional
-        The maximum number of passes.
-    mode : {'new', 'all'}, optional
-        ``'new'``: each later pass fits only the new sources, on the
-        residual image of the previous passes.  ``'all'``: each later
-        pass refits all sources (the earlier ones starting from their
-        fits) together with the new ones on the original image; it needs
-        a ``grouper``.
-    aperture_radius : float
-        The radius of the aperture giving the initial fluxes (required).
-    local_bkg_estimator, group_warning_threshold
-        As for `PSFPhotometry`.
-    sub_shape : int or tuple of 2 int, optional
-        The box over which fitted sources are subtracted to make the
-        residual image; default: the model's bounding box.
-    progress_bar : bool, optional
-        As for `PSFPhotometry`.
-    localbkg_estimator : optional
-        Deprecated name of ``local_bkg_estimator``.
-
-    Attributes
-    ----------
-    results : `~astropy.table.QTable` or None
-        The table of the last call; it has an ``iter_detected`` column
-        (the pass that found each source).
-    fit_results : list of `PSFPhotometry`
-        The photometry of each pass.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from psfkit.photometry import (CircularGaussianPRF, DAOStarFinder,
-    ...                                IterativePSFPhotometry)
-    >>> psf = CircularGaussianPRF(fwhm=3.0)
-    >>> yy, xx = np.mgrid[0:41, 0:41]
-    >>> data = (psf.evaluate(xx, yy, 5000.0, 18.0, 20.0, 3.0)
-    ...         + psf.evaluate(xx, yy, 500.0, 23.2, 21.0, 3.0))
-    >>> phot = IterativePSFPhotometry(psf, (7, 7), DAOStarFinder(5.0, 3.0),
-    ...                               aperture_radius=4)
-    >>> tbl = phot(data)
-    >>> tbl['iter_detected'].tolist()
-    [1, 2]
-    >>> print(np.round(tbl['flux_fit'], 1))
-    [5000.  500.]
-    """
-
-    def __init__(self, psf_model, fit_shape, finder, *, grouper=None,
-                 fitter=None, fitter_maxiters=100, xy_bounds=None,
-                 maxiters=3, mode="new", aperture_radius=None,
-                 local_bkg_estimator=None, group_warning_threshold=25,
-                 sub_shape=None, progress_bar=False, localbkg_estimator=None):
-        if finder is None:
-            msg = "finder cannot be None for IterativePSFPhotometry"
-            raise ValueError(msg)
-        if aperture_radius is None:
-            msg = "aperture_radius cannot be None for IterativePSFPhotometry"
-            raise ValueError(msg)
-        self._psfphot = PSFPhotometry(
-            psf_model, fit_shape, finder=finder, grouper=grouper,
-            fitter=fitter, fitter_maxiters=fitter_maxiters,
-            xy_bounds=xy_bounds, aperture_radius=aperture_radius,
-            local_bkg_estimator=local_bkg_estimator,
-            group_warning_threshold=group_warning_threshold,
-            progress_bar=progress_bar, localbkg_estimator=localbkg_estimator)
-        if (not np.isscalar(maxiters) or isinstance(maxiters, bool)
-                or not np.isfinite(maxiters) or maxiters <= 0):
-            msg = "maxiters must be a strictly-positive scalar"
-            raise ValueError(msg)
-        if maxiters != int(maxiters):
-            msg = "maxiters must be an integer"
-            raise ValueError(msg)
-        self.maxiters = int(maxiters)
-        self.mode = check_in("mode", mode, ("new", "all"))
-        if self.mode == "all" and grouper is None:
-            msg = "grouper must be input for the 'all' mode"
-            raise ValueError(msg)
-        self.sub_shape = (None if sub_shape is None
-                          else as_pair("sub_shape", sub_shape, check_odd=True))
-        self.fit_results = []
-        self.results = None
-
-    def __getattr__(self, name):
-        # the PSFPhotometry settings (psf_model, finder, fitter...) read
-        # through to the photometry object of the passes
-        if name in _ATTRS:
-            return getattr(self.__dict__["_psfphot"], name)
-        msg = f"{type(self).__name__!r} object has no attribute {name!r}"
-        raise AttributeError(msg)
-
-    def __repr__(self):
-        names = (*_ATTRS, "maxiters", "mode", "sub_shape")
-        items = ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
-        return f"{type(self).__name__}({items})"
-
-    def _snapshot(self):
-        phot = self._psfphot
-        copy = PSFPhotometry.__new__(PSFPhotometry)
-        copy.__dict__.update(phot.__dict__)
-        self.fit_results.append(copy)
-
-    def __call__(self, data, *, mask=None, error=None, init_params=None):
-        """
-        Run the iterative photometry.
-
-        Parameters
-        ----------
-        data, mask, error, init_params
-            As for `PSFPhotometry.__call__` (``init_params`` give the
-            sources of the first pass only).
-
-        Returns
-        -------
-        table : `~astropy.table.QTable` or None
-        """
-        self.fit_results = []
-        self.results = None
-        wcs = None
-        if isinstance(data, NDData):
-            data, mask, error, wcs = _nddata_parts(data, mask, error)
-        phot = self._psfphot
-        table = phot(data, mask=mask, error=error, init_params=init_params)
-        self._snapshot()
-        if table is None:
-            return None
-        table["iter_detected"] = np.ones(len(table), dtype=np.int64)
-        residual = data
-        for iteration in range(2, self.maxiters + 1):
-            residual = phot.make_residual_image(residual,
-                                                psf_shape=self.sub_shape)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", NoDetectionsWarning)
-                warnings.filterwarnings("ignore", message="No sources")
-                found = run_finder(phot.finder, residual, mask)
-            if found is None:
-                break
-            x, y = finder_positions(found)
-            new = QTable({"x_init": x, "y_init": y})
-            if self.mode == "all":
-                keep_iter = table["iter_detected"][
-                    _valid_rows(table)]
-                init = self._next_all(residual, mask, new, phot)
-                residual = data
-                iters = np.concatenate([keep_iter,
-                                        np.full(len(new), iteration)])
-            else:
-                init = new
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", NoDetectionsWarning)
-                new_table = phot(residual, mask=mask, error=error,
-                                 init_params=init)
-            self._snapshot()
-            if new_table is None:
-                break
-            if self.mode == "all":
-                new_table["iter_detected"] = iters.astype(np.int64)
-                table = new_table
-            else:
-                new_table["id"] += table["id"].max()
-                new_table["group_id"] += table["group_id"].max()
-                new_table["iter_detected"] = iteration
-                new_table.meta = {}
-                meta = table.meta
-                table = vstack([table, new_table])
-                table.meta = meta
-        order = [c for c in table.colnames if c != "iter_detected"]
-        order.insert(order.index("group_size") + 1, "iter_detected")
-        table = table[order]
-        table.meta.update(psf_class=type(self).__name__,
-                          maxiters=self.maxiters, mode=self.mode,
-                          sub_shape=self.sub_shape)
-        if wcs is not None:
-            table["sky_centroid"] = sky_centroid(wcs, table["x_fit"],
-                                                 table["y_fit"])
-        self.results = table
-        return table
-
-    def _next_all(self, residual, mask, new, phot):
-        """The previous fits plus the new sources, for an 'all' pass."""
-        old = phot.results_to_init_params()
-        values = residual.value if isinstance(residual, u.Quantity) else residual
-        valid = np.isfinite(values)
-        if mask is not None:
-            valid &= ~np.asarray(mask, dtype=bool)
-        flux = aperture_flux(np.where(valid, values, 0.0), valid,
-                             np.asarray(new["x_init"], float),
-                             np.asarray(new["y_init"], float),
-                             float(phot.aperture_radius))
-        new["flux_init"] = flux if phot.data_unit is None else flux * phot.data_unit
-        first = (old["id"].max() if len(old) else 0) + 1
-        new["id"] = np.arange(first, first + len(new))
-        for name in old.colnames:
-            if name not in new.colnames:
-                param = name[:-5]
-                value = getattr(phot.psf_model, param).value
-                new[name] = np.full(len(new), float(np.ravel(value)[0]))
-        return vstack([old, new[old.colnames]])
-
-    def results_to_init_params(self, *, remove_invalid=True, reset_ids=True):
-        """As `PSFPhotometry.results_to_init_params`, for all passes."""
-        return _fits_as(self.results, lambda c: c.replace("_fit", "_init"),
-                        remove_invalid, reset_ids)
-
-    def results_to_model_params(self, *, remove_invalid=True, reset_ids=True):
-        """As `PSFPhotometry.results_to_model_params`, for all passes."""
-        names = {"x_fit": "x_0", "y_fit": "y_0", "flux_fit": "flux"}
-        return _fits_as(self.results,
-                        lambda c: names.get(c, c.replace("_fit", "")),
-                        remove_invalid, reset_ids)
-
-    def decode_flags(self, *, return_bit_values=False):
-        """As `PSFPhotometry.decode_flags`, for all passes."""
-        if self.results is None:
-            msg = "No results available. Please run the photometry first."
-            raise ValueError(msg)
-        return decode_flags(self.results["flags"],
-                            return_bit_values=return_bit_values)
-
-    def make_model_image(self, shape, *, psf_shape=None,
-                         include_local_bkg=False, include_localbkg=None):
-        """As `PSFPhotometry.make_model_image`, with the sources of all passes."""
-        include_local_bkg = renamed_keyword(
-            "include_localbkg", include_localbkg, "include_local_bkg",
-            include_local_bkg, default=False)
-        if self.results is None:
-            msg = "No results available. Please run the photometry first."
-            raise ValueError(msg)
-        return _model_image(self._psfphot.psf_model, self.results, shape,
-                            psf_shape, self._psfphot.fit_shape,
-                            include_local_bkg)
-
-    def make_residual_image(self, data, *, psf_shape=None,
-                            include_local_bkg=False, include_localbkg=None):
-        """As `PSFPhotometry.make_residual_image`, with all passes."""
-        include_local_bkg = renamed_keyword(
-            "include_localbkg", include_localbkg, "include_local_bkg",
-            include_local_bkg, default=False)
-        model = self.make_model_image(
-            np.shape(getattr(data, "data", data)), psf_shape=psf_shape,
-            include_local_bkg=include_local_bkg)
-        if isinstance(data, NDData):
-            out = data.__class__(data, copy=True)
-            out.data[...] = np.asanyarray(data.data) - model
-            return out
-        if isinstance(data, u.Quantity):
-            return data - model * data.unit
-        return np.asarray(data, dtype=float) - model
-
-
-def _valid_rows(table):
-    cols = [c for c in table.colnames if c.endswith("_fit")]
-    return np.all([np.isfinite(getattr(table[c], "value", table[c]))
-                   for c in cols], axis=0)
