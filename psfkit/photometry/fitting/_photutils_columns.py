@@ -304,6 +304,10 @@ def table_meta(obj, attrs, class_name):
 
 
 def fits_as(results, rename, remove_invalid, reset_ids):
+    """
+    The ``id`` and ``*_fit`` columns of ``results``, renamed by ``rename``
+    (as photutils does, ``n_pixels_fit`` is among them).
+    """
     if results is None:
         return None
     table = QTable()
@@ -319,10 +323,38 @@ def fits_as(results, rename, remove_invalid, reset_ids):
     return table
 
 
+def render_shape(psf_model, fit_shape):
+    """
+    The box drawn around each source: the model's bounding box (its
+    width rounded up, then to the next odd number), as photutils draws.
+    """
+    try:
+        (ylo, yhi), (xlo, xhi) = psf_model.bounding_box.bounding_box()
+    except (NotImplementedError, AttributeError, TypeError, ValueError):
+        return model_subshape(psf_model, fit_shape)
+    ny, nx = int(np.ceil(yhi - ylo)), int(np.ceil(xhi - xlo))
+    return (ny + 1 - ny % 2, nx + 1 - nx % 2)
+
+
 def model_image(psf_model, results, shape, psf_shape, fit_shape,
-                 include_local_bkg):
+                include_local_bkg):
+    """
+    The image of the fitted sources of a results table.
+
+    Parameters
+    ----------
+    psf_model : the PSF model (fixed parameters from its values)
+    results : `~astropy.table.QTable`
+        A photutils 3.x results table (``<p>_fit`` and ``local_bkg``).
+    shape : tuple of 2 int
+    psf_shape : int, tuple of 2 odd int or None
+        The box around each source (`None`: `render_shape`).
+    fit_shape : tuple of 2 int
+    include_local_bkg : bool
+        Add each source's ``local_bkg`` over its box.
+    """
     shape = tuple(int(s) for s in shape)
-    box = (model_subshape(psf_model, fit_shape) if psf_shape is None
+    box = (render_shape(psf_model, fit_shape) if psf_shape is None
            else as_pair("psf_shape", psf_shape, check_odd=True))
     names = tuple(psf_model.param_names)
     theta = np.tile([float(np.ravel(getattr(psf_model, p).value)[0])
@@ -354,6 +386,7 @@ def model_image(psf_model, results, shape, psf_shape, fit_shape,
 
 
 def valid_rows(table):
+    """Rows whose fitted values are all finite."""
     cols = [c for c in table.colnames if c.endswith("_fit")]
     return np.all([np.isfinite(getattr(table[c], "value", table[c]))
                    for c in cols], axis=0)

@@ -501,7 +501,7 @@ class PSFPhotometry:
         return decode_flags(self.results["flags"],
                             return_bit_values=return_bit_values)
 
-    def makemodel_image(self, shape, *, psf_shape=None,
+    def make_model_image(self, shape, *, psf_shape=None,
                          include_local_bkg=False, include_localbkg=None):
         """
         The image of the fitted PSFs (and optionally local backgrounds).
@@ -558,11 +558,11 @@ class PSFPhotometry:
         if isinstance(data, NDData):
             out = data.__class__(data, copy=True)
             arr = np.asanyarray(data.data)
-            out.data[...] = arr - self.makemodel_image(
+            out.data[...] = arr - self.make_model_image(
                 arr.shape, psf_shape=psf_shape,
                 include_local_bkg=include_local_bkg)
             return out
-        model = self.makemodel_image(np.shape(data), psf_shape=psf_shape,
+        model = self.make_model_image(np.shape(data), psf_shape=psf_shape,
                                       include_local_bkg=include_local_bkg)
         if isinstance(data, u.Quantity):
             return data - model * data.unit

@@ -272,7 +272,7 @@ class IterativePSFPhotometry:
         return decode_flags(self.results["flags"],
                             return_bit_values=return_bit_values)
 
-    def makemodel_image(self, shape, *, psf_shape=None,
+    def make_model_image(self, shape, *, psf_shape=None,
                          include_local_bkg=False, include_localbkg=None):
         """As `PSFPhotometry.make_model_image`, with the sources of all passes."""
         include_local_bkg = renamed_keyword(
@@ -291,7 +291,7 @@ class IterativePSFPhotometry:
         include_local_bkg = renamed_keyword(
             "include_localbkg", include_localbkg, "include_local_bkg",
             include_local_bkg, default=False)
-        model = self.makemodel_image(
+        model = self.make_model_image(
             np.shape(getattr(data, "data", data)), psf_shape=psf_shape,
             include_local_bkg=include_local_bkg)
         if isinstance(data, NDData):
