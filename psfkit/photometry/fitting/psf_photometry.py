@@ -23,24 +23,22 @@ from scipy.spatial import cKDTree
 from ...utils import (
     NoDetectionsWarning,
     PsfkitWarning,
-    as_pair,
-    check_in,
-    check_integer,
     check_positive,
     progress_bar,
     warn,
 )
+from . import _settings as opt
 from ._astropy_fit import astropy_solver
 from ._engine import fit_image
 from ._group_fit import FitSetup, lm_solver
 from ._init_guesses import initial_parameters, read_init_table
 from ._pipeline import (
-    CORE_PARAMS,
     Renderer,
     Sources,
     Stage,
     build_table,
     converged_duplicates,
+    copied_columns,
     detect,
     extra_names,
     group_sources,
@@ -49,7 +47,9 @@ from ._pipeline import (
     model_subshape,
     prepare,
     stack_stages,
+    take_columns,
 )
+from ._settings import Checked, model_fwhm
 from .fitters import BatchedLMFitter, SparseLMFitter
 from .flags import PSFFlags
 from .results import PSFPhotometryResult, make_result
@@ -65,12 +65,6 @@ _MOVED = (BatchedLMFitter, PSFPhotometryResult, PSFFlags)
 
 #: safety cap on the iterations of ``niters=None``
 MAX_ITERATIONS = 50
-
-
-def _as_image_shape(name, value):
-    if value is None:
-        return None
-    return as_pair(name, value, check_odd=True)
 
 
 class BasicPSFPhotometry:
@@ -119,13 +113,18 @@ class BasicPSFPhotometry:
     progress_bar : bool, optional
         Show the progress of the fit (iterations, clusters of stars still
         moving; groups with an astropy fitter).
+    extra_output_cols : list of str, optional
+        Columns of the finder's table (e.g. ``'sharpness'``,
+        ``'roundness'``) or of ``init_guesses`` to copy to the output,
+        before ``flags``; a source whose table lacks a column gets a
+        masked value.
 
     Notes
     -----
     The output table has the columns ``id``, ``group_id``, ``x_0``,
     ``y_0``, ``flux_0`` (initial values), ``x_fit``, ``y_fit``,
     ``flux_fit``, ``x_0_unc``, ``y_0_unc``, ``flux_unc`` (1-sigma,
-    from the covariance; zero for fixed parameters), ``<p>_0``, ``<p>_fit``,
+    from the covariance; only for free parameters), ``<p>_0``, ``<p>_fit``,
     ``<p>_unc`` for every other free model parameter ``p``, ``npix_fit``
     (usable pixels in the source's box), ``npix_masked`` (pixels of the
     box inside the image that are masked or not finite), ``qfit`` (sum of absolute
@@ -158,32 +157,30 @@ class BasicPSFPhotometry:
 
     _iterative = False
 
+    # every option is checked when set, here or later as an attribute
+    group_maker = Checked(opt.optional_callable)
+    psf_model = Checked(opt.psf_model)
+    fitshape = Checked(opt.odd_shape)
+    finder = Checked(opt.optional_callable)
+    fitter = Checked(opt.fitter)
+    aperture_radius = Checked(opt.optional_positive)
+    subshape = Checked(opt.optional_odd_shape)
+    progress_bar = Checked(opt.flag)
+    extra_output_cols = Checked(opt.column_names)
+
     def __init__(self, group_maker, bkg_estimator, psf_model, fitshape, *,
                  finder=None, fitter=None, aperture_radius=None,
-                 subshape=None, progress_bar=False):
+                 subshape=None, progress_bar=False, extra_output_cols=None):
         self.group_maker = group_maker
         self.bkg_estimator = bkg_estimator
-        missing = [p for p in CORE_PARAMS
-                   if p not in getattr(psf_model, "param_names", ())]
-        if missing:
-            msg = (f"psf_model must have parameters x_0, y_0 and flux; "
-                   f"missing {missing}")
-            raise ValueError(msg)
         self.psf_model = psf_model
-        self.fitshape = as_pair("fitshape", fitshape, check_odd=True)
+        self.fitshape = fitshape
         self.finder = finder
-        if fitter is None:
-            fitter = SparseLMFitter()
-        elif not (isinstance(fitter, SparseLMFitter | BatchedLMFitter)
-                  or callable(fitter)):
-            msg = ("fitter must be None, a SparseLMFitter, a BatchedLMFitter "
-                   f"or an astropy fitter instance, got {fitter!r}")
-            raise TypeError(msg)
         self.fitter = fitter
-        self.aperture_radius = check_positive("aperture_radius",
-                                              aperture_radius, allow_none=True)
-        self.subshape = _as_image_shape("subshape", subshape)
-        self.progress_bar = bool(progress_bar)
+        self.aperture_radius = aperture_radius
+        self.subshape = subshape
+        self.progress_bar = progress_bar
+        self.extra_output_cols = extra_output_cols
         self._last_result = None
 
     # ----------------------------------------------------------- public API
@@ -314,6 +311,7 @@ class BasicPSFPhotometry:
         image = prep.data if image is None else image
         if init_guesses is not None:
             guesses = read_init_table(init_guesses, extras, unit=prep.unit)
+            found = init_guesses
         else:
             if self.finder is None:
                 msg = ("init_guesses (or positions) must be given when the "
@@ -330,24 +328,26 @@ class BasicPSFPhotometry:
         return Sources(ids=guesses["id"], theta0=theta, start=theta.copy(),
                        group_id=guesses["group_id"],
                        iteration=np.full(n, iteration, dtype=int),
-                       box_xy=np.column_stack([guesses["x"], guesses["y"]]))
+                       box_xy=np.column_stack([guesses["x"], guesses["y"]]),
+                       extra=copied_columns(found, self.extra_output_cols))
 
     def _no_sources(self, setup):
         npar = len(setup.param_names)
         return Sources(ids=np.zeros(0, dtype=np.int64),
                        theta0=np.zeros((0, npar)), start=np.zeros((0, npar)),
                        group_id=None, iteration=np.zeros(0, dtype=int),
-                       box_xy=np.zeros((0, 2)))
+                       box_xy=np.zeros((0, 2)),
+                       extra=copied_columns(None, self.extra_output_cols))
 
     def _radius(self):
         if self.aperture_radius is not None:
             return self.aperture_radius
-        fwhm = getattr(self.psf_model, "fwhm", None)
-        if fwhm is None or not np.isfinite(fwhm) or fwhm <= 0:
+        fwhm = model_fwhm(self.psf_model)
+        if fwhm is None:
             msg = ("aperture_radius must be given: the initial guesses have "
                    "no flux and psf_model has no fwhm")
             raise ValueError(msg)
-        return float(fwhm)
+        return fwhm
 
     def _model_shape(self):
         return self.subshape or model_subshape(self.psf_model, self.fitshape)
@@ -377,7 +377,8 @@ class BasicPSFPhotometry:
 
     # ------------------------------------------------------------ output
     def _result(self, prep, setup, stage, counts):
-        table = build_table(prep, setup, stage, iterative=self._iterative)
+        table = build_table(prep, setup, stage, iterative=self._iterative,
+                            extra_cols=self.extra_output_cols)
         return make_result(table, prep, stage, counts, self.fitter)
 
 
@@ -437,19 +438,21 @@ class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
 
     _iterative = True
 
+    finder = Checked(opt.required_callable)
+    niters = Checked(opt.niters)
+    mode = Checked(opt.mode)
+
     def __init__(self, group_maker, bkg_estimator, psf_model, fitshape, *,
                  finder, niters=3, mode="all", fitter=None,
-                 aperture_radius=None, subshape=None, progress_bar=False):
-        if finder is None:
-            msg = "finder is required for iterative photometry"
-            raise ValueError(msg)
+                 aperture_radius=None, subshape=None, progress_bar=False,
+                 extra_output_cols=None):
         super().__init__(group_maker, bkg_estimator, psf_model, fitshape,
                          finder=finder, fitter=fitter,
                          aperture_radius=aperture_radius, subshape=subshape,
-                         progress_bar=progress_bar)
-        self.niters = check_integer("niters", niters, minimum=1,
-                                    allow_none=True)
-        self.mode = check_in("mode", mode, ("all", "new"))
+                         progress_bar=progress_bar,
+                         extra_output_cols=extra_output_cols)
+        self.niters = niters
+        self.mode = mode
 
     def _passes(self):
         limit = MAX_ITERATIONS if self.niters is None else self.niters
@@ -502,7 +505,7 @@ class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
         return (max(my, fy), max(mx, fx))
 
     def _min_separation(self):
-        fwhm = getattr(self.psf_model, "fwhm", None)
+        fwhm = model_fwhm(self.psf_model)
         return 0.5 * fwhm if fwhm else 1.0
 
     def _drop_duplicates(self, prep, setup, stage, rejected):
@@ -547,7 +550,8 @@ class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
         return Sources(ids=np.arange(first, first + keep.sum()),
                        theta0=found.theta0[keep], start=found.start[keep],
                        group_id=None, iteration=found.iteration[keep],
-                       box_xy=found.box_xy[keep])
+                       box_xy=found.box_xy[keep],
+                       extra=take_columns(found.extra, keep))
 
 
 class DAOPhotPSFPhotometry(IterativelySubtractedPSFPhotometry):
@@ -572,8 +576,13 @@ class DAOPhotPSFPhotometry(IterativelySubtractedPSFPhotometry):
         The sigma-clipping threshold of the background estimator.
     ratio, theta, sigma_radius, sharplo, sharphi, roundlo, roundhi : float, optional
         Passed to `~psfkit.photometry.DAOStarFinder`.
-    fitter, niters, aperture_radius, subshape, mode, progress_bar
+    fitter, niters, aperture_radius, subshape, mode, progress_bar, extra_output_cols
         As for `IterativelySubtractedPSFPhotometry`.
+
+    Notes
+    -----
+    ``crit_separation``, ``threshold`` and ``fwhm`` stay attributes of the
+    object: setting one updates the grouper or the finder.
 
     Examples
     --------
@@ -588,16 +597,13 @@ class DAOPhotPSFPhotometry(IterativelySubtractedPSFPhotometry):
                  *, sigma=3.0, ratio=1.0, theta=0.0, sigma_radius=1.5,
                  sharplo=0.2, sharphi=1.0, roundlo=-1.0, roundhi=1.0,
                  fitter=None, niters=3, aperture_radius=None, subshape=None,
-                 mode="all", progress_bar=False):
+                 mode="all", progress_bar=False, extra_output_cols=None):
         from astropy.stats import SigmaClip
 
         from ..background.estimators import MMMBackground
         from ..detection.finders import DAOStarFinder
         from ..grouping.groupers import DAOGroup
 
-        self.crit_separation = crit_separation
-        self.threshold = threshold
-        self.fwhm = fwhm
         self.sigma = check_positive("sigma", sigma)
         finder = DAOStarFinder(threshold=threshold, fwhm=fwhm, ratio=ratio,
                                theta=theta, sigma_radius=sigma_radius,
@@ -609,4 +615,32 @@ class DAOPhotPSFPhotometry(IterativelySubtractedPSFPhotometry):
                          psf_model, fitshape, finder=finder, niters=niters,
                          mode=mode, fitter=fitter,
                          aperture_radius=aperture_radius, subshape=subshape,
-                         progress_bar=progress_bar)
+                         progress_bar=progress_bar,
+                         extra_output_cols=extra_output_cols)
+
+    @property
+    def crit_separation(self):
+        """The grouping distance (pixels) of the `DAOGroup`."""
+        return self.group_maker.crit_separation
+
+    @crit_separation.setter
+    def crit_separation(self, value):
+        self.group_maker.crit_separation = value
+
+    @property
+    def threshold(self):
+        """The detection threshold of the `DAOStarFinder`."""
+        return self.finder.threshold
+
+    @threshold.setter
+    def threshold(self, value):
+        self.finder.threshold = value
+
+    @property
+    def fwhm(self):
+        """The FWHM (pixels) of the `DAOStarFinder` kernel."""
+        return self.finder.fwhm
+
+    @fwhm.setter
+    def fwhm(self, value):
+        self.finder.fwhm = value

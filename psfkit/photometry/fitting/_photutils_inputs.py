@@ -1,0 +1,131 @@
+"""
+Inputs of the photutils 3.x API classes: argument checks (with photutils'
+messages, which name the argument), NDData unpacking, and the local
+background of each source as an image.
+"""
+
+from astropy.modeling import Model
+import numpy as np
+
+from ..background.local_background import LocalBackground
+from ._interop import celestial_wcs
+from ._pipeline import CORE_PARAMS
+
+__all__ = []
+
+
+def check_callable(name, value):
+    if value is not None and not callable(value):
+        msg = f"{name!r} must be a callable object"
+        raise TypeError(msg)
+    return value
+
+
+def check_model(psf_model):
+    if not isinstance(psf_model, Model):
+        msg = "psf_model must be an Astropy Model subclass"
+        raise TypeError(msg)
+    if psf_model.n_inputs != 2 or psf_model.n_outputs != 1:
+        msg = "psf_model must be two-dimensional"
+        raise ValueError(msg)
+    if not all(p in psf_model.param_names for p in CORE_PARAMS):
+        msg = ("Invalid PSF model - could not find PSF parameter names: "
+               "psf_model must have parameters x_0, y_0 and flux (wrap "
+               "other models with psfkit.photometry.prepare_psf_model)")
+        raise ValueError(msg)
+    return psf_model
+
+
+def check_xy_bounds(xy_bounds):
+    if xy_bounds is None:
+        return None
+    values = np.atleast_1d(np.asarray(xy_bounds, dtype=object))
+    if values.ndim != 1:
+        msg = "xy_bounds must be a 1D array"
+        raise ValueError(msg)
+    if len(values) == 1:
+        values = np.array([values[0], values[0]], dtype=object)
+    if len(values) != 2:
+        msg = "xy_bounds must have 1 or 2 elements"
+        raise ValueError(msg)
+    out = []
+    for bound in values:
+        if bound is None:
+            out.append(None)
+            continue
+        bound = float(bound)
+        if not np.isfinite(bound):
+            msg = "xy_bounds must be finite"
+            raise ValueError(msg)
+        if bound <= 0:
+            msg = "xy_bounds must be strictly positive"
+            raise ValueError(msg)
+        out.append(bound)
+    return tuple(out)
+
+
+def check_radius(radius):
+    if radius is None:
+        return None
+    if (not np.isscalar(radius) or isinstance(radius, bool)
+            or not np.isfinite(radius) or radius <= 0):
+        msg = "aperture_radius must be a strictly-positive scalar"
+        raise ValueError(msg)
+    return radius
+
+
+def check_local_bkg(value):
+    if value is None:
+        return None
+    if isinstance(value, LocalBackground):
+        return value
+    # photutils' LocalBackground (and any object with its interface)
+    if (callable(value) and hasattr(value, "inner_radius")
+            and hasattr(value, "outer_radius")):
+        return value
+    msg = ("local_bkg_estimator must be a LocalBackground instance "
+           "(psfkit's or photutils')")
+    raise TypeError(msg)
+
+
+def nddata_parts(data, mask, error):
+    """The array (with unit), mask, error and WCS of an NDData."""
+    arr = data.data if data.unit is None else data.data << data.unit
+    if data.mask is not None:
+        mask = data.mask if mask is None else (np.asarray(mask, bool)
+                                               | np.asarray(data.mask, bool))
+    if error is None and data.uncertainty is not None:
+        from ...utils import uncertainty_to_error
+
+        error = uncertainty_to_error(data.uncertainty,
+                                     name="data.uncertainty", unit=data.unit)
+        if data.unit is not None:
+            error = error << data.unit
+    return arr, mask, error, celestial_wcs(data.wcs)
+
+
+def local_bkg_map(shape, x, y, local_bkg, fit_shape):
+    """
+    The local background of each source over its fit box, as an image.
+
+    Each pixel of a fit box gets the background of the source whose box
+    it is; where boxes overlap, that of the nearest source.  Non-finite
+    values are not subtracted (they are flagged).
+    """
+    out = np.zeros(shape)
+    lb = np.where(np.isfinite(local_bkg), local_bkg, 0.0)
+    if not np.any(lb):
+        return out
+    best = np.full(shape, np.inf)
+    hy, hx = fit_shape[0] // 2, fit_shape[1] // 2
+    dy, dx = np.mgrid[-hy:hy + 1, -hx:hx + 1]
+    cx, cy = np.floor(x + 0.5).astype(int), np.floor(y + 0.5).astype(int)
+    for i in np.flatnonzero(lb):
+        rows, cols = cy[i] + dy, cx[i] + dx
+        ok = (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1])
+        rows, cols = rows[ok], cols[ok]
+        dist = (cols - x[i])**2 + (rows - y[i])**2
+        closer = dist < best[rows, cols]
+        best[rows[closer], cols[closer]] = dist[closer]
+        out[rows[closer], cols[closer]] = lb[i]
+    return out
