@@ -65,7 +65,28 @@ __all__ = [
 #: ``"<module file>::<test name>"`` (every parametrization) or
 #: ``"<module file>::<test name>[<parameters>]"`` -> why the test cannot
 #: pass against psfkit.
-PORT_XFAILS = {}
+PORT_XFAILS = {
+    "test_iterative_psfphotometry_photutils_cases.py::test_move_column": (
+        "tests photutils' private helper IterativePSFPhotometry._move_column, "
+        "which psfkit does not have"),
+    "test_psfphotometry_photutils_cases_bounds.py::test_grouper_with_xy_bounds": (
+        "its checks of the fitted positions pass; it then calls photutils' "
+        "private psfphot._psf_fitter.make_psf_model, the astropy compound "
+        "model photutils builds for each group; psfkit's engine fits arrays "
+        "and builds no such model"),
+    "test_psfphotometry_photutils_cases_results.py::"
+    "test_should_skip_source_coverage": (
+        "tests photutils' private psfphot._data_processor and "
+        "psfphot._param_mapper, which psfkit does not have"),
+    "test_psfphotometry_photutils_cases_results.py::"
+    "test_get_source_cutout_data_no_overlap": (
+        "tests photutils' private psfphot._data_processor, which psfkit "
+        "does not have"),
+    "test_psfphotometry_photutils_cases_params.py::test_fixed_params": (
+        "with every parameter fixed photutils fails inside the astropy fitter "
+        "('`bounds` must contain 2 elements'); psfkit raises a ValueError of "
+        "its own before fitting, 'psf_model has no free parameter'"),
+}
 
 
 def apply_port_xfails(items):
