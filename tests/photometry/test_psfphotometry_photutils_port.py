@@ -89,8 +89,8 @@ def test_copied_verbatim_and_complete(source):
 
 def _documented_section():
     text = DOCS.read_text()
-    match = re.search(r"\nphotutils tests that do not pass\n-+\n(.*?)\n\S.*\n[-=]+\n",
-                      text, re.S)
+    match = re.search(r"\nphotutils tests that do not pass\n-+\n(.*?)"
+                      r"\n[^\s][^\n]*\n[-=]+\n", text, re.S)
     assert match, f"{DOCS.name} has no section 'photutils tests that do not pass'"
     return match.group(1)
 
