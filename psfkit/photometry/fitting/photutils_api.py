@@ -23,11 +23,10 @@ import numpy as np
 
 from ...utils import (
     NoDetectionsWarning,
-    as_pair,
-    check_integer,
     renamed_keyword,
     warn,
 )
+from . import _photutils_inputs as inputs
 from ._astropy_fit import astropy_solver
 from ._init_guesses import aperture_flux, initial_parameters
 from ._interop import (
@@ -46,16 +45,9 @@ from ._photutils_columns import (
     results_table,
     table_meta,
 )
-from ._photutils_inputs import (
-    check_callable,
-    check_local_bkg,
-    check_model,
-    check_radius,
-    check_xy_bounds,
-    local_bkg_map,
-    nddata_parts,
-)
+from ._photutils_inputs import local_bkg_map, nddata_parts
 from ._pipeline import CORE_PARAMS, Sources, prepare
+from ._settings import Checked
 from .fitters import BatchedLMFitter, SparseLMFitter
 from .psf_photometry import BasicPSFPhotometry
 
@@ -176,6 +168,19 @@ class PSFPhotometry:
     [0, 0]
     """
 
+    # every setting is checked when set, here or later as an attribute
+    psf_model = Checked(inputs.check_model)
+    fit_shape = Checked(inputs.check_fit_shape)
+    finder = Checked(inputs.check_callable)
+    grouper = Checked(inputs.check_callable)
+    fitter = Checked(inputs.check_fitter)
+    fitter_maxiters = Checked(inputs.check_maxiters)
+    xy_bounds = Checked(inputs.check_xy_bounds)
+    aperture_radius = Checked(inputs.check_radius)
+    local_bkg_estimator = Checked(inputs.check_local_bkg)
+    group_warning_threshold = Checked(inputs.check_count)
+    progress_bar = Checked(inputs.check_flag)
+
     def __init__(self, psf_model, fit_shape, *, finder=None, grouper=None,
                  fitter=None, fitter_maxiters=100, xy_bounds=None,
                  aperture_radius=None, local_bkg_estimator=None,
@@ -184,25 +189,17 @@ class PSFPhotometry:
         local_bkg_estimator = renamed_keyword(
             "localbkg_estimator", localbkg_estimator, "local_bkg_estimator",
             local_bkg_estimator, default=None)
-        self.psf_model = check_model(psf_model)
-        self.fit_shape = as_pair("fit_shape", fit_shape,
-                                 lower_bound=(1, True), check_odd=True)
-        self.finder = check_callable("finder", finder)
-        self.grouper = check_callable("grouper", grouper)
-        if fitter is None:
-            fitter = SparseLMFitter()
-        elif not isinstance(fitter, SparseLMFitter | BatchedLMFitter):
-            check_callable("fitter", fitter)
+        self.psf_model = psf_model
+        self.fit_shape = fit_shape
+        self.finder = finder
+        self.grouper = grouper
         self.fitter = fitter
-        self.fitter_maxiters = check_integer("fitter_maxiters",
-                                             fitter_maxiters, minimum=1,
-                                             allow_none=True)
-        self.xy_bounds = check_xy_bounds(xy_bounds)
-        self.aperture_radius = check_radius(aperture_radius)
-        self.local_bkg_estimator = check_local_bkg(local_bkg_estimator)
-        self.group_warning_threshold = check_integer(
-            "group_warning_threshold", group_warning_threshold, minimum=1)
-        self.progress_bar = bool(progress_bar)
+        self.fitter_maxiters = fitter_maxiters
+        self.xy_bounds = xy_bounds
+        self.aperture_radius = aperture_radius
+        self.local_bkg_estimator = local_bkg_estimator
+        self.group_warning_threshold = group_warning_threshold
+        self.progress_bar = progress_bar
         self._reset()
 
     def __repr__(self):

@@ -25,9 +25,41 @@ from ._photutils_columns import (
     valid_rows,
 )
 from ._photutils_inputs import nddata_parts
+from ._settings import Checked
 from .photutils_api import ATTRS, PSFPhotometry
 
 __all__ = ["IterativePSFPhotometry"]
+
+
+def _check_maxiters(name, value):
+    if (not np.isscalar(value) or isinstance(value, bool)
+            or not np.isfinite(value) or value <= 0):
+        msg = f"{name} must be a strictly-positive scalar"
+        raise ValueError(msg)
+    if value != int(value):
+        msg = f"{name} must be an integer"
+        raise ValueError(msg)
+    return int(value)
+
+
+def _check_mode(name, value):
+    return check_in(name, value, ("new", "all"))
+
+
+def _check_sub_shape(name, value):
+    return None if value is None else as_pair(name, value, check_odd=True)
+
+
+def _setting(name):
+    """A `PSFPhotometry` setting, read and set on the photometry of passes."""
+
+    def fget(self):
+        return getattr(self._psfphot, name)
+
+    def fset(self, value):
+        setattr(self._psfphot, name, value)
+
+    return property(fget, fset, doc=f"The ``{name}`` of the photometry.")
 
 
 class IterativePSFPhotometry:
@@ -96,6 +128,10 @@ class IterativePSFPhotometry:
     [5000.  500.]
     """
 
+    maxiters = Checked(_check_maxiters)
+    mode = Checked(_check_mode)
+    sub_shape = Checked(_check_sub_shape)
+
     def __init__(self, psf_model, fit_shape, finder, *, grouper=None,
                  fitter=None, fitter_maxiters=100, xy_bounds=None,
                  maxiters=3, mode="new", aperture_radius=None,
@@ -114,30 +150,14 @@ class IterativePSFPhotometry:
             local_bkg_estimator=local_bkg_estimator,
             group_warning_threshold=group_warning_threshold,
             progress_bar=progress_bar, localbkg_estimator=localbkg_estimator)
-        if (not np.isscalar(maxiters) or isinstance(maxiters, bool)
-                or not np.isfinite(maxiters) or maxiters <= 0):
-            msg = "maxiters must be a strictly-positive scalar"
-            raise ValueError(msg)
-        if maxiters != int(maxiters):
-            msg = "maxiters must be an integer"
-            raise ValueError(msg)
-        self.maxiters = int(maxiters)
-        self.mode = check_in("mode", mode, ("new", "all"))
+        self.maxiters = maxiters
+        self.mode = mode
         if self.mode == "all" and grouper is None:
             msg = "grouper must be input for the 'all' mode"
             raise ValueError(msg)
-        self.sub_shape = (None if sub_shape is None
-                          else as_pair("sub_shape", sub_shape, check_odd=True))
+        self.sub_shape = sub_shape
         self.fit_results = []
         self.results = None
-
-    def __getattr__(self, name):
-        # the PSFPhotometry settings (psf_model, finder, fitter...) read
-        # through to the photometry object of the passes
-        if name in ATTRS:
-            return getattr(self.__dict__["_psfphot"], name)
-        msg = f"{type(self).__name__!r} object has no attribute {name!r}"
-        raise AttributeError(msg)
 
     def __repr__(self):
         names = (*ATTRS, "maxiters", "mode", "sub_shape")
@@ -301,3 +321,8 @@ class IterativePSFPhotometry:
         if isinstance(data, u.Quantity):
             return data - model * data.unit
         return np.asarray(data, dtype=float) - model
+
+
+for _name in ATTRS:
+    setattr(IterativePSFPhotometry, _name, _setting(_name))
+del _name
