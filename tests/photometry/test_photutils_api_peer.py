@@ -88,8 +88,6 @@ def test_psfphotometry_same_numbers(field, kwargs):
         kwargs["grouper"] = pu_psf.SourceGrouper(min_separation=5)
     if kwargs.get("local_bkg_estimator"):
         kwargs["local_bkg_estimator"] = pu_bkg.LocalBackground(6, 10)
-    else:
-        data = data - 0.0
     theirs, mine = _pair(finder=pu_det.DAOStarFinder(10.0, FWHM),
                          aperture_radius=4, **kwargs)
     error = np.ones_like(data)
