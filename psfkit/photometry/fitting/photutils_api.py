@@ -48,8 +48,8 @@ from ._photutils_columns import (
 from ._photutils_inputs import local_bkg_map, nddata_parts
 from ._pipeline import CORE_PARAMS, Sources, prepare
 from ._settings import Checked
+from .basic import BasicPSFPhotometry
 from .fitters import BatchedLMFitter, SparseLMFitter
-from .psf_photometry import BasicPSFPhotometry
 
 __all__ = ["PSFPhotometry"]
 
