@@ -236,6 +236,8 @@ def test_meta_and_attributes(field):
     params = phot.results_to_model_params()
     assert {"x_0", "y_0", "flux"} <= set(params.colnames)
     assert "PSFPhotometry(psf_model=" in repr(phot)
+    with pytest.warns(AstropyDeprecationWarning, match="fit_params"):
+        assert phot.fit_params.colnames[:3] == ["id", "x_fit", "y_fit"]
 
 
 def test_quantity_units(field):

@@ -23,6 +23,7 @@ import numpy as np
 
 from ...utils import (
     NoDetectionsWarning,
+    PsfkitDeprecationWarning,
     renamed_keyword,
     warn,
 )
@@ -443,6 +444,19 @@ class PSFPhotometry:
         return table
 
     # ------------------------------------------------------------ outputs
+    @property
+    def fit_params(self):
+        """
+        The ``id``, ``*_fit`` and ``*_err`` columns of `results`
+        (deprecated, as in photutils 3.x: use `results`).
+        """
+        warn("fit_params is deprecated; use results",
+             PsfkitDeprecationWarning)
+        if self.results is None:
+            return None
+        return self.results[[c for c in self.results.colnames
+                             if c == "id" or c.endswith(("_fit", "_err"))]]
+
     def results_to_init_params(self, *, remove_invalid=True, reset_ids=True):
         """
         The fitted values as an ``init_params`` table (``<p>_init``).
