@@ -25,6 +25,7 @@ from psfkit.photometry import (
     MMMBackground,
     PSFPhotometry,
     SourceGrouper,
+    decode_psf_flags,
 )
 from psfkit.utils import NoDetectionsWarning
 
@@ -189,6 +190,11 @@ def test_flags_and_decode():
     assert "no_overlap" in names[2]
     assert "non_finite_flux" in names[3]
     assert 64 in phot.decode_flags(return_bit_values=True)[2]
+    assert names == decode_psf_flags(tbl["flags"])
+    assert decode_psf_flags(1024 + 1) == ["n_pixels_fit_partial",
+                                          "non_finite_flux"]
+    with pytest.raises(ValueError, match="non-negative"):
+        decode_psf_flags(-1)
 
 
 def test_model_and_residual_images():

@@ -42,7 +42,18 @@ def check_model(name, psf_model):
 
 
 def check_fit_shape(name, value):
-    """An odd shape of at least 1 by 1."""
+    """An odd shape of at least 1 by 1 (photutils' checks, in its order)."""
+    arr = np.atleast_1d(np.asarray(value, dtype=float))
+    if arr.size == 2 and not np.all(np.isfinite(arr)):
+        msg = f"{name} must be a finite value, got {value!r}"
+        raise ValueError(msg)
+    if arr.size == 2 and np.any(arr < 1):
+        if np.all(np.mod(arr, 2) == 1) or np.any(arr < 0):
+            msg = f"{name} must be >= 1, got {value!r}"
+            raise ValueError(msg)
+    if np.all(np.isfinite(arr)) and np.any(np.mod(arr, 2) != 1):
+        msg = f"{name} must have an odd value for both axes, got {value!r}"
+        raise ValueError(msg)
     return as_pair(name, value, lower_bound=(1, True), check_odd=True)
 
 

@@ -37,7 +37,6 @@ from ._interop import (
 )
 from ._photutils_columns import (
     check_group_id,
-    decode_flags,
     finder_positions,
     fits_as,
     model_image,
@@ -51,6 +50,7 @@ from ._pipeline import CORE_PARAMS, Sources, prepare
 from ._settings import Checked
 from .basic import BasicPSFPhotometry
 from .fitters import BatchedLMFitter, SparseLMFitter
+from .flags import decode_psf_flags
 
 __all__ = ["PSFPhotometry"]
 
@@ -201,6 +201,10 @@ class PSFPhotometry:
         self.local_bkg_estimator = local_bkg_estimator
         self.group_warning_threshold = group_warning_threshold
         self.progress_bar = progress_bar
+        if self.fitter_maxiters is not None and not self._fitter_takes_maxiter():
+            warn("'maxiters' will be ignored because it is not accepted by "
+                 "the input fitter __call__ method.", AstropyUserWarning)
+            self.fitter_maxiters = None
         self._reset()
 
     def __repr__(self):
@@ -229,17 +233,20 @@ class PSFPhotometry:
                                     progress_bar=self.progress_bar)
         setup = replace(engine._fit_setup(), xy_bounds=self.xy_bounds)
         if not isinstance(fitter, SparseLMFitter | BatchedLMFitter):
-            try:
-                takes = "maxiter" in inspect.signature(fitter.__call__).parameters
-            except (TypeError, ValueError):
-                takes = False
-            if not takes and maxiters is not None:
-                warn("'maxiters' will be ignored because it is not accepted "
-                     "by the input fitter __call__ method.", AstropyUserWarning)
+            takes = self._fitter_takes_maxiter()
             setup = replace(setup, solver=astropy_solver(
                 fitter, maxiters=maxiters if takes else None,
                 progress_bar=self.progress_bar))
         return engine, setup
+
+    def _fitter_takes_maxiter(self):
+        fitter = self.fitter
+        if isinstance(fitter, SparseLMFitter | BatchedLMFitter):
+            return True
+        try:
+            return "maxiter" in inspect.signature(fitter.__call__).parameters
+        except (TypeError, ValueError):
+            return False
 
     def _extra_names(self, setup):
         return [p for p in setup.param_names
@@ -259,6 +266,15 @@ class PSFPhotometry:
             if arr is not None and arr is not np.ma.nomask \
                     and np.shape(arr) != values.shape:
                 msg = f"data and {name} must have the same shape"
+                raise ValueError(msg)
+        if error is not None:
+            err = np.asarray(getattr(error, "value", error), dtype=float)
+            used = ~(np.zeros(values.shape, bool) if mask is None
+                     else np.asarray(mask, bool))
+            if np.any(~(np.isfinite(err) & (err > 0)) & used):
+                msg = ("Error array contains non-positive or non-finite "
+                       "values: error must be positive and finite on every "
+                       "unmasked pixel")
                 raise ValueError(msg)
         if isinstance(error, u.Quantity):
             if unit is None:
@@ -507,10 +523,11 @@ class PSFPhotometry:
         flags : list of list
         """
         if self.results is None:
-            msg = "No results available. Please run the photometry first."
+            msg = ("No results available. Please run the PSFPhotometry "
+                   "instance first.")
             raise ValueError(msg)
-        return decode_flags(self.results["flags"],
-                            return_bit_values=return_bit_values)
+        return decode_psf_flags(self.results["flags"],
+                                return_bit_values=return_bit_values)
 
     def make_model_image(self, shape, *, psf_shape=None,
                          include_local_bkg=False, include_localbkg=None):
@@ -535,17 +552,19 @@ class PSFPhotometry:
 
         Returns
         -------
-        image : `~numpy.ndarray`
-            Without unit.
+        image : `~numpy.ndarray` or `~astropy.units.Quantity`
+            In the unit of the data of the last call.
         """
         include_local_bkg = renamed_keyword(
             "include_localbkg", include_localbkg, "include_local_bkg",
             include_local_bkg, default=False)
         if self.results is None:
-            msg = "No results available. Please run the photometry first."
+            msg = ("No results available. Please run the PSFPhotometry "
+                   "instance first.")
             raise ValueError(msg)
-        return model_image(self.psf_model, self.results, shape, psf_shape,
+        image = model_image(self.psf_model, self.results, shape, psf_shape,
                             self.fit_shape, include_local_bkg)
+        return image if self.data_unit is None else image * self.data_unit
 
     def make_residual_image(self, data, *, psf_shape=None,
                             include_local_bkg=False, include_localbkg=None):
@@ -569,12 +588,13 @@ class PSFPhotometry:
         if isinstance(data, NDData):
             out = data.__class__(data, copy=True)
             arr = np.asanyarray(data.data)
-            out.data[...] = arr - self.make_model_image(
-                arr.shape, psf_shape=psf_shape,
-                include_local_bkg=include_local_bkg)
+            model = self.make_model_image(arr.shape, psf_shape=psf_shape,
+                                          include_local_bkg=include_local_bkg)
+            out.data[...] = arr - getattr(model, "value", model)
             return out
         model = self.make_model_image(np.shape(data), psf_shape=psf_shape,
                                       include_local_bkg=include_local_bkg)
+        model = getattr(model, "value", model)
         if isinstance(data, u.Quantity):
             return data - model * data.unit
         return np.asarray(data, dtype=float) - model

@@ -14,11 +14,10 @@ from astropy.table import QTable, vstack
 import astropy.units as u
 import numpy as np
 
-from ...utils import NoDetectionsWarning, as_pair, check_in, renamed_keyword
+from ...utils import NoDetectionsWarning, as_pair, renamed_keyword
 from ._init_guesses import aperture_flux
 from ._interop import run_finder, sky_centroid
 from ._photutils_columns import (
-    decode_flags,
     finder_positions,
     fits_as,
     model_image,
@@ -26,6 +25,7 @@ from ._photutils_columns import (
 )
 from ._photutils_inputs import nddata_parts
 from ._settings import Checked
+from .flags import decode_psf_flags
 from .photutils_api import ATTRS, PSFPhotometry
 
 __all__ = ["IterativePSFPhotometry"]
@@ -43,7 +43,10 @@ def _check_maxiters(name, value):
 
 
 def _check_mode(name, value):
-    return check_in(name, value, ("new", "all"))
+    if value not in ("new", "all"):
+        msg = f"{name} must be 'new' or 'all', got {value!r}"
+        raise ValueError(msg)
+    return value
 
 
 def _check_sub_shape(name, value):
@@ -202,7 +205,12 @@ class IterativePSFPhotometry:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", NoDetectionsWarning)
                 warnings.filterwarnings("ignore", message="No sources")
-                found = run_finder(phot.finder, residual, mask)
+                # the finder sees the residual's non-finite pixels masked
+                bad = ~np.isfinite(np.asarray(getattr(residual, "value",
+                                                      residual)))
+                found = run_finder(phot.finder, residual,
+                                   bad if mask is None
+                                   else bad | np.asarray(mask, bool))
             if found is None:
                 break
             x, y = finder_positions(found)
@@ -287,10 +295,11 @@ class IterativePSFPhotometry:
     def decode_flags(self, *, return_bit_values=False):
         """As `PSFPhotometry.decode_flags`, for all passes."""
         if self.results is None:
-            msg = "No results available. Please run the photometry first."
+            msg = ("No results available. Please run the IterativePSFPhotometry "
+                   "instance first.")
             raise ValueError(msg)
-        return decode_flags(self.results["flags"],
-                            return_bit_values=return_bit_values)
+        return decode_psf_flags(self.results["flags"],
+                                return_bit_values=return_bit_values)
 
     def make_model_image(self, shape, *, psf_shape=None,
                          include_local_bkg=False, include_localbkg=None):
@@ -299,11 +308,14 @@ class IterativePSFPhotometry:
             "include_localbkg", include_localbkg, "include_local_bkg",
             include_local_bkg, default=False)
         if self.results is None:
-            msg = "No results available. Please run the photometry first."
+            msg = ("No results available. Please run the IterativePSFPhotometry "
+                   "instance first.")
             raise ValueError(msg)
-        return model_image(self._psfphot.psf_model, self.results, shape,
+        image = model_image(self._psfphot.psf_model, self.results, shape,
                             psf_shape, self._psfphot.fit_shape,
                             include_local_bkg)
+        unit = self._psfphot.data_unit
+        return image if unit is None else image * unit
 
     def make_residual_image(self, data, *, psf_shape=None,
                             include_local_bkg=False, include_localbkg=None):
@@ -314,6 +326,7 @@ class IterativePSFPhotometry:
         model = self.make_model_image(
             np.shape(getattr(data, "data", data)), psf_shape=psf_shape,
             include_local_bkg=include_local_bkg)
+        model = getattr(model, "value", model)
         if isinstance(data, NDData):
             out = data.__class__(data, copy=True)
             out.data[...] = np.asanyarray(data.data) - model
