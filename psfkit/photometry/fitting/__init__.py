@@ -1,8 +1,10 @@
 """
 PSF photometry: fitting the PSF model to every source of an image.
 
-- ``psf_photometry``: the Basic, IterativelySubtracted and DAOPhot classes,
-  thin sequencers of the stages in ``_pipeline``;
+- ``basic`` (`BasicPSFPhotometry`) and ``iterative``
+  (`IterativelySubtractedPSFPhotometry`, `DAOPhotPSFPhotometry`), gathered
+  in ``psf_photometry``: thin sequencers of the stages in ``_pipeline``,
+  with their options checked by ``_settings``;
 - ``photutils_api`` and ``photutils_iterative``: photutils 3.x's
   `PSFPhotometry` and `IterativePSFPhotometry` on the same engine (inputs
   checked in ``_photutils_inputs``, tables written by

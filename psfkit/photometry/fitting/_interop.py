@@ -1,15 +1,13 @@
 """
 Duck typing for the objects users bring from photutils (or write).
 
-The photometry classes accept groupers, PSF models and finders from
+The photometry classes accept groupers and finders from
 psfkit, from photutils 3.x and from user code.  They differ in small
 ways that this module absorbs, so that the classes call one function:
 
 - a grouper is called either photutils 3.x's way, ``grouper(x, y)``
   returning group ids, or the seed's way, ``grouper(table)`` returning the
   table with a ``group_id`` column (`call_grouper`);
-- a model parameter may be a number, a `~astropy.units.Quantity` or an
-  astropy ``Parameter`` (`scalar_value`, `model_fwhm`);
 - a finder may or may not take a ``mask`` keyword, and returns `None` or
   an empty table when it finds nothing (`run_finder`);
 - an image with a celestial WCS gives sky positions (`sky_centroid`).
@@ -21,24 +19,6 @@ from astropy.table import QTable, Table
 import numpy as np
 
 __all__ = []
-
-
-def scalar_value(value):
-    """A float from a number, a Quantity or an astropy ``Parameter``."""
-    value = getattr(value, "value", value)
-    return float(np.ravel(np.asarray(value, dtype=float))[0])
-
-
-def model_fwhm(model):
-    """The model's ``fwhm`` as a positive float, or `None`."""
-    fwhm = getattr(model, "fwhm", None)
-    if fwhm is None:
-        return None
-    try:
-        fwhm = scalar_value(fwhm)
-    except (TypeError, ValueError):
-        return None
-    return fwhm if np.isfinite(fwhm) and fwhm > 0 else None
 
 
 def _takes_xy(grouper):

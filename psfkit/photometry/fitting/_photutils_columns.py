@@ -10,7 +10,8 @@ module translates at their boundary:
 - `results_table` writes the fits as photutils 3.x lays them out
   (``id``, ``group_id``, ``group_size``, ``local_bkg``, ``<p>_init``,
   ``<p>_fit``, ``<p>_err``, ``n_pixels_fit``, ``qfit``, ``cfit``,
-  ``reduced_chi2``, ``flags``) with photutils' flag bits (`PHOTUTILS_FLAGS`);
+  ``reduced_chi2``, ``flags``) with photutils' flag bits
+  (`~psfkit.photometry.PSF_FLAGS`);
 - `table_meta` is the table's ``meta`` (versions, date, class settings);
 - `fits_as` turns the fits back into initial values or model parameters,
   and `model_image` renders them.
@@ -25,26 +26,9 @@ import numpy as np
 
 from ...utils import COLUMN_ALIASES, as_pair
 from ._group_fit import render
-from ._pipeline import model_subshape
-from .flags import PSFFlags
+from .flags import PSF_FLAGS, PSFFlags
 
 __all__ = []
-
-#: photutils 3.x's flag bits of the ``flags`` column, by name
-PHOTUTILS_FLAGS = {
-    "n_pixels_fit_partial": 1,  # fewer fitted pixels than fit_shape holds
-    "outside_bounds": 2,  # fitted centre outside the image
-    "negative_flux": 4,  # fitted flux <= 0
-    "no_convergence": 8,  # the fit may not have converged
-    "no_covariance": 16,  # no parameter uncertainties
-    "near_bound": 32,  # a centre within 0.01 pixel of an xy_bounds limit
-    "no_overlap": 64,  # the fit box misses the image
-    "fully_masked": 128,  # every pixel of the fit box is masked
-    "too_few_pixels": 256,  # fewer usable pixels than free parameters
-    "non_finite_position": 512,
-    "non_finite_flux": 1024,
-    "non_finite_localbkg": 2048,  # local_bkg not finite: not subtracted
-}
 
 #: how close (pixels) to an ``xy_bounds`` limit a centre is "near" it
 NEAR_BOUND_TOL = 0.01
@@ -183,7 +167,7 @@ def photutils_flags(*, setup, image_shape, fit_shape, theta0, theta, engine,
     local_bkg : ndarray
     xy_bounds : tuple or None
     """
-    f = PHOTUTILS_FLAGS
+    f = PSF_FLAGS
     n = len(theta)
     flags = np.zeros(n, dtype=np.int64)
     x, y = theta[:, setup.x_col], theta[:, setup.y_col]
@@ -213,18 +197,6 @@ def photutils_flags(*, setup, image_shape, fit_shape, theta0, theta, engine,
     flags[~np.isfinite(flux)] |= f["non_finite_flux"]
     flags[~np.isfinite(local_bkg)] |= f["non_finite_localbkg"]
     return flags
-
-
-def decode_flags(flags, *, return_bit_values=False):
-    """The names (or bit values) set in each element of ``flags``."""
-    out = []
-    for value in np.atleast_1d(np.asarray(flags, dtype=np.int64)):
-        if return_bit_values:
-            out.append([bit for bit in PHOTUTILS_FLAGS.values() if value & bit])
-        else:
-            out.append([name for name, bit in PHOTUTILS_FLAGS.items()
-                        if value & bit])
-    return out
 
 
 def results_table(*, ids, group_id, local_bkg, setup, extras, theta0, theta,
@@ -331,7 +303,10 @@ def render_shape(psf_model, fit_shape):
     try:
         (ylo, yhi), (xlo, xhi) = psf_model.bounding_box.bounding_box()
     except (NotImplementedError, AttributeError, TypeError, ValueError):
-        return model_subshape(psf_model, fit_shape)
+        msg = ("model_shape must be specified if the model does not have a "
+               "bounding_box attribute: give psf_shape (sub_shape for "
+               "IterativePSFPhotometry)")
+        raise ValueError(msg) from None
     ny, nx = int(np.ceil(yhi - ylo)), int(np.ceil(xhi - xlo))
     return (ny + 1 - ny % 2, nx + 1 - nx % 2)
 

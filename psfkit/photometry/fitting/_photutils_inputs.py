@@ -1,27 +1,32 @@
 """
-Inputs of the photutils 3.x API classes: argument checks (with photutils'
-messages, which name the argument), NDData unpacking, and the local
-background of each source as an image.
+Inputs of the photutils 3.x API classes: the checks of their settings
+(``check(name, value)``, for `~psfkit.photometry.fitting._settings.Checked`
+attributes, with photutils' messages, which name the argument), NDData
+unpacking, and the local background of each source as an image.
 """
 
 from astropy.modeling import Model
 import numpy as np
 
+from ...utils import as_pair, check_integer
 from ..background.local_background import LocalBackground
 from ._interop import celestial_wcs
 from ._pipeline import CORE_PARAMS
+from .fitters import BatchedLMFitter, SparseLMFitter
 
 __all__ = []
 
 
 def check_callable(name, value):
+    """A callable or `None`."""
     if value is not None and not callable(value):
         msg = f"{name!r} must be a callable object"
         raise TypeError(msg)
     return value
 
 
-def check_model(psf_model):
+def check_model(name, psf_model):
+    """A 2-D astropy model with ``x_0``, ``y_0`` and ``flux``."""
     if not isinstance(psf_model, Model):
         msg = "psf_model must be an Astropy Model subclass"
         raise TypeError(msg)
@@ -36,7 +41,48 @@ def check_model(psf_model):
     return psf_model
 
 
-def check_xy_bounds(xy_bounds):
+def check_fit_shape(name, value):
+    """An odd shape of at least 1 by 1 (photutils' checks, in its order)."""
+    arr = np.atleast_1d(np.asarray(value, dtype=float))
+    if arr.size == 2 and not np.all(np.isfinite(arr)):
+        msg = f"{name} must be a finite value, got {value!r}"
+        raise ValueError(msg)
+    if arr.size == 2 and np.any(arr < 1):
+        if np.all(np.mod(arr, 2) == 1) or np.any(arr < 0):
+            msg = f"{name} must be >= 1, got {value!r}"
+            raise ValueError(msg)
+    if np.all(np.isfinite(arr)) and np.any(np.mod(arr, 2) != 1):
+        msg = f"{name} must have an odd value for both axes, got {value!r}"
+        raise ValueError(msg)
+    return as_pair(name, value, lower_bound=(1, True), check_odd=True)
+
+
+def check_fitter(name, value):
+    """`SparseLMFitter` (for `None`), `BatchedLMFitter` or an astropy fitter."""
+    if value is None:
+        return SparseLMFitter()
+    if isinstance(value, SparseLMFitter | BatchedLMFitter):
+        return value
+    return check_callable(name, value)
+
+
+def check_maxiters(name, value):
+    """A positive integer or `None`."""
+    return check_integer(name, value, minimum=1, allow_none=True)
+
+
+def check_count(name, value):
+    """A positive integer."""
+    return check_integer(name, value, minimum=1)
+
+
+def check_flag(name, value):
+    """A bool."""
+    return bool(value)
+
+
+def check_xy_bounds(name, xy_bounds):
+    """`None`, or a positive bound (or `None`) for each of x and y."""
     if xy_bounds is None:
         return None
     values = np.atleast_1d(np.asarray(xy_bounds, dtype=object))
@@ -64,7 +110,8 @@ def check_xy_bounds(xy_bounds):
     return tuple(out)
 
 
-def check_radius(radius):
+def check_radius(name, radius):
+    """A positive finite scalar or `None`."""
     if radius is None:
         return None
     if (not np.isscalar(radius) or isinstance(radius, bool)
@@ -74,7 +121,8 @@ def check_radius(radius):
     return radius
 
 
-def check_local_bkg(value):
+def check_local_bkg(name, value):
+    """psfkit's or photutils' `LocalBackground`, or `None`."""
     if value is None:
         return None
     if isinstance(value, LocalBackground):

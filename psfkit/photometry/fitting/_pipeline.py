@@ -19,6 +19,7 @@ from scipy.spatial import cKDTree
 
 from ...utils import NoDetectionsWarning, coerce_data
 from ._group_fit import SourceFits, render
+from ._interop import call_grouper, celestial_wcs, sky_centroid
 from .flags import PSFFlags
 
 __all__ = []
@@ -38,6 +39,7 @@ class Prepared:
     has_error: bool
     background: object
     unit: object
+    wcs: object = None  # a celestial WCS of the image, or None
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ def prepare(image, mask, error, bkg_estimator):
     data = np.where(valid, arr.data - bkg, 0.0)
     return Prepared(data=data, raw=arr.data, valid=valid, weight=weight,
                     has_error=arr.error is not None, background=bkg,
-                    unit=arr.unit)
+                    unit=arr.unit, wcs=celestial_wcs(arr.wcs))
 
 
 def estimate_background(est, arr, valid):
@@ -176,21 +178,12 @@ def group_sources(group_maker, setup, sources):
         return np.asarray(sources.group_id)
     if group_maker is None:
         return np.arange(1, n + 1)
+    # photutils 3.x groupers take positions, the seed's take a table
     start = sources.start
-    table = QTable({"id": sources.ids, "x_0": start[:, setup.x_col],
-                    "y_0": start[:, setup.y_col],
-                    "flux_0": start[:, setup.flux_col]})
-    out = group_maker(table)
-    if out is None or "group_id" not in out.colnames or len(out) != n:
-        msg = ("group_maker must return the table with a group_id column "
-               "and one row per source")
-        raise ValueError(msg)
-    gid = np.asarray(out["group_id"], dtype=np.int64)
-    if "id" in out.colnames:
-        order = np.argsort(np.asarray(out["id"]))
-        pos = np.searchsorted(np.asarray(out["id"])[order], sources.ids)
-        gid = gid[order][pos]
-    return gid
+    return call_grouper(group_maker, start[:, setup.x_col],
+                        start[:, setup.y_col], ids=sources.ids,
+                        flux=start[:, setup.flux_col],
+                        name="group_maker").astype(np.int64)
 
 
 def model_subshape(psf_model, fitshape):
@@ -278,6 +271,9 @@ def build_table(prep, setup, stage, *, iterative, extra_cols=()):
             table[name] = MaskedColumn(np.zeros(len(table)),
                                        mask=np.ones(len(table), bool))
     table["flags"] = np.asarray(flags, dtype=np.int64)
+    if prep.wcs is not None:
+        table["sky_centroid"] = sky_centroid(prep.wcs, table["x_fit"],
+                                             table["y_fit"])
     return table
 
 

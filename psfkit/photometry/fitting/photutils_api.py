@@ -23,11 +23,11 @@ import numpy as np
 
 from ...utils import (
     NoDetectionsWarning,
-    as_pair,
-    check_integer,
+    PsfkitDeprecationWarning,
     renamed_keyword,
     warn,
 )
+from . import _photutils_inputs as inputs
 from ._astropy_fit import astropy_solver
 from ._init_guesses import aperture_flux, initial_parameters
 from ._interop import (
@@ -37,7 +37,6 @@ from ._interop import (
 )
 from ._photutils_columns import (
     check_group_id,
-    decode_flags,
     finder_positions,
     fits_as,
     model_image,
@@ -46,18 +45,12 @@ from ._photutils_columns import (
     results_table,
     table_meta,
 )
-from ._photutils_inputs import (
-    check_callable,
-    check_local_bkg,
-    check_model,
-    check_radius,
-    check_xy_bounds,
-    local_bkg_map,
-    nddata_parts,
-)
+from ._photutils_inputs import local_bkg_map, nddata_parts
 from ._pipeline import CORE_PARAMS, Sources, prepare
+from ._settings import Checked
+from .basic import BasicPSFPhotometry
 from .fitters import BatchedLMFitter, SparseLMFitter
-from .psf_photometry import BasicPSFPhotometry
+from .flags import decode_psf_flags
 
 __all__ = ["PSFPhotometry"]
 
@@ -176,6 +169,19 @@ class PSFPhotometry:
     [0, 0]
     """
 
+    # every setting is checked when set, here or later as an attribute
+    psf_model = Checked(inputs.check_model)
+    fit_shape = Checked(inputs.check_fit_shape)
+    finder = Checked(inputs.check_callable)
+    grouper = Checked(inputs.check_callable)
+    fitter = Checked(inputs.check_fitter)
+    fitter_maxiters = Checked(inputs.check_maxiters)
+    xy_bounds = Checked(inputs.check_xy_bounds)
+    aperture_radius = Checked(inputs.check_radius)
+    local_bkg_estimator = Checked(inputs.check_local_bkg)
+    group_warning_threshold = Checked(inputs.check_count)
+    progress_bar = Checked(inputs.check_flag)
+
     def __init__(self, psf_model, fit_shape, *, finder=None, grouper=None,
                  fitter=None, fitter_maxiters=100, xy_bounds=None,
                  aperture_radius=None, local_bkg_estimator=None,
@@ -184,25 +190,21 @@ class PSFPhotometry:
         local_bkg_estimator = renamed_keyword(
             "localbkg_estimator", localbkg_estimator, "local_bkg_estimator",
             local_bkg_estimator, default=None)
-        self.psf_model = check_model(psf_model)
-        self.fit_shape = as_pair("fit_shape", fit_shape,
-                                 lower_bound=(1, True), check_odd=True)
-        self.finder = check_callable("finder", finder)
-        self.grouper = check_callable("grouper", grouper)
-        if fitter is None:
-            fitter = SparseLMFitter()
-        elif not isinstance(fitter, SparseLMFitter | BatchedLMFitter):
-            check_callable("fitter", fitter)
+        self.psf_model = psf_model
+        self.fit_shape = fit_shape
+        self.finder = finder
+        self.grouper = grouper
         self.fitter = fitter
-        self.fitter_maxiters = check_integer("fitter_maxiters",
-                                             fitter_maxiters, minimum=1,
-                                             allow_none=True)
-        self.xy_bounds = check_xy_bounds(xy_bounds)
-        self.aperture_radius = check_radius(aperture_radius)
-        self.local_bkg_estimator = check_local_bkg(local_bkg_estimator)
-        self.group_warning_threshold = check_integer(
-            "group_warning_threshold", group_warning_threshold, minimum=1)
-        self.progress_bar = bool(progress_bar)
+        self.fitter_maxiters = fitter_maxiters
+        self.xy_bounds = xy_bounds
+        self.aperture_radius = aperture_radius
+        self.local_bkg_estimator = local_bkg_estimator
+        self.group_warning_threshold = group_warning_threshold
+        self.progress_bar = progress_bar
+        if self.fitter_maxiters is not None and not self._fitter_takes_maxiter():
+            warn("'maxiters' will be ignored because it is not accepted by "
+                 "the input fitter __call__ method.", AstropyUserWarning)
+            self.fitter_maxiters = None
         self._reset()
 
     def __repr__(self):
@@ -231,17 +233,20 @@ class PSFPhotometry:
                                     progress_bar=self.progress_bar)
         setup = replace(engine._fit_setup(), xy_bounds=self.xy_bounds)
         if not isinstance(fitter, SparseLMFitter | BatchedLMFitter):
-            try:
-                takes = "maxiter" in inspect.signature(fitter.__call__).parameters
-            except (TypeError, ValueError):
-                takes = False
-            if not takes and maxiters is not None:
-                warn("'maxiters' will be ignored because it is not accepted "
-                     "by the input fitter __call__ method.", AstropyUserWarning)
+            takes = self._fitter_takes_maxiter()
             setup = replace(setup, solver=astropy_solver(
                 fitter, maxiters=maxiters if takes else None,
                 progress_bar=self.progress_bar))
         return engine, setup
+
+    def _fitter_takes_maxiter(self):
+        fitter = self.fitter
+        if isinstance(fitter, SparseLMFitter | BatchedLMFitter):
+            return True
+        try:
+            return "maxiter" in inspect.signature(fitter.__call__).parameters
+        except (TypeError, ValueError):
+            return False
 
     def _extra_names(self, setup):
         return [p for p in setup.param_names
@@ -261,6 +266,15 @@ class PSFPhotometry:
             if arr is not None and arr is not np.ma.nomask \
                     and np.shape(arr) != values.shape:
                 msg = f"data and {name} must have the same shape"
+                raise ValueError(msg)
+        if error is not None:
+            err = np.asarray(getattr(error, "value", error), dtype=float)
+            used = ~(np.zeros(values.shape, bool) if mask is None
+                     else np.asarray(mask, bool))
+            if np.any(~(np.isfinite(err) & (err > 0)) & used):
+                msg = ("Error array contains non-positive or non-finite "
+                       "values: error must be positive and finite on every "
+                       "unmasked pixel")
                 raise ValueError(msg)
         if isinstance(error, u.Quantity):
             if unit is None:
@@ -446,6 +460,19 @@ class PSFPhotometry:
         return table
 
     # ------------------------------------------------------------ outputs
+    @property
+    def fit_params(self):
+        """
+        The ``id``, ``*_fit`` and ``*_err`` columns of `results`
+        (deprecated, as in photutils 3.x: use `results`).
+        """
+        warn("fit_params is deprecated; use results",
+             PsfkitDeprecationWarning)
+        if self.results is None:
+            return None
+        return self.results[[c for c in self.results.colnames
+                             if c == "id" or c.endswith(("_fit", "_err"))]]
+
     def results_to_init_params(self, *, remove_invalid=True, reset_ids=True):
         """
         The fitted values as an ``init_params`` table (``<p>_init``).
@@ -496,10 +523,11 @@ class PSFPhotometry:
         flags : list of list
         """
         if self.results is None:
-            msg = "No results available. Please run the photometry first."
+            msg = ("No results available. Please run the PSFPhotometry "
+                   "instance first.")
             raise ValueError(msg)
-        return decode_flags(self.results["flags"],
-                            return_bit_values=return_bit_values)
+        return decode_psf_flags(self.results["flags"],
+                                return_bit_values=return_bit_values)
 
     def make_model_image(self, shape, *, psf_shape=None,
                          include_local_bkg=False, include_localbkg=None):
@@ -524,17 +552,19 @@ class PSFPhotometry:
 
         Returns
         -------
-        image : `~numpy.ndarray`
-            Without unit.
+        image : `~numpy.ndarray` or `~astropy.units.Quantity`
+            In the unit of the data of the last call.
         """
         include_local_bkg = renamed_keyword(
             "include_localbkg", include_localbkg, "include_local_bkg",
             include_local_bkg, default=False)
         if self.results is None:
-            msg = "No results available. Please run the photometry first."
+            msg = ("No results available. Please run the PSFPhotometry "
+                   "instance first.")
             raise ValueError(msg)
-        return model_image(self.psf_model, self.results, shape, psf_shape,
+        image = model_image(self.psf_model, self.results, shape, psf_shape,
                             self.fit_shape, include_local_bkg)
+        return image if self.data_unit is None else image * self.data_unit
 
     def make_residual_image(self, data, *, psf_shape=None,
                             include_local_bkg=False, include_localbkg=None):
@@ -558,12 +588,13 @@ class PSFPhotometry:
         if isinstance(data, NDData):
             out = data.__class__(data, copy=True)
             arr = np.asanyarray(data.data)
-            out.data[...] = arr - self.make_model_image(
-                arr.shape, psf_shape=psf_shape,
-                include_local_bkg=include_local_bkg)
+            model = self.make_model_image(arr.shape, psf_shape=psf_shape,
+                                          include_local_bkg=include_local_bkg)
+            out.data[...] = arr - getattr(model, "value", model)
             return out
         model = self.make_model_image(np.shape(data), psf_shape=psf_shape,
                                       include_local_bkg=include_local_bkg)
+        model = getattr(model, "value", model)
         if isinstance(data, u.Quantity):
             return data - model * data.unit
         return np.asarray(data, dtype=float) - model

@@ -14,20 +14,55 @@ from astropy.table import QTable, vstack
 import astropy.units as u
 import numpy as np
 
-from ...utils import NoDetectionsWarning, as_pair, check_in, renamed_keyword
+from ...utils import NoDetectionsWarning, as_pair, renamed_keyword
 from ._init_guesses import aperture_flux
 from ._interop import run_finder, sky_centroid
 from ._photutils_columns import (
-    decode_flags,
     finder_positions,
     fits_as,
     model_image,
     valid_rows,
 )
 from ._photutils_inputs import nddata_parts
+from ._settings import Checked
+from .flags import decode_psf_flags
 from .photutils_api import ATTRS, PSFPhotometry
 
 __all__ = ["IterativePSFPhotometry"]
+
+
+def _check_maxiters(name, value):
+    if (not np.isscalar(value) or isinstance(value, bool)
+            or not np.isfinite(value) or value <= 0):
+        msg = f"{name} must be a strictly-positive scalar"
+        raise ValueError(msg)
+    if value != int(value):
+        msg = f"{name} must be an integer"
+        raise ValueError(msg)
+    return int(value)
+
+
+def _check_mode(name, value):
+    if value not in ("new", "all"):
+        msg = f"{name} must be 'new' or 'all', got {value!r}"
+        raise ValueError(msg)
+    return value
+
+
+def _check_sub_shape(name, value):
+    return None if value is None else as_pair(name, value, check_odd=True)
+
+
+def _setting(name):
+    """A `PSFPhotometry` setting, read and set on the photometry of passes."""
+
+    def fget(self):
+        return getattr(self._psfphot, name)
+
+    def fset(self, value):
+        setattr(self._psfphot, name, value)
+
+    return property(fget, fset, doc=f"The ``{name}`` of the photometry.")
 
 
 class IterativePSFPhotometry:
@@ -96,6 +131,10 @@ class IterativePSFPhotometry:
     [5000.  500.]
     """
 
+    maxiters = Checked(_check_maxiters)
+    mode = Checked(_check_mode)
+    sub_shape = Checked(_check_sub_shape)
+
     def __init__(self, psf_model, fit_shape, finder, *, grouper=None,
                  fitter=None, fitter_maxiters=100, xy_bounds=None,
                  maxiters=3, mode="new", aperture_radius=None,
@@ -114,30 +153,14 @@ class IterativePSFPhotometry:
             local_bkg_estimator=local_bkg_estimator,
             group_warning_threshold=group_warning_threshold,
             progress_bar=progress_bar, localbkg_estimator=localbkg_estimator)
-        if (not np.isscalar(maxiters) or isinstance(maxiters, bool)
-                or not np.isfinite(maxiters) or maxiters <= 0):
-            msg = "maxiters must be a strictly-positive scalar"
-            raise ValueError(msg)
-        if maxiters != int(maxiters):
-            msg = "maxiters must be an integer"
-            raise ValueError(msg)
-        self.maxiters = int(maxiters)
-        self.mode = check_in("mode", mode, ("new", "all"))
+        self.maxiters = maxiters
+        self.mode = mode
         if self.mode == "all" and grouper is None:
             msg = "grouper must be input for the 'all' mode"
             raise ValueError(msg)
-        self.sub_shape = (None if sub_shape is None
-                          else as_pair("sub_shape", sub_shape, check_odd=True))
+        self.sub_shape = sub_shape
         self.fit_results = []
         self.results = None
-
-    def __getattr__(self, name):
-        # the PSFPhotometry settings (psf_model, finder, fitter...) read
-        # through to the photometry object of the passes
-        if name in ATTRS:
-            return getattr(self.__dict__["_psfphot"], name)
-        msg = f"{type(self).__name__!r} object has no attribute {name!r}"
-        raise AttributeError(msg)
 
     def __repr__(self):
         names = (*ATTRS, "maxiters", "mode", "sub_shape")
@@ -182,7 +205,12 @@ class IterativePSFPhotometry:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", NoDetectionsWarning)
                 warnings.filterwarnings("ignore", message="No sources")
-                found = run_finder(phot.finder, residual, mask)
+                # the finder sees the residual's non-finite pixels masked
+                bad = ~np.isfinite(np.asarray(getattr(residual, "value",
+                                                      residual)))
+                found = run_finder(phot.finder, residual,
+                                   bad if mask is None
+                                   else bad | np.asarray(mask, bool))
             if found is None:
                 break
             x, y = finder_positions(found)
@@ -267,10 +295,11 @@ class IterativePSFPhotometry:
     def decode_flags(self, *, return_bit_values=False):
         """As `PSFPhotometry.decode_flags`, for all passes."""
         if self.results is None:
-            msg = "No results available. Please run the photometry first."
+            msg = ("No results available. Please run the IterativePSFPhotometry "
+                   "instance first.")
             raise ValueError(msg)
-        return decode_flags(self.results["flags"],
-                            return_bit_values=return_bit_values)
+        return decode_psf_flags(self.results["flags"],
+                                return_bit_values=return_bit_values)
 
     def make_model_image(self, shape, *, psf_shape=None,
                          include_local_bkg=False, include_localbkg=None):
@@ -279,11 +308,14 @@ class IterativePSFPhotometry:
             "include_localbkg", include_localbkg, "include_local_bkg",
             include_local_bkg, default=False)
         if self.results is None:
-            msg = "No results available. Please run the photometry first."
+            msg = ("No results available. Please run the IterativePSFPhotometry "
+                   "instance first.")
             raise ValueError(msg)
-        return model_image(self._psfphot.psf_model, self.results, shape,
+        image = model_image(self._psfphot.psf_model, self.results, shape,
                             psf_shape, self._psfphot.fit_shape,
                             include_local_bkg)
+        unit = self._psfphot.data_unit
+        return image if unit is None else image * unit
 
     def make_residual_image(self, data, *, psf_shape=None,
                             include_local_bkg=False, include_localbkg=None):
@@ -294,6 +326,7 @@ class IterativePSFPhotometry:
         model = self.make_model_image(
             np.shape(getattr(data, "data", data)), psf_shape=psf_shape,
             include_local_bkg=include_local_bkg)
+        model = getattr(model, "value", model)
         if isinstance(data, NDData):
             out = data.__class__(data, copy=True)
             out.data[...] = np.asanyarray(data.data) - model
@@ -301,3 +334,8 @@ class IterativePSFPhotometry:
         if isinstance(data, u.Quantity):
             return data - model * data.unit
         return np.asarray(data, dtype=float) - model
+
+
+for _name in ATTRS:
+    setattr(IterativePSFPhotometry, _name, _setting(_name))
+del _name
