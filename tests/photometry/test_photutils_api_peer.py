@@ -251,3 +251,43 @@ def test_seed_sky_centroid(field):
     sky = wcs.pixel_to_world(tbl["x_fit"], tbl["y_fit"])
     assert_allclose(tbl["sky_centroid"].ra.deg, sky.ra.deg)
     assert_allclose(tbl["sky_centroid"].dec.deg, sky.dec.deg)
+
+
+def test_make_psf_model_models():
+    """photutils' make_psf_model names its centre and flux in attributes."""
+    from astropy.modeling.models import Gaussian2D
+
+    model = _quiet(pu_psf.make_psf_model, Gaussian2D(1, 0, 0, 1.5, 1.5),
+                   x_name="x_mean", y_name="y_mean")
+    model.x_stddev_2.fixed = False
+    yy, xx = np.mgrid[:41, :41]
+    data = np.random.default_rng(2).normal(0.0, 0.5, (41, 41))
+    for x, y, flux in ((12.3, 14.6, 500.0), (28.8, 25.1, 800.0)):
+        star = model.copy()
+        setattr(star, model.x_name, x)
+        setattr(star, model.y_name, y)
+        setattr(star, model.flux_name, flux)
+        data += star(xx, yy)
+    init = QTable({"x": [12, 29], "y": [15, 25]})
+    theirs = pu_psf.PSFPhotometry(model, 7, aperture_radius=3)
+    mine = pk.PSFPhotometry(model, 7, aperture_radius=3)
+    a = _quiet(theirs, data, init_params=init)
+    b = _quiet(mine, data, init_params=init)
+    assert b.colnames == a.colnames
+    assert "x_stddev_2_fit" in b.colnames
+    _same_numbers(a, b)
+    assert_allclose(b["flux_fit"], [500.0, 800.0], rtol=0.02)
+    assert (mine.results_to_model_params().colnames
+            == theirs.results_to_model_params().colnames)
+    assert_allclose(mine.make_model_image(data.shape, psf_shape=15),
+                    theirs.make_model_image(data.shape, psf_shape=15),
+                    atol=1e-3)
+    with pytest.raises(ValueError, match="model_shape must be specified"):
+        mine.make_model_image(data.shape)
+    # the seed class takes the model too, its columns named by role
+    seed = _quiet(pk.BasicPSFPhotometry(None, None, model, 7, subshape=15,
+                                        aperture_radius=3),
+                  data, init_guesses=QTable({"x_0": [12, 29],
+                                             "y_0": [15, 25]}))
+    assert {"x_0", "flux_fit", "x_stddev_2_fit"} <= set(seed.colnames)
+    assert_allclose(seed["flux_fit"], b["flux_fit"], rtol=1e-4)

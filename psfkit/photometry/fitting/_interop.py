@@ -8,6 +8,9 @@ ways that this module absorbs, so that the classes call one function:
 - a grouper is called either photutils 3.x's way, ``grouper(x, y)``
   returning group ids, or the seed's way, ``grouper(table)`` returning the
   table with a ``group_id`` column (`call_grouper`);
+- a PSF model names its centre and flux ``x_0``, ``y_0``, ``flux``, or
+  says which of its parameters they are in ``x_name``, ``y_name`` and
+  ``flux_name`` (photutils' ``make_psf_model``) (`psf_param_names`);
 - a finder may or may not take a ``mask`` keyword, and returns `None` or
   an empty table when it finds nothing (`run_finder`);
 - an image with a celestial WCS gives sky positions (`sky_centroid`).
@@ -19,6 +22,24 @@ from astropy.table import QTable, Table
 import numpy as np
 
 __all__ = []
+
+
+def psf_param_names(model):
+    """
+    The names of the model's x, y and flux parameters, or `None`.
+
+    ``x_0``, ``y_0`` and ``flux`` when the model has them, else the
+    parameters its ``x_name``, ``y_name`` and ``flux_name`` attributes
+    name (photutils 3.x's convention for wrapped models).
+    """
+    names = tuple(getattr(model, "param_names", ()))
+    if all(p in names for p in ("x_0", "y_0", "flux")):
+        return ("x_0", "y_0", "flux")
+    given = tuple(getattr(model, attr, None)
+                  for attr in ("x_name", "y_name", "flux_name"))
+    if all(isinstance(p, str) and p in names for p in given):
+        return given
+    return None
 
 
 def _takes_xy(grouper):

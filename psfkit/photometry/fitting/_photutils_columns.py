@@ -26,6 +26,7 @@ import numpy as np
 
 from ...utils import COLUMN_ALIASES, as_pair
 from ._group_fit import render
+from ._interop import psf_param_names
 from .flags import PSF_FLAGS, PSFFlags
 
 __all__ = []
@@ -332,18 +333,20 @@ def model_image(psf_model, results, shape, psf_shape, fit_shape,
     box = (render_shape(psf_model, fit_shape) if psf_shape is None
            else as_pair("psf_shape", psf_shape, check_odd=True))
     names = tuple(psf_model.param_names)
+    xname, yname, fluxname = psf_param_names(psf_model)
     theta = np.tile([float(np.ravel(getattr(psf_model, p).value)[0])
                      for p in names], (len(results), 1))
     for name in results.colnames:
         if name.endswith("_fit"):
             alias = name[:-4]
-            param = {"x": "x_0", "y": "y_0"}.get(alias, alias)
+            param = {"x": xname, "y": yname, "flux": fluxname}.get(alias,
+                                                                   alias)
             if param in names:
                 values = results[name]
                 theta[:, names.index(param)] = getattr(values, "value", values)
     ok = np.all(np.isfinite(theta), axis=1)
     theta = theta[ok]
-    x_col, y_col = names.index("x_0"), names.index("y_0")
+    x_col, y_col = names.index(xname), names.index(yname)
     image = render(psf_model, theta, shape, box, x_col=x_col, y_col=y_col)
     if include_local_bkg and len(theta):
         lb = results["local_bkg"][ok]

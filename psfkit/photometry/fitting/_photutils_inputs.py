@@ -10,8 +10,7 @@ import numpy as np
 
 from ...utils import as_pair, check_integer
 from ..background.local_background import LocalBackground
-from ._interop import celestial_wcs
-from ._pipeline import CORE_PARAMS
+from ._interop import celestial_wcs, psf_param_names
 from .fitters import BatchedLMFitter, SparseLMFitter
 
 __all__ = []
@@ -33,10 +32,11 @@ def check_model(name, psf_model):
     if psf_model.n_inputs != 2 or psf_model.n_outputs != 1:
         msg = "psf_model must be two-dimensional"
         raise ValueError(msg)
-    if not all(p in psf_model.param_names for p in CORE_PARAMS):
+    if psf_param_names(psf_model) is None:
         msg = ("Invalid PSF model - could not find PSF parameter names: "
-               "psf_model must have parameters x_0, y_0 and flux (wrap "
-               "other models with psfkit.photometry.prepare_psf_model)")
+               "psf_model must have parameters x_0, y_0 and flux, or name "
+               "its own in x_name, y_name and flux_name (as photutils' "
+               "make_psf_model does)")
         raise ValueError(msg)
     return psf_model
 

@@ -214,7 +214,14 @@ def build_table(prep, setup, stage, *, iterative, extra_cols=()):
     """
     names = setup.param_names
     extras = [n for n in extra_names(setup) if not setup.model.fixed[n]]
-    free = {names[i] for i in setup.free}
+    free = set(np.asarray(setup.free).tolist())
+    # (column of theta, initial, fitted and uncertainty column names); the
+    # centre and flux are named by their role, whatever the model calls them
+    columns = [(setup.x_col, "x_0", "x_fit", "x_0_unc"),
+               (setup.y_col, "y_0", "y_fit", "y_0_unc"),
+               (setup.flux_col, "flux_0", "flux_fit", "flux_unc"),
+               *[(names.index(p), f"{p}_0", f"{p}_fit", f"{p}_unc")
+                 for p in extras]]
     if stage is None:
         npar = len(names)
         ids = np.zeros(0, dtype=np.int64)
@@ -232,9 +239,9 @@ def build_table(prep, setup, stage, *, iterative, extra_cols=()):
         flags = fits.flags
     unit = prep.unit
 
-    def col(values, name):
+    def col(values, index):
         values = np.asarray(values, dtype=float)
-        if unit is not None and name == "flux":
+        if unit is not None and index == setup.flux_col:
             return values * unit
         return values
 
@@ -243,17 +250,14 @@ def build_table(prep, setup, stage, *, iterative, extra_cols=()):
     table["group_id"] = np.asarray(gid, dtype=np.int64)
     if iterative:
         table["iter_detected"] = np.asarray(iters, dtype=np.int64)
-    plain = {"x_0": "x", "y_0": "y", "flux": "flux"}
-    for name in (*CORE_PARAMS, *extras):
-        table[name if name in ("x_0", "y_0") else f"{name}_0"] = col(
-            theta0[:, names.index(name)], name)
-    for name in (*CORE_PARAMS, *extras):
-        table[f"{plain.get(name, name)}_fit"] = col(
-            theta[:, names.index(name)], name)
-    for name in (*CORE_PARAMS, *extras):
+    for i, init, _, _ in columns:
+        table[init] = col(theta0[:, i], i)
+    for i, _, fit, _ in columns:
+        table[fit] = col(theta[:, i], i)
+    for i, _, _, err in columns:
         # fixed parameters have no uncertainty, hence no column
-        if name in free:
-            table[f"{name}_unc"] = col(unc[:, names.index(name)], name)
+        if i in free:
+            table[err] = col(unc[:, i], i)
     table["npix_fit"] = np.asarray(npix, dtype=np.int64)
     table["npix_masked"] = np.asarray(masked, dtype=np.int64)
     table["qfit"] = np.asarray(qfit, dtype=float)
@@ -454,4 +458,5 @@ def stack_stages(old, new):
 
 def extra_names(setup):
     """Model parameters other than position and flux."""
-    return [n for n in setup.param_names if n not in CORE_PARAMS]
+    main = (setup.x_col, setup.y_col, setup.flux_col)
+    return [n for i, n in enumerate(setup.param_names) if i not in main]

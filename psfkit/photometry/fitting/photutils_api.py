@@ -32,6 +32,7 @@ from ._astropy_fit import astropy_solver
 from ._init_guesses import aperture_flux, initial_parameters
 from ._interop import (
     call_grouper,
+    psf_param_names,
     run_finder,
     sky_centroid,
 )
@@ -46,7 +47,7 @@ from ._photutils_columns import (
     table_meta,
 )
 from ._photutils_inputs import local_bkg_map, nddata_parts
-from ._pipeline import CORE_PARAMS, Sources, prepare
+from ._pipeline import Sources, extra_names, prepare
 from ._settings import Checked
 from .basic import BasicPSFPhotometry
 from .fitters import BatchedLMFitter, SparseLMFitter
@@ -249,8 +250,7 @@ class PSFPhotometry:
             return False
 
     def _extra_names(self, setup):
-        return [p for p in setup.param_names
-                if p not in CORE_PARAMS and not self.psf_model.fixed[p]]
+        return [p for p in extra_names(setup) if not self.psf_model.fixed[p]]
 
     # ------------------------------------------------------------ inputs
     def _prepare(self, data, mask, error):
@@ -504,7 +504,8 @@ class PSFPhotometry:
         -------
         table : `~astropy.table.QTable` or None
         """
-        names = {"x_fit": "x_0", "y_fit": "y_0", "flux_fit": "flux"}
+        xname, yname, fluxname = psf_param_names(self.psf_model)
+        names = {"x_fit": xname, "y_fit": yname, "flux_fit": fluxname}
         return fits_as(self.results,
                         lambda c: names.get(c, c.replace("_fit", "")),
                         remove_invalid, reset_ids)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ...utils import NoDetectionsWarning, as_pair, renamed_keyword
 from ._init_guesses import aperture_flux
-from ._interop import run_finder, sky_centroid
+from ._interop import psf_param_names, run_finder, sky_centroid
 from ._photutils_columns import (
     finder_positions,
     fits_as,
@@ -287,7 +287,8 @@ class IterativePSFPhotometry:
 
     def results_to_model_params(self, *, remove_invalid=True, reset_ids=True):
         """As `PSFPhotometry.results_to_model_params`, for all passes."""
-        names = {"x_fit": "x_0", "y_fit": "y_0", "flux_fit": "flux"}
+        xname, yname, fluxname = psf_param_names(self._psfphot.psf_model)
+        names = {"x_fit": xname, "y_fit": yname, "flux_fit": fluxname}
         return fits_as(self.results,
                         lambda c: names.get(c, c.replace("_fit", "")),
                         remove_invalid, reset_ids)
