@@ -89,6 +89,11 @@ PORT_XFAILS = {
         "them from its own normal matrix at the fitted values whatever the "
         "fitter (flag 16 means that matrix is singular), so a fitter without "
         "a covariance still gets finite errors"),
+    "test_psfphotometry_photutils_cases_bounds.py::test_make_psf_model": (
+        "the initial y (57.3) is 5.3 pixels from the star (52.0), outside "
+        "the 7x7 fit box; psfkit keeps a fitted centre within its fit box, so "
+        "the fit stops at the box edge (y = 53.5) where photutils' "
+        "unconstrained fit reaches the star"),
     "test_psfphotometry_photutils_cases_params.py::test_fixed_params": (
         "with every parameter fixed photutils fails inside the astropy fitter "
         "('`bounds` must contain 2 elements'); psfkit raises a ValueError of "
