@@ -466,7 +466,7 @@ class PSFPhotometry:
         The ``id``, ``*_fit`` and ``*_err`` columns of `results`
         (deprecated, as in photutils 3.x: use `results`).
         """
-        warn("fit_params is deprecated; use results",
+        warn("The fit_params function is deprecated: use results instead",
              PsfkitDeprecationWarning)
         if self.results is None:
             return None
