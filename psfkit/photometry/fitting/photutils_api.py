@@ -1,15 +1,14 @@
 """
-PSF photometry with photutils 3.x's API: `PSFPhotometry` and
-`IterativePSFPhotometry`, on psfkit's engine.
+`PSFPhotometry`: photutils 3.x's PSF photometry API on psfkit's engine.
 
-The classes take photutils 3.x's arguments keyword for keyword and return
+The class takes photutils 3.x's arguments keyword for keyword and returns
 its table (columns, flag bits, ``meta``), so code written for photutils
 runs unchanged; the fitting is psfkit's: the seed classes' engine
 (`~psfkit.photometry.BasicPSFPhotometry` builds the fit set-up and fits a
 stage of sources; this module only reads the inputs, measures local
 backgrounds, and writes the table in photutils' vocabulary through
-``_photutils_columns``).  The iterative class is `PSFPhotometry` plus
-photutils' loop, in its two modes.
+``_photutils_columns``).  `~psfkit.photometry.IterativePSFPhotometry`
+(``photutils_iterative``) is this class plus photutils' loop.
 """
 
 from dataclasses import replace
@@ -18,12 +17,13 @@ import warnings
 
 from astropy.nddata import NDData
 import astropy.units as u
-from astropy.utils.exceptions import AstropyUserWarning
 import numpy as np
 
 from ...utils import (
     NoDetectionsWarning,
+    NonFiniteValueWarning,
     PsfkitDeprecationWarning,
+    PsfkitWarning,
     renamed_keyword,
     warn,
 )
@@ -204,7 +204,7 @@ class PSFPhotometry:
         self.progress_bar = progress_bar
         if self.fitter_maxiters is not None and not self._fitter_takes_maxiter():
             warn("'maxiters' will be ignored because it is not accepted by "
-                 "the input fitter __call__ method.", AstropyUserWarning)
+                 "the input fitter __call__ method.", PsfkitWarning)
             self.fitter_maxiters = None
         self._reset()
 
@@ -291,7 +291,8 @@ class PSFPhotometry:
         bad = ~np.isfinite(np.ma.getdata(values)) & ~given
         if bad.any():
             warn("Input data contains unmasked non-finite values (NaN or "
-                 "inf), which were automatically ignored.", AstropyUserWarning)
+                 "inf), which were automatically ignored.",
+                 NonFiniteValueWarning)
             given = given | bad
         prep = prepare(values if unit is None else values * unit, given,
                        error, None)
@@ -348,7 +349,7 @@ class PSFPhotometry:
             warn(f"Some groups have more than {self.group_warning_threshold} "
                  "sources. Fitting such groups may take a long time and be "
                  "error-prone (the default SparseLMFitter fits any number "
-                 "of stars at the same cost per star).", AstropyUserWarning)
+                 "of stars at the same cost per star).", PsfkitWarning)
         return init
 
     def _groups(self, init):
@@ -402,7 +403,7 @@ class PSFPhotometry:
             local_bkg=init["local_bkg"], xy_bounds=self.xy_bounds)
         if np.any(flags & 8):
             warn("One or more fit(s) may not have converged. Please check "
-                 'the "flags" column in the output table.', AstropyUserWarning)
+                 'the "flags" column in the output table.', PsfkitWarning)
         table = results_table(
             ids=init["id"], group_id=init["group_id"],
             local_bkg=init["local_bkg"], setup=setup,
