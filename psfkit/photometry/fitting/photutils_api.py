@@ -21,7 +21,6 @@ import numpy as np
 
 from ...utils import (
     NoDetectionsWarning,
-    NonFiniteValueWarning,
     PsfkitDeprecationWarning,
     PsfkitWarning,
     renamed_keyword,
@@ -46,8 +45,8 @@ from ._photutils_columns import (
     results_table,
     table_meta,
 )
-from ._photutils_inputs import local_bkg_map, nddata_parts
-from ._pipeline import Sources, extra_names, prepare
+from ._photutils_inputs import local_bkg_map, prepare_inputs
+from ._pipeline import Sources, extra_names
 from ._settings import Checked
 from .basic import BasicPSFPhotometry
 from .fitters import BatchedLMFitter, SparseLMFitter
@@ -253,51 +252,6 @@ class PSFPhotometry:
         return [p for p in extra_names(setup) if not self.psf_model.fixed[p]]
 
     # ------------------------------------------------------------ inputs
-    def _prepare(self, data, mask, error):
-        wcs = None
-        if isinstance(data, NDData):
-            data, mask, error, wcs = nddata_parts(data, mask, error)
-        unit = data.unit if isinstance(data, u.Quantity) else None
-        values = np.asanyarray(getattr(data, "value", data))
-        if values.ndim != 2:
-            msg = f"data must be a 2D array, got {values.ndim}-D"
-            raise ValueError(msg)
-        for name, arr in (("error", error), ("mask", mask)):
-            if arr is not None and arr is not np.ma.nomask \
-                    and np.shape(arr) != values.shape:
-                msg = f"data and {name} must have the same shape"
-                raise ValueError(msg)
-        if error is not None:
-            err = np.asarray(getattr(error, "value", error), dtype=float)
-            used = ~(np.zeros(values.shape, bool) if mask is None
-                     else np.asarray(mask, bool))
-            if np.any(~(np.isfinite(err) & (err > 0)) & used):
-                msg = ("Error array contains non-positive or non-finite "
-                       "values: error must be positive and finite on every "
-                       "unmasked pixel")
-                raise ValueError(msg)
-        if isinstance(error, u.Quantity):
-            if unit is None:
-                msg = "error has units but data does not"
-                raise ValueError(msg)
-            error = error.to_value(unit)
-        elif error is not None and unit is not None:
-            msg = "data has units but error does not"
-            raise ValueError(msg)
-        if mask is np.ma.nomask:
-            mask = None
-        given = (np.zeros(values.shape, bool) if mask is None
-                 else np.asarray(mask, dtype=bool))
-        bad = ~np.isfinite(np.ma.getdata(values)) & ~given
-        if bad.any():
-            warn("Input data contains unmasked non-finite values (NaN or "
-                 "inf), which were automatically ignored.",
-                 NonFiniteValueWarning)
-            given = given | bad
-        prep = prepare(values if unit is None else values * unit, given,
-                       error, None)
-        return prep, wcs
-
     def _local_bkg(self, image, prep, x, y):
         if self.local_bkg_estimator is None:
             return np.zeros(len(x))
@@ -445,7 +399,7 @@ class PSFPhotometry:
             found.
         """
         self._reset()
-        prep, wcs = self._prepare(data, mask, error)
+        prep, wcs = prepare_inputs(data, mask, error)
         self.data_unit = prep.unit
         table = self._fit(prep.data, prep, init_params)
         if table is None:
