@@ -1,16 +1,20 @@
 """
 Inputs of the photutils 3.x API classes: the checks of their settings
 (``check(name, value)``, for `~psfkit.photometry.fitting._settings.Checked`
-attributes, with photutils' messages, which name the argument), NDData
-unpacking, and the local background of each source as an image.
+attributes, with photutils' messages, which name the argument), the
+checks of the image, mask and error (`prepare_inputs`), NDData unpacking,
+and the local background of each source as an image.
 """
 
 from astropy.modeling import Model
+from astropy.nddata import NDData
+import astropy.units as u
 import numpy as np
 
-from ...utils import as_pair, check_integer
+from ...utils import NonFiniteValueWarning, as_pair, check_integer, warn
 from ..background.local_background import LocalBackground
 from ._interop import celestial_wcs, psf_param_names
+from ._pipeline import prepare
 from .fitters import BatchedLMFitter, SparseLMFitter
 
 __all__ = []
@@ -177,3 +181,56 @@ def local_bkg_map(shape, x, y, local_bkg, fit_shape):
         best[rows[closer], cols[closer]] = dist[closer]
         out[rows[closer], cols[closer]] = lb[i]
     return out
+
+
+def prepare_inputs(data, mask, error):
+    """
+    The image as the fit uses it, checked as photutils checks it.
+
+    Returns the prepared image (``_pipeline.prepare``) and the celestial
+    WCS of an NDData (or `None`); non-finite pixels outside ``mask``
+    are masked with a warning.
+    """
+    wcs = None
+    if isinstance(data, NDData):
+        data, mask, error, wcs = nddata_parts(data, mask, error)
+    unit = data.unit if isinstance(data, u.Quantity) else None
+    values = np.asanyarray(getattr(data, "value", data))
+    if values.ndim != 2:
+        msg = f"data must be a 2D array, got {values.ndim}-D"
+        raise ValueError(msg)
+    for name, arr in (("error", error), ("mask", mask)):
+        if arr is not None and arr is not np.ma.nomask \
+                and np.shape(arr) != values.shape:
+            msg = f"data and {name} must have the same shape"
+            raise ValueError(msg)
+    if error is not None:
+        err = np.asarray(getattr(error, "value", error), dtype=float)
+        used = ~(np.zeros(values.shape, bool) if mask is None
+                 else np.asarray(mask, bool))
+        if np.any(~(np.isfinite(err) & (err > 0)) & used):
+            msg = ("Error array contains non-positive or non-finite "
+                   "values: error must be positive and finite on every "
+                   "unmasked pixel")
+            raise ValueError(msg)
+    if isinstance(error, u.Quantity):
+        if unit is None:
+            msg = "error has units but data does not"
+            raise ValueError(msg)
+        error = error.to_value(unit)
+    elif error is not None and unit is not None:
+        msg = "data has units but error does not"
+        raise ValueError(msg)
+    if mask is np.ma.nomask:
+        mask = None
+    given = (np.zeros(values.shape, bool) if mask is None
+             else np.asarray(mask, dtype=bool))
+    bad = ~np.isfinite(np.ma.getdata(values)) & ~given
+    if bad.any():
+        warn("Input data contains unmasked non-finite values (NaN or "
+             "inf), which were automatically ignored.",
+             NonFiniteValueWarning)
+        given = given | bad
+    prep = prepare(values if unit is None else values * unit, given,
+                   error, None)
+    return prep, wcs

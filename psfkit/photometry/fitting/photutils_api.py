@@ -1,15 +1,14 @@
 """
-PSF photometry with photutils 3.x's API: `PSFPhotometry` and
-`IterativePSFPhotometry`, on psfkit's engine.
+`PSFPhotometry`: photutils 3.x's PSF photometry API on psfkit's engine.
 
-The classes take photutils 3.x's arguments keyword for keyword and return
+The class takes photutils 3.x's arguments keyword for keyword and returns
 its table (columns, flag bits, ``meta``), so code written for photutils
 runs unchanged; the fitting is psfkit's: the seed classes' engine
 (`~psfkit.photometry.BasicPSFPhotometry` builds the fit set-up and fits a
 stage of sources; this module only reads the inputs, measures local
 backgrounds, and writes the table in photutils' vocabulary through
-``_photutils_columns``).  The iterative class is `PSFPhotometry` plus
-photutils' loop, in its two modes.
+``_photutils_columns``).  `~psfkit.photometry.IterativePSFPhotometry`
+(``photutils_iterative``) is this class plus photutils' loop.
 """
 
 from dataclasses import replace
@@ -18,12 +17,12 @@ import warnings
 
 from astropy.nddata import NDData
 import astropy.units as u
-from astropy.utils.exceptions import AstropyUserWarning
 import numpy as np
 
 from ...utils import (
     NoDetectionsWarning,
     PsfkitDeprecationWarning,
+    PsfkitWarning,
     renamed_keyword,
     warn,
 )
@@ -46,8 +45,8 @@ from ._photutils_columns import (
     results_table,
     table_meta,
 )
-from ._photutils_inputs import local_bkg_map, nddata_parts
-from ._pipeline import Sources, extra_names, prepare
+from ._photutils_inputs import local_bkg_map, prepare_inputs
+from ._pipeline import Sources, extra_names
 from ._settings import Checked
 from .basic import BasicPSFPhotometry
 from .fitters import BatchedLMFitter, SparseLMFitter
@@ -204,7 +203,7 @@ class PSFPhotometry:
         self.progress_bar = progress_bar
         if self.fitter_maxiters is not None and not self._fitter_takes_maxiter():
             warn("'maxiters' will be ignored because it is not accepted by "
-                 "the input fitter __call__ method.", AstropyUserWarning)
+                 "the input fitter __call__ method.", PsfkitWarning)
             self.fitter_maxiters = None
         self._reset()
 
@@ -253,50 +252,6 @@ class PSFPhotometry:
         return [p for p in extra_names(setup) if not self.psf_model.fixed[p]]
 
     # ------------------------------------------------------------ inputs
-    def _prepare(self, data, mask, error):
-        wcs = None
-        if isinstance(data, NDData):
-            data, mask, error, wcs = nddata_parts(data, mask, error)
-        unit = data.unit if isinstance(data, u.Quantity) else None
-        values = np.asanyarray(getattr(data, "value", data))
-        if values.ndim != 2:
-            msg = f"data must be a 2D array, got {values.ndim}-D"
-            raise ValueError(msg)
-        for name, arr in (("error", error), ("mask", mask)):
-            if arr is not None and arr is not np.ma.nomask \
-                    and np.shape(arr) != values.shape:
-                msg = f"data and {name} must have the same shape"
-                raise ValueError(msg)
-        if error is not None:
-            err = np.asarray(getattr(error, "value", error), dtype=float)
-            used = ~(np.zeros(values.shape, bool) if mask is None
-                     else np.asarray(mask, bool))
-            if np.any(~(np.isfinite(err) & (err > 0)) & used):
-                msg = ("Error array contains non-positive or non-finite "
-                       "values: error must be positive and finite on every "
-                       "unmasked pixel")
-                raise ValueError(msg)
-        if isinstance(error, u.Quantity):
-            if unit is None:
-                msg = "error has units but data does not"
-                raise ValueError(msg)
-            error = error.to_value(unit)
-        elif error is not None and unit is not None:
-            msg = "data has units but error does not"
-            raise ValueError(msg)
-        if mask is np.ma.nomask:
-            mask = None
-        given = (np.zeros(values.shape, bool) if mask is None
-                 else np.asarray(mask, dtype=bool))
-        bad = ~np.isfinite(np.ma.getdata(values)) & ~given
-        if bad.any():
-            warn("Input data contains unmasked non-finite values (NaN or "
-                 "inf), which were automatically ignored.", AstropyUserWarning)
-            given = given | bad
-        prep = prepare(values if unit is None else values * unit, given,
-                       error, None)
-        return prep, wcs
-
     def _local_bkg(self, image, prep, x, y):
         if self.local_bkg_estimator is None:
             return np.zeros(len(x))
@@ -348,7 +303,7 @@ class PSFPhotometry:
             warn(f"Some groups have more than {self.group_warning_threshold} "
                  "sources. Fitting such groups may take a long time and be "
                  "error-prone (the default SparseLMFitter fits any number "
-                 "of stars at the same cost per star).", AstropyUserWarning)
+                 "of stars at the same cost per star).", PsfkitWarning)
         return init
 
     def _groups(self, init):
@@ -402,7 +357,7 @@ class PSFPhotometry:
             local_bkg=init["local_bkg"], xy_bounds=self.xy_bounds)
         if np.any(flags & 8):
             warn("One or more fit(s) may not have converged. Please check "
-                 'the "flags" column in the output table.', AstropyUserWarning)
+                 'the "flags" column in the output table.', PsfkitWarning)
         table = results_table(
             ids=init["id"], group_id=init["group_id"],
             local_bkg=init["local_bkg"], setup=setup,
@@ -444,7 +399,7 @@ class PSFPhotometry:
             found.
         """
         self._reset()
-        prep, wcs = self._prepare(data, mask, error)
+        prep, wcs = prepare_inputs(data, mask, error)
         self.data_unit = prep.unit
         table = self._fit(prep.data, prep, init_params)
         if table is None:
@@ -466,7 +421,7 @@ class PSFPhotometry:
         The ``id``, ``*_fit`` and ``*_err`` columns of `results`
         (deprecated, as in photutils 3.x: use `results`).
         """
-        warn("fit_params is deprecated; use results",
+        warn("The fit_params function is deprecated: use results instead",
              PsfkitDeprecationWarning)
         if self.results is None:
             return None
