@@ -20,6 +20,7 @@ import astropy.units as u
 import numpy as np
 
 from ...utils import (
+    Checked,
     NoDetectionsWarning,
     PsfkitDeprecationWarning,
     PsfkitWarning,
@@ -47,7 +48,6 @@ from ._photutils_columns import (
 )
 from ._photutils_inputs import local_bkg_map, prepare_inputs
 from ._pipeline import Sources, extra_names
-from ._settings import Checked
 from .basic import BasicPSFPhotometry
 from .fitters import BatchedLMFitter, SparseLMFitter
 from .flags import decode_psf_flags
