@@ -1,6 +1,6 @@
 """
 Inputs of the photutils 3.x API classes: the checks of their settings
-(``check(name, value)``, for `~psfkit.photometry.fitting._settings.Checked`
+(``check(name, value)``, for `~psfkit.utils.Checked`
 attributes, with photutils' messages, which name the argument), the
 checks of the image, mask and error (`prepare_inputs`), NDData unpacking,
 and the local background of each source as an image.

@@ -306,6 +306,10 @@ def build_table(prep, setup, stage, *, iterative, extra_cols=()):
             table[name] = MaskedColumn(np.zeros(len(table)),
                                        mask=np.ones(len(table), bool))
     table["flags"] = np.asarray(flags, dtype=np.int64)
+    # quality measures are read, not used in sums: four digits suffice
+    for name in ("qfit", "cfit", "reduced_chi2"):
+        if name in table.colnames:
+            table[name].info.format = ".4g"
     if prep.wcs is not None:
         table["sky_centroid"] = sky_centroid(prep.wcs, table["x_fit"],
                                              table["y_fit"])

@@ -16,7 +16,10 @@ independently instead.
 import numpy as np
 
 from ...utils import (
+    Checked,
     NoDetectionsWarning,
+    ParamReprMixin,
+    check_bool,
     progress_bar,
     warn,
 )
@@ -38,19 +41,16 @@ from ._pipeline import (
     model_subshape,
     prepare,
 )
-from ._settings import Checked, model_fwhm
+from ._settings import model_fwhm
 from .fitters import BatchedLMFitter, SparseLMFitter
-from .flags import PSFFlags
-from .results import PSFPhotometryResult, make_result
+from .results import make_result
 
 __all__ = ["BasicPSFPhotometry"]
 
-# the 0.1 module held these too; they stay importable from here
-_MOVED = (BatchedLMFitter, PSFPhotometryResult, PSFFlags)
 
 
 
-class BasicPSFPhotometry:
+class BasicPSFPhotometry(ParamReprMixin):
     """
     PSF photometry in one pass: find, group, fit and subtract.
 
@@ -140,6 +140,10 @@ class BasicPSFPhotometry:
     """
 
     _iterative = False
+    _repr_params = ("group_maker", "bkg_estimator", "psf_model", "fitshape",
+                    "finder", "fitter", "aperture_radius", "subshape",
+                    "progress_bar", "extra_output_cols")
+    _repr_changed_only = True
 
     # every option is checked when set, here or later as an attribute
     group_maker = Checked(opt.optional_callable)
@@ -149,7 +153,7 @@ class BasicPSFPhotometry:
     fitter = Checked(opt.fitter)
     aperture_radius = Checked(opt.optional_positive)
     subshape = Checked(opt.optional_odd_shape)
-    progress_bar = Checked(opt.flag)
+    progress_bar = Checked(check_bool)
     extra_output_cols = Checked(opt.column_names)
 
     def __init__(self, group_maker, bkg_estimator, psf_model, fitshape, *,
@@ -166,6 +170,12 @@ class BasicPSFPhotometry:
         self.progress_bar = progress_bar
         self.extra_output_cols = extra_output_cols
         self._last_result = None
+
+    def _summary_items(self, *, changed_only=False):
+        items = super()._summary_items(changed_only=changed_only)
+        if changed_only and not self.extra_output_cols:
+            items = [i for i in items if i[0] != "extra_output_cols"]
+        return items
 
     # ----------------------------------------------------------- public API
     def __call__(self, image, *, init_guesses=None, mask=None, error=None,

@@ -14,7 +14,7 @@ from astropy.table import QTable, vstack
 import astropy.units as u
 import numpy as np
 
-from ...utils import NoDetectionsWarning, as_pair, renamed_keyword
+from ...utils import Checked, NoDetectionsWarning, as_pair, renamed_keyword
 from ._init_guesses import aperture_flux
 from ._interop import psf_param_names, run_finder, sky_centroid
 from ._photutils_columns import (
@@ -24,7 +24,6 @@ from ._photutils_columns import (
     valid_rows,
 )
 from ._photutils_inputs import nddata_parts
-from ._settings import Checked
 from .flags import decode_psf_flags
 from .photutils_api import ATTRS, PSFPhotometry
 
