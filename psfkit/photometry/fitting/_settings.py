@@ -11,6 +11,7 @@ option's name and value and returning the value as stored.
 import numpy as np
 
 from ...utils import as_pair, check_in, check_integer, check_positive
+from ._interop import psf_param_names
 from ._pipeline import CORE_PARAMS
 from .fitters import BatchedLMFitter, SparseLMFitter
 
@@ -52,9 +53,9 @@ def psf_model(name, value):
     """A model with ``x_0``, ``y_0`` and ``flux`` parameters."""
     missing = [p for p in CORE_PARAMS
                if p not in getattr(value, "param_names", ())]
-    if missing:
-        msg = (f"{name} must have parameters x_0, y_0 and flux; "
-               f"missing {missing}")
+    if missing and psf_param_names(value) is None:
+        msg = (f"{name} must have parameters x_0, y_0 and flux (or name "
+               f"its own in x_name, y_name and flux_name); missing {missing}")
         raise ValueError(msg)
     return value
 

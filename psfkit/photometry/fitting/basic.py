@@ -28,6 +28,7 @@ from ._astropy_fit import astropy_solver
 from ._engine import fit_image
 from ._group_fit import FitSetup, lm_solver
 from ._init_guesses import initial_parameters, read_init_table
+from ._interop import psf_param_names
 from ._pipeline import (
     Renderer,
     Sources,
@@ -292,11 +293,12 @@ class BasicPSFPhotometry(ParamReprMixin):
         else:
             solver = astropy_solver(self.fitter,
                                     progress_bar=self.progress_bar)
+        xname, yname, fluxname = psf_param_names(model)
         return FitSetup(model=model, param_names=names, free=free,
                         lower=lower, upper=upper, fitshape=self.fitshape,
                         solver=solver, fitter=self.fitter,
-                        flux_col=names.index("flux"),
-                        x_col=names.index("x_0"), y_col=names.index("y_0"))
+                        flux_col=names.index(fluxname),
+                        x_col=names.index(xname), y_col=names.index(yname))
 
     def _initial_sources(self, prep, setup, init_guesses, *, image=None,
                          iteration=1, first_id=1):
