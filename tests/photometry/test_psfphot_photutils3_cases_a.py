@@ -1,41 +1,45 @@
 """
-`PSFPhotometry` held to the cases of photutils' own test suite, part A.
+`PSFPhotometry` held to the cases of photutils' own test suite, part A:
+fitting the simulated field, position bounds and column names.
 
 Every test below mirrors one test of photutils 3.0.0
 (https://github.com/astropy/photutils), file
-``photutils/psf/tests/test_photometry.py``, from ``test_invalid_inputs``
-to ``test_flag1024_non_finite_flux`` (part B holds the rest): it gives
-psfkit the same inputs and asserts the same things with the same expected
+``photutils/psf/tests/test_photometry.py``, of its first half, from
+``test_psf_photometry`` to ``test_group_warning_threshold`` (that half's
+argument checks and flag tests are in
+``test_psfphot_photutils3_cases_a_checks.py``, the second half in part
+B): it gives psfkit the same inputs and asserts the same things with the same expected
 values and tolerances.  The cases are re-expressed in psfkit's own code,
 not copied: the structure, names and helpers are psfkit's, and a comment
 above each test names the photutils test it mirrors.  The photutils suite
 is Copyright (c) 2011-2026, Photutils Developers, and distributed under
 the BSD 3-Clause licence (``LICENSE-photutils.rst`` beside this file).
 
-The images are drawn with photutils' simulators (``make_psf_model_image``,
-``make_model_image``, ``make_noise_image``, same seeds), so that numbers
-worked out on photutils' images keep holding; photutils' ``make_psf_model``
-supplies the astropy-model PSFs.  The module is skipped without photutils.
-Where psfkit differs from photutils by design the test is a strict xfail
-that says why.
+The images are those of photutils' cases, pixel for pixel, drawn by
+``photutils3_cases_data``.  The few cases of PSFs built from astropy
+models with photutils' ``make_psf_model`` skip without photutils.  Where
+psfkit differs from photutils by design the test is a strict xfail that
+says why.
 """
 
 from typing import NamedTuple
 
-from astropy.modeling.models import Gaussian1D, Gaussian2D
+from astropy.modeling.models import Gaussian2D
 from astropy.nddata import NDData, StdDevUncertainty
 from astropy.table import QTable, Table
 import astropy.units as u
 from astropy.utils.exceptions import AstropyDeprecationWarning, AstropyUserWarning
 import numpy as np
 from numpy.testing import assert_allclose, assert_array_equal
+from photutils3_cases_data import (
+    FINDER_POSITION_COLUMNS,
+    draw_stars,
+    fixed_position_finder,
+    photometry_field,
+)
 import pytest
 
-pytest.importorskip("photutils")
-from photutils.datasets import make_model_image, make_noise_image  # noqa: E402
-from photutils.psf import make_psf_model, make_psf_model_image  # noqa: E402
-
-from psfkit.photometry import (  # noqa: E402
+from psfkit.photometry import (
     CircularGaussianPRF,
     DAOStarFinder,
     LocalBackground,
@@ -47,10 +51,8 @@ from psfkit.photometry import (  # noqa: E402
 # ---------------------------------------------------------------------------
 # shared inputs
 
-#: FWHM of the stars of `StarField`, and of the PSF most cases fit with
+#: FWHM of the stars of `field`, and of the PSF most cases fit with
 FIELD_FWHM = 2.7
-#: standard deviation of the Gaussian noise added to `StarField`
-FIELD_NOISE = 0.9
 #: the columns every results table starts with, in this order
 LEADING_COLUMNS = ["id", "group_id", "group_size", "local_bkg"]
 
@@ -65,18 +67,14 @@ class StarField(NamedTuple):
 
 @pytest.fixture
 def field():
-    """
-    Ten circular-Gaussian stars (FWHM 2.7 px, flux 500-700, at least 10 px
-    apart, each drawn over 9x9 pixels) on a 101x101 image, plus Gaussian
-    noise of sigma 0.9; positions and noise come from seed 0.
-    """
-    prf = CircularGaussianPRF(flux=1, fwhm=FIELD_FWHM)
-    image, truth = make_psf_model_image(
-        (101, 101), prf, 10, model_shape=(9, 9), flux=(500, 700),
-        min_separation=10, seed=0)
-    image = image + make_noise_image(image.shape, mean=0, stddev=FIELD_NOISE,
-                                     seed=0)
-    return StarField(image, np.full(image.shape, FIELD_NOISE), truth)
+    """Ten stars of FWHM 2.7 on 101x101 pixels with noise of sigma 0.9."""
+    return StarField(*photometry_field())
+
+
+def astropy_model_psf(model, **names):
+    """photutils' ``make_psf_model`` of `model` (skips without photutils)."""
+    photutils_psf = pytest.importorskip("photutils.psf")
+    return photutils_psf.make_psf_model(model, **names)
 
 
 def gaussian_psf(fwhm=FIELD_FWHM, *, fix=(), free=()):
@@ -101,16 +99,6 @@ def field_photometry(psf=None, *, threshold=6.0, unit=None, **options):
                          **options)
 
 
-def one_source_finder(x_name, y_name, *, unit=None):
-    """A finder that always reports one source at (25.1, 24.9)."""
-    def finder(data, *, mask=None):  # noqa: ARG001
-        found = Table()
-        found[x_name] = [25.1] if unit is None else [25.1] * unit
-        found[y_name] = [24.9] if unit is None else [24.9] * unit
-        return found
-    return finder
-
-
 def sources_table(x, y, flux=None, **columns):
     """An init_params-style table with columns ``x_0``, ``y_0`` (and more)."""
     table = QTable({"x_0": x, "y_0": y, **columns})
@@ -119,129 +107,9 @@ def sources_table(x, y, flux=None, **columns):
     return table
 
 
-def has_flag(flags, bit):
-    """Whether the bit ``bit`` is raised in the integer ``flags``."""
-    return (int(flags) & bit) == bit
-
-
 def psfkit_differs(reason):
     """Strict xfail for a case where psfkit behaves differently by design."""
     return pytest.mark.xfail(reason=reason, strict=True)
-
-
-# ---------------------------------------------------------------------------
-# argument checks (test_photometry.py, first part)
-
-def _call(options, data, **call):
-    """Build `PSFPhotometry` with ``options`` and run it on ``data``."""
-    psf = options.pop("psf", gaussian_psf(1.0))
-    shape = options.pop("fit_shape", (3, 3))
-    return PSFPhotometry(psf, shape, **options)(data, **call)
-
-
-def _build(psf, shape, **options):
-    return lambda: PSFPhotometry(psf, shape, **options)
-
-
-def _ones(shape=(11, 11)):
-    return np.ones(shape)
-
-
-def _with_nan():
-    data = _ones()
-    data[5, 5] = np.nan
-    return data
-
-
-def _group_table(group_id):
-    return Table({"x": [1, 2], "y": [1, 2], "group_id": group_id})
-
-
-_NEAR_CORNER = Table({"x_init": [1, 2], "y_init": [1, 2]})
-_LONE_MASK = np.zeros((11, 11), dtype=bool)
-_LONE_MASK[7, 7] = True
-_UNIT_PSF = gaussian_psf(1.0)
-
-#: (what is wrong, action, expected exception or warning, message regex)
-BAD_INPUTS = [
-    ("psf not a model", _build(1, 3), TypeError,
-     "psf_model must be an Astropy Model subclass"),
-    ("psf 1D", _build(Gaussian1D(), 3), ValueError,
-     "psf_model must be two-dimensional"),
-    ("psf without x_0/y_0/flux", _build(Gaussian2D(), 3), ValueError,
-     "Invalid PSF model - could not find PSF parameter names"),
-    ("fit_shape zero", _build(_UNIT_PSF, (0, 0)), ValueError,
-     "fit_shape must have an odd value for both axes"),
-    ("fit_shape even", _build(_UNIT_PSF, (4, 3)), ValueError,
-     "fit_shape must have an odd value for both axes"),
-    ("fit_shape negative", _build(_UNIT_PSF, (-1, 1)), ValueError,
-     "fit_shape must be >= 1"),
-    ("fit_shape NaN", _build(_UNIT_PSF, (np.nan, 3)), ValueError,
-     "fit_shape must be a finite value"),
-    ("fit_shape inf", _build(_UNIT_PSF, (5, np.inf)), ValueError,
-     "fit_shape must be a finite value"),
-    ("finder not callable", _build(_UNIT_PSF, 1, finder=1), TypeError,
-     "'finder' must be a callable object"),
-    ("fitter not callable", _build(_UNIT_PSF, 1, fitter=1), TypeError,
-     "'fitter' must be a callable object"),
-    ("local background estimator not a LocalBackground",
-     _build(_UNIT_PSF, 1, local_bkg_estimator=MMMBackground()), TypeError,
-     "local_bkg_estimator must be a LocalBackground instance"),
-    *[(f"aperture radius {radius}",
-       _build(_UNIT_PSF, 1, aperture_radius=radius), ValueError,
-       "aperture_radius must be a strictly-positive scalar")
-      for radius in (0, -1, np.nan, np.inf)],
-    ("grouper not callable", _build(_UNIT_PSF, (5, 5), grouper=1), TypeError,
-     "'grouper' must be a callable object"),
-    ("data 1D", lambda: _call({}, np.arange(3)), ValueError,
-     "data must be a 2D array"),
-    ("error shape", lambda: _call({}, _ones(), error=_ones((3, 3))),
-     ValueError, "data and error must have the same shape"),
-    ("mask shape", lambda: _call({}, _ones(), mask=_ones((3, 3))),
-     ValueError, "data and mask must have the same shape"),
-    ("init_params not a table", lambda: _call({}, _ones(), init_params=1),
-     TypeError, "init_params must be an astropy Table"),
-    ("init_params without positions",
-     lambda: _call({}, _ones(), init_params=Table({"a": np.arange(3)})),
-     ValueError, "init_params must contain valid column names for the x "
-     "and y source positions"),
-    ("no finder and no init_params",
-     lambda: _call({"aperture_radius": 5}, _ones()), ValueError,
-     "finder must be defined if init_params is not input"),
-    ("unmasked NaN, no mask",
-     lambda: _call({"aperture_radius": 3}, _with_nan(),
-                   init_params=_NEAR_CORNER),
-     AstropyUserWarning, "Input data contains unmasked non-finite values"),
-    ("unmasked NaN, mask elsewhere",
-     lambda: _call({"aperture_radius": 3}, _with_nan(), mask=_LONE_MASK,
-                   init_params=_NEAR_CORNER),
-     AstropyUserWarning, "Input data contains unmasked non-finite values"),
-    ("group_id float",
-     lambda: _call({}, _ones(), init_params=_group_table([1.1, 2.0])),
-     TypeError, "group_id must be an integer array"),
-    ("group_id NaN",
-     lambda: _call({}, _ones(), init_params=_group_table([1, np.nan])),
-     ValueError, "group_id must be finite"),
-    ("group_id zero",
-     lambda: _call({}, _ones(), init_params=_group_table([0, 1])),
-     ValueError, "group_id must contain only positive"),
-    ("group_id negative",
-     lambda: _call({}, _ones(), init_params=_group_table([-1, 1])),
-     ValueError, "group_id must contain only positive"),
-]
-
-
-# mirrors photutils 3.0 psf/tests/test_photometry.py::test_invalid_inputs
-@pytest.mark.parametrize(("action", "expected", "message"),
-                         [case[1:] for case in BAD_INPUTS],
-                         ids=[case[0] for case in BAD_INPUTS])
-def test_rejects_or_warns_on_bad_input(action, expected, message):
-    if issubclass(expected, Warning):
-        with pytest.warns(expected, match=message):
-            action()
-    else:
-        with pytest.raises(expected, match=message):
-            action()
 
 
 # ---------------------------------------------------------------------------
@@ -369,7 +237,7 @@ def _found_with_bad_backgrounds(data, finder):
     return found
 
 
-# mirrors photutils 3.0 psf/tests/test_photometry.py::test_model_residual_image_nonfinite_localbkg
+# mirrors photutils 3.0 psf/tests/test_photometry.py::test_model_residual_image_nonfinite_localbkg  # noqa: E501
 def test_model_image_ignores_non_finite_local_background(field):
     finder = DAOStarFinder(10.0, 2.0)
     phot = field_photometry(finder=finder)
@@ -389,7 +257,7 @@ def test_model_image_ignores_non_finite_local_background(field):
                             atol=1e-6)
 
 
-# mirrors photutils 3.0 psf/tests/test_photometry.py::test_residual_image_localbkg_invalid_sources
+# mirrors photutils 3.0 psf/tests/test_photometry.py::test_residual_image_localbkg_invalid_sources  # noqa: E501
 def test_residual_finite_with_bad_backgrounds_and_off_image_source(field):
     finder = DAOStarFinder(10.0, 2.0)
     found = _found_with_bad_backgrounds(field.data, finder)
@@ -402,10 +270,10 @@ def test_residual_finite_with_bad_backgrounds_and_off_image_source(field):
     assert np.isfinite(residual).all()
 
 
-# mirrors photutils 3.0 psf/tests/test_photometry.py::test_psf_photometry_compound_psfmodel
+# mirrors photutils 3.0 psf/tests/test_photometry.py::test_psf_photometry_compound_psfmodel  # noqa: E501
 @pytest.mark.parametrize("free_widths", [False, True])
 def test_field_fit_with_astropy_model_psf(field, free_widths):
-    psf = make_psf_model(Gaussian2D(amplitude=1, x_mean=0, y_mean=0,
+    psf = astropy_model_psf(Gaussian2D(amplitude=1, x_mean=0, y_mean=0,
                                     x_stddev=1.2, y_stddev=1.2),
                          x_name="x_mean", y_name="y_mean")
     width_columns = set()
@@ -516,7 +384,7 @@ def test_starts_left_of_and_below_the_image_are_reported():
     stars = sources_table([-1.4, 15.2, -0.7], [-0.3, -0.4, 18.7], flux=1,
                           id=[1, 2, 3], sigma=[3.1] * 3)
     psf = gaussian_psf(3.1)
-    data = make_model_image((31, 31), psf, stars)
+    data = draw_stars((31, 31), psf, stars)
     table = PSFPhotometry(psf, (11, 11), aperture_radius=10)(
         data, init_params=stars)
     assert_array_equal(table["x_init"], stars["x_0"])
@@ -534,7 +402,7 @@ def test_pixel_unit_positions_are_accepted():
     assert len(table) == 1
     assert (table["x_init"][0], table["y_init"][0]) == (20.0, 20.0)
 
-    finder = one_source_finder("x", "y", unit=u.pixel)
+    finder = fixed_position_finder("x", "y", units=True)
     table = PSFPhotometry(psf, (5, 5), finder=finder, aperture_radius=4)(
         blank, init_params=None)
     assert len(table) == 1
@@ -548,7 +416,7 @@ def test_centre_fitted_off_image_has_no_cfit():
         [13, -0.2, -1.6, 40, 51.1, 50.9, 12.2, 42.3], flux=1,
         id=np.arange(1, 9), sigma=[3.1] * 8)
     psf = gaussian_psf(3.1)
-    data = make_model_image((51, 51), psf, stars)
+    data = draw_stars((51, 51), psf, stars)
     table = PSFPhotometry(psf, (11, 11), aperture_radius=10)(
         data, init_params=stars)
     # some centre ends outside the image, where cfit cannot be measured
@@ -567,7 +435,7 @@ def test_astropy_model_psf_named_in_every_way():
     gaussian = Gaussian2D(peak, 0.0, 0.0, sigma, sigma)
     namings = [{"x_name": "x_mean", "y_name": "y_mean"}, {},
                {"x_name": "x_mean"}, {"y_name": "y_mean"}]
-    psfs = [make_psf_model(gaussian, normalize=False, **names)
+    psfs = [astropy_model_psf(gaussian, normalize=False, **names)
             for names in namings]
     star = psfs[0].copy()
     true_x, true_y, true_flux = 48, 52, 14.51
@@ -582,22 +450,14 @@ def test_astropy_model_psf_named_in_every_way():
                         (true_x, true_y, true_flux))
 
 
-# names a finder may give its position columns; the last pair is unknown
-FINDER_POSITION_NAMES = [
-    ("x", "y"), ("x_init", "y_init"), ("xcentroid", "ycentroid"),
-    ("x_centroid", "y_centroid"), ("xpos", "ypos"), ("x_peak", "y_peak"),
-    ("xcen", "ycen"), ("x_fit", "y_fit"), ("x_invalid", "y_invalid"),
-]
-
-
 # mirrors photutils 3.0 psf/tests/test_photometry.py::test_finder_column_names
-@pytest.mark.parametrize(("x_name", "y_name"), FINDER_POSITION_NAMES)
+@pytest.mark.parametrize(("x_name", "y_name"), FINDER_POSITION_COLUMNS)
 def test_finder_position_column_names(x_name, y_name):
     psf = gaussian_psf(3.1)
-    data = make_model_image((31, 31), psf,
+    data = draw_stars((31, 31), psf,
                             sources_table([25.0], [25.0], flux=7.0, id=[1]))
     phot = PSFPhotometry(psf, (9, 9), aperture_radius=10,
-                         finder=one_source_finder(x_name, y_name))
+                         finder=fixed_position_finder(x_name, y_name))
     if "invalid" in x_name + y_name:
         with pytest.raises(ValueError, match="must contain columns for x "
                            "and y coordinates"):
@@ -629,127 +489,3 @@ def test_warning_on_large_groups(field):
     table = field_photometry(group_warning_threshold=7)(
         field.data, error=field.error, init_params=start)
     assert len(table) == 10
-
-
-# ---------------------------------------------------------------------------
-# flags (bit values as in photutils: 1 partial box, 2 centre off the image,
-# 16 no covariance, 32 position at a bound, 64 no overlap, 128 fully
-# masked, 256 too few pixels, 512 non-finite position, 1024 non-finite flux)
-
-# mirrors photutils 3.0 psf/tests/test_photometry.py::test_flag2_boundaries
-def test_flags_of_sources_on_and_beyond_the_edges():
-    psf = CircularGaussianPRF(fwhm=3.0)
-    stars = sources_table([-0.4, 20.4, -1.0, 21.0, 5.0, 5.0, 15.0, 15.0],
-                          [10.0, 10.0, 20.0, 20.0, -0.4, 34.4, -1.0, 35.0],
-                          flux=[500] * 8)
-    data = make_model_image((35, 21), psf, stars)
-    flags = PSFPhotometry(psf, (5, 5))(data, init_params=stars)["flags"]
-    assert len(flags) == 8
-    # within half a pixel of the edge: box cut only; a pixel out: also off
-    assert_array_equal(flags[[0, 1, 4, 5]], [1] * 4)
-    assert_array_equal(flags[[2, 3, 6, 7]], [3] * 4)
-
-
-def _fit_one(start, *, shape=(25, 25), fwhm=3.0, mask=None, **options):
-    """Run `PSFPhotometry` (5x5 boxes) on a blank image from ``start``."""
-    phot = PSFPhotometry(CircularGaussianPRF(fwhm=fwhm), (5, 5), **options)
-    return phot(np.zeros(shape), init_params=start, mask=mask)
-
-
-# mirrors photutils 3.0 psf/tests/test_photometry.py::test_flag64_no_overlap
-def test_flag_no_overlap():
-    table = _fit_one(sources_table([100.0], [100.0], flux=[500.0]),
-                     shape=(21, 21))
-    assert len(table) == 1
-    assert has_flag(table["flags"][0], 64)
-    assert table["n_pixels_fit"][0] == 0
-
-
-# mirrors photutils 3.0 psf/tests/test_photometry.py::test_flag128_fully_masked
-def test_flag_fully_masked():
-    table = _fit_one(sources_table([12.0], [12.0], flux=[500.0]),
-                     mask=np.ones((25, 25), dtype=bool))
-    assert len(table) == 1
-    assert table["n_pixels_fit"][0] == 0
-    assert has_flag(table["flags"][0], 128)
-
-
-# mirrors photutils 3.0 psf/tests/test_photometry.py::test_flag256_too_few_pixels
-def test_flag_too_few_pixels():
-    mask = np.ones((25, 25), dtype=bool)
-    mask[12, 12] = False  # one pixel left for three parameters
-    table = _fit_one(sources_table([12.0], [12.0], flux=[500.0]), mask=mask)
-    assert len(table) == 1
-    assert table["n_pixels_fit"][0] == 1
-    assert has_flag(table["flags"][0], 256)
-
-
-class _FitterWithoutCovariance:
-    """A fitter that returns the model as given and reports no covariance."""
-
-    def __init__(self):
-        self.fit_info = {}
-
-    def __call__(self, model, *args, **kwargs):  # noqa: ARG002
-        self.fit_info = {"status": 1}
-        return model
-
-
-# mirrors photutils 3.0 psf/tests/test_photometry.py::test_flag16_missing_covariance
-@psfkit_differs(
-    "photutils takes the parameter errors from the fitter's covariance "
-    "matrix (NaN and flag 16 when the fitter gives none); psfkit computes "
-    "them from its own normal matrix at the fitted values whatever the "
-    "fitter (flag 16 means that matrix is singular), so a fitter without "
-    "a covariance still gets finite errors")
-def test_flag_no_covariance():
-    start = sources_table([10.0, 20.0], [10.0, 20.0], flux=[500.0, 500.0],
-                          group_id=[1, 1])
-    with pytest.warns(AstropyUserWarning, match="'maxiters' will be ignored "
-                      "because it is not accepted"):
-        phot = PSFPhotometry(CircularGaussianPRF(fwhm=2.5), (5, 5),
-                             fitter=_FitterWithoutCovariance())
-    table = phot(np.zeros((21, 21)), init_params=start)
-    assert len(table) == 2
-    for column in ("x_err", "y_err", "flux_err"):
-        assert np.isnan(table[column]).all()
-    assert has_flag(table["flags"][0], 16)
-
-
-# mirrors photutils 3.0 psf/tests/test_photometry.py::test_flag32_parameter_at_bounds
-def test_flag_position_at_bound():
-    phot = PSFPhotometry(CircularGaussianPRF(fwhm=2.5), (5, 5), xy_bounds=0.1)
-    data = np.zeros((21, 21))
-    data[11, 11] = 1000.0  # pulls the centre past the 0.1 px bound
-    table = phot(data, init_params=sources_table([10.0], [10.0], flux=[500.0]))
-    assert len(table) == 1
-    assert has_flag(table["flags"][0], 32)
-
-
-def _starts(x, y, flux):
-    return QTable({"x_init": x, "y_init": y, "flux_init": flux})
-
-
-# mirrors photutils 3.0 psf/tests/test_photometry.py::test_flag512_non_finite_position
-def test_flag_non_finite_position():
-    table = _fit_one(_starts([12.0, np.nan, 12.0], [12.0, 12.0, np.inf],
-                             [500.0] * 3), aperture_radius=3)
-    assert len(table) == 3
-    first = table[0]
-    assert np.isfinite(first["x_fit"]) and np.isfinite(first["y_fit"])
-    assert not has_flag(first["flags"], 512)
-    for index, axis in ((1, "x_fit"), (2, "y_fit")):
-        assert not np.isfinite(table[axis][index])
-        assert has_flag(table["flags"][index], 512)
-
-
-# mirrors photutils 3.0 psf/tests/test_photometry.py::test_flag1024_non_finite_flux
-def test_flag_non_finite_flux():
-    table = _fit_one(_starts([12.0] * 3, [12.0] * 3, [500.0, np.nan, np.inf]),
-                     aperture_radius=3)
-    assert len(table) == 3
-    assert np.isfinite(table["flux_fit"][0])
-    assert not has_flag(table["flags"][0], 1024)
-    for index in (1, 2):
-        assert not np.isfinite(table["flux_fit"][index])
-        assert has_flag(table["flags"][index], 1024)
