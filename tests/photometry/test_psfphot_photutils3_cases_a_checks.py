@@ -62,8 +62,10 @@ def _with_nan():
     return data
 
 
-def _group_table(group_id):
-    return Table({"x": [1, 2], "y": [1, 2], "group_id": group_id})
+def _grouped_run(group_id):
+    # with an aperture radius, so that only group_id can be at fault
+    start = Table({"x": [1, 2], "y": [1, 2], "group_id": group_id})
+    return lambda: _call({"aperture_radius": 5}, _ones(), init_params=start)
 
 
 _NEAR_CORNER = Table({"x_init": [1, 2], "y_init": [1, 2]})
@@ -125,18 +127,14 @@ BAD_INPUTS = [
      lambda: _call({"aperture_radius": 3}, _with_nan(), mask=_LONE_MASK,
                    init_params=_NEAR_CORNER),
      AstropyUserWarning, "Input data contains unmasked non-finite values"),
-    ("group_id float",
-     lambda: _call({}, _ones(), init_params=_group_table([1.1, 2.0])),
-     TypeError, "group_id must be an integer array"),
-    ("group_id NaN",
-     lambda: _call({}, _ones(), init_params=_group_table([1, np.nan])),
-     ValueError, "group_id must be finite"),
-    ("group_id zero",
-     lambda: _call({}, _ones(), init_params=_group_table([0, 1])),
-     ValueError, "group_id must contain only positive"),
-    ("group_id negative",
-     lambda: _call({}, _ones(), init_params=_group_table([-1, 1])),
-     ValueError, "group_id must contain only positive"),
+    *[(f"group_id {label}", _grouped_run(group_id), error, message)
+      for label, group_id, error, message in [
+          ("float", [1.1, 2.0], TypeError,
+           "group_id must be an integer array"),
+          ("NaN", [1, np.nan], ValueError, "group_id must be finite"),
+          ("zero", [0, 1], ValueError, "group_id must contain only positive"),
+          ("negative", [-1, 1], ValueError,
+           "group_id must contain only positive")]],
 ]
 
 
