@@ -92,8 +92,9 @@ def field_photometry(psf=None, *, threshold=6.0, unit=None, **options):
     aperture of radius 4 for the first fluxes and a DAO finder with FWHM 2
     at ``threshold`` (in ``unit`` when the data carry one).
     """
-    level = threshold if unit is None else threshold * unit
-    options.setdefault("finder", DAOStarFinder(level, 2.0))
+    if "finder" not in options:
+        level = threshold if unit is None else threshold * unit
+        options["finder"] = DAOStarFinder(level, 2.0)
     options.setdefault("aperture_radius", 4)
     return PSFPhotometry(gaussian_psf() if psf is None else psf, (5, 5),
                          **options)
