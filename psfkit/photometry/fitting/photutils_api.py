@@ -318,10 +318,13 @@ class PSFPhotometry:
             raise ValueError(msg)
         r = float(self.aperture_radius)
         x, y = init["x"], init["y"]
-        area = aperture_flux(np.ones(image.shape), prep.valid, x, y, r)
-        lb = init["local_bkg"]
-        return (aperture_flux(image, prep.valid, x, y, r)
-                - np.where(np.isfinite(lb), lb, 0.0) * area)
+        flux = aperture_flux(image, prep.valid, x, y, r)
+        lb = np.where(np.isfinite(init["local_bkg"]), init["local_bkg"], 0.0)
+        if np.any(lb):
+            # the background under the aperture: its (unmasked) area
+            flux -= lb * aperture_flux(np.ones(image.shape), prep.valid, x,
+                                       y, r)
+        return flux
 
     # ------------------------------------------------------------ fitting
     def _fit(self, image, prep, init_params):
