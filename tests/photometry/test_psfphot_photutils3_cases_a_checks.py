@@ -41,11 +41,13 @@ def _starts(x, y, flux, *, names=("x_0", "y_0", "flux"), **more):
 # ---------------------------------------------------------------------------
 # argument checks (test_photometry.py, first part)
 
+#: the PSF of the argument checks (photutils builds them all on one model)
+_UNIT_PSF = CircularGaussianPRF(fwhm=1.0)
+
+
 def _call(options, data, **call):
-    """Build `PSFPhotometry` with ``options`` and run it on ``data``."""
-    psf = options.pop("psf", CircularGaussianPRF(fwhm=1.0))
-    shape = options.pop("fit_shape", (3, 3))
-    return PSFPhotometry(psf, shape, **options)(data, **call)
+    """Run `PSFPhotometry` (3x3 fit boxes, ``options``) on ``data``."""
+    return PSFPhotometry(_UNIT_PSF, (3, 3), **options)(data, **call)
 
 
 def _build(psf, shape, **options):
@@ -71,7 +73,6 @@ def _grouped_run(group_id):
 _NEAR_CORNER = Table({"x_init": [1, 2], "y_init": [1, 2]})
 _LONE_MASK = np.zeros((11, 11), dtype=bool)
 _LONE_MASK[7, 7] = True
-_UNIT_PSF = CircularGaussianPRF(fwhm=1.0)
 
 #: (what is wrong, action, expected exception or warning, message regex)
 BAD_INPUTS = [
