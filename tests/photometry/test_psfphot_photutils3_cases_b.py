@@ -270,7 +270,9 @@ def test_groups_from_starting_values(field):
     first = dao_photometry(grouper=SourceGrouper(min_separation=20))(
         data, error=error)
 
-    # every star in group 1: the given group_id wins over the grouper
+    # every star in group 1: the given group_id wins over the grouper, and
+    # holds without one (photutils re-checks its first table here where it
+    # means the second; both are checked)
     start = QTable({"id": first["id"], "x": first["x_init"],
                     "y": first["y_init"], "flux": first["flux_init"]})
     start["group_id"] = 1
