@@ -374,8 +374,7 @@ class BiweightLocationBackground(_BackgroundEstimator):
         self.M = M
 
     def _statistic(self, values, axis):
-        return biweight_location(values, c=self.c, M=self.M, axis=axis,
-                                 ignore_nan=True)
+        return _over_rows(biweight_location, values, axis, c=self.c, M=self.M)
 
 
 class StdBackgroundRMS(_RMSEstimator):
@@ -438,5 +437,22 @@ class BiweightScaleBackgroundRMS(_RMSEstimator):
         self.M = M
 
     def _statistic(self, values, axis):
-        return biweight_scale(values, c=self.c, M=self.M, axis=axis,
-                              ignore_nan=True)
+        return _over_rows(biweight_scale, values, axis, c=self.c, M=self.M)
+
+
+def _over_rows(func, values, axis, *, c, M):  # noqa: N803
+    """
+    Call an astropy biweight function on the rows of a 2-D view of ``values``.
+
+    astropy before 6.0 squeezes every length-1 axis of ``M`` (not only the
+    reduced ones), so for example a ``(5, 1, 10)`` input reduced over its
+    last axis gave a ``(5, 5)`` result.  Moving the reduced axes to the end
+    and reducing ``(n_rows, n_values)`` avoids that on every version.
+    """
+    if axis is None or (M is not None and np.ndim(M) > 0):
+        return func(values, c=c, M=M, axis=axis, ignore_nan=True)
+    axes = tuple(sorted({int(a) % values.ndim for a in np.atleast_1d(axis)}))
+    moved = np.moveaxis(values, axes, tuple(range(-len(axes), 0)))
+    kept = moved.shape[:moved.ndim - len(axes)]
+    rows = moved.reshape(int(np.prod(kept, dtype=int)), -1)
+    return np.reshape(func(rows, c=c, M=M, axis=1, ignore_nan=True), kept)
