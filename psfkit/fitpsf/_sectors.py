@@ -97,7 +97,12 @@ def radius_edges(fitter, rmax):
     n = check_integer("sector_radius_n", getattr(fitter, "sector_radius_n", 10),
                       minimum=1)
     outer = max(rmax, inner) * (1 + 1e-9) + 1e-9
-    return np.logspace(np.log10(inner), np.log10(outer), n + 1)
+    edges = np.logspace(np.log10(inner), np.log10(outer), n + 1)
+    # 10 ** log10(inner) is inner or the next float up depending on the
+    # NumPy version, which moved pixels at exactly r = inner (common: 5 on
+    # an integer grid) between the centre region and the first annulus
+    edges[0], edges[-1] = inner, outer
+    return edges
 
 
 def _inner_radius_pixels(value):

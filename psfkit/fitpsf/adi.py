@@ -346,7 +346,7 @@ def adi_subtract(cube, parangs, fitter_class, *, n_delta, fwhm,
     >>> res
     ADIResult(
         image=<float64 array (41, 41), 16 masked>,
-        residuals=<float64 array (10, 41, 41), 2570 masked>,
+        residuals=<float64 array (10, 41, 41), 2716 masked>,
         n_frames=10,
     )
     """
