@@ -70,6 +70,10 @@ def evaluate(setup, cols, rows, theta, *, jacobian=True):
     """
     model = setup.model
     with np.errstate(all="ignore"):
+        if (getattr(model, "grid_separable", False)
+                and hasattr(model, "_grid_free")):
+            return model._grid_free(cols[:, None, :], rows[:, None, :], theta,
+                                    setup.free if jacobian else None)
         if getattr(model, "grid_separable", False):
             out = model.evaluate_grid(cols[:, None, :], rows[:, None, :], theta,
                                       jacobian=jacobian)
