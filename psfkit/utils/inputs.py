@@ -306,7 +306,7 @@ def coerce_data(data, *, name="data", ndim=2, mask=None, error=None,
     masks = []
     if isinstance(data, NDData):
         if data.mask is not None:
-            masks.append(np.asarray(data.mask, dtype=bool))
+            masks.append((np.asarray(data.mask, dtype=bool), f"{name}.mask"))
             user_mask = True
         if error is None and data.uncertainty is not None:
             error = uncertainty_to_error(data.uncertainty,
@@ -321,7 +321,7 @@ def coerce_data(data, *, name="data", ndim=2, mask=None, error=None,
         data = data.value
     if isinstance(data, np.ma.MaskedArray):
         if data.mask is not np.ma.nomask:
-            masks.append(np.ma.getmaskarray(data))
+            masks.append((np.ma.getmaskarray(data), f"{name}.mask"))
             user_mask = True
         data = data.data
     if data is None:
@@ -341,15 +341,15 @@ def coerce_data(data, *, name="data", ndim=2, mask=None, error=None,
         arr = np.array(arr, order="C", copy=True)
 
     if mask is not None:
-        mask = np.asarray(mask)
-        if mask.shape != arr.shape:
-            msg = (f"mask must have the same shape as {name} {arr.shape}, "
-                   f"got {mask.shape}")
-            raise ValueError(msg)
-        masks.append(mask.astype(bool))
+        masks.append((np.asarray(mask), "mask"))
     given = np.zeros(arr.shape, dtype=bool)
-    for m in masks:
-        given |= m
+    for m, label in masks:
+        # a scalar mask (NDData allows True/False) covers every value
+        if m.ndim and m.shape != arr.shape:
+            msg = (f"{label} must have the same shape as {name} {arr.shape}, "
+                   f"got {m.shape}")
+            raise ValueError(msg)
+        given |= m.astype(bool)
 
     nonfinite = ~np.isfinite(arr)
     full = given | nonfinite

@@ -13,8 +13,8 @@ from psfkit.photometry import (
     IntegratedGaussianPRF,
     IterativelySubtractedPSFPhotometry,
     PSFFlags,
-    psf_photometry,
 )
+from psfkit.photometry.fitting import iterative
 from psfkit.utils import NoDetectionsWarning, PsfkitWarning
 
 SHAPE = (40, 40)
@@ -198,7 +198,7 @@ def test_no_detections_gives_empty_table_with_all_columns():
 
 
 def test_niters_none_stops_at_cap_with_warning(monkeypatch):
-    monkeypatch.setattr(psf_photometry, "MAX_ITERATIONS", 4)
+    monkeypatch.setattr(iterative, "MAX_ITERATIONS", 4)
     calls = []
 
     def restless_finder(data):

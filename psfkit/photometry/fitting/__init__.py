@@ -1,8 +1,10 @@
 """
 PSF photometry: fitting the PSF model to every source of an image.
 
-- ``psf_photometry``: the Basic, IterativelySubtracted and DAOPhot classes,
-  thin sequencers of the stages in ``_pipeline``;
+- ``basic`` (`BasicPSFPhotometry`) and ``iterative``
+  (`IterativelySubtractedPSFPhotometry`, `DAOPhotPSFPhotometry`), gathered
+  in ``psf_photometry``: thin sequencers of the stages in ``_pipeline``,
+  with their options checked by ``_settings``;
 - ``fitters``: `SparseLMFitter` (the default) and `BatchedLMFitter`;
 - ``results``: `PSFPhotometryResult`;
 - ``_engine``: the one entry point of the fitting engine, ``fit_image``

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import inspect
 import warnings
 
-from astropy.table import QTable
+from astropy.table import MaskedColumn, QTable, vstack
 import astropy.units as u
 import numpy as np
 from scipy.spatial import cKDTree
@@ -60,6 +60,7 @@ class Sources:
     box_xy: np.ndarray  # (n, 2) centre of each fit box
     settled: object = None  # bool (n,) or None
     prior: object = None  # SourceFits of the settled sources, or None
+    extra: object = None  # QTable of columns copied to the output, or None
 
 
 @dataclass(frozen=True)
@@ -98,14 +99,18 @@ def prepare(image, mask, error, bkg_estimator):
     arr = coerce_data(image, name="image", mask=mask, error=error,
                       allow_all_masked=True)
     valid = ~arr.mask
+    if arr.error is not None and np.any(arr.error[valid] <= 0):
+        msg = "error must be positive on every unmasked pixel"
+        raise ValueError(msg)
+    bkg = estimate_background(bkg_estimator, arr, valid)
+    if np.ndim(bkg):
+        # pixels where the background map is undefined (a mesh with too few
+        # sky pixels) cannot be fitted: they are left out like masked ones
+        valid = valid & np.isfinite(bkg)
     if arr.error is not None:
-        if np.any(arr.error[valid] <= 0):
-            msg = "error must be positive on every unmasked pixel"
-            raise ValueError(msg)
         weight = np.where(valid, 1.0 / np.where(valid, arr.error, 1.0), 0.0)
     else:
         weight = valid.astype(float)
-    bkg = estimate_background(bkg_estimator, arr, valid)
     data = np.where(valid, arr.data - bkg, 0.0)
     return Prepared(data=data, raw=arr.data, valid=valid, weight=weight,
                     has_error=arr.error is not None, background=bkg,
@@ -207,11 +212,16 @@ def model_subshape(psf_model, fitshape):
     return (max(shape[0], 2 * half_y + 1), max(shape[1], 2 * half_x + 1))
 
 
-def build_table(prep, setup, stage, *, iterative):
-    """The output table of a run (all columns, also when empty)."""
+def build_table(prep, setup, stage, *, iterative, extra_cols=()):
+    """
+    The output table of a run (all columns, also when empty).
+
+    ``extra_cols`` are columns of the finder's (or the initial guesses')
+    table copied to the output, before ``flags``.
+    """
     names = setup.param_names
-    model = setup.model
-    extras = [n for n in extra_names(setup) if not model.fixed[n]]
+    extras = [n for n in extra_names(setup) if not setup.model.fixed[n]]
+    free = {names[i] for i in setup.free}
     if stage is None:
         npar = len(names)
         ids = np.zeros(0, dtype=np.int64)
@@ -248,7 +258,9 @@ def build_table(prep, setup, stage, *, iterative):
         table[f"{plain.get(name, name)}_fit"] = col(
             theta[:, names.index(name)], name)
     for name in (*CORE_PARAMS, *extras):
-        table[f"{name}_unc"] = col(unc[:, names.index(name)], name)
+        # fixed parameters have no uncertainty, hence no column
+        if name in free:
+            table[f"{name}_unc"] = col(unc[:, names.index(name)], name)
     table["npix_fit"] = np.asarray(npix, dtype=np.int64)
     table["npix_masked"] = np.asarray(masked, dtype=np.int64)
     table["qfit"] = np.asarray(qfit, dtype=float)
@@ -258,8 +270,45 @@ def build_table(prep, setup, stage, *, iterative):
         with np.errstate(invalid="ignore", divide="ignore"):
             dof = np.asarray(npix, dtype=float) - nfree
             table["reduced_chi2"] = np.where(dof > 0, chi2 / dof, np.nan)
+    copied = None if stage is None else stage.sources.extra
+    for name in extra_cols:
+        if copied is not None and name in copied.colnames:
+            table[name] = copied[name]
+        else:
+            table[name] = MaskedColumn(np.zeros(len(table)),
+                                       mask=np.ones(len(table), bool))
     table["flags"] = np.asarray(flags, dtype=np.int64)
     return table
+
+
+def copied_columns(table, names):
+    """
+    The columns ``names`` of a finder's or user's table, to be copied to
+    the output (a column the table lacks is fully masked); `None` when no
+    column is asked for.
+    """
+    if not names:
+        return None
+    out = QTable()
+    for name in names:
+        if table is not None and name in table.colnames:
+            out[name] = table[name]
+        else:
+            n = 0 if table is None else len(table)
+            out[name] = MaskedColumn(np.zeros(n), mask=np.ones(n, bool))
+    return out
+
+
+def take_columns(extra, keep):
+    """The rows ``keep`` of copied columns (`None` stays `None`)."""
+    return None if extra is None else extra[keep]
+
+
+def concat_columns(a, b):
+    """Copied columns of two sets of sources, one after the other."""
+    if a is None or b is None:
+        return a if b is None else b
+    return vstack([a, b], join_type="outer", metadata_conflicts="silent")
 
 
 def kept_sources(stage, keep, *, changed_xy=None, reach=None):
@@ -282,7 +331,8 @@ def kept_sources(stage, keep, *, changed_xy=None, reach=None):
     return Sources(ids=src.ids[keep], theta0=src.theta0[keep],
                    start=start[keep], group_id=None,
                    iteration=src.iteration[keep], box_xy=src.box_xy[keep],
-                   settled=settled, prior=prior)
+                   settled=settled, prior=prior,
+                   extra=take_columns(src.extra, keep))
 
 
 def unchanged_neighbourhood(box_xy, changed_xy, reach):
@@ -340,7 +390,8 @@ def merge_stages(stage, new, keep, *, reach=None):
                    group_id=None,
                    iteration=np.concatenate([old.iteration, new.iteration]),
                    box_xy=np.concatenate([old.box_xy, new.box_xy]),
-                   settled=settled, prior=prior)
+                   settled=settled, prior=prior,
+                   extra=concat_columns(old.extra, new.extra))
 
 
 def _empty_like(fits, n):
@@ -390,7 +441,8 @@ def stack_stages(old, new):
                   start=cat(old.sources.start, new.sources.start),
                   group_id=None,
                   iteration=cat(old.sources.iteration, new.sources.iteration),
-                  box_xy=cat(old.sources.box_xy, new.sources.box_xy))
+                  box_xy=cat(old.sources.box_xy, new.sources.box_xy),
+                  extra=concat_columns(old.sources.extra, new.sources.extra))
     a, b = old.fits, new.fits
     sizes = dict(a.group_sizes)
     for k, v in b.group_sizes.items():

@@ -1,0 +1,154 @@
+"""
+Validated settings of the photometry classes.
+
+Every option of the photometry classes is checked when it is set, in the
+constructor or later as an attribute (``phot.fitshape = 8`` raises at once,
+naming ``fitshape``, rather than deep inside the next run).  `Checked` is the
+descriptor doing this; the functions below are its checks, each taking the
+option's name and value and returning the value as stored.
+"""
+
+import numpy as np
+
+from ...utils import as_pair, check_in, check_integer, check_positive
+from ._pipeline import CORE_PARAMS
+from .fitters import BatchedLMFitter, SparseLMFitter
+
+__all__ = []
+
+
+class Checked:
+    """
+    An attribute whose value passes ``check(name, value)`` when it is set.
+
+    The checked value is stored in the instance's ``__dict__`` under the
+    attribute's name with a leading underscore, so instances pickle as
+    plain objects.
+    """
+
+    def __init__(self, check):
+        self.check = check
+
+    def __set_name__(self, owner, name):
+        self.name = name
+        self.private = f"_{name}"
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        try:
+            return obj.__dict__[self.private]
+        except KeyError:
+            msg = f"{type(obj).__name__} has no {self.name} set"
+            raise AttributeError(msg) from None
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.private] = self.check(self.name, value)
+
+
+def odd_shape(name, value):
+    """An odd ``(ny, nx)`` box shape from an int or a pair."""
+    return as_pair(name, value, check_odd=True)
+
+
+def optional_odd_shape(name, value):
+    """`odd_shape` or `None`."""
+    return None if value is None else odd_shape(name, value)
+
+
+def optional_positive(name, value):
+    """A positive finite float or `None`."""
+    return check_positive(name, value, allow_none=True)
+
+
+def optional_callable(name, value):
+    """A callable or `None`."""
+    if value is not None and not callable(value):
+        msg = f"{name} must be callable or None, got {value!r}"
+        raise TypeError(msg)
+    return value
+
+
+def required_callable(name, value):
+    """A callable (the iterative classes need their finder)."""
+    if value is None:
+        msg = f"{name} is required for iterative photometry: give a callable"
+        raise ValueError(msg)
+    return optional_callable(name, value)
+
+
+def flag(name, value):
+    """A bool (numpy bools accepted)."""
+    if not isinstance(value, bool | np.bool_):
+        msg = f"{name} must be True or False, got {value!r}"
+        raise TypeError(msg)
+    return bool(value)
+
+
+def psf_model(name, value):
+    """A model with ``x_0``, ``y_0`` and ``flux`` parameters."""
+    missing = [p for p in CORE_PARAMS
+               if p not in getattr(value, "param_names", ())]
+    if missing:
+        msg = (f"{name} must have parameters x_0, y_0 and flux; "
+               f"missing {missing}")
+        raise ValueError(msg)
+    return value
+
+
+def fitter(name, value):
+    """`SparseLMFitter` (for `None`), `BatchedLMFitter` or an astropy fitter."""
+    if value is None:
+        return SparseLMFitter()
+    if not (isinstance(value, SparseLMFitter | BatchedLMFitter)
+            or callable(value)):
+        msg = (f"{name} must be None, a SparseLMFitter, a BatchedLMFitter "
+               f"or an astropy fitter instance, got {value!r}")
+        raise TypeError(msg)
+    return value
+
+
+def niters(name, value):
+    """A number of passes (at least 1), or `None` for "until done"."""
+    return check_integer(name, value, minimum=1, allow_none=True)
+
+
+def mode(name, value):
+    """The refit mode of the iterative classes."""
+    return check_in(name, value, ("all", "new"))
+
+
+def column_names(name, value):
+    """A tuple of column names (a single string is one name)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = (value,)
+    try:
+        names = tuple(value)
+    except TypeError:
+        msg = f"{name} must be a list of column names, got {value!r}"
+        raise TypeError(msg) from None
+    bad = [v for v in names if not isinstance(v, str)]
+    if bad:
+        msg = f"{name} must hold column names (str), got {bad!r}"
+        raise TypeError(msg)
+    return names
+
+
+def model_fwhm(model):
+    """
+    The model's FWHM as a float, or `None` when it has none.
+
+    ``fwhm`` may be a property, a plain number or an astropy
+    `~astropy.modeling.Parameter` (as in photutils' models).
+    """
+    fwhm = getattr(model, "fwhm", None)
+    fwhm = getattr(fwhm, "value", fwhm)
+    try:
+        fwhm = float(np.squeeze(fwhm))
+    except (TypeError, ValueError):
+        return None
+    if not np.isfinite(fwhm) or fwhm <= 0:
+        return None
+    return fwhm
