@@ -124,7 +124,6 @@ class AllStarProblem:
         self.jw = self._jw_flat[:-1].reshape(n, m, self.nf)
         self.jw[...] = jac * geom.weight[:, :, None]
         self.resid = self.data_flat - self._accumulate(self.values)
-        self.pair_up(np.ones(len(theta), dtype=bool))
 
     def pair_up(self, active, *, split=True):
         """
@@ -526,6 +525,27 @@ def run(problem, todo, *, maxiters, tol, progress=None):
         active = (again | ~converged) & (niter < maxiters)
     return converged, niter
     return converged, niter
+
+
+def whole_clusters(problem, seed):
+    """
+    The stars of the (uncut) clusters that hold a star of ``seed``.
+
+    Returns
+    -------
+    members : ndarray of bool, shape (n,)
+    label : ndarray of int, shape (n,)
+        The cluster of every star.
+    """
+    setup, geom = problem.setup, problem.geom
+    pairs, _, _ = coupled_pairs(
+        problem.theta[:, setup.x_col], problem.theta[:, setup.y_col],
+        geom.cx, geom.cy, problem.table, geom.model_shape,
+        problem.min_coupling)
+    label, sizes = clusters(len(problem.theta), pairs)
+    hit = np.zeros(len(sizes), dtype=bool)
+    hit[label[seed]] = True
+    return hit[label], label
 
 
 def _neighbours(problem, stars):
