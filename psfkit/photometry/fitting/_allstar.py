@@ -41,6 +41,7 @@ blended stars get the larger errors that their correlation implies.
 """
 
 import numpy as np
+from scipy import sparse
 from scipy.spatial import cKDTree
 
 from ..._numerics.lm import levenberg_marquardt
@@ -235,9 +236,9 @@ class AllStarProblem:
         # pixel falls among them (residual updates touch only those)
         flat = self.geom.flat[self.stars]
         inside = flat >= 0
-        self._box_pix, inv = np.unique(flat[inside], return_inverse=True)
+        self._box_pix, inv = _compact(flat[inside], self.data_flat.size)
         self._box_inv = np.full(flat.shape, -1)
-        self._box_inv[inside] = inv.ravel()
+        self._box_inv[inside] = inv
         # each working star's support pixels among the working entries
         wmap = np.cumsum(entry) - 1
         own = self.entry_of[self.stars]
@@ -548,14 +549,42 @@ def whole_clusters(problem, seed):
     return hit[label], label
 
 
+def _compact(values, size):
+    """
+    ``np.unique(values, return_inverse=True)`` for integers in ``[0,
+    size)``: through a lookup table when they are many (no sort).
+    """
+    if 8 * values.size < size:
+        unique, inverse = np.unique(values, return_inverse=True)
+        return unique, inverse.ravel()
+    seen = np.zeros(size, dtype=bool)
+    seen[values] = True
+    unique = np.flatnonzero(seen)
+    lookup = np.empty(size, dtype=np.int64)
+    lookup[unique] = np.arange(len(unique))
+    return unique, lookup[values]
+
+
+def _overlaps(problem):
+    """The stars whose model boxes overlap, as a sparse matrix (cached)."""
+    if getattr(problem, "_overlap_matrix", None) is None:
+        geom = problem.geom
+        my, mx = geom.model_shape
+        n = len(geom.cx)
+        xy = np.column_stack([geom.cx / mx, geom.cy / my])
+        pairs = (cKDTree(xy).query_pairs(1.0 - 1e-9, p=np.inf,
+                                         output_type="ndarray")
+                 if n > 1 else np.zeros((0, 2), dtype=np.int64))
+        i, j = pairs[:, 0], pairs[:, 1]
+        problem._overlap_matrix = sparse.csr_matrix(
+            (np.ones(2 * len(pairs)), (np.r_[i, j], np.r_[j, i])),
+            shape=(n, n))
+    return problem._overlap_matrix
+
+
 def _neighbours(problem, stars):
     """``stars`` and the stars whose model boxes overlap theirs."""
-    geom = problem.geom
-    my, mx = geom.model_shape
-    xy = np.column_stack([geom.cx / mx, geom.cy / my])
-    near = cKDTree(xy[stars]).query_ball_point(xy, r=1.0 - 1e-9, p=np.inf,
-                                                return_length=True)
-    return stars | (near > 0)
+    return stars | (_overlaps(problem) @ stars.astype(float) > 0)
 
 
 def _off_minimum(problem, candidates, tol):
