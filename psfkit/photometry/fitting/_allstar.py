@@ -118,12 +118,14 @@ class AllStarProblem:
         self.maps = offset_maps(geom.model_shape)
         self.data_flat = np.asarray(data, dtype=float).ravel()
         self.values, jac = evaluate(setup, geom.cols, geom.rows, theta)
-        # the weighted derivatives, flattened with a last row of zeros that
-        # stands for pixels outside a box (see _pair_plan)
+        # the weighted derivatives, one parameter after the other (each a
+        # contiguous image of all the boxes, for fast products over the
+        # pixels), flattened with a last column of zeros that stands for
+        # pixels outside a box (see _pair_plan)
         n, m = geom.flat.shape
-        self._jw_flat = np.zeros((n * m + 1, self.nf))
-        self.jw = self._jw_flat[:-1].reshape(n, m, self.nf)
-        self.jw[...] = jac * geom.weight[:, :, None]
+        self._jwt_flat = np.zeros((self.nf, n * m + 1))
+        self.jwt = self._jwt_flat[:, :-1].reshape(self.nf, n, m)
+        self.jwt[...] = np.moveaxis(jac, -1, 0) * geom.weight[None]
         self.resid = self.data_flat - self._accumulate(self.values)
 
     def pair_up(self, active, *, split=True):
@@ -319,30 +321,32 @@ class AllStarProblem:
         """Blocks of the working pairs ``sel`` from the current derivatives."""
         nf = self.nf
         out = np.empty((len(sel), nf, nf))
-        flat = self._jw_flat
+        flat = self._jwt_flat
         m = self.geom.box_size
         step = max(1, 1_000_000 // max(m * nf, 1))
         for s in range(0, len(sel), step):
             part = sel[s:s + step]
             # the second star's weighted derivatives on the first one's box
-            other = np.take(flat, self._pair_src[part], axis=0)
-            out[s:s + step] = (np.swapaxes(self.jw[self._pair_i[part]], 1, 2)
-                               @ other)
+            other = np.take(flat, self._pair_src[part], axis=1)
+            out[s:s + step] = _products(self.jwt[:, self._pair_i[part]],
+                                        other)
         return out
 
-    def gradient(self, stars):
+    def gradient(self, stars, jwt=None):
         """Gradients ``J^T W r`` of ``stars`` from the residual image."""
         flat = self.geom.flat[stars]
         rw = np.where(flat >= 0, self.resid[np.maximum(flat, 0)], 0.0)
         rw *= self.geom.weight[stars]
-        return (rw[:, None, :] @ self.jw[stars])[:, 0, :]
+        if jwt is None:
+            jwt = self.jwt[:, stars]
+        return np.einsum("fnm,nm->nf", jwt, rw)
 
     # ------------------------------------------------- the loop interface
     def normal(self):
         stars = self.stars
-        jw = self.jw[stars]
-        grad = self.gradient(stars)
-        diag = np.swapaxes(jw, 1, 2) @ jw
+        jwt = self.jwt[:, stars]
+        grad = self.gradient(stars, jwt)
+        diag = _products(jwt, jwt, symmetric=True)
         blocks = self.pair_blocks()
         # unknowns on a bound and pushed against it are held out
         u = self.theta[stars][:, self.free]
@@ -443,7 +447,9 @@ class AllStarProblem:
             minlength=len(self._box_pix))
         self.theta[idx] = theta_t[good]
         self.values[idx] = values_t[good]
-        self.jw[idx] = jac_t[good] * self.geom.weight[idx][:, :, None]
+        jac_t = np.moveaxis(jac_t, -1, 0)
+        self.jwt[:, idx] = ((jac_t if good.all() else jac_t[:, good])
+                            * self.geom.weight[idx][None])
 
     def double_step(self):
         self._step = 2.0 * self._step
@@ -464,6 +470,23 @@ class AllStarProblem:
         if step is not None:
             # the step of the clusters still working is tried next
             self._step = step[np.isin(stars, self.stars, assume_unique=True)]
+
+
+def _products(a, b, *, symmetric=False):
+    """
+    ``out[p, i, j] = sum_m a[i, p, m] b[j, p, m]``: the blocks ``A^T B``
+    of stacked derivatives laid out parameter by parameter (one product
+    per pair of parameters over contiguous pixels: faster than a batched
+    matrix product of small matrices).
+    """
+    nf = a.shape[0]
+    out = np.empty((a.shape[1], nf, b.shape[0]))
+    for i in range(nf):
+        for j in range(i if symmetric else 0, b.shape[0]):
+            out[:, i, j] = np.einsum("pm,pm->p", a[i], b[j])
+            if symmetric:
+                out[:, j, i] = out[:, i, j]
+    return out
 
 
 def run(problem, todo, *, maxiters, tol, progress=None):
