@@ -16,14 +16,17 @@ Alard-Lupton functions, spatial order 2, 128-pixel cells).  For each size:
 * the peak memory (tracemalloc, a separate run) over the size of the two
   input images (goal: under 4);
 * HOTPANTS on the same pair in the same run, interleaved with psfkit,
-  when a ``hotpants`` executable is found (on PATH or in ``$HOTPANTS``);
-  otherwise its published times: 0.45 s at 512^2, 7.5 s at 2048^2 and 43 s
+  when a ``hotpants`` executable is found (on PATH or in ``$HOTPANTS``),
+  or built from its public C source (``--hotpants-src DIR`` or
+  ``$HOTPANTS_SRC``: a checkout of https://github.com/acbecker/hotpants)
+  when a C compiler and cfitsio are available; otherwise its published
+  times: 0.45 s at 512^2, 7.5 s at 2048^2 and 43 s
   at 4096^2 (the SFFT authors' CPU measurements), and 5.3 s measured at
   2048^2 on a 2-core machine of this kind (default settings, built from
   its public C source), which is the bar used here.
 
 Run: python benchmarks/bench_diffim.py [--sizes 512 1024 2048 4096]
-                                       [--repeats 3]
+                                       [--repeats 3] [--hotpants-src DIR]
 """
 
 import argparse
@@ -106,8 +109,63 @@ def peak_memory(template, science):
     return peak / (template.data.nbytes + science.data.nbytes)
 
 
-def find_hotpants():
-    return os.environ.get("HOTPANTS") or shutil.which("hotpants")
+#: the C files of the hotpants program (its Makefile's objects)
+HOTPANTS_SOURCES = ("main.c", "vargs.c", "alard.c", "functions.c")
+
+
+def find_cfitsio():
+    """Compiler and linker flags for cfitsio, or None with the reason."""
+    if shutil.which("pkg-config"):
+        proc = subprocess.run(["pkg-config", "--cflags", "--libs", "cfitsio"],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode == 0:
+            return proc.stdout.split(), None
+    for prefix in (os.environ.get("CFITSIO", ""), "/usr/local", "/usr",
+                   "/opt/homebrew", os.environ.get("CONDA_PREFIX", "")):
+        for inc in ("include", "include/cfitsio"):
+            header = os.path.join(prefix, inc, "fitsio.h")
+            if prefix and os.path.exists(header):
+                return [f"-I{os.path.dirname(header)}",
+                        f"-L{os.path.join(prefix, 'lib')}", "-lcfitsio"], None
+    return None, "cfitsio not found (pkg-config cfitsio, $CFITSIO, /usr)"
+
+
+def build_hotpants(source):
+    """Build hotpants from its C source in a temporary folder; the path of
+    the executable, or None with the reason."""
+    missing = [f for f in HOTPANTS_SOURCES
+               if not os.path.exists(os.path.join(source, f))]
+    if missing:
+        return None, f"{source} is not a HOTPANTS checkout (no {missing[0]})"
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        return None, "no C compiler (cc, gcc or $CC)"
+    flags, reason = find_cfitsio()
+    if flags is None:
+        return None, reason
+    exe = os.path.join(tempfile.mkdtemp(prefix="hotpants_"), "hotpants")
+    cmd = ([cc, "-O3", "-funroll-loops", "-std=c99", "-D_GNU_SOURCE", "-o",
+            exe]
+           + [os.path.join(source, f) for f in HOTPANTS_SOURCES]
+           + flags + ["-lm"])
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        return None, f"build failed: {proc.stderr.strip()[-300:]}"
+    return exe, None
+
+
+def find_hotpants(source=None):
+    """The hotpants executable: $HOTPANTS, on PATH, or built from
+    ``source``; None with the reason otherwise."""
+    exe = os.environ.get("HOTPANTS") or shutil.which("hotpants")
+    if exe:
+        return exe, None
+    source = source or os.environ.get("HOTPANTS_SRC")
+    if not source:
+        return None, ("not found (PATH or $HOTPANTS) and no source to build "
+                      "(--hotpants-src or $HOTPANTS_SRC)")
+    exe, reason = build_hotpants(source)
+    return exe, None if exe else f"not built from {source}: {reason}"
 
 
 def write_for_hotpants(folder, template, science):
@@ -190,10 +248,11 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+",
                         default=[512, 1024, 2048, 4096])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--hotpants-src", default=None,
+                        help="a HOTPANTS source checkout to build from")
     args = parser.parse_args()
-    exe = find_hotpants()
-    print("HOTPANTS: " + (exe if exe else
-                          "not found (PATH or $HOTPANTS); published times used"))
+    exe, reason = find_hotpants(args.hotpants_src)
+    print("HOTPANTS: " + (exe if exe else f"{reason}; published times used"))
     # warm-up: imports, FFT plans, thread pools
     ImagePsfMatch().subtract_images(*make_pair(256)[:2])
     rows = {}

@@ -1,12 +1,17 @@
 """ModelPsfMatch on simulated PSF pairs with known target PSFs."""
 
+import warnings
+
 from astropy.nddata import NDData, VarianceUncertainty
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import numpy as np
 import pytest
 from scipy.signal import fftconvolve
 
 from psfkit.diffim import (
     CandidateStatus,
+    IllConditionedKernelWarning,
     KernelChoice,
     KernelSizeWarning,
     ModelPsfMatch,
@@ -385,6 +390,55 @@ def test_even_sized_psf_image_is_rejected():
     w = np.where(res.matched_image.mask, 0.0, out)
     assert (w * rx).sum() / w.sum() == pytest.approx(32.0, abs=1e-3)
     assert (w * ry).sum() / w.sum() == pytest.approx(32.0, abs=1e-3)
+
+
+
+def centred_gaussian(ny, nx, sigma):
+    """A Gaussian on an ``ny x nx`` grid, centred on the grid's middle (a
+    pixel centre for odd sizes, between pixels for even ones)."""
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    return np.exp(-0.5 * ((xx - (nx - 1) / 2) ** 2
+                          + (yy - (ny - 1) / 2) ** 2) / sigma ** 2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(ny=st.integers(3, 31), nx=st.integers(3, 31),
+       which=st.sampled_from(["image_psf", "target_psf", "both"]),
+       dx=st.floats(-0.5, 0.5), dy=st.floats(-0.5, 0.5))
+def test_psf_arrays_of_every_parity(ny, nx, which, dx, dy):
+    """PSF images of every size and parity: an even side is refused,
+    naming the argument and the size; odd sizes never move a star nor
+    change its flux, and a PSF image too small to reach the target is
+    reported, never a silent misfit."""
+    x0, y0 = 31.0 + dx, 32.0 + dy
+    yy, xx = np.mgrid[0:64, 0:64]
+    image = np.exp(-0.5 * ((xx - x0) ** 2 + (yy - y0) ** 2) / 1.2 ** 2)
+    image /= image.sum()
+    source, target = (GaussianPSF(x_fwhm=1.2 * 2.3548, y_fwhm=1.2 * 2.3548),
+                      GaussianPSF(x_fwhm=2.0 * 2.3548, y_fwhm=2.0 * 2.3548))
+    if which in ("image_psf", "both"):
+        source = centred_gaussian(ny, nx, 1.2)
+    if which in ("target_psf", "both"):
+        target = centred_gaussian(ny, nx, 2.0)
+    matcher = ModelPsfMatch()
+    if ny % 2 == 0 or nx % 2 == 0:
+        name = "image_psf" if which != "target_psf" else "target_psf"
+        with pytest.raises(ValueError, match=rf"{name} gives a PSF image of "
+                                             rf"{ny}x{nx} pixels: an even "
+                                             r"size"):
+            matcher.match(image, source, target)
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = matcher.match(image, source, target)
+    kinds = {w.category for w in caught}
+    assert kinds <= {PsfMismatchWarning, IllConditionedKernelWarning}
+    assert (PsfMismatchWarning in kinds) == (res.max_psf_residual
+                                             > matcher.tolerance)
+    out = np.where(res.matched_image.mask, 0.0, res.matched_image.data)
+    assert out.sum() == pytest.approx(1.0, rel=1e-9)
+    assert (out * xx).sum() / out.sum() == pytest.approx(x0, abs=1e-6)
+    assert (out * yy).sum() / out.sum() == pytest.approx(y0, abs=1e-6)
 
 
 def test_result_reprs_are_short(noise_image):

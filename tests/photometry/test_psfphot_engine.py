@@ -177,7 +177,28 @@ def test_group_maker_is_not_needed(crowded_field):
     a = grouped(image, error=error, init_guesses=init)
     b = alone(image, error=error, init_guesses=init)
     assert_allclose(b["flux_fit"], a["flux_fit"], rtol=1e-6)
-    assert len(np.unique(b["group_id"])) == len(b)
+    # the reported groups join stars whose 7x7 fit boxes overlap: checked
+    # against every pair (brute force)
+    c = np.floor(np.c_[init["x_0"], init["y_0"]] + 0.5)
+    overlap = np.all(np.abs(c[:, None] - c[None]) < 7, axis=2)
+    gid = np.asarray(b["group_id"])
+    assert np.all((gid[:, None] == gid[None])[overlap])
+    assert 1 < len(np.unique(gid)) < len(b)
+
+
+def test_no_grouper_joins_overlapping_boxes_for_group_fitters():
+    # two guesses for one star, fitted group by group: the light is shared
+    # and the degenerate pair flagged, not each given the full flux
+    psf = IntegratedGaussianPRF(sigma=2.0)
+    yy, xx = np.mgrid[0:40, 0:40]
+    image = psf.evaluate(xx, yy, 1000.0, 20.0, 20.0, 2.0)
+    init = QTable({"x_0": [20.2, 20.2, 5.0], "y_0": [20.1, 20.1, 33.0]})
+    tab = BasicPSFPhotometry(None, None, psf, (9, 9),
+                             fitter=BatchedLMFitter())(image,
+                                                       init_guesses=init)
+    assert tab["group_id"].tolist() == [1, 1, 2]
+    assert_allclose(tab["flux_fit"][:2].sum(), 1000.0, rtol=1e-6)
+    assert np.all(tab["flags"][:2] & PSFFlags.NO_COVARIANCE)
 
 
 # ------------------------------------------------------------- real data

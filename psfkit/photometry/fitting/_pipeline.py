@@ -15,6 +15,8 @@ import warnings
 from astropy.table import MaskedColumn, QTable, vstack
 import astropy.units as u
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from ...utils import NoDetectionsWarning, coerce_data
@@ -170,12 +172,15 @@ def detect(finder, image, prep):
 
 
 def group_sources(group_maker, setup, sources):
-    """Group ids of the sources (given, from the grouper, or one each)."""
+    """
+    Group ids of the sources: given, from the grouper, or (no grouper)
+    those whose fit boxes overlap together.
+    """
     n = len(sources.ids)
     if sources.group_id is not None:
         return np.asarray(sources.group_id)
     if group_maker is None:
-        return np.arange(1, n + 1)
+        return overlapping_boxes(sources.box_xy, setup.fitshape)
     start = sources.start
     table = QTable({"id": sources.ids, "x_0": start[:, setup.x_col],
                     "y_0": start[:, setup.y_col],
@@ -191,6 +196,33 @@ def group_sources(group_maker, setup, sources):
         pos = np.searchsorted(np.asarray(out["id"])[order], sources.ids)
         gid = gid[order][pos]
     return gid
+
+
+def overlapping_boxes(box_xy, fitshape):
+    """
+    Group ids (1, 2, ... in order of first source) joining sources whose
+    fit boxes share a pixel, directly or through other sources.
+
+    Without this, fitters that fit group by group would fit two guesses
+    for one star (or two blended stars) each on its own, and both would
+    claim all the light.
+    """
+    n = len(box_xy)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    # boxes are centred on pixels; those of shape (ny, nx) overlap when
+    # their centres differ by less than nx and ny pixels
+    centres = np.floor(np.asarray(box_xy, dtype=float) + 0.5)
+    scaled = centres / (np.array(fitshape[::-1], dtype=float) - 0.5)
+    pairs = cKDTree(scaled).query_pairs(1.0, p=np.inf, output_type="ndarray")
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])),
+                       shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    # renumber by first appearance
+    _, first = np.unique(labels, return_index=True)
+    order = np.empty(len(first), dtype=np.int64)
+    order[np.argsort(first)] = np.arange(1, len(first) + 1)
+    return order[labels]
 
 
 def model_subshape(psf_model, fitshape):

@@ -60,7 +60,8 @@ class BasicPSFPhotometry:
         it with a ``group_id`` column (e.g. `~psfkit.photometry.DAOGroup`).
         The default fitter fits every star with all its neighbours anyway
         and only reports the groups; `BatchedLMFitter` and astropy
-        fitters fit each group on its own.  `None`: one group per source.
+        fitters fit each group on its own.  `None`: sources whose fit boxes
+        overlap (directly or through others) form a group.
     bkg_estimator : callable, object or None
         A scalar estimator called on the masked image (e.g.
         `~psfkit.photometry.MMMBackground`); an object with a
