@@ -30,10 +30,8 @@ else:
 REQUIRE_PEERS = os.environ.get("PSFKIT_REQUIRE_PEERS", "") not in ("", "0")
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
+def _fail_missing_peer(report):
+    """Turn a skip for a missing optional package into a failure."""
     if not (REQUIRE_PEERS and report.skipped):
         return
     reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
@@ -41,6 +39,20 @@ def pytest_runtest_makereport(item, call):
         report.outcome = "failed"
         report.longrepr = (f"PSFKIT_REQUIRE_PEERS is set but the test was "
                            f"skipped: {reason}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _fail_missing_peer(outcome.get_result())
+
+
+# a module-level ``pytest.importorskip`` skips the whole module while it is
+# collected, before any test runs
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    _fail_missing_peer(outcome.get_result())
 
 
 def pytest_report_header(config):

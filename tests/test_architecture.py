@@ -175,3 +175,25 @@ def test_no_private_module_of_another_subpackage():
         if private and _part(module) != _part(target):
             bad.append((module, target, line))
     assert not bad, _describe(bad)
+
+
+@pytest.mark.parametrize("package", [
+    "psfkit.photometry", "psfkit.modelsets", "psfkit.diffim", "psfkit.fitpsf",
+    "psfkit.datasets", "psfkit.utils", "psfkit.fitsio", "psfkit.demo",
+    "psfkit.photometry.plotting", "psfkit.modelsets.plotting",
+    "psfkit.diffim.plotting", "psfkit.fitpsf.plotting",
+])
+def test_public_names_are_defined_in_public_modules(package):
+    # a reader finds a public class or function in a module whose name does
+    # not start with "_" (SourceTable and KernelChoice used to live in
+    # private ones)
+    import importlib
+
+    module = importlib.import_module(package)
+    bad = []
+    for name in module.__all__:
+        home = getattr(getattr(module, name), "__module__", None) or ""
+        if home.startswith("psfkit.") and any(
+                part.startswith("_") for part in home.split(".")[1:]):
+            bad.append(f"{package}.{name} is defined in {home}")
+    assert not bad, "\n".join(bad)

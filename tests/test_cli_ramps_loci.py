@@ -84,6 +84,20 @@ def test_ramps_units_and_frame_time(tmp_path, bunit, frame_time, header_key,
     assert_allclose(slope.data.ravel(), expected / scale, rtol=1e-5)
 
 
+def test_ramps_progress_with_verbose(ramp_file, tmp_path, capsys):
+    # off a terminal a command is quiet; -v shows the bar of the chunks
+    pytest.importorskip("tqdm")
+    path, _ = ramp_file
+    out = tmp_path / "slope.fits"
+    assert main(["ramps", str(path), "--read-noise", "5", "--frame-time", "1",
+                 "-o", str(out)]) == 0
+    assert "pixel/s" not in capsys.readouterr().err
+    assert main(["ramps", str(path), "--read-noise", "5", "--frame-time", "1",
+                 "-o", str(out), "--overwrite", "-v"]) == 0
+    err = capsys.readouterr().err
+    assert "fit_ramps: 100%" in err and "480/480" in err
+
+
 def test_ramps_match_the_library_with_a_mask(tmp_path):
     from psfkit.modelsets import fit_ramps
 
@@ -236,6 +250,27 @@ def test_loci_parangs_without_header_line(adi_files):
                  str(folder / "parangs.txt"), "-q", "-o", str(folder / "b.fits")]) == 0
     assert_allclose(fits.getdata(folder / "a.fits"), fits.getdata(folder / "b.fits"),
                     rtol=1e-12, equal_nan=True)
+
+
+def test_parangs_numbered_header_keywords(adi_files, capsys):
+    # the documented form KEY1 .. KEYn (one angle per keyword) gives the
+    # same residual as the list in one keyword
+    folder, cube, angles = adi_files
+    header = fits.Header()
+    for i, angle in enumerate(angles):
+        header[f"PA{i + 1}"] = float(f"{angle:.6f}")
+    fits.PrimaryHDU(cube, header=header).writeto(folder / "numbered.fits")
+    assert main(["loci", str(folder / "numbered.fits"), "--parangs", "PA", "-q",
+                 "-o", str(folder / "n.fits")]) == 0
+    assert main(["loci", str(folder / "adi.fits"), "--parangs", "PARANG", "-q",
+                 "-o", str(folder / "l.fits")]) == 0
+    assert_allclose(fits.getdata(folder / "n.fits"), fits.getdata(folder / "l.fits"),
+                    rtol=1e-12, equal_nan=True)
+    del header["PA10"]
+    fits.PrimaryHDU(cube, header=header).writeto(folder / "short.fits")
+    assert main(["loci", str(folder / "short.fits"), "--parangs", "PA",
+                 "-o", str(folder / "s.fits")]) == 2
+    assert "header has PA1 but not PA1..PA10" in capsys.readouterr().err
 
 
 def test_parangs_file_errors(adi_files, capsys):

@@ -17,7 +17,8 @@ Products: stacked ``@`` (``numpy.matmul``) hands each system to BLAS and
 was measured fastest, or equal to a per-system loop of BLAS calls, for
 every shape the engines use (from 3000 systems of 81 x 3 to a few of
 40000 x 30; NumPy 2, one BLAS thread); ``einsum`` without path
-optimisation was 5 to 15 times slower.
+optimisation was 3 to 15 times slower (``benchmarks/bench_numerics.py``
+measures all three in one run).
 
 Singular systems: matrices are first equilibrated by their diagonal
 (Jacobi scaling), so that tests do not depend on the units of the

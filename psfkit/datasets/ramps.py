@@ -4,13 +4,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..utils import as_pair, check_integer, check_positive, get_rng
+from ..utils import (
+    SummaryReprMixin,
+    as_pair,
+    check_integer,
+    check_positive,
+    get_rng,
+)
 
 __all__ = ["RampTruth", "make_ramp_cube"]
 
 
-@dataclass
-class RampTruth:
+@dataclass(frozen=True, repr=False)
+class RampTruth(SummaryReprMixin):
     """
     The known inputs of a simulated ramp cube.
 

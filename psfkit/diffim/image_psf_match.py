@@ -422,7 +422,7 @@ class ImagePsfMatch:
         t1 = time.perf_counter()
         solution = solve_matching_kernel(cell_set, basis, cfg,
                                          regularization=reg,
-                                         n_threads=n_threads)
+                                         executor=n_threads)
         kernel = solution.kernel
         bar.update(2)
         t2 = time.perf_counter()

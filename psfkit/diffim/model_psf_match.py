@@ -40,7 +40,10 @@ from ..utils import (
     warn,
 )
 from ._images import apply_kernel, grown_mask, load_image, variance_of
-from ._kernel_choice import (
+from .basis import alard_lupton_basis, make_kernel_basis
+from .candidates import KernelCandidate, SpatialCellSet
+from .config import PsfMatchConfig
+from .kernel_choice import (
     STAMP_ENERGY,
     KernelChoice,
     choose_kernel,
@@ -50,9 +53,6 @@ from ._kernel_choice import (
     psf_residual,
     stamp_size_for,
 )
-from .basis import alard_lupton_basis, make_kernel_basis
-from .candidates import KernelCandidate, SpatialCellSet
-from .config import PsfMatchConfig
 from .solve import solve_matching_kernel
 
 __all__ = ["KernelSizeWarning", "PsfMismatchWarning", "ModelPsfMatch",
@@ -430,7 +430,7 @@ class ModelPsfMatch:
         t1 = time.perf_counter()
         solution = solve_matching_kernel(cell_set, basis, solve_cfg,
                                          regularization=reg,
-                                         n_threads=n_threads)
+                                         executor=n_threads)
         kernel = solution.kernel
         t2 = time.perf_counter()
         ksum = kernel.kernel_sum

@@ -27,8 +27,14 @@ import time
 
 import numpy as np
 
-from ..utils import PsfkitError, SummaryReprMixin, single_threaded_blas
-from ..utils.threads import resolve_threads
+from ..utils import (
+    PsfkitError,
+    SummaryReprMixin,
+    executor_threads,
+    renamed_keyword,
+    single_threaded_blas,
+)
+from ..utils.deprecation import NOT_GIVEN
 from ._equations import (
     EquationBuilder,
     residual_statistics,
@@ -182,7 +188,8 @@ def _reference_coefficients(cands, basis, coeffs, fit_background):
 
 
 def fit_single_kernels(candidates, basis, config, *, regularization=None,
-                       basis_key=None, n_threads=1, max_bytes=None):
+                       basis_key=None, executor=1, max_bytes=None,
+                       n_threads=NOT_GIVEN):
     """
     Fit every candidate's own kernel and background; reject poor ones.
 
@@ -208,16 +215,21 @@ def fit_single_kernels(candidates, basis, config, *, regularization=None,
         Penalty matrix of the basis (delta-function basis).
     basis_key : object, optional
         Identifies the basis (default: the identity of ``basis``).
-    n_threads : int, optional
-        Threads for the batched stamp work.
+    executor : int or `~concurrent.futures.ThreadPoolExecutor`, optional
+        Threads for the batched stamp work (default 1; `None`: every
+        core).
     max_bytes : int, optional
         Working memory the batches of all threads may hold at once (by
         default about 8 MB a thread, at least 1 MB a thread).
+    n_threads : int, optional
+        Deprecated alias of ``executor``.
 
     Returns
     -------
     n_processed, n_rejected : int
     """
+    n_threads = executor_threads(renamed_keyword(
+        "n_threads", n_threads, "executor", executor, default=1))
     basis = np.asarray(basis, dtype=float)
     key = id(basis) if basis_key is None else basis_key
     pending = [c for c in candidates
@@ -422,7 +434,7 @@ def _raise_if_none_good(cell_set, n_per_cell, context):
 
 
 def solve_matching_kernel(cell_set, basis, config, *, regularization=None,
-                          n_threads=1):
+                          executor=1, n_threads=NOT_GIVEN):
     """
     Solve for the spatially varying matching kernel of a cell set.
 
@@ -438,8 +450,11 @@ def solve_matching_kernel(cell_set, basis, config, *, regularization=None,
         The configuration.
     regularization : `~numpy.ndarray`, optional
         Penalty matrix of the basis.
+    executor : int or `~concurrent.futures.ThreadPoolExecutor`, optional
+        Threads for the batched stamp work (default 1; `None`: every
+        core).
     n_threads : int, optional
-        Threads for the batched stamp work.
+        Deprecated alias of ``executor``.
 
     Returns
     -------
@@ -452,7 +467,9 @@ def solve_matching_kernel(cell_set, basis, config, *, regularization=None,
     """
     with single_threaded_blas():
         return _solve(cell_set, basis, config, regularization,
-                      resolve_threads(n_threads))
+                      executor_threads(renamed_keyword(
+                          "n_threads", n_threads, "executor", executor,
+                          default=1)))
 
 
 def _solve(cell_set, basis, config, regularization, n_threads):
@@ -467,7 +484,7 @@ def _solve(cell_set, basis, config, regularization, n_threads):
     # the batched stamp work holds at most the size of the two images (as
     # float64): fixed 8 MB buffers would outweigh a small image pair
     ny, nx = cell_set.shape
-    fit = partial(fit_single_kernels, config=config, n_threads=n_threads,
+    fit = partial(fit_single_kernels, config=config, executor=n_threads,
                   max_bytes=2 * 8 * ny * nx)
     for n_iter in range(1, config.max_spatial_iterations + 1):
         t0 = time.perf_counter()

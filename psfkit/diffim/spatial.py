@@ -17,7 +17,15 @@ polynomials, computed with one FFT convolution per spatial term.
 import numpy as np
 
 from .._numerics.linalg import scaled_condition_number, solve
-from ..utils import PsfkitWarning, check_in, check_integer, warn
+from ..utils import (
+    PsfkitWarning,
+    check_in,
+    check_integer,
+    executor_threads,
+    renamed_keyword,
+    warn,
+)
+from ..utils.deprecation import NOT_GIVEN
 from ._imageconv import convolve_strips
 
 __all__ = [
@@ -26,6 +34,12 @@ __all__ = [
     "SpatialKernel",
     "solve_spatial_kernel",
 ]
+
+
+def _threads(executor, n_threads):
+    """Threads for the strip convolutions (``n_threads=`` is deprecated)."""
+    return executor_threads(renamed_keyword("n_threads", n_threads, "executor",
+                                            executor, default=1))
 
 
 class IllConditionedKernelWarning(PsfkitWarning):
@@ -265,7 +279,7 @@ class SpatialKernel:
             return np.zeros(self.shape)
         return self.background_function.evaluate(self.background_coefficients)
 
-    def convolve(self, image, *, n_threads=1):
+    def convolve(self, image, *, executor=1, n_threads=NOT_GIVEN):
         """
         Convolve an image with the spatially varying kernel.
 
@@ -276,8 +290,11 @@ class SpatialKernel:
         ----------
         image : `~numpy.ndarray`
             Image of the fitted shape, without NaNs.
+        executor : int or `~concurrent.futures.ThreadPoolExecutor`, optional
+            Threads over strips of the image (default 1; `None`: every
+            core).
         n_threads : int, optional
-            Threads over strips of the image.
+            Deprecated alias of ``executor``.
 
         Returns
         -------
@@ -286,7 +303,7 @@ class SpatialKernel:
         image = self._check_image(image)
         return convolve_strips(image, self.term_kernels,
                                self.kernel_function.weight(),
-                               n_threads=n_threads)
+                               n_threads=_threads(executor, n_threads))
 
     def squared_sum_coefficients(self, *, n_grid=7):
         """
@@ -304,7 +321,8 @@ class SpatialKernel:
         coeffs = np.linalg.lstsq(phi, sq_sums / centre.sum(), rcond=None)[0]
         return coeffs, centre
 
-    def convolve_variance(self, variance, *, n_grid=7, n_threads=1):
+    def convolve_variance(self, variance, *, n_grid=7, executor=1,
+                          n_threads=NOT_GIVEN):
         """
         Propagate a variance image through the kernel (``var * K**2``).
 
@@ -321,8 +339,11 @@ class SpatialKernel:
             Variance image of the fitted shape.
         n_grid : int, optional
             Grid size used to fit the variation of ``sum(K**2)``.
+        executor : int or `~concurrent.futures.ThreadPoolExecutor`, optional
+            Threads over strips of the image (default 1; `None`: every
+            core).
         n_threads : int, optional
-            Threads over strips of the image.
+            Deprecated alias of ``executor``.
 
         Returns
         -------
@@ -333,7 +354,7 @@ class SpatialKernel:
         func = self.kernel_function
         return convolve_strips(variance, centre[None],
                                lambda t, rows: func.evaluate(coeffs, rows),
-                               n_threads=n_threads)
+                               n_threads=_threads(executor, n_threads))
 
     def _check_image(self, image):
         image = np.asarray(image)

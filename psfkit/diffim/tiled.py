@@ -30,6 +30,7 @@ from ..utils import (
     warn,
 )
 from ..utils.deprecation import NOT_GIVEN
+from ..utils.progress import progress_bar as make_progress_bar
 from ..utils.tiling import call_recording_warnings, reissue_warnings, tile_grid
 from .config import PsfMatchConfig
 from .image_psf_match import ImagePsfMatch
@@ -96,7 +97,7 @@ def _as_nddata(arr, tile):
 def tiled_subtract_images(template, science, *, tile_size, overlap,
                           config=None, executor=None, convolve="template",
                           template_fwhm=None, science_fwhm=None,
-                          client=NOT_GIVEN):
+                          progress_bar=False, client=NOT_GIVEN):
     """
     PSF-match and subtract an aligned pair tile by tile.
 
@@ -125,6 +126,8 @@ def tiled_subtract_images(template, science, *, tile_size, overlap,
         See `~psfkit.diffim.ImagePsfMatch.match_images`.
     template_fwhm, science_fwhm : float, optional
         FWHMs in pixels; measured in every tile when not given.
+    progress_bar : bool, optional
+        Show a bar counting the finished tiles (needs ``tqdm``).
     client : optional
         Deprecated spelling of ``executor``.
 
@@ -187,7 +190,9 @@ def tiled_subtract_images(template, science, *, tile_size, overlap,
                       for c, t in zip(core, tile, strict=True))
         tasks.append((matcher, _as_nddata(tarr, tile), _as_nddata(sarr, tile),
                       local, kwargs))
-    outputs = run_tasks(_match_tile, tasks, executor)
+    with make_progress_bar(total=len(tasks), enabled=progress_bar,
+                           desc="tiles", unit="tile") as bar:
+        outputs = run_tasks(_match_tile, tasks, executor, progress=bar)
     return _assemble(sarr, grid, outputs, half)
 
 

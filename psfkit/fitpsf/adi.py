@@ -48,6 +48,9 @@ class ADIResult(SummaryReprMixin):
         The combined, derotated residual image.
     residuals : `~numpy.ma.MaskedArray`
         The derotated residual of every frame, shape ``(n_frames, ny, nx)``.
+    unit : `~astropy.units.UnitBase` or None
+        The unit of the input cube (a Quantity's or an NDData's), which
+        the residuals share; `None` for plain arrays.
 
     Examples
     --------
@@ -63,10 +66,24 @@ class ADIResult(SummaryReprMixin):
 
     image: np.ma.MaskedArray
     residuals: np.ma.MaskedArray
+    unit: object = None
 
     def _summary_items(self):
-        return [*super()._summary_items(),
-                ("n_frames", str(int(np.shape(self.residuals)[0])))]
+        items = [(k, str(self.unit)) if k == "unit" else (k, v)
+                 for k, v in super()._summary_items()
+                 if k != "unit" or self.unit is not None]
+        return [*items, ("n_frames", str(int(np.shape(self.residuals)[0])))]
+
+    def image_quantity(self):
+        """
+        The combined image as a `~astropy.units.Quantity` in the input's
+        unit (masked pixels NaN); dimensionless for plain arrays.
+        """
+        import astropy.units as u
+
+        values = np.ma.filled(self.image.astype(float), np.nan)
+        return values * (u.dimensionless_unscaled if self.unit is None
+                         else self.unit)
 
 
 def rotation_exclusion_mask(parangs, target_parang, radius, *, n_delta, fwhm):
@@ -212,7 +229,8 @@ def classical_adi(cube, parangs, *, center=None, combine="median"):
     masked = data.masked()
     resid = masked - np.ma.median(masked, axis=0)
     derot = derotate_cube(resid, angles, center=center)
-    return ADIResult(image=_combine(derot, combine), residuals=derot)
+    return ADIResult(image=_combine(derot, combine), residuals=derot,
+                     unit=data.unit)
 
 
 def _adi_frame(task, shared):
@@ -373,4 +391,5 @@ def adi_subtract(cube, parangs, fitter_class, *, n_delta, fwhm,
                "or check the masks")
         raise InputDataError(msg)
     derot = derotate_cube(np.ma.stack(residuals), angles, center=center)
-    return ADIResult(image=_combine(derot, combine), residuals=derot)
+    return ADIResult(image=_combine(derot, combine), residuals=derot,
+                     unit=data.unit)

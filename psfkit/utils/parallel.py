@@ -77,7 +77,7 @@ def executor_kind(executor):
     raise TypeError(msg)
 
 
-def run_tasks(func, tasks, executor, *, shared=None):
+def run_tasks(func, tasks, executor, *, shared=None, progress=None):
     """
     Apply ``func`` to every task with any supported executor, in order.
 
@@ -93,6 +93,11 @@ def run_tasks(func, tasks, executor, *, shared=None):
     shared : object, optional
         A large argument common to every task.  On a dask ``Client`` it is
         sent to each worker once (scattered) instead of once per task.
+    progress : object, optional
+        A progress bar (`~psfkit.utils.progress_bar`): its ``update(n)``
+        counts the finished tasks, one by one in this process, in threads
+        and on ``concurrent.futures`` executors (in order), all at once on
+        dask and ipyparallel.
 
     Returns
     -------
@@ -108,22 +113,36 @@ def run_tasks(func, tasks, executor, *, shared=None):
     kind = executor_kind(executor)
     if not tasks:
         return []
+    tick = (lambda n: None) if progress is None else progress.update
     if kind == "dask":
         kwargs = {}
         if shared is not None:
             kwargs["shared"] = executor.scatter(shared, broadcast=True)
-        return list(executor.gather(executor.map(func, tasks, pure=False,
-                                                 **kwargs)))
+        results = list(executor.gather(executor.map(func, tasks, pure=False,
+                                                    **kwargs)))
+        tick(len(results))
+        return results
     if shared is not None:
         func = functools.partial(func, shared=shared)
     if kind == "serial":
-        return [func(t) for t in tasks]
+        return _counted((func(t) for t in tasks), tick)
     if kind == "threads":
         with concurrent.futures.ThreadPoolExecutor(int(executor)) as pool:
-            return list(pool.map(func, tasks))
+            return _counted(pool.map(func, tasks), tick)
     if kind == "futures":
-        return list(executor.map(func, tasks))
-    return list(executor.map_sync(func, tasks))
+        return _counted(executor.map(func, tasks), tick)
+    results = list(executor.map_sync(func, tasks))
+    tick(len(results))
+    return results
+
+
+def _counted(results, tick):
+    """The results as a list, ticking ``tick(1)`` as each arrives."""
+    out = []
+    for result in results:
+        out.append(result)
+        tick(1)
+    return out
 
 
 def resolve_executor(executor, *, n_threads=NOT_GIVEN, client=NOT_GIVEN):

@@ -18,6 +18,8 @@ __all__ = [
     "check_integer",
     "check_ndim",
     "check_non_negative",
+    "check_bool",
+    "Checked",
 ]
 
 
@@ -325,3 +327,68 @@ def check_non_negative(name, values, *, what=None):
                f"{what or name} must be non-negative")
         raise ValueError(msg)
     return values
+
+
+def check_bool(name, value):
+    """
+    Return ``value`` after checking that it is `True` or `False`.
+
+    NumPy booleans are accepted; other truthy values (``1``, ``'yes'``)
+    are refused, so that a misplaced argument is noticed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from psfkit.utils import check_bool
+    >>> check_bool("progress_bar", np.True_)
+    True
+    """
+    if not isinstance(value, bool | np.bool_):
+        msg = f"{name} must be True or False, got {value!r}"
+        raise TypeError(msg)
+    return bool(value)
+
+
+class Checked:
+    """
+    An attribute checked on every assignment.
+
+    ``check(name, value)`` returns the value to store or raises an error
+    naming the attribute; a rejected value leaves the attribute as it
+    was.  The value is stored in the instance's ``__dict__`` under the
+    name with a leading underscore, so objects pickle as plain ones.
+
+    Examples
+    --------
+    >>> from psfkit.utils import Checked, check_positive
+    >>> class Box:
+    ...     size = Checked(check_positive)
+    ...     def __init__(self, size):
+    ...         self.size = size
+    >>> box = Box(3)
+    >>> box.size
+    3.0
+    >>> box.size = -1
+    Traceback (most recent call last):
+    ...
+    ValueError: size must be a positive number, got -1
+    """
+
+    def __init__(self, check):
+        self.check = check
+
+    def __set_name__(self, owner, name):
+        self.name = name
+        self.private = f"_{name}"
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        try:
+            return obj.__dict__[self.private]
+        except KeyError:
+            msg = f"{type(obj).__name__} has no {self.name} set"
+            raise AttributeError(msg) from None
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.private] = self.check(self.name, value)

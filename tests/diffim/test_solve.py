@@ -211,6 +211,27 @@ def test_tiled_executor_and_deprecated_client():
     np.testing.assert_array_equal(old.difference.data, serial.difference.data)
 
 
+def test_tiled_progress_bar(capsys):
+    # progress_bar= counts the finished tiles, here and on threads, with
+    # the same difference image as without a bar
+    pytest.importorskip("tqdm")
+    rng = np.random.default_rng(6)
+    stars = [(x, y) for x in range(20, 256, 26) for y in range(20, 128, 26)]
+    template, science = noise_pair((128, 256), stars, rng)
+    config = PsfMatchConfig(kernel_size=11, scale_by_fwhm=False,
+                            size_cell_x=64, size_cell_y=64,
+                            spatial_kernel_order=0, spatial_bg_order=0)
+    kw = dict(tile_size=(128, 128), overlap=16, config=config)
+    quiet = tiled_subtract_images(template, science, **kw)
+    assert capsys.readouterr().err == ""
+    for executor in (None, 2):
+        shown = tiled_subtract_images(template, science, executor=executor,
+                                      progress_bar=True, **kw)
+        assert "tiles: 100%" in capsys.readouterr().err
+        np.testing.assert_array_equal(shown.difference.data,
+                                      quiet.difference.data)
+
+
 def test_constant_images_give_one_clear_error(tmp_path, capsys):
     """All-zero inputs used to print a RuntimeWarning and a bogus
     non-finite-value warning before the real error (warnings are errors in
@@ -228,3 +249,47 @@ def test_constant_images_give_one_clear_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert status == 2
     assert err.count("\n") == 1 and "is constant" in err
+
+
+def test_solve_functions_take_executor():
+    # executor= as everywhere else (an int or a ThreadPoolExecutor);
+    # n_threads= is a deprecated alias; the answers do not depend on threads
+    basis = alard_lupton_basis(11, (0.8, 1.6, 3.2), (2, 1, 1))
+    config = PsfMatchConfig(kernel_size=11, scale_by_fwhm=False,
+                            spatial_kernel_order=1, fit_for_background=False)
+
+    def cells():
+        cell_set = SpatialCellSet((200, 200), 100, 100)
+        for i, (x, y) in enumerate([(40, 40), (160, 40), (40, 160),
+                                    (160, 160), (100, 100)]):
+            cell_set.insert_candidate(KernelCandidate.from_psfs(
+                x, y, gaussian(33, 1.2), gaussian(33, 2.0 + 0.002 * x, 1.5),
+                candidate_id=i))
+        return cell_set
+
+    one = solve_matching_kernel(cells(), basis, config)
+    with ThreadPoolExecutor(2) as pool:
+        two = solve_matching_kernel(cells(), basis, config, executor=pool)
+    with pytest.warns(PsfkitDeprecationWarning, match="n_threads= is deprecated"):
+        old = solve_matching_kernel(cells(), basis, config, n_threads=2)
+    np.testing.assert_allclose(two.kernel.coefficients, one.kernel.coefficients,
+                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(old.kernel.coefficients, one.kernel.coefficients,
+                               rtol=1e-10, atol=1e-12)
+    cands = cells().usable_candidates(5)
+    assert fit_single_kernels(cands, basis, config, executor=2) == (5, 0)
+    with pytest.raises(TypeError, match="give executor= only"):
+        fit_single_kernels(cands, basis, config, executor=2, n_threads=2)
+
+    kernel = one.kernel
+    image = np.random.default_rng(3).normal(size=(200, 200))
+    ref = kernel.convolve(image)
+    np.testing.assert_allclose(kernel.convolve(image, executor=2), ref,
+                               rtol=1e-12, atol=1e-12)
+    with pytest.warns(PsfkitDeprecationWarning):
+        np.testing.assert_allclose(kernel.convolve(image, n_threads=2), ref,
+                                   rtol=1e-12, atol=1e-12)
+    var = np.full((200, 200), 4.0)
+    np.testing.assert_allclose(kernel.convolve_variance(var, executor=None),
+                               kernel.convolve_variance(var),
+                               rtol=1e-12, atol=1e-12)

@@ -206,3 +206,24 @@ def test_contrast_curve_formats_and_progress(small):
     assert "flux ratio" in curve["contrast"].info.description
     text = "\n".join(curve.pformat())
     assert "e-0" in text and len(text.splitlines()[2]) < 90
+
+
+def test_unit_of_the_cube_is_kept():
+    from astropy.nddata import NDData
+    import astropy.units as u
+
+    from psfkit.datasets import make_adi_sequence
+    from psfkit.fitpsf import KLIP, adi_subtract, classical_adi
+
+    cube, parangs, _ = make_adi_sequence(n_frames=10, shape=(41, 41),
+                                         random_state=0)
+    plain = adi_subtract(cube, parangs, KLIP, n_delta=0.75, fwhm=4.0)
+    assert plain.unit is None and "unit" not in repr(plain)
+    for given in (cube * u.electron, NDData(cube, unit="electron")):
+        res = adi_subtract(given, parangs, KLIP, n_delta=0.75, fwhm=4.0)
+        assert res.unit == u.electron and "unit=electron" in repr(res)
+        np.testing.assert_array_equal(res.image, plain.image)
+        q = res.image_quantity()
+        assert q.unit == u.electron
+        assert np.isnan(q.value[np.ma.getmaskarray(res.image)]).all()
+    assert classical_adi(cube * u.adu, parangs).unit == u.adu

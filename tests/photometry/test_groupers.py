@@ -11,6 +11,7 @@ from numpy.testing import assert_array_equal
 import pytest
 
 from psfkit.photometry import DAOGroup, DBSCANGroup, SourceGrouper, SourceGroups
+from psfkit.utils import PsfkitDeprecationWarning, find_xy_columns
 
 
 def _brute_force_groups(x, y, radius, *, strict=True):
@@ -114,6 +115,18 @@ def test_input_not_modified_and_columns_kept():
     assert out["group_id"].dtype == np.int64
     assert isinstance(out, QTable)
     assert isinstance(DAOGroup(2.0)(Table(table)), Table)
+
+
+@pytest.mark.parametrize("grouper", [DAOGroup(4.0), DBSCANGroup(4.0),
+                                     SourceGrouper(min_separation=4.0)])
+def test_positions_read_like_every_other_function(grouper):
+    # a table with both x and x_0 is read as x, as find_column, the
+    # photometry classes' initial guesses and extract_stars read it (the
+    # groupers used to prefer x_0)
+    table = QTable({"x": [0.0, 100.0, 101.0], "y": [0.0, 0.0, 0.0],
+                    "x_0": [0.0, 1.0, 200.0], "y_0": [0.0, 0.0, 0.0]})
+    assert find_xy_columns(table) == ("x", "y")
+    assert grouper(table)["group_id"].tolist() == [1, 2, 2]
 
 
 @pytest.mark.parametrize("grouper", [DAOGroup(3.0), DBSCANGroup(3.0),
@@ -280,3 +293,16 @@ def test_source_groups():
     groups.plot(3.0, ax=ax, label_groups=True, cmap="viridis")
     assert len(ax.texts) == 3 and len(ax.collections) == 1
     plt.close(fig)
+    # random_state= as everywhere in psfkit; photutils' seed= is a
+    # deprecated alias giving the same colours
+    colours = []
+    for kwargs in ({"random_state": 4}, {"seed": 4}):
+        fig, ax = plt.subplots()
+        if "seed" in kwargs:
+            with pytest.warns(PsfkitDeprecationWarning, match="seed="):
+                groups.plot(3.0, ax=ax, **kwargs)
+        else:
+            groups.plot(3.0, ax=ax, **kwargs)
+        colours.append(ax.collections[0].get_edgecolor())
+        plt.close(fig)
+    assert_array_equal(colours[0], colours[1])

@@ -378,6 +378,48 @@ def test_tiled_photometry_executor_and_old_client():
     assert "tiles=4" in repr(new)
 
 
+def test_tiled_photometry_progress_bar(capsys):
+    # progress_bar= counts the finished tiles, with the same table as
+    # without a bar
+    pytest.importorskip("tqdm")
+    psf = IntegratedGaussianPRF(sigma=SIGMA)
+    yy, xx = np.mgrid[0:40, 0:64]
+    image = (psf.evaluate(xx, yy, 800.0, 50.4, 21.2, SIGMA)
+             + psf.evaluate(xx, yy, 600.0, 12.7, 30.6, SIGMA))
+    phot = BasicPSFPhotometry(None, None, psf, 7,
+                              finder=DAOStarFinder(5.0, FWHM))
+    quiet = tiled_photometry(image, phot, tile_size=32, overlap=8)
+    assert capsys.readouterr().err == ""
+    shown = tiled_photometry(image, phot, tile_size=32, overlap=8,
+                             progress_bar=True)
+    assert "tiles: 100%" in capsys.readouterr().err
+    assert_array_equal(shown.table["flux_fit"], quiet.table["flux_fit"])
+    assert len(shown.table) == 2
+
+
+def test_photometry_reprs_are_short():
+    phot = IterativelySubtractedPSFPhotometry(
+        DAOGroup(5.0), None, IntegratedGaussianPRF(sigma=SIGMA), 7,
+        finder=DAOStarFinder(5.0, FWHM), niters=None)
+    text = repr(phot)
+    assert text.startswith("IterativelySubtractedPSFPhotometry(")
+    assert "niters=None" in text and "fitshape=(7, 7)" in text
+    assert "object at 0x" not in text and len(text) < 600
+    assert "<table>" in phot._repr_html_()
+
+
+def test_quality_columns_print_four_digits():
+    psf = IntegratedGaussianPRF(sigma=SIGMA)
+    yy, xx = np.mgrid[0:30, 0:30]
+    image = psf.evaluate(xx, yy, 1000.0, 14.3, 15.2, SIGMA) + 0.1 * np.cos(xx)
+    tab = BasicPSFPhotometry(None, None, psf, 7)(
+        image, init_guesses=QTable({"x_0": [14.0], "y_0": [15.0]}))
+    assert tab["cfit"].info.format == ".4g"
+    line = tab["qfit", "cfit"].pformat()[-1].split()
+    assert all(len(v.lstrip("-").replace(".", "").replace("e", "")) <= 8
+               for v in line)
+
+
 def test_init_guess_columns_follow_the_one_resolver():
     # a table with both ``x`` and ``x_0`` is read as ``x`` everywhere in
     # psfkit (the photutils 3.x order of priority)

@@ -5,6 +5,7 @@ Options of the photometry classes: checked when set, carried to the table.
 import pickle
 
 from astropy.modeling import Fittable2DModel, Parameter
+from astropy.modeling.models import Gaussian2D
 from astropy.nddata import NDData
 from astropy.table import QTable
 import numpy as np
@@ -17,6 +18,7 @@ from psfkit.photometry import (
     DAOStarFinder,
     IntegratedGaussianPRF,
     IterativelySubtractedPSFPhotometry,
+    prepare_psf_model,
 )
 
 SIGMA = 1.5
@@ -134,6 +136,27 @@ def test_model_with_fwhm_parameter():
         None, None, model, (11, 11),
         finder=DAOStarFinder(threshold=1.0, fwhm=3.2))
     assert it._min_separation() == pytest.approx(1.6)
+
+
+def test_prepared_model_with_fwhm_set_by_hand():
+    # photutils 1.x users attach a fwhm to a prepared model by hand; it
+    # then sizes the aperture of the initial fluxes (setting it used to
+    # raise AttributeError)
+    image = star_field([(20.3, 22.6)], [800.0])
+    guesses = QTable({"x_0": [20.0], "y_0": [23.0]})
+    psf = prepare_psf_model(Gaussian2D(x_stddev=SIGMA, y_stddev=SIGMA))
+    with pytest.raises(ValueError, match="aperture_radius must be given"):
+        BasicPSFPhotometry(None, None, psf, (9, 9))(image,
+                                                    init_guesses=guesses)
+    psf.fwhm = Parameter("fwhm", "set by hand")
+    psf.fwhm.value = 3.0
+    tab = BasicPSFPhotometry(None, None, psf, (9, 9))(image,
+                                                      init_guesses=guesses)
+    ref = BasicPSFPhotometry(None, None, psf, (9, 9), aperture_radius=3.0)(
+        image, init_guesses=guesses)
+    assert tab["flux_0"][0] == ref["flux_0"][0]
+    psf.fwhm = 4.0
+    assert psf.fwhm == 4.0
 
 
 def test_uncertainty_columns_only_for_free_parameters():

@@ -79,6 +79,27 @@ def test_run_tasks_with_threads_keeps_order():
     assert run_tasks(_mod, [7, 9], 2, shared=4) == [3, 1]
 
 
+class _Counter:
+    def __init__(self):
+        self.n = 0
+        self.calls = 0
+
+    def update(self, n=1):
+        self.n += n
+        self.calls += 1
+
+
+@pytest.mark.parametrize("executor", [None, 2, "pool"])
+def test_run_tasks_counts_finished_tasks(executor):
+    bar = _Counter()
+    with ThreadPoolExecutor(2) as pool:
+        out = run_tasks(abs, [-3, 2, -1, 4], pool if executor == "pool"
+                        else executor, progress=bar)
+    assert out == [3, 2, 1, 4]
+    # one tick per task as it finishes, in this process and in threads
+    assert (bar.n, bar.calls) == (4, 4)
+
+
 def test_resolve_executor_aliases():
     with pytest.warns(PsfkitDeprecationWarning, match="n_threads= is deprecated"):
         assert resolve_executor(None, n_threads=2) == 2

@@ -45,8 +45,8 @@ def plot_subtraction(template, science, result, *, region=None, zlim=5.0):
     >>> cfg = PsfMatchConfig(size_cell_x=64, size_cell_y=64, kernel_size_min=11)
     >>> res = ImagePsfMatch(cfg).subtract_images(t, s)
     >>> fig = plot_subtraction(t, s, res, region=(slice(0, 128), slice(0, 128)))
-    >>> fig.get_suptitle()
-    'x 0-127, y 0-127 of a 256 x 256 image'
+    >>> [text.get_text() for text in fig.texts]  # the suptitle
+    ['x 0-127, y 0-127 of a 256 x 256 image']
     """
     for attr in ("matched_image", "difference"):
         if getattr(result, attr, None) is None:

@@ -12,6 +12,8 @@ nodes extends its end polynomials to the image edges.
 import numpy as np
 from scipy import interpolate, ndimage
 
+from ..._numerics import linalg
+
 __all__ = []
 
 #: Gaussian width, in mesh nodes, of the weights used to fill rejected boxes.
@@ -98,11 +100,10 @@ def fill_rejected(mesh, good):
     # guarantee non-negligible weights for nodes far from any good one
     w = w / w.max(axis=1, keepdims=True)
     design = np.stack([np.ones_like(dx, dtype=float), dx, dy], axis=-1)
-    lhs = np.einsum("bg,bgi,bgj->bij", w, design, design)
-    rhs = np.einsum("bg,bgi,bg->bi", w, design, gval[None, :])
+    lhs, rhs = linalg.normal_equations(
+        design, np.broadcast_to(gval, w.shape), w)
     # the plane's value at the rejected node is its constant term
-    ridge = 1e-9 * np.trace(lhs, axis1=1, axis2=2)[:, None, None] * np.eye(3)
-    coef = np.linalg.solve(lhs + ridge, rhs[..., None])[..., 0]
+    coef = linalg.solve(lhs, rhs, check_condition=False)[0]
     weighted_mean = (w * gval[None, :]).sum(axis=1) / w.sum(axis=1)
     rank_ok = np.linalg.matrix_rank(lhs, tol=1e-8 * lhs.max()) == 3
     out[by, bx] = np.where(rank_ok, coef[:, 0], weighted_mean)

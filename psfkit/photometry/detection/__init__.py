@@ -7,11 +7,11 @@ The measurements are vectorised over all sources: the shared detection
 kernel in ``_kernel``, the peak search in `psfkit._numerics.peaks`, the
 settings and selection shared by the finders in ``_base``, and the
 per-source measurements of each finder in ``_daofind``, ``_irafind`` and
-``_centroids``.  The results are `SourceTable` objects (``_table``).
+``_centroids``.  The results are `SourceTable` objects (``source_table``).
 """
 
 from . import finders, peaks  # noqa: F401  (the module of find_peaks)
-from ._table import SourceTable
 from .finders import *  # noqa: F401,F403
+from .source_table import SourceTable
 
 __all__ = [*finders.__all__, "SourceTable"]

@@ -12,7 +12,7 @@ can never hold a value it would have refused at construction.
 import numpy as np
 
 from ..._numerics.peaks import border_ok, local_maxima, sky_level, smooth_image
-from ...utils import ParamReprMixin, coerce_data, to_data_unit
+from ...utils import Checked, ParamReprMixin, coerce_data, to_data_unit
 from ._checks import (
     check_bool,
     check_fwhm,
@@ -25,12 +25,12 @@ from ._checks import (
     choice,
 )
 from ._kernel import make_detection_kernel
-from ._table import add_sky_column, build_table, empty_table
+from .source_table import add_sky_column, build_table, empty_table
 
 __all__ = []
 
 
-class Setting:
+class Setting(Checked):
     """
     A finder attribute checked on every assignment.
 
@@ -45,27 +45,17 @@ class Setting:
     """
 
     def __init__(self, check, *, kernel=False):
-        self.check = check
+        super().__init__(check)
         self.kernel = kernel
 
-    def __set_name__(self, owner, name):
-        self.name = name
-        self.attr = "_" + name
-
-    def __get__(self, obj, owner=None):
-        if obj is None:
-            return self
-        return getattr(obj, self.attr)
-
     def __set__(self, obj, value):
-        value = self.check(self.name, value)
-        old = getattr(obj, self.attr, None)
-        setattr(obj, self.attr, value)
+        old = obj.__dict__.get(self.private)
+        super().__set__(obj, value)
         if self.kernel and getattr(obj, "_kernel", None) is not None:
             try:
                 obj._build_kernel()
             except ValueError:
-                setattr(obj, self.attr, old)
+                obj.__dict__[self.private] = old
                 raise
 
 

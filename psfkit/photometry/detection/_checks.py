@@ -8,7 +8,7 @@ import numbers
 
 import numpy as np
 
-from ...utils import check_in, check_integer
+from ...utils import check_bool, check_in, check_integer  # noqa: F401
 
 __all__ = []
 
@@ -45,14 +45,6 @@ def check_real(name, value):
         msg = f"{name} must be finite, got {value}"
         raise ValueError(msg)
     return value
-
-
-def check_bool(name, value):
-    """`True` or `False` (numpy booleans accepted)."""
-    if not isinstance(value, bool | np.bool_):
-        msg = f"{name} must be True or False, got {value!r}"
-        raise TypeError(msg)
-    return bool(value)
 
 
 def check_threshold(name, value):

@@ -17,6 +17,7 @@ which grows with the distance of the star from the pixel centre.
 
 import numpy as np
 
+from ..._numerics import linalg
 from ..._numerics.peaks import cutout_indices
 
 __all__ = []
@@ -132,17 +133,13 @@ def fit_marginal_gaussians(prof, wts, sigma):
         jac = np.stack([e, np.ones_like(e), h[:, None] * e * du * inv_s2],
                        axis=-1)
         resid = prof - (h[:, None] * e + b[:, None])
-        jw = jac * wts[..., None]
-        lhs = np.einsum("nli,nlj->nij", jw, jac)
-        rhs = np.einsum("nli,nl->ni", jw, resid)
-        # a tiny ridge keeps degenerate systems (h ~ 0) solvable
-        scale = np.trace(lhs, axis1=1, axis2=2)[:, None, None]
-        lhs = lhs + 1e-10 * np.where(scale > 0, scale, 1.0) * eye
+        lhs, rhs = linalg.normal_equations(jac, resid, wts)
         bad = ~np.all(np.isfinite(lhs), axis=(1, 2)) | ~np.all(
             np.isfinite(rhs), axis=1)
         lhs[bad] = eye
         rhs[bad] = 0.0
-        step = np.linalg.solve(lhs, rhs[..., None])[..., 0]
+        # degenerate systems (h ~ 0) get the core's pseudo-inverse step
+        step = linalg.solve(lhs, rhs, check_condition=False)[0]
         h = h + step[:, 0]
         b = b + step[:, 1]
         d = d + np.clip(step[:, 2], -0.5, 0.5)

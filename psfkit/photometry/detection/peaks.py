@@ -9,7 +9,7 @@ from ..._numerics.peaks import local_maxima
 from ...utils import as_pair, check_in, coerce_data
 from ._base import circular_footprint, merge_alias, threshold_array
 from ._checks import check_min_separation, check_threshold
-from ._table import add_sky_column, build_table, empty_table
+from .source_table import add_sky_column, build_table, empty_table
 
 __all__ = ["find_peaks"]
 

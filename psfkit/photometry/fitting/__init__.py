@@ -5,6 +5,11 @@ PSF photometry: fitting the PSF model to every source of an image.
   (`IterativelySubtractedPSFPhotometry`, `DAOPhotPSFPhotometry`), gathered
   in ``psf_photometry``: thin sequencers of the stages in ``_pipeline``,
   with their options checked by ``_settings``;
+- ``photutils_api`` and ``photutils_iterative``: photutils 3.x's
+  `PSFPhotometry` and `IterativePSFPhotometry` on the same engine (inputs
+  checked in ``_photutils_inputs``, tables written by
+  ``_photutils_columns``, photutils' objects accepted through
+  ``_interop``);
 - ``fitters``: `SparseLMFitter` (the default) and `BatchedLMFitter`;
 - ``results``: `PSFPhotometryResult`;
 - ``_engine``: the one entry point of the fitting engine, ``fit_image``
@@ -19,12 +24,23 @@ PSF photometry: fitting the PSF model to every source of an image.
 - ``tiled``: large images in overlapping tiles, on any executor.
 """
 
-from . import fitters, flags, psf_photometry, results, tiled
+from . import (
+    fitters,
+    flags,
+    photutils_api,
+    photutils_iterative,
+    psf_photometry,
+    results,
+    tiled,
+)
 from .fitters import *  # noqa: F401,F403
 from .flags import *  # noqa: F401,F403
+from .photutils_api import *  # noqa: F401,F403
+from .photutils_iterative import *  # noqa: F401,F403
 from .psf_photometry import *  # noqa: F401,F403
 from .results import *  # noqa: F401,F403
 from .tiled import *  # noqa: F401,F403
 
-__all__ = [*psf_photometry.__all__, *fitters.__all__, *results.__all__,
+__all__ = [*psf_photometry.__all__, *photutils_api.__all__,
+           *photutils_iterative.__all__, *fitters.__all__, *results.__all__,
            *tiled.__all__, *flags.__all__]

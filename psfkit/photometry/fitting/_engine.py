@@ -27,7 +27,13 @@ from ._allstar import (
 from ._block_system import marginal_covariance
 from ._couplings import clusters, coupling_table
 from ._geometry import build_geometry
-from ._group_fit import SourceFits, fit_sources, lm_solver, quality_flags
+from ._group_fit import (
+    SourceFits,
+    fit_sources,
+    limit_positions,
+    lm_solver,
+    quality_flags,
+)
 from .flags import PSFFlags
 
 __all__ = ["fit_image"]
@@ -61,6 +67,7 @@ def position_bounds(setup, box_xy):
         centre = np.floor(box_xy[:, axis] + 0.5)
         lower[:, col] = np.maximum(lower[:, col], centre - half - 0.5)
         upper[:, col] = np.minimum(upper[:, col], centre + half + 0.5)
+    limit_positions(setup, lower, upper, np.asarray(box_xy, dtype=float))
     return lower, upper
 
 

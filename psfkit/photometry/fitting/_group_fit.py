@@ -47,6 +47,9 @@ class FitSetup:
     flux_col: int
     x_col: int
     y_col: int
+    #: (bx, by): how far (pixels) a centre may move from its initial
+    #: position along x and y (either may be None), or None
+    xy_bounds: object = None
 
 
 @dataclass
@@ -65,6 +68,23 @@ class SourceFits:
     n_masked: np.ndarray = None  # unusable pixels of each fit box
     cluster: np.ndarray = None  # all-star fits: cluster of each star
     cluster_sizes: dict = field(default_factory=dict)
+
+
+def limit_positions(setup, lower, upper, xy0):
+    """
+    Narrow the position bounds to ``setup.xy_bounds`` around ``xy0``.
+
+    ``lower`` and ``upper`` (n, n_params) are changed in place; ``xy0``
+    (n, 2) holds the initial positions.
+    """
+    if setup.xy_bounds is None:
+        return
+    for col, axis, bound in ((setup.x_col, 0, setup.xy_bounds[0]),
+                             (setup.y_col, 1, setup.xy_bounds[1])):
+        if bound is None:
+            continue
+        lower[:, col] = np.maximum(lower[:, col], xy0[:, axis] - bound)
+        upper[:, col] = np.minimum(upper[:, col], xy0[:, axis] + bound)
 
 
 def lm_solver(*, maxiters, tol):
@@ -131,6 +151,9 @@ def fit_sources(setup, data, weight, theta0, group_index, *,
                             (setup.y_col, 1, setup.fitshape[0] // 2)):
         lower[:, col] = np.maximum(lower[:, col], centre[:, axis] - half - 0.5)
         upper[:, col] = np.minimum(upper[:, col], centre[:, axis] + half + 0.5)
+    limit_positions(setup, lower, upper,
+                    theta0[:, [setup.x_col, setup.y_col]] if box_xy is None
+                    else np.asarray(box_xy, dtype=float))
     start = np.clip(start, lower, upper)
 
     theta = np.full((n, n_par), np.nan)

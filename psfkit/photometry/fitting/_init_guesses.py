@@ -52,7 +52,8 @@ def read_init_table(table, extra_names, *, from_finder=False, unit=None,
         The initial guesses.
     extra_names : sequence of str
         Names of the model parameters other than position and flux; their
-        values are read from ``<name>_0`` or ``<name>_init`` columns.
+        values are read from ``<name>_init`` or ``<name>_0`` columns (in
+        that order, as positions).
     from_finder : bool
         The table comes from a star finder: its ``flux`` is not a total
         flux and its ``id`` and group columns are not used.
@@ -94,7 +95,7 @@ def read_init_table(table, extra_names, *, from_finder=False, unit=None,
         flux = _values(table[fname], name=fname, unit=unit)
     extra = {}
     for pname in extra_names:
-        col = _find(table, (f"{pname}_0", f"{pname}_init"))
+        col = _find(table, (f"{pname}_init", f"{pname}_0"))
         if col is not None:
             extra[pname] = _values(table[col], name=col)
     if "id" in table.colnames and not from_finder:

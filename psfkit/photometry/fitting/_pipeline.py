@@ -21,6 +21,7 @@ from scipy.spatial import cKDTree
 
 from ...utils import NoDetectionsWarning, coerce_data
 from ._group_fit import SourceFits, render
+from ._interop import call_grouper, celestial_wcs, sky_centroid
 from .flags import PSFFlags
 
 __all__ = []
@@ -40,6 +41,7 @@ class Prepared:
     has_error: bool
     background: object
     unit: object
+    wcs: object = None  # a celestial WCS of the image, or None
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ def prepare(image, mask, error, bkg_estimator):
     data = np.where(valid, arr.data - bkg, 0.0)
     return Prepared(data=data, raw=arr.data, valid=valid, weight=weight,
                     has_error=arr.error is not None, background=bkg,
-                    unit=arr.unit)
+                    unit=arr.unit, wcs=celestial_wcs(arr.wcs))
 
 
 def estimate_background(est, arr, valid):
@@ -176,26 +178,16 @@ def group_sources(group_maker, setup, sources):
     Group ids of the sources: given, from the grouper, or (no grouper)
     those whose fit boxes overlap together.
     """
-    n = len(sources.ids)
     if sources.group_id is not None:
         return np.asarray(sources.group_id)
     if group_maker is None:
         return overlapping_boxes(sources.box_xy, setup.fitshape)
+    # photutils 3.x groupers take positions, the seed's take a table
     start = sources.start
-    table = QTable({"id": sources.ids, "x_0": start[:, setup.x_col],
-                    "y_0": start[:, setup.y_col],
-                    "flux_0": start[:, setup.flux_col]})
-    out = group_maker(table)
-    if out is None or "group_id" not in out.colnames or len(out) != n:
-        msg = ("group_maker must return the table with a group_id column "
-               "and one row per source")
-        raise ValueError(msg)
-    gid = np.asarray(out["group_id"], dtype=np.int64)
-    if "id" in out.colnames:
-        order = np.argsort(np.asarray(out["id"]))
-        pos = np.searchsorted(np.asarray(out["id"])[order], sources.ids)
-        gid = gid[order][pos]
-    return gid
+    return call_grouper(group_maker, start[:, setup.x_col],
+                        start[:, setup.y_col], ids=sources.ids,
+                        flux=start[:, setup.flux_col],
+                        name="group_maker").astype(np.int64)
 
 
 def overlapping_boxes(box_xy, fitshape):
@@ -253,7 +245,14 @@ def build_table(prep, setup, stage, *, iterative, extra_cols=()):
     """
     names = setup.param_names
     extras = [n for n in extra_names(setup) if not setup.model.fixed[n]]
-    free = {names[i] for i in setup.free}
+    free = set(np.asarray(setup.free).tolist())
+    # (column of theta, initial, fitted and uncertainty column names); the
+    # centre and flux are named by their role, whatever the model calls them
+    columns = [(setup.x_col, "x_0", "x_fit", "x_0_unc"),
+               (setup.y_col, "y_0", "y_fit", "y_0_unc"),
+               (setup.flux_col, "flux_0", "flux_fit", "flux_unc"),
+               *[(names.index(p), f"{p}_0", f"{p}_fit", f"{p}_unc")
+                 for p in extras]]
     if stage is None:
         npar = len(names)
         ids = np.zeros(0, dtype=np.int64)
@@ -271,9 +270,9 @@ def build_table(prep, setup, stage, *, iterative, extra_cols=()):
         flags = fits.flags
     unit = prep.unit
 
-    def col(values, name):
+    def col(values, index):
         values = np.asarray(values, dtype=float)
-        if unit is not None and name == "flux":
+        if unit is not None and index == setup.flux_col:
             return values * unit
         return values
 
@@ -282,17 +281,14 @@ def build_table(prep, setup, stage, *, iterative, extra_cols=()):
     table["group_id"] = np.asarray(gid, dtype=np.int64)
     if iterative:
         table["iter_detected"] = np.asarray(iters, dtype=np.int64)
-    plain = {"x_0": "x", "y_0": "y", "flux": "flux"}
-    for name in (*CORE_PARAMS, *extras):
-        table[name if name in ("x_0", "y_0") else f"{name}_0"] = col(
-            theta0[:, names.index(name)], name)
-    for name in (*CORE_PARAMS, *extras):
-        table[f"{plain.get(name, name)}_fit"] = col(
-            theta[:, names.index(name)], name)
-    for name in (*CORE_PARAMS, *extras):
+    for i, init, _, _ in columns:
+        table[init] = col(theta0[:, i], i)
+    for i, _, fit, _ in columns:
+        table[fit] = col(theta[:, i], i)
+    for i, _, _, err in columns:
         # fixed parameters have no uncertainty, hence no column
-        if name in free:
-            table[f"{name}_unc"] = col(unc[:, names.index(name)], name)
+        if i in free:
+            table[err] = col(unc[:, i], i)
     table["npix_fit"] = np.asarray(npix, dtype=np.int64)
     table["npix_masked"] = np.asarray(masked, dtype=np.int64)
     table["qfit"] = np.asarray(qfit, dtype=float)
@@ -310,6 +306,13 @@ def build_table(prep, setup, stage, *, iterative, extra_cols=()):
             table[name] = MaskedColumn(np.zeros(len(table)),
                                        mask=np.ones(len(table), bool))
     table["flags"] = np.asarray(flags, dtype=np.int64)
+    # quality measures are read, not used in sums: four digits suffice
+    for name in ("qfit", "cfit", "reduced_chi2"):
+        if name in table.colnames:
+            table[name].info.format = ".4g"
+    if prep.wcs is not None:
+        table["sky_centroid"] = sky_centroid(prep.wcs, table["x_fit"],
+                                             table["y_fit"])
     return table
 
 
@@ -490,4 +493,5 @@ def stack_stages(old, new):
 
 def extra_names(setup):
     """Model parameters other than position and flux."""
-    return [n for n in setup.param_names if n not in CORE_PARAMS]
+    main = (setup.x_col, setup.y_col, setup.flux_col)
+    return [n for i, n in enumerate(setup.param_names) if i not in main]

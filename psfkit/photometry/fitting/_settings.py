@@ -3,47 +3,19 @@ Validated settings of the photometry classes.
 
 Every option of the photometry classes is checked when it is set, in the
 constructor or later as an attribute (``phot.fitshape = 8`` raises at once,
-naming ``fitshape``, rather than deep inside the next run).  `Checked` is the
-descriptor doing this; the functions below are its checks, each taking the
+naming ``fitshape``, rather than deep inside the next run), through
+`psfkit.utils.Checked`; the functions below are the checks, each taking the
 option's name and value and returning the value as stored.
 """
 
 import numpy as np
 
 from ...utils import as_pair, check_in, check_integer, check_positive
+from ._interop import psf_param_names
 from ._pipeline import CORE_PARAMS
 from .fitters import BatchedLMFitter, SparseLMFitter
 
 __all__ = []
-
-
-class Checked:
-    """
-    An attribute whose value passes ``check(name, value)`` when it is set.
-
-    The checked value is stored in the instance's ``__dict__`` under the
-    attribute's name with a leading underscore, so instances pickle as
-    plain objects.
-    """
-
-    def __init__(self, check):
-        self.check = check
-
-    def __set_name__(self, owner, name):
-        self.name = name
-        self.private = f"_{name}"
-
-    def __get__(self, obj, objtype=None):
-        if obj is None:
-            return self
-        try:
-            return obj.__dict__[self.private]
-        except KeyError:
-            msg = f"{type(obj).__name__} has no {self.name} set"
-            raise AttributeError(msg) from None
-
-    def __set__(self, obj, value):
-        obj.__dict__[self.private] = self.check(self.name, value)
 
 
 def odd_shape(name, value):
@@ -77,21 +49,13 @@ def required_callable(name, value):
     return optional_callable(name, value)
 
 
-def flag(name, value):
-    """A bool (numpy bools accepted)."""
-    if not isinstance(value, bool | np.bool_):
-        msg = f"{name} must be True or False, got {value!r}"
-        raise TypeError(msg)
-    return bool(value)
-
-
 def psf_model(name, value):
     """A model with ``x_0``, ``y_0`` and ``flux`` parameters."""
     missing = [p for p in CORE_PARAMS
                if p not in getattr(value, "param_names", ())]
-    if missing:
-        msg = (f"{name} must have parameters x_0, y_0 and flux; "
-               f"missing {missing}")
+    if missing and psf_param_names(value) is None:
+        msg = (f"{name} must have parameters x_0, y_0 and flux (or name "
+               f"its own in x_name, y_name and flux_name); missing {missing}")
         raise ValueError(msg)
     return value
 

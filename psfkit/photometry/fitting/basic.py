@@ -16,7 +16,10 @@ independently instead.
 import numpy as np
 
 from ...utils import (
+    Checked,
     NoDetectionsWarning,
+    ParamReprMixin,
+    check_bool,
     progress_bar,
     warn,
 )
@@ -25,6 +28,7 @@ from ._astropy_fit import astropy_solver
 from ._engine import fit_image
 from ._group_fit import FitSetup, lm_solver
 from ._init_guesses import initial_parameters, read_init_table
+from ._interop import psf_param_names
 from ._pipeline import (
     Renderer,
     Sources,
@@ -37,19 +41,16 @@ from ._pipeline import (
     model_subshape,
     prepare,
 )
-from ._settings import Checked, model_fwhm
+from ._settings import model_fwhm
 from .fitters import BatchedLMFitter, SparseLMFitter
-from .flags import PSFFlags
-from .results import PSFPhotometryResult, make_result
+from .results import make_result
 
 __all__ = ["BasicPSFPhotometry"]
 
-# the 0.1 module held these too; they stay importable from here
-_MOVED = (BatchedLMFitter, PSFPhotometryResult, PSFFlags)
 
 
 
-class BasicPSFPhotometry:
+class BasicPSFPhotometry(ParamReprMixin):
     """
     PSF photometry in one pass: find, group, fit and subtract.
 
@@ -139,6 +140,10 @@ class BasicPSFPhotometry:
     """
 
     _iterative = False
+    _repr_params = ("group_maker", "bkg_estimator", "psf_model", "fitshape",
+                    "finder", "fitter", "aperture_radius", "subshape",
+                    "progress_bar", "extra_output_cols")
+    _repr_changed_only = True
 
     # every option is checked when set, here or later as an attribute
     group_maker = Checked(opt.optional_callable)
@@ -148,7 +153,7 @@ class BasicPSFPhotometry:
     fitter = Checked(opt.fitter)
     aperture_radius = Checked(opt.optional_positive)
     subshape = Checked(opt.optional_odd_shape)
-    progress_bar = Checked(opt.flag)
+    progress_bar = Checked(check_bool)
     extra_output_cols = Checked(opt.column_names)
 
     def __init__(self, group_maker, bkg_estimator, psf_model, fitshape, *,
@@ -165,6 +170,12 @@ class BasicPSFPhotometry:
         self.progress_bar = progress_bar
         self.extra_output_cols = extra_output_cols
         self._last_result = None
+
+    def _summary_items(self, *, changed_only=False):
+        items = super()._summary_items(changed_only=changed_only)
+        if changed_only and not self.extra_output_cols:
+            items = [i for i in items if i[0] != "extra_output_cols"]
+        return items
 
     # ----------------------------------------------------------- public API
     def __call__(self, image, *, init_guesses=None, mask=None, error=None,
@@ -282,11 +293,12 @@ class BasicPSFPhotometry:
         else:
             solver = astropy_solver(self.fitter,
                                     progress_bar=self.progress_bar)
+        xname, yname, fluxname = psf_param_names(model)
         return FitSetup(model=model, param_names=names, free=free,
                         lower=lower, upper=upper, fitshape=self.fitshape,
                         solver=solver, fitter=self.fitter,
-                        flux_col=names.index("flux"),
-                        x_col=names.index("x_0"), y_col=names.index("y_0"))
+                        flux_col=names.index(fluxname),
+                        x_col=names.index(xname), y_col=names.index(yname))
 
     def _initial_sources(self, prep, setup, init_guesses, *, image=None,
                          iteration=1, first_id=1):

@@ -3,12 +3,76 @@ Bit flags describing the quality of each PSF fit.
 
 The ``flags`` column of a photometry table is the bitwise OR of the values
 below; zero means a clean fit.  `PSFFlags` is an `enum.IntFlag`, so
-``PSFFlags(row['flags'])`` lists the conditions by name.
+``PSFFlags(row['flags'])`` lists the conditions by name.  The photutils 3.x
+API classes (`~psfkit.photometry.PSFPhotometry`) write photutils' bits
+instead (`PSF_FLAGS`), decoded by `decode_psf_flags`.
 """
 
 import enum
 
-__all__ = ["PSFFlags"]
+import numpy as np
+
+__all__ = ["PSFFlags", "PSF_FLAGS", "decode_psf_flags"]
+
+#: photutils 3.x's bits of the ``flags`` column of
+#: `~psfkit.photometry.PSFPhotometry`, by name
+PSF_FLAGS = {
+    "n_pixels_fit_partial": 1,  # fewer fitted pixels than fit_shape holds
+    "outside_bounds": 2,  # fitted centre outside the image
+    "negative_flux": 4,  # fitted flux <= 0
+    "no_convergence": 8,  # the fit may not have converged
+    "no_covariance": 16,  # no parameter uncertainties
+    "near_bound": 32,  # a centre within 0.01 pixel of an xy_bounds limit
+    "no_overlap": 64,  # the fit box misses the image
+    "fully_masked": 128,  # every pixel of the fit box is masked
+    "too_few_pixels": 256,  # fewer usable pixels than free parameters
+    "non_finite_position": 512,
+    "non_finite_flux": 1024,
+    "non_finite_localbkg": 2048,  # local_bkg not finite: not subtracted
+}
+
+
+def _decode_one(value, return_bit_values):
+    if not isinstance(value, int | np.integer):
+        msg = f"Flag value must be an integer, got {value!r}"
+        raise TypeError(msg)
+    if value < 0:
+        msg = f"Flag value must be a non-negative integer, got {value}"
+        raise ValueError(msg)
+    return [bit if return_bit_values else name
+            for name, bit in PSF_FLAGS.items() if value & bit]
+
+
+def decode_psf_flags(flags, return_bit_values=False):
+    """
+    The names (or bits) set in photutils 3.x-style PSF photometry flags.
+
+    Parameters
+    ----------
+    flags : int or array-like of int
+        One ``flags`` value, or a column of them.
+    return_bit_values : bool, optional
+        Give the bit values instead of the names (see `PSF_FLAGS`).
+
+    Returns
+    -------
+    decoded : list
+        For one value, the list of the names (or bits) set in it; for a
+        column, one such list per value.
+
+    Examples
+    --------
+    >>> from psfkit.photometry import decode_psf_flags
+    >>> decode_psf_flags(5)
+    ['n_pixels_fit_partial', 'negative_flux']
+    >>> decode_psf_flags([0, 136], return_bit_values=True)
+    [[], [8, 128]]
+    """
+    if np.isscalar(flags) or np.ndim(flags) == 0:
+        value = flags.item() if hasattr(flags, "item") else flags
+        return _decode_one(value, return_bit_values)
+    return [_decode_one(v, return_bit_values)
+            for v in np.asarray(flags).ravel()]
 
 
 class PSFFlags(enum.IntFlag):

@@ -10,7 +10,7 @@ parameters.
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ...utils import PsfkitWarning, check_positive, progress_bar, warn
+from ...utils import Checked, PsfkitWarning, check_positive, progress_bar, warn
 from . import _settings as opt
 from ._pipeline import (
     Sources,
@@ -20,7 +20,7 @@ from ._pipeline import (
     stack_stages,
     take_columns,
 )
-from ._settings import Checked, model_fwhm
+from ._settings import model_fwhm
 from .basic import BasicPSFPhotometry
 
 __all__ = ["IterativelySubtractedPSFPhotometry", "DAOPhotPSFPhotometry"]
@@ -84,6 +84,9 @@ class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
     """
 
     _iterative = True
+    _repr_params = ("group_maker", "bkg_estimator", "psf_model", "fitshape",
+                    "finder", "niters", "mode", "fitter", "aperture_radius",
+                    "subshape", "progress_bar", "extra_output_cols")
 
     finder = Checked(opt.required_callable)
     niters = Checked(opt.niters)
@@ -239,6 +242,11 @@ class DAOPhotPSFPhotometry(IterativelySubtractedPSFPhotometry):
     >>> phot.niters, type(phot.finder).__name__, type(phot.group_maker).__name__
     (3, 'DAOStarFinder', 'DAOGroup')
     """
+
+    _repr_params = ("crit_separation", "threshold", "fwhm", "psf_model",
+                    "fitshape", "sigma", "niters", "mode", "fitter",
+                    "aperture_radius", "subshape", "progress_bar",
+                    "extra_output_cols")
 
     def __init__(self, crit_separation, threshold, fwhm, psf_model, fitshape,
                  *, sigma=3.0, ratio=1.0, theta=0.0, sigma_radius=1.5,

@@ -7,10 +7,16 @@ gathers them, so that ``psfkit.photometry.psf_photometry`` keeps importing.
 """
 
 from .basic import BasicPSFPhotometry
+from .fitters import BatchedLMFitter
+from .flags import PSFFlags
 from .iterative import DAOPhotPSFPhotometry, IterativelySubtractedPSFPhotometry
+from .results import PSFPhotometryResult
 
 __all__ = [
     "BasicPSFPhotometry",
     "IterativelySubtractedPSFPhotometry",
     "DAOPhotPSFPhotometry",
 ]
+
+# the 0.1 module held these too; they stay importable from here
+_MOVED = (BatchedLMFitter, PSFPhotometryResult, PSFFlags)

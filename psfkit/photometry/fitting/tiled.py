@@ -30,6 +30,7 @@ from ...utils import (
 )
 from ...utils.deprecation import NOT_GIVEN
 from ...utils.parallel import executor_kind, run_tasks
+from ...utils.progress import progress_bar as make_progress_bar
 from ...utils.tiling import (
     call_recording_warnings,
     core_bounds,
@@ -125,7 +126,8 @@ def _check_photometry(photometry, overlap):
 
 
 def tiled_photometry(image, photometry, *, tile_size, overlap, executor=None,
-                     mask=None, error=None, client=NOT_GIVEN):
+                     mask=None, error=None, progress_bar=False,
+                     client=NOT_GIVEN):
     """
     Run PSF photometry on overlapping tiles and merge the results.
 
@@ -158,6 +160,8 @@ def tiled_photometry(image, photometry, *, tile_size, overlap, executor=None,
         Pixels to ignore (`True`).
     error : array-like, optional
         The 1-sigma error of every pixel.
+    progress_bar : bool, optional
+        Show a bar counting the finished tiles (needs ``tqdm``).
     client : optional
         Deprecated spelling of ``executor``.
 
@@ -214,7 +218,9 @@ def tiled_photometry(image, photometry, *, tile_size, overlap, executor=None,
     if executor_kind(executor) == "dask":
         # the tiles go to the workers as data, not inside the task graph
         tasks = executor.scatter(tasks, hash=False)
-    outputs = run_tasks(_run_tile, tasks, executor)
+    with make_progress_bar(total=len(grid), enabled=progress_bar,
+                           desc="tiles", unit="tile") as bar:
+        outputs = run_tasks(_run_tile, tasks, executor, progress=bar)
     return _merge(arr, grid, outputs)
 
 

@@ -5,8 +5,9 @@ Stars whose light overlaps cannot be fitted independently.  Every grouper
 here can be called two ways:
 
 - the seed's (photutils 0.x) way, ``grouper(table)``: a copy of the table
-  with a ``group_id`` column (positions from ``x_0``/``y_0``, or any
-  position column `~psfkit.utils.find_column` knows);
+  with a ``group_id`` column (positions from the columns
+  `~psfkit.utils.find_column` picks, in its order of priority: ``x_0``,
+  ``xcentroid``...);
 - photutils 3.x's way, ``grouper(x, y)``: an array of group ids, one per
   source (``return_groups_object=True`` gives a `SourceGroups`).
 
@@ -50,12 +51,8 @@ def _positions(table):
         msg = (f"the source table must be an astropy Table or QTable, got "
                f"{type(table).__name__}")
         raise TypeError(msg)
-    names = table.colnames
-    # the photometry convention first, then any alias
-    if "x_0" in names and "y_0" in names:
-        xname, yname = "x_0", "y_0"
-    else:
-        xname, yname = find_xy_columns(table, name="the source table")
+    # the one order of priority of every psfkit function that reads positions
+    xname, yname = find_xy_columns(table, name="the source table")
     if not len(table):
         return np.zeros((0, 2))
     return np.column_stack([_column_values(table, xname),
@@ -148,8 +145,9 @@ class _Grouper(ParamReprMixin):
         Parameters
         ----------
         table : `~astropy.table.Table`
-            Sources with ``x_0``, ``y_0`` columns (or any position column
-            `~psfkit.utils.find_column` accepts).
+            Sources with position columns (``x_0``, ``y_0`` or any others
+            `~psfkit.utils.find_column` accepts, read in its order of
+            priority).
 
         Returns
         -------

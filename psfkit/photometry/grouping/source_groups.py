@@ -5,6 +5,8 @@
 
 import numpy as np
 
+from ...utils import get_rng, renamed_keyword
+
 __all__ = ["SourceGroups"]
 
 
@@ -102,8 +104,9 @@ class SourceGroups:
             raise ValueError(msg)
         return self.x[sel], self.y[sel]
 
-    def plot(self, radius, *, ax=None, cmap=None, seed=0, label_groups=False,
-             label_kwargs=None, label_offset=(0, 0), **kwargs):
+    def plot(self, radius, *, ax=None, cmap=None, random_state=0,
+             label_groups=False, label_kwargs=None, label_offset=(0, 0),
+             seed=None, **kwargs):
         """
         Draw a circle around each source, coloured by group.
 
@@ -115,15 +118,17 @@ class SourceGroups:
             The axes; the current ones by default.
         cmap : str or `~matplotlib.colors.Colormap`, optional
             The colours of the groups; by default random, well separated
-            colours (reproducible with ``seed``).
-        seed : int, optional
-            The seed of the default colours.
+            colours (reproducible with ``random_state``).
+        random_state : int or `numpy.random.Generator`, optional
+            Draws the default colours.
         label_groups : bool, optional
             Write each group id at the group centre.
         label_kwargs : dict, optional
             Passed to ``ax.text`` for the labels.
         label_offset : tuple of 2 float, optional
             The ``(dx, dy)`` offset of the labels, in pixels.
+        seed : int, optional
+            Deprecated spelling of ``random_state`` (photutils' name).
         **kwargs
             Passed to the circles (`~matplotlib.collections.PatchCollection`).
 
@@ -136,9 +141,11 @@ class SourceGroups:
         from matplotlib.patches import Circle
         import matplotlib.pyplot as plt
 
+        rng = get_rng(renamed_keyword("seed", seed, "random_state",
+                                      random_state, default=0))
         ax = plt.gca() if ax is None else ax
         if cmap is None:
-            hues = np.random.default_rng(seed).permutation(
+            hues = rng.permutation(
                 np.linspace(0.0, 1.0, max(self.n_groups, 1), endpoint=False))
             colours = plt.cm.hsv(hues)
         else:

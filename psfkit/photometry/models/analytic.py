@@ -17,7 +17,7 @@ import numpy as np
 
 from ..._numerics.gaussian import integrated_gaussian_grid
 from ...utils import check_positive
-from . import _profiles as engines
+from . import _profiles as profiles
 from .base import PSFModelMixin
 
 __all__ = ["IntegratedGaussianPRF", "MoffatPSF", "AiryDiskPSF"]
@@ -171,7 +171,7 @@ class IntegratedGaussianPRF(AnalyticPSF):
         super().__init__(flux=flux, x_0=x_0, y_0=y_0, sigma=sigma, **kwargs)
 
     def _compute(self, x, y, flux, x_0, y_0, sigma, *, jacobian=False):
-        return engines.integrated_gaussian(x, y, flux, x_0, y_0, sigma,
+        return profiles.integrated_gaussian(x, y, flux, x_0, y_0, sigma,
                                            jacobian=jacobian)
 
     #: the width parameter over the Gaussian's sigma
@@ -183,7 +183,7 @@ class IntegratedGaussianPRF(AnalyticPSF):
     @property
     def fwhm(self):
         """The full width at half maximum, ``2 sqrt(2 ln 2) sigma``."""
-        return float(engines.FWHM_PER_SIGMA * abs(scalar(self.sigma)))
+        return float(profiles.FWHM_PER_SIGMA * abs(scalar(self.sigma)))
 
     def _half_extent(self, factor):
         delta = factor * abs(scalar(self.sigma))
@@ -254,13 +254,13 @@ class MoffatPSF(AnalyticPSF):
                          **kwargs)
 
     def _compute(self, x, y, flux, x_0, y_0, alpha, beta, *, jacobian=False):
-        return engines.moffat(x, y, flux, x_0, y_0, alpha, beta,
+        return profiles.moffat(x, y, flux, x_0, y_0, alpha, beta,
                               jacobian=jacobian)
 
     @property
     def fwhm(self):
         """The full width at half maximum (pixels)."""
-        return float(engines.moffat_fwhm(scalar(self.alpha),
+        return float(profiles.moffat_fwhm(scalar(self.alpha),
                                          scalar(self.beta)))
 
     def _half_extent(self, factor):
@@ -318,7 +318,7 @@ class AiryDiskPSF(AnalyticPSF):
         super().__init__(flux=flux, x_0=x_0, y_0=y_0, radius=radius, **kwargs)
 
     def _compute(self, x, y, flux, x_0, y_0, radius, *, jacobian=False):
-        return engines.airy_disk(x, y, flux, x_0, y_0, radius,
+        return profiles.airy_disk(x, y, flux, x_0, y_0, radius,
                                  jacobian=jacobian)
 
     @property
@@ -326,7 +326,7 @@ class AiryDiskPSF(AnalyticPSF):
         """The full width at half maximum (pixels): ``0.8437 radius``."""
         # the half-maximum radius of (2 J1(q) / q)**2 is q = 1.6163...
         return float(2.0 * 1.616339948310703 * scalar(self.radius)
-                     / engines.AIRY_ZERO / np.pi)
+                     / profiles.AIRY_ZERO / np.pi)
 
     def _half_extent(self, factor):
         delta = factor * self.fwhm

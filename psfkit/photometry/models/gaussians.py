@@ -13,7 +13,7 @@ from astropy.modeling import Parameter
 import numpy as np
 
 from ..._numerics.gaussian import FWHM_PER_SIGMA, SIGMA_PER_FWHM
-from . import _profiles as engines
+from . import _profiles as profiles
 from .analytic import (
     TINY,
     AnalyticPSF,
@@ -113,7 +113,7 @@ class CircularGaussianPSF(_CircularFWHM):
     grid_separable = False
 
     def _compute(self, x, y, flux, x_0, y_0, fwhm, *, jacobian=False):
-        return engines.circular_gaussian(x, y, flux, x_0, y_0, fwhm,
+        return profiles.circular_gaussian(x, y, flux, x_0, y_0, fwhm,
                                          jacobian=jacobian)
 
 
@@ -140,7 +140,7 @@ class CircularGaussianPRF(_CircularFWHM):
     grid_separable = True
 
     def _compute(self, x, y, flux, x_0, y_0, fwhm, *, jacobian=False):
-        return engines.integrated_gaussian_fwhm(x, y, flux, x_0, y_0, fwhm,
+        return profiles.integrated_gaussian_fwhm(x, y, flux, x_0, y_0, fwhm,
                                                 jacobian=jacobian)
 
     _width_per_sigma = FWHM_PER_SIGMA
@@ -264,7 +264,7 @@ class GaussianPSF(_Elliptical):
 
     def _compute(self, x, y, flux, x_0, y_0, x_fwhm, y_fwhm, theta, *,
                  jacobian=False):
-        return engines.elliptical_gaussian(x, y, flux, x_0, y_0, x_fwhm,
+        return profiles.elliptical_gaussian(x, y, flux, x_0, y_0, x_fwhm,
                                            y_fwhm, theta, jacobian=jacobian)
 
 
@@ -299,5 +299,5 @@ class GaussianPRF(_Elliptical):
 
     def _compute(self, x, y, flux, x_0, y_0, x_fwhm, y_fwhm, theta, *,
                  jacobian=False):
-        return engines.integrated_elliptical_gaussian(
+        return profiles.integrated_elliptical_gaussian(
             x, y, flux, x_0, y_0, x_fwhm, y_fwhm, theta, jacobian=jacobian)

@@ -101,8 +101,20 @@ class PreparedPSFModel(PSFModelMixin, Fittable2DModel):
 
     @property
     def fwhm(self):
-        """The ``fwhm`` of the wrapped model (`AttributeError` if none)."""
+        """
+        The FWHM: the value set on this model, else the ``fwhm`` of the
+        wrapped model (`AttributeError` if neither).
+        """
+        given = getattr(self, "_fwhm_given", None)
+        if given is not None:
+            return given
         return float(self._base.fwhm)
+
+    @fwhm.setter
+    def fwhm(self, value):
+        # a FWHM attached by hand (a number or an astropy Parameter, as
+        # photutils 1.x users do) sizes the photometry's apertures
+        self._fwhm_given = value
 
     def _base_params(self, x_0, y_0, amplitude):
         xname, yname, fluxname = self._names
