@@ -135,7 +135,8 @@ def integrated_gaussian_grid(cols, rows, flux, x_0, y_0, sigma, wanted=(),
     ey, dey, sey = pixel_integral_1d(rows - y_0, sigma, need)
     quarter = 0.25 * flux
     col = ex * quarter
-    values = (ey[..., :, None] * col[..., None, :]).reshape(n, -1)
+    size = cols.shape[1] * rows.shape[2] * cols.shape[2]
+    values = (ey[..., :, None] * col[..., None, :]).reshape(n, size)
     if not need:
         return values, None
     jac = np.empty((len(wanted),) + values.shape)

@@ -75,3 +75,9 @@ def test_grid_free_equals_evaluate_grid(model, free):
     else:
         assert_allclose(jac, j_ref[..., free], rtol=1e-12,
                         atol=1e-14 * np.abs(j_ref).max())
+
+
+def test_grid_free_without_sources():
+    values, jac = IntegratedGaussianPRF(sigma=1.5)._grid_free(
+        np.zeros((0, 1, 5)), np.zeros((0, 1, 3)), np.zeros((0, 4)), [0, 1])
+    assert values.shape == (0, 15) and jac.shape == (0, 15, 2)
