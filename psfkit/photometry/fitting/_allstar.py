@@ -41,14 +41,12 @@ blended stars get the larger errors that their correlation implies.
 """
 
 import numpy as np
-from scipy import sparse
-from scipy.spatial import cKDTree
 
 from ..._numerics.lm import levenberg_marquardt
 from ..models import base as _models
-from ._block_system import ClusterSolver
-from ._couplings import clusters, coupled_pairs, split_clusters
-from ._geometry import grid_xy, offset_maps
+from ._block_system import ClusterSolver, block_products
+from ._couplings import clusters, coupled_pairs, overlap_matrix, split_clusters
+from ._geometry import compact_pixels, grid_xy, offset_maps
 
 __all__ = []
 
@@ -238,7 +236,7 @@ class AllStarProblem:
         # pixel falls among them (residual updates touch only those)
         flat = self.geom.flat[self.stars]
         inside = flat >= 0
-        self._box_pix, inv = _compact(flat[inside], self.data_flat.size)
+        self._box_pix, inv = compact_pixels(flat[inside], self.data_flat.size)
         self._box_inv = np.full(flat.shape, -1)
         self._box_inv[inside] = inv
         # each working star's support pixels among the working entries
@@ -328,7 +326,7 @@ class AllStarProblem:
             part = sel[s:s + step]
             # the second star's weighted derivatives on the first one's box
             other = np.take(flat, self._pair_src[part], axis=1)
-            out[s:s + step] = _products(self.jwt[:, self._pair_i[part]],
+            out[s:s + step] = block_products(self.jwt[:, self._pair_i[part]],
                                         other)
         return out
 
@@ -346,7 +344,7 @@ class AllStarProblem:
         stars = self.stars
         jwt = self.jwt[:, stars]
         grad = self.gradient(stars, jwt)
-        diag = _products(jwt, jwt, symmetric=True)
+        diag = block_products(jwt, jwt, symmetric=True)
         blocks = self.pair_blocks()
         # unknowns on a bound and pushed against it are held out
         u = self.theta[stars][:, self.free]
@@ -472,23 +470,6 @@ class AllStarProblem:
             self._step = step[np.isin(stars, self.stars, assume_unique=True)]
 
 
-def _products(a, b, *, symmetric=False):
-    """
-    ``out[p, i, j] = sum_m a[i, p, m] b[j, p, m]``: the blocks ``A^T B``
-    of stacked derivatives laid out parameter by parameter (one product
-    per pair of parameters over contiguous pixels: faster than a batched
-    matrix product of small matrices).
-    """
-    nf = a.shape[0]
-    out = np.empty((a.shape[1], nf, b.shape[0]))
-    for i in range(nf):
-        for j in range(i if symmetric else 0, b.shape[0]):
-            out[:, i, j] = np.einsum("pm,pm->p", a[i], b[j])
-            if symmetric:
-                out[:, j, i] = out[:, i, j]
-    return out
-
-
 def run(problem, todo, *, maxiters, tol, progress=None):
     """
     Fit the stars ``todo`` until every star of the image is at its minimum.
@@ -572,42 +553,11 @@ def whole_clusters(problem, seed):
     return hit[label], label
 
 
-def _compact(values, size):
-    """
-    ``np.unique(values, return_inverse=True)`` for integers in ``[0,
-    size)``: through a lookup table when they are many (no sort).
-    """
-    if 8 * values.size < size:
-        unique, inverse = np.unique(values, return_inverse=True)
-        return unique, inverse.ravel()
-    seen = np.zeros(size, dtype=bool)
-    seen[values] = True
-    unique = np.flatnonzero(seen)
-    lookup = np.empty(size, dtype=np.int64)
-    lookup[unique] = np.arange(len(unique))
-    return unique, lookup[values]
-
-
-def _overlaps(problem):
-    """The stars whose model boxes overlap, as a sparse matrix (cached)."""
-    if getattr(problem, "_overlap_matrix", None) is None:
-        geom = problem.geom
-        my, mx = geom.model_shape
-        n = len(geom.cx)
-        xy = np.column_stack([geom.cx / mx, geom.cy / my])
-        pairs = (cKDTree(xy).query_pairs(1.0 - 1e-9, p=np.inf,
-                                         output_type="ndarray")
-                 if n > 1 else np.zeros((0, 2), dtype=np.int64))
-        i, j = pairs[:, 0], pairs[:, 1]
-        problem._overlap_matrix = sparse.csr_matrix(
-            (np.ones(2 * len(pairs)), (np.r_[i, j], np.r_[j, i])),
-            shape=(n, n))
-    return problem._overlap_matrix
-
-
 def _neighbours(problem, stars):
     """``stars`` and the stars whose model boxes overlap theirs."""
-    return stars | (_overlaps(problem) @ stars.astype(float) > 0)
+    if getattr(problem, "_overlap_matrix", None) is None:
+        problem._overlap_matrix = overlap_matrix(problem.geom)
+    return stars | (problem._overlap_matrix @ stars.astype(float) > 0)
 
 
 def _off_minimum(problem, candidates, tol):
