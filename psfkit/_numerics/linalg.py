@@ -141,17 +141,24 @@ def solve(a, b, *, rcond=RCOND, check_condition=True):
         np.isfinite(bs), axis=1)
     y = np.zeros((n, p))
     ok = ~singular
-    if ok.any():
+    every = bool(ok.all())
+    if every or ok.any():
+        # (all systems usable, the common case: no copies of the stack)
+        a_ok, b_ok = (scaled, bs) if every else (scaled[ok], bs[ok])
         try:
             with np.errstate(all="ignore"):
-                y[ok] = np.linalg.solve(scaled[ok], bs[ok][:, :, None])[:, :, 0]
+                y_ok = np.linalg.solve(a_ok, b_ok[:, :, None])[:, :, 0]
         except np.linalg.LinAlgError:
-            y[ok] = _solve_each(scaled[ok], bs[ok], rcond, singular, ok)
+            y_ok = _solve_each(a_ok, b_ok, rcond, singular, ok)
+        if every:
+            y = y_ok
+        else:
+            y[ok] = y_ok
         # LU succeeds on nearly singular matrices with a useless answer:
         # check the pivots' effect through the eigenvalues' ratio
-        bad = ~np.all(np.isfinite(y[ok]), axis=1)
+        bad = ~np.all(np.isfinite(y_ok), axis=1)
         if check_condition:
-            bad |= _nearly_singular(scaled[ok], rcond)
+            bad |= _nearly_singular(a_ok, rcond)
         singular[np.flatnonzero(ok)[bad]] = True
     if singular.any():
         clean = singular & np.all(np.isfinite(scaled), axis=(1, 2)) & np.all(

@@ -311,6 +311,37 @@ def test_refit_touches_only_changed_neighbourhoods():
         assert not np.allclose(again[col][near], first[col][near], rtol=1e-6)
 
 
+def test_refit_uncertainties_equal_a_full_computation(monkeypatch):
+    # a refit after new detections (or dropped duplicates) recomputes the
+    # uncertainties of the clusters near a change only; the others keep
+    # their earlier ones, which must be those a computation over every
+    # cluster gives (here about a third of the stars are near a change)
+    rng = np.random.default_rng(12)
+    shape, n = (160, 160), 190
+    x, y = crowded_positions(rng, shape, n, 0.5 * FWHM)
+    flux = 10 ** rng.uniform(2.9, 4.2, n)
+    image, error = star_field(shape, x, y, flux, sky_noise=4.0, rng=rng)
+    psf = IntegratedGaussianPRF(sigma=SIGMA)
+
+    def run():
+        return IterativelySubtractedPSFPhotometry(
+            None, None, psf, (9, 9), finder=DAOStarFinder(30.0, FWHM),
+            niters=2).run(image, error=error).table
+
+    tab = run()
+    assert np.any(tab["iter_detected"] == 2)
+    every = _engine._fit_crowded
+
+    def recompute_all(*args, **kwargs):
+        return every(*args, **{**kwargs, "prior": None})
+
+    monkeypatch.setattr(_engine, "_fit_crowded", recompute_all)
+    full = run()
+    assert_array_equal(tab["flags"], full["flags"])
+    for col in ("x_fit", "flux_fit", "flux_unc", "x_0_unc", "y_0_unc"):
+        assert_allclose(tab[col], full[col], rtol=1e-10)
+
+
 # --------------------------------------------------- results and API
 def test_result_repr_and_pickle():
     rng = np.random.default_rng(9)

@@ -41,13 +41,12 @@ blended stars get the larger errors that their correlation implies.
 """
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from ..._numerics.lm import levenberg_marquardt
 from ..models import base as _models
-from ._block_system import ClusterSolver
-from ._couplings import clusters, coupled_pairs, split_clusters
-from ._geometry import grid_xy, offset_maps
+from ._block_system import ClusterSolver, block_products
+from ._couplings import clusters, coupled_pairs, overlap_matrix, split_clusters
+from ._geometry import compact_pixels, grid_xy, offset_maps
 
 __all__ = []
 
@@ -70,6 +69,10 @@ def evaluate(setup, cols, rows, theta, *, jacobian=True):
     """
     model = setup.model
     with np.errstate(all="ignore"):
+        if (getattr(model, "grid_separable", False)
+                and hasattr(model, "_grid_free")):
+            return model._grid_free(cols[:, None, :], rows[:, None, :], theta,
+                                    setup.free if jacobian else None)
         if getattr(model, "grid_separable", False):
             out = model.evaluate_grid(cols[:, None, :], rows[:, None, :], theta,
                                       jacobian=jacobian)
@@ -113,14 +116,15 @@ class AllStarProblem:
         self.maps = offset_maps(geom.model_shape)
         self.data_flat = np.asarray(data, dtype=float).ravel()
         self.values, jac = evaluate(setup, geom.cols, geom.rows, theta)
-        # the weighted derivatives, flattened with a last row of zeros that
-        # stands for pixels outside a box (see _pair_plan)
+        # the weighted derivatives, one parameter after the other (each a
+        # contiguous image of all the boxes, for fast products over the
+        # pixels), flattened with a last column of zeros that stands for
+        # pixels outside a box (see _pair_plan)
         n, m = geom.flat.shape
-        self._jw_flat = np.zeros((n * m + 1, self.nf))
-        self.jw = self._jw_flat[:-1].reshape(n, m, self.nf)
-        self.jw[...] = jac * geom.weight[:, :, None]
+        self._jwt_flat = np.zeros((self.nf, n * m + 1))
+        self.jwt = self._jwt_flat[:, :-1].reshape(self.nf, n, m)
+        self.jwt[...] = np.moveaxis(jac, -1, 0) * geom.weight[None]
         self.resid = self.data_flat - self._accumulate(self.values)
-        self.pair_up(np.ones(len(theta), dtype=bool))
 
     def pair_up(self, active, *, split=True):
         """
@@ -232,9 +236,9 @@ class AllStarProblem:
         # pixel falls among them (residual updates touch only those)
         flat = self.geom.flat[self.stars]
         inside = flat >= 0
-        self._box_pix, inv = np.unique(flat[inside], return_inverse=True)
+        self._box_pix, inv = compact_pixels(flat[inside], self.data_flat.size)
         self._box_inv = np.full(flat.shape, -1)
-        self._box_inv[inside] = inv.ravel()
+        self._box_inv[inside] = inv
         # each working star's support pixels among the working entries
         wmap = np.cumsum(entry) - 1
         own = self.entry_of[self.stars]
@@ -315,30 +319,32 @@ class AllStarProblem:
         """Blocks of the working pairs ``sel`` from the current derivatives."""
         nf = self.nf
         out = np.empty((len(sel), nf, nf))
-        flat = self._jw_flat
+        flat = self._jwt_flat
         m = self.geom.box_size
         step = max(1, 1_000_000 // max(m * nf, 1))
         for s in range(0, len(sel), step):
             part = sel[s:s + step]
             # the second star's weighted derivatives on the first one's box
-            other = np.take(flat, self._pair_src[part], axis=0)
-            out[s:s + step] = (np.swapaxes(self.jw[self._pair_i[part]], 1, 2)
-                               @ other)
+            other = np.take(flat, self._pair_src[part], axis=1)
+            out[s:s + step] = block_products(self.jwt[:, self._pair_i[part]],
+                                        other)
         return out
 
-    def gradient(self, stars):
+    def gradient(self, stars, jwt=None):
         """Gradients ``J^T W r`` of ``stars`` from the residual image."""
         flat = self.geom.flat[stars]
         rw = np.where(flat >= 0, self.resid[np.maximum(flat, 0)], 0.0)
         rw *= self.geom.weight[stars]
-        return (rw[:, None, :] @ self.jw[stars])[:, 0, :]
+        if jwt is None:
+            jwt = self.jwt[:, stars]
+        return np.einsum("fnm,nm->nf", jwt, rw)
 
     # ------------------------------------------------- the loop interface
     def normal(self):
         stars = self.stars
-        jw = self.jw[stars]
-        grad = self.gradient(stars)
-        diag = np.swapaxes(jw, 1, 2) @ jw
+        jwt = self.jwt[:, stars]
+        grad = self.gradient(stars, jwt)
+        diag = block_products(jwt, jwt, symmetric=True)
         blocks = self.pair_blocks()
         # unknowns on a bound and pushed against it are held out
         u = self.theta[stars][:, self.free]
@@ -439,7 +445,9 @@ class AllStarProblem:
             minlength=len(self._box_pix))
         self.theta[idx] = theta_t[good]
         self.values[idx] = values_t[good]
-        self.jw[idx] = jac_t[good] * self.geom.weight[idx][:, :, None]
+        jac_t = np.moveaxis(jac_t, -1, 0)
+        self.jwt[:, idx] = ((jac_t if good.all() else jac_t[:, good])
+                            * self.geom.weight[idx][None])
 
     def double_step(self):
         self._step = 2.0 * self._step
@@ -524,14 +532,32 @@ def run(problem, todo, *, maxiters, tol, progress=None):
     return converged, niter
 
 
+def whole_clusters(problem, seed):
+    """
+    The stars of the (uncut) clusters that hold a star of ``seed``.
+
+    Returns
+    -------
+    members : ndarray of bool, shape (n,)
+    label : ndarray of int, shape (n,)
+        The cluster of every star.
+    """
+    setup, geom = problem.setup, problem.geom
+    pairs, _, _ = coupled_pairs(
+        problem.theta[:, setup.x_col], problem.theta[:, setup.y_col],
+        geom.cx, geom.cy, problem.table, geom.model_shape,
+        problem.min_coupling)
+    label, sizes = clusters(len(problem.theta), pairs)
+    hit = np.zeros(len(sizes), dtype=bool)
+    hit[label[seed]] = True
+    return hit[label], label
+
+
 def _neighbours(problem, stars):
     """``stars`` and the stars whose model boxes overlap theirs."""
-    geom = problem.geom
-    my, mx = geom.model_shape
-    xy = np.column_stack([geom.cx / mx, geom.cy / my])
-    near = cKDTree(xy[stars]).query_ball_point(xy, r=1.0 - 1e-9, p=np.inf,
-                                                return_length=True)
-    return stars | (near > 0)
+    if getattr(problem, "_overlap_matrix", None) is None:
+        problem._overlap_matrix = overlap_matrix(problem.geom)
+    return stars | (problem._overlap_matrix @ stars.astype(float) > 0)
 
 
 def _off_minimum(problem, candidates, tol):

@@ -127,19 +127,29 @@ def group_model(problem, theta, idx, *, jacobian):
         grids = (g, n_pix // (ny * nx), ny, nx)
         x_cols = np.repeat(x.reshape(grids)[:, :, 0, :], k, axis=0)
         y_rows = np.repeat(y.reshape(grids)[:, :, :, 0], k, axis=0)
-        out = problem.model.evaluate_grid(x_cols, y_rows, params,
-                                          jacobian=jacobian)
+        model = problem.model
+        if hasattr(model, "_grid_free"):
+            values, jac = model._grid_free(x_cols, y_rows, params,
+                                           problem.free if jacobian else None)
+            out = (values, jac) if jacobian else values
+        else:
+            out = model.evaluate_grid(x_cols, y_rows, params,
+                                      jacobian=jacobian)
+            if jacobian:
+                out = (out[0], out[1][..., problem.free])
     else:
         if k > 1:
             x = np.repeat(x, k, axis=0)
             y = np.repeat(y, k, axis=0)
         out = evaluate_sources(problem.model, x, y, params, jacobian=jacobian)
+        if jacobian:
+            out = (out[0], out[1][..., problem.free])
     vals = out[0] if jacobian else out
     m = vals.reshape(g, k, n_pix).sum(axis=1) if k > 1 else vals
     if not jacobian:
         return m, None
     nf = problem.n_free
-    jac = out[1][..., problem.free]
+    jac = out[1]
     if k > 1:
         jac = jac.reshape(g, k, n_pix, nf).transpose(0, 2, 1, 3)
         jac = jac.reshape(g, n_pix, k * nf)

@@ -370,3 +370,20 @@ def marginal_covariance(label, pairs, diag, blocks):
             b, bu = _star_blocks(c, u, h, nf)
             cov[big[sel]], und[big[sel]] = b[:, 0], bu[:, 0]
     return cov, und
+
+
+def block_products(a, b, *, symmetric=False):
+    """
+    ``out[p, i, j] = sum_m a[i, p, m] b[j, p, m]``: the blocks ``A^T B``
+    of stacked derivatives laid out parameter by parameter (one product
+    per pair of parameters over contiguous pixels: faster than a batched
+    matrix product of small matrices).
+    """
+    nf = a.shape[0]
+    out = np.empty((a.shape[1], nf, b.shape[0]))
+    for i in range(nf):
+        for j in range(i if symmetric else 0, b.shape[0]):
+            out[:, i, j] = np.einsum("pm,pm->p", a[i], b[j])
+            if symmetric:
+                out[:, j, i] = out[:, i, j]
+    return out

@@ -200,3 +200,19 @@ def split_clusters(label, pairs, strength, max_size):
     rank[np.argsort(first)] = np.arange(len(first))
     out[used] = rank[inverse.ravel()]
     return out, np.bincount(out[used])
+
+
+def overlap_matrix(geom):
+    """
+    The pairs of stars whose model boxes overlap, as a symmetric sparse
+    matrix (stars whose fits can affect each other's pixels).
+    """
+    my, mx = geom.model_shape
+    n = len(geom.cx)
+    xy = np.column_stack([geom.cx / mx, geom.cy / my])
+    pairs = (cKDTree(xy).query_pairs(1.0 - 1e-9, p=np.inf,
+                                     output_type="ndarray")
+             if n > 1 else np.zeros((0, 2), dtype=np.int64))
+    i, j = pairs[:, 0], pairs[:, 1]
+    return sparse.csr_matrix((np.ones(2 * len(pairs)),
+                              (np.r_[i, j], np.r_[j, i])), shape=(n, n))

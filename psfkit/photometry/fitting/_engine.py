@@ -17,7 +17,13 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ...utils import single_threaded_blas
-from ._allstar import AllStarProblem, evaluate, run
+from ._allstar import (
+    AllStarProblem,
+    _neighbours,
+    evaluate,
+    run,
+    whole_clusters,
+)
 from ._block_system import marginal_covariance
 from ._couplings import clusters, coupling_table
 from ._geometry import build_geometry
@@ -213,7 +219,7 @@ def _fit_all_stars(setup, data, weight, start, box_xy, model_shape,
         todo = (None if settled is None
                 else ~np.asarray(settled)[idx[~small]])
         _fit_crowded(setup, data, geom, theta, lower, upper, idx[~small],
-                     todo, weights_are_errors, progress, out)
+                     todo, weights_are_errors, progress, out, prior=prior)
     if settled is not None and prior is not None:
         # stars never refitted keep their earlier counts and convergence
         old = idx[out["niter"][idx] == 0]
@@ -275,8 +281,15 @@ def _fit_islands(setup, data, weight, theta, box_xy, idx, label,
 
 
 def _fit_crowded(setup, data, geom, theta, lower, upper, idx, todo,
-                 weights_are_errors, progress, out):
-    """Fit the stars ``idx`` of crowded regions with the sparse all-star fit."""
+                 weights_are_errors, progress, out, *, prior=None):
+    """
+    Fit the stars ``idx`` of crowded regions with the sparse all-star fit.
+
+    With ``prior`` (the earlier fits of the stars not in ``todo``), the
+    uncertainties of a cluster whose stars and neighbours all kept their
+    fits are the earlier ones: its normal matrix and chi-square are those
+    it had.
+    """
     fitter = setup.fitter
     sub = geom.subset(idx)
     table = coupling_table(_unit_jacobian(setup, theta[idx], sub.model_shape),
@@ -288,25 +301,39 @@ def _fit_crowded(setup, data, geom, theta, lower, upper, idx, todo,
     converged, niter = run(problem, todo, maxiters=fitter.maxiters,
                            tol=fitter.tol, progress=progress)
 
-    # final normal equations of every cluster: uncertainties and statistics
-    problem.pair_up(np.ones(len(idx), dtype=bool), split=False)
+    # final normal equations of the clusters that changed: uncertainties
+    if prior is None or todo.all():
+        redo = np.ones(len(idx), dtype=bool)
+        whole = None
+    else:
+        redo, whole = whole_clusters(problem,
+                                     _neighbours(problem, todo | (niter > 0)))
+    problem.pair_up(redo, split=False)
     label, sizes = problem.label, problem.sizes
     problem.start(np.arange(len(sizes)))
     problem.normal()
-    cov, undetermined = marginal_covariance(label, problem.pairs,
+    stars = problem.stars
+    local = np.full(len(idx), -1)
+    local[stars] = np.arange(len(stars))
+    cov, undetermined = marginal_covariance(label[stars], local[problem.pairs],
                                             problem._diag, problem._blocks)
     if not weights_are_errors:
         red = problem.chi2() / np.maximum(problem.dof(), 1)
-        cov = cov * red[label][:, None, None]
+        cov = cov * red[problem.wlabel][:, None, None]
     var = np.diagonal(cov, axis1=1, axis2=2)
-    unc = np.zeros((len(idx), theta.shape[1]))
+    unc = np.zeros((len(stars), theta.shape[1]))
     with np.errstate(invalid="ignore"):
         unc[:, setup.free] = np.sqrt(var)
     no_cov = undetermined.any(axis=1)
     unc[no_cov] = np.nan
     out["theta"][idx] = problem.theta
-    out["unc"][idx] = unc
-    out["no_cov"][idx] = no_cov
+    out["unc"][idx[stars]] = unc
+    out["no_cov"][idx[stars]] = no_cov
+    if whole is not None:
+        same = idx[~redo]
+        out["unc"][same] = prior.unc[same]
+        out["no_cov"][same] = (prior.flags[same] & PSFFlags.NO_COVARIANCE) > 0
+        label = whole
     out["converged"][idx] = converged
     out["niter"][idx] = niter
     out["cluster"][idx] = label

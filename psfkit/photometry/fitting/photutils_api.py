@@ -15,8 +15,6 @@ from dataclasses import replace
 import inspect
 import warnings
 
-from astropy.nddata import NDData
-import astropy.units as u
 import numpy as np
 
 from ...utils import (
@@ -40,17 +38,16 @@ from ._photutils_columns import (
     check_group_id,
     finder_positions,
     fits_as,
-    model_image,
     photutils_flags,
     read_init_params,
     results_table,
     table_meta,
 )
 from ._photutils_inputs import local_bkg_map, prepare_inputs
+from ._photutils_results import ResultImagesMixin
 from ._pipeline import Sources, extra_names
 from .basic import BasicPSFPhotometry
 from .fitters import BatchedLMFitter, SparseLMFitter
-from .flags import decode_psf_flags
 
 __all__ = ["PSFPhotometry"]
 
@@ -60,7 +57,7 @@ ATTRS = ("psf_model", "fit_shape", "finder", "grouper", "fitter",
          "local_bkg_estimator", "group_warning_threshold", "progress_bar")
 
 
-class PSFPhotometry:
+class PSFPhotometry(ResultImagesMixin):
     """
     PSF photometry with photutils 3.x's interface, on psfkit's engine.
 
@@ -468,92 +465,5 @@ class PSFPhotometry:
                         lambda c: names.get(c, c.replace("_fit", "")),
                         remove_invalid, reset_ids)
 
-    def decode_flags(self, *, return_bit_values=False):
-        """
-        The flag names (or bit values) set for each source of the results.
-
-        Parameters
-        ----------
-        return_bit_values : bool, optional
-            Return the bit values instead of the names.
-
-        Returns
-        -------
-        flags : list of list
-        """
-        if self.results is None:
-            msg = ("No results available. Please run the PSFPhotometry "
-                   "instance first.")
-            raise ValueError(msg)
-        return decode_psf_flags(self.results["flags"],
-                                return_bit_values=return_bit_values)
-
-    def make_model_image(self, shape, *, psf_shape=None,
-                         include_local_bkg=False, include_localbkg=None):
-        """
-        The image of the fitted PSFs (and optionally local backgrounds).
-
-        Parameters
-        ----------
-        shape : tuple of 2 int
-            The shape of the image.
-        psf_shape : int or tuple of 2 int, optional
-            The odd box around each fitted centre over which its model is
-            drawn; default: the model's bounding box (at least
-            ``fit_shape``).
-        include_local_bkg : bool, optional
-            Add each source's local background over its ``psf_shape``
-            box (overlapping boxes add it more than once, as photutils
-            does).
-        include_localbkg : bool, optional
-            The name of ``include_local_bkg`` before photutils 3.0
-            (deprecated).
-
-        Returns
-        -------
-        image : `~numpy.ndarray` or `~astropy.units.Quantity`
-            In the unit of the data of the last call.
-        """
-        include_local_bkg = renamed_keyword(
-            "include_localbkg", include_localbkg, "include_local_bkg",
-            include_local_bkg, default=False)
-        if self.results is None:
-            msg = ("No results available. Please run the PSFPhotometry "
-                   "instance first.")
-            raise ValueError(msg)
-        image = model_image(self.psf_model, self.results, shape, psf_shape,
-                            self.fit_shape, include_local_bkg)
-        return image if self.data_unit is None else image * self.data_unit
-
-    def make_residual_image(self, data, *, psf_shape=None,
-                            include_local_bkg=False, include_localbkg=None):
-        """
-        The data minus the fitted PSFs (and optionally local backgrounds).
-
-        Parameters
-        ----------
-        data : 2-D array, `~astropy.units.Quantity` or `~astropy.nddata.NDData`
-            The image the photometry was run on.
-        psf_shape, include_local_bkg, include_localbkg
-            As for `make_model_image`.
-
-        Returns
-        -------
-        residual : same type as ``data``
-        """
-        include_local_bkg = renamed_keyword(
-            "include_localbkg", include_localbkg, "include_local_bkg",
-            include_local_bkg, default=False)
-        if isinstance(data, NDData):
-            out = data.__class__(data, copy=True)
-            arr = np.asanyarray(data.data)
-            model = self.make_model_image(arr.shape, psf_shape=psf_shape,
-                                          include_local_bkg=include_local_bkg)
-            out.data[...] = arr - getattr(model, "value", model)
-            return out
-        model = self.make_model_image(np.shape(data), psf_shape=psf_shape,
-                                      include_local_bkg=include_local_bkg)
-        model = getattr(model, "value", model)
-        if isinstance(data, u.Quantity):
-            return data - model * data.unit
-        return np.asarray(data, dtype=float) - model
+    def _model_setup(self):
+        return self.psf_model, self.fit_shape, self.data_unit

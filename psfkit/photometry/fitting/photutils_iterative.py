@@ -14,17 +14,16 @@ from astropy.table import QTable, vstack
 import astropy.units as u
 import numpy as np
 
-from ...utils import Checked, NoDetectionsWarning, as_pair, renamed_keyword
+from ...utils import Checked, NoDetectionsWarning, as_pair
 from ._init_guesses import aperture_flux
 from ._interop import psf_param_names, run_finder, sky_centroid
 from ._photutils_columns import (
     finder_positions,
     fits_as,
-    model_image,
     valid_rows,
 )
 from ._photutils_inputs import nddata_parts
-from .flags import decode_psf_flags
+from ._photutils_results import ResultImagesMixin
 from .photutils_api import ATTRS, PSFPhotometry
 
 __all__ = ["IterativePSFPhotometry"]
@@ -64,7 +63,7 @@ def _setting(name):
     return property(fget, fset, doc=f"The ``{name}`` of the photometry.")
 
 
-class IterativePSFPhotometry:
+class IterativePSFPhotometry(ResultImagesMixin):
     """
     Iterative PSF photometry with photutils 3.x's interface.
 
@@ -292,48 +291,9 @@ class IterativePSFPhotometry:
                         lambda c: names.get(c, c.replace("_fit", "")),
                         remove_invalid, reset_ids)
 
-    def decode_flags(self, *, return_bit_values=False):
-        """As `PSFPhotometry.decode_flags`, for all passes."""
-        if self.results is None:
-            msg = ("No results available. Please run the IterativePSFPhotometry "
-                   "instance first.")
-            raise ValueError(msg)
-        return decode_psf_flags(self.results["flags"],
-                                return_bit_values=return_bit_values)
-
-    def make_model_image(self, shape, *, psf_shape=None,
-                         include_local_bkg=False, include_localbkg=None):
-        """As `PSFPhotometry.make_model_image`, with the sources of all passes."""
-        include_local_bkg = renamed_keyword(
-            "include_localbkg", include_localbkg, "include_local_bkg",
-            include_local_bkg, default=False)
-        if self.results is None:
-            msg = ("No results available. Please run the IterativePSFPhotometry "
-                   "instance first.")
-            raise ValueError(msg)
-        image = model_image(self._psfphot.psf_model, self.results, shape,
-                            psf_shape, self._psfphot.fit_shape,
-                            include_local_bkg)
-        unit = self._psfphot.data_unit
-        return image if unit is None else image * unit
-
-    def make_residual_image(self, data, *, psf_shape=None,
-                            include_local_bkg=False, include_localbkg=None):
-        """As `PSFPhotometry.make_residual_image`, with all passes."""
-        include_local_bkg = renamed_keyword(
-            "include_localbkg", include_localbkg, "include_local_bkg",
-            include_local_bkg, default=False)
-        model = self.make_model_image(
-            np.shape(getattr(data, "data", data)), psf_shape=psf_shape,
-            include_local_bkg=include_local_bkg)
-        model = getattr(model, "value", model)
-        if isinstance(data, NDData):
-            out = data.__class__(data, copy=True)
-            out.data[...] = np.asanyarray(data.data) - model
-            return out
-        if isinstance(data, u.Quantity):
-            return data - model * data.unit
-        return np.asarray(data, dtype=float) - model
+    def _model_setup(self):
+        phot = self._psfphot
+        return phot.psf_model, phot.fit_shape, phot.data_unit
 
 
 for _name in ATTRS:

@@ -15,6 +15,7 @@ per model, the plain-array functions of ``_profiles``.
 from astropy.modeling import Fittable2DModel, Parameter
 import numpy as np
 
+from ..._numerics.gaussian import integrated_gaussian_grid
 from ...utils import check_positive
 from . import _profiles as profiles
 from .base import PSFModelMixin
@@ -40,6 +41,21 @@ def check_shape_values(**values):
     for name, value in values.items():
         if np.ndim(value) == 0 and not hasattr(value, "unit"):
             check_positive(name, value)
+
+
+def gaussian_grid_free(model, x_cols, y_rows, params, free=None):
+    """
+    ``_grid_free`` of the integrated Gaussians (parameters flux, x_0, y_0
+    and a width ``model._width_per_sigma`` times sigma): values and
+    derivatives as outer products of 1-D pixel integrals.
+    """
+    params = np.asarray(params, dtype=float)
+    flux, x_0, y_0, width = (params[:, i, None, None] for i in range(4))
+    wanted = () if free is None else tuple(int(i) for i in free)
+    scale = model._width_per_sigma
+    return integrated_gaussian_grid(
+        np.asarray(x_cols, dtype=float), np.asarray(y_rows, dtype=float),
+        flux, x_0, y_0, width / scale, wanted, width_scale=scale)
 
 
 class AnalyticPSF(PSFModelMixin, Fittable2DModel):
@@ -157,6 +173,12 @@ class IntegratedGaussianPRF(AnalyticPSF):
     def _compute(self, x, y, flux, x_0, y_0, sigma, *, jacobian=False):
         return profiles.integrated_gaussian(x, y, flux, x_0, y_0, sigma,
                                            jacobian=jacobian)
+
+    #: the width parameter over the Gaussian's sigma
+    _width_per_sigma = 1.0
+
+    def _grid_free(self, x_cols, y_rows, params, free=None):
+        return gaussian_grid_free(self, x_cols, y_rows, params, free)
 
     @property
     def fwhm(self):

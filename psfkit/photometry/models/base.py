@@ -164,6 +164,19 @@ class PSFModelMixin:
             return out.reshape(flat)
         return out[0].reshape(flat), out[1].reshape(*flat, n_params)
 
+    def _grid_free(self, x_cols, y_rows, params, free=None):
+        """
+        `evaluate_grid` with only the derivatives by the parameters
+        ``free`` (indices into ``param_names``; `None` for the values
+        only), as the fitting engines need them.  Models with a cheaper
+        way to form a few derivatives override it.
+        """
+        if free is None:
+            return self.evaluate_grid(x_cols, y_rows, params), None
+        values, jac = self.evaluate_grid(x_cols, y_rows, params,
+                                         jacobian=True)
+        return values, jac[..., free]
+
 
 def grid_to_stack(x_cols, y_rows):
     """

@@ -12,13 +12,14 @@ analytic derivatives and the batched ``evaluate_stack`` of every model.
 from astropy.modeling import Parameter
 import numpy as np
 
-from ..._numerics.gaussian import SIGMA_PER_FWHM
+from ..._numerics.gaussian import FWHM_PER_SIGMA, SIGMA_PER_FWHM
 from . import _profiles as profiles
 from .analytic import (
     TINY,
     AnalyticPSF,
     IntegratedGaussianPRF,
     check_shape_values,
+    gaussian_grid_free,
     scalar,
 )
 
@@ -141,6 +142,11 @@ class CircularGaussianPRF(_CircularFWHM):
     def _compute(self, x, y, flux, x_0, y_0, fwhm, *, jacobian=False):
         return profiles.integrated_gaussian_fwhm(x, y, flux, x_0, y_0, fwhm,
                                                 jacobian=jacobian)
+
+    _width_per_sigma = FWHM_PER_SIGMA
+
+    def _grid_free(self, x_cols, y_rows, params, free=None):
+        return gaussian_grid_free(self, x_cols, y_rows, params, free)
 
 
 class CircularGaussianSigmaPRF(IntegratedGaussianPRF):

@@ -1,0 +1,117 @@
+"""
+The methods the photutils 3.x classes share on their results.
+
+`PSFPhotometry` and `IterativePSFPhotometry` both keep their last table in
+``results``; decoding its flags and drawing its model and residual images
+are the same for both, given the PSF model, the fit shape and the data
+unit that each class supplies through ``_model_setup``.
+"""
+
+from astropy.nddata import NDData
+import astropy.units as u
+import numpy as np
+
+from ...utils import renamed_keyword
+from ._photutils_columns import model_image
+from .flags import decode_psf_flags
+
+__all__ = []
+
+
+class ResultImagesMixin:
+    """``decode_flags``, ``make_model_image`` and ``make_residual_image``."""
+
+    def _model_setup(self):
+        """The PSF model, fit shape and data unit of the results."""
+        raise NotImplementedError
+
+    def _require_results(self):
+        if self.results is None:
+            msg = (f"No results available. Please run the "
+                   f"{type(self).__name__} instance first.")
+            raise ValueError(msg)
+
+    def decode_flags(self, *, return_bit_values=False):
+        """
+        The flag names (or bit values) set for each source of the results.
+
+        Parameters
+        ----------
+        return_bit_values : bool, optional
+            Return the bit values instead of the names.
+
+        Returns
+        -------
+        flags : list of list
+        """
+        self._require_results()
+        return decode_psf_flags(self.results["flags"],
+                                return_bit_values=return_bit_values)
+
+    def make_model_image(self, shape, *, psf_shape=None,
+                         include_local_bkg=False, include_localbkg=None):
+        """
+        The image of the fitted PSFs (and optionally local backgrounds).
+
+        Parameters
+        ----------
+        shape : tuple of 2 int
+            The shape of the image.
+        psf_shape : int or tuple of 2 int, optional
+            The odd box around each fitted centre over which its model is
+            drawn; default: the model's bounding box (at least
+            ``fit_shape``).
+        include_local_bkg : bool, optional
+            Add each source's local background over its ``psf_shape``
+            box (overlapping boxes add it more than once, as photutils
+            does).
+        include_localbkg : bool, optional
+            The name of ``include_local_bkg`` before photutils 3.0
+            (deprecated).
+
+        Returns
+        -------
+        image : `~numpy.ndarray` or `~astropy.units.Quantity`
+            In the unit of the data of the last call.
+        """
+        include_local_bkg = renamed_keyword(
+            "include_localbkg", include_localbkg, "include_local_bkg",
+            include_local_bkg, default=False)
+        self._require_results()
+        psf_model, fit_shape, unit = self._model_setup()
+        image = model_image(psf_model, self.results, shape, psf_shape,
+                            fit_shape, include_local_bkg)
+        return image if unit is None else image * unit
+
+    def make_residual_image(self, data, *, psf_shape=None,
+                            include_local_bkg=False, include_localbkg=None):
+        """
+        The data minus the fitted PSFs (and optionally local backgrounds).
+
+        Parameters
+        ----------
+        data : 2-D array, `~astropy.units.Quantity` or `~astropy.nddata.NDData`
+            The image the photometry was run on.
+        psf_shape, include_local_bkg, include_localbkg
+            As for `make_model_image`.
+
+        Returns
+        -------
+        residual : same type as ``data``
+        """
+        include_local_bkg = renamed_keyword(
+            "include_localbkg", include_localbkg, "include_local_bkg",
+            include_local_bkg, default=False)
+        if isinstance(data, NDData):
+            out = data.__class__(data, copy=True)
+            arr = np.asanyarray(data.data)
+            model = self.make_model_image(arr.shape, psf_shape=psf_shape,
+                                          include_local_bkg=include_local_bkg)
+            out.data[...] = arr - getattr(model, "value", model)
+            return out
+        model = self.make_model_image(np.shape(data), psf_shape=psf_shape,
+                                      include_local_bkg=include_local_bkg)
+        model = getattr(model, "value", model)
+        if isinstance(data, u.Quantity):
+            return data - model * data.unit
+        return np.asarray(data, dtype=float) - model
