@@ -5,6 +5,20 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+# Tests compare results computed here with those of thread pools and dask
+# workers bit for bit.  Older OpenBLAS builds (numpy 1.24's) sum in an order
+# that depends on how many BLAS threads run, so the comparison is only fair
+# with the same BLAS threading everywhere: one thread, here (threadpoolctl)
+# and in worker processes started by the tests (the environment).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+try:
+    from threadpoolctl import threadpool_limits as _threadpool_limits
+except ImportError:  # pragma: no cover - threadpoolctl is required
+    pass
+else:
+    _BLAS_LIMIT = _threadpool_limits(limits=1, user_api="blas")
+
 # docs/conf.py is Sphinx configuration, not a module with doctests.
 collect_ignore = ["docs/conf.py"]
 collect_ignore_glob = ["docs/_build/*", "docs/api/*", "build/*", "benchmarks/*"]

@@ -117,7 +117,9 @@ def run_tasks(func, tasks, executor, *, shared=None, progress=None):
     if kind == "dask":
         kwargs = {}
         if shared is not None:
-            kwargs["shared"] = executor.scatter(shared, broadcast=True)
+            # hash=False: dask cannot tokenize every masked array
+            kwargs["shared"] = executor.scatter(shared, broadcast=True,
+                                                hash=False)
         results = list(executor.gather(executor.map(func, tasks, pure=False,
                                                     **kwargs)))
         tick(len(results))
