@@ -27,6 +27,7 @@ import numpy as np
 from ...utils import COLUMN_ALIASES, as_pair
 from ._group_fit import render
 from ._interop import psf_param_names
+from ._pipeline import bounding_box_extent
 from .flags import PSF_FLAGS, PSFFlags
 
 __all__ = []
@@ -301,13 +302,13 @@ def render_shape(psf_model, fit_shape):
     The box drawn around each source: the model's bounding box (its
     width rounded up, then to the next odd number), as photutils draws.
     """
-    try:
-        (ylo, yhi), (xlo, xhi) = psf_model.bounding_box.bounding_box()
-    except (NotImplementedError, AttributeError, TypeError, ValueError):
+    box = bounding_box_extent(psf_model)
+    if box is None:
         msg = ("model_shape must be specified if the model does not have a "
                "bounding_box attribute: give psf_shape (sub_shape for "
                "IterativePSFPhotometry)")
-        raise ValueError(msg) from None
+        raise ValueError(msg)
+    (ylo, yhi), (xlo, xhi) = box
     ny, nx = int(np.ceil(yhi - ylo)), int(np.ceil(xhi - xlo))
     return (ny + 1 - ny % 2, nx + 1 - nx % 2)
 

@@ -217,9 +217,11 @@ def overlapping_boxes(box_xy, fitshape):
     return order[labels]
 
 
-def model_subshape(psf_model, fitshape):
-    """The box for the model image: the bounding box, at least fitshape."""
-    shape = fitshape
+def bounding_box_extent(psf_model):
+    """
+    The model's 2-D bounding box as ``((ylo, yhi), (xlo, xhi))`` floats, or
+    `None` when it has none.
+    """
     try:
         box = psf_model.bounding_box
         box = box.bounding_box() if hasattr(box, "bounding_box") else box
@@ -227,10 +229,20 @@ def model_subshape(psf_model, fitshape):
     except (NotImplementedError, TypeError, ValueError, AttributeError):
         # astropy raises NotImplementedError for models without a bounding
         # box; boxes that are not 2-D (or callables of other models) fail
-        # the unpacking: the fit shape is then the box
+        # the unpacking
+        return None
+    return (float(ylo), float(yhi)), (float(xlo), float(xhi))
+
+
+def model_subshape(psf_model, fitshape):
+    """The box for the model image: the bounding box, at least fitshape."""
+    shape = fitshape
+    box = bounding_box_extent(psf_model)
+    if box is None:
         return shape
-    half_y = int(np.ceil((float(yhi) - float(ylo)) / 2.0))
-    half_x = int(np.ceil((float(xhi) - float(xlo)) / 2.0))
+    (ylo, yhi), (xlo, xhi) = box
+    half_y = int(np.ceil((yhi - ylo) / 2.0))
+    half_x = int(np.ceil((xhi - xlo) / 2.0))
     if not (0 < half_y < 1000 and 0 < half_x < 1000):
         return shape
     return (max(shape[0], 2 * half_y + 1), max(shape[1], 2 * half_x + 1))
