@@ -78,6 +78,15 @@ class ADIResult(SummaryReprMixin):
         """
         The combined image as a `~astropy.units.Quantity` in the input's
         unit (masked pixels NaN); dimensionless for plain arrays.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import astropy.units as u
+        >>> from psfkit.fitpsf import ADIResult
+        >>> image = np.ma.MaskedArray([[1.0, 2.0]], mask=[[False, True]])
+        >>> ADIResult(image, image[None], unit=u.electron).image_quantity()
+        <Quantity [[ 1., nan]] electron>
         """
         import astropy.units as u
 
