@@ -35,12 +35,21 @@ Stars marked *settled* (a converged fit whose neighbourhood has not
 changed since) start outside the working set: refits after new detections
 touch only the clusters that changed.
 
+Stars marked *removable* (residual detections of iterative photometry) are
+fitted first, with the others held, and are removed during the fit, as
+ALLSTAR removes them: when their flux falls to zero or below, or when they
+come closer than a minimum separation to a brighter star.  Such detections
+are mostly noise in the wings of bright stars; left in, they slide for a
+hundred iterations towards the star they duplicate, or pair up with
+opposite fluxes, and hold their neighbours' clusters back with them.
+
 Uncertainties are the marginal ones, from the inverse of each cluster's
 normal matrix (or of each star's neighbourhood in very large clusters), so
 blended stars get the larger errors that their correlation implies.
 """
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from ..._numerics.lm import levenberg_marquardt
 from ..models import base as _models
@@ -125,6 +134,44 @@ class AllStarProblem:
         self.jwt = self._jwt_flat[:, :-1].reshape(self.nf, n, m)
         self.jwt[...] = np.moveaxis(jac, -1, 0) * geom.weight[None]
         self.resid = self.data_flat - self._accumulate(self.values)
+        #: stars removed during the fit (see `remove`)
+        self.removed = np.zeros(n, dtype=bool)
+
+    def remove(self, stars):
+        """
+        Take the stars ``stars`` (bool mask) out of the fit for good: their
+        models leave the residual image, they enter no system again, and
+        the pixels that only their fit boxes covered leave the fit (as if
+        they had never been sources).
+        """
+        gone = np.flatnonzero(stars & ~self.removed)
+        if not gone.size:
+            return
+        geom = self.geom
+        flat = geom.flat[gone]
+        inside = flat >= 0
+        self.resid += np.bincount(flat[inside],
+                                  weights=self.values[gone][inside],
+                                  minlength=self.resid.size)
+        self.values[gone] = 0.0
+        self.theta[gone, self.setup.flux_col] = 0.0
+        self.jwt[:, gone] = 0.0
+        self.removed[gone] = True
+        # the fitted pixels: those of the fit boxes of the stars left (the
+        # geometry is this fit's own: its weights change in place)
+        own = geom.flat[:, geom.own]
+        covered = (own >= 0) & (geom.weight[:, geom.own] > 0)
+        covered[self.removed] = False
+        still = np.zeros(self.resid.size, dtype=bool)
+        still[own[covered]] = True
+        lost = np.zeros(self.resid.size, dtype=bool)
+        lost[flat[inside]] = True
+        lost &= ~still & (geom.pixel_weight > 0)
+        if lost.any():
+            geom.pixel_weight[lost] = 0.0
+            drop = (geom.flat >= 0) & lost[np.maximum(geom.flat, 0)]
+            geom.weight[drop] = 0.0
+            self.jwt[:, drop] = 0.0
 
     def pair_up(self, active, *, split=True):
         """
@@ -470,7 +517,28 @@ class AllStarProblem:
             self._step = step[np.isin(stars, self.stars, assume_unique=True)]
 
 
-def run(problem, todo, *, maxiters, tol, progress=None):
+def _to_remove(problem, removable, min_separation):
+    """
+    The removable stars to take out now: those fitted to no flux, and those
+    closer than ``min_separation`` to a brighter star (its duplicates).
+    """
+    setup = problem.setup
+    alive = ~problem.removed
+    flux = problem.theta[:, setup.flux_col]
+    gone = removable & alive & ~(flux > 0)
+    if min_separation:
+        ids = np.flatnonzero(alive & ~gone)
+        xy = problem.theta[ids][:, [setup.x_col, setup.y_col]]
+        pairs = (cKDTree(xy).query_pairs(min_separation, output_type="ndarray")
+                 if len(ids) > 1 else np.zeros((0, 2), dtype=np.int64))
+        a, b = ids[pairs[:, 0]], ids[pairs[:, 1]]
+        fainter = np.where(flux[a] < flux[b], a, b)
+        gone[fainter[removable[fainter]]] = True
+    return gone
+
+
+def run(problem, todo, *, maxiters, tol, progress=None, removable=None,
+        min_separation=None):
     """
     Fit the stars ``todo`` until every star of the image is at its minimum.
 
@@ -485,11 +553,22 @@ def run(problem, todo, *, maxiters, tol, progress=None):
     touches the stars near the change and those their fits disturb, not
     every star of a crowded field.
 
+    With ``removable``, the removable stars to fit are fitted first, alone
+    (the others held), then removed where they fitted to no flux or onto
+    a brighter star; then every star to fit is fitted, and removals are
+    made again after every round.  Stars next to a removed one are fitted
+    again.
+
     Parameters
     ----------
     problem : `AllStarProblem`
     todo : ndarray of bool, shape (n,)
         The stars to fit first (the others start as converged fits).
+    removable : ndarray of bool, shape (n,), optional
+        Stars the fit may remove (``problem.removed`` says which it did).
+    min_separation : float, optional
+        Removable stars closer than this (pixels) to a brighter star are
+        removed.
 
     Returns
     -------
@@ -505,12 +584,35 @@ def run(problem, todo, *, maxiters, tol, progress=None):
     reopened = np.full(n, np.nan)
     spent = 0
     first = True
+    held = None
+    if removable is not None:
+        removable = np.asarray(removable, dtype=bool)
+        if (active & removable).any() and (active & ~removable).any():
+            # the removable stars first, alone: most fit to nothing or
+            # onto a neighbour within a few iterations
+            held = active & ~removable
+            active &= removable
+
+    def prune():
+        nonlocal active
+        if removable is None:
+            return False
+        gone = _to_remove(problem, removable, min_separation)
+        if not gone.any():
+            return False
+        problem.remove(gone)
+        # the neighbours of a removed star take its light
+        active = (active | _neighbours(problem, gone)) & ~problem.removed
+        return True
+
     while spent < maxiters and active.any():
         problem.pair_up(active)
         problem.start(np.arange(len(problem.sizes)))
         if first:
             problem.prefit_fluxes()
             first = False
+            if prune():
+                continue
         budget = min(ROUND_ITERATIONS, maxiters - spent)
         conv, nit = levenberg_marquardt(problem, maxiters=budget, tol=tol,
                                         progress=progress)
@@ -518,6 +620,11 @@ def run(problem, todo, *, maxiters, tol, progress=None):
         converged[stars] = conv[problem.label[stars]]
         niter[stars] += nit[problem.label[stars]]
         spent += int(nit.max(initial=0))
+        if held is not None:
+            prune()
+            active = (active | held) & ~problem.removed
+            held = None
+            continue
         if not nit.any():
             # the loop's own test found every active cluster at its minimum
             break
@@ -527,8 +634,9 @@ def run(problem, todo, *, maxiters, tol, progress=None):
         # clearly worse since
         again = (off > _REOPEN) & ~(off <= 2.0 * reopened)
         reopened[again] = off[again]
-        active = (again | ~converged) & (niter < maxiters)
-    return converged, niter
+        active = (again | ~converged) & (niter < maxiters) & ~problem.removed
+        prune()
+    converged[problem.removed] = True
     return converged, niter
 
 

@@ -85,7 +85,7 @@ def _unit_jacobian(setup, theta, model_shape):
 
 def fit_image(setup, data, weight, start, *, box_xy=None, group_id=None,
               model_shape, weights_are_errors, settled=None, prior=None,
-              progress=None):
+              progress=None, removable=None, min_separation=None):
     """
     Fit every source of an image.
 
@@ -120,6 +120,11 @@ def fit_image(setup, data, weight, start, *, box_xy=None, group_id=None,
         iteration counts and convergence.
     progress : callable, optional
         Called after each iteration with the number of clusters left.
+    removable : ndarray of bool, shape (n,), optional
+        All-star fit: sources it may remove (residual detections), when
+        they fit to no flux or come closer than ``min_separation`` pixels
+        to another source; ``fits.removed`` says which it removed.
+    min_separation : float, optional
 
     Returns
     -------
@@ -137,7 +142,7 @@ def fit_image(setup, data, weight, start, *, box_xy=None, group_id=None,
     with single_threaded_blas(), np.errstate(all="ignore"):
         fits = _fit_all_stars(setup, data, weight, start, box_xy,
                               model_shape, weights_are_errors, settled,
-                              prior, progress)
+                              prior, progress, removable, min_separation)
     fits.group_sizes = _sizes(group_id)
     return fits
 
@@ -166,7 +171,8 @@ def islands(geom, fit_shape):
 
 
 def _fit_all_stars(setup, data, weight, start, box_xy, model_shape,
-                   weights_are_errors, settled, prior, progress):
+                   weights_are_errors, settled, prior, progress, removable,
+                   min_separation):
     n, n_par = start.shape
     bx, by = box_xy[:, 0], box_xy[:, 1]
     nfree = len(setup.free)
@@ -196,6 +202,7 @@ def _fit_all_stars(setup, data, weight, start, box_xy, model_shape,
         "cfit_num": np.full(n, np.nan),
         "chi2": np.full(n, np.nan),
         "cluster": np.full(n, -1),
+        "removed": np.zeros(n, dtype=bool),
     }
     # islands of a few stars go to the stacked dense solver, faster there;
     # the others (crowded regions) to the sparse all-star fit
@@ -218,8 +225,12 @@ def _fit_all_stars(setup, data, weight, start, box_xy, model_shape,
     if not small.all():
         todo = (None if settled is None
                 else ~np.asarray(settled)[idx[~small]])
-        _fit_crowded(setup, data, geom, theta, lower, upper, idx[~small],
-                     todo, weights_are_errors, progress, out, prior=prior)
+        crowded = idx[~small]
+        _fit_crowded(setup, data, geom, theta, lower, upper, crowded,
+                     todo, weights_are_errors, progress, out, prior=prior,
+                     removable=(None if removable is None
+                                else np.asarray(removable)[crowded]),
+                     min_separation=min_separation)
     if settled is not None and prior is not None:
         # stars never refitted keep their earlier counts and convergence
         old = idx[out["niter"][idx] == 0]
@@ -242,7 +253,8 @@ def _fit_all_stars(setup, data, weight, start, box_xy, model_shape,
                       npix=geom.npix, qfit=qfit, cfit=cfit, chi2=out["chi2"],
                       niter=out["niter"], group_sizes={},
                       n_masked=geom.n_masked, cluster=cluster,
-                      cluster_sizes=_sizes(cluster[cluster >= 0]))
+                      cluster_sizes=_sizes(cluster[cluster >= 0]),
+                      removed=out["removed"])
 
 
 def _keep_prior(setup, prior, idx, out):
@@ -281,7 +293,8 @@ def _fit_islands(setup, data, weight, theta, box_xy, idx, label,
 
 
 def _fit_crowded(setup, data, geom, theta, lower, upper, idx, todo,
-                 weights_are_errors, progress, out, *, prior=None):
+                 weights_are_errors, progress, out, *, prior=None,
+                 removable=None, min_separation=None):
     """
     Fit the stars ``idx`` of crowded regions with the sparse all-star fit.
 
@@ -299,7 +312,9 @@ def _fit_crowded(setup, data, geom, theta, lower, upper, idx, todo,
     if todo is None:
         todo = np.ones(len(idx), dtype=bool)
     converged, niter = run(problem, todo, maxiters=fitter.maxiters,
-                           tol=fitter.tol, progress=progress)
+                           tol=fitter.tol, progress=progress,
+                           removable=removable, min_separation=min_separation)
+    removed = problem.removed
 
     # final normal equations of the clusters that changed: uncertainties
     if prior is None or todo.all():
@@ -308,6 +323,8 @@ def _fit_crowded(setup, data, geom, theta, lower, upper, idx, todo,
     else:
         redo, whole = whole_clusters(problem,
                                      _neighbours(problem, todo | (niter > 0)))
+    changed = redo.copy()
+    redo &= ~removed
     problem.pair_up(redo, split=False)
     label, sizes = problem.label, problem.sizes
     problem.start(np.arange(len(sizes)))
@@ -330,12 +347,13 @@ def _fit_crowded(setup, data, geom, theta, lower, upper, idx, todo,
     out["unc"][idx[stars]] = unc
     out["no_cov"][idx[stars]] = no_cov
     if whole is not None:
-        same = idx[~redo]
+        same = idx[~changed]
         out["unc"][same] = prior.unc[same]
         out["no_cov"][same] = (prior.flags[same] & PSFFlags.NO_COVARIANCE) > 0
         label = whole
     out["converged"][idx] = converged
     out["niter"][idx] = niter
+    out["removed"][idx] = removed
     out["cluster"][idx] = label
 
     # statistics over each star's own fit box, from the global residual

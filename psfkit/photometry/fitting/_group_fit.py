@@ -68,6 +68,7 @@ class SourceFits:
     n_masked: np.ndarray = None  # unusable pixels of each fit box
     cluster: np.ndarray = None  # all-star fits: cluster of each star
     cluster_sizes: dict = field(default_factory=dict)
+    removed: np.ndarray = None  # all-star fits: sources taken out
 
 
 def limit_positions(setup, lower, upper, xy0):

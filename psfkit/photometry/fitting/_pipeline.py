@@ -453,7 +453,7 @@ def _concat_fits(a, b):
                       for f in _PER_SOURCE})
 
 
-def converged_duplicates(stage, setup, min_sep):
+def converged_duplicates(stage, setup, min_sep, *, exclude=None):
     """
     Sources whose fits converged onto another source's star.
 
@@ -461,9 +461,13 @@ def converged_duplicates(stage, setup, min_sep):
     residual detection can move onto a star fitted in another group, and
     both then claim its light.  Of every pair of fitted centres closer than
     ``min_sep``, the later detection (then the larger id) is returned.
+    Sources ``exclude`` (bool mask: already removed) pair with none.
     """
     xy = stage.fits.theta[:, [setup.x_col, setup.y_col]]
-    ok = np.flatnonzero(np.all(np.isfinite(xy), axis=1))
+    usable = np.all(np.isfinite(xy), axis=1)
+    if exclude is not None:
+        usable &= ~exclude
+    ok = np.flatnonzero(usable)
     drop = np.zeros(len(xy), dtype=bool)
     if len(ok) < 2:
         return drop

@@ -347,6 +347,10 @@ class BasicPSFPhotometry(ParamReprMixin):
     def _model_shape(self):
         return self.subshape or model_subshape(self.psf_model, self.fitshape)
 
+    def _removal(self, sources):
+        """Which sources the all-star fit may remove (none: all asked for)."""
+        return {}
+
     def _fit_stage(self, prep, setup, sources, *, data=None):
         group_id = group_sources(self.group_maker, setup, sources)
         data = prep.data if data is None else data
@@ -364,7 +368,8 @@ class BasicPSFPhotometry(ParamReprMixin):
                              model_shape=self._model_shape(),
                              weights_are_errors=prep.has_error,
                              settled=sources.settled, prior=sources.prior,
-                             progress=progress)
+                             progress=progress,
+                             **self._removal(sources))
         renderer = Renderer(setup.model, data.shape, self._model_shape(),
                             setup.x_col, setup.y_col)
         return Stage(sources=sources, group_id=group_id, fits=fits,

@@ -158,11 +158,28 @@ class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
         fwhm = model_fwhm(self.psf_model)
         return 0.5 * fwhm if fwhm else 1.0
 
+    def _removal(self, sources):
+        # in mode 'all' the all-star fit removes residual detections that
+        # fit to no flux or onto another star as it goes (ALLSTAR's rule)
+        if self.mode != "all" or not np.any(sources.iteration > 1):
+            return {}
+        return {"removable": sources.iteration > 1,
+                "min_separation": self._min_separation()}
+
     def _drop_duplicates(self, prep, setup, stage, rejected):
         # a refit may move a residual detection onto a star it was not
-        # fitted with; keep the earlier source and refit without the later
+        # fitted with, or fit it to no flux; keep the earlier source and
+        # refit without the later.  Sources the all-star fit removed are
+        # dropped too; their neighbours were already refitted without them.
         for _ in range(3):
-            drop = converged_duplicates(stage, setup, self._min_separation())
+            removed = stage.fits.removed
+            if removed is None:
+                removed = np.zeros(len(stage.sources.ids), dtype=bool)
+            refit = converged_duplicates(stage, setup, self._min_separation(),
+                                         exclude=removed)
+            flux = stage.fits.theta[:, setup.flux_col]
+            refit |= (stage.sources.iteration > 1) & (flux <= 0) & ~removed
+            drop = refit | removed
             if not drop.any():
                 break
             xy = [setup.x_col, setup.y_col]
@@ -173,8 +190,8 @@ class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
             if reach is not None:
                 gone = np.where(np.isfinite(stage.fits.theta),
                                 stage.fits.theta, stage.sources.start)
-                changed = np.concatenate([stage.sources.box_xy[drop],
-                                          gone[drop][:, xy]])
+                changed = np.concatenate([stage.sources.box_xy[refit],
+                                          gone[refit][:, xy]])
             stage = self._fit_stage(prep, setup, kept_sources(
                 stage, ~drop, changed_xy=changed, reach=reach))
         return stage, rejected
