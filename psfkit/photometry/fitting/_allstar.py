@@ -136,6 +136,8 @@ class AllStarProblem:
         self.resid = self.data_flat - self._accumulate(self.values)
         #: stars removed during the fit (see `remove`)
         self.removed = np.zeros(n, dtype=bool)
+        # the pairs the last shifting `pair_up` cut (as i * n + j)
+        self._cut = None
 
     def remove(self, stars):
         """
@@ -173,7 +175,7 @@ class AllStarProblem:
             geom.weight[drop] = 0.0
             self.jwt[:, drop] = 0.0
 
-    def pair_up(self, active, *, split=True):
+    def pair_up(self, active, *, split=True, shift=False):
         """
         Find the coupled pairs at the current positions, and the clusters
         of the ``active`` stars (the others are held where they are).
@@ -183,7 +185,11 @@ class AllStarProblem:
         of the LM loop with its own damping, so that one star in trouble
         does not hold back hundreds, and the pieces of a crowded region
         meet through the residual image.  The uncertainties are computed
-        on the whole clusters (``split=False``).
+        on the whole clusters (``split=False``).  With ``shift`` the pairs
+        cut the last time (with ``shift``) are joined first, so that the
+        cuts move between the rounds of a fit: stars at the edge of a
+        piece in one round sit inside one in the next, and the errors
+        left at the cuts do not linger.
         """
         geom, setup = self.geom, self.setup
         # only pairs with an active star matter to the fit
@@ -202,8 +208,18 @@ class AllStarProblem:
         self.label = np.full(len(active), -1)
         self.label[stars] = sub_label
         if split:
-            self.label, self.sizes = split_clusters(self.label, self.pairs,
+            whole = self.label
+            key = self.pairs[:, 0] * len(active) + self.pairs[:, 1]
+            if shift and self._cut is not None:
+                # couplings are at most 1: these pairs are joined first
+                strength = strength + 2.0 * np.isin(key, self._cut)
+            self.label, self.sizes = split_clusters(whole, self.pairs,
                                                     strength, SYSTEM_MAX)
+            if shift:
+                i, j = self.pairs[:, 0], self.pairs[:, 1]
+                cut = ((whole[i] >= 0) & (whole[i] == whole[j])
+                       & (self.label[i] != self.label[j]))
+                self._cut = key[cut]
         self._cluster_pixels()
         # pair blocks computed so far, and the parameters they were for
         nf, npar = self.nf, self.theta.shape[1]
@@ -605,8 +621,13 @@ def run(problem, todo, *, maxiters, tol, progress=None, removable=None,
         active = (active | _neighbours(problem, gone)) & ~problem.removed
         return True
 
+    rounds = 0
     while spent < maxiters and active.any():
-        problem.pair_up(active)
+        # the first round fits whole clusters (a chain of blends converges
+        # as one system in a few iterations); clusters still moving after
+        # it are cut into pieces (see `AllStarProblem.pair_up`)
+        problem.pair_up(active, shift=True, split=rounds > 0)
+        rounds += 1
         problem.start(np.arange(len(problem.sizes)))
         if first:
             problem.prefit_fluxes()
