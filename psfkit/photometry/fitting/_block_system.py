@@ -301,25 +301,51 @@ def _star_blocks(cov, und, k, nf):
     return blocks, und.reshape(g, k, nf)
 
 
+def _row_entries(csr, rows):
+    """Row number (in ``rows``), rank within the row and column of every
+    stored entry of the rows ``rows`` of a CSR matrix."""
+    starts = csr.indptr[rows]
+    counts = csr.indptr[np.asarray(rows) + 1] - starts
+    row = np.repeat(np.arange(len(rows)), counts)
+    rank = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts,
+                                               counts)
+    return row, rank, csr.indices[starts[row] + rank], counts
+
+
 def neighbourhoods(stars, pairs, n, *, cap=40):
     """
     Each star of ``stars`` with the stars within two coupled steps of it.
 
-    Returns a list of index arrays, the star itself first, then its direct
-    neighbours, then theirs (at most ``cap`` stars).
+    Returns
+    -------
+    hoods : ndarray of int, shape (len(stars), cap)
+        Row ``k``: star ``stars[k]`` first, then its direct neighbours,
+        then theirs (ascending within each), padded with -1.
+    lengths : ndarray of int, shape (len(stars),)
+        The number of stars in each neighbourhood (at most ``cap``).
     """
-    one = sparse.coo_matrix((np.ones(2 * len(pairs)),
+    stars = np.asarray(stars)
+    one = sparse.coo_matrix((np.ones(2 * len(pairs), dtype=np.int32),
                              (np.r_[pairs[:, 0], pairs[:, 1]],
                               np.r_[pairs[:, 1], pairs[:, 0]])),
                             shape=(n, n)).tocsr()
-    two = (one @ one).tocsr()
-    hoods = []
-    for star in stars:
-        first = one.indices[one.indptr[star]:one.indptr[star + 1]]
-        second = two.indices[two.indptr[star]:two.indptr[star + 1]]
-        second = np.setdiff1d(second, np.r_[first, star], assume_unique=False)
-        hoods.append(np.r_[star, first, second][:cap])
-    return hoods
+    one.data[:] = 1
+    one.sort_indices()
+    near = (one + sparse.identity(n, dtype=np.int32, format="csr")).tocsr()
+    # two steps away: neither the star nor one of its direct neighbours
+    two = (near @ one).tocsr()
+    two.data[:] = 1
+    two = (two - two.multiply(near)).tocsr()
+    two.eliminate_zeros()
+    two.sort_indices()
+    hoods = np.full((len(stars), cap), -1, dtype=np.int64)
+    hoods[:, 0] = stars
+    r1, k1, c1, n1 = _row_entries(one, stars)
+    r2, k2, c2, n2 = _row_entries(two, stars)
+    for row, pos, col in ((r1, 1 + k1, c1), (r2, 1 + n1[r2] + k2, c2)):
+        keep = pos < cap
+        hoods[row[keep], pos[keep]] = col[keep]
+    return hoods, np.minimum(1 + n1 + n2, cap)
 
 
 def marginal_covariance(label, pairs, diag, blocks):
@@ -360,11 +386,10 @@ def marginal_covariance(label, pairs, diag, blocks):
         cov[members], und[members] = _star_blocks(c, u, k, nf)
     big = np.flatnonzero(sizes[label] > EXACT_COVARIANCE)
     if big.size:
-        hoods = neighbourhoods(big, pairs, n)
-        lengths = np.array([len(h) for h in hoods])
+        hoods, lengths = neighbourhoods(big, pairs, n)
         for h in np.unique(lengths):
             sel = np.flatnonzero(lengths == h)
-            members = np.stack([hoods[i] for i in sel])
+            members = hoods[sel, :h]
             c, u = linalg.covariance(assemble_dense(members, diag, blocks,
                                                     pairs, n))
             b, bu = _star_blocks(c, u, h, nf)

@@ -1,0 +1,181 @@
+"""
+The all-star fit's own rules: residual detections removed as they fit to
+nothing or onto a brighter star, whole clusters first, and the
+neighbourhoods of the marginal uncertainties.
+"""
+
+from astropy.table import QTable
+import numpy as np
+from numpy.testing import assert_allclose, assert_array_equal
+import pytest
+from scipy.spatial import cKDTree
+
+from psfkit._numerics.gaussian import FWHM_PER_SIGMA, integrated_gaussian_image
+from psfkit.photometry import (
+    BasicPSFPhotometry,
+    DAOStarFinder,
+    IntegratedGaussianPRF,
+    IterativelySubtractedPSFPhotometry,
+    SparseLMFitter,
+)
+from psfkit.photometry.fitting import _engine
+from psfkit.photometry.fitting._block_system import neighbourhoods
+
+SIGMA = 1.5
+FWHM = SIGMA * FWHM_PER_SIGMA
+
+
+def _image(shape, x, y, flux, rng, sky=3.0):
+    stars = integrated_gaussian_image(shape, x, y, flux, SIGMA, extent=10.0)
+    error = np.sqrt(sky ** 2 + stars)
+    return stars + rng.normal(size=shape) * error, error
+
+
+def _patch(rng, n=18):
+    """A compact crowded patch (one cluster of about ``n`` stars)."""
+    x, y = [], []
+    while len(x) < n:
+        px, py = rng.uniform(12, 48, 2)
+        if all(np.hypot(px - a, py - b) > 0.9 * FWHM for a, b in zip(x, y)):
+            x.append(px)
+            y.append(py)
+    return np.array(x), np.array(y), rng.uniform(2000, 9000, n)
+
+
+def _fit(phot, image, error, start, **kwargs):
+    setup = phot._fit_setup()
+    theta = np.zeros((len(start["x_0"]), len(setup.param_names)))
+    for k, name in enumerate(setup.param_names):
+        theta[:, k] = start[name] if name in start else getattr(
+            phot.psf_model, name).value
+    return setup, _engine.fit_image(setup, image, 1.0 / error, theta,
+                                    model_shape=phot._model_shape(),
+                                    weights_are_errors=True, **kwargs)
+
+
+def test_removed_sources_leave_the_fit_as_if_never_given():
+    # a crowded patch plus three spurious sources: two on bright stars
+    # (0.3 and 0.6 pixel away), one between stars; removable, they are
+    # taken out during the fit, and the stars end where a fit without
+    # them ends, uncertainties included
+    rng = np.random.default_rng(3)
+    x, y, flux = _patch(rng)
+    image, error = _image((60, 60), x, y, flux, rng)
+    bright = np.argsort(flux)[-2:]
+    sx = np.r_[x[bright] + [0.3, 0.0], 30.0]
+    sy = np.r_[y[bright] + [0.0, 0.6], 30.0]
+    true_start = {"flux": flux * rng.uniform(0.8, 1.2, len(x)),
+                  "x_0": x + rng.normal(0, 0.2, len(x)),
+                  "y_0": y + rng.normal(0, 0.2, len(x))}
+    start = {k: np.r_[v, [150.0, 80.0, -20.0] if k == "flux" else
+                      (sx if k == "x_0" else sy)]
+             for k, v in true_start.items()}
+    removable = np.r_[np.zeros(len(x), bool), np.ones(3, bool)]
+    phot = BasicPSFPhotometry(None, None, IntegratedGaussianPRF(sigma=SIGMA),
+                              (9, 9), fitter=SparseLMFitter(tol=1e-12))
+    setup, fits = _fit(phot, image, error, start, removable=removable,
+                       min_separation=0.5 * FWHM)
+    _, ref = _fit(phot, image, error, true_start)
+    assert max(fits.cluster_sizes) >= 10  # the crowded path, not islands
+    assert_array_equal(fits.removed, removable)
+    n = len(x)
+    assert_allclose(fits.theta[:n], ref.theta, rtol=1e-6, atol=1e-6)
+    assert_allclose(fits.unc[:n], ref.unc, rtol=1e-6)
+    assert np.all(fits.flags[:n] == ref.flags)
+
+
+def test_user_sources_are_never_removed():
+    # without `removable` two sources on one star both stay (and share it)
+    rng = np.random.default_rng(4)
+    x, y, flux = _patch(rng)
+    image, error = _image((60, 60), x, y, flux, rng)
+    start = {"flux": np.r_[flux, 100.0], "x_0": np.r_[x, x[0] + 0.2],
+             "y_0": np.r_[y, y[0]]}
+    phot = BasicPSFPhotometry(None, None, IntegratedGaussianPRF(sigma=SIGMA),
+                              (9, 9))
+    _, fits = _fit(phot, image, error, start)
+    assert not fits.removed.any()
+    assert np.all(np.isfinite(fits.theta))
+
+
+def test_iterative_mode_all_keeps_no_spurious_residual_detections():
+    # a crowded field found and fitted from scratch: no residual detection
+    # left with no flux or within half a FWHM of a brighter source, and the
+    # stars still measured as the truth says
+    rng = np.random.default_rng(8)
+    shape, n = (120, 120), 260
+    x, y = rng.uniform(4, 115, n), rng.uniform(4, 115, n)
+    flux = 10 ** rng.uniform(2.8, 4.3, n)
+    image, error = _image(shape, x, y, flux, rng, sky=4.0)
+    phot = IterativelySubtractedPSFPhotometry(
+        None, None, IntegratedGaussianPRF(sigma=SIGMA), (7, 7),
+        finder=DAOStarFinder(20.0, FWHM), niters=3)
+    res = phot.run(image, error=error)
+    tab = res.table
+    later = np.asarray(tab["iter_detected"]) > 1
+    assert later.any()
+    fx, fy = np.asarray(tab["x_fit"]), np.asarray(tab["y_fit"])
+    f = np.asarray(tab["flux_fit"])
+    assert np.all(f[later] > 0)
+    pairs = cKDTree(np.c_[fx, fy]).query_pairs(0.5 * FWHM,
+                                               output_type="ndarray")
+    for i, j in pairs:
+        fainter = i if f[i] < f[j] else j
+        assert not later[fainter]
+    dist, idx = cKDTree(np.c_[x, y]).query(np.c_[fx, fy])
+    good = (dist < 0.5) & (np.asarray(tab["flags"]) == 0)
+    # isolated from other true stars: no unmodelled neighbour
+    nn = cKDTree(np.c_[x, y]).query(np.c_[x, y], k=2)[0][:, 1]
+    clean = good & (nn[idx] > 1.5 * FWHM)
+    pull = (f[clean] - flux[idx[clean]]) / np.asarray(tab["flux_unc"])[clean]
+    assert clean.sum() > 30
+    robust = 1.4826 * np.median(np.abs(pull - np.median(pull)))
+    assert 0.8 < robust < 1.2
+    assert res.diagnostics["n_not_converged"] == 0
+
+
+def test_a_chain_of_blends_converges_as_one_system():
+    # 60 stars in a chain one FWHM apart: the first round fits the whole
+    # chain, which converges in a few iterations
+    rng = np.random.default_rng(6)
+    n = 60
+    x = 10 + np.arange(n) * FWHM
+    y = 20 + 2 * np.sin(np.arange(n) / 3.0)
+    flux = rng.uniform(2000, 6000, n)
+    image, error = _image((40, int(x.max()) + 12), x, y, flux, rng)
+    init = QTable({"x": x + rng.normal(0, 0.2, n),
+                   "y": y + rng.normal(0, 0.2, n)})
+    phot = BasicPSFPhotometry(None, None, IntegratedGaussianPRF(sigma=SIGMA),
+                              (9, 9))
+    res = phot.run(image, error=error, init_guesses=init)
+    assert res.diagnostics["largest_cluster"] == n
+    assert res.diagnostics["median_fit_iterations"] <= 8
+    assert res.diagnostics["n_not_converged"] == 0
+    tab = res.table
+    for fit, truth, unc in (("flux_fit", flux, "flux_unc"),
+                            ("x_fit", x, "x_0_unc"), ("y_fit", y, "y_0_unc")):
+        pull = (tab[fit] - truth) / tab[unc]
+        assert 0.6 < np.std(pull) < 1.5, fit
+
+
+@pytest.mark.parametrize("cap", [40, 6])
+def test_neighbourhoods_match_a_breadth_first_search(cap):
+    rng = np.random.default_rng(2)
+    n = 300
+    xy = rng.uniform(0, 50, (n, 2))
+    pairs = np.sort(cKDTree(xy).query_pairs(3.5, output_type="ndarray"),
+                    axis=1)
+    adjacent = [set() for _ in range(n)]
+    for i, j in pairs:
+        adjacent[i].add(j)
+        adjacent[j].add(i)
+    stars = rng.choice(n, 120, replace=False)
+    hoods, lengths = neighbourhoods(stars, pairs, n, cap=cap)
+    for k, star in enumerate(stars):
+        first = sorted(adjacent[star])
+        second = sorted(set().union(*(adjacent[j] for j in first))
+                        - set(first) - {star}) if first else []
+        expect = ([star] + first + second)[:cap]
+        assert lengths[k] == len(expect)
+        assert_array_equal(hoods[k, :lengths[k]], expect)
+        assert np.all(hoods[k, lengths[k]:] == -1)
