@@ -36,7 +36,8 @@ def _patch(rng, n=18):
     x, y = [], []
     while len(x) < n:
         px, py = rng.uniform(12, 48, 2)
-        if all(np.hypot(px - a, py - b) > 0.9 * FWHM for a, b in zip(x, y)):
+        if all(np.hypot(px - a, py - b) > 0.9 * FWHM
+               for a, b in zip(x, y, strict=True)):
             x.append(px)
             y.append(py)
     return np.array(x), np.array(y), rng.uniform(2000, 9000, n)
