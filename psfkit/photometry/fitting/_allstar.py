@@ -649,7 +649,9 @@ def run(problem, todo, *, maxiters, tol, progress=None, removable=None,
         if not nit.any():
             # the loop's own test found every active cluster at its minimum
             break
-        off = _off_minimum(problem, _neighbours(problem, active), tol)
+        moved = np.zeros(n, dtype=int)
+        moved[stars] = nit[problem.label[stars]]
+        off = _off_minimum(problem, _disturbed(problem, moved), tol)
         # a cluster the loop stopped on a plateau stays off by the same
         # amount: it is fitted again only if a neighbour's moves made it
         # clearly worse since
@@ -687,6 +689,23 @@ def _neighbours(problem, stars):
     if getattr(problem, "_overlap_matrix", None) is None:
         problem._overlap_matrix = overlap_matrix(problem.geom)
     return stars | (problem._overlap_matrix @ stars.astype(float) > 0)
+
+
+def _disturbed(problem, moved):
+    """
+    The stars a neighbour's moves may have pushed off their minimum: those
+    with a neighbour (overlapping model box) whose cluster iterated longer
+    than their own in the last round (``moved``: iterations of each star's
+    cluster, 0 for stars held).  A cluster's convergence test saw every
+    step its neighbours took before it; only later steps can disturb it.
+    """
+    if getattr(problem, "_overlap_matrix", None) is None:
+        problem._overlap_matrix = overlap_matrix(problem.geom)
+    near = problem._overlap_matrix
+    rows = np.repeat(np.arange(len(moved)), np.diff(near.indptr))
+    latest = np.zeros(len(moved), dtype=moved.dtype)
+    np.maximum.at(latest, rows, moved[near.indices])
+    return latest > moved
 
 
 def _off_minimum(problem, candidates, tol):

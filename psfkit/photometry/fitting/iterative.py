@@ -60,8 +60,15 @@ class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
     each source was found.  A detection in the residual image closer than
     half the model FWHM (one pixel without ``fwhm``) to a source already
     fitted is the imperfect subtraction of that source, not a new star,
-    and is ignored; in ``'all'`` mode a residual detection whose fitted
-    flux is not positive is dropped before the next pass.
+    and is ignored.  In ``'all'`` mode a residual detection is no star
+    when its fitted flux is not positive, or when it ends within half the
+    FWHM of a brighter source (then it duplicates that source): it is
+    dropped and its neighbours are refitted without it, in every pass,
+    the last one included.  With the default fitter this happens during
+    the fit, as in DAOPHOT's ALLSTAR: residual detections are fitted first
+    with the other stars held, and removed as soon as they meet either
+    rule.  Sources found in the first pass, or given as initial guesses,
+    are never dropped.
 
     Examples
     --------
