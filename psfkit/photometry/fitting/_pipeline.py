@@ -407,7 +407,7 @@ _PER_SOURCE = ("theta", "unc", "flags", "npix", "qfit", "cfit", "chi2",
 
 
 def _subset_fits(fits, keep):
-    return replace(fits, cluster=None,
+    return replace(fits, cluster=None, removed=None,
                    **{f: getattr(fits, f)[keep] for f in _PER_SOURCE})
 
 
@@ -448,7 +448,7 @@ def _empty_like(fits, n):
 
 
 def _concat_fits(a, b):
-    return replace(a, cluster=None,
+    return replace(a, cluster=None, removed=None,
                    **{f: np.concatenate([getattr(a, f), getattr(b, f)])
                       for f in _PER_SOURCE})
 
