@@ -49,12 +49,17 @@ blended stars get the larger errors that their correlation implies.
 """
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from ..._numerics.lm import levenberg_marquardt
 from ..models import base as _models
 from ._block_system import ClusterSolver, block_products
-from ._couplings import clusters, coupled_pairs, overlap_matrix, split_clusters
+from ._couplings import (
+    close_pairs,
+    clusters,
+    coupled_pairs,
+    overlap_matrix,
+    split_clusters,
+)
 from ._geometry import compact_pixels, grid_xy, offset_maps
 
 __all__ = []
@@ -136,8 +141,16 @@ class AllStarProblem:
         self.resid = self.data_flat - self._accumulate(self.values)
         #: stars removed during the fit (see `remove`)
         self.removed = np.zeros(n, dtype=bool)
+        self._overlaps = None
         # the pairs the last shifting `pair_up` cut (as i * n + j)
         self._cut = None
+
+    @property
+    def overlaps(self):
+        """The stars whose model boxes overlap (`overlap_matrix`, cached)."""
+        if self._overlaps is None:
+            self._overlaps = overlap_matrix(self.geom)
+        return self._overlaps
 
     def remove(self, stars):
         """
@@ -543,11 +556,8 @@ def _to_remove(problem, removable, min_separation):
     flux = problem.theta[:, setup.flux_col]
     gone = removable & alive & ~(flux > 0)
     if min_separation:
-        ids = np.flatnonzero(alive & ~gone)
-        xy = problem.theta[ids][:, [setup.x_col, setup.y_col]]
-        pairs = (cKDTree(xy).query_pairs(min_separation, output_type="ndarray")
-                 if len(ids) > 1 else np.zeros((0, 2), dtype=np.int64))
-        a, b = ids[pairs[:, 0]], ids[pairs[:, 1]]
+        xy = problem.theta[:, [setup.x_col, setup.y_col]]
+        a, b = close_pairs(xy, min_separation, alive & ~gone).T
         fainter = np.where(flux[a] < flux[b], a, b)
         gone[fainter[removable[fainter]]] = True
     return gone
@@ -686,9 +696,7 @@ def whole_clusters(problem, seed):
 
 def _neighbours(problem, stars):
     """``stars`` and the stars whose model boxes overlap theirs."""
-    if getattr(problem, "_overlap_matrix", None) is None:
-        problem._overlap_matrix = overlap_matrix(problem.geom)
-    return stars | (problem._overlap_matrix @ stars.astype(float) > 0)
+    return stars | (problem.overlaps @ stars.astype(float) > 0)
 
 
 def _disturbed(problem, moved):
@@ -699,9 +707,7 @@ def _disturbed(problem, moved):
     cluster, 0 for stars held).  A cluster's convergence test saw every
     step its neighbours took before it; only later steps can disturb it.
     """
-    if getattr(problem, "_overlap_matrix", None) is None:
-        problem._overlap_matrix = overlap_matrix(problem.geom)
-    near = problem._overlap_matrix
+    near = problem.overlaps
     rows = np.repeat(np.arange(len(moved)), np.diff(near.indptr))
     latest = np.zeros(len(moved), dtype=moved.dtype)
     np.maximum.at(latest, rows, moved[near.indices])

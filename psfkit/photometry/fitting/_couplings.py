@@ -202,6 +202,18 @@ def split_clusters(label, pairs, strength, max_size):
     return out, np.bincount(out[used])
 
 
+def close_pairs(xy, radius, usable=None):
+    """
+    The pairs ``(i, j)``, ``i < j``, of positions closer than ``radius``
+    (Euclidean), among the rows ``usable`` (bool mask) of ``xy`` (n, 2).
+    """
+    ids = np.arange(len(xy)) if usable is None else np.flatnonzero(usable)
+    if len(ids) < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    pairs = cKDTree(xy[ids]).query_pairs(radius, output_type="ndarray")
+    return ids[pairs].reshape(-1, 2)
+
+
 def overlap_matrix(geom):
     """
     The pairs of stars whose model boxes overlap, as a symmetric sparse

@@ -23,7 +23,9 @@ class ResultImagesMixin:
 
     def _model_setup(self):
         """The PSF model, fit shape and data unit of the results."""
-        raise NotImplementedError
+        msg = (f"{type(self).__name__} must give its PSF model, fit shape "
+               "and data unit through _model_setup")
+        raise NotImplementedError(msg)
 
     def _require_results(self):
         if self.results is None:

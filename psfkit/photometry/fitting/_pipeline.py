@@ -20,6 +20,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from ...utils import NoDetectionsWarning, coerce_data
+from ._couplings import close_pairs
 from ._group_fit import SourceFits, render
 from ._interop import call_grouper, celestial_wcs, sky_centroid
 from .flags import PSFFlags
@@ -467,14 +468,8 @@ def converged_duplicates(stage, setup, min_sep, *, exclude=None):
     usable = np.all(np.isfinite(xy), axis=1)
     if exclude is not None:
         usable &= ~exclude
-    ok = np.flatnonzero(usable)
     drop = np.zeros(len(xy), dtype=bool)
-    if len(ok) < 2:
-        return drop
-    pairs = cKDTree(xy[ok]).query_pairs(min_sep, output_type="ndarray")
-    if len(pairs) == 0:
-        return drop
-    a, b = ok[pairs[:, 0]], ok[pairs[:, 1]]
+    a, b = close_pairs(xy, min_sep, usable).T
     it, ids = stage.sources.iteration, stage.sources.ids
     a_later = (it[a] > it[b]) | ((it[a] == it[b]) & (ids[a] > ids[b]))
     drop[np.where(a_later, a, b)] = True
