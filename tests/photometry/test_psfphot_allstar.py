@@ -180,3 +180,44 @@ def test_neighbourhoods_match_a_breadth_first_search(cap):
         assert lengths[k] == len(expect)
         assert_array_equal(hoods[k, :lengths[k]], expect)
         assert np.all(hoods[k, lengths[k]:] == -1)
+
+
+@pytest.mark.parametrize("side", [-1, 1])
+def test_a_box_follows_a_fit_held_at_its_edge(side):
+    # a guess 4.6 px from its star: the first fit stops on the edge of
+    # its 7x7 box; mode 'all' centres the box on that fit for the next
+    # pass, and the source reaches its star, unflagged
+    rng = np.random.default_rng(11)
+    image, error = _image((41, 41), np.array([20.3]), np.array([19.8]),
+                          np.array([8000.0]), rng)
+    guess = QTable({"x_0": [20.3 + side * 4.6], "y_0": [19.8],
+                    "flux_0": [3000.0]})
+    phot = IterativelySubtractedPSFPhotometry(
+        None, None, IntegratedGaussianPRF(sigma=SIGMA), (7, 7),
+        finder=DAOStarFinder(30.0, FWHM), niters=3)
+    first = BasicPSFPhotometry(None, None, IntegratedGaussianPRF(sigma=SIGMA),
+                               (7, 7)).run(image, error=error,
+                                           init_guesses=guess).table
+    assert first["flags"][0] & 128  # held at the edge of its box
+    tab = phot.run(image, error=error, init_guesses=guess).table
+    assert len(tab) == 1
+    row = tab[0]
+    assert row["flags"] == 0
+    assert abs(row["x_fit"] - 20.3) < 5 * row["x_0_unc"]
+    assert abs(row["y_fit"] - 19.8) < 5 * row["y_0_unc"]
+    assert abs(row["flux_fit"] - 8000.0) < 4 * row["flux_unc"]
+
+
+def test_mode_new_reports_the_clusters_of_every_pass():
+    rng = np.random.default_rng(8)
+    x, y, flux = _patch(rng, n=24)
+    image, error = _image((60, 60), x, y, flux, rng)
+    phot = IterativelySubtractedPSFPhotometry(
+        None, None, IntegratedGaussianPRF(sigma=SIGMA), (7, 7),
+        finder=DAOStarFinder(20.0, FWHM), niters=3, mode="new")
+    res = phot.run(image, error=error)
+    diag = res.diagnostics
+    assert diag["iterations"] >= 2
+    # the passes' clusters add up (they were reported as none)
+    assert diag["iterations"] <= diag["n_clusters"] <= diag["n_sources"]
+    assert 2 <= diag["largest_cluster"] <= diag["n_sources"]

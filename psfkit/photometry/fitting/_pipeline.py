@@ -359,28 +359,49 @@ def concat_columns(a, b):
     return vstack([a, b], join_type="outer", metadata_conflicts="silent")
 
 
-def kept_sources(stage, keep, *, changed_xy=None, reach=None):
+def kept_sources(stage, keep, *, changed_xy=None, reach=None, recentre=None):
     """
     The sources ``keep`` of a fitted stage, starting from their fits.
 
     With ``changed_xy`` (positions where sources were added or removed)
     the kept sources farther than ``reach`` (per axis, pixels) from all of
-    them, and converged, are marked settled.
+    them, and converged, are marked settled.  The sources ``recentre``
+    (bool mask) get fit boxes centred on their fits, a change of their
+    neighbourhoods.
     """
     src, fits = stage.sources, stage.fits
     fitted = fits.theta
     start = np.where(np.isfinite(fitted), fitted, src.start)
+    box_xy = src.box_xy
+    if recentre is not None and np.any(recentre & keep):
+        moving = recentre & keep
+        xy = fitted[:, [stage.render.x_col, stage.render.y_col]]
+        box_xy = np.where(moving[:, None], xy, box_xy)
+        moved = np.concatenate([src.box_xy[moving], xy[moving]])
+        changed_xy = (moved if changed_xy is None
+                      else np.concatenate([changed_xy, moved]))
     settled = prior = None
     if changed_xy is not None:
-        settled = unchanged_neighbourhood(src.box_xy, changed_xy, reach)
+        settled = unchanged_neighbourhood(box_xy, changed_xy, reach)
         settled &= (fits.flags & PSFFlags.NOT_CONVERGED) == 0
         settled = settled[keep]
         prior = _subset_fits(fits, keep)
     return Sources(ids=src.ids[keep], theta0=src.theta0[keep],
                    start=start[keep], group_id=None,
-                   iteration=src.iteration[keep], box_xy=src.box_xy[keep],
+                   iteration=src.iteration[keep], box_xy=box_xy[keep],
                    settled=settled, prior=prior,
                    extra=take_columns(src.extra, keep))
+
+
+def on_box_edge(box_xy, xy, fitshape):
+    """
+    The sources whose positions ``xy`` lie on the edge of their fit boxes
+    (centred on the pixels of ``box_xy``), where the fits bound them.
+    """
+    centre = np.floor(np.asarray(box_xy, dtype=float) + 0.5)
+    reach = np.array([fitshape[1] // 2, fitshape[0] // 2]) + 0.5 - 1e-9
+    with np.errstate(invalid="ignore"):
+        return np.any(np.abs(xy - centre) >= reach, axis=1)
 
 
 def unchanged_neighbourhood(box_xy, changed_xy, reach):
@@ -412,12 +433,13 @@ def _subset_fits(fits, keep):
                    **{f: getattr(fits, f)[keep] for f in _PER_SOURCE})
 
 
-def merge_stages(stage, new, keep, *, reach=None):
+def merge_stages(stage, new, keep, *, reach=None, recentre=None):
     """
     Fitted sources ``keep`` (as starting points) plus new detections.
 
     With ``reach`` the kept sources whose neighbourhood neither gains a
-    new source nor loses a dropped one are marked settled.
+    new source nor loses a dropped one are marked settled; ``recentre`` as
+    for `kept_sources`.
     """
     changed = None
     if reach is not None:
@@ -427,7 +449,8 @@ def merge_stages(stage, new, keep, *, reach=None):
         xy = [stage.render.x_col, stage.render.y_col]
         changed = np.concatenate([new.box_xy, src.box_xy[~keep],
                                   gone[~keep][:, xy]])
-    old = kept_sources(stage, keep, changed_xy=changed, reach=reach)
+    old = kept_sources(stage, keep, changed_xy=changed, reach=reach,
+                       recentre=recentre)
     settled = prior = None
     if old.settled is not None:
         settled = np.concatenate([old.settled, np.zeros(len(new.ids), bool)])
@@ -476,6 +499,14 @@ def converged_duplicates(stage, setup, min_sep, *, exclude=None):
     return drop
 
 
+def _add_counts(a, b):
+    """Two ``{size: count}`` tallies as one."""
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = out.get(k, 0) + v
+    return dict(sorted(out.items()))
+
+
 def stack_stages(old, new):
     """Two passes fitted on successive residuals, as one stage."""
 
@@ -490,12 +521,11 @@ def stack_stages(old, new):
                   box_xy=cat(old.sources.box_xy, new.sources.box_xy),
                   extra=concat_columns(old.sources.extra, new.sources.extra))
     a, b = old.fits, new.fits
-    sizes = dict(a.group_sizes)
-    for k, v in b.group_sizes.items():
-        sizes[k] = sizes.get(k, 0) + v
     fits = _concat_fits(a, b)
-    fits = replace(fits, group_sizes=dict(sorted(sizes.items())),
-                   cluster=None, cluster_sizes={})
+    # the groups and clusters of both passes (each pass fitted its own)
+    fits = replace(fits, group_sizes=_add_counts(a.group_sizes, b.group_sizes),
+                   cluster=None,
+                   cluster_sizes=_add_counts(a.cluster_sizes, b.cluster_sizes))
     gid = cat(old.group_id, new.group_id + old.group_id.max())
     # the fits of each pass were made on the residual of the previous
     # ones, so the model of all of them is the sum of their models

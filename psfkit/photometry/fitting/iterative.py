@@ -17,6 +17,7 @@ from ._pipeline import (
     converged_duplicates,
     kept_sources,
     merge_stages,
+    on_box_edge,
     stack_stages,
     take_columns,
 )
@@ -70,6 +71,15 @@ class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
     rule.  Sources found in the first pass, or given as initial guesses,
     are never dropped.
 
+    Each fit box is centred where the source was found, and a fitted
+    centre stays inside its box.  In ``'all'`` mode with the default
+    fitter, a source whose fit stops on the edge of its box with a
+    significant flux (above three times its uncertainty) was held short
+    of its star: it gets a box centred on that fit, at the next pass or,
+    after the last pass, in a refit (as ALLSTAR's fitting radius follows
+    its star).  A faint source on the edge keeps its box and its
+    ``AT_BOUND`` flag.
+
     Examples
     --------
     >>> import numpy as np
@@ -121,12 +131,16 @@ class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
         limit = MAX_ITERATIONS if self.niters is None else self.niters
         xy = [setup.x_col, setup.y_col]
         rejected = np.zeros((0, 2))
+        capped = True
         while len(counts) < limit:
+            if self.mode == "all":
+                stage, rejected = self._tidy(prep, setup, stage, rejected)
             residual = np.where(prep.valid, prep.data - stage.model_image(), 0.0)
             new = self._new_sources(prep, setup, stage, residual, rejected,
                                     iteration=len(counts) + 1)
             if new is None:
-                return stage, counts
+                capped = False
+                break
             counts.append(len(new.ids))
             if self.mode == "all":
                 # a residual detection that fitted to no flux is no star;
@@ -136,15 +150,16 @@ class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
                 rejected = np.concatenate([rejected,
                                            stage.sources.start[~keep][:, xy]])
                 sources = merge_stages(stage, new, keep,
-                                       reach=self._warm_reach(setup))
+                                       reach=self._warm_reach(setup),
+                                       recentre=self._held(setup, stage))
                 stage = self._fit_stage(prep, setup, sources)
-                stage, rejected = self._drop_duplicates(prep, setup, stage,
-                                                        rejected)
             else:
                 stage = stack_stages(stage, self._fit_stage(prep, setup, new,
                                                            data=residual))
             bar.update()
-        if self.niters is None:
+        if self.mode == "all" and limit > 1:
+            stage, _ = self._tidy(prep, setup, stage, rejected, last=True)
+        if capped and self.niters is None:
             warn(f"iterative photometry stopped at the cap of "
                  f"{MAX_ITERATIONS} passes with new detections still "
                  "appearing", PsfkitWarning)
@@ -173,11 +188,42 @@ class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
         return {"removable": sources.iteration > 1,
                 "min_separation": self._min_separation()}
 
-    def _drop_duplicates(self, prep, setup, stage, rejected):
-        # a refit may move a residual detection onto a star it was not
-        # fitted with, or fit it to no flux; keep the earlier source and
-        # refit without the later.  Sources the all-star fit removed are
-        # dropped too; their neighbours were already refitted without them.
+    def _held(self, setup, stage):
+        """
+        The sources whose fits stopped on the edge of their fit boxes,
+        pulled by a star beyond: they get boxes centred on their fits (as
+        ALLSTAR's fitting radius follows its star).  None for the group
+        fitters, or with ``xy_bounds`` (which limit the moves from the
+        first position).  A faint source on the edge is left there: no
+        star pulls it.
+        """
+        n = len(stage.sources.ids)
+        if self._warm_reach(setup) is None or setup.xy_bounds is not None:
+            return np.zeros(n, dtype=bool)
+        theta = stage.fits.theta
+        flux = theta[:, setup.flux_col]
+        with np.errstate(invalid="ignore"):
+            return (on_box_edge(stage.sources.box_xy,
+                                theta[:, [setup.x_col, setup.y_col]],
+                                self.fitshape)
+                    & (flux > 3.0 * stage.fits.unc[:, setup.flux_col]))
+
+    def _tidy(self, prep, setup, stage, rejected, *, last=False):
+        """
+        Refit a stage of mode 'all' until it holds no duplicate (at most
+        three refits), and, after the ``last`` pass, no fit held on the
+        edge of its box (`_held`; earlier passes move those boxes at the
+        next pass).
+
+        A refit may move a residual detection onto a star it was not
+        fitted with, or fit it to no flux: the earlier source is kept and
+        the stage refitted without the later (its place joins
+        ``rejected``, so that it is not found again).  Sources the
+        all-star fit removed are dropped too; their neighbours were already
+        refitted without them.
+        """
+        reach = self._warm_reach(setup)
+        xy = [setup.x_col, setup.y_col]
         for _ in range(3):
             removed = stage.fits.removed
             if removed is None:
@@ -187,12 +233,11 @@ class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
             flux = stage.fits.theta[:, setup.flux_col]
             refit |= (stage.sources.iteration > 1) & (flux <= 0) & ~removed
             drop = refit | removed
-            if not drop.any():
+            held = self._held(setup, stage) & ~drop
+            if not drop.any() and not (last and held.any()):
                 break
-            xy = [setup.x_col, setup.y_col]
             rejected = np.concatenate([rejected,
                                        stage.sources.theta0[drop][:, xy]])
-            reach = self._warm_reach(setup)
             changed = None
             if reach is not None:
                 gone = np.where(np.isfinite(stage.fits.theta),
@@ -200,7 +245,7 @@ class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
                 changed = np.concatenate([stage.sources.box_xy[refit],
                                           gone[refit][:, xy]])
             stage = self._fit_stage(prep, setup, kept_sources(
-                stage, ~drop, changed_xy=changed, reach=reach))
+                stage, ~drop, changed_xy=changed, reach=reach, recentre=held))
         return stage, rejected
 
     def _new_sources(self, prep, setup, stage, residual, rejected, *,
