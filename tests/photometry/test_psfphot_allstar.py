@@ -4,6 +4,8 @@ nothing or onto a brighter star, whole clusters first, and the
 neighbourhoods of the marginal uncertainties.
 """
 
+from dataclasses import replace
+
 from astropy.table import QTable
 import numpy as np
 from numpy.testing import assert_allclose, assert_array_equal
@@ -221,3 +223,32 @@ def test_mode_new_reports_the_clusters_of_every_pass():
     # the passes' clusters add up (they were reported as none)
     assert diag["iterations"] <= diag["n_clusters"] <= diag["n_sources"]
     assert 2 <= diag["largest_cluster"] <= diag["n_sources"]
+
+
+def test_a_refit_found_at_its_minimum_has_converged():
+    # a cluster flagged not converged by an earlier fit, refitted from
+    # where it stopped (its minimum): the refit finds it there at once,
+    # and it is reported converged, not with the earlier flag
+    from psfkit.photometry.fitting.flags import PSFFlags
+
+    rng = np.random.default_rng(5)
+    x, y, flux = _patch(rng)
+    image, error = _image((60, 60), x, y, flux, rng)
+    start = {"flux": flux, "x_0": x, "y_0": y}
+    phot = BasicPSFPhotometry(None, None, IntegratedGaussianPRF(sigma=SIGMA),
+                              (9, 9))
+    setup, first = _fit(phot, image, error, start)
+    assert not np.any(first.flags & PSFFlags.NOT_CONVERGED)
+    prior = replace(first, flags=first.flags | PSFFlags.NOT_CONVERGED)
+    again = {name: first.theta[:, k]
+             for k, name in enumerate(setup.param_names)}
+    box = np.column_stack([x, y])
+    settled = np.zeros(len(x), dtype=bool)
+    settled[:3] = True  # these keep their earlier (flagged) fits
+    _, refit = _fit(phot, image, error, again, box_xy=box, settled=settled,
+                    prior=prior)
+    assert np.all(refit.flags[3:] & PSFFlags.NOT_CONVERGED == 0)
+    # (where the fit stopped, to a thousandth of the uncertainties)
+    free = setup.free
+    assert np.all(np.abs(refit.theta[3:, free] - first.theta[3:, free])
+                  < 1e-3 * first.unc[3:, free])

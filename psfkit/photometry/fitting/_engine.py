@@ -232,11 +232,14 @@ def _fit_all_stars(setup, data, weight, start, box_xy, model_shape,
                                 else np.asarray(removable)[crowded]),
                      min_separation=min_separation)
     if settled is not None and prior is not None:
-        # stars never refitted keep their earlier counts and convergence
+        # stars not moved keep their earlier iteration counts; those never
+        # fitted (settled) keep their convergence too, while a star fitted
+        # again and found at its minimum at once has converged
         old = idx[out["niter"][idx] == 0]
         out["niter"][old] = prior.niter[old]
-        out["converged"][old] = (prior.flags[old]
-                                 & PSFFlags.NOT_CONVERGED) == 0
+        kept = old[np.asarray(settled)[old]]
+        out["converged"][kept] = (prior.flags[kept]
+                                  & PSFFlags.NOT_CONVERGED) == 0
 
     fitted = geom.fitted | nonfinite
     flags = quality_flags(
