@@ -120,6 +120,8 @@ def test_iterative_mode_all_keeps_no_spurious_residual_detections():
     fx, fy = np.asarray(tab["x_fit"]), np.asarray(tab["y_fit"])
     f = np.asarray(tab["flux_fit"])
     assert np.all(f[later] > 0)
+    # with an error array, no residual detection below its flux error
+    assert np.all(f[later] >= np.asarray(tab["flux_unc"])[later])
     pairs = cKDTree(np.c_[fx, fy]).query_pairs(0.5 * FWHM,
                                                output_type="ndarray")
     for i, j in pairs:
@@ -252,3 +254,45 @@ def test_a_refit_found_at_its_minimum_has_converged():
     free = setup.free
     assert np.all(np.abs(refit.theta[3:, free] - first.theta[3:, free])
                   < 1e-3 * first.unc[3:, free])
+
+
+def test_the_signal_to_noise_rule_needs_real_errors():
+    # spurious sources in a crowded patch: with inverse errors as weights
+    # those that fall below their flux error (with the neighbours held)
+    # during the fit are removed;
+    # with plain weights (no error array) the rule has no noise scale and
+    # is not applied
+    rng = np.random.default_rng(9)
+    x, y, flux = _patch(rng)
+    sx, sy = np.array([30.0, 22.0, 38.0]), np.array([30.0, 38.0, 22.0])
+    # (with three stars as faint as their flux errors there)
+    image, error = _image((60, 60), np.r_[x, sx], np.r_[y, sy],
+                          np.r_[flux, 15.0, 15.0, 15.0], rng)
+    start = {"flux": np.r_[flux, 30.0, 30.0, 30.0], "x_0": np.r_[x, sx],
+             "y_0": np.r_[y, sy]}
+    removable = np.r_[np.zeros(len(x), bool), np.ones(3, bool)]
+    phot = BasicPSFPhotometry(None, None, IntegratedGaussianPRF(sigma=SIGMA),
+                              (7, 7))
+    setup = phot._fit_setup()
+    theta = np.column_stack([start[n] if n in start else
+                             np.full(len(removable), SIGMA)
+                             for n in setup.param_names])
+    kwargs = {"model_shape": phot._model_shape(), "removable": removable,
+              "min_separation": 0.5 * FWHM}
+    for weights_are_errors in (True, False):
+        fits = [_engine.fit_image(setup, image, 1.0 / error, theta,
+                                  weights_are_errors=weights_are_errors,
+                                  min_snr=snr, **kwargs)
+                for snr in (None, 1.0)]
+        if weights_are_errors:
+            plain, rule = fits[0].removed, fits[1].removed
+            extra = rule & ~plain
+            assert extra.any() and not (plain & ~rule).any()
+            # what the rule took out (at its flux with the neighbours held,
+            # during the fit) is faint: within twice its error of nothing
+            # when fitted to the end
+            f = fits[0].theta[extra, setup.flux_col]
+            assert np.all(f < 2.0 * fits[0].unc[extra, setup.flux_col])
+        else:
+            assert_array_equal(fits[1].removed, fits[0].removed)
+            assert_allclose(fits[1].theta, fits[0].theta, equal_nan=True)

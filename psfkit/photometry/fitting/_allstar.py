@@ -546,15 +546,24 @@ class AllStarProblem:
             self._step = step[np.isin(stars, self.stars, assume_unique=True)]
 
 
-def _to_remove(problem, removable, min_separation):
+def _to_remove(problem, removable, min_separation, min_snr=None):
     """
-    The removable stars to take out now: those fitted to no flux, and those
-    closer than ``min_separation`` to a brighter star (its duplicates).
+    The removable stars to take out now: those fitted to no flux, those
+    closer than ``min_separation`` to a brighter star (its duplicates), and
+    (with ``min_snr``, weights that are inverse errors) those whose flux
+    is below ``min_snr`` times its error with the neighbours held (the
+    smallest the error can be: the rule never removes a source that the
+    marginal error would keep).
     """
     setup = problem.setup
     alive = ~problem.removed
     flux = problem.theta[:, setup.flux_col]
     gone = removable & alive & ~(flux > 0)
+    if min_snr and setup.flux_col in problem.free:
+        f = int(np.flatnonzero(problem.free == setup.flux_col)[0])
+        jw = problem.jwt[f]
+        snr = flux * np.sqrt(np.einsum("nm,nm->n", jw, jw))
+        gone |= removable & alive & ~(snr >= min_snr)
     if min_separation:
         xy = problem.theta[:, [setup.x_col, setup.y_col]]
         a, b = close_pairs(xy, min_separation, alive & ~gone).T
@@ -564,7 +573,7 @@ def _to_remove(problem, removable, min_separation):
 
 
 def run(problem, todo, *, maxiters, tol, progress=None, removable=None,
-        min_separation=None):
+        min_separation=None, min_snr=None):
     """
     Fit the stars ``todo`` until every star of the image is at its minimum.
 
@@ -580,10 +589,10 @@ def run(problem, todo, *, maxiters, tol, progress=None, removable=None,
     every star of a crowded field.
 
     With ``removable``, the removable stars to fit are fitted first, alone
-    (the others held), then removed where they fitted to no flux or onto
-    a brighter star; then every star to fit is fitted, and removals are
-    made again after every round.  Stars next to a removed one are fitted
-    again.
+    (the others held), then removed where they fitted to no flux, onto a
+    brighter star or (with ``min_snr``) below their errors; then every
+    star to fit is fitted, and removals are made again after every round.
+    Stars next to a removed one are fitted again.
 
     Parameters
     ----------
@@ -595,6 +604,9 @@ def run(problem, todo, *, maxiters, tol, progress=None, removable=None,
     min_separation : float, optional
         Removable stars closer than this (pixels) to a brighter star are
         removed.
+    min_snr : float, optional
+        Removable stars whose flux is below this many times its error
+        (the weights being inverse errors) are removed.
 
     Returns
     -------
@@ -623,7 +635,7 @@ def run(problem, todo, *, maxiters, tol, progress=None, removable=None,
         nonlocal active
         if removable is None:
             return False
-        gone = _to_remove(problem, removable, min_separation)
+        gone = _to_remove(problem, removable, min_separation, min_snr)
         if not gone.any():
             return False
         problem.remove(gone)

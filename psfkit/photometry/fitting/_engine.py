@@ -85,7 +85,8 @@ def _unit_jacobian(setup, theta, model_shape):
 
 def fit_image(setup, data, weight, start, *, box_xy=None, group_id=None,
               model_shape, weights_are_errors, settled=None, prior=None,
-              progress=None, removable=None, min_separation=None):
+              progress=None, removable=None, min_separation=None,
+              min_snr=None):
     """
     Fit every source of an image.
 
@@ -125,6 +126,11 @@ def fit_image(setup, data, weight, start, *, box_xy=None, group_id=None,
         they fit to no flux or come closer than ``min_separation`` pixels
         to another source; ``fits.removed`` says which it removed.
     min_separation : float, optional
+    min_snr : float, optional
+        With ``weights_are_errors``, the all-star fit also removes the
+        removable sources whose flux falls below ``min_snr`` times its
+        error (the error with the neighbours held: the smallest it can
+        be); without real errors the rule is not applied.
 
     Returns
     -------
@@ -142,7 +148,8 @@ def fit_image(setup, data, weight, start, *, box_xy=None, group_id=None,
     with single_threaded_blas(), np.errstate(all="ignore"):
         fits = _fit_all_stars(setup, data, weight, start, box_xy,
                               model_shape, weights_are_errors, settled,
-                              prior, progress, removable, min_separation)
+                              prior, progress, removable, min_separation,
+                              min_snr if weights_are_errors else None)
     fits.group_sizes = _sizes(group_id)
     return fits
 
@@ -172,7 +179,7 @@ def islands(geom, fit_shape):
 
 def _fit_all_stars(setup, data, weight, start, box_xy, model_shape,
                    weights_are_errors, settled, prior, progress, removable,
-                   min_separation):
+                   min_separation, min_snr):
     n, n_par = start.shape
     bx, by = box_xy[:, 0], box_xy[:, 1]
     nfree = len(setup.free)
@@ -230,7 +237,7 @@ def _fit_all_stars(setup, data, weight, start, box_xy, model_shape,
                      todo, weights_are_errors, progress, out, prior=prior,
                      removable=(None if removable is None
                                 else np.asarray(removable)[crowded]),
-                     min_separation=min_separation)
+                     min_separation=min_separation, min_snr=min_snr)
     if settled is not None and prior is not None:
         # stars not moved keep their earlier iteration counts; those never
         # fitted (settled) keep their convergence too, while a star fitted
@@ -297,7 +304,7 @@ def _fit_islands(setup, data, weight, theta, box_xy, idx, label,
 
 def _fit_crowded(setup, data, geom, theta, lower, upper, idx, todo,
                  weights_are_errors, progress, out, *, prior=None,
-                 removable=None, min_separation=None):
+                 removable=None, min_separation=None, min_snr=None):
     """
     Fit the stars ``idx`` of crowded regions with the sparse all-star fit.
 
@@ -316,7 +323,8 @@ def _fit_crowded(setup, data, geom, theta, lower, upper, idx, todo,
         todo = np.ones(len(idx), dtype=bool)
     converged, niter = run(problem, todo, maxiters=fitter.maxiters,
                            tol=fitter.tol, progress=progress,
-                           removable=removable, min_separation=min_separation)
+                           removable=removable, min_separation=min_separation,
+                           min_snr=min_snr)
     removed = problem.removed
 
     # final normal equations of the clusters that changed: uncertainties

@@ -28,6 +28,9 @@ __all__ = ["IterativelySubtractedPSFPhotometry", "DAOPhotPSFPhotometry"]
 
 #: safety cap on the iterations of ``niters=None``
 MAX_ITERATIONS = 50
+#: in mode 'all', with an error array, a residual detection whose flux
+#: falls below this many times its error during the fit is removed
+MIN_SNR = 1.0
 
 
 class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
@@ -62,14 +65,17 @@ class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
     half the model FWHM (one pixel without ``fwhm``) to a source already
     fitted is the imperfect subtraction of that source, not a new star,
     and is ignored.  In ``'all'`` mode a residual detection is no star
-    when its fitted flux is not positive, or when it ends within half the
-    FWHM of a brighter source (then it duplicates that source): it is
-    dropped and its neighbours are refitted without it, in every pass,
-    the last one included.  With the default fitter this happens during
-    the fit, as in DAOPHOT's ALLSTAR: residual detections are fitted first
-    with the other stars held, and removed as soon as they meet either
-    rule.  Sources found in the first pass, or given as initial guesses,
-    are never dropped.
+    when its fitted flux is not positive, when it ends within half the
+    FWHM of a brighter source (then it duplicates that source), or, with
+    an error array, when its flux is below its error: it is dropped and
+    its neighbours are refitted without it, in every pass, the last one
+    included.  With the default fitter this happens during the fit, as in
+    DAOPHOT's ALLSTAR: residual detections are fitted first with the other
+    stars held, and removed as soon as they meet a rule (the flux error
+    then is the one with the neighbours held, the smallest it can be).
+    Without an error array the fit has no noise scale of its own, and the
+    signal-to-noise rule is not applied.  Sources found in the first
+    pass, or given as initial guesses, are never dropped.
 
     Each fit box is centred where the source was found, and a fitted
     centre stays inside its box.  In ``'all'`` mode with the default
@@ -186,7 +192,8 @@ class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
         if self.mode != "all" or not np.any(sources.iteration > 1):
             return {}
         return {"removable": sources.iteration > 1,
-                "min_separation": self._min_separation()}
+                "min_separation": self._min_separation(),
+                "min_snr": MIN_SNR}
 
     def _held(self, setup, stage):
         """
@@ -231,7 +238,12 @@ class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
             refit = converged_duplicates(stage, setup, self._min_separation(),
                                          exclude=removed)
             flux = stage.fits.theta[:, setup.flux_col]
-            refit |= (stage.sources.iteration > 1) & (flux <= 0) & ~removed
+            faint = flux <= 0
+            if prep.has_error:
+                unc = stage.fits.unc[:, setup.flux_col]
+                with np.errstate(invalid="ignore"):
+                    faint |= np.isfinite(unc) & (flux < MIN_SNR * unc)
+            refit |= (stage.sources.iteration > 1) & faint & ~removed
             drop = refit | removed
             held = self._held(setup, stage) & ~drop
             if not drop.any() and not (last and held.any()):
