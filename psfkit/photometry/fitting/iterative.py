@@ -29,7 +29,8 @@ __all__ = ["IterativelySubtractedPSFPhotometry", "DAOPhotPSFPhotometry"]
 #: safety cap on the iterations of ``niters=None``
 MAX_ITERATIONS = 50
 #: in mode 'all', with an error array, a residual detection whose flux
-#: falls below this many times its error during the fit is removed
+#: falls below this many times its error is removed (during the fit, by
+#: the error with its neighbours held; after it, by the marginal error)
 MIN_SNR = 1.0
 
 
@@ -199,10 +200,10 @@ class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
         """
         The sources whose fits stopped on the edge of their fit boxes,
         pulled by a star beyond: they get boxes centred on their fits (as
-        ALLSTAR's fitting radius follows its star).  None for the group
-        fitters, or with ``xy_bounds`` (which limit the moves from the
-        first position).  A faint source on the edge is left there: no
-        star pulls it.
+        ALLSTAR's fitting radius follows its star).  No source with the
+        group fitters (which refit every group afresh), or with
+        ``xy_bounds`` (which limit the moves from the first position).  A
+        faint source on the edge is left there: no star pulls it.
         """
         n = len(stage.sources.ids)
         if self._warm_reach(setup) is None or setup.xy_bounds is not None:
