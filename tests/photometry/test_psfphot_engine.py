@@ -23,6 +23,7 @@ from psfkit.photometry import (
     IntegratedGaussianPRF,
     IterativelySubtractedPSFPhotometry,
     MADStdBackgroundRMS,
+    MMMBackground,
     PSFFlags,
     SparseLMFitter,
     tiled_photometry,
@@ -227,6 +228,52 @@ def test_m13_end_to_end():
     assert np.std(core) < 45
     assert np.std(sky) < 1.5 * std
     assert np.all(np.isfinite(tab["flux_fit"]))
+
+
+def test_m13_against_photutils_same_finder():
+    # photutils 3's IterativePSFPhotometry on the same image with the same
+    # finder (photutils 3 keeps detections 2.5 FWHM apart by default, so
+    # psfkit's finder is given the same minimum separation), grouping
+    # distance, fit box, PSF and iterations
+    pdet = pytest.importorskip("photutils.detection")
+    ppsf = pytest.importorskip("photutils.psf")
+    data = load_m13().data
+    std = MADStdBackgroundRMS()(data)
+    fwhm, sigma = 3.44, 1.46
+    sep = 2.5 * fwhm
+    peer = ppsf.IterativePSFPhotometry(
+        ppsf.CircularGaussianPRF(fwhm=sigma * FWHM_PER_SIGMA), (9, 9),
+        pdet.DAOStarFinder(5 * std, fwhm, min_separation=sep),
+        grouper=ppsf.SourceGrouper(sep), maxiters=3, aperture_radius=fwhm)
+    sky = MMMBackground()(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ptab = peer(data - sky)
+        presid = np.asarray(peer.make_residual_image(data - sky))
+    phot = DAOPhotPSFPhotometry(crit_separation=sep, threshold=5 * std,
+                                fwhm=fwhm,
+                                psf_model=IntegratedGaussianPRF(sigma=sigma),
+                                fitshape=(9, 9), niters=3, mode="new")
+    phot.finder.min_separation = sep
+    res = phot.run(data)
+    tab = res.table
+
+    def measured(flux, flags):
+        return np.count_nonzero((np.asarray(flux) > 0)
+                                & (np.asarray(flags) == 0))
+
+    # the same finder finds the same stars in the first pass
+    first_peer = np.count_nonzero(np.asarray(ptab["iter_detected"]) == 1)
+    first = res.diagnostics["detections_per_iteration"][0]
+    assert abs(first - first_peer) <= 3
+    # at least as many stars measured, none with a negative flux, and a
+    # core residual no worse
+    assert measured(tab["flux_fit"], tab["flags"]) >= measured(
+        ptab["flux_fit"], ptab["flags"])
+    assert np.all(np.asarray(tab["flux_fit"]) > 0)
+    core = (slice(100, 200), slice(100, 200))
+    assert (np.std(np.asarray(res.residual_image)[core])
+            <= 1.02 * np.std(presid[core]))
 
 
 # ------------------------------------------------------------- flags

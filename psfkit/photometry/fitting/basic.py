@@ -23,6 +23,7 @@ from ...utils import (
     progress_bar,
     warn,
 )
+from ..models._native import native_model
 from . import _settings as opt
 from ._astropy_fit import astropy_solver
 from ._engine import fit_image
@@ -294,7 +295,9 @@ class BasicPSFPhotometry(ParamReprMixin):
             solver = astropy_solver(self.fitter,
                                     progress_bar=self.progress_bar)
         xname, yname, fluxname = psf_param_names(model)
-        return FitSetup(model=model, param_names=names, free=free,
+        # photutils' PSF models are evaluated by psfkit's twins
+        return FitSetup(model=native_model(model), param_names=names,
+                        free=free,
                         lower=lower, upper=upper, fitshape=self.fitshape,
                         solver=solver, fitter=self.fitter,
                         flux_col=names.index(fluxname),
