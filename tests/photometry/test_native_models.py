@@ -62,7 +62,7 @@ def test_twin_reproduces_the_peer_model(peer):
                     atol=1e-8 * np.max(peer(x, y)))
 
 
-def test_models_without_a_faithful_twin_are_kept():
+def test_when_a_twin_is_used():
     # psfkit's own models and models of other packages are used as given
     own = CircularGaussianPRF(fwhm=2.0)
     assert native_model(own) is own
@@ -76,6 +76,10 @@ def test_models_without_a_faithful_twin_are_kept():
     CircularGaussianPRF_.__module__ = "photutils.psf.elsewhere"
     changed = CircularGaussianPRF_(fwhm=2.0)
     assert native_model(changed) is changed
+
+    # a model set to no flux still gets its twin (the profiles agree)
+    dark = pu.CircularGaussianPRF(fwhm=2.0, flux=0.0)
+    assert type(native_model(dark)).__module__.startswith("psfkit.")
 
     # an image with a bright border, where the interpolations differ
     stamp = _stamp()

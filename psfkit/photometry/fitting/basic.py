@@ -297,8 +297,7 @@ class BasicPSFPhotometry(ParamReprMixin):
         xname, yname, fluxname = psf_param_names(model)
         # photutils' PSF models are evaluated by psfkit's twins
         return FitSetup(model=native_model(model), param_names=names,
-                        free=free,
-                        lower=lower, upper=upper, fitshape=self.fitshape,
+                        free=free, lower=lower, upper=upper, fitshape=self.fitshape,
                         solver=solver, fitter=self.fitter,
                         flux_col=names.index(fluxname),
                         x_col=names.index(xname), y_col=names.index(yname))

@@ -82,18 +82,18 @@ def _agrees(model, twin):
     """Whether ``twin`` reproduces ``model`` over the model's extent."""
     names = model.param_names
     base = np.array([_scalar(getattr(model, n)) for n in names])
+    # the flux only scales the model: compare unit-flux profiles
+    base[names.index("flux")] = 1.0
     ix, iy = names.index("x_0"), names.index("y_0")
-    rng = np.random.default_rng(0)
+    shape = [i for i, n in enumerate(names) if n not in ("flux", "x_0", "y_0")]
     reach = _reach(model)
-    pts = rng.uniform(-reach, reach, size=(2, 256))
+    pts = np.random.default_rng(0).uniform(-reach, reach, size=(2, 256))
     for shift in (0.0, 0.37):
         params = base.copy()
         params[ix] += shift
         params[iy] -= shift
-        # shape parameters (widths, exponents) moved by a few per cent
-        for i in range(len(names)):
-            if i not in (names.index("flux"), ix, iy):
-                params[i] *= 1.0 + 0.1 * shift
+        # shape parameters (widths, exponents, angle) moved a few per cent
+        params[shape] *= 1.0 + 0.1 * shift
         x = params[ix] + pts[0]
         y = params[iy] + pts[1]
         with np.errstate(all="ignore"):
@@ -119,9 +119,9 @@ def native_model(model):
     Returns
     -------
     model : `~astropy.modeling.Fittable2DModel`
-        For photutils' analytic PSF models, psfkit's model of the same name
-        with the same parameter values, fixed flags and bounds, when it
-        evaluates to the same values; otherwise ``model`` itself.
+        For photutils' analytic and image PSF models, psfkit's model of the
+        same name with the same parameter values, fixed flags and bounds,
+        when it evaluates to the same values; otherwise ``model`` itself.
 
     Examples
     --------
@@ -135,10 +135,9 @@ def native_model(model):
     if twin_cls is None:
         return model
     names = model.param_names
-    values = {n: _scalar(getattr(model, n)) for n in names}
-    if any(v is None or not np.isfinite(v) for v in values.values()):
+    kwargs = {n: _scalar(getattr(model, n)) for n in names}
+    if any(v is None or not np.isfinite(v) for v in kwargs.values()):
         return model
-    kwargs = dict(values)
     try:
         if twin_cls in _IMAGES.values():
             twin = twin_cls(np.asarray(model.data, dtype=float), **kwargs,
