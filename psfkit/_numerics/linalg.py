@@ -217,6 +217,25 @@ def damped_solve(a, g, lam, *, rcond=RCOND):
     return solve(m, g, rcond=rcond, check_condition=False)
 
 
+def _equilibrated(a):
+    """
+    Each matrix scaled to unit diagonal (unused unknowns get a unit
+    diagonal too); returns the scale ``s``, the scaled matrices and the
+    systems whose matrix is not finite (replaced by the identity).
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        s = equilibration(a)
+        used = s > 0
+        scaled = a * s[:, :, None] * s[:, None, :]
+    if not used.all():
+        idx = np.arange(a.shape[1])
+        scaled[:, idx, idx] = np.where(used, scaled[:, idx, idx], 1.0)
+    bad = ~np.all(np.isfinite(scaled), axis=(1, 2))
+    if bad.any():
+        scaled[bad] = np.eye(a.shape[1])
+    return s, scaled, bad
+
+
 def _equilibrated_eigh(a, rcond):
     """
     Eigen-decomposition of each matrix equilibrated by its diagonal.
@@ -225,15 +244,7 @@ def _equilibrated_eigh(a, rcond):
     for the null directions), the null directions and the systems whose
     matrix is not finite (replaced by the identity).
     """
-    s = equilibration(a)
-    used = s > 0
-    scaled = a * s[:, :, None] * s[:, None, :]
-    if not used.all():
-        idx = np.arange(a.shape[1])
-        scaled[:, idx, idx] = np.where(used, scaled[:, idx, idx], 1.0)
-    bad = ~np.all(np.isfinite(scaled), axis=(1, 2))
-    if bad.any():
-        scaled[bad] = np.eye(a.shape[1])
+    s, scaled, bad = _equilibrated(a)
     w, v = np.linalg.eigh(scaled)
     null = w <= rcond * np.abs(w[:, -1:])
     winv = np.where(null, 0.0, 1.0 / np.where(null, 1.0, w))
@@ -255,7 +266,9 @@ def covariance(a, *, rcond=RCOND):
     out of the inverse (a pseudo-inverse); the unknowns with a component
     along them are reported, so that in a group where two sources are
     degenerate only those two lose their uncertainties.  Unused unknowns
-    (zero rows) get zero variance.
+    (zero rows) get zero variance.  Matrices well enough conditioned that
+    no direction would be dropped (the common case) are inverted by LU
+    instead, several times faster for the same inverse.
 
     Returns
     -------
@@ -270,11 +283,50 @@ def covariance(a, *, rcond=RCOND):
     >>> cov[0].tolist(), undetermined[0].tolist()
     ([[0.25, 0.0], [0.0, 0.0]], [False, False])
     """
-    s, v, winv, null, bad = _equilibrated_eigh(a, rcond)
-    cov = _inverse_from_eigh(s, v, winv)
-    undetermined = np.any((np.abs(v) > 1e-4) & null[:, None, :], axis=2)
-    undetermined |= bad[:, None]
+    a = np.asarray(a, dtype=float)
+    n, p = a.shape[:2]
+    cov = np.empty((n, p, p))
+    undetermined = np.zeros((n, p), dtype=bool)
+    rest = _inverse_if_well_conditioned(a, rcond, cov)
+    if rest.size:
+        s, v, winv, null, bad = _equilibrated_eigh(a[rest], rcond)
+        cov[rest] = _inverse_from_eigh(s, v, winv)
+        und = np.any((np.abs(v) > 1e-4) & null[:, None, :], axis=2)
+        undetermined[rest] = und | bad[:, None]
     return cov, undetermined
+
+
+def _inverse_if_well_conditioned(a, rcond, out):
+    """
+    Invert by LU the matrices that the eigen-decomposition would not
+    truncate; return the indices of the others.
+
+    For a symmetric matrix the 2-norm condition number (the ratio of
+    extreme eigenvalues) is at most the 1-norm one, ``|A|_1 |A^-1|_1``,
+    which the LU inverse gives at once: where that is a hundred times
+    below ``1 / rcond`` no direction would be dropped, and the inverse is
+    the pseudo-inverse, at a fraction of the cost of ``eigh``.
+    """
+    s, scaled, bad = _equilibrated(a)
+    todo = np.flatnonzero(~bad)
+    if todo.size == 0:
+        return np.arange(len(a))
+    try:
+        with np.errstate(all="ignore"):
+            inv = np.linalg.inv(scaled[todo])
+    except np.linalg.LinAlgError:
+        return np.arange(len(a))
+    with np.errstate(all="ignore"):
+        kappa = (np.abs(scaled[todo]).sum(axis=1).max(axis=1)
+                 * np.abs(inv).sum(axis=1).max(axis=1))
+    ok = np.isfinite(kappa) & (kappa * rcond < 1e-2)
+    done = todo[ok]
+    inv = inv[ok]
+    out[done] = 0.5 * (inv + np.swapaxes(inv, 1, 2)) * (
+        s[done][:, :, None] * s[done][:, None, :])
+    rest = np.ones(len(a), dtype=bool)
+    rest[done] = False
+    return np.flatnonzero(rest)
 
 
 def pseudo_inverse(a, *, rcond=RCOND):

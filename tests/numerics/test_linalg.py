@@ -105,6 +105,38 @@ def test_covariance_inverse_and_undetermined():
                                      [False, True, True]]
 
 
+def test_covariance_mixed_stack_equals_pseudo_inverse():
+    # well-conditioned systems take the LU inverse, the others the
+    # eigen-decomposition: every one must equal the pseudo-inverse built
+    # system by system with numpy.linalg.pinv on the equilibrated matrix
+    rng = np.random.default_rng(11)
+    jac = rng.normal(size=(40, 30, 6)) * 10.0 ** rng.uniform(-4, 6, (40, 1, 6))
+    a, _ = normal_equations(jac, np.zeros((40, 30)))
+    a[3] = a[3][[0, 1, 2, 3, 4, 4]][:, [0, 1, 2, 3, 4, 4]]  # degenerate
+    a[8, 2, :] = a[8, :, 2] = 0.0  # unused unknown
+    j = jac[13].copy()
+    j[:, 5] = j[:, 4] * (1 + 1e-9)  # nearly degenerate: rcond decides
+    a[13] = j.T @ j
+    a[21, 1, 2] = a[21, 2, 1] = np.inf  # not finite
+    cov, undetermined = covariance(a)
+    for i in range(40):
+        if i == 21:
+            assert undetermined[i].all()
+            continue
+        d = np.diagonal(a[i])
+        s = np.where(d > 0, 1.0 / np.sqrt(np.where(d > 0, d, 1.0)), 0.0)
+        scaled = a[i] * np.outer(s, s)
+        scaled[np.diag_indices(6)] = np.where(d > 0, 1.0, 1.0)
+        ref = np.linalg.pinv(scaled, rcond=1e-12, hermitian=True) * np.outer(s, s)
+        scale = np.sqrt(np.outer(np.diagonal(ref), np.diagonal(ref))) + 1e-300
+        assert np.max(np.abs(cov[i] - ref) / scale) < 1e-6, i
+    assert undetermined[3].tolist() == [False] * 4 + [True, True]
+    assert undetermined[13, 4:].all()
+    assert not undetermined[[0, 8]].any()
+    assert (cov[8, 2] == 0).all() and (cov[8, :, 2] == 0).all()
+    assert_allclose(cov, np.swapaxes(cov, 1, 2), rtol=1e-12, atol=0)
+
+
 def test_scaled_condition_number_ignores_units():
     m = np.diag([1e-10, 1.0, 1e10])
     assert_allclose(scaled_condition_number(m), 1.0)
