@@ -60,7 +60,7 @@ from ._couplings import (
     overlap_matrix,
     split_clusters,
 )
-from ._geometry import compact_pixels, grid_xy, offset_maps
+from ._geometry import grid_xy, offset_maps
 
 __all__ = []
 
@@ -139,6 +139,7 @@ class AllStarProblem:
         self.jwt = self._jwt_flat[:, :-1].reshape(self.nf, n, m)
         self.jwt[...] = np.moveaxis(jac, -1, 0) * geom.weight[None]
         self.resid = self.data_flat - self._accumulate(self.values)
+        self._flat0 = np.maximum(geom.flat, 0)
         #: stars removed during the fit (see `remove`)
         self.removed = np.zeros(n, dtype=bool)
         self._overlaps = None
@@ -308,13 +309,6 @@ class AllStarProblem:
         self.wpix_flat = self.pix_flat[entry]
         self.wpix_weight = self.pix_weight[entry]
         self.wpix_cluster = rank[self.pix_cluster[entry]]
-        # the image pixels of the working stars' boxes, and where each box
-        # pixel falls among them (residual updates touch only those)
-        flat = self.geom.flat[self.stars]
-        inside = flat >= 0
-        self._box_pix, inv = compact_pixels(flat[inside], self.data_flat.size)
-        self._box_inv = np.full(flat.shape, -1)
-        self._box_inv[inside] = inv
         # each working star's support pixels among the working entries
         wmap = np.cumsum(entry) - 1
         own = self.entry_of[self.stars]
@@ -408,17 +402,30 @@ class AllStarProblem:
 
     def gradient(self, stars, jwt=None):
         """Gradients ``J^T W r`` of ``stars`` from the residual image."""
-        flat = self.geom.flat[stars]
-        rw = np.where(flat >= 0, self.resid[np.maximum(flat, 0)], 0.0)
-        rw *= self.geom.weight[stars]
+        # (pixels outside the image have zero weight: they read pixel 0)
+        if self._all(stars):
+            rw = self.resid[self._flat0]
+            rw *= self.geom.weight
+        else:
+            rw = self.resid[self._flat0[stars]]
+            rw *= self.geom.weight[stars]
         if jwt is None:
-            jwt = self.jwt[:, stars]
+            jwt = self._working_jwt(stars)
         return np.einsum("fnm,nm->nf", jwt, rw)
+
+    def _all(self, stars):
+        """Whether the sorted star indices ``stars`` are every star."""
+        n = len(self.theta)
+        return len(stars) == n and (n == 0 or stars[-1] == n - 1)
+
+    def _working_jwt(self, stars):
+        """The weighted derivatives of ``stars`` (no copy for all stars)."""
+        return self.jwt if self._all(stars) else self.jwt[:, stars]
 
     # ------------------------------------------------- the loop interface
     def normal(self):
         stars = self.stars
-        jwt = self.jwt[:, stars]
+        jwt = self._working_jwt(stars)
         grad = self.gradient(stars, jwt)
         diag = block_products(jwt, jwt, symmetric=True)
         blocks = self.pair_blocks()
@@ -512,18 +519,22 @@ class AllStarProblem:
         good = self._laid_out(ok)[self.wlabel[sel]]
         if not good.any():
             return
-        idx = self.stars[sel[good]]
-        # only the working stars' pixels change
-        inv = self._box_inv[sel[good]]
-        inside = inv >= 0
-        self.resid[self._box_pix] -= np.bincount(
-            inv[inside], weights=delta[good][inside],
-            minlength=len(self._box_pix))
-        self.theta[idx] = theta_t[good]
-        self.values[idx] = values_t[good]
-        jac_t = np.moveaxis(jac_t, -1, 0)
-        self.jwt[:, idx] = ((jac_t if good.all() else jac_t[:, good])
-                            * self.geom.weight[idx][None])
+        every = good.all()
+        idx = self.stars[sel if every else sel[good]]
+        # only the accepted stars' pixels change (an unbuffered scatter:
+        # boxes overlap)
+        flat = self.geom.flat[idx]
+        inside = flat >= 0
+        np.subtract.at(self.resid, flat[inside],
+                       (delta if every else delta[good])[inside])
+        self.theta[idx] = theta_t if every else theta_t[good]
+        self.values[idx] = values_t if every else values_t[good]
+        # one derivative at a time: a row scatter of a 2-D array is several
+        # times faster than a scatter along the middle axis of a 3-D one
+        weight = self.geom.weight[idx]
+        for k in range(self.nf):
+            part = jac_t[..., k] if every else jac_t[good, :, k]
+            self.jwt[k, idx] = part * weight
 
     def double_step(self):
         self._step = 2.0 * self._step

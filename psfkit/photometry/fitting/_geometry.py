@@ -205,19 +205,3 @@ def offset_index(dy, dx, model_shape):
     """Row of `offset_maps` for centre offsets ``(dy, dx)`` (arrays)."""
     my, mx = model_shape
     return (np.asarray(dy) + my - 1) * (2 * mx - 1) + np.asarray(dx) + mx - 1
-
-
-def compact_pixels(values, size):
-    """
-    ``np.unique(values, return_inverse=True)`` for integers in ``[0,
-    size)``: through a lookup table when they are many (no sort).
-    """
-    if 8 * values.size < size:
-        unique, inverse = np.unique(values, return_inverse=True)
-        return unique, inverse.ravel()
-    seen = np.zeros(size, dtype=bool)
-    seen[values] = True
-    unique = np.flatnonzero(seen)
-    lookup = np.empty(size, dtype=np.int64)
-    lookup[unique] = np.arange(len(unique))
-    return unique, lookup[values]
