@@ -415,6 +415,16 @@ def gc_field(side, n_stars, seed):
         * np.exp(-pairs.data ** 2 / (4 * sigma ** 2)), minlength=len(rows))
     # pulls of the stars whose unmodelled light is below half their error
     use = clean & (unmodelled < 0.5 * np.asarray(tab["flux_unc"])[rows])
+    # pulls where the model is complete: every true star within 3 FWHM of
+    # the matched star was found (a missed star's light goes into its
+    # neighbours' fluxes, whatever their uncertainties)
+    true_tree = cKDTree(np.c_[x, y])
+    around = true_tree.query_ball_point(np.c_[x[index[matched]],
+                                              y[index[matched]]], 3 * fwhm)
+    complete = np.array([found[np.asarray(a, dtype=int)].all()
+                         for a in around])
+    blended = true_tree.query(np.c_[x[index[matched]], y[index[matched]]],
+                              k=2)[0][:, 1] < fwhm
     mag = -2.5 * np.log10(flux)
     edges = np.percentile(mag, [0, 25, 50, 75, 100])
     comp = [np.mean(found[(mag >= a) & (mag <= b)])
@@ -442,6 +452,19 @@ def gc_field(side, n_stars, seed):
           f"within {np.std(p[inside]):.3f}; all matched unflagged "
           f"(n={clean.sum()}): robust "
           f"{1.4826 * np.median(np.abs(pull[clean] - np.median(pull[clean]))):.3f}")
+    whole = clean & complete
+    t_match = index[matched]
+    pos_pull = np.concatenate([
+        ((fx[good][matched] - x[t_match]) / np.asarray(tab["x_0_unc"])[rows])[whole],
+        ((fy[good][matched] - y[t_match]) / np.asarray(tab["y_0_unc"])[rows])[whole]])
+    print(f"  flux pulls of the matched unflagged stars with every true star "
+          f"within 3 FWHM found (n={whole.sum()}): std "
+          f"{np.std(pull[whole]):.3f}, mean {np.mean(pull[whole]):+.3f}; of "
+          f"those with a neighbour closer than 1 FWHM (n="
+          f"{(whole & blended).sum()}): std "
+          f"{np.std(pull[whole & blended]):.3f}; position pulls (x and y) "
+          f"std {np.std(pos_pull):.3f}, robust "
+          f"{1.4826 * np.median(np.abs(pos_pull - np.median(pos_pull))):.3f}")
 
 
 def growth():
