@@ -454,9 +454,12 @@ def gc_field(side, n_stars, seed):
           f"{1.4826 * np.median(np.abs(pull[clean] - np.median(pull[clean]))):.3f}")
     whole = clean & complete
     t_match = index[matched]
-    pos_pull = np.concatenate([
-        ((fx[good][matched] - x[t_match]) / np.asarray(tab["x_0_unc"])[rows])[whole],
-        ((fy[good][matched] - y[t_match]) / np.asarray(tab["y_0_unc"])[rows])[whole]])
+    pos_unc = np.concatenate([np.asarray(tab["x_0_unc"])[rows][whole],
+                              np.asarray(tab["y_0_unc"])[rows][whole]])
+    pos_err = np.concatenate([(fx[good][matched] - x[t_match])[whole],
+                              (fy[good][matched] - y[t_match])[whole]])
+    no_unc = ~(pos_unc > 0)
+    pos_pull = pos_err[~no_unc] / pos_unc[~no_unc]
     print(f"  flux pulls of the matched unflagged stars with every true star "
           f"within 3 FWHM found (n={whole.sum()}): std "
           f"{np.std(pull[whole]):.3f}, mean {np.mean(pull[whole]):+.3f}; of "
@@ -464,7 +467,8 @@ def gc_field(side, n_stars, seed):
           f"{(whole & blended).sum()}): std "
           f"{np.std(pull[whole & blended]):.3f}; position pulls (x and y) "
           f"std {np.std(pos_pull):.3f}, robust "
-          f"{1.4826 * np.median(np.abs(pos_pull - np.median(pos_pull))):.3f}")
+          f"{1.4826 * np.median(np.abs(pos_pull - np.median(pos_pull))):.3f}"
+          f" ({np.count_nonzero(no_unc)} coordinates without an uncertainty)")
 
 
 def growth():
