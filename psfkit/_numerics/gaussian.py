@@ -109,8 +109,8 @@ def integrated_gaussian_grid(cols, rows, flux, x_0, y_0, sigma, wanted=(),
     -------
     values : ndarray, shape (n, B * ny * nx)
     jac : ndarray, shape (n, B * ny * nx, len(wanted)), or None
-        A view of an array laid out derivative by derivative (each
-        derivative contiguous).
+        A view of an array of shape ``(n, len(wanted), B * ny * nx)``
+        (each source's derivatives contiguous, one after the other).
 
     Examples
     --------
@@ -139,9 +139,12 @@ def integrated_gaussian_grid(cols, rows, flux, x_0, y_0, sigma, wanted=(),
     values = (ey[..., :, None] * col[..., None, :]).reshape(n, size)
     if not need:
         return values, None
-    jac = np.empty((len(wanted),) + values.shape)
+    # source-major: each source's derivatives one after the other, each
+    # contiguous, so that the sources of a group stacked with their
+    # derivatives are one reshape away (no copy)
+    jac = np.empty((n, len(wanted), size))
     for k, which in enumerate(wanted):
-        out = jac[k].reshape(ey.shape + ex.shape[-1:])
+        out = jac[:, k].reshape(ey.shape + ex.shape[-1:])
         if which == 0:
             np.multiply(ey[..., :, None], 0.25 * ex[..., None, :], out=out)
         elif which == 1:
@@ -155,7 +158,7 @@ def integrated_gaussian_grid(cols, rows, flux, x_0, y_0, sigma, wanted=(),
             out += sey[..., :, None] * col[..., None, :]
             if width_scale != 1.0:
                 out /= width_scale
-    return values, np.moveaxis(jac, 0, -1)
+    return values, np.swapaxes(jac, 1, 2)
 
 
 def integrated_gaussian_image(shape, x, y, flux, sigma_x, sigma_y=None, *,

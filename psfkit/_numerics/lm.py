@@ -50,10 +50,19 @@ predicted decrease, the model underestimates how far the minimum lies
 along the step (the curvature from large residuals that Gauss-Newton
 leaves out): the step is taken again from the new point, then twice and
 four times as long, while chi-square keeps falling.  A system whose
-chi-square fell by less than the convergence threshold over ``STALL``
-iterations has converged as well: its minimum lies along a direction the
-data hardly constrain (two stars fitted as one), where further steps
-change nothing the uncertainties resolve.
+chi-square fell by less than the convergence threshold, or by less than
+``STALL_FACTOR`` times ``tol`` times its reduced chi-square, over
+``STALL`` iterations has converged as well: its minimum lies along a
+direction the data hardly constrain (two stars fitted as one), where
+further steps change nothing the uncertainties resolve.  Problems whose
+systems are independent (``problem.independent_systems``: a system's
+trial chi-square depends on its own step only) may also finish right
+after a step: the decrease a Gauss-Newton step would still give there is
+about the gap between the actual and the predicted decrease of the step
+just taken (third order in the distance to the minimum, where that
+decrease is of fourth order) plus the share the damping held back, and
+when that estimate is below the threshold, the iteration that would only
+confirm convergence is skipped.
 """
 
 from dataclasses import dataclass
@@ -64,7 +73,7 @@ from . import linalg
 
 __all__ = ["levenberg_marquardt", "StackedProblem", "solve_stacked",
            "LMOutcome", "LAMBDA0", "LAMBDA_MIN", "LAMBDA_STUCK",
-           "TEST_RCOND"]
+           "TEST_RCOND", "STALL_FACTOR"]
 
 #: initial damping
 LAMBDA0 = 1e-3
@@ -85,6 +94,12 @@ MAX_EXTEND = 1
 #: a system whose chi-square fell by less than the tolerance over this many
 #: iterations has converged
 STALL = 5
+#: nor can a system whose chi-square fell by less than this many times the
+#: tolerance times its reduced chi-square over ``STALL`` iterations gain
+#: anything the requested precision resolves (at the default tolerance,
+#: 1e-3: even a hundred more such iterations would lower chi-square by
+#: less than 0.02): the slow slide of flux between two stars at one place
+STALL_FACTOR = 1e3
 #: a stuck system has converged if less than this fraction of its
 #: chi-square could still be gained
 STUCK_RELATIVE = 1e-9
@@ -125,6 +140,9 @@ def levenberg_marquardt(problem, *, maxiters, tol, progress=None):
         Iterations spent on each system.
     """
     n = problem.n_systems
+    # a trial chi-square that is each system's own (no system's step changes
+    # another's) tells how far the accepted step left it from its minimum
+    exact = getattr(problem, "independent_systems", False)
     converged = np.zeros(n, dtype=bool)
     niter = np.zeros(n, dtype=int)
     work = np.arange(n)
@@ -144,8 +162,9 @@ def levenberg_marquardt(problem, *, maxiters, tol, progress=None):
             break
         problem.normal()
         chi2 = problem.chi2()
-        scale = np.maximum(chi2 / np.maximum(problem.dof(), 1), 0.0)
-        scale = scale * np.maximum(problem.unknowns(), 1)
+        reduced = np.maximum(chi2 / np.maximum(problem.dof(), 1), 0.0)
+        scale = reduced * np.maximum(problem.unknowns(), 1)
+        plateau = tol * np.maximum(scale, reduced * STALL_FACTOR)
         floor = problem.floor()
         g_step, step_d_step = problem.solve(lam)
         # the test step's decrease lies between the damped step's and the
@@ -161,9 +180,9 @@ def levenberg_marquardt(problem, *, maxiters, tol, progress=None):
         done = (decrement <= tol * scale) | (decrement <= floor)
         if done.any():
             keep = ~done
-            chi2, scale, floor, decrement, g_step, step_d_step = (
-                v[keep] for v in (chi2, scale, floor, decrement, g_step,
-                                  step_d_step))
+            chi2, scale, plateau, floor, decrement, g_step, step_d_step = (
+                v[keep] for v in (chi2, scale, plateau, floor, decrement,
+                                  g_step, step_d_step))
             finish(done, True)
             if work.size == 0:
                 break
@@ -177,6 +196,16 @@ def levenberg_marquardt(problem, *, maxiters, tol, progress=None):
         # curvature along the step is small (large residuals), so the step
         # is taken again, doubled each time, while chi-square keeps falling
         longer = ok & (rho > RHO_EXTEND)
+        # after a step taken as it was computed, the Gauss-Newton decrease
+        # left is about what the quadratic model got wrong (the actual
+        # minus the predicted decrease, third order in the distance to the
+        # minimum where the remaining decrease is of fourth) plus what the
+        # damping held back (a fraction lam of the step): below the
+        # tolerance the system has converged without another iteration
+        landed = None
+        if exact:
+            missed = np.abs((chi2 - chi2_t) - predicted) + lam * predicted
+            landed = ok & ~longer & (missed <= tol * scale)
         best = chi2_t
         for _ in range(MAX_EXTEND):
             if not longer.any():
@@ -196,8 +225,10 @@ def levenberg_marquardt(problem, *, maxiters, tol, progress=None):
         # lies along a direction the data hardly constrain (two stars
         # fitted as one, a plateau): further steps change nothing that the
         # uncertainties resolve
-        stalled = ok & (before - now <= tol * scale)
+        stalled = ok & (before - now <= plateau)
         stuck = ~ok & (lam > LAMBDA_STUCK) & ~stalled
+        if landed is not None:
+            stalled |= landed
         if stalled.any() or stuck.any():
             at_minimum = stalled | (decrement <= STUCK_RELATIVE * chi2 + floor)
             end = stalled | stuck
@@ -260,6 +291,9 @@ class StackedProblem:
         rounding level of noise-free data).
     """
 
+    #: each system's trial chi-square depends on its own step only
+    independent_systems = True
+
     def __init__(self, residuals, u0, *, lower=None, upper=None, dof=None,
                  floor=None):
         self._residuals = residuals
@@ -278,9 +312,10 @@ class StackedProblem:
             floor = 1e-24 * np.einsum("ij,ij->i", dw, dw)
         self._floor_all = np.asarray(floor, dtype=float)
         # the final state of every system, filled in as systems finish
+        # (every system does: the loop finishes the last ones at maxiters)
         self.out_u = u0.copy()
-        self.out_rw = rw.copy()
-        self.out_jw = jw.copy()
+        self.out_rw = np.empty_like(rw)
+        self.out_jw = np.empty_like(jw)
         # the working state: unfinished systems only
         self._u, self._rw, self._jw = u0, rw, jw
         self._chi2 = np.einsum("ij,ij->i", rw, rw)
