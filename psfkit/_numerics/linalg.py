@@ -131,14 +131,12 @@ def solve(a, b, *, rcond=RCOND, check_condition=True):
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
     n, p = b.shape
-    s = equilibration(a)
-    scaled = a * s[:, :, None] * s[:, None, :]
-    idx = np.arange(p)
-    unused = s == 0
-    scaled[:, idx, idx] = np.where(unused, 1.0, scaled[:, idx, idx])
-    bs = b * s
-    singular = ~np.all(np.isfinite(scaled), axis=(1, 2)) | ~np.all(
-        np.isfinite(bs), axis=1)
+    s, scaled, bad_matrix = _equilibrated(a)
+    with np.errstate(invalid="ignore", over="ignore"):
+        bs = b * s
+    # a system with a non-finite matrix or right-hand side has no solution
+    unusable = bad_matrix | ~np.all(np.isfinite(bs), axis=1)
+    singular = unusable.copy()
     y = np.zeros((n, p))
     ok = ~singular
     every = bool(ok.all())
@@ -161,9 +159,8 @@ def solve(a, b, *, rcond=RCOND, check_condition=True):
             bad |= _nearly_singular(a_ok, rcond)
         singular[np.flatnonzero(ok)[bad]] = True
     if singular.any():
-        clean = singular & np.all(np.isfinite(scaled), axis=(1, 2)) & np.all(
-            np.isfinite(bs), axis=1)
-        y[singular & ~clean] = np.nan
+        clean = singular & ~unusable
+        y[unusable] = np.nan
         if clean.any():
             y[clean] = _pinv_solve(scaled[clean], bs[clean], rcond)
     return y * s, singular

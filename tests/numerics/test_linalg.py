@@ -81,6 +81,38 @@ def test_solve_non_finite_system_does_not_stop_others():
     assert np.all(np.isnan(x[1]))
 
 
+def test_solve_mixed_stack_each_system_on_its_own():
+    # one stack: regular, non-finite matrix, non-finite right-hand side,
+    # an unknown no data touch, and an exactly singular system
+    rng = np.random.default_rng(3)
+    m = rng.normal(size=(6, 3))
+    regular = m.T @ m
+    unused = regular.copy()
+    unused[2, :] = unused[:, 2] = 0.0
+    v = rng.normal(size=3)
+    singular_a = np.outer(v, v) + np.outer(v[::-1], v[::-1])
+    broken = regular.copy()
+    broken[0, 1] = broken[1, 0] = np.nan
+    a = np.stack([regular, broken, regular, unused, singular_a])
+    b = rng.normal(size=(5, 3))
+    b[2, 1] = np.nan
+    b[4] = singular_a @ rng.normal(size=3)
+    x, singular = solve(a, b)
+    assert singular.tolist() == [False, True, True, False, True]
+    assert_allclose(x[0], np.linalg.solve(regular, b[0]), rtol=1e-12)
+    assert np.all(np.isnan(x[1])) and np.all(np.isnan(x[2]))
+    # the untouched unknown gets a zero step, the others their solution
+    assert x[3, 2] == 0.0
+    assert_allclose(x[3, :2], np.linalg.solve(unused[:2, :2], b[3, :2]),
+                    rtol=1e-12)
+    # the singular system: the minimum-norm solution of the equilibrated
+    # system, which solves it exactly (b lies in its range)
+    assert_allclose(singular_a @ x[4], b[4], atol=1e-10 * np.abs(b[4]).max())
+    s = 1.0 / np.sqrt(np.diag(singular_a))
+    expect = s * (np.linalg.pinv(singular_a * np.outer(s, s)) @ (s * b[4]))
+    assert_allclose(x[4], expect, rtol=1e-8, atol=1e-12)
+
+
 def test_damped_solve_is_marquardt_step():
     rng = np.random.default_rng(5)
     jac, resid, _ = _problems(rng, n=6, p=3)
