@@ -135,6 +135,49 @@ def test_isolated_islands_match_the_group_fit():
         assert_allclose(a[col], b[col], rtol=1e-7)
 
 
+def test_islands_still_iterating_go_on_in_the_all_star_fit(monkeypatch):
+    # islands of two stars one FWHM apart; with the hand-off after two
+    # iterations every island goes on in the all-star fit, which must reach
+    # the minimum the group fitter reaches on its own
+    monkeypatch.setattr(_engine, "ISLAND_ITERATIONS", 2)
+    handed = []
+    crowded = _engine._fit_crowded
+
+    def spy(setup, data, geom, theta, lower, upper, idx, *args, **kwargs):
+        handed.append(len(idx))
+        return crowded(setup, data, geom, theta, lower, upper, idx, *args,
+                       **kwargs)
+
+    monkeypatch.setattr(_engine, "_fit_crowded", spy)
+    rng = np.random.default_rng(8)
+    g = np.arange(15, 120, 30.0)
+    gx, gy = np.meshgrid(g, g)
+    cx = gx.ravel() + rng.uniform(-0.5, 0.5, gx.size)
+    cy = gy.ravel() + rng.uniform(-0.5, 0.5, gx.size)
+    angle = rng.uniform(0, np.pi, gx.size)
+    dx, dy = 0.5 * FWHM * np.cos(angle), 0.5 * FWHM * np.sin(angle)
+    x, y = np.r_[cx - dx, cx + dx], np.r_[cy - dy, cy + dy]
+    flux = rng.uniform(2000, 8000, x.size)
+    image, error = star_field((130, 130), x, y, flux, sky_noise=3.0, rng=rng)
+    init = QTable({"x": x + rng.normal(0, 0.3, x.size),
+                   "y": y + rng.normal(0, 0.3, x.size)})
+    psf = IntegratedGaussianPRF(sigma=SIGMA)
+    # (model boxes covering every fitted pixel: the two engines then solve
+    # exactly the same least-squares problem)
+    fast = BasicPSFPhotometry(None, None, psf, (9, 9), subshape=(31, 31),
+                              fitter=SparseLMFitter(tol=1e-12,
+                                                    min_coupling=1e-9))
+    ref = BasicPSFPhotometry(None, None, psf, (9, 9), subshape=(31, 31),
+                             fitter=BatchedLMFitter(tol=1e-12))
+    a = fast(image, error=error, init_guesses=init)
+    b = ref(image, error=error, init_guesses=init)
+    assert handed == [x.size]
+    assert_array_equal(a["flags"], b["flags"])
+    for col in ("flux_fit", "x_fit", "y_fit", "flux_unc", "x_0_unc",
+                "y_0_unc"):
+        assert_allclose(a[col], b[col], rtol=1e-6, err_msg=col)
+
+
 # ------------------------------------------------------ crowded fields
 def test_crowded_field_against_truth(crowded_field):
     image, error, init, (x, y, flux) = crowded_field

@@ -40,6 +40,11 @@ __all__ = ["fit_image"]
 
 #: islands of up to this many stars are fitted by the stacked dense solver
 ISLAND_MAX = 8
+#: islands still iterating after this many iterations (hard blends, whose
+#: fits crawl along a curved valley) go on in the all-star fit, where they
+#: iterate together with the crowded regions' slow clusters instead of in
+#: a loop of their own for each island size
+ISLAND_ITERATIONS = 10
 
 
 def _sizes(labels):
@@ -224,20 +229,27 @@ def _fit_all_stars(setup, data, weight, start, box_xy, model_shape,
         small &= ~keep
         idx, label = idx[~keep], label[~keep]
         small = small[~keep]
+    late = np.zeros(0, dtype=np.int64)
     if small.any():
-        _fit_islands(setup, data, weight, theta, box_xy, idx[small],
-                     label[small], weights_are_errors, out)
+        late = _fit_islands(setup, data, weight, theta, box_xy, idx[small],
+                            label[small], weights_are_errors, out)
         if progress is not None:
             progress(0)
+    if late.size:
+        # the islands that were still iterating go on from where they are
+        theta[late] = np.clip(out["theta"][late], lower[late], upper[late])
+        small &= ~np.isin(idx, late)
     if not small.all():
         todo = (None if settled is None
-                else ~np.asarray(settled)[idx[~small]])
+                else ~np.asarray(settled)[idx[~small]] | np.isin(idx[~small],
+                                                                 late))
         crowded = idx[~small]
         _fit_crowded(setup, data, geom, theta, lower, upper, crowded,
                      todo, weights_are_errors, progress, out, prior=prior,
                      removable=(None if removable is None
                                 else np.asarray(removable)[crowded]),
                      min_separation=min_separation, min_snr=min_snr)
+        out["niter"][late] += ISLAND_ITERATIONS
     if settled is not None and prior is not None:
         # stars not moved keep their earlier iteration counts; those never
         # fitted (settled) keep their convergence too, while a star fitted
@@ -282,10 +294,18 @@ def _keep_prior(setup, prior, idx, out):
 
 def _fit_islands(setup, data, weight, theta, box_xy, idx, label,
                  weights_are_errors, out):
-    """Fit isolated groups of stars with the stacked dense solver."""
+    """
+    Fit isolated groups of stars with the stacked dense solver.
+
+    Returns the stars (of ``idx``) whose islands were still iterating after
+    ``ISLAND_ITERATIONS`` iterations, when the fitter allows more: their
+    fits (in ``out``) are where the all-star fit takes them up.
+    """
     fitter = setup.fitter
-    dense = replace(setup, solver=lm_solver(maxiters=fitter.maxiters,
-                                            tol=fitter.tol))
+    handoff = fitter.maxiters > ISLAND_ITERATIONS
+    dense = replace(setup, solver=lm_solver(
+        maxiters=ISLAND_ITERATIONS if handoff else fitter.maxiters,
+        tol=fitter.tol))
     fits = fit_sources(dense, data, weight, theta[idx], label,
                        weights_are_errors=weights_are_errors,
                        box_xy=box_xy[idx])
@@ -300,6 +320,12 @@ def _fit_islands(setup, data, weight, theta, box_xy, idx, label,
     out["chi2"][idx] = fits.chi2
     # island labels after those of the crowded clusters
     out["cluster"][idx] = label + len(idx) + len(theta)
+    if not handoff:
+        return np.zeros(0, dtype=np.int64)
+    going = ((fits.flags & PSFFlags.NOT_CONVERGED) > 0) & (
+        fits.niter >= ISLAND_ITERATIONS) & np.all(np.isfinite(fits.theta),
+                                                   axis=1)
+    return idx[going]
 
 
 def _fit_crowded(setup, data, geom, theta, lower, upper, idx, todo,
