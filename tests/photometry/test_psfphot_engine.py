@@ -28,7 +28,7 @@ from psfkit.photometry import (
     SparseLMFitter,
     tiled_photometry,
 )
-from psfkit.photometry.fitting import _block_system, _engine
+from psfkit.photometry.fitting import _allstar, _block_system, _engine
 from psfkit.utils import PsfkitDeprecationWarning
 
 SIGMA = 1.5
@@ -176,6 +176,24 @@ def test_islands_still_iterating_go_on_in_the_all_star_fit(monkeypatch):
     for col in ("flux_fit", "x_fit", "y_fit", "flux_unc", "x_0_unc",
                 "y_0_unc"):
         assert_allclose(a[col], b[col], rtol=1e-6, err_msg=col)
+
+
+@pytest.mark.parametrize("n_groups", [1, 3, 50])
+def test_distinct_pairs_equal_a_sort(n_groups):
+    # items shared by one group, by a few and by many: the same pairs and
+    # the same mapping of entries as np.unique of the combined keys
+    rng = np.random.default_rng(n_groups)
+    n, n_items = 5000, 700
+    group = rng.integers(0, n_groups, n)
+    item = rng.integers(0, n_items, n)
+    first, inverse = _allstar.distinct_pairs(
+        group, item, np.empty(n_items, dtype=np.int64))
+    keys = group * n_items + item
+    unique, inverse_sorted = np.unique(keys, return_inverse=True)
+    assert_array_equal(np.sort(keys[first]), unique)
+    assert_array_equal(keys[first][inverse], keys)
+    assert_array_equal(np.diff(first) > 0, True)
+    assert len(np.unique(inverse_sorted)) == len(first)
 
 
 # ------------------------------------------------------ crowded fields
