@@ -94,11 +94,12 @@ MAX_EXTEND = 1
 #: a system whose chi-square fell by less than the tolerance over this many
 #: iterations has converged
 STALL = 5
-#: nor can a system whose chi-square fell by less than this many times the
-#: tolerance times its reduced chi-square over ``STALL`` iterations gain
-#: anything the requested precision resolves (at the default tolerance,
-#: 1e-3: even a hundred more such iterations would lower chi-square by
-#: less than 0.02): the slow slide of flux between two stars at one place
+#: a system whose chi-square fell by less than this many times the
+#: tolerance times its reduced chi-square over ``STALL`` iterations has
+#: converged too (at the default tolerance, 1e-3: at that rate a hundred
+#: more iterations would lower chi-square by less than 0.02): the slow
+#: slide of flux between two stars at one place, which ends, if ever, with
+#: one of them drifting off onto the noise
 STALL_FACTOR = 1e3
 #: a stuck system has converged if less than this fraction of its
 #: chi-square could still be gained

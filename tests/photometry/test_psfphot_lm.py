@@ -10,7 +10,12 @@ import numpy as np
 from numpy.testing import assert_allclose
 import pytest
 
-from psfkit._numerics.lm import solve_stacked
+from psfkit._numerics.lm import (
+    STALL_FACTOR,
+    StackedProblem,
+    levenberg_marquardt,
+    solve_stacked,
+)
 from psfkit.photometry import (
     BasicPSFPhotometry,
     BatchedLMFitter,
@@ -70,6 +75,111 @@ def test_loop_reports_a_fit_stuck_away_from_its_minimum():
 
     out = solve_stacked(wrong, np.zeros((1, 1)), maxiters=200)
     assert not out.converged[0]
+
+
+def _exponentials(n, rng, *, sigma=0.02):
+    """``n`` noisy decays ``a exp(-b t)`` and their residual callable."""
+    t = np.linspace(0.0, 3.0, 25)
+    truth = np.column_stack([rng.uniform(1, 5, n), rng.uniform(0.3, 2, n)])
+    data = truth[:, :1] * np.exp(-truth[:, 1:] * t)
+    data = data + rng.normal(0, sigma, data.shape)
+
+    def residuals(u, rows):
+        e = np.exp(-u[:, 1:] * t)
+        jac = np.stack([e, -u[:, :1] * t * e], axis=2) / sigma
+        return (data[rows] - u[:, :1] * e) / sigma, jac
+
+    return residuals, truth
+
+
+class _Counted(StackedProblem):
+    """A stacked problem counting the normal equations it builds."""
+
+    def __init__(self, *args, independent=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.independent_systems = independent
+        self.built = 0
+
+    def normal(self):
+        self.built += len(self.rows)
+        super().normal()
+
+
+def test_loop_finishes_a_system_that_lands_on_its_minimum():
+    # after a step whose actual decrease matched the predicted one, the
+    # loop need not build the normal equations once more to see that the
+    # system converged: the same fits and iterations, fewer builds
+    rng = np.random.default_rng(2)
+    residuals, truth = _exponentials(200, rng)
+    start = truth * rng.uniform(0.8, 1.2, truth.shape)
+    runs = {}
+    for independent in (True, False):
+        problem = _Counted(residuals, start, independent=independent)
+        conv, niter = levenberg_marquardt(problem, maxiters=100, tol=1e-6)
+        runs[independent] = (problem, conv, niter)
+    (fast, conv_f, it_f), (slow, conv_s, it_s) = runs[True], runs[False]
+    assert conv_f.all() and conv_s.all()
+    assert np.all(it_f <= it_s)
+    assert fast.built < 0.9 * slow.built
+    # both at the minimum: the parameters agree far inside their errors
+    rw, jw = residuals(fast.out_u, np.arange(len(truth)))
+    cov = np.linalg.inv(np.einsum("nki,nkj->nij", jw, jw))
+    err = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
+    assert np.max(np.abs(fast.out_u - slow.out_u) / err) < 0.01
+
+
+def _blends(rng, n=40, noise=2.0, sigma=1.5):
+    """``n`` noisy pairs of Gaussian stars 0.1-0.3 pixels apart."""
+    x = np.arange(-10, 11, 1.0)
+    xx, yy = (v.ravel() for v in np.meshgrid(x, x))
+
+    def model(u):
+        f1, x1, y1, f2, x2, y2 = (u[:, i:i + 1] for i in range(6))
+        g1 = np.exp(-((xx - x1) ** 2 + (yy - y1) ** 2) / (2 * sigma ** 2))
+        g2 = np.exp(-((xx - x2) ** 2 + (yy - y2) ** 2) / (2 * sigma ** 2))
+        jac = np.stack([g1, f1 * g1 * (xx - x1) / sigma ** 2,
+                        f1 * g1 * (yy - y1) / sigma ** 2, g2,
+                        f2 * g2 * (xx - x2) / sigma ** 2,
+                        f2 * g2 * (yy - y2) / sigma ** 2], axis=2)
+        return f1 * g1 + f2 * g2, jac
+
+    truth = np.column_stack([
+        np.full(n, 100.0), rng.uniform(-0.1, 0.1, n), rng.uniform(-0.1, 0.1, n),
+        np.full(n, 60.0), rng.uniform(0.1, 0.3, n), rng.uniform(-0.1, 0.1, n)])
+    data = model(truth)[0] + rng.normal(0, noise, (n, xx.size))
+
+    def residuals(u, rows):
+        m, jac = model(u)
+        return (data[rows] - m) / noise, jac / noise
+
+    # the error of a blend's total flux: that of one star with all of it
+    g = np.exp(-(xx ** 2 + yy ** 2) / (2 * sigma ** 2))
+    return residuals, truth, noise / np.sqrt(np.sum(g ** 2))
+
+
+def test_loop_stops_sliding_blends_without_losing_their_flux(monkeypatch):
+    # two stars at nearly one place trade flux along a valley where
+    # chi-square falls a little at every iteration (or one of them drifts
+    # off onto noise): the loop stops once five iterations gain less than
+    # STALL_FACTOR * tol in reduced chi-square.  That saves iterations and
+    # measures the blends' total flux, which the data determine, as well
+    # as iterating on does
+    rng = np.random.default_rng(3)
+    residuals, truth, err = _blends(rng)
+    start = truth + rng.normal(0, 0.3, truth.shape) * [20, 1, 1, 20, 1, 1]
+    runs = {}
+    for factor in (STALL_FACTOR, 0.0):
+        monkeypatch.setattr("psfkit._numerics.lm.STALL_FACTOR", factor)
+        runs[factor] = solve_stacked(residuals, start, maxiters=300,
+                                     tol=1e-6)
+    stop, go_on = runs[STALL_FACTOR], runs[0.0]
+    assert stop.converged.all() and go_on.converged.all()
+    assert stop.niter.sum() < 0.95 * go_on.niter.sum()
+    assert np.any(stop.niter < go_on.niter)
+    total = truth[:, 0] + truth[:, 3]
+    pulls = [np.std((o.u[:, 0] + o.u[:, 3] - total) / err)
+             for o in (stop, go_on)]
+    assert pulls[0] <= 1.05 * pulls[1]
 
 
 # --------------------------------------------- extreme scales (issue 20)
