@@ -233,15 +233,15 @@ def _equilibrated(a):
     return s, scaled, bad
 
 
-def _equilibrated_eigh(a, rcond):
+def _equilibrated_eigh(equilibrated, rcond):
     """
-    Eigen-decomposition of each matrix equilibrated by its diagonal.
+    Eigen-decomposition of each matrix of `_equilibrated`'s output.
 
     Returns the scale ``s``, the eigenvectors, the inverted eigenvalues (0
     for the null directions), the null directions and the systems whose
     matrix is not finite (replaced by the identity).
     """
-    s, scaled, bad = _equilibrated(a)
+    s, scaled, bad = equilibrated
     w, v = np.linalg.eigh(scaled)
     null = w <= rcond * np.abs(w[:, -1:])
     winv = np.where(null, 0.0, 1.0 / np.where(null, 1.0, w))
@@ -284,19 +284,23 @@ def covariance(a, *, rcond=RCOND):
     n, p = a.shape[:2]
     cov = np.empty((n, p, p))
     undetermined = np.zeros((n, p), dtype=bool)
-    rest = _inverse_if_well_conditioned(a, rcond, cov)
+    equilibrated = _equilibrated(a)
+    rest = _inverse_if_well_conditioned(equilibrated, rcond, cov)
     if rest.size:
-        s, v, winv, null, bad = _equilibrated_eigh(a[rest], rcond)
+        s, v, winv, null, bad = _equilibrated_eigh(
+            tuple(x[rest] for x in equilibrated), rcond)
         cov[rest] = _inverse_from_eigh(s, v, winv)
         und = np.any((np.abs(v) > 1e-4) & null[:, None, :], axis=2)
         undetermined[rest] = und | bad[:, None]
     return cov, undetermined
 
 
-def _inverse_if_well_conditioned(a, rcond, out):
+def _inverse_if_well_conditioned(equilibrated, rcond, out):
     """
     Invert by LU the matrices that the eigen-decomposition would not
     truncate; return the indices of the others.
+
+    ``equilibrated`` is the output of `_equilibrated` for the stack.
 
     For a symmetric matrix the 2-norm condition number (the ratio of
     extreme eigenvalues) is at most the 1-norm one, ``|A|_1 |A^-1|_1``,
@@ -304,15 +308,16 @@ def _inverse_if_well_conditioned(a, rcond, out):
     below ``1 / rcond`` no direction would be dropped, and the inverse is
     the pseudo-inverse, at a fraction of the cost of ``eigh``.
     """
-    s, scaled, bad = _equilibrated(a)
+    s, scaled, bad = equilibrated
+    n = len(scaled)
     todo = np.flatnonzero(~bad)
     if todo.size == 0:
-        return np.arange(len(a))
+        return np.arange(n)
     try:
         with np.errstate(all="ignore"):
             inv = np.linalg.inv(scaled[todo])
     except np.linalg.LinAlgError:
-        return np.arange(len(a))
+        return np.arange(n)
     with np.errstate(all="ignore"):
         kappa = (np.abs(scaled[todo]).sum(axis=1).max(axis=1)
                  * np.abs(inv).sum(axis=1).max(axis=1))
@@ -321,7 +326,7 @@ def _inverse_if_well_conditioned(a, rcond, out):
     inv = inv[ok]
     out[done] = 0.5 * (inv + np.swapaxes(inv, 1, 2)) * (
         s[done][:, :, None] * s[done][:, None, :])
-    rest = np.ones(len(a), dtype=bool)
+    rest = np.ones(n, dtype=bool)
     rest[done] = False
     return np.flatnonzero(rest)
 
@@ -353,7 +358,7 @@ def pseudo_inverse(a, *, rcond=RCOND):
     array([[0.25, 0.25],
            [0.25, 0.25]])
     """
-    s, v, winv, _, _ = _equilibrated_eigh(a, rcond)
+    s, v, winv, _, _ = _equilibrated_eigh(_equilibrated(a), rcond)
     return _inverse_from_eigh(s, v, winv)
 
 

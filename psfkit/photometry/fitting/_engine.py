@@ -235,14 +235,14 @@ def _fit_all_stars(setup, data, weight, start, box_xy, model_shape,
                             label[small], weights_are_errors, out)
         if progress is not None:
             progress(0)
+    handed = np.isin(idx, late)
     if late.size:
         # the islands that were still iterating go on from where they are
         theta[late] = np.clip(out["theta"][late], lower[late], upper[late])
-        small &= ~np.isin(idx, late)
+        small &= ~handed
     if not small.all():
         todo = (None if settled is None
-                else ~np.asarray(settled)[idx[~small]] | np.isin(idx[~small],
-                                                                 late))
+                else ~np.asarray(settled)[idx[~small]] | handed[~small])
         crowded = idx[~small]
         _fit_crowded(setup, data, geom, theta, lower, upper, crowded,
                      todo, weights_are_errors, progress, out, prior=prior,
