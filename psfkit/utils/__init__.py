@@ -6,7 +6,8 @@ Utilities shared by every psfkit subpackage.
 - warning and error classes, and `warn`, which reports each warning at the
   user's own line;
 - the one dialect of options: ``random_state`` (`get_rng`), ``executor``
-  (`run_tasks`, `executor_threads`, `resolve_executor`), ``progress_bar``
+  (`run_tasks`, `executor_threads`, `executor_workers`,
+  `resolve_executor`), ``progress_bar``
   (`progress_bar`), and `renamed_keyword` for former spellings;
 - threads (`single_threaded_blas`, `run_chunked`), image tiles
   (`tile_grid`), short reprs of results (`describe`), and labelled image

@@ -25,7 +25,8 @@ import numpy as np
 from .deprecation import NOT_GIVEN, renamed_keyword
 from .threads import resolve_threads
 
-__all__ = ["executor_kind", "run_tasks", "resolve_executor", "executor_threads"]
+__all__ = ["executor_kind", "run_tasks", "run_beside", "resolve_executor",
+           "executor_threads", "executor_workers"]
 
 
 def executor_kind(executor):
@@ -138,6 +139,77 @@ def run_tasks(func, tasks, executor, *, shared=None, progress=None):
     return results
 
 
+def run_beside(func, here, tasks, executor, *, progress=None):
+    """
+    Apply ``func`` to ``here`` in the calling thread while ``executor``
+    runs it on the other tasks.
+
+    The tasks are handed to the executor first (from the calling thread:
+    a process pool may start its workers then), so that this process works
+    on its own task instead of waiting.
+
+    Parameters
+    ----------
+    func : callable
+        A module-level function, called as ``func(task)``.
+    here : object
+        The task for this thread.
+    tasks : list
+        The tasks for the executor.
+    executor : object or None
+        See `executor_kind`; with `None` every task runs here, one after
+        the other.
+    progress : object, optional
+        A progress bar whose ``update(n)`` counts the finished tasks.
+
+    Returns
+    -------
+    mine : object
+        ``func(here)``.
+    results : list
+        ``func``'s results on ``tasks``, in order.
+
+    Examples
+    --------
+    >>> from psfkit.utils import run_beside
+    >>> run_beside(abs, -4, [-1, 2], 2)
+    (4, [1, 2])
+    """
+    kind = executor_kind(executor)
+    tick = (lambda n: None) if progress is None else progress.update
+    if not tasks or kind == "serial" or (
+            kind == "futures" and not hasattr(executor, "submit")):
+        mine = func(here)
+        tick(1)
+        return mine, run_tasks(func, tasks, executor, progress=progress)
+    pool = None
+    if kind == "threads":
+        pool = concurrent.futures.ThreadPoolExecutor(int(executor))
+        futures = [pool.submit(func, t) for t in tasks]
+        collect = functools.partial(_each_result, futures)
+    elif kind == "futures":
+        futures = [executor.submit(func, t) for t in tasks]
+        collect = functools.partial(_each_result, futures)
+    elif kind == "dask":
+        futures = executor.map(func, tasks, pure=False)
+        collect = functools.partial(executor.gather, futures)
+    else:
+        collect = executor.map_async(func, tasks).get
+    try:
+        mine = func(here)
+        tick(1)
+        results = list(collect())
+        tick(len(results))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+    return mine, results
+
+
+def _each_result(futures):
+    return [f.result() for f in futures]
+
+
 def _counted(results, tick):
     """The results as a list, ticking ``tick(1)`` as each arrives."""
     out = []
@@ -209,3 +281,40 @@ def executor_threads(executor):
     msg = ("this computation runs in threads of one process; give executor "
            f"as None or a number of threads, not a {type(executor).__name__}")
     raise TypeError(msg)
+
+
+def executor_workers(executor):
+    """
+    How many tasks an executor runs at once.
+
+    One for `None` (the calling process, one task after another); the
+    number of threads for an int; the workers of a `concurrent.futures`
+    pool, the threads of a dask cluster's workers or the engines of an
+    ipyparallel view; the machine's cores for other executors.
+
+    Examples
+    --------
+    >>> from concurrent.futures import ThreadPoolExecutor
+    >>> from psfkit.utils import executor_workers
+    >>> executor_workers(None), executor_workers(3)
+    (1, 3)
+    >>> with ThreadPoolExecutor(2) as pool:
+    ...     executor_workers(pool)
+    2
+    """
+    kind = executor_kind(executor)
+    if kind == "serial":
+        return 1
+    if kind == "threads":
+        return int(executor)
+    if kind == "dask":
+        return max(1, sum(executor.nthreads().values()))
+    if kind == "ipyparallel":
+        try:
+            return max(1, len(executor))
+        except TypeError:
+            return resolve_threads(None)
+    workers = getattr(executor, "_max_workers", None)
+    if isinstance(workers, int | np.integer) and workers > 0:
+        return int(workers)
+    return resolve_threads(None)

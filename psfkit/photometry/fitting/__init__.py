@@ -19,7 +19,8 @@ PSF photometry: fitting the PSF model to every source of an image.
   covariances in ``_block_system``) or to ``_group_fit`` (group by group:
   the batched solver of ``_batch_fitter`` or any astropy fitter,
   ``_astropy_fit``), with fit boxes gathered in ``_fit_boxes`` and initial
-  values read in ``_init_guesses``;
+  values read in ``_init_guesses``; ``_parts`` cuts an image's fit into
+  parts for the workers of an ``executor=``;
 - ``flags``: the quality bits of each fit;
 - ``tiled``: large images in overlapping tiles, on any executor.
 """

@@ -9,6 +9,7 @@ batched solver solves, so both give the same answers within the fitters'
 tolerances; it is slower but works with any fitter (bounds, robust losses).
 """
 
+import copy
 import functools
 import operator
 import warnings
@@ -74,29 +75,36 @@ def astropy_solver(fitter, *, maxiters=None, progress_bar=False):
     solve : callable
         ``solve(problem) -> (theta, converged, niter, None)``.
     """
+    # a module-level function with its options bound pickles (process
+    # pools fit parts of an image with it)
+    return functools.partial(_solve_groups, fitter=fitter, maxiters=maxiters,
+                             progress_bar=progress_bar)
 
-    def solve(problem):
-        theta = problem.theta0.copy()
-        n_groups = problem.n_groups
-        converged = np.ones(n_groups, dtype=bool)
-        niter = np.zeros(n_groups, dtype=int)
-        options = {} if maxiters is None else {"maxiter": maxiters}
-        for g in _progress(range(n_groups), progress_bar, n_groups):
-            if not problem.active[g].any():
-                continue
-            use = problem.wfit[g] > 0
-            model = _group_model(problem.model, theta[g], problem.active[g],
-                                 problem.lower[g], problem.upper[g])
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                fitted = fitter(model, problem.x[g, use], problem.y[g, use],
-                                problem.data[g, use],
-                                weights=problem.wfit[g, use], **options)
-            theta[g] = np.asarray(fitted.parameters).reshape(theta[g].shape)
-            converged[g] = not _failed(fitter, caught)
-            info = getattr(fitter, "fit_info", None) or {}
-            nfev = info.get("nfev") if hasattr(info, "get") else None
-            niter[g] = int(nfev) if nfev is not None else 0
-        return theta, converged, niter, None
 
-    return solve
+def _solve_groups(problem, *, fitter, maxiters, progress_bar):
+    """Fit each group of ``problem`` with (a copy of) an astropy fitter."""
+    # a copy of its own: the fitter keeps its last fit's information, and
+    # parts of an image may be fitted in threads at once
+    fitter = copy.deepcopy(fitter)
+    theta = problem.theta0.copy()
+    n_groups = problem.n_groups
+    converged = np.ones(n_groups, dtype=bool)
+    niter = np.zeros(n_groups, dtype=int)
+    options = {} if maxiters is None else {"maxiter": maxiters}
+    for g in _progress(range(n_groups), progress_bar, n_groups):
+        if not problem.active[g].any():
+            continue
+        use = problem.wfit[g] > 0
+        model = _group_model(problem.model, theta[g], problem.active[g],
+                             problem.lower[g], problem.upper[g])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fitted = fitter(model, problem.x[g, use], problem.y[g, use],
+                            problem.data[g, use],
+                            weights=problem.wfit[g, use], **options)
+        theta[g] = np.asarray(fitted.parameters).reshape(theta[g].shape)
+        converged[g] = not _failed(fitter, caught)
+        info = getattr(fitter, "fit_info", None) or {}
+        nfev = info.get("nfev") if hasattr(info, "get") else None
+        niter[g] = int(nfev) if nfev is not None else 0
+    return theta, converged, niter, None

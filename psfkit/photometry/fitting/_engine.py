@@ -14,9 +14,8 @@ Both return a `SourceFits` with the same quantities and the same flags.
 from dataclasses import replace
 
 import numpy as np
-from scipy.spatial import cKDTree
 
-from ...utils import single_threaded_blas
+from ...utils import executor_workers, run_beside, single_threaded_blas
 from ._allstar import (
     AllStarProblem,
     _neighbours,
@@ -25,14 +24,24 @@ from ._allstar import (
     whole_clusters,
 )
 from ._block_system import marginal_covariance
-from ._couplings import clusters, coupling_table
+from ._couplings import coupling_table
 from ._geometry import build_geometry
 from ._group_fit import (
     SourceFits,
     fit_sources,
     limit_positions,
     lm_solver,
+    outside_image,
     quality_flags,
+)
+from ._parts import (
+    MARGIN_REACHES,
+    MIN_PART_STARS,
+    Cutout,
+    balanced_parts,
+    components,
+    group_parts,
+    reach,
 )
 from .flags import PSFFlags
 
@@ -91,7 +100,7 @@ def _unit_jacobian(setup, theta, model_shape):
 def fit_image(setup, data, weight, start, *, box_xy=None, group_id=None,
               model_shape, weights_are_errors, settled=None, prior=None,
               progress=None, removable=None, min_separation=None,
-              min_snr=None):
+              min_snr=None, executor=None):
     """
     Fit every source of an image.
 
@@ -136,6 +145,12 @@ def fit_image(setup, data, weight, start, *, box_xy=None, group_id=None,
         removable sources whose flux falls below ``min_snr`` times its
         error (the error with the neighbours held: the smallest it can
         be); without real errors the rule is not applied.
+    executor : object, optional
+        Where parts of the image are fitted at once (see
+        `psfkit.utils.run_tasks`); `None` fits the whole image here.  The
+        group fitters' parts are whole groups; the all-star fit cuts the
+        image into strips, each fitted with margins of its neighbours'
+        stars (see `psfkit.photometry.fitting._parts.strip_parts`).
 
     Returns
     -------
@@ -147,6 +162,18 @@ def fit_image(setup, data, weight, start, *, box_xy=None, group_id=None,
         group_id = np.arange(1, n + 1)
     if box_xy is None:
         box_xy = start[:, [setup.x_col, setup.y_col]]
+    box_xy = np.asarray(box_xy, dtype=float)
+    parts = _parts(setup, start, box_xy, group_id, model_shape,
+                   min_separation, executor_workers(executor))
+    if len(parts) > 1:
+        options = {"model_shape": model_shape,
+                   "weights_are_errors": weights_are_errors,
+                   "settled": settled, "prior": prior, "removable": removable,
+                   "min_separation": min_separation, "min_snr": min_snr}
+        fits = _fit_parts(setup, data, weight, start, box_xy, group_id,
+                          parts, options, executor, progress)
+        fits.group_sizes = _sizes(group_id)
+        return fits
     if setup.solver is not None:
         return fit_sources(setup, data, weight, start, group_id,
                            weights_are_errors=weights_are_errors)
@@ -159,27 +186,114 @@ def fit_image(setup, data, weight, start, *, box_xy=None, group_id=None,
     return fits
 
 
+def _parts(setup, start, box_xy, group_id, model_shape, min_separation,
+           workers):
+    """
+    The parts for ``workers`` workers: ``(stars, owned)`` pairs, the stars
+    each part fits and which of them it reports (one part: no split).
+    """
+    n = len(start)
+    n_parts = min(workers, n // MIN_PART_STARS)
+    if n_parts < 2:
+        return [(np.arange(n), np.ones(n, dtype=bool))]
+    if setup.solver is not None:
+        # the group fitters see nothing beyond a star's own group
+        return [(idx, np.ones(len(idx), dtype=bool))
+                for idx in group_parts(group_id, box_xy, n_parts)]
+    margin = MARGIN_REACHES * max(reach(setup.fitshape, model_shape,
+                                        min_separation))
+    label, sizes = components(box_xy, setup.fitshape, model_shape,
+                              min_separation=min_separation)
+    return balanced_parts(box_xy, label, sizes, n_parts,
+                          island_max=ISLAND_MAX, margin=margin)
+
+
+def _fit_part(task):
+    """`fit_image` on one part, in its cutout's frame (an executor task)."""
+    setup, data, weight, start, kwargs = task
+    return fit_image(setup, data, weight, start, **kwargs)
+
+
+def _fit_parts(setup, data, weight, start, box_xy, group_id, parts, options,
+               executor, progress):
+    """Fit each part on its cutout on ``executor``, and put them together."""
+    x, y = setup.x_col, setup.y_col
+    tasks, cutouts = [], []
+    for idx, _ in parts:
+        cut = Cutout.around([box_xy[idx], start[idx][:, [x, y]]],
+                            options["model_shape"], data.shape)
+        kwargs = {k: (v[idx] if isinstance(v, np.ndarray) else v)
+                  for k, v in options.items()}
+        if options["prior"] is not None:
+            prior = options["prior"].subset(idx)
+            kwargs["prior"] = replace(prior, theta=cut.params(prior.theta,
+                                                              x, y))
+        kwargs.update(box_xy=cut.positions(box_xy[idx]),
+                      group_id=group_id[idx])
+        tasks.append((cut.setup(setup), cut.image(data), cut.image(weight),
+                      cut.params(start[idx], x, y), kwargs))
+        cutouts.append(cut)
+    # this process fits the part with the largest cutout itself (nothing
+    # to send) and shows its progress, while the executor fits the others
+    here = int(np.argmax([c.size for c in cutouts]))
+    tasks[here][4]["progress"] = progress
+    mine, results = run_beside(_fit_part, tasks[here],
+                               tasks[:here] + tasks[here + 1:], executor)
+    results.insert(here, mine)
+
+    n = len(start)
+    fits = SourceFits(theta=np.empty_like(start), unc=np.empty_like(start),
+                      flags=np.zeros(n, dtype=np.int64),
+                      npix=np.zeros(n, dtype=int), qfit=np.empty(n),
+                      cfit=np.empty(n), chi2=np.empty(n),
+                      niter=np.zeros(n, dtype=int), group_sizes={},
+                      n_masked=np.zeros(n, dtype=int),
+                      cluster=np.full(n, -1), removed=np.zeros(n, dtype=bool))
+    next_label = 0
+    for (idx, own), cut, part in zip(parts, cutouts, results, strict=True):
+        part = replace(part.subset(own), cluster=_take(part.cluster, own),
+                       removed=_take(part.removed, own))
+        idx = idx[own]
+        for name in SourceFits.PER_SOURCE:
+            getattr(fits, name)[idx] = getattr(part, name)
+        fits.theta[idx] = cut.params(part.theta, x, y, sign=1)
+        if part.removed is not None:
+            fits.removed[idx] = part.removed
+        if part.cluster is not None:
+            label = np.where(part.cluster >= 0, part.cluster + next_label, -1)
+            fits.cluster[idx] = label
+            next_label = max(next_label, int(label.max(initial=-1)) + 1)
+    # flags that depend on the whole image's extent
+    outside = outside_image(setup, data.shape, start, fits.theta)
+    fits.flags &= ~np.int64(PSFFlags.OUTSIDE_IMAGE)
+    fits.flags[outside] |= PSFFlags.OUTSIDE_IMAGE
+    if setup.solver is None:
+        fits.cluster_sizes = _sizes(fits.cluster[fits.cluster >= 0])
+    else:
+        fits.cluster = fits.removed = None
+    return fits
+
+
+def _take(values, keep):
+    return None if values is None else values[keep]
+
+
 def islands(geom, fit_shape):
     """
     Groups of stars that share no fitted pixel with any other star.
 
     Star ``i``'s model reaches the fitted pixels of star ``j`` when its
     model box overlaps ``j``'s fit box; the connected components of that
-    relation split the all-star problem exactly into independent parts.
+    relation (`psfkit.photometry.fitting._parts.components`) split the
+    all-star problem exactly into independent parts.
 
     Returns
     -------
     label, sizes : ndarray of int
         The island of each star and the number of stars in each island.
     """
-    my, mx = geom.model_shape
-    fy, fx = fit_shape
-    reach_y, reach_x = (my + fy) // 2, (mx + fx) // 2
-    xy = np.column_stack([geom.cx / reach_x, geom.cy / reach_y])
-    pairs = (cKDTree(xy).query_pairs(1.0 - 1e-9, p=np.inf,
-                                     output_type="ndarray")
-             if len(xy) > 1 else np.zeros((0, 2), dtype=np.int64))
-    return clusters(len(xy), pairs)
+    return components(np.column_stack([geom.cx, geom.cy]), fit_shape,
+                      geom.model_shape)
 
 
 def _fit_all_stars(setup, data, weight, start, box_xy, model_shape,

@@ -10,7 +10,8 @@ astropy fitter.  Uncertainties and statistics come from one shared routine
 for both, so both paths report the same quantities.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+import functools
 
 import numpy as np
 
@@ -70,6 +71,15 @@ class SourceFits:
     cluster_sizes: dict = field(default_factory=dict)
     removed: np.ndarray = None  # all-star fits: sources taken out
 
+    #: the arrays with one row per source, whatever the engine
+    PER_SOURCE = ("theta", "unc", "flags", "npix", "qfit", "cfit", "chi2",
+                  "niter", "n_masked")
+
+    def subset(self, keep):
+        """The fits of the sources ``keep`` (without cluster labels)."""
+        return replace(self, cluster=None, removed=None,
+                       **{f: getattr(self, f)[keep] for f in self.PER_SOURCE})
+
 
 def limit_positions(setup, lower, upper, xy0):
     """
@@ -90,11 +100,8 @@ def limit_positions(setup, lower, upper, xy0):
 
 def lm_solver(*, maxiters, tol):
     """A solver callable running the batched Levenberg-Marquardt."""
-
-    def solve(problem):
-        return solve_lm(problem, maxiters=maxiters, tol=tol)
-
-    return solve
+    # bound options pickle, a closure would not (process pools)
+    return functools.partial(solve_lm, maxiters=maxiters, tol=tol)
 
 
 def _chunks(n_groups, k, npix, n_params):
@@ -227,6 +234,17 @@ def fit_sources(setup, data, weight, theta0, group_index, *,
                       n_masked=n_masked)
 
 
+def outside_image(setup, image_shape, theta0, theta):
+    """Sources whose initial or fitted centre lies outside the image."""
+    ny, nx = image_shape
+    out = np.zeros(len(theta), dtype=bool)
+    for col, size in ((setup.x_col, nx), (setup.y_col, ny)):
+        for vals in (theta0[:, col], theta[:, col]):
+            with np.errstate(invalid="ignore"):
+                out |= (vals < -0.5) | (vals > size - 0.5)
+    return out
+
+
 def quality_flags(setup, image_shape, *, theta0, theta, unc, lower, upper,
                   fitted, converged, no_cov, finite_model, partial, n_masked,
                   center_masked):
@@ -254,15 +272,11 @@ def quality_flags(setup, image_shape, *, theta0, theta, unc, lower, upper,
     -------
     flags : ndarray of int64, shape (n,)
     """
-    ny, nx = image_shape
     n = len(theta)
     flags = np.zeros(n, dtype=np.int64)
     flags[partial] |= PSFFlags.PARTIAL_BOX
-    for col, size in ((setup.x_col, nx), (setup.y_col, ny)):
-        for vals in (theta0[:, col], theta[:, col]):
-            with np.errstate(invalid="ignore"):
-                out = (vals < -0.5) | (vals > size - 0.5)
-            flags[out] |= PSFFlags.OUTSIDE_IMAGE
+    flags[outside_image(setup, image_shape, theta0, theta)] |= \
+        PSFFlags.OUTSIDE_IMAGE
     with np.errstate(invalid="ignore"):
         flags[fitted & (theta[:, setup.flux_col] <= 0)] |= PSFFlags.NONPOSITIVE_FLUX
     flags[fitted & ~converged] |= PSFFlags.NOT_CONVERGED

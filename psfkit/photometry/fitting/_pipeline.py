@@ -385,7 +385,7 @@ def kept_sources(stage, keep, *, changed_xy=None, reach=None, recentre=None):
         settled = unchanged_neighbourhood(box_xy, changed_xy, reach)
         settled &= (fits.flags & PSFFlags.NOT_CONVERGED) == 0
         settled = settled[keep]
-        prior = _subset_fits(fits, keep)
+        prior = fits.subset(keep)
     return Sources(ids=src.ids[keep], theta0=src.theta0[keep],
                    start=start[keep], group_id=None,
                    iteration=src.iteration[keep], box_xy=box_xy[keep],
@@ -424,15 +424,6 @@ def unchanged_neighbourhood(box_xy, changed_xy, reach):
     return settled
 
 
-_PER_SOURCE = ("theta", "unc", "flags", "npix", "qfit", "cfit", "chi2",
-               "niter", "n_masked")
-
-
-def _subset_fits(fits, keep):
-    return replace(fits, cluster=None, removed=None,
-                   **{f: getattr(fits, f)[keep] for f in _PER_SOURCE})
-
-
 def merge_stages(stage, new, keep, *, reach=None, recentre=None):
     """
     Fitted sources ``keep`` (as starting points) plus new detections.
@@ -468,13 +459,13 @@ def merge_stages(stage, new, keep, *, reach=None, recentre=None):
 def _empty_like(fits, n):
     return replace(fits, **{f: np.zeros((n,) + getattr(fits, f).shape[1:],
                                         dtype=getattr(fits, f).dtype)
-                            for f in _PER_SOURCE})
+                            for f in SourceFits.PER_SOURCE})
 
 
 def _concat_fits(a, b):
     return replace(a, cluster=None, removed=None,
                    **{f: np.concatenate([getattr(a, f), getattr(b, f)])
-                      for f in _PER_SOURCE})
+                      for f in SourceFits.PER_SOURCE})
 
 
 def converged_duplicates(stage, setup, min_sep, *, exclude=None):

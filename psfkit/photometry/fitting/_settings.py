@@ -10,7 +10,13 @@ option's name and value and returning the value as stored.
 
 import numpy as np
 
-from ...utils import as_pair, check_in, check_integer, check_positive
+from ...utils import (
+    as_pair,
+    check_in,
+    check_integer,
+    check_positive,
+    executor_kind,
+)
 from ._interop import psf_param_names
 from ._pipeline import CORE_PARAMS
 from .fitters import BatchedLMFitter, SparseLMFitter
@@ -70,6 +76,24 @@ def fitter(name, value):
                f"or an astropy fitter instance, got {value!r}")
         raise TypeError(msg)
     return value
+
+
+def executor(name, value):
+    """`None`, a number of threads or an executor (see `executor_kind`)."""
+    executor_kind(value)
+    return value
+
+
+def without_pool(state):
+    """
+    An object's pickled state without its executor, unless a number.
+
+    A pool belongs to the process that made it: a photometry object sent
+    to a worker fits there (a number of threads travels).
+    """
+    if not isinstance(state.get("_executor"), int | None):
+        state = dict(state, _executor=None)
+    return state
 
 
 def niters(name, value):

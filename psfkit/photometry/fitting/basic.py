@@ -98,6 +98,13 @@ class BasicPSFPhotometry(ParamReprMixin):
     progress_bar : bool, optional
         Show the progress of the fit (iterations, clusters of stars still
         moving; groups with an astropy fitter).
+    executor : None, int or executor, optional
+        Fit parts of the image at once: a number of threads, a
+        `concurrent.futures` pool (a `~concurrent.futures.ProcessPoolExecutor`
+        uses every core), a dask.distributed ``Client`` or an ipyparallel
+        view; see :ref:`photometry-executor`.  The default `None` fits in
+        this process.  A part holds at least a thousand stars, so small
+        images are fitted here whatever the executor.
     extra_output_cols : list of str, optional
         Columns of the finder's table (e.g. ``'sharpness'``,
         ``'roundness'``) or of ``init_guesses`` to copy to the output,
@@ -143,7 +150,7 @@ class BasicPSFPhotometry(ParamReprMixin):
     _iterative = False
     _repr_params = ("group_maker", "bkg_estimator", "psf_model", "fitshape",
                     "finder", "fitter", "aperture_radius", "subshape",
-                    "progress_bar", "extra_output_cols")
+                    "progress_bar", "executor", "extra_output_cols")
     _repr_changed_only = True
 
     # every option is checked when set, here or later as an attribute
@@ -155,11 +162,13 @@ class BasicPSFPhotometry(ParamReprMixin):
     aperture_radius = Checked(opt.optional_positive)
     subshape = Checked(opt.optional_odd_shape)
     progress_bar = Checked(check_bool)
+    executor = Checked(opt.executor)
     extra_output_cols = Checked(opt.column_names)
 
     def __init__(self, group_maker, bkg_estimator, psf_model, fitshape, *,
                  finder=None, fitter=None, aperture_radius=None,
-                 subshape=None, progress_bar=False, extra_output_cols=None):
+                 subshape=None, progress_bar=False, extra_output_cols=None,
+                 executor=None):
         self.group_maker = group_maker
         self.bkg_estimator = bkg_estimator
         self.psf_model = psf_model
@@ -170,6 +179,7 @@ class BasicPSFPhotometry(ParamReprMixin):
         self.subshape = subshape
         self.progress_bar = progress_bar
         self.extra_output_cols = extra_output_cols
+        self.executor = executor
         self._last_result = None
 
     def _summary_items(self, *, changed_only=False):
@@ -258,7 +268,7 @@ class BasicPSFPhotometry(ParamReprMixin):
         # the last result holds cached closures and stays behind
         state = dict(self.__dict__)
         state["_last_result"] = None
-        return state
+        return opt.without_pool(state)
 
     # ------------------------------------------------------------ stages
     def _last(self):
@@ -370,7 +380,7 @@ class BasicPSFPhotometry(ParamReprMixin):
                              model_shape=self._model_shape(),
                              weights_are_errors=prep.has_error,
                              settled=sources.settled, prior=sources.prior,
-                             progress=progress,
+                             progress=progress, executor=self.executor,
                              **self._removal(sources))
         renderer = Renderer(setup.model, data.shape, self._model_shape(),
                             setup.x_col, setup.y_col)

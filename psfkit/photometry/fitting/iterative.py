@@ -56,7 +56,7 @@ class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
         from the previous fits, so that new stars and their bright
         neighbours are fitted jointly; ``'new'`` fits only the new stars,
         on the residual image, as the classic DAOPHOT loop does.
-    fitter, aperture_radius, subshape, progress_bar
+    fitter, aperture_radius, subshape, progress_bar, executor
         As for `BasicPSFPhotometry`.
 
     Notes
@@ -110,7 +110,8 @@ class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
     _iterative = True
     _repr_params = ("group_maker", "bkg_estimator", "psf_model", "fitshape",
                     "finder", "niters", "mode", "fitter", "aperture_radius",
-                    "subshape", "progress_bar", "extra_output_cols")
+                    "subshape", "progress_bar", "executor",
+                    "extra_output_cols")
 
     finder = Checked(opt.required_callable)
     niters = Checked(opt.niters)
@@ -119,12 +120,13 @@ class IterativelySubtractedPSFPhotometry(BasicPSFPhotometry):
     def __init__(self, group_maker, bkg_estimator, psf_model, fitshape, *,
                  finder, niters=3, mode="all", fitter=None,
                  aperture_radius=None, subshape=None, progress_bar=False,
-                 extra_output_cols=None):
+                 extra_output_cols=None, executor=None):
         super().__init__(group_maker, bkg_estimator, psf_model, fitshape,
                          finder=finder, fitter=fitter,
                          aperture_radius=aperture_radius, subshape=subshape,
                          progress_bar=progress_bar,
-                         extra_output_cols=extra_output_cols)
+                         extra_output_cols=extra_output_cols,
+                         executor=executor)
         self.niters = niters
         self.mode = mode
 
@@ -308,7 +310,9 @@ class DAOPhotPSFPhotometry(IterativelySubtractedPSFPhotometry):
         The sigma-clipping threshold of the background estimator.
     ratio, theta, sigma_radius, sharplo, sharphi, roundlo, roundhi : float, optional
         Passed to `~psfkit.photometry.DAOStarFinder`.
-    fitter, niters, aperture_radius, subshape, mode, progress_bar, extra_output_cols
+    fitter, niters, aperture_radius, subshape, mode, progress_bar
+        As for `IterativelySubtractedPSFPhotometry`.
+    executor, extra_output_cols
         As for `IterativelySubtractedPSFPhotometry`.
 
     Notes
@@ -328,13 +332,14 @@ class DAOPhotPSFPhotometry(IterativelySubtractedPSFPhotometry):
     _repr_params = ("crit_separation", "threshold", "fwhm", "psf_model",
                     "fitshape", "sigma", "niters", "mode", "fitter",
                     "aperture_radius", "subshape", "progress_bar",
-                    "extra_output_cols")
+                    "executor", "extra_output_cols")
 
     def __init__(self, crit_separation, threshold, fwhm, psf_model, fitshape,
                  *, sigma=3.0, ratio=1.0, theta=0.0, sigma_radius=1.5,
                  sharplo=0.2, sharphi=1.0, roundlo=-1.0, roundhi=1.0,
                  fitter=None, niters=3, aperture_radius=None, subshape=None,
-                 mode="all", progress_bar=False, extra_output_cols=None):
+                 mode="all", progress_bar=False, extra_output_cols=None,
+                 executor=None):
         from astropy.stats import SigmaClip
 
         from ..background.estimators import MMMBackground
@@ -353,7 +358,8 @@ class DAOPhotPSFPhotometry(IterativelySubtractedPSFPhotometry):
                          mode=mode, fitter=fitter,
                          aperture_radius=aperture_radius, subshape=subshape,
                          progress_bar=progress_bar,
-                         extra_output_cols=extra_output_cols)
+                         extra_output_cols=extra_output_cols,
+                         executor=executor)
 
     @property
     def crit_separation(self):

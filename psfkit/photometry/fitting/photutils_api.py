@@ -26,6 +26,7 @@ from ...utils import (
     warn,
 )
 from . import _photutils_inputs as inputs
+from . import _settings as opt
 from ._astropy_fit import astropy_solver
 from ._init_guesses import aperture_flux, initial_parameters
 from ._interop import (
@@ -105,6 +106,10 @@ class PSFPhotometry(ResultImagesMixin):
         Warn when a group has more sources than this.
     progress_bar : bool, optional
         Show the progress of the fit.
+    executor : None, int or executor, optional
+        A psfkit addition: fit parts of a large image at once (a number of
+        threads, a `concurrent.futures` pool, a dask.distributed
+        ``Client``...), as for `~psfkit.photometry.BasicPSFPhotometry`.
     localbkg_estimator : `~psfkit.photometry.LocalBackground`, optional
         The name of ``local_bkg_estimator`` before photutils 3.0
         (deprecated).
@@ -178,12 +183,13 @@ class PSFPhotometry(ResultImagesMixin):
     local_bkg_estimator = Checked(inputs.check_local_bkg)
     group_warning_threshold = Checked(inputs.check_count)
     progress_bar = Checked(inputs.check_flag)
+    executor = Checked(opt.executor)
 
     def __init__(self, psf_model, fit_shape, *, finder=None, grouper=None,
                  fitter=None, fitter_maxiters=100, xy_bounds=None,
                  aperture_radius=None, local_bkg_estimator=None,
                  group_warning_threshold=25, progress_bar=False,
-                 localbkg_estimator=None):
+                 localbkg_estimator=None, executor=None):
         local_bkg_estimator = renamed_keyword(
             "localbkg_estimator", localbkg_estimator, "local_bkg_estimator",
             local_bkg_estimator, default=None)
@@ -198,6 +204,7 @@ class PSFPhotometry(ResultImagesMixin):
         self.local_bkg_estimator = local_bkg_estimator
         self.group_warning_threshold = group_warning_threshold
         self.progress_bar = progress_bar
+        self.executor = executor
         if self.fitter_maxiters is not None and not self._fitter_takes_maxiter():
             warn("'maxiters' will be ignored because it is not accepted by "
                  "the input fitter __call__ method.", PsfkitWarning)
@@ -207,6 +214,9 @@ class PSFPhotometry(ResultImagesMixin):
     def __repr__(self):
         items = ", ".join(f"{name}={getattr(self, name)!r}" for name in ATTRS)
         return f"{type(self).__name__}({items})"
+
+    def __getstate__(self):
+        return opt.without_pool(self.__dict__)
 
     def _reset(self):
         self.results = None
@@ -227,7 +237,8 @@ class PSFPhotometry(ResultImagesMixin):
             fitter = BatchedLMFitter(maxiters=maxiters, tol=fitter.tol)
         engine = BasicPSFPhotometry(None, None, self.psf_model,
                                     self.fit_shape, fitter=fitter,
-                                    progress_bar=self.progress_bar)
+                                    progress_bar=self.progress_bar,
+                                    executor=self.executor)
         setup = replace(engine._fit_setup(), xy_bounds=self.xy_bounds)
         if not isinstance(fitter, SparseLMFitter | BatchedLMFitter):
             takes = self._fitter_takes_maxiter()

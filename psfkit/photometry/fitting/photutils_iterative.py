@@ -94,8 +94,8 @@ class IterativePSFPhotometry(ResultImagesMixin):
     sub_shape : int or tuple of 2 int, optional
         The box over which fitted sources are subtracted to make the
         residual image; default: the model's bounding box.
-    progress_bar : bool, optional
-        As for `PSFPhotometry`.
+    progress_bar, executor : optional
+        As for `PSFPhotometry` (``executor`` is a psfkit addition).
     localbkg_estimator : optional
         Deprecated name of ``local_bkg_estimator``.
 
@@ -137,7 +137,8 @@ class IterativePSFPhotometry(ResultImagesMixin):
                  fitter=None, fitter_maxiters=100, xy_bounds=None,
                  maxiters=3, mode="new", aperture_radius=None,
                  local_bkg_estimator=None, group_warning_threshold=25,
-                 sub_shape=None, progress_bar=False, localbkg_estimator=None):
+                 sub_shape=None, progress_bar=False, localbkg_estimator=None,
+                 executor=None):
         if finder is None:
             msg = "finder cannot be None for IterativePSFPhotometry"
             raise ValueError(msg)
@@ -150,7 +151,8 @@ class IterativePSFPhotometry(ResultImagesMixin):
             xy_bounds=xy_bounds, aperture_radius=aperture_radius,
             local_bkg_estimator=local_bkg_estimator,
             group_warning_threshold=group_warning_threshold,
-            progress_bar=progress_bar, localbkg_estimator=localbkg_estimator)
+            progress_bar=progress_bar, localbkg_estimator=localbkg_estimator,
+            executor=executor)
         self.maxiters = maxiters
         self.mode = mode
         if self.mode == "all" and grouper is None:
@@ -296,6 +298,6 @@ class IterativePSFPhotometry(ResultImagesMixin):
         return phot.psf_model, phot.fit_shape, phot.data_unit
 
 
-for _name in ATTRS:
+for _name in (*ATTRS, "executor"):
     setattr(IterativePSFPhotometry, _name, _setting(_name))
 del _name
