@@ -191,7 +191,9 @@ def run_beside(func, here, tasks, executor, *, progress=None):
         futures = [executor.submit(func, t) for t in tasks]
         collect = functools.partial(_each_result, futures)
     elif kind == "dask":
-        futures = executor.map(func, tasks, pure=False)
+        # the tasks go to the workers as data, not inside the task graph
+        futures = executor.map(func, executor.scatter(tasks, hash=False),
+                               pure=False)
         collect = functools.partial(executor.gather, futures)
     else:
         collect = executor.map_async(func, tasks).get
