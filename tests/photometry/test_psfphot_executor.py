@@ -293,3 +293,15 @@ def test_a_pool_stays_behind_when_the_photometry_travels():
         assert pickle.loads(pickle.dumps(api)).executor is None
     assert "executor" not in repr(BasicPSFPhotometry(
         None, None, IntegratedGaussianPRF(sigma=1.0), 5))
+
+
+@pytest.mark.usefixtures("small_parts")
+def test_progress_shows_the_part_fitted_here(field, capsys):
+    pytest.importorskip("tqdm")
+    image, error, mask, init = field
+    phot = BasicPSFPhotometry(None, None, IntegratedGaussianPRF(sigma=SIGMA),
+                              9, progress_bar=True, executor=2)
+    phot(image, error=error, mask=mask, init_guesses=init)
+    err = capsys.readouterr().err
+    assert "fit 242 of 242 stars" in err
+    assert "clusters moving" in err
