@@ -146,11 +146,12 @@ def fit_image(setup, data, weight, start, *, box_xy=None, group_id=None,
         error (the error with the neighbours held: the smallest it can
         be); without real errors the rule is not applied.
     executor : object, optional
-        Where parts of the image are fitted at once (see
-        `psfkit.utils.run_tasks`); `None` fits the whole image here.  The
-        group fitters' parts are whole groups; the all-star fit cuts the
-        image into strips, each fitted with margins of its neighbours'
-        stars (see `psfkit.photometry.fitting._parts.strip_parts`).
+        Where parts of the image are fitted at once, one of them in this
+        process (see `psfkit.utils.run_beside`); `None` fits the whole
+        image here.  The group fitters' parts are whole groups; the
+        all-star fit deals out whole islands and cuts crowded regions into
+        strips fitted with margins (see
+        `psfkit.photometry.fitting._parts.balanced_parts`).
 
     Returns
     -------
@@ -219,9 +220,12 @@ def _fit_parts(setup, data, weight, start, box_xy, group_id, parts, options,
     """Fit each part on its cutout on ``executor``, and put them together."""
     x, y = setup.x_col, setup.y_col
     tasks, cutouts = [], []
+    # every pixel a part's models reach (a model box is at least a fit box)
+    reach_shape = tuple(max(m, f) for m, f in zip(options["model_shape"],
+                                                  setup.fitshape, strict=True))
     for idx, _ in parts:
         cut = Cutout.around([box_xy[idx], start[idx][:, [x, y]]],
-                            options["model_shape"], data.shape)
+                            reach_shape, data.shape)
         kwargs = {k: (v[idx] if isinstance(v, np.ndarray) else v)
                   for k, v in options.items()}
         if options["prior"] is not None:

@@ -40,7 +40,9 @@ def reach(fit_shape, model_shape, min_separation=None):
     ``j``'s fit box (the boxes centred on the pixels nearest their
     positions), or when they are closer than ``min_separation``.
     """
-    (my, mx), (fy, fx) = model_shape, fit_shape
+    (fy, fx) = fit_shape
+    # the fit enlarges a model box smaller than the fit box to it
+    my, mx = max(model_shape[0], fy), max(model_shape[1], fx)
     reach_x, reach_y = (mx + fx) // 2, (my + fy) // 2
     if min_separation is not None:
         extra = int(np.ceil(min_separation)) + 1
