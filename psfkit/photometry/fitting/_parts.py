@@ -65,15 +65,27 @@ def group_parts(group_id, xy, n_parts):
     _, label = np.unique(group_id, return_inverse=True)
     label = label.ravel()
     sizes = np.bincount(label)
-    axis = _long_axis(xy)
-    where = np.bincount(label, weights=xy[:, axis]) / sizes
-    order = np.argsort(where, kind="stable")
-    edges = np.cumsum(sizes[order]) / len(label) * n_parts
-    part_of = np.empty(len(sizes), dtype=np.int64)
-    part_of[order] = np.minimum(np.floor(edges - 1e-9), n_parts - 1)
+    part_of = _deal(label, sizes, np.arange(len(sizes)), xy,
+                    len(label) / n_parts, n_parts)
     star_part = part_of[label]
     return [p for p in (np.flatnonzero(star_part == k)
                         for k in range(n_parts)) if p.size]
+
+
+def _deal(label, sizes, which, xy, per_part, n_parts):
+    """
+    The part of each component: the components ``which``, in order along
+    the stars' longer axis, fill the parts one after the other with up to
+    about ``per_part`` stars each (-1 for the other components).
+    """
+    xy = np.where(np.isfinite(xy), xy, 0.0)
+    where = np.bincount(label, weights=xy[:, _long_axis(xy)],
+                        minlength=len(sizes))[which] / sizes[which]
+    which = which[np.argsort(where, kind="stable")]
+    before = np.cumsum(sizes[which]) - sizes[which]
+    part_of = np.full(len(sizes), -1)
+    part_of[which] = np.minimum(before // per_part, n_parts - 1).astype(int)
+    return part_of
 
 
 def components(box_xy, fit_shape, model_shape, *, min_separation=None):
@@ -115,18 +127,12 @@ def balanced_parts(xy, label, sizes, n_parts, *, island_max, margin):
         owned by exactly one part).
     """
     xy = np.where(np.isfinite(xy), xy, 0.0)
-    axis = _long_axis(xy)
     small = sizes[label] <= island_max
     crowded = np.flatnonzero(~small)
     target = (np.count_nonzero(small) + CROWDED_COST * len(crowded)) / n_parts
     # islands: whole components, along the axis, each part up to the target
     isl = np.flatnonzero(sizes <= island_max)
-    where = np.bincount(label, weights=xy[:, axis],
-                        minlength=len(sizes))[isl] / sizes[isl]
-    isl = isl[np.argsort(where, kind="stable")]
-    before = np.cumsum(sizes[isl]) - sizes[isl]
-    part_of = np.full(len(sizes), -1)
-    part_of[isl] = np.minimum(before // target, n_parts - 1).astype(int)
+    part_of = _deal(label, sizes, isl, xy, target, n_parts)
     island_cost = np.bincount(part_of[isl], weights=sizes[isl],
                               minlength=n_parts)
     # crowded stars: the room the islands leave
