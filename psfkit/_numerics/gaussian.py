@@ -129,36 +129,56 @@ def integrated_gaussian_grid(cols, rows, flux, x_0, y_0, sigma, wanted=(),
     >>> bool(np.allclose(jac[0, :, 0], derivs[1].ravel()))
     True
     """
-    n = cols.shape[0]
     need = len(wanted) > 0
     ex, dex, sex = pixel_integral_1d(cols - x_0, sigma, need)
     ey, dey, sey = pixel_integral_1d(rows - y_0, sigma, need)
+    n = ex.shape[0]
+    grids = max(ex.shape[1], ey.shape[1])
+    ny, nx = ey.shape[2], ex.shape[2]
+    size = grids * ny * nx
     quarter = 0.25 * flux
     col = ex * quarter
-    size = cols.shape[1] * rows.shape[2] * cols.shape[2]
-    values = (ey[..., :, None] * col[..., None, :]).reshape(n, size)
+    # every output is one outer product of a row and a column factor per
+    # grid; einsum forms them all in one pass (numpy's broadcast multiply
+    # loops over rows only nx long, and is 1.5-3 times slower here)
+    values = _outer(ey, col, grids).reshape(n, size)
     if not need:
         return values, None
+    row_f = np.empty((n, len(wanted), grids, ny))
+    col_f = np.empty((n, len(wanted), grids, nx))
+    for k, which in enumerate(wanted):
+        if which == 2:
+            np.negative(dey, out=row_f[:, k])
+        else:
+            row_f[:, k] = ey
+        if which == 0:
+            np.multiply(ex, 0.25, out=col_f[:, k])
+        elif which == 1:
+            np.multiply(dex, -quarter, out=col_f[:, k])
+        elif which == 2:
+            col_f[:, k] = col
+        else:
+            np.multiply(sex, quarter, out=col_f[:, k])
     # source-major: each source's derivatives one after the other, each
     # contiguous, so that the sources of a group stacked with their
     # derivatives are one reshape away (no copy)
-    jac = np.empty((n, len(wanted), size))
+    jac = np.einsum("nkbi,nkbj->nkbij", row_f, col_f)
     for k, which in enumerate(wanted):
-        out = jac[:, k].reshape(ey.shape + ex.shape[-1:])
-        if which == 0:
-            np.multiply(ey[..., :, None], 0.25 * ex[..., None, :], out=out)
-        elif which == 1:
-            np.multiply(ey[..., :, None], (-quarter * dex)[..., None, :],
-                        out=out)
-        elif which == 2:
-            np.multiply(-dey[..., :, None], col[..., None, :], out=out)
-        else:
-            np.multiply(ey[..., :, None], (quarter * sex)[..., None, :],
-                        out=out)
-            out += sey[..., :, None] * col[..., None, :]
+        if which == 3:
+            # the width derivative has a second term (the row factor's)
+            jac[:, k] += _outer(sey, col, grids)
             if width_scale != 1.0:
-                out /= width_scale
-    return values, np.swapaxes(jac, 1, 2)
+                jac[:, k] /= width_scale
+    return values, np.swapaxes(jac.reshape(n, len(wanted), size), 1, 2)
+
+
+def _outer(rows, cols, grids):
+    """Outer products ``(n, B, ny, nx)`` of row and column factors."""
+    n = rows.shape[0]
+    if rows.shape[1] != grids or cols.shape[1] != grids:
+        rows = np.broadcast_to(rows, (n, grids, rows.shape[2]))
+        cols = np.broadcast_to(cols, (n, grids, cols.shape[2]))
+    return np.einsum("nbi,nbj->nbij", rows, cols)
 
 
 def integrated_gaussian_image(shape, x, y, flux, sigma_x, sigma_y=None, *,

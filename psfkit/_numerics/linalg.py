@@ -7,7 +7,8 @@ the shared steps:
 
 - `normal_equations`: ``A = J^T W J`` and ``g = J^T W r`` for a stack;
 - `solve` and `damped_solve`: the solutions, with one policy for singular
-  systems (below);
+  systems (below); `DampedSystems` equilibrates a stack once for the
+  several dampings of a Levenberg-Marquardt iteration;
 - `covariance`: inverses of the normal matrices with the undetermined
   unknowns reported, and `pseudo_inverse`, the same inverses without that
   report (cheaper, for engines that reuse an inverse as an operator);
@@ -34,6 +35,7 @@ reported as singular.  A singular system never stops the others.
 import numpy as np
 
 __all__ = ["normal_equations", "equilibration", "solve", "damped_solve",
+           "DampedSystems",
            "covariance", "pseudo_inverse", "scaled_condition_number", "RCOND"]
 
 #: relative eigenvalue below which a direction counts as undetermined
@@ -129,9 +131,13 @@ def solve(a, b, *, rcond=RCOND, check_condition=True):
     ([[1.0, 1.0], [1.0, 1.0]], [False, True])
     """
     a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
+    return _solve_equilibrated(*_equilibrated(a), np.asarray(b, dtype=float),
+                               rcond, check_condition)
+
+
+def _solve_equilibrated(s, scaled, bad_matrix, b, rcond, check_condition):
+    """`solve` of the output of `_equilibrated` (the systems ``scaled``)."""
     n, p = b.shape
-    s, scaled, bad_matrix = _equilibrated(a)
     with np.errstate(invalid="ignore", over="ignore"):
         bs = b * s
     # a system with a non-finite matrix or right-hand side has no solution
@@ -193,7 +199,8 @@ def damped_solve(a, g, lam, *, rcond=RCOND):
 
     Marquardt's scaling by the diagonal makes the damping independent of
     the units of each unknown; unknowns with a zero diagonal keep a zero
-    step.  Singular systems follow the module policy.
+    step.  Singular systems follow the module policy.  (`DampedSystems`
+    does the same for several dampings of one stack.)
 
     Parameters
     ----------
@@ -207,11 +214,66 @@ def damped_solve(a, g, lam, *, rcond=RCOND):
     step : ndarray, shape (n, p)
     singular : ndarray of bool, shape (n,)
     """
-    d = np.diagonal(a, axis1=1, axis2=2)
-    m = a.copy()
-    idx = np.arange(a.shape[1])
-    m[:, idx, idx] += np.asarray(lam, dtype=float)[:, None] * np.where(d > 0, d, 0.0)
-    return solve(m, g, rcond=rcond, check_condition=False)
+    return DampedSystems(a).solve(g, lam, rcond=rcond)
+
+
+class DampedSystems:
+    """
+    A stack of normal matrices, equilibrated once and solved with any
+    Marquardt damping.
+
+    After Jacobi equilibration every used unknown has a unit diagonal, so
+    ``a + lam diag(a)`` becomes the equilibrated matrix plus ``lam`` on
+    its diagonal: a Levenberg-Marquardt iteration that solves for its step
+    and again for a convergence test pays for the scaling and the checks
+    of the matrices once.
+
+    Parameters
+    ----------
+    a : ndarray, shape (n, p, p)
+        Symmetric positive semi-definite matrices.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from psfkit._numerics.linalg import DampedSystems, damped_solve
+    >>> a = np.array([[[4.0, 1.0], [1.0, 9.0]]])
+    >>> g = np.array([[1.0, 2.0]])
+    >>> systems = DampedSystems(a)
+    >>> step, _ = systems.solve(g, np.array([0.5]))
+    >>> bool(np.allclose(step, np.linalg.solve(a[0] + 0.5 * np.diag([4.0, 9.0]),
+    ...                                        g[0])))
+    True
+    """
+
+    def __init__(self, a):
+        self._s, self._scaled, self._bad = _equilibrated(
+            np.asarray(a, dtype=float))
+        self._used = self._s > 0
+
+    def solve(self, g, lam, *, rcond=RCOND):
+        """
+        Steps ``(a + lam diag(a)) x = g``.
+
+        Parameters
+        ----------
+        g : ndarray, shape (n, p)
+        lam : ndarray, shape (n,) or (n, p)
+            The damping of each system (or of each unknown).
+
+        Returns
+        -------
+        step : ndarray, shape (n, p)
+        singular : ndarray of bool, shape (n,)
+        """
+        lam = np.asarray(lam, dtype=float)
+        if lam.ndim == 1:
+            lam = lam[:, None]
+        m = self._scaled.copy()
+        idx = np.arange(m.shape[1])
+        m[:, idx, idx] += np.where(self._used, lam, 0.0)
+        return _solve_equilibrated(self._s, m, self._bad,
+                                   np.asarray(g, dtype=float), rcond, False)
 
 
 def _equilibrated(a):

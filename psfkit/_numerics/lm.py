@@ -321,6 +321,7 @@ class StackedProblem:
         self._u, self._rw, self._jw = u0, rw, jw
         self._chi2 = np.einsum("ij,ij->i", rw, rw)
         self._a = self._g = self._d = self._step = None
+        self._systems = None
         self._trial = None
 
     # -- the interface used by levenberg_marquardt
@@ -342,10 +343,12 @@ class StackedProblem:
         return self._floor_all[self.rows]
 
     def solve(self, lam, store=True):
-        if store:
-            step, _ = linalg.damped_solve(self._a, self._g, lam)
-        else:
-            step = test_solve(self._a, self._g)
+        # the step and the convergence test share one equilibrated stack
+        if self._systems is None or self._systems[0] is not self._a:
+            self._systems = (self._a, linalg.DampedSystems(self._a))
+        # (the test's damping is at least TEST_RCOND)
+        step, _ = self._systems[1].solve(
+            self._g, lam if store else np.maximum(lam, TEST_RCOND))
         if store:
             self._step = step
         return (np.einsum("ij,ij->i", step, self._g),
@@ -410,18 +413,6 @@ class StackedProblem:
             return a, g
         keep = (~frozen).astype(float)
         return a * keep[:, :, None] * keep[:, None, :], g * keep
-
-
-def test_solve(a, g):
-    """
-    The step of stacked normal equations for the convergence test.
-
-    A damping of ``TEST_RCOND`` (relative to the diagonal) takes the
-    directions whose equilibrated curvature is far below it out of the
-    test (see the module docstring) at the cost of one LU solve.
-    """
-    step, _ = linalg.damped_solve(a, g, np.full(len(a), TEST_RCOND))
-    return step
 
 
 def solve_stacked(residuals, u0, *, lower=None, upper=None, dof=None,

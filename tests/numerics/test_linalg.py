@@ -7,6 +7,7 @@ from numpy.testing import assert_allclose
 import pytest
 
 from psfkit._numerics.linalg import (
+    DampedSystems,
     covariance,
     damped_solve,
     normal_equations,
@@ -123,6 +124,33 @@ def test_damped_solve_is_marquardt_step():
         m = a[i] + lam[i] * np.diag(np.diag(a[i]))
         assert_allclose(step[i], np.linalg.solve(m, g[i]), rtol=1e-9)
     assert not singular.any()
+
+
+def test_damped_systems_reuse_one_stack_for_any_damping():
+    rng = np.random.default_rng(8)
+    jac, resid, _ = _problems(rng, n=5, p=3)
+    jac[:, :, 0] *= 1e6  # a flux next to positions
+    a, g = normal_equations(jac, resid)
+    a[1, 2, :] = a[1, :, 2] = 0.0  # an unknown held out (frozen)
+    a[3] = np.nan  # an unusable system among good ones
+    systems = DampedSystems(a)
+    for lam in (np.full(5, 1e-5), rng.uniform(0, 10, 5)):
+        step, singular = systems.solve(g, lam)
+        assert singular.tolist() == [False, False, False, True, False]
+        assert np.all(np.isnan(step[3]))
+        for i in (0, 1, 2, 4):
+            use = np.diag(a[i]) > 0
+            m = a[i] + lam[i] * np.diag(np.diag(a[i]))
+            expect = np.zeros(3)
+            expect[use] = np.linalg.solve(m[np.ix_(use, use)], g[i, use])
+            assert_allclose(step[i], expect, rtol=1e-8)
+    # a damping per unknown (every unknown of a system alike, as the
+    # cluster solver uses it) equals the per-system one
+    per_unknown, _ = systems.solve(g, np.repeat(lam[:, None], 3, axis=1))
+    assert_allclose(per_unknown, systems.solve(g, lam)[0], rtol=1e-12)
+    # the stack is left as it was for the next damping
+    again, _ = systems.solve(g, lam)
+    assert_allclose(again, per_unknown, rtol=1e-12)
 
 
 def test_covariance_inverse_and_undetermined():

@@ -193,6 +193,8 @@ class AllStarProblem:
         self.jwt[...] = np.moveaxis(jac, -1, 0) * geom.weight[None]
         self.resid = self.data_flat - self._accumulate(self.values)
         self._flat0 = np.maximum(geom.flat, 0)
+        # the stars whose model boxes reach outside the image
+        self._edge_rows = np.flatnonzero((geom.flat < 0).any(axis=1))
         # one slot per image pixel, for `distinct_pairs`
         self._scratch = None
         #: stars removed during the fit (see `remove`)
@@ -372,10 +374,13 @@ class AllStarProblem:
         self.wpix_flat = self.pix_flat[entry]
         self.wpix_weight = self.pix_weight[entry]
         self.wpix_cluster = rank[self.pix_cluster[entry]]
-        # each working star's support pixels among the working entries
+        # each working star's support pixels among the working entries; a
+        # pixel that is not one (not fitted) goes to a last, spare entry,
+        # so that sums over the entries need no mask
         wmap = np.cumsum(entry) - 1
         own = self.entry_of[self.row_of[self.stars]]
-        self.wentry_of = np.where(own >= 0, wmap[np.maximum(own, 0)], -1)
+        self.wentry_of = np.where(own >= 0, wmap[np.maximum(own, 0)],
+                                  len(self.wpix_flat))
         self._step = None
 
     def _pair_plan(self, idx):
@@ -560,16 +565,22 @@ class AllStarProblem:
         busy = ~self._idle if mask is None else self._laid_out(mask)
         sel = np.flatnonzero(busy[self.wlabel])
         stars = self.stars[sel]
+        # (every star of the problem stepping, as in the first iterations:
+        # its arrays are used as they are, not gathered)
+        every = self._all(stars)
         theta_t = self.theta[stars]
         theta_t[:, self.free] += self._step[sel]
         np.clip(theta_t, self.lower[stars], self.upper[stars], out=theta_t)
-        values_t, jac_t = evaluate(self.setup, self.geom.cols[stars],
-                                   self.geom.rows[stars], theta_t)
-        delta = values_t - self.values[stars]
-        entry = self.wentry_of[sel]
-        use = entry >= 0
-        change = np.bincount(entry[use], weights=delta[use],
-                             minlength=len(self.wpix_flat))
+        geom = self.geom
+        values_t, jac_t = evaluate(
+            self.setup, geom.cols if every else geom.cols[stars],
+            geom.rows if every else geom.rows[stars], theta_t)
+        delta = values_t - (self.values if every else self.values[stars])
+        n_entries = len(self.wpix_flat)
+        entry = self.wentry_of if len(sel) == len(self.stars) else \
+            self.wentry_of[sel]
+        change = np.bincount(entry.ravel(), weights=delta.ravel(),
+                             minlength=n_entries + 1)[:n_entries]
         rw = (self.resid[self.wpix_flat] - change) * self.wpix_weight
         self._trial = (sel, theta_t, values_t, jac_t, delta)
         total = np.bincount(self.wpix_cluster, rw * rw,
@@ -584,9 +595,21 @@ class AllStarProblem:
             return
         every = good.all()
         idx = self.stars[sel if every else sel[good]]
+        geom = self.geom
+        if every and self._all(idx):
+            # every star of the problem moved: whole arrays, no gathers
+            # (pixels off the image read pixel 0: they subtract nothing)
+            edge = self._edge_rows
+            delta[edge] = np.where(geom.flat[edge] >= 0, delta[edge], 0.0)
+            np.subtract.at(self.resid, self._flat0, delta)
+            self.theta[:] = theta_t
+            self.values = values_t
+            for k in range(self.nf):
+                np.multiply(jac_t[..., k], geom.weight, out=self.jwt[k])
+            return
         # only the accepted stars' pixels change (an unbuffered scatter:
         # boxes overlap)
-        flat = self.geom.flat[idx]
+        flat = geom.flat[idx]
         inside = flat >= 0
         np.subtract.at(self.resid, flat[inside],
                        (delta if every else delta[good])[inside])
@@ -594,7 +617,7 @@ class AllStarProblem:
         self.values[idx] = values_t if every else values_t[good]
         # one derivative at a time: a row scatter of a 2-D array is several
         # times faster than a scatter along the middle axis of a 3-D one
-        weight = self.geom.weight[idx]
+        weight = geom.weight[idx]
         for k in range(self.nf):
             part = jac_t[..., k] if every else jac_t[good, :, k]
             self.jwt[k, idx] = part * weight

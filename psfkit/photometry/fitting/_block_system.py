@@ -9,7 +9,8 @@ turns the blocks into solutions:
 
 * small clusters are assembled into stacked dense matrices, one stack per
   cluster size, and solved by the batched
-  `psfkit._numerics.linalg.damped_solve`;
+  `psfkit._numerics.linalg.DampedSystems` (assembled and equilibrated once
+  per iteration, for the step and the convergence test);
 * the larger ones are assembled together into one sparse matrix, Jacobi
   equilibrated (unit diagonal, so that a flux of 1e6 next to a position
   does not matter), damped, factorised by SuperLU and solved: the cost
@@ -132,15 +133,6 @@ def assemble_dense(members, diag, blocks, pairs, n):
     return DensePlan(members, pairs, n, diag.shape[1]).assemble(diag, blocks)
 
 
-def _damped(a, damp):
-    """``a + diag(damp * diag(a))`` for stacked matrices."""
-    d = np.diagonal(a, axis1=1, axis2=2)
-    m = a.copy()
-    idx = np.arange(a.shape[1])
-    m[:, idx, idx] += damp * np.where(d > 0, d, 0.0)
-    return m
-
-
 class ClusterSolver:
     """
     Damped solves of the block normal equations of a set of clusters.
@@ -165,6 +157,7 @@ class ClusterSolver:
         order = np.argsort(label, kind="stable")
         starts = np.r_[0, np.cumsum(sizes)[:-1]]
         self.plans = []
+        self._stacks = None
         slot = np.searchsorted(_STACK_SIZES, sizes)
         for s in np.unique(slot[(sizes > 0) & (sizes <= DENSE_MAX)]):
             k = _STACK_SIZES[s]
@@ -245,13 +238,26 @@ class ClusterSolver:
             # out of the convergence test
             damp = np.maximum(damp, TEST_RCOND)
         step = np.zeros((self.n, self.nf))
-        for plan in self.plans:
-            a = _damped(plan.assemble(diag, blocks), plan.gather(damp))
-            x, _ = linalg.solve(a, plan.gather(grad), check_condition=False)
+        for plan, systems in zip(self.plans, self._dense(diag, blocks),
+                                 strict=True):
+            x, _ = systems.solve(plan.gather(grad), plan.gather(damp))
             plan.scatter(x, step)
         if self.n_big:
             step[self.big_stars] = self._sparse_solve(diag, blocks, grad, damp)
         return step
+
+    def _dense(self, diag, blocks):
+        """
+        The stacked dense systems of the blocks ``diag`` and ``blocks``,
+        assembled and equilibrated once for all the solves with them (the
+        step and the convergence test of an iteration).
+        """
+        if (self._stacks is None or self._stacks[0] is not diag
+                or self._stacks[1] is not blocks):
+            self._stacks = (diag, blocks, [
+                linalg.DampedSystems(plan.assemble(diag, blocks))
+                for plan in self.plans])
+        return self._stacks[2]
 
     def _sparse_solve(self, diag, blocks, grad, damp):
         nf = self.nf
