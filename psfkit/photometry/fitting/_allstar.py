@@ -194,7 +194,7 @@ class AllStarProblem:
         self.resid = self.data_flat - self._accumulate(self.values)
         self._flat0 = np.maximum(geom.flat, 0)
         # the stars whose model boxes reach outside the image
-        self._edge_rows = np.flatnonzero((geom.flat < 0).any(axis=1))
+        self._edge = (geom.flat < 0).any(axis=1)
         # one slot per image pixel, for `distinct_pairs`
         self._scratch = None
         #: stars removed during the fit (see `remove`)
@@ -400,7 +400,7 @@ class AllStarProblem:
         return total[self._rank]
 
     def _chi2(self, resid):
-        rw = resid[self.wpix_flat] * self.wpix_weight
+        rw = resid.take(self.wpix_flat) * self.wpix_weight
         total = np.bincount(self.wpix_cluster, rw * rw,
                             minlength=len(self._idle))
         return total[self._rank]
@@ -472,10 +472,10 @@ class AllStarProblem:
         """Gradients ``J^T W r`` of ``stars`` from the residual image."""
         # (pixels outside the image have zero weight: they read pixel 0)
         if self._all(stars):
-            rw = self.resid[self._flat0]
+            rw = self.resid.take(self._flat0)
             rw *= self.geom.weight
         else:
-            rw = self.resid[self._flat0[stars]]
+            rw = self.resid.take(self._flat0[stars])
             rw *= self.geom.weight[stars]
         if jwt is None:
             jwt = self._working_jwt(stars)
@@ -581,7 +581,7 @@ class AllStarProblem:
             self.wentry_of[sel]
         change = np.bincount(entry.ravel(), weights=delta.ravel(),
                              minlength=n_entries + 1)[:n_entries]
-        rw = (self.resid[self.wpix_flat] - change) * self.wpix_weight
+        rw = (self.resid.take(self.wpix_flat) - change) * self.wpix_weight
         self._trial = (sel, theta_t, values_t, jac_t, delta)
         total = np.bincount(self.wpix_cluster, rw * rw,
                             minlength=len(self._idle))
@@ -596,25 +596,28 @@ class AllStarProblem:
         every = good.all()
         idx = self.stars[sel if every else sel[good]]
         geom = self.geom
-        if every and self._all(idx):
+        whole = every and self._all(idx)
+        # only the accepted stars' pixels change (an unbuffered scatter:
+        # boxes overlap); pixels off the image read pixel 0 and subtract
+        # nothing
+        if not every:
+            delta, theta_t, values_t = delta[good], theta_t[good], values_t[good]
+        edge = np.flatnonzero(self._edge[idx])
+        if edge.size:
+            delta[edge] = np.where(geom.flat[idx[edge]] >= 0, delta[edge], 0.0)
+        # (flat arrays: ufunc.at's fast path is one-dimensional)
+        np.subtract.at(self.resid, (self._flat0 if whole
+                                    else self._flat0[idx]).ravel(),
+                       delta.ravel())
+        if whole:
             # every star of the problem moved: whole arrays, no gathers
-            # (pixels off the image read pixel 0: they subtract nothing)
-            edge = self._edge_rows
-            delta[edge] = np.where(geom.flat[edge] >= 0, delta[edge], 0.0)
-            np.subtract.at(self.resid, self._flat0, delta)
             self.theta[:] = theta_t
             self.values = values_t
             for k in range(self.nf):
                 np.multiply(jac_t[..., k], geom.weight, out=self.jwt[k])
             return
-        # only the accepted stars' pixels change (an unbuffered scatter:
-        # boxes overlap)
-        flat = geom.flat[idx]
-        inside = flat >= 0
-        np.subtract.at(self.resid, flat[inside],
-                       (delta if every else delta[good])[inside])
-        self.theta[idx] = theta_t if every else theta_t[good]
-        self.values[idx] = values_t if every else values_t[good]
+        self.theta[idx] = theta_t
+        self.values[idx] = values_t
         # one derivative at a time: a row scatter of a 2-D array is several
         # times faster than a scatter along the middle axis of a 3-D one
         weight = geom.weight[idx]

@@ -183,8 +183,9 @@ def solve_lm(problem, *, maxiters=100, tol=1e-6):
     theta : ndarray, shape (G, k, n_params)
     converged : ndarray of bool, shape (G,)
     niter : ndarray of int, shape (G,)
-    state : None
-        (the statistics are computed from ``theta``)
+    state : tuple
+        ``(None, jw)``: the weighted Jacobian at ``theta`` (see
+        `summarize`).
     """
     n_groups, k = problem.n_groups, problem.k
     free = problem.free
@@ -217,7 +218,8 @@ def solve_lm(problem, *, maxiters=100, tol=1e-6):
                         maxiters=maxiters, tol=tol)
     theta = problem.theta0.copy()
     theta[:, :, free] = out.u.reshape(n_groups, k, nf)
-    return theta, out.converged, out.niter, None
+    # the weighted Jacobian at the solution, for the covariances
+    return theta, out.converged, out.niter, (None, out.jw)
 
 
 def _subset(problem, keep):
@@ -242,7 +244,8 @@ def summarize(problem, theta, *, weights_are_errors, state=None):
         If `False` the covariance is scaled by each group's reduced
         chi-square (the weights carry no absolute noise level).
     state : tuple, optional
-        The model and weighted Jacobian at ``theta`` if already known.
+        The model and weighted Jacobian at ``theta`` if already known
+        (the model may be `None`: it is evaluated, without derivatives).
 
     Returns
     -------
@@ -257,6 +260,8 @@ def summarize(problem, theta, *, weights_are_errors, state=None):
     if state is None:
         state = group_model(problem, theta, np.arange(n_groups), jacobian=True)
     m, jw = state
+    if m is None:
+        m, _ = group_model(problem, theta, np.arange(n_groups), jacobian=False)
     resid = problem.data - m
     rw = resid * problem.wfit
     a, _ = linalg.normal_equations(jw, rw)
