@@ -36,7 +36,7 @@ __all__ = []
 #: clusters of up to this many stars are solved as stacked dense systems
 DENSE_MAX = 32
 #: the sizes of the dense stacks (a cluster is padded to the next one)
-_STACK_SIZES = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32)
+_STACK_SIZES = (1, 2, 4, 8, 12, 16, 20, 24, 28, 32)
 #: clusters of up to this many stars get the exact inverse as covariance
 EXACT_COVARIANCE = 64
 
