@@ -178,6 +178,82 @@ def test_islands_still_iterating_go_on_in_the_all_star_fit(monkeypatch):
         assert_allclose(a[col], b[col], rtol=1e-6, err_msg=col)
 
 
+def test_residual_image_stays_data_minus_every_model(monkeypatch):
+    # the all-star fit keeps its residual image up to date step by step
+    # (whole-array updates when every star moves, scatters of the accepted
+    # ones otherwise); at the end it must equal the data minus every star's
+    # model summed independently over its box, on every pixel: those of
+    # boxes reaching off the image (stars at the corners and edges) and
+    # pixel (0, 0), where the pixels off the image are parked, included
+    monkeypatch.setattr(_engine, "ISLAND_MAX", 0)
+    problems = []
+    run = _allstar.run
+
+    def spy(problem, *args, **kwargs):
+        problems.append(problem)
+        return run(problem, *args, **kwargs)
+
+    monkeypatch.setattr(_engine, "run", spy)
+    rng = np.random.default_rng(21)
+    shape = (40, 46)
+    x = np.r_[0.4, 2.1, 44.8, 43.0, 1.0, 45.3, 20.0, 22.8, 12.5, 30.2, 25.1]
+    y = np.r_[0.6, 3.0, 1.2, 38.7, 39.2, 20.1, 0.3, 21.4, 18.9, 24.0, 22.2]
+    flux = rng.uniform(2000, 9000, x.size)
+    image, error = star_field(shape, x, y, flux, sky_noise=3.0, rng=rng)
+    init = QTable({"x": x + rng.normal(0, 0.3, x.size),
+                   "y": y + rng.normal(0, 0.3, x.size)})
+    psf = IntegratedGaussianPRF(sigma=SIGMA)
+    phot = BasicPSFPhotometry(None, None, psf, (7, 7), subshape=(15, 15))
+    phot(image, error=error, init_guesses=init)
+    (problem,) = problems
+    theta, geom = problem.theta, problem.geom
+    expect = problem.data_flat.copy()
+    for k in range(len(theta)):
+        rows = geom.rows[k][:, None] + 0.0 * geom.cols[k][None, :]
+        cols = geom.cols[k][None, :] + 0.0 * geom.rows[k][:, None]
+        inside = ((rows >= 0) & (rows < shape[0]) & (cols >= 0)
+                  & (cols < shape[1]))
+        model = psf.evaluate(cols, rows, theta[k, 0], theta[k, 1],
+                             theta[k, 2], SIGMA)
+        np.subtract.at(expect, (rows[inside] * shape[1]
+                                + cols[inside]).astype(int), model[inside])
+    assert problem._edge.sum() >= 7
+    assert_allclose(problem.resid, expect, rtol=0,
+                    atol=1e-9 * np.abs(expect).max())
+
+
+def test_coupling_table_equals_a_loop_over_offsets():
+    # the coupling of two boxes at every offset of their centres, by brute
+    # force: shift one box's normalised derivative images over the other's,
+    # sum the products over the shared pixels, keep the largest over the
+    # pairs of parameters, then widen by one pixel in each direction
+    from psfkit.photometry.fitting._couplings import coupling_table
+
+    rng = np.random.default_rng(3)
+    my, mx, nf = 7, 9, 3
+    jac = rng.normal(size=(my * mx, nf))
+    img = (jac / np.sqrt(np.sum(jac ** 2, axis=0))).reshape(my, mx, nf)
+    raw = np.zeros((2 * my - 1, 2 * mx - 1))
+    for dy in range(-(my - 1), my):
+        for dx in range(-(mx - 1), mx):
+            best = 0.0
+            for a in range(nf):
+                for b in range(nf):
+                    total = 0.0
+                    for r in range(my):
+                        for c in range(mx):
+                            r2, c2 = r - dy, c - dx
+                            if 0 <= r2 < my and 0 <= c2 < mx:
+                                total += img[r, c, a] * img[r2, c2, b]
+                    best = max(best, abs(total))
+            raw[dy + my - 1, dx + mx - 1] = best
+    expect = np.zeros_like(raw)
+    for i in range(raw.shape[0]):
+        for j in range(raw.shape[1]):
+            expect[i, j] = raw[max(i - 1, 0):i + 2, max(j - 1, 0):j + 2].max()
+    assert_allclose(coupling_table(jac, (my, mx)), expect, rtol=1e-12)
+
+
 @pytest.mark.parametrize("n_groups", [1, 3, 50])
 def test_distinct_pairs_equal_a_sort(n_groups):
     # items shared by one group, by a few and by many: the same pairs and

@@ -24,7 +24,7 @@ from scipy import ndimage, sparse
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from ._geometry import offset_index, offset_maps
+from ._geometry import offset_index
 
 __all__ = []
 
@@ -51,15 +51,25 @@ def coupling_table(jacobian, model_shape):
         ``(dy + my - 1, dx + mx - 1)``, widened by one pixel.
     """
     my, mx = model_shape
-    maps = offset_maps(model_shape)
     jac = np.asarray(jacobian, dtype=float)
     norm = np.sqrt(np.sum(jac * jac, axis=0))
-    scaled = jac / np.where(norm > 0, norm, 1.0)
-    padded = np.vstack([scaled, np.zeros((1, scaled.shape[1]))])
-    # the other box's derivatives at each pixel of the first, per offset
-    shifted = padded[maps]  # (n_offsets, M, nf)
-    cross = np.einsum("ma,omb->oab", scaled, shifted)
-    table = np.abs(cross).max(axis=(1, 2)).reshape(2 * my - 1, 2 * mx - 1)
+    scaled = (jac / np.where(norm > 0, norm, 1.0)).reshape(my, mx, -1)
+    # the overlap of derivative images a and b at every offset is their
+    # cross-correlation, from FFTs padded to every offset (no wrapping);
+    # that of (b, a) is the same one reflected, so the largest over all
+    # pairs of parameters is symmetric in the offset
+    size = (2 * my - 1, 2 * mx - 1)
+    spectra = np.fft.rfft2(scaled, s=size, axes=(0, 1))
+    table = np.zeros(size)
+    nf = scaled.shape[2]
+    for a in range(nf):
+        for b in range(a, nf):
+            cross = np.fft.irfft2(spectra[:, :, a] * np.conj(spectra[:, :, b]),
+                                  s=size)
+            # (lag 0 at index 0: centred, lag -(m - 1) comes first)
+            cross = np.abs(np.fft.fftshift(cross))
+            np.maximum(table, cross, out=table)
+            np.maximum(table, cross[::-1, ::-1], out=table)
     return ndimage.maximum_filter(table, size=3, mode="constant")
 
 
