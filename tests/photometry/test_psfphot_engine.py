@@ -222,6 +222,45 @@ def test_residual_image_stays_data_minus_every_model(monkeypatch):
                     atol=1e-9 * np.abs(expect).max())
 
 
+@pytest.mark.parametrize("one_stack", [0, 10 ** 9])
+def test_cluster_solver_equals_numpy_per_cluster(monkeypatch, one_stack):
+    # clusters of several sizes, their stacks kept apart or merged into one
+    # padded stack: every cluster's damped step equals numpy's solve of its
+    # own assembled matrix
+    monkeypatch.setattr(_block_system, "_ONE_STACK_WORK", one_stack)
+    rng = np.random.default_rng(9)
+    nf, sizes = 3, [1, 2, 3, 5, 8, 2]
+    label = np.repeat(np.arange(len(sizes)), sizes)
+    rng.shuffle(label)
+    n = len(label)
+    pairs = np.array([(i, j) for i in range(n) for j in range(i + 1, n)
+                      if label[i] == label[j] and rng.random() < 0.7])
+    jac = rng.normal(size=(n, 20, nf))
+    diag = np.einsum("npa,npb->nab", jac, jac) + 5.0 * np.eye(nf)
+    blocks = 0.3 * rng.normal(size=(len(pairs), nf, nf))
+    grad = rng.normal(size=(n, nf))
+    lam = rng.uniform(0.0, 0.1, len(sizes))
+    damp = np.repeat(lam[label][:, None], nf, axis=1)
+    solver = _block_system.ClusterSolver(label, pairs, nf)
+    assert len(solver.plans) == (1 if one_stack else 4)
+    step = solver.solve(diag, blocks, grad, damp)
+    for c in range(len(sizes)):
+        members = np.flatnonzero(label == c)
+        where = {s: k for k, s in enumerate(members)}
+        a = np.zeros((len(members) * nf, len(members) * nf))
+        for s in members:
+            r = where[s] * nf
+            a[r:r + nf, r:r + nf] = diag[s]
+        for (i, j), b in zip(pairs, blocks, strict=True):
+            if label[i] == c:
+                ri, rj = where[i] * nf, where[j] * nf
+                a[ri:ri + nf, rj:rj + nf] = b
+                a[rj:rj + nf, ri:ri + nf] = b.T
+        a[np.diag_indices_from(a)] *= 1.0 + lam[c]
+        expect = np.linalg.solve(a, grad[members].ravel())
+        assert_allclose(step[members].ravel(), expect, rtol=1e-9)
+
+
 def test_coupling_table_equals_a_loop_over_offsets():
     # the coupling of two boxes at every offset of their centres, by brute
     # force: shift one box's normalised derivative images over the other's,

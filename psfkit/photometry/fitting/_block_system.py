@@ -37,6 +37,9 @@ __all__ = []
 DENSE_MAX = 32
 #: the sizes of the dense stacks (a cluster is padded to the next one)
 _STACK_SIZES = (1, 2, 4, 8, 12, 16, 20, 24, 28, 32)
+#: the dense stacks are merged into one when (clusters) x (unknowns of the
+#: largest)^3 stays below this (late iterations with a few small clusters)
+_ONE_STACK_WORK = 3_000_000
 #: clusters of up to this many stars get the exact inverse as covariance
 EXACT_COVARIANCE = 64
 
@@ -159,7 +162,15 @@ class ClusterSolver:
         self.plans = []
         self._stacks = None
         slot = np.searchsorted(_STACK_SIZES, sizes)
-        for s in np.unique(slot[(sizes > 0) & (sizes <= DENSE_MAX)]):
+        dense = (sizes > 0) & (sizes <= DENSE_MAX)
+        if dense.any():
+            # a few small clusters (late iterations) share one stack: one
+            # solve is cheaper than several when the padding costs little
+            top = int(slot[dense].max())
+            unknowns = _STACK_SIZES[top] * nf
+            if np.count_nonzero(dense) * unknowns ** 3 <= _ONE_STACK_WORK:
+                slot = np.where(dense, top, slot)
+        for s in np.unique(slot[dense]):
             k = _STACK_SIZES[s]
             ids = np.flatnonzero((slot == s) & (sizes > 0))
             take = starts[ids][:, None] + np.arange(k)
