@@ -344,6 +344,7 @@ class StackedProblem:
 
     def solve(self, lam, store=True):
         # the step and the convergence test share one equilibrated stack
+        # (``normal`` and ``keep`` replace ``_a``, never change it in place)
         if self._systems is None or self._systems[0] is not self._a:
             self._systems = (self._a, linalg.DampedSystems(self._a))
         # (the test's damping is at least TEST_RCOND)

@@ -577,8 +577,8 @@ class AllStarProblem:
             geom.rows if every else geom.rows[stars], theta_t)
         delta = values_t - (self.values if every else self.values[stars])
         n_entries = len(self.wpix_flat)
-        entry = self.wentry_of if len(sel) == len(self.stars) else \
-            self.wentry_of[sel]
+        entry = (self.wentry_of if len(sel) == len(self.stars)
+                 else self.wentry_of[sel])
         change = np.bincount(entry.ravel(), weights=delta.ravel(),
                              minlength=n_entries + 1)[:n_entries]
         rw = (self.resid.take(self.wpix_flat) - change) * self.wpix_weight

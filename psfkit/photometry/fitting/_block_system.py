@@ -261,7 +261,10 @@ class ClusterSolver:
         """
         The stacked dense systems of the blocks ``diag`` and ``blocks``,
         assembled and equilibrated once for all the solves with them (the
-        step and the convergence test of an iteration).
+        step and the convergence test of an iteration).  They are known by
+        the arrays' identity: callers pass new arrays for new blocks (as
+        ``AllStarProblem.normal`` does), never the same ones changed in
+        place.
         """
         if (self._stacks is None or self._stacks[0] is not diag
                 or self._stacks[1] is not blocks):

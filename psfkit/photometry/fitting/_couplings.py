@@ -66,7 +66,8 @@ def coupling_table(jacobian, model_shape):
         for b in range(a, nf):
             cross = np.fft.irfft2(spectra[:, :, a] * np.conj(spectra[:, :, b]),
                                   s=size)
-            # (lag 0 at index 0: centred, lag -(m - 1) comes first)
+            # (fftshift moves lag 0 to the centre: index i holds lag
+            # i - (m - 1), the table's layout)
             cross = np.abs(np.fft.fftshift(cross))
             np.maximum(table, cross, out=table)
             np.maximum(table, cross[::-1, ::-1], out=table)
