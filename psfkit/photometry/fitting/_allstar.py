@@ -74,6 +74,9 @@ _REUSE_SHIFT = 0.005
 SYSTEM_MAX = 24
 #: LM iterations per round before the coupled pairs are found again
 ROUND_ITERATIONS = 15
+# a trial evaluates every star of the problem, the idle ones too, when at
+# least this fraction of them steps
+_WHOLE_TRIAL = 0.85
 
 
 def distinct_pairs(group, item, scratch):
@@ -563,7 +566,15 @@ class AllStarProblem:
         # each cluster's trial chi-square changes only its own models: the
         # neighbours' simultaneous steps must not decide its acceptance
         busy = ~self._idle if mask is None else self._laid_out(mask)
-        sel = np.flatnonzero(busy[self.wlabel])
+        inside = busy[self.wlabel]
+        if (mask is None and self._all(self.stars)
+                and np.count_nonzero(inside) >= _WHOLE_TRIAL * len(inside)):
+            # nearly every star of the problem steps (the first iterations):
+            # the idle ones are evaluated too, at their parameters (their
+            # steps are zero), so that whole arrays serve, not gathers
+            sel = np.arange(len(self.stars))
+        else:
+            sel = np.flatnonzero(inside)
         stars = self.stars[sel]
         # (every star of the problem stepping, as in the first iterations:
         # its arrays are used as they are, not gathered)
@@ -594,36 +605,58 @@ class AllStarProblem:
         if not good.any():
             return
         every = good.all()
+        if self._all(self.stars[sel]):
+            self._accept_whole(None if every else good, theta_t, values_t,
+                               jac_t, delta)
+            return
         idx = self.stars[sel if every else sel[good]]
-        geom = self.geom
-        whole = every and self._all(idx)
-        # only the accepted stars' pixels change (an unbuffered scatter:
-        # boxes overlap); pixels off the image read pixel 0 and subtract
-        # nothing
         if not every:
             delta, theta_t, values_t = delta[good], theta_t[good], values_t[good]
-        edge = np.flatnonzero(self._edge[idx])
-        if edge.size:
-            delta[edge] = np.where(geom.flat[idx[edge]] >= 0, delta[edge], 0.0)
-        # (flat arrays: ufunc.at's fast path is one-dimensional)
-        np.subtract.at(self.resid, (self._flat0 if whole
-                                    else self._flat0[idx]).ravel(),
-                       delta.ravel())
-        if whole:
-            # every star of the problem moved: whole arrays, no gathers
-            self.theta[:] = theta_t
-            self.values = values_t
-            for k in range(self.nf):
-                np.multiply(jac_t[..., k], geom.weight, out=self.jwt[k])
-            return
+        self._subtract(idx, delta)
         self.theta[idx] = theta_t
         self.values[idx] = values_t
         # one derivative at a time: a row scatter of a 2-D array is several
         # times faster than a scatter along the middle axis of a 3-D one
-        weight = geom.weight[idx]
+        weight = self.geom.weight[idx]
         for k in range(self.nf):
             part = jac_t[..., k] if every else jac_t[good, :, k]
             self.jwt[k, idx] = part * weight
+
+    def _accept_whole(self, good, theta_t, values_t, jac_t, delta):
+        """
+        `accept` when every star of the problem tried a step (``good``:
+        those that took it, `None` for all): the rejected stars' rows are
+        restored in the trial's arrays, which then replace the state whole,
+        with no gathers or scatters of the boxes.
+        """
+        if good is not None:
+            bad = ~good
+            theta_t[bad] = self.theta[bad]
+            values_t[bad] = self.values[bad]
+            delta[bad] = 0.0
+        self._subtract(None, delta)
+        self.theta[:] = theta_t
+        self.values = values_t
+        where = True if good is None else good[:, None]
+        for k in range(self.nf):
+            np.multiply(jac_t[..., k], self.geom.weight, out=self.jwt[k],
+                        where=where)
+
+    def _subtract(self, idx, delta):
+        """
+        Subtract the model changes ``delta`` of the stars ``idx`` (`None`:
+        every star) from the residual image.
+
+        Boxes overlap, so this is an unbuffered scatter, on flat arrays
+        (``ufunc.at``'s fast path is one-dimensional); pixels off the image
+        read pixel 0 and subtract nothing.
+        """
+        edge = np.flatnonzero(self._edge if idx is None else self._edge[idx])
+        if edge.size:
+            flat = self.geom.flat[edge if idx is None else idx[edge]]
+            delta[edge] = np.where(flat >= 0, delta[edge], 0.0)
+        flat0 = self._flat0 if idx is None else self._flat0[idx]
+        np.subtract.at(self.resid, flat0.ravel(), delta.ravel())
 
     def double_step(self):
         self._step = 2.0 * self._step

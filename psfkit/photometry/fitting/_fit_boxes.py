@@ -15,6 +15,7 @@ Groups of equal size form a bucket that is fitted in one batched problem.
 """
 
 from dataclasses import dataclass
+import functools
 
 import numpy as np
 
@@ -42,25 +43,46 @@ class Boxes:
     ----------
     flat : ndarray of int64, shape (n, npix)
         Flat image index of each box pixel, ``-1`` outside the image.
-    x, y : ndarray of float, shape (n, npix)
-        Pixel coordinates (column, row) of each box pixel.
     partial : ndarray of bool, shape (n,)
         True where part of the box lies outside the image.
+    cols, rows : ndarray of int64, shape (n, nx) and (n, ny)
+        The columns and rows each box spans (also outside the image).
     """
 
     flat: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
     partial: np.ndarray
+    cols: np.ndarray
+    rows: np.ndarray
 
     @property
     def npix(self):
         return self.flat.shape[1]
 
+    @functools.cached_property
+    def x(self):
+        """Column coordinate of each box pixel, float ``(n, npix)``."""
+        n, nx = self.cols.shape
+        ny = self.rows.shape[1]
+        grid = np.broadcast_to(self.cols[:, None, :], (n, ny, nx))
+        return grid.reshape(n, ny * nx).astype(float)
+
+    @functools.cached_property
+    def y(self):
+        """Row coordinate of each box pixel, float ``(n, npix)``."""
+        n, ny = self.rows.shape
+        nx = self.cols.shape[1]
+        grid = np.broadcast_to(self.rows[:, :, None], (n, ny, nx))
+        return grid.reshape(n, ny * nx).astype(float)
+
 
 def make_boxes(xc, yc, shape, image_shape):
     """
     Build the boxes of shape ``shape`` around the pixels nearest (xc, yc).
+
+    A box is the outer sum of its rows and columns, so the indices are
+    formed in one broadcast pass (the pixel coordinates only when asked
+    for), and the pixels outside the image are looked for only in the
+    boxes that reach beyond it.
 
     Parameters
     ----------
@@ -74,15 +96,31 @@ def make_boxes(xc, yc, shape, image_shape):
     Returns
     -------
     boxes : `Boxes`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> boxes = make_boxes(np.array([0.2, 4.0]), np.array([3.0, 2.6]),
+    ...                    (3, 3), (5, 6))
+    >>> boxes.flat.tolist()
+    [[-1, 12, 13, -1, 18, 19, -1, 24, 25], [15, 16, 17, 21, 22, 23, 27, 28, 29]]
+    >>> boxes.partial.tolist(), boxes.x[1, :3].tolist(), boxes.y[1, ::3].tolist()
+    ([True, False], [3.0, 4.0, 5.0], [2.0, 3.0, 4.0])
     """
-    dy, dx = box_offsets(shape)
-    iy = nearest_pixel(yc)[:, None] + dy[None, :]
-    ix = nearest_pixel(xc)[:, None] + dx[None, :]
+    by, bx = shape
+    rows = nearest_pixel(yc)[:, None] + np.arange(-(by // 2), by // 2 + 1)
+    cols = nearest_pixel(xc)[:, None] + np.arange(-(bx // 2), bx // 2 + 1)
     ny, nx = image_shape
-    inside = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
-    flat = np.where(inside, iy * nx + ix, -1)
-    return Boxes(flat=flat, x=ix.astype(float), y=iy.astype(float),
-                 partial=~inside.all(axis=1))
+    in_y = (rows >= 0) & (rows < ny)
+    in_x = (cols >= 0) & (cols < nx)
+    flat = (rows * nx)[:, :, None] + cols[:, None, :]
+    partial = ~(in_y.all(axis=1) & in_x.all(axis=1))
+    edge = np.flatnonzero(partial)
+    if edge.size:
+        inside = in_y[edge, :, None] & in_x[edge, None, :]
+        flat[edge] = np.where(inside, flat[edge], -1)
+    return Boxes(flat=flat.reshape(len(flat), by * bx), partial=partial,
+                 cols=cols, rows=rows)
 
 
 def gather(values_flat, flat, fill=0.0):
