@@ -25,6 +25,7 @@ from ._allstar import (
 )
 from ._block_system import marginal_covariance
 from ._couplings import coupling_table
+from ._fit_boxes import gather
 from ._geometry import build_geometry
 from ._group_fit import (
     SourceFits,
@@ -515,7 +516,7 @@ def _fit_crowded(setup, data, geom, theta, lower, upper, idx, todo,
     resid = problem.resid
     flat = sub.flat[:, sub.own]
     w = sub.weight[:, sub.own]
-    r = np.where(flat >= 0, resid[np.maximum(flat, 0)], 0.0)
+    r = gather(resid, flat)
     valid = w > 0
     out["qfit_num"][idx] = np.sum(np.where(valid, np.abs(r), 0.0), axis=1)
     centre = flat.shape[1] // 2

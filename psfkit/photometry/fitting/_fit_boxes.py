@@ -125,8 +125,10 @@ def make_boxes(xc, yc, shape, image_shape):
 
 def gather(values_flat, flat, fill=0.0):
     """Values of a flattened image at box pixels (``fill`` outside)."""
-    out = values_flat[np.where(flat >= 0, flat, 0)]
-    out[flat < 0] = fill
+    # (``take`` is several times faster than fancy indexing; "clip" reads
+    # pixel 0 for the -1 of pixels outside the image, then overwritten)
+    out = values_flat.take(flat, mode="clip")
+    np.copyto(out, fill, where=flat < 0)
     return out
 
 

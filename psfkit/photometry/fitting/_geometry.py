@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._fit_boxes import box_offsets, make_boxes, nearest_pixel
+from ._fit_boxes import box_offsets, gather, make_boxes, nearest_pixel
 
 __all__ = []
 
@@ -142,7 +142,7 @@ def build_geometry(box_x, box_y, fit_shape, model_shape, weight_image,
     shape = weight_image.shape
     wflat = weight_image.ravel()
     fit = make_boxes(box_x, box_y, fit_shape, shape)
-    usable = (fit.flat >= 0) & (wflat[np.where(fit.flat >= 0, fit.flat, 0)] > 0)
+    usable = gather(wflat, fit.flat) > 0
     npix = np.count_nonzero(usable, axis=1)
     fitted = npix >= min_pixels
     if exclude is not None:
@@ -156,9 +156,7 @@ def build_geometry(box_x, box_y, fit_shape, model_shape, weight_image,
 
     pixel_weight = np.where(in_f, wflat, 0.0)
     model = make_boxes(box_x, box_y, model_shape, shape)
-    inside = model.flat >= 0
-    weight = np.where(inside, pixel_weight[np.where(inside, model.flat, 0)],
-                      0.0)
+    weight = gather(pixel_weight, model.flat)
 
     my, mx = model_shape
     dy, dx = box_offsets(model_shape)
