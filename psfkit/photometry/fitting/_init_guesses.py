@@ -139,7 +139,10 @@ def aperture_flux(data, valid, x, y, radius):
     boxes = make_boxes(x, y, (2 * half + 1, 2 * half + 1), data.shape)
     vals = gather(data.ravel(), boxes.flat)
     ok = gather(valid.ravel(), boxes.flat, False)
-    dist = np.hypot(boxes.x - x[:, None], boxes.y - y[:, None])
+    # squared distances as the outer sum of the row and column terms
+    dx2 = (boxes.cols - x[:, None]) ** 2
+    dy2 = (boxes.rows - y[:, None]) ** 2
+    dist = np.sqrt(dy2[:, :, None] + dx2[:, None, :]).reshape(len(x), -1)
     w = np.clip(radius + 0.5 - dist, 0.0, 1.0)
     total = w.sum(axis=1)
     used = np.where(ok, w, 0.0)

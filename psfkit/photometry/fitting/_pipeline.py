@@ -104,7 +104,7 @@ def prepare(image, mask, error, bkg_estimator):
     arr = coerce_data(image, name="image", mask=mask, error=error,
                       allow_all_masked=True)
     valid = ~arr.mask
-    if arr.error is not None and np.any(arr.error[valid] <= 0):
+    if arr.error is not None and np.any((arr.error <= 0) & valid):
         msg = "error must be positive on every unmasked pixel"
         raise ValueError(msg)
     bkg = estimate_background(bkg_estimator, arr, valid)
@@ -112,11 +112,14 @@ def prepare(image, mask, error, bkg_estimator):
         # pixels where the background map is undefined (a mesh with too few
         # sky pixels) cannot be fitted: they are left out like masked ones
         valid = valid & np.isfinite(bkg)
+    # (masked pixels: weight and data 0; one pass each)
     if arr.error is not None:
-        weight = np.where(valid, 1.0 / np.where(valid, arr.error, 1.0), 0.0)
+        weight = np.zeros(valid.shape)
+        np.divide(1.0, arr.error, out=weight, where=valid)
     else:
         weight = valid.astype(float)
-    data = np.where(valid, arr.data - bkg, 0.0)
+    data = np.zeros(valid.shape)
+    np.subtract(arr.data, bkg, out=data, where=valid)
     return Prepared(data=data, raw=arr.data, valid=valid, weight=weight,
                     has_error=arr.error is not None, background=bkg,
                     unit=arr.unit, wcs=celestial_wcs(arr.wcs))
