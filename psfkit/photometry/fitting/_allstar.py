@@ -322,9 +322,10 @@ class AllStarProblem:
         geom = self.geom
         # the rows of the clustered stars only (a later round fits a few)
         rows = np.flatnonzero(self.label >= 0)
-        use = geom.weight[rows] > 0
+        every = len(rows) == len(self.label)
+        use = (geom.weight if every else geom.weight[rows]) > 0
         cluster = np.broadcast_to(self.label[rows, None], use.shape)[use]
-        flat = geom.flat[rows][use]
+        flat = (geom.flat if every else geom.flat[rows])[use]
         if self._scratch is None:
             self._scratch = np.empty(self.data_flat.size, dtype=np.int64)
         first, inverse = distinct_pairs(cluster, flat, self._scratch)
@@ -335,11 +336,11 @@ class AllStarProblem:
         self.entry_of = np.full(use.shape, -1)
         self.entry_of[use] = inverse
         self.pix_cluster, self.pix_flat = cluster[first], flat[first]
-        self.pix_weight = geom.pixel_weight[self.pix_flat]
+        self.pix_weight = geom.pixel_weight.take(self.pix_flat)
         n_clusters = len(self.sizes)
         self.n_pix_cluster = np.bincount(self.pix_cluster, minlength=n_clusters)
         self.unknowns_cluster = self.sizes * self.nf
-        dw = self.data_flat[self.pix_flat] * self.pix_weight
+        dw = self.data_flat.take(self.pix_flat) * self.pix_weight
         self.floor_cluster = 1e-24 * np.bincount(self.pix_cluster, dw * dw,
                                                  minlength=n_clusters)
 
@@ -374,16 +375,19 @@ class AllStarProblem:
         self._pair_plan(self.wpairs_idx)
         self.solver = ClusterSolver(self.wlabel, self.wpairs, self.nf)
         entry = flag[self.pix_cluster]
-        self.wpix_flat = self.pix_flat[entry]
-        self.wpix_weight = self.pix_weight[entry]
-        self.wpix_cluster = rank[self.pix_cluster[entry]]
+        kept = np.flatnonzero(entry)
+        self.wpix_flat = self.pix_flat.take(kept)
+        self.wpix_weight = self.pix_weight.take(kept)
+        self.wpix_cluster = rank.take(self.pix_cluster.take(kept))
         # each working star's support pixels among the working entries; a
         # pixel that is not one (not fitted) goes to a last, spare entry,
         # so that sums over the entries need no mask
-        wmap = np.cumsum(entry) - 1
-        own = self.entry_of[self.row_of[self.stars]]
-        self.wentry_of = np.where(own >= 0, wmap[np.maximum(own, 0)],
-                                  len(self.wpix_flat))
+        wmap = np.empty(len(entry) + 1, dtype=np.int64)
+        np.cumsum(entry, out=wmap[:-1])
+        wmap[:-1] -= 1
+        wmap[-1] = len(self.wpix_flat)
+        # (an entry -1 reads the last slot of ``wmap``: the spare entry)
+        self.wentry_of = wmap.take(self.entry_of[self.row_of[self.stars]])
         self._step = None
 
     def _pair_plan(self, idx):
