@@ -53,6 +53,48 @@ def pixel_integral_1d(d, sigma, jacobian=False):
     return value, d_offset, d_sigma
 
 
+def _grid_integral_1d(d, sigma, jacobian=False, width=True):
+    """
+    `pixel_integral_1d` of pixels one unit apart along the last axis of
+    ``d``: each pixel edge is shared by two pixels, so the error function
+    (the costly part) is evaluated once per edge, ``n + 1`` times for
+    ``n`` pixels instead of ``2 n``.  Without ``width`` the derivative by
+    sigma is `None`.
+
+    With ``E`` the complementary error function of each edge's absolute
+    offset, signed as the edge (``H = sign * E``), a pixel's integral is
+    ``H[k] - H[k+1]``, plus 2 for the pixel whose edges straddle the
+    centre: the same far-wing precision as `pixel_integral_1d`.
+    """
+    scale = 1.0 / (_SQRT2 * np.abs(sigma))
+    n = d.shape[-1]
+    edges = np.empty(d.shape[:-1] + (n + 1,))
+    np.subtract(d, 0.5, out=edges[..., :n])
+    np.add(d[..., -1:], 0.5, out=edges[..., n:])
+    edges *= scale
+    right = edges >= 0
+    h = erfc(np.abs(edges))
+    np.negative(h, out=h, where=~right)
+    value = h[..., :-1] - h[..., 1:]
+    # (the edges increase along the axis: one pixel straddles the centre)
+    value += 2.0 * (right[..., 1:] > right[..., :-1])
+    if not jacobian:
+        return value, None, None
+    g = np.exp(-edges * edges)
+    d_offset = (_TWO_OVER_SQRTPI * scale) * (g[..., 1:] - g[..., :-1])
+    if not width:
+        return value, d_offset, None
+    g *= edges
+    d_sigma = (-_TWO_OVER_SQRTPI / sigma) * (g[..., 1:] - g[..., :-1])
+    return value, d_offset, d_sigma
+
+
+def _unit_spaced(coords):
+    """Whether consecutive coordinates along the last axis differ by 1."""
+    return coords.shape[-1] < 2 or bool(
+        np.all(coords[..., 1:] - coords[..., :-1] == 1.0))
+
+
 def integrated_gaussian(x, y, flux, x_0, y_0, sigma, *, jacobian=False):
     """
     Circular Gaussian integrated over square unit pixels.
@@ -130,8 +172,14 @@ def integrated_gaussian_grid(cols, rows, flux, x_0, y_0, sigma, wanted=(),
     True
     """
     need = len(wanted) > 0
-    ex, dex, sex = pixel_integral_1d(cols - x_0, sigma, need)
-    ey, dey, sey = pixel_integral_1d(rows - y_0, sigma, need)
+    width = 3 in wanted
+    # (pixel grids share their edges: the error function once per edge)
+    ex, dex, sex = (_grid_integral_1d(cols - x_0, sigma, need, width)
+                    if _unit_spaced(cols) else
+                    pixel_integral_1d(cols - x_0, sigma, need))
+    ey, dey, sey = (_grid_integral_1d(rows - y_0, sigma, need, width)
+                    if _unit_spaced(rows) else
+                    pixel_integral_1d(rows - y_0, sigma, need))
     n = ex.shape[0]
     grids = max(ex.shape[1], ey.shape[1])
     ny, nx = ey.shape[2], ex.shape[2]
