@@ -532,13 +532,27 @@ class AllStarProblem:
         if self.setup.flux_col not in self.free:
             return
         f = int(np.flatnonzero(self.free == self.setup.flux_col)[0])
-        self.normal()
-        one = slice(f, f + 1)
+        # the normal equations of the fluxes alone (a ninth of the blocks)
+        stars = self.stars
+        jwt = self._working_jwt(stars)[f:f + 1]
+        grad = self.gradient(stars, jwt)
+        diag = np.einsum("nm,nm->n", jwt[0], jwt[0])[:, None, None]
+        other = np.take(self._jwt_flat[f], self._pair_src)
+        blocks = np.einsum("pm,pm->p", self.jwt[f].take(self._pair_i, axis=0),
+                           other)[:, None, None]
+        col = self.free[f]
+        u = self.theta[stars, col][:, None]
+        frozen = (((u <= self.lower[stars, col][:, None]) & (grad < 0))
+                  | ((u >= self.upper[stars, col][:, None]) & (grad > 0)))
+        if frozen.any():
+            keep = (~frozen).astype(float)
+            grad, diag = grad * keep, diag * keep[:, :, None]
+            blocks = (blocks * keep[self.wpairs[:, 0], :, None]
+                      * keep[self.wpairs[:, 1], None, :])
         solver = ClusterSolver(self.wlabel, self.wpairs, 1)
-        flux = solver.solve(self._diag[:, one, one], self._blocks[:, one, one],
-                            self._grad[:, one],
-                            np.full((len(self.stars), 1), 1e-12))
-        self._step = np.zeros_like(self._grad)
+        flux = solver.solve(diag, blocks, grad,
+                            np.full((len(stars), 1), 1e-12))
+        self._step = np.zeros((len(stars), self.nf))
         self._step[:, f] = flux[:, 0]
         chi2 = self.chi2()
         self.accept(self.trial() <= chi2)
