@@ -532,7 +532,7 @@ class AllStarProblem:
         if self.setup.flux_col not in self.free:
             return
         f = int(np.flatnonzero(self.free == self.setup.flux_col)[0])
-        # the normal equations of the fluxes alone (a ninth of the blocks)
+        # the normal equations of the fluxes alone (one entry of each block)
         stars = self.stars
         jwt = self._working_jwt(stars)[f:f + 1]
         grad = self.gradient(stars, jwt)
