@@ -283,9 +283,9 @@ def _take(values, keep):
     return None if values is None else values[keep]
 
 
-def islands(geom, fit_shape):
+def islands(geom, fit_shape, idx):
     """
-    Groups of stars that share no fitted pixel with any other star.
+    Groups of the stars ``idx`` that share no fitted pixel with any other.
 
     Star ``i``'s model reaches the fitted pixels of star ``j`` when its
     model box overlaps ``j``'s fit box; the connected components of that
@@ -297,8 +297,8 @@ def islands(geom, fit_shape):
     label, sizes : ndarray of int
         The island of each star and the number of stars in each island.
     """
-    return components(np.column_stack([geom.cx, geom.cy]), fit_shape,
-                      geom.model_shape)
+    return components(np.column_stack([geom.cx[idx], geom.cy[idx]]),
+                      fit_shape, geom.model_shape)
 
 
 def _fit_all_stars(setup, data, weight, start, box_xy, model_shape,
@@ -337,7 +337,7 @@ def _fit_all_stars(setup, data, weight, start, box_xy, model_shape,
     }
     # islands of a few stars go to the stacked dense solver, faster there;
     # the others (crowded regions) to the sparse all-star fit
-    label, sizes = islands(geom.subset(idx), setup.fitshape)
+    label, sizes = islands(geom, setup.fitshape, idx)
     small = sizes[label] <= ISLAND_MAX
     if settled is not None and prior is not None:
         # islands of settled stars only keep their fits as they were
