@@ -29,6 +29,7 @@ from psfkit.photometry import (
     tiled_photometry,
 )
 from psfkit.photometry.fitting import _allstar, _block_system, _engine
+from psfkit.photometry.fitting._fit_boxes import gather, make_boxes
 from psfkit.utils import PsfkitDeprecationWarning
 
 SIGMA = 1.5
@@ -291,6 +292,34 @@ def test_coupling_table_equals_a_loop_over_offsets():
         for j in range(raw.shape[1]):
             expect[i, j] = raw[max(i - 1, 0):i + 2, max(j - 1, 0):j + 2].max()
     assert_allclose(coupling_table(jac, (my, mx)), expect, rtol=1e-12)
+
+
+def test_fit_boxes_equal_a_loop_over_pixels():
+    # boxes are built as outer sums of rows and columns and gathered with
+    # take: each pixel's index, coordinates and gathered value must be
+    # those of a plain loop, -1 and the fill value off the image
+    rng = np.random.default_rng(8)
+    image = rng.normal(size=(13, 21))
+    xc = np.r_[rng.uniform(-3, 23, 40), 0.49, 20.5]
+    yc = np.r_[rng.uniform(-3, 15, 40), -0.5, 12.49]
+    for shape in ((3, 5), (7, 7)):
+        boxes = make_boxes(xc, yc, shape, image.shape)
+        values = gather(image.ravel(), boxes.flat, fill=np.nan)
+        for k, (x, y) in enumerate(zip(xc, yc, strict=True)):
+            cx, cy = int(np.floor(x + 0.5)), int(np.floor(y + 0.5))
+            m = 0
+            for row in range(cy - shape[0] // 2, cy + shape[0] // 2 + 1):
+                for col in range(cx - shape[1] // 2, cx + shape[1] // 2 + 1):
+                    inside = 0 <= row < 13 and 0 <= col < 21
+                    assert boxes.flat[k, m] == (row * 21 + col if inside
+                                                else -1)
+                    assert (boxes.x[k, m], boxes.y[k, m]) == (col, row)
+                    if inside:
+                        assert values[k, m] == image[row, col]
+                    else:
+                        assert np.isnan(values[k, m])
+                    m += 1
+            assert boxes.partial[k] == bool(np.any(boxes.flat[k] < 0))
 
 
 @pytest.mark.parametrize("n_groups", [1, 3, 50])
