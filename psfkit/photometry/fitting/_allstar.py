@@ -504,12 +504,20 @@ class AllStarProblem:
         grad = self.gradient(stars, jwt)
         diag = block_products(jwt, jwt, symmetric=True)
         blocks = self.pair_blocks()
-        # unknowns on a bound and pushed against it are held out
-        u = self.theta[stars][:, self.free]
-        lo = self.lower[stars][:, self.free]
-        hi = self.upper[stars][:, self.free]
+        self._diag, self._blocks, self._grad = self._hold(self.free, grad,
+                                                          diag, blocks)
+
+    def _hold(self, cols, grad, diag, blocks):
+        """
+        Normal equations of the parameters ``cols`` with the unknowns on a
+        bound and pushed against it, and those of finished clusters still
+        in the layout, held out (their rows and columns zeroed).
+        """
+        stars = self.stars
+        u = self.theta[stars][:, cols]
+        lo = self.lower[stars][:, cols]
+        hi = self.upper[stars][:, cols]
         frozen = ((u <= lo) & (grad < 0)) | ((u >= hi) & (grad > 0))
-        # finished clusters still in the layout take no step
         frozen |= self._idle[self.wlabel][:, None]
         if frozen.any():
             keep = (~frozen).astype(float)
@@ -518,7 +526,7 @@ class AllStarProblem:
             if len(blocks):
                 ki, kj = keep[self.wpairs[:, 0]], keep[self.wpairs[:, 1]]
                 blocks = blocks * ki[:, :, None] * kj[:, None, :]
-        self._diag, self._blocks, self._grad = diag, blocks, grad
+        return diag, blocks, grad
 
     def prefit_fluxes(self):
         """
@@ -540,15 +548,7 @@ class AllStarProblem:
         other = np.take(self._jwt_flat[f], self._pair_src)
         blocks = np.einsum("pm,pm->p", self.jwt[f].take(self._pair_i, axis=0),
                            other)[:, None, None]
-        col = self.free[f]
-        u = self.theta[stars, col][:, None]
-        frozen = (((u <= self.lower[stars, col][:, None]) & (grad < 0))
-                  | ((u >= self.upper[stars, col][:, None]) & (grad > 0)))
-        if frozen.any():
-            keep = (~frozen).astype(float)
-            grad, diag = grad * keep, diag * keep[:, :, None]
-            blocks = (blocks * keep[self.wpairs[:, 0], :, None]
-                      * keep[self.wpairs[:, 1], None, :])
+        diag, blocks, grad = self._hold(self.free[f:f + 1], grad, diag, blocks)
         solver = ClusterSolver(self.wlabel, self.wpairs, 1)
         flux = solver.solve(diag, blocks, grad,
                             np.full((len(stars), 1), 1e-12))
@@ -594,8 +594,6 @@ class AllStarProblem:
         else:
             sel = np.flatnonzero(inside)
         stars = self.stars[sel]
-        # (every star of the problem stepping, as in the first iterations:
-        # its arrays are used as they are, not gathered)
         every = self._all(stars)
         theta_t = self.theta[stars]
         theta_t[:, self.free] += self._step[sel]
