@@ -282,8 +282,8 @@ def integrated_gaussian_image(shape, x, y, flux, sigma_x, sigma_y=None, *,
         cy = np.rint(y[sl]).astype(np.int64)
         cols = cx[:, None] + offx
         rows = cy[:, None] + offy
-        gx = 0.5 * pixel_integral_1d(cols - x[sl, None], sx[sl, None])[0]
-        gy = 0.5 * pixel_integral_1d(rows - y[sl, None], sy[sl, None])[0]
+        gx = 0.5 * _grid_integral_1d(cols - x[sl, None], sx[sl, None])[0]
+        gy = 0.5 * _grid_integral_1d(rows - y[sl, None], sy[sl, None])[0]
         gx *= (cols >= 0) & (cols < nx)
         gy *= (rows >= 0) & (rows < ny)
         stamps = (gy * flux[sl, None])[:, :, None] * gx[:, None, :]
