@@ -1,7 +1,9 @@
 """
 Cosmic-ray jump detection on up-the-ramp data.
 
-Works on the two-point differences ``d_j = y[j+1] - y[j]`` of every pixel.
+Works on the two-point differences ``d_j = y[j+1] - y[j]`` of every pixel
+(between consecutive valid reads: a NaN or masked read does not hide a
+jump across it).
 Without a jump they share one mean, ``rate * dt_j``; their noise is the
 read noise of both reads (so neighbouring differences are anti-correlated:
 ``C = RN**2 * tridiag(-1, 2, -1)``) plus the Poisson noise of the charge
@@ -27,7 +29,10 @@ __all__ = []
 
 
 def _rate_estimate(d, dvalid, dt):
-    """Robust count rate per pixel: median of the valid differences / dt."""
+    """
+    Robust count rate per pixel: median of the valid differences over
+    their time steps ``dt`` (one per difference and pixel).
+    """
     with np.errstate(invalid="ignore"):
         per_time = np.where(dvalid, d / dt, np.nan)
     n_ok = dvalid.sum(axis=1)
@@ -45,7 +50,8 @@ def _rate_estimate(d, dvalid, dt):
 
 def _z_scores(d, dvalid, dt, rate, read_noise, gain):
     """
-    The GLS jump statistic of every difference (0 where invalid).
+    The GLS jump statistic of every difference (0 where invalid); ``d``,
+    ``dvalid`` and the time steps ``dt`` are (pixels, differences).
 
     ``C`` is tridiagonal and positive definite, so everything the statistic
     needs (``C^-1 dt``, ``C^-1 d`` and the diagonal of ``C^-1``) comes from
@@ -57,10 +63,11 @@ def _z_scores(d, dvalid, dt, rate, read_noise, gain):
     rn2 = read_noise**2
     # differences along the first axis: every step below is a row operation
     valid = dvalid.T
+    dt = dt.T
     M = valid.shape[0]
-    a = np.where(valid, 2 * rn2 + rate[None, :] * dt[:, None] / gain, 1.0)
+    a = np.where(valid, 2 * rn2 + rate[None, :] * dt / gain, 1.0)
     b = np.where(valid[1:] & valid[:-1], -rn2, 0.0)
-    x = np.where(valid, dt[:, None], 0.0)
+    x = np.where(valid, dt, 0.0)
     y = np.where(valid, d.T, 0.0)
     # C = L D L^T with unit lower-bidiagonal L (subdiagonal l)
     D = np.empty_like(a)
@@ -111,21 +118,35 @@ def detect_jumps(Y, valid, times, *, read_noise, gain, threshold):
     jumps = np.zeros((n, K), dtype=bool)
     if K < 4 or read_noise is None:
         return jumps
+    # the differences are between consecutive valid reads: the valid reads
+    # of a pixel with a NaN or masked read among them move to the front
+    # (keeping their order), so that a jump across the gap is tested too
+    order = None
+    if not valid.all():
+        order = np.broadcast_to(np.arange(K), (n, K)).copy()
+        gaps = np.flatnonzero(~valid.all(axis=1))
+        order[gaps] = np.argsort(~valid[gaps], axis=1, kind="stable")
+        Y = np.take_along_axis(Y, order, axis=1)
+        valid = np.take_along_axis(valid, order, axis=1)
+        dt = np.diff(times[order], axis=1)
+    else:
+        dt = np.broadcast_to(np.diff(times), (n, K - 1))
     d = np.diff(np.where(valid, Y, 0.0), axis=1)
-    dt = np.diff(times)
     dvalid = valid[:, 1:] & valid[:, :-1]
     rate = _rate_estimate(d, dvalid, dt)
     active = np.flatnonzero(dvalid.sum(axis=1) >= 3)
     rows = np.arange(K - 1)
     while active.size:
-        z = _z_scores(d[active], dvalid[active], dt, rate[active], read_noise,
-                      gain)
+        z = _z_scores(d[active], dvalid[active], dt[active], rate[active],
+                      read_noise, gain)
         best = np.argmax(np.abs(z), axis=1)
         hit = np.abs(z[np.arange(active.size), best]) > threshold
         active, best = active[hit], best[hit]
         if not active.size:
             break
-        jumps[active, best + 1] = True
+        # (a new segment starts at the valid read that ends the difference)
+        after = best + 1 if order is None else order[active, best + 1]
+        jumps[active, after] = True
         dvalid[active, best] = False
         active = active[dvalid[active][:, rows].sum(axis=1) >= 3]
     return jumps

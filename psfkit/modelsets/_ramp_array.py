@@ -6,9 +6,17 @@ Both drivers return a dict of per-pixel arrays named like the fields of
 `~psfkit.modelsets.RampFitResult`; `fit_ramps` adds the units.
 """
 
+import astropy.units as u
 import numpy as np
 
-from ..utils import check_in, check_integer, check_positive, coerce_data, run_chunked
+from ..utils import (
+    check_in,
+    check_integer,
+    check_positive,
+    coerce_data,
+    run_chunked,
+    to_data_unit,
+)
 from ._ramp_engine import COUNT_DTYPE, FLAG_DTYPE, fit_chunk
 from ._ramp_linear import LinearRamps
 from ._solve import PatternCache
@@ -39,10 +47,19 @@ def check_times(times, K):
 
 
 def ramp_options(degree, read_noise, gain, weighting, saturation, detect_jumps,
-             jump_threshold):
-    """The engine options, checked."""
+             jump_threshold, data_unit=None):
+    """
+    The engine options, checked; ``read_noise`` and ``saturation`` given as
+    Quantities are converted to ``data_unit`` (the cube's unit) and
+    ``gain`` to electrons per ``data_unit``.
+    """
     degree = check_integer("degree", degree, minimum=1)
     check_in("weighting", weighting, ("unweighted", "optimal"))
+    read_noise = to_data_unit("read_noise", read_noise, data_unit)
+    saturation = to_data_unit("saturation", saturation, data_unit)
+    if isinstance(gain, u.Quantity):
+        per_unit = None if data_unit is None else u.electron / data_unit
+        gain = to_data_unit("gain", gain, per_unit)
     if read_noise is not None:
         read_noise = check_positive("read_noise", read_noise)
     gain = check_positive("gain", gain)
@@ -104,6 +121,13 @@ def fit_array(cube, times, mask, axis, chunk_pixels, opts, *, n_threads=1,
               else None)
 
     def fit_part(start, stop, scratch):
+        # pixels with non-finite reads come out flagged, not as warnings
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            fit_values(start, stop, scratch)
+        if progress is not None:
+            progress.update(stop - start)
+
+    def fit_values(start, stop, scratch):
         if linear is not None:
             linear.fit(flat[:, start:stop], out, start, scratch)
         else:
@@ -120,8 +144,6 @@ def fit_array(cube, times, mask, axis, chunk_pixels, opts, *, n_threads=1,
                 res = fit_chunk(part.data.T, valid, times, A, opts, cache)
             for name, arr in out.items():
                 arr[start:stop] = res[name]
-        if progress is not None:
-            progress.update(stop - start)
 
     run_chunked(fit_part, npix, chunk, n_threads=n_threads, scratch=dict)
     return {name: (out[name].reshape(pshape) if name in out else None)
@@ -130,9 +152,14 @@ def fit_array(cube, times, mask, axis, chunk_pixels, opts, *, n_threads=1,
 
 def _fit_block(c, m=None, *, times, chunk_pixels, opts, names):
     """Fit one dask block (all reads of its pixels); stack the outputs."""
-    res = fit_array(np.asarray(c), times,
-                    None if m is None else np.asarray(m, dtype=bool), 0,
-                    chunk_pixels, opts)
+    if m is not None:
+        m = np.asarray(m, dtype=bool)
+    if isinstance(c, np.ma.MaskedArray):
+        # the blocks of a masked dask array carry their masks
+        if c.mask is not np.ma.nomask:
+            m = np.ma.getmaskarray(c) if m is None else m | np.ma.getmaskarray(c)
+        c = c.data
+    res = fit_array(np.asarray(c), times, m, 0, chunk_pixels, opts)
     return np.stack([np.asarray(res[n], dtype=np.float64) for n in names])
 
 

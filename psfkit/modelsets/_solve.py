@@ -343,7 +343,9 @@ class _Batch:
 
     def chunk(self, start, stop, scratch):
         """Solve rows ``start:stop`` and report them to the progress bar."""
-        self._chunk(start, stop, scratch)
+        # rows with non-finite values come out flagged, not as warnings
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            self._chunk(start, stop, scratch)
         if self.progress is not None:
             self.progress.update(stop - start)
 

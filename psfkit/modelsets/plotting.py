@@ -10,6 +10,7 @@ axes are labelled, maps have colour bars with their units.
 import astropy.units as u
 import numpy as np
 
+from ..utils import coerce_data
 from ._inputs import is_dask
 from ._ramp_array import check_times, ramp_options
 from ._ramp_engine import segment_reads
@@ -78,7 +79,7 @@ def plot_ramp(cube, pixel, times=None, *, ax=None, axis=0, mask=None,
 
     Parameters
     ----------
-    cube : array-like, Quantity or NDData
+    cube : array-like, masked array, Quantity or NDData
         A 3-D cube with time along ``axis``.
     pixel : tuple of 2 int
         The ``(x, y)`` pixel to show.
@@ -108,19 +109,21 @@ def plot_ramp(cube, pixel, times=None, *, ax=None, axis=0, mask=None,
     ('time [s]', 'signal [DN]')
     >>> plt.close(fig)
     """
-    from astropy.nddata import NDData
-
+    data = coerce_data(cube, name="cube", ndim=3, dtype=np.float64,
+                       allow_all_masked=True)
+    data_unit = data.unit
     opts = ramp_options(1, read_noise, gain, weighting, saturation, detect_jumps,
-                    jump_threshold)
-    data_unit = getattr(cube, "unit", None)
-    if isinstance(cube, NDData):
-        if mask is None and cube.mask is not None:
-            mask = cube.mask
-        cube = cube.data
-    values = np.asarray(getattr(cube, "value", cube), dtype=np.float64)
-    if values.ndim != 3:
-        msg = f"cube must be 3-D (time and two pixel axes), got shape {values.shape}"
-        raise ValueError(msg)
+                        jump_threshold, data_unit)
+    values = data.data
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != values.shape:
+            msg = (f"mask must have the same shape as cube {values.shape}, "
+                   f"got {mask.shape}")
+            raise ValueError(msg)
+    if data.mask.any():
+        # the masks the cube carries (NaN reads are never used anyway)
+        mask = data.mask if mask is None else mask | data.mask
     values = np.moveaxis(values, axis, 0)
     x, y = (int(v) for v in pixel)
     ny, nx = values.shape[1:]
@@ -133,9 +136,11 @@ def plot_ramp(cube, pixel, times=None, *, ax=None, axis=0, mask=None,
         pmask = np.moveaxis(np.asarray(mask, dtype=bool), axis, 0)[:, y, x]
     time_unit = getattr(times, "unit", None)
     t = check_times(getattr(times, "value", times), ramp.size)
+    saturation = opts["saturation"]
     res = fit_ramps(ramp[:, None], t, mask=None if pmask is None
-                    else pmask[:, None], read_noise=read_noise, gain=gain,
-                    weighting=weighting, saturation=saturation,
+                    else pmask[:, None], read_noise=opts["read_noise"],
+                    gain=opts["gain"], weighting=weighting,
+                    saturation=saturation,
                     detect_jumps=detect_jumps, jump_threshold=jump_threshold,
                     executor=1)
     slope, err = float(res.slope[0]), float(res.slope_err[0])

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields
 
 from astropy.nddata import NDData
 import astropy.units as u
+from astropy.utils.masked import Masked
 import numpy as np
 
 from ..utils import (
@@ -225,23 +226,28 @@ def fit_ramps(cube, times=None, *, degree=1, read_noise=None, gain=1.0,
     degree : int, optional
         The polynomial degree in time; the slope is the linear
         coefficient (the rate at ``time = 0`` for degree > 1).
-    read_noise : float, optional
-        The read noise of one read (data units).  With it, ``slope_err``
-        is the exact standard deviation of the estimator under read noise
-        plus Poisson noise; without it, ``slope_err`` comes from the
-        residual scatter.  Required for ``weighting='optimal'`` and jump
-        detection.
-    gain : float, optional
-        Electrons per data unit, for the Poisson variance.
+    read_noise : float or `~astropy.units.Quantity`, optional
+        The read noise of one read (data units; a Quantity is converted
+        to the cube's unit).  With it, ``slope_err`` is the exact
+        standard deviation of the estimator under read noise plus Poisson
+        noise; without it, ``slope_err`` comes from the residual scatter,
+        which takes the reads' errors as independent: right for read-noise
+        dominated ramps, too small (by up to a factor of a few) for ramps
+        dominated by Poisson noise, whose reads accumulate the same charge.
+        Required for ``weighting='optimal'`` and jump detection.
+    gain : float or `~astropy.units.Quantity`, optional
+        Electrons per data unit, for the Poisson variance (a Quantity,
+        such as ``2 * u.electron / u.DN``, is converted to electrons per
+        unit of the cube).
     weighting : {'unweighted', 'optimal'}, optional
         ``'optimal'`` uses the signal-to-noise dependent weights of Fixsen
         et al. (2000) within each segment.
     mask : array-like of bool, optional
         `True` marks reads to ignore; same shape as ``cube`` (a dask array
         for a dask cube is fine).
-    saturation : float, optional
+    saturation : float or `~astropy.units.Quantity`, optional
         Reads at or above this level, and every later read of the pixel,
-        are not used.
+        are not used (a Quantity is converted to the cube's unit).
     detect_jumps : bool, optional
         Find cosmic-ray jumps and fit the segments between them separately.
     jump_threshold : float, optional
@@ -308,8 +314,6 @@ def fit_ramps(cube, times=None, *, degree=1, read_noise=None, gain=1.0,
     >>> res.shape, res.flag_counts()["TOO_FEW_READS"]
     ((50, 50), 0)
     """
-    opts = ramp_options(degree, read_noise, gain, weighting, saturation,
-                    detect_jumps, jump_threshold)
     if chunk_pixels is not None:
         chunk_pixels = check_integer("chunk_pixels", chunk_pixels, minimum=1)
     n_threads = executor_threads(resolve_executor(executor,
@@ -321,13 +325,15 @@ def fit_ramps(cube, times=None, *, degree=1, read_noise=None, gain=1.0,
     if is_dask(cube):
         meta = getattr(cube, "_meta", None)
         data_unit = getattr(meta, "unit", None)
-    elif isinstance(cube, NDData | np.ma.MaskedArray | u.Quantity) or \
-            not isinstance(cube, np.ndarray):
+    elif isinstance(cube, NDData | np.ma.MaskedArray | u.Quantity | Masked) \
+            or not isinstance(cube, np.ndarray):
         data = coerce_data(cube, name="cube", ndim=None, dtype=None,
                            allow_all_masked=True)
         cube, data_unit = data.data, data.unit
         mask = _check_mask(mask, cube.shape)
         mask = data.mask if mask is None else (data.mask | mask)
+    opts = ramp_options(degree, read_noise, gain, weighting, saturation,
+                        detect_jumps, jump_threshold, data_unit)
     if cube.ndim < 2:
         msg = f"cube must have at least 2 dimensions, got shape {cube.shape}"
         raise ValueError(msg)

@@ -18,6 +18,7 @@ from astropy.nddata import (
     VarianceUncertainty,
 )
 import astropy.units as u
+from astropy.utils.masked import Masked
 import numpy as np
 
 from .exceptions import InputDataError, NonFiniteValueWarning, warn
@@ -214,7 +215,12 @@ def to_data_unit(name, value, unit):
         msg = (f"{name} has a unit ({value.unit}) but the data do not; "
                "give both or neither a unit")
         raise u.UnitsError(msg)
-    return value.to_value(unit)
+    try:
+        return value.to_value(unit)
+    except u.UnitsError:
+        target = unit.to_string() or "a dimensionless number"
+        msg = f"{name} is in {value.unit}, which does not convert to {target}"
+        raise u.UnitsError(msg) from None
 
 
 def _coerce_error(error, shape, unit, name):
@@ -240,10 +246,12 @@ def coerce_data(data, *, name="data", ndim=2, mask=None, error=None,
 
     Parameters
     ----------
-    data : array-like, MaskedArray, Quantity or NDData
+    data : array-like, MaskedArray, Quantity, NDData or astropy Masked
         The input.  An `~astropy.nddata.NDData` (or
         `~astropy.nddata.CCDData`) contributes its mask, its uncertainty
-        (converted to a 1-sigma error), its unit, WCS and meta.
+        (converted to a 1-sigma error), its unit, WCS and meta; a masked
+        array (`numpy.ma` or `astropy.utils.masked.Masked`, of plain values
+        or of a Quantity) its mask and unit.
     name : str, optional
         The argument name used in error messages.
     ndim : int, tuple of int or None, optional
@@ -316,14 +324,20 @@ def coerce_data(data, *, name="data", ndim=2, mask=None, error=None,
         wcs = data.wcs
         meta = dict(data.meta) if data.meta is not None else {}
         data = data.data
-    if isinstance(data, u.Quantity):
-        unit = data.unit
-        data = data.value
+    if isinstance(data, Masked):
+        # astropy's own masked arrays and quantities
+        masks.append((np.asarray(data.mask, dtype=bool), f"{name}.mask"))
+        user_mask = True
+        data = data.unmasked
     if isinstance(data, np.ma.MaskedArray):
         if data.mask is not np.ma.nomask:
             masks.append((np.ma.getmaskarray(data), f"{name}.mask"))
             user_mask = True
         data = data.data
+    if isinstance(data, u.Quantity):
+        # (also the values a masked array of a Quantity wraps)
+        unit = data.unit if unit is None else unit
+        data = data.to_value(unit)
     if data is None:
         msg = f"{name} must be an array, got None"
         raise TypeError(msg)

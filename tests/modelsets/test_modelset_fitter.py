@@ -42,8 +42,9 @@ def data():
 
 
 @pytest.mark.parametrize("model_set_axis", [0, 1])
-@pytest.mark.parametrize("case", ["plain", "nan", "masked", "wshared",
-                                  "wmodel", "wmodel_nan", "many_patterns"])
+@pytest.mark.parametrize("case", ["plain", "nan", "masked", "astropy_masked",
+                                  "wshared", "wmodel", "wmodel_nan",
+                                  "many_patterns"])
 def test_matches_lstsq(data, case, model_set_axis):
     x, A, Y, rng = data
     N, K = Y.shape
@@ -58,6 +59,12 @@ def test_matches_lstsq(data, case, model_set_axis):
         valid[::7, 3] = False
         valid[::11, 9] = False
         Yin = np.ma.MaskedArray(Yin, mask=~valid)
+    elif case == "astropy_masked":
+        from astropy.utils.masked import Masked
+
+        valid = rng.random((N, K)) > 0.1
+        Yin[~valid] = 1e3           # bad values that only the mask hides
+        Yin = Masked(Yin, mask=~valid)
     elif case == "many_patterns":
         valid = rng.random((N, K)) > 0.3
         Yin[~valid] = np.nan

@@ -80,11 +80,31 @@ def test_plot_ramp_with_saturation(ramps, ax):
     assert ax.get_xlabel() == "time" and ax.get_ylabel() == "signal"
 
 
+def test_plot_ramp_of_a_masked_cube_quotes_the_fit(ramps, ax):
+    # the masks a cube carries, and option Quantities, give the slope of
+    # the whole-cube fit
+    cube, truth, options, _ = ramps
+    y, x = np.argwhere((truth.rate < 10) & (truth.jump_read < 0))[3]
+    mask = np.zeros(cube.shape, bool)
+    mask[4, y, x] = True
+    bad = cube.copy()
+    bad[4, y, x] += 5000.0
+    options = dict(options, saturation=options["saturation"] * u.DN)
+    res = fit_ramps(np.ma.MaskedArray(bad * u.DN, mask=mask), truth.times,
+                    **options)
+    plot_ramp(np.ma.MaskedArray(bad * u.DN, mask=mask), (x, y), truth.times,
+              ax=ax, **options)
+    assert res.n_used[y, x] == 9
+    assert f"{res.slope[y, x].value:.4g}" in ax.get_title()
+    unused = [line for line in ax.get_lines() if line.get_marker() == "x"]
+    assert_allclose(unused[0].get_xdata(), [truth.times[4]])
+
+
 def test_plot_ramp_bad_input(ramps, ax):
     cube, truth, options, _ = ramps
     with pytest.raises(ValueError, match="outside the 30 x 30 image"):
         plot_ramp(cube, (30, 0), truth.times, ax=ax)
-    with pytest.raises(ValueError, match="must be 3-D"):
+    with pytest.raises(ValueError, match="cube must be a 3-D array"):
         plot_ramp(cube[:, 0], (0, 0), truth.times, ax=ax)
     with pytest.raises(ValueError, match="jump detection needs read_noise"):
         plot_ramp(cube, (0, 0), truth.times, ax=ax, detect_jumps=True)

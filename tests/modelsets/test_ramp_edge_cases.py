@@ -4,6 +4,7 @@ reprs, progress bars; the same answer for every dtype, mask and path.
 """
 
 import dataclasses
+import warnings
 
 from astropy.nddata import CCDData
 import astropy.units as u
@@ -209,6 +210,76 @@ def test_units_follow_the_data():
         # the unit's string (as a BUNIT would hold it) reads back: never
         # a "DN/frame" that astropy cannot parse
         assert u.Unit(res.slope.unit.to_string()) == rate
+
+
+def test_option_quantities_convert_to_the_data_unit():
+    cube, truth = make_ramp_cube((6, 7), 8, rate=30.0, read_noise=10.0,
+                                 gain=2.0, frame_time=10.0, random_state=3)
+    level = np.percentile(cube, 60)
+    plain = fit_ramps(cube * u.electron, truth.times * u.s, read_noise=10.0,
+                      gain=1.0, saturation=level, weighting="optimal")
+    kilo = u.Unit(1000 * u.electron)
+    given = fit_ramps(cube * u.electron, truth.times * u.s,
+                      read_noise=u.Quantity(0.01, kilo), gain=1.0 * u.one,
+                      saturation=u.Quantity(level / 1000, kilo),
+                      weighting="optimal")
+    assert_array_equal(given.n_used, plain.n_used)
+    assert_allclose(given.slope_err.value, plain.slope_err.value, rtol=1e-12)
+    # a gain in electrons per DN, for a cube in DN
+    dn = fit_ramps(cube * u.DN, truth.times, read_noise=10.0, gain=2.0)
+    per = fit_ramps(cube * u.DN, truth.times, read_noise=10.0,
+                    gain=2.0 * u.electron / u.DN)
+    assert_allclose(per.var_poisson.value, dn.var_poisson.value, rtol=1e-12)
+    with pytest.raises(u.UnitsError, match="read_noise is in m"):
+        fit_ramps(cube * u.DN, truth.times, read_noise=10 * u.m)
+    with pytest.raises(u.UnitsError, match="gain is in m"):
+        fit_ramps(cube * u.DN, truth.times, read_noise=10.0, gain=2 * u.m)
+    with pytest.raises(u.UnitsError, match="saturation has a unit"):
+        fit_ramps(cube, truth.times, saturation=1e4 * u.DN)
+
+
+def test_masks_of_every_container_are_honoured():
+    from astropy.utils.masked import Masked
+
+    cube, truth = make_ramp_cube((10, 12), 8, rate=30.0, read_noise=10.0,
+                                 random_state=4)
+    cube[2, 3, 3] += 500.0           # a bad read, masked below
+    mask = np.zeros(cube.shape, bool)
+    mask[2, 3, 3] = True
+    ref = fit_ramps(cube, truth.times, read_noise=10.0, mask=mask)
+    assert ref.n_used[3, 3] == 7
+    cases = [np.ma.MaskedArray(cube, mask=mask),
+             Masked(cube, mask=mask),
+             Masked(cube * u.DN, mask=mask),
+             np.ma.MaskedArray(cube * u.DN, mask=mask)]
+    for data in cases:
+        res = fit_ramps(data, truth.times, read_noise=10.0)
+        slope = getattr(res.slope, "value", res.slope)
+        assert_array_equal(slope, ref.slope)
+        united = isinstance(data, u.Quantity) or isinstance(
+            getattr(data, "data", None), u.Quantity)
+        assert (res.slope.unit == u.DN / u.s) if united else not res.units
+    da = pytest.importorskip("dask.array")
+    lazy = da.ma.masked_array(da.from_array(cube, chunks=(8, 5, 6)),
+                              mask=mask)
+    res = fit_ramps(lazy, truth.times, read_noise=10.0).compute()
+    # (blocks of another size round differently)
+    assert_allclose(res.slope, ref.slope, rtol=1e-13)
+    assert_array_equal(res.n_used, ref.n_used)
+
+
+def test_infinite_reads_are_flagged_without_numpy_warnings():
+    cube = np.arange(5.0)[:, None, None] * np.ones((5, 2, 2))
+    cube[:, 0, 0] = np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for weighting in ("unweighted", "optimal"):
+            res = fit_ramps(cube, read_noise=1.0, weighting=weighting)
+            assert np.isnan(res.slope[0, 0])
+            assert res.flags[0, 0] == NAN_INPUT | TOO_FEW_READS
+            assert_allclose(res.slope.ravel()[1:], 1.0)
+        res = fit_ramps(cube, degree=2)
+        assert np.isnan(res.slope[0, 0])
 
 
 def test_repr_is_a_short_summary():

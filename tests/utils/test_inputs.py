@@ -107,6 +107,25 @@ def test_masked_array_combined_with_mask(image):
     assert_array_equal(d.mask, (image > 9) | (image < 1))
 
 
+@pytest.mark.parametrize("unit", [None, u.DN])
+def test_astropy_masked_and_masked_quantities(image, unit):
+    # astropy's Masked arrays and quantities, and numpy masked arrays of a
+    # Quantity, keep their masks and units
+    from astropy.utils.masked import Masked
+
+    mask = image > 9
+    values = image if unit is None else image * unit
+    inputs = [Masked(values, mask=mask)]
+    if unit is not None:
+        inputs.append(np.ma.MaskedArray(values, mask=mask))
+    for data in inputs:
+        d = coerce_data(data, mask=image < 1)
+        assert_array_equal(d.mask, mask | (image < 1))
+        assert_array_equal(d.data, image)
+        assert type(d.data) is np.ndarray
+        assert d.unit == unit
+
+
 def test_quantity(image):
     d = coerce_data(image * u.Jy)
     assert d.unit == u.Jy
@@ -187,6 +206,17 @@ def test_error_quantity_converted():
 def test_error_quantity_without_data_unit():
     with pytest.raises(u.UnitsError, match="error has a unit"):
         coerce_data(np.ones((2, 2)), error=np.ones((2, 2)) * u.Jy)
+
+
+def test_to_data_unit_names_the_argument():
+    from psfkit.utils import to_data_unit
+
+    assert to_data_unit("gain", 2 * u.electron / u.DN, u.electron / u.DN) == 2
+    with pytest.raises(u.UnitsError, match="read_noise is in m, which does "
+                       "not convert to DN"):
+        to_data_unit("read_noise", 1 * u.m, u.DN)
+    with pytest.raises(u.UnitsError, match="a dimensionless number"):
+        to_data_unit("gain", 1 * u.m, u.dimensionless_unscaled)
 
 
 def test_error_negative(image):
