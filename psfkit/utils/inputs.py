@@ -120,7 +120,8 @@ def _as_float(name, arr, dtype):
     return np.asarray(arr, dtype=dtype)
 
 
-def uncertainty_to_error(uncertainty, *, name="uncertainty", unit=None):
+def uncertainty_to_error(uncertainty, *, name="uncertainty", unit=None,
+                         mask=None):
     """
     Convert an `~astropy.nddata.NDUncertainty` to a 1-sigma error array.
 
@@ -132,6 +133,10 @@ def uncertainty_to_error(uncertainty, *, name="uncertainty", unit=None):
         The argument name used in error messages.
     unit : `~astropy.units.UnitBase`, optional
         The unit of the data; the error is returned in it.
+    mask : array-like of bool, optional
+        Pixels that are not used (`True`): their values are not checked
+        (a negative sentinel such as -1 is common there) and their error
+        is NaN.
 
     Returns
     -------
@@ -141,9 +146,9 @@ def uncertainty_to_error(uncertainty, *, name="uncertainty", unit=None):
     Raises
     ------
     ValueError
-        If the uncertainty holds a negative value (no standard deviation,
-        variance or inverse variance can be negative; NaN marks a pixel
-        without one).
+        If the uncertainty holds a negative value outside ``mask`` (no
+        standard deviation, variance or inverse variance can be negative;
+        NaN marks a pixel without one).
 
     Examples
     --------
@@ -162,7 +167,8 @@ def uncertainty_to_error(uncertainty, *, name="uncertainty", unit=None):
     unc_unit = uncertainty.unit
     kind = type(uncertainty).__name__
     # a negative value would become NaN below and silently mask its pixel
-    check_non_negative(f"{name} ({kind})", arr, what=f"a {kind}")
+    arr = _checked_non_negative(f"{name} ({kind})", arr, mask,
+                                what=f"a {kind}")
     if isinstance(uncertainty, StdDevUncertainty):
         err = arr
         err_unit = unc_unit
@@ -223,7 +229,7 @@ def to_data_unit(name, value, unit):
         raise u.UnitsError(msg) from None
 
 
-def _coerce_error(error, shape, unit, name):
+def _coerce_error(error, shape, unit, name, mask):
     error = to_data_unit(name, error, unit)
     err = _as_float(name, np.asanyarray(error), np.float64)
     if isinstance(err, np.ma.MaskedArray):
@@ -235,8 +241,23 @@ def _coerce_error(error, shape, unit, name):
             msg = (f"{name} must have the same shape as the data {shape}, "
                    f"got {err.shape}")
             raise ValueError(msg) from None
-    check_non_negative(name, err)
-    return np.array(err, dtype=float)
+    return _checked_non_negative(name, np.array(err, dtype=float), mask)
+
+
+def _checked_non_negative(name, values, mask, *, what=None):
+    """
+    ``values`` checked for negative values outside ``mask`` (`True`: not
+    used), with NaN in the masked pixels that hold one.
+    """
+    if mask is None:
+        return check_non_negative(name, values, what=what)
+    mask = np.broadcast_to(np.asarray(mask, dtype=bool), values.shape)
+    check_non_negative(name, values[~mask], what=what)
+    with np.errstate(invalid="ignore"):
+        negative = mask & (values < 0)
+    if negative.any():
+        values = np.where(negative, np.nan, values)
+    return values
 
 
 def coerce_data(data, *, name="data", ndim=2, mask=None, error=None,
@@ -310,16 +331,16 @@ def coerce_data(data, *, name="data", ndim=2, mask=None, error=None,
     unit = None
     wcs = None
     meta = {}
+    uncertainty = None
     user_mask = mask is not None
     masks = []
     if isinstance(data, NDData):
         if data.mask is not None:
             masks.append((np.asarray(data.mask, dtype=bool), f"{name}.mask"))
             user_mask = True
-        if error is None and data.uncertainty is not None:
-            error = uncertainty_to_error(data.uncertainty,
-                                         name=f"{name}.uncertainty",
-                                         unit=data.unit)
+        if error is None:
+            # converted once every mask is known (see below)
+            uncertainty = data.uncertainty
         unit = data.unit
         wcs = data.wcs
         meta = dict(data.meta) if data.meta is not None else {}
@@ -374,7 +395,16 @@ def coerce_data(data, *, name="data", ndim=2, mask=None, error=None,
 
     err = None
     if error is not None:
-        err = _coerce_error(error, arr.shape, unit, "error")
+        err = _coerce_error(error, arr.shape, unit, "error", full)
+    elif uncertainty is not None:
+        shape = np.shape(uncertainty.array)
+        if shape != arr.shape:
+            msg = (f"{name}.uncertainty must have the same shape as {name} "
+                   f"{arr.shape}, got {shape}")
+            raise ValueError(msg)
+        err = uncertainty_to_error(uncertainty, name=f"{name}.uncertainty",
+                                   unit=unit, mask=full)
+    if err is not None:
         full |= ~np.isfinite(err)
 
     if not allow_all_masked and np.all(full):

@@ -136,9 +136,21 @@ def test_flags_same_bits(field):
     theirs, mine = _pair()
     a = _quiet(theirs, data, mask=mask, init_params=init)
     b = _quiet(mine, data, mask=mask, init_params=init)
-    assert_array_equal(b["flags"], a["flags"])
+    # one deliberate difference: psfkit also flags near_bound a centre that
+    # stopped at the edge of its fit box (photutils' centres are not held
+    # in their boxes): here the empty position at x = 1
+    near = pk.PSF_FLAGS["near_bound"]
+    assert_array_equal(b["flags"] & ~near, a["flags"])
+    extra = np.flatnonzero((b["flags"] & near) & ~(a["flags"] & near))
+    assert_array_equal(extra, [3])
+    half = 5 // 2 + 0.5
+    offset = np.abs(np.array([b["x_fit"][3] - np.round(init["x"][3]),
+                              b["y_fit"][3] - np.round(init["y"][3])]))
+    assert np.isclose(offset, half).any()
     assert_array_equal(b["n_pixels_fit"], a["n_pixels_fit"])
-    assert mine.decode_flags() == theirs.decode_flags()
+    decoded = mine.decode_flags()
+    decoded[3].remove("near_bound")
+    assert decoded == theirs.decode_flags()
 
 
 @pytest.mark.parametrize("mode", ["new", "all"])

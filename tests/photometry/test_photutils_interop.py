@@ -127,3 +127,100 @@ def test_photutils_components_in_psfkit(crowded):
     reference = pk.LocalBackground(6, 10, pk.MMMBackground())
     assert_allclose(local(image, truth["x"], truth["y"]),
                     reference(image, truth["x"], truth["y"]), rtol=1e-12)
+
+
+def test_photutils_gridded_psf_in_psfkit_photometry():
+    # photutils' GriddedPSFModel takes scalar parameters only: psfkit
+    # evaluates it one star at a time, and finds the stars of a blend
+    from astropy.nddata import NDData
+
+    yy, xx = np.mgrid[:25, :25]
+    stamps = [pu_psf.CircularGaussianPSF(x_0=12, y_0=12, fwhm=f)(xx, yy) * 4
+              for f in (5.0, 5.6, 5.4, 6.0)]
+    grid = pu_psf.GriddedPSFModel(NDData(np.array(stamps), meta={
+        "grid_xypos": [(0, 0), (100, 0), (0, 100), (100, 100)],
+        "oversampling": 2}))
+    truth = [(20.3, 31.2, 3000.0), (60.7, 70.1, 5000.0), (64.2, 72.5, 2000.0),
+             (90.1, 15.6, 4000.0)]
+    image = np.random.default_rng(0).normal(0.0, 1.0, (110, 110))
+    yy, xx = np.mgrid[:110, :110]
+    for x, y, flux in truth:
+        star = grid.copy()
+        star.x_0, star.y_0, star.flux = x, y, flux
+        image += star(xx, yy)
+    init = QTable({"x": [20.0, 61.0, 64.0, 90.0], "y": [31.0, 70.0, 72.5, 15.5]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = pk.PSFPhotometry(grid, 9, aperture_radius=4)(
+            image, error=np.ones(image.shape), init_params=init)
+    expect = np.array(truth)
+    assert_allclose(result["x_fit"], expect[:, 0], atol=0.02)
+    assert_allclose(result["y_fit"], expect[:, 1], atol=0.02)
+    pull = (result["flux_fit"] - expect[:, 2]) / result["flux_err"]
+    assert np.all(np.abs(pull) < 4)
+    assert np.all(result["flags"] == 0)
+
+
+def test_a_centre_stopped_at_its_box_edge_is_flagged():
+    # a start 3 pixels off with a 5 x 5 box: the centre stops at the edge
+    # of the box (photutils reports no convergence there); the fit is
+    # flagged near_bound, not clean
+    yy, xx = np.mgrid[:41, :41]
+    image = pk.CircularGaussianPRF().evaluate(xx, yy, 1000.0, 20.0, 20.0, 3.0)
+    init = QTable({"x": [17.0], "y": [20.0], "flux": [1000.0]})
+    result = pk.PSFPhotometry(pk.CircularGaussianPRF(fwhm=3.0), 5)(
+        image, init_params=init)
+    assert result["x_fit"][0] == pytest.approx(19.5)
+    assert result["flags"][0] & pk.PSF_FLAGS["near_bound"]
+    assert "near_bound" in pk.decode_psf_flags(int(result["flags"][0]))
+
+
+def test_empty_init_params_give_an_empty_table():
+    image = np.random.default_rng(1).normal(0.0, 1.0, (30, 30))
+    init = QTable({"x": np.zeros(0), "y": np.zeros(0)})
+    phot = pk.PSFPhotometry(pk.CircularGaussianPRF(fwhm=3.0), 5,
+                            aperture_radius=3)
+    result = phot(image, init_params=init)
+    assert len(result) == 0
+    assert {"x_fit", "y_fit", "flux_fit", "flags"} <= set(result.colnames)
+
+
+def test_negative_errors_in_masked_pixels_are_ignored(crowded):
+    # -1 is a common "no error" sentinel in masked pixels: photutils
+    # ignores them, and so does psfkit (outside the mask they are errors)
+    from astropy.nddata import NDData, StdDevUncertainty
+
+    image, truth = crowded
+    masked = np.zeros(image.shape, bool)
+    masked[:, :3] = True
+    error = np.where(masked, -1.0, 1.0)
+    phot = pk.PSFPhotometry(pk.CircularGaussianPRF(fwhm=2.7), 7,
+                            aperture_radius=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expect = phot(image, mask=masked, error=np.ones(image.shape),
+                      init_params=truth[["x", "y"]])
+        got = phot(image, mask=masked, error=error,
+                   init_params=truth[["x", "y"]])
+        nd = phot(NDData(image, uncertainty=StdDevUncertainty(error),
+                         mask=masked), init_params=truth[["x", "y"]])
+    for table in (got, nd):
+        assert_allclose(table["flux_fit"], expect["flux_fit"], rtol=1e-12)
+        assert_allclose(table["flux_err"], expect["flux_err"], rtol=1e-12)
+    with pytest.raises(ValueError, match="error"):
+        phot(image, mask=masked[:, ::-1], error=error,
+             init_params=truth[["x", "y"]])
+
+
+def test_model_bounds_that_exclude_a_source_are_an_error(crowded):
+    image, truth = crowded
+    psf = pk.CircularGaussianPRF(fwhm=2.7)
+    x0 = float(truth["x"][0])
+    psf.x_0.bounds = (x0 - 1, x0 + 1)
+    for fitter in (None, pytest.importorskip("astropy.modeling.fitting")
+                   .TRFLSQFitter()):
+        kwargs = {} if fitter is None else {"fitter": fitter}
+        phot = pk.PSFPhotometry(psf, 7, aperture_radius=3, **kwargs)
+        with pytest.raises(ValueError, match="bounds .* of psf_model's x_0 "
+                           r"leave no room for \d+ source"):
+            phot(image, init_params=truth)

@@ -219,6 +219,27 @@ def test_to_data_unit_names_the_argument():
         to_data_unit("gain", 1 * u.m, u.dimensionless_unscaled)
 
 
+def test_negative_errors_only_matter_outside_the_mask(image):
+    from psfkit.utils import uncertainty_to_error
+
+    masked = np.zeros(image.shape, bool)
+    masked[0] = True
+    sentinel = np.where(masked, -1.0, 2.0)
+    d = coerce_data(image, mask=masked, error=sentinel)
+    assert_array_equal(d.mask, masked)
+    assert np.all(d.error[~masked] == 2.0)
+    nd = coerce_data(NDData(image, mask=masked,
+                            uncertainty=VarianceUncertainty(sentinel)))
+    assert_array_equal(nd.mask, masked)
+    assert_allclose(nd.error[~masked], np.sqrt(2.0))
+    err = uncertainty_to_error(StdDevUncertainty(sentinel), mask=masked)
+    assert np.all(np.isnan(err[masked])) and np.all(err[~masked] == 2.0)
+    with pytest.raises(ValueError, match="error holds 4 negative"):
+        coerce_data(image, mask=masked[::-1], error=sentinel)
+    with pytest.raises(ValueError, match=r"data.uncertainty \(VarianceUnc"):
+        coerce_data(NDData(image, uncertainty=VarianceUncertainty(sentinel)))
+
+
 def test_error_negative(image):
     with pytest.raises(ValueError, match="error must be non-negative"):
         coerce_data(image, error=-np.ones(image.shape))

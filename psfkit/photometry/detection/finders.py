@@ -1,6 +1,9 @@
 """
 Star finders: DAOFIND (`DAOStarFinder`) and IRAF starfind
-(`IRAFStarFinder`), as photutils 3.x computes them by default.
+(`IRAFStarFinder`), as photutils 3.x computes them by default, but for
+the minimum separation of peaks: DAOFIND's and IRAF's own, as in the seed
+and photutils < 3 (photutils 3.0 demands ``2.5 * fwhm``: pass
+``min_separation=2.5 * fwhm`` for its catalogues).
 
 The finders are callables, ``finder(data, mask=None) -> SourceTable``, so
 that the photometry classes (psfkit's and photutils') can use any of them.

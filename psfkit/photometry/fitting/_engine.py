@@ -29,8 +29,8 @@ from ._fit_boxes import gather
 from ._geometry import build_geometry
 from ._group_fit import (
     SourceFits,
+    fit_bounds,
     fit_sources,
-    limit_positions,
     lm_solver,
     outside_image,
     quality_flags,
@@ -67,23 +67,9 @@ def _sizes(labels):
 
 
 def position_bounds(setup, box_xy):
-    """
-    The model's bounds, and the centre kept within its own fit box.
-
-    A centre may move at most to the edge of its fit box: beyond it the
-    box no longer constrains it (a faint source would wander off).
-    """
-    n = len(box_xy)
-    n_par = len(setup.param_names)
-    lower = np.broadcast_to(setup.lower, (n, n_par)).copy()
-    upper = np.broadcast_to(setup.upper, (n, n_par)).copy()
-    for col, axis, half in ((setup.x_col, 0, setup.fitshape[1] // 2),
-                            (setup.y_col, 1, setup.fitshape[0] // 2)):
-        centre = np.floor(box_xy[:, axis] + 0.5)
-        lower[:, col] = np.maximum(lower[:, col], centre - half - 0.5)
-        upper[:, col] = np.minimum(upper[:, col], centre + half + 0.5)
-    limit_positions(setup, lower, upper, np.asarray(box_xy, dtype=float))
-    return lower, upper
+    """The bounds of every source (`fit_bounds`), fit boxes on ``box_xy``."""
+    box_xy = np.asarray(box_xy, dtype=float)
+    return fit_bounds(setup, np.floor(box_xy + 0.5), box_xy)
 
 
 def _unit_jacobian(setup, theta, model_shape):

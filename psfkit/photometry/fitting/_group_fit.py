@@ -81,21 +81,48 @@ class SourceFits:
                        **{f: getattr(self, f)[keep] for f in self.PER_SOURCE})
 
 
-def limit_positions(setup, lower, upper, xy0):
+def fit_bounds(setup, centre, xy0):
     """
-    Narrow the position bounds to ``setup.xy_bounds`` around ``xy0``.
+    The bounds of every source's parameters, ``(lower, upper)`` of shape
+    (n, n_params): the model's, with the centre kept within its own fit
+    box (centred on ``centre``, (n, 2)) and within ``setup.xy_bounds`` of
+    the initial position ``xy0`` (n, 2).
 
-    ``lower`` and ``upper`` (n, n_params) are changed in place; ``xy0``
-    (n, 2) holds the initial positions.
+    A centre may move at most to the edge of its fit box: beyond it the box
+    no longer constrains it (a faint source would wander off).
+
+    Raises
+    ------
+    ValueError
+        If the model's own bounds leave a source no room in its fit box.
     """
-    if setup.xy_bounds is None:
-        return
-    for col, axis, bound in ((setup.x_col, 0, setup.xy_bounds[0]),
-                             (setup.y_col, 1, setup.xy_bounds[1])):
-        if bound is None:
-            continue
-        lower[:, col] = np.maximum(lower[:, col], xy0[:, axis] - bound)
-        upper[:, col] = np.minimum(upper[:, col], xy0[:, axis] + bound)
+    n = len(centre)
+    n_par = len(setup.param_names)
+    lower = np.broadcast_to(setup.lower, (n, n_par)).copy()
+    upper = np.broadcast_to(setup.upper, (n, n_par)).copy()
+    for col, axis, half in ((setup.x_col, 0, setup.fitshape[1] // 2),
+                            (setup.y_col, 1, setup.fitshape[0] // 2)):
+        lower[:, col] = np.maximum(lower[:, col], centre[:, axis] - half - 0.5)
+        upper[:, col] = np.minimum(upper[:, col], centre[:, axis] + half + 0.5)
+    if setup.xy_bounds is not None:
+        for col, axis, bound in ((setup.x_col, 0, setup.xy_bounds[0]),
+                                 (setup.y_col, 1, setup.xy_bounds[1])):
+            if bound is not None:
+                lower[:, col] = np.maximum(lower[:, col], xy0[:, axis] - bound)
+                upper[:, col] = np.minimum(upper[:, col], xy0[:, axis] + bound)
+    empty = lower > upper
+    if empty.any():
+        col = int(np.flatnonzero(empty.any(axis=0))[0])
+        bad = np.flatnonzero(empty[:, col])
+        bounds = f"({setup.lower[col]:g}, {setup.upper[col]:g})"
+        msg = (f"the bounds {bounds} of psf_model's "
+               f"{setup.param_names[col]} leave no room for {len(bad)} "
+               f"source(s), the first at (x, y) = "
+               f"({xy0[bad[0], 0]:g}, {xy0[bad[0], 1]:g}): bounds on the "
+               "model hold for every source (see xy_bounds for bounds "
+               "around each source's start)")
+        raise ValueError(msg)
+    return lower, upper
 
 
 def lm_solver(*, maxiters, tol):
@@ -151,17 +178,10 @@ def fit_sources(setup, data, weight, theta0, group_index, *,
     start = theta0.copy()
     # unfitted sources must not add anything to their group's model
     start[~active, setup.flux_col] = 0.0
-    # a centre may move at most to the edge of its own fit box: beyond it
-    # the box no longer constrains it (a faint source would wander off)
-    lower = np.broadcast_to(setup.lower, (n, n_par)).copy()
-    upper = np.broadcast_to(setup.upper, (n, n_par)).copy()
-    for col, axis, half in ((setup.x_col, 0, setup.fitshape[1] // 2),
-                            (setup.y_col, 1, setup.fitshape[0] // 2)):
-        lower[:, col] = np.maximum(lower[:, col], centre[:, axis] - half - 0.5)
-        upper[:, col] = np.minimum(upper[:, col], centre[:, axis] + half + 0.5)
-    limit_positions(setup, lower, upper,
-                    theta0[:, [setup.x_col, setup.y_col]] if box_xy is None
-                    else np.asarray(box_xy, dtype=float))
+    lower, upper = fit_bounds(setup, centre,
+                              theta0[:, [setup.x_col, setup.y_col]]
+                              if box_xy is None
+                              else np.asarray(box_xy, dtype=float))
     start = np.clip(start, lower, upper)
 
     theta = np.full((n, n_par), np.nan)

@@ -142,7 +142,8 @@ def aperture_flux(data, valid, x, y, radius):
     # squared distances as the outer sum of the row and column terms
     dx2 = (boxes.cols - x[:, None]) ** 2
     dy2 = (boxes.rows - y[:, None]) ** 2
-    dist = np.sqrt(dy2[:, :, None] + dx2[:, None, :]).reshape(len(x), -1)
+    dist = np.sqrt(dy2[:, :, None] + dx2[:, None, :]).reshape(len(x),
+                                                              vals.shape[1])
     w = np.clip(radius + 0.5 - dist, 0.0, 1.0)
     total = w.sum(axis=1)
     used = np.where(ok, w, 0.0)

@@ -184,6 +184,9 @@ def photutils_flags(*, setup, image_shape, fit_shape, theta0, theta, engine,
         flags[flux <= 0] |= f["negative_flux"]
     flags[(engine & PSFFlags.NOT_CONVERGED) != 0] |= f["no_convergence"]
     flags[((engine & PSFFlags.NO_COVARIANCE) != 0) | ~fitted] |= f["no_covariance"]
+    # a parameter that ended on a bound: the model's, or for the centre the
+    # edge of its fit box
+    flags[(engine & PSFFlags.AT_BOUND) != 0] |= f["near_bound"]
     if xy_bounds is not None:
         for col, bound in ((setup.x_col, xy_bounds[0]),
                            (setup.y_col, xy_bounds[1])):

@@ -150,7 +150,8 @@ def nddata_parts(data, mask, error):
         from ...utils import uncertainty_to_error
 
         error = uncertainty_to_error(data.uncertainty,
-                                     name="data.uncertainty", unit=data.unit)
+                                     name="data.uncertainty", unit=data.unit,
+                                     mask=mask)
         if data.unit is not None:
             error = error << data.unit
     return arr, mask, error, celestial_wcs(data.wcs)

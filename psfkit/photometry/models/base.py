@@ -191,18 +191,41 @@ def grid_to_stack(x_cols, y_rows):
     return x_cols[:, :, None, :], y_rows[:, :, :, None]
 
 
+def _per_source(func, x, y, cols):
+    """
+    ``func(x, y, *cols)`` for many sources: at once, with each parameter a
+    column of shape (n, 1), or, for models whose ``evaluate`` takes only
+    scalar parameters (such as photutils' gridded PSF), one source at a
+    time.  Returns an array whose leading axis is the sources (for a
+    ``fit_deriv``, a list of such arrays).
+    """
+    try:
+        out = func(x, y, *cols)
+        if isinstance(out, list | tuple):
+            return [np.broadcast_to(d, x.shape) for d in out]
+        return np.broadcast_to(out, x.shape)
+    except (IndexError, TypeError, ValueError):
+        pass
+    rows = [func(x[i], y[i], *(c[i, 0] for c in cols)) for i in range(len(x))]
+    if isinstance(rows[0], list | tuple):
+        return [np.stack([np.broadcast_to(r[k], x.shape[1:]) for r in rows])
+                for k in range(len(rows[0]))]
+    return np.stack([np.broadcast_to(r, x.shape[1:]) for r in rows])
+
+
 def _generic_stack(model, x, y, params, jacobian):
     n_params = len(model.param_names)
     x, y, params = _stack_inputs(x, y, params, n_params)
     cols = [params[:, i:i + 1] for i in range(n_params)]
-    values = np.broadcast_to(model.evaluate(x, y, *cols), x.shape)
+    values = _per_source(model.evaluate, x, y, cols)
     if not jacobian:
         return np.array(values, dtype=float)
     fit_deriv = getattr(model, "fit_deriv", None)
     if fit_deriv is not None:
-        derivs = fit_deriv(x, y, *cols)
         if not getattr(model, "col_fit_deriv", True):
-            derivs = np.moveaxis(np.asarray(derivs), -1, 0)
+            derivs = np.moveaxis(np.asarray(fit_deriv(x, y, *cols)), -1, 0)
+        else:
+            derivs = _per_source(fit_deriv, x, y, cols)
         return _assemble(values, list(derivs), x.shape, True)
     derivs = []
     for i in range(n_params):
@@ -211,8 +234,9 @@ def _generic_stack(model, x, y, params, jacobian):
         minus = list(cols)
         plus[i] = cols[i] + step
         minus[i] = cols[i] - step
-        derivs.append((model.evaluate(x, y, *plus)
-                       - model.evaluate(x, y, *minus)) / (2.0 * step))
+        derivs.append((_per_source(model.evaluate, x, y, plus)
+                       - _per_source(model.evaluate, x, y, minus))
+                      / (2.0 * step))
     return _assemble(values, derivs, x.shape, True)
 
 
