@@ -239,6 +239,20 @@ def test_parangs_files(tmp_path, kind):
     assert_allclose(read_parangs(path), angles, rtol=1e-9)
 
 
+def test_parangs_table_with_an_angle_unit(adi_files):
+    # a column in radians was read as degrees
+    folder, _, angles = adi_files
+    Table({"parang": np.deg2rad(angles) * u.rad}).write(
+        folder / "rad.ecsv", format="ascii.ecsv")
+    for name in ("rad.ecsv", "parangs.txt"):
+        assert main(["loci", str(folder / "adi.fits"), "--parangs",
+                     str(folder / name), "-q", "-o",
+                     str(folder / f"{name}.fits")]) == 0
+    assert_allclose(fits.getdata(folder / "rad.ecsv.fits"),
+                    fits.getdata(folder / "parangs.txt.fits"), rtol=1e-9,
+                    atol=1e-9, equal_nan=True)
+
+
 def test_loci_parangs_without_header_line(adi_files):
     # a numpy.savetxt file of 10 angles was read as a column name and 9 angles
     folder, _, angles = adi_files

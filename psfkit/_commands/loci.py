@@ -6,6 +6,7 @@ import time
 
 from astropy.nddata import NDData
 from astropy.table import Table
+import astropy.units as u
 import numpy as np
 
 from ..fitsio import read_fits_nddata, write_fits_nddata
@@ -92,9 +93,11 @@ def _parangs_from_text(path):
 
 def read_parangs(path):
     """
-    Parallactic angles (degrees) from a file: a FITS or ECSV table (column
+    Parallactic angles from a file: a FITS or ECSV table (column
     ``parang``, else the first), or text with one angle per line, with or
-    without a line of column names.
+    without a line of column names.  Plain numbers are degrees; a table
+    column with a unit gives a `~astropy.units.Quantity`, which
+    `~psfkit.fitpsf.adi_subtract` converts.
     """
     path = Path(path)
     try:
@@ -104,7 +107,10 @@ def read_parangs(path):
         if is_fits or is_ecsv:
             table = Table.read(path, format="fits" if is_fits else "ascii.ecsv")
             name = table.colnames[_choose_column(table.colnames, path)]
-            return np.asarray(table[name], dtype=float)
+            column = table[name]
+            if column.unit is not None:
+                return u.Quantity(column, dtype=float)
+            return np.asarray(column, dtype=float)
         return _parangs_from_text(path)
     except (OSError, UnicodeDecodeError, TypeError) as exc:
         msg = f"{path}: cannot read a table of parallactic angles ({exc})"

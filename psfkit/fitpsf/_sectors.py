@@ -30,7 +30,7 @@ import astropy.units as u
 import numpy as np
 
 from ..utils import check_in, check_integer, check_positive
-from ._geometry import check_center, radius_angle
+from ._geometry import angle_values, check_center, radius_angle
 
 __all__ = []
 
@@ -54,13 +54,6 @@ def sector_center_xy(fitter, shape):
     return check_center("sector_center", center, shape)
 
 
-def _angles_rad(phi):
-    """Angle boundaries in radians (a Quantity is converted)."""
-    if isinstance(phi, u.Quantity):
-        return np.atleast_1d(phi.to_value(u.rad)).astype(float)
-    return np.atleast_1d(np.asarray(phi, dtype=float))
-
-
 def _check_increasing(name, edges, value):
     if (edges.ndim != 1 or edges.size < 2 or not np.all(np.isfinite(edges))
             or np.any(np.diff(edges) <= 0)):
@@ -74,7 +67,7 @@ def phi_edges(phi):
     if np.ndim(phi) == 0 and not isinstance(phi, u.Quantity):
         n = check_integer("sector_phi", phi, minimum=1)
         return 2 * np.pi * np.arange(n) / n
-    arr = _angles_rad(phi).ravel()
+    arr = angle_values("sector_phi", phi, u.rad).ravel()
     if arr.size == 0 or not np.all(np.isfinite(arr)):
         msg = f"sector_phi must be a count or finite angle boundaries, got {phi!r}"
         raise ValueError(msg)
@@ -166,7 +159,7 @@ def _psfsubtraction_edges(fitter, shape):
         n_phi = check_integer("sector_phi", phi, minimum=1)
         pedges = np.linspace(0, 2 * np.pi, n_phi + 1)
     else:
-        pedges = _angles_rad(phi).ravel()
+        pedges = angle_values("sector_phi", phi, u.rad).ravel()
         _check_increasing("sector_phi", pedges, phi)
     return redges, pedges
 

@@ -2,7 +2,8 @@
 Angular differential imaging (ADI): PSF subtraction of a sequence taken with
 the field rotating, then derotation and combination.
 
-Parallactic angles are in degrees.  A source at offset ``(dx, dy)`` from the
+Parallactic angles are in degrees, or an angle
+`~astropy.units.Quantity` in any unit.  A source at offset ``(dx, dy)`` from the
 star in the final (derotated) image appears in frame ``i`` rotated
 counter-clockwise by ``parangs[i]`` about the rotation centre; derotating
 frame ``i`` rotates it back by ``-parangs[i]``.
@@ -23,7 +24,7 @@ from ..utils import (
 )
 from ..utils import progress_bar as make_progress_bar
 from ..utils.deprecation import NOT_GIVEN
-from ._geometry import check_center, rotated_enough
+from ._geometry import angle_value, angle_values, check_center, rotated_enough
 from .findbase import rotation_exclusion
 from .fitters import BasePSFFitter
 from .parallel import run_with_progress
@@ -105,10 +106,12 @@ def rotation_exclusion_mask(parangs, target_parang, radius, *, n_delta, fwhm):
 
     Parameters
     ----------
-    parangs : array-like
-        Parallactic angles of the candidate frames (degrees).
-    target_parang : float
-        Parallactic angle of the target frame (degrees).
+    parangs : array-like or `~astropy.units.Quantity`
+        Parallactic angles of the candidate frames (degrees, or an angle
+        Quantity).
+    target_parang : float or `~astropy.units.Quantity`
+        Parallactic angle of the target frame (degrees, or an angle
+        Quantity).
     radius : float
         Distance from the rotation centre (pixels).
     n_delta : float
@@ -128,13 +131,15 @@ def rotation_exclusion_mask(parangs, target_parang, radius, *, n_delta, fwhm):
     """
     n_delta = check_positive("n_delta", n_delta, strict=False)
     fwhm = check_positive("fwhm", fwhm)
-    return rotated_enough(parangs, float(target_parang), float(radius),
+    return rotated_enough(angle_values("parangs", parangs),
+                          angle_value("target_parang", target_parang),
+                          float(radius),
                           n_delta=n_delta, fwhm=fwhm)
 
 
 def _check_cube(cube, parangs):
     data = coerce_data(cube, name="cube", ndim=3)
-    angles = np.asarray(parangs, dtype=float).ravel()
+    angles = angle_values("parangs", parangs).ravel()
     if angles.size != data.shape[0]:
         msg = (f"parangs must have one angle per frame ({data.shape[0]}), "
                f"got {angles.size}")
@@ -167,8 +172,9 @@ def derotate_cube(cube, parangs, *, center=None, order=3):
     cube : array-like or masked array
         ``(n_frames, ny, nx)`` images; masked or NaN pixels are masked in the
         output, as are pixels rotated in from outside the field.
-    parangs : array-like
-        The parallactic angle of each frame (degrees).
+    parangs : array-like or `~astropy.units.Quantity`
+        The parallactic angle of each frame (degrees, or an angle
+        Quantity).
     center : tuple of float, optional
         ``(x, y)`` of the rotation centre; default the image centre.
     order : int, optional
@@ -223,8 +229,8 @@ def classical_adi(cube, parangs, *, center=None, combine="median"):
     ----------
     cube : array-like or masked array
         ``(n_frames, ny, nx)`` sequence.
-    parangs : array-like
-        Parallactic angles (degrees).
+    parangs : array-like or `~astropy.units.Quantity`
+        Parallactic angles (degrees, or an angle Quantity).
     center : tuple of float, optional
         ``(x, y)`` rotation centre; default the image centre.
     combine : {'median', 'mean'}, optional
@@ -308,8 +314,8 @@ def adi_subtract(cube, parangs, fitter_class, *, n_delta, fwhm,
     ----------
     cube : array-like or masked array
         ``(n_frames, ny, nx)`` sequence; NaN or masked pixels are not used.
-    parangs : array-like
-        Parallactic angle of every frame (degrees).
+    parangs : array-like or `~astropy.units.Quantity`
+        Parallactic angle of every frame (degrees, or an angle Quantity).
     fitter_class : type
         A `~psfkit.fitpsf.BasePSFFitter` subclass such as
         `~psfkit.fitpsf.LOCI` or `~psfkit.fitpsf.KLIP`.

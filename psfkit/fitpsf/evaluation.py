@@ -15,7 +15,7 @@ from .._numerics.gaussian import SIGMA_PER_FWHM, integrated_gaussian_image
 from ..utils import check_integer, check_positive, coerce_data, resolve_executor
 from ..utils import progress_bar as make_progress_bar
 from ..utils.deprecation import NOT_GIVEN
-from ._geometry import check_center, rotate_offsets
+from ._geometry import angle_values, check_center, rotate_offsets
 from .adi import adi_subtract
 from .significance import (  # noqa: F401 - the former home of these names
     SNRResult,
@@ -47,8 +47,9 @@ def inject_planet(data, position, flux, *, fwhm, parangs=None, center=None):
         Total flux of the companion.
     fwhm : float
         FWHM of the Gaussian PSF in pixels.
-    parangs : array-like, optional
-        Parallactic angles (degrees) of the frames of a cube: in frame ``i``
+    parangs : array-like or `~astropy.units.Quantity`, optional
+        Parallactic angles of the frames of a cube (degrees, or an angle
+        Quantity): in frame ``i``
         the companion is rotated counter-clockwise by ``parangs[i]`` about
         ``center``.  Required for a cube.
     center : tuple of float, optional
@@ -84,7 +85,7 @@ def inject_planet(data, position, flux, *, fwhm, parangs=None, center=None):
         if parangs is None:
             msg = "parangs must be given to inject a companion into a cube"
             raise ValueError(msg)
-        angles = np.asarray(parangs, dtype=float).ravel()
+        angles = angle_values("parangs", parangs).ravel()
         if angles.size != out.shape[0]:
             msg = (f"parangs must have one angle per frame ({out.shape[0]}), "
                    f"got {angles.size}")
@@ -128,8 +129,8 @@ def contrast_curve(cube, parangs, fitter_class, *, fwhm, star_flux,
     ----------
     cube : array-like or masked array
         ``(n_frames, ny, nx)`` sequence.
-    parangs : array-like
-        Parallactic angles (degrees).
+    parangs : array-like or `~astropy.units.Quantity`
+        Parallactic angles (degrees, or an angle Quantity).
     fitter_class : type
         The fitter, for example `~psfkit.fitpsf.LOCI`.
     fwhm : float
@@ -174,6 +175,7 @@ def contrast_curve(cube, parangs, fitter_class, *, fwhm, star_flux,
     fake_snr = check_positive("fake_snr", fake_snr)
     n_angles = check_integer("n_angles", n_angles, minimum=1)
     data = coerce_data(cube, name="cube", ndim=3)
+    parangs = angle_values("parangs", parangs).ravel()
     shape = data.shape[1:]
     ctr = check_center("center", center, shape)
     if separations is None:

@@ -20,6 +20,7 @@ from psfkit.fitpsf import (
     derotate_cube,
     inject_planet,
     map_remove_psf,
+    rotation_exclusion_mask,
     snr,
     snr_map,
 )
@@ -227,3 +228,65 @@ def test_unit_of_the_cube_is_kept():
         assert q.unit == u.electron
         assert np.isnan(q.value[np.ma.getmaskarray(res.image)]).all()
     assert classical_adi(cube * u.adu, parangs).unit == u.adu
+
+
+def test_parangs_as_angle_quantities(small):
+    import astropy.units as u
+
+    cube, parangs, _ = small
+    rad = np.deg2rad(parangs) * u.rad
+    # derotation: a point right of the centre, rotated by 90 degrees
+    z = np.zeros((1, 33, 33))
+    z[0, 16, 26] = 1.0
+    for angle in ([90.0], [np.pi / 2] * u.rad, [5400.0] * u.arcmin):
+        out = derotate_cube(z, angle, order=0)
+        assert np.argwhere(out[0] == 1).tolist() == [[6, 16]]
+    np.testing.assert_array_equal(
+        rotation_exclusion_mask(np.deg2rad([0, 5, 12, 20]) * u.rad,
+                                0 * u.rad, 20, n_delta=1, fwhm=4),
+        [False, False, True, True])
+    # a companion injected at (26, 16) in the sky frame sits at (16, 26)
+    # in a frame with parallactic angle 90 degrees
+    b = inject_planet(np.zeros((1, 33, 33)), (26, 16), 1, fwhm=2,
+                      parangs=[np.pi / 2] * u.rad)
+    assert np.unravel_index(b[0].argmax(), b[0].shape) == (26, 16)
+    want = adi_subtract(cube, parangs, KLIP, n_delta=0.5, fwhm=4.0)
+    got = adi_subtract(cube, rad, KLIP, n_delta=0.5, fwhm=4.0)
+    np.testing.assert_allclose(got.image, want.image, atol=1e-10)
+    np.testing.assert_array_equal(got.image.mask, want.image.mask)
+    # the plug-in reads the fitter attributes the same way
+    f = LOCI(cube[1:], cube[0], bases_axis=0)
+    f.findbase, f.fwhm = fb.rotation_exclusion, 4.0
+    region = np.array([16 * 33 + 28])
+    f.base_parangs, f.image_parang = parangs[1:], parangs[0]
+    in_degrees = f.findbase(region)
+    f.base_parangs, f.image_parang = rad[1:], rad[0]
+    np.testing.assert_array_equal(f.findbase(region), in_degrees)
+    assert 0 < in_degrees.sum() < 7
+    kwargs = dict(fwhm=4.0, star_flux=1e4, separations=[10.0], n_delta=0.5,
+                  n_angles=1)
+    np.testing.assert_allclose(
+        contrast_curve(cube, rad, KLIP, **kwargs)["contrast"],
+        contrast_curve(cube, parangs, KLIP, **kwargs)["contrast"], rtol=1e-9)
+
+
+@pytest.mark.parametrize("call", ["derotate", "adi", "mask", "inject", "plugin"])
+def test_parangs_of_another_unit_are_an_error(small, call):
+    import astropy.units as u
+
+    cube, parangs, _ = small
+    with pytest.raises(u.UnitsError, match="parang.* must be angles.*got a "
+                       "Quantity in m"):
+        if call == "derotate":
+            derotate_cube(cube, parangs * u.m)
+        elif call == "adi":
+            adi_subtract(cube, parangs * u.m, KLIP, n_delta=0.5, fwhm=4.0)
+        elif call == "mask":
+            rotation_exclusion_mask(parangs * u.m, 0, 10, n_delta=1, fwhm=4)
+        elif call == "inject":
+            inject_planet(cube, (20, 16), 1.0, fwhm=3, parangs=parangs * u.m)
+        else:
+            f = LOCI(cube[1:], cube[0], bases_axis=0)
+            f.findbase, f.fwhm = fb.rotation_exclusion, 4.0
+            f.base_parangs, f.image_parang = parangs[1:], 3 * u.m
+            f.remove_psf()
