@@ -28,6 +28,7 @@ from ._geometry import angle_value, angle_values, check_center, rotated_enough
 from .findbase import rotation_exclusion
 from .fitters import BasePSFFitter
 from .parallel import run_with_progress
+from .utils import united
 
 __all__ = [
     "ADIResult",
@@ -91,9 +92,10 @@ class ADIResult(SummaryReprMixin):
         """
         import astropy.units as u
 
-        values = np.ma.filled(self.image.astype(float), np.nan)
-        return values * (u.dimensionless_unscaled if self.unit is None
-                         else self.unit)
+        return united(np.ma.getdata(self.image).astype(float),
+                      np.ma.getmaskarray(self.image),
+                      u.dimensionless_unscaled if self.unit is None
+                      else self.unit)
 
 
 def rotation_exclusion_mask(parangs, target_parang, radius, *, n_delta, fwhm):
@@ -169,7 +171,7 @@ def derotate_cube(cube, parangs, *, center=None, order=3):
 
     Parameters
     ----------
-    cube : array-like or masked array
+    cube : array-like, masked array, Quantity or NDData
         ``(n_frames, ny, nx)`` images; masked or NaN pixels are masked in the
         output, as are pixels rotated in from outside the field.
     parangs : array-like or `~astropy.units.Quantity`
@@ -182,7 +184,9 @@ def derotate_cube(cube, parangs, *, center=None, order=3):
 
     Returns
     -------
-    derotated : `~numpy.ma.MaskedArray`
+    derotated : `~numpy.ma.MaskedArray` or `~astropy.units.Quantity`
+        The derotated frames; for a cube with a unit (a Quantity or an
+        NDData), a Quantity in that unit with NaN where masked.
 
     Examples
     --------
@@ -205,7 +209,7 @@ def derotate_cube(cube, parangs, *, center=None, order=3):
         bad = np.where(data.mask[i], 1.0, 0.0)
         outside = _rotate(np.ones(shape), -angles[i], center, 1)
         mask[i] = (_rotate(bad, -angles[i], center, 1) > 1e-6) | (outside < 0.999)
-    return np.ma.MaskedArray(out, mask=mask)
+    return united(out, mask, data.unit)
 
 
 def _combine(derotated, combine):

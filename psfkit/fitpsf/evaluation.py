@@ -12,7 +12,13 @@ import numpy as np
 from scipy import stats
 
 from .._numerics.gaussian import SIGMA_PER_FWHM, integrated_gaussian_image
-from ..utils import check_integer, check_positive, coerce_data, resolve_executor
+from ..utils import (
+    check_integer,
+    check_positive,
+    coerce_data,
+    resolve_executor,
+    to_data_unit,
+)
 from ..utils import progress_bar as make_progress_bar
 from ..utils.deprecation import NOT_GIVEN
 from ._geometry import angle_values, check_center, rotate_offsets
@@ -24,6 +30,7 @@ from .significance import (  # noqa: F401 - the former home of these names
     snr,
     snr_map,
 )
+from .utils import united
 
 __all__ = ["inject_planet", "contrast_curve"]
 
@@ -38,13 +45,14 @@ def inject_planet(data, position, flux, *, fwhm, parangs=None, center=None):
 
     Parameters
     ----------
-    data : array-like or masked array
+    data : array-like, masked array, Quantity or NDData
         A ``(ny, nx)`` image or an ``(n_frames, ny, nx)`` cube.  Its mask is
         kept.
     position : tuple of float
         ``(x, y)`` of the companion in the derotated (sky) frame.
-    flux : float
-        Total flux of the companion.
+    flux : float or `~astropy.units.Quantity`
+        Total flux of the companion, in the unit of ``data`` (a Quantity is
+        converted to it).
     fwhm : float
         FWHM of the Gaussian PSF in pixels.
     parangs : array-like or `~astropy.units.Quantity`, optional
@@ -57,9 +65,16 @@ def inject_planet(data, position, flux, *, fwhm, parangs=None, center=None):
 
     Returns
     -------
-    out : `~numpy.ndarray` or `~numpy.ma.MaskedArray`
+    out : `~numpy.ndarray`, `~numpy.ma.MaskedArray` or `~astropy.units.Quantity`
         A copy of ``data`` with the companion added (masked if the input
-        had masked values).
+        had masked values).  For data with a unit, a Quantity in that unit
+        with NaN where masked.
+
+    Raises
+    ------
+    astropy.units.UnitsError
+        If ``flux`` has a unit that does not convert to that of ``data``,
+        or ``data`` has none.
 
     Examples
     --------
@@ -70,7 +85,7 @@ def inject_planet(data, position, flux, *, fwhm, parangs=None, center=None):
     100.0
     """
     arr = coerce_data(data, name="data", ndim=(2, 3), allow_all_masked=True)
-    flux = float(flux)
+    flux = float(to_data_unit("flux", flux, arr.unit))
     if not np.isfinite(flux):
         msg = f"flux must be finite, got {flux}"
         raise ValueError(msg)
@@ -94,8 +109,8 @@ def inject_planet(data, position, flux, *, fwhm, parangs=None, center=None):
             rx, ry = rotate_offsets(dx, dy, ang)
             out[i] += _gaussian_image(out.shape[1:], ctr[0] + rx, ctr[1] + ry,
                                       flux, fwhm)
-    if arr.mask.any():
-        return np.ma.MaskedArray(out, mask=arr.mask.copy())
+    if arr.unit is not None or arr.mask.any():
+        return united(out, arr.mask.copy(), arr.unit)
     return out
 
 def _annulus_noise(image, sep, fwhm, center):

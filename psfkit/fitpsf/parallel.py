@@ -10,6 +10,7 @@ themselves, in input order.
 
 import functools
 
+import astropy.units as u
 import numpy as np
 
 from ..utils import check_integer, resolve_executor
@@ -77,8 +78,9 @@ def map_remove_psf(fitter_or_fitters, images=None, *, executor=None,
 
     Returns
     -------
-    residuals : list of `~numpy.ma.MaskedArray`
-        The residual image of every input, in order.
+    residuals : list of `~numpy.ma.MaskedArray` or `~astropy.units.Quantity`
+        The residual image of every input, in order (Quantities for bases
+        with a unit, see `~psfkit.fitpsf.BasePSFFitter.remove_psf`).
 
     Examples
     --------
@@ -121,4 +123,5 @@ def map_remove_psf(fitter_or_fitters, images=None, *, executor=None,
     with make_progress_bar(total=len(tasks), enabled=progress_bar,
                            desc="PSF removal", unit="task") as bar:
         chunks = run_with_progress(_remove_chunk, tasks, executor, bar=bar)
-    return [np.ma.asarray(r) for chunk in chunks for r in chunk]
+    return [r if isinstance(r, u.Quantity) else np.ma.asarray(r)
+            for chunk in chunks for r in chunk]

@@ -214,7 +214,12 @@ def to_data_unit(name, value, unit):
         msg = (f"{name} has a unit ({value.unit}) but the data do not; "
                "give both or neither a unit")
         raise u.UnitsError(msg)
-    return value.to_value(unit)
+    try:
+        return value.to_value(unit)
+    except u.UnitConversionError:
+        msg = (f"{name} is in {value.unit}, which does not convert to the "
+               f"unit of the data ({unit})")
+        raise u.UnitsError(msg) from None
 
 
 def _coerce_error(error, shape, unit, name):

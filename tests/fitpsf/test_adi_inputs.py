@@ -290,3 +290,29 @@ def test_parangs_of_another_unit_are_an_error(small, call):
             f.findbase, f.fwhm = fb.rotation_exclusion, 4.0
             f.base_parangs, f.image_parang = parangs[1:], 3 * u.m
             f.remove_psf()
+
+
+def test_inject_and_derotate_keep_the_unit(small):
+    import astropy.units as u
+
+    cube, parangs, _ = small
+    cube = cube.copy()
+    cube[:, 16, 16] = np.nan
+    want = inject_planet(cube, (20, 16), 0.5, fwhm=3, parangs=parangs)
+    for flux in (500 * u.mJy, 0.5 * u.Jy):
+        got = inject_planet(cube * u.Jy, (20, 16), flux, fwhm=3,
+                            parangs=parangs)
+        assert got.unit == u.Jy
+        np.testing.assert_allclose(got.value, want.filled(np.nan), rtol=1e-12,
+                                   equal_nan=True)
+    one = inject_planet(np.zeros((21, 21)) * u.Jy, (10, 10), 1 * u.mJy, fwhm=3)
+    assert abs(one.sum() - 1 * u.mJy) < 1e-12 * u.Jy
+    with pytest.raises(u.UnitsError, match=r"flux is in m, which does not "
+                       r"convert to the unit of the data \(Jy\)"):
+        inject_planet(cube * u.Jy, (20, 16), 1 * u.m, fwhm=3, parangs=parangs)
+    with pytest.raises(u.UnitsError, match=r"flux has a unit \(Jy\)"):
+        inject_planet(cube, (20, 16), 1 * u.Jy, fwhm=3, parangs=parangs)
+    plain = derotate_cube(cube, parangs)
+    got = derotate_cube(NDData(cube, unit="adu"), parangs)
+    assert got.unit == u.adu
+    np.testing.assert_array_equal(got.value, plain.filled(np.nan))

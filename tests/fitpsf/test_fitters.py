@@ -193,6 +193,48 @@ def test_nddata_image(data):
     assert np.all(res.mask[0]) and res.mask.sum() == image.shape[1]
 
 
+@pytest.mark.parametrize("cls", [KLIP, LOCI, SimpleSubtraction])
+def test_units_of_bases_and_image(data, cls):
+    import astropy.units as u
+
+    from psfkit.fitpsf import map_remove_psf
+
+    base, image = data
+    # KLIP subtracts the mean base: the image must be in the bases' unit
+    base = base + 5.0
+    image = image + 5.0
+    image[3, 4] = np.nan
+    plain = cls(base).remove_psf(image)
+    plain_psf = cls(base).fit_psf(image)
+    for bases in (base * u.Jy, NDData(base, unit="Jy"),
+                  [base[0] * u.Jy, *(b * 1000 * u.mJy for b in base[1:])]):
+        f = cls(bases)
+        assert f.unit == u.Jy
+        for given in (image * 1000 * u.mJy, NDData(image * 1e-3, unit="kJy")):
+            res = f.remove_psf(given)
+            assert isinstance(res, u.Quantity) and res.unit == u.Jy
+            np.testing.assert_allclose(res.value, plain.filled(np.nan),
+                                       rtol=1e-9, atol=1e-9, equal_nan=True)
+            assert np.array_equal(np.isnan(res.value), plain.mask)
+        psf = f.fit_psf(image * u.Jy)
+        assert psf.unit == u.Jy
+        np.testing.assert_allclose(psf.value, plain_psf.filled(np.nan),
+                                   rtol=1e-9, atol=1e-9, equal_nan=True)
+    got = map_remove_psf(cls(base * u.Jy), [image * u.Jy], executor=2)[0]
+    assert got.unit == u.Jy
+    with pytest.raises(u.UnitsError, match=r"image is in m, which does not "
+                       r"convert to the unit of psfbase \(Jy\)"):
+        cls(base * u.Jy).remove_psf(image * u.m)
+    with pytest.raises(u.UnitsError, match=r"psfbase has a unit \(Jy\) but "
+                       "image does not"):
+        cls(base * u.Jy, image)
+    with pytest.raises(u.UnitsError, match=r"image has a unit \(Jy\) but "
+                       "psfbase does not"):
+        cls(base).fit_psf(image * u.Jy)
+    with pytest.raises(u.UnitsError, match=r"psfbase\[1\] is in s"):
+        cls([base[0] * u.Jy, base[1] * u.s])
+
+
 def test_skipped_regions_warn_and_are_masked(data):
     base, image = data
     f = LOCI(base)
