@@ -47,7 +47,12 @@ def allbases(self, region):
 
 def nonmaskedbases(self, region):
     """
-    Use the bases that are unmasked on every pixel of the region.
+    Use the bases that are unmasked on every pixel of the region where the
+    image is unmasked.
+
+    Pixels masked in the image have no residual whatever the bases hold
+    there, so a mask shared by the image and the bases (a coronagraph)
+    does not exclude every base on the regions at its edge.
 
     Returns
     -------
@@ -58,6 +63,8 @@ def nonmaskedbases(self, region):
     if bmask is None:
         return np.ones(self.n_bases, dtype=bool)
     region = np.asarray(region)
+    if self.image is not None:
+        region = region[~self.image_mask1d[region]]
     if region.size == 0:
         return np.zeros(self.n_bases, dtype=bool)
     return ~bmask[region].any(axis=0)
