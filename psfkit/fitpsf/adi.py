@@ -18,6 +18,7 @@ from ..utils import (
     InputDataError,
     SummaryReprMixin,
     check_in,
+    check_integer,
     check_positive,
     coerce_data,
     resolve_executor,
@@ -172,15 +173,24 @@ def derotate_cube(cube, parangs, *, center=None, order=3):
     Parameters
     ----------
     cube : array-like, masked array, Quantity or NDData
-        ``(n_frames, ny, nx)`` images; masked or NaN pixels are masked in the
-        output, as are pixels rotated in from outside the field.
+        ``(n_frames, ny, nx)`` images.  Masked or NaN pixels are masked in
+        the output, together with every output pixel whose interpolation
+        reaches them (see ``order``), as are pixels rotated in from outside
+        the field.
     parangs : array-like or `~astropy.units.Quantity`
         The parallactic angle of each frame (degrees, or an angle
         Quantity).
     center : tuple of float, optional
         ``(x, y)`` of the rotation centre; default the image centre.
     order : int, optional
-        The spline order of the interpolation.
+        The spline order of the interpolation, 0 to 5.  An output pixel
+        interpolates the input pixels less than ``(order + 1) / 2`` pixels
+        from its position along each axis; it is masked if one of them is
+        masked, and for orders above 1, whose spline coefficients couple
+        neighbouring pixels, also if a masked pixel is one pixel further
+        away.  Masked pixels are given the value of the nearest unmasked
+        pixel before interpolating, so that their influence on the
+        unmasked outputs beyond is small.
 
     Returns
     -------
@@ -199,17 +209,39 @@ def derotate_cube(cube, parangs, *, center=None, order=3):
     [0, 2]
     """
     data, angles = _check_cube(cube, parangs)
+    order = check_integer("order", order, minimum=0)
+    if order > 5:
+        msg = f"order must be a spline order from 0 to 5, got {order}"
+        raise ValueError(msg)
     shape = data.shape[1:]
     center = check_center("center", center, shape)
+    # a linear interpolation of the masked pixels grown by ``reach`` is
+    # non-zero wherever the spline of this order reaches a masked pixel
+    reach = order // 2 + (1 if order > 1 else 0)
     out = np.empty(data.shape)
     mask = np.empty(data.shape, dtype=bool)
     for i in range(data.shape[0]):
-        frame = np.where(data.mask[i], 0.0, data.data[i])
-        out[i] = _rotate(frame, -angles[i], center, order)
-        bad = np.where(data.mask[i], 1.0, 0.0)
-        outside = _rotate(np.ones(shape), -angles[i], center, 1)
-        mask[i] = (_rotate(bad, -angles[i], center, 1) > 1e-6) | (outside < 0.999)
+        bad = data.mask[i]
+        out[i] = _rotate(_fill_nearest(data.data[i], bad), -angles[i], center,
+                         order)
+        if reach and bad.any():
+            bad = ndimage.maximum_filter(bad, size=2 * reach + 1,
+                                         mode="constant", cval=False)
+        outside = _rotate(np.ones(shape), -angles[i], center, 1) < 0.999
+        mask[i] = (_rotate(bad.astype(float), -angles[i], center, 1) > 1e-6) \
+            | outside
     return united(out, mask, data.unit)
+
+
+def _fill_nearest(frame, bad):
+    """``frame`` with the ``bad`` pixels set to the nearest good pixel's value."""
+    if not bad.any():
+        return frame
+    if bad.all():
+        return np.zeros_like(frame)
+    nearest = ndimage.distance_transform_edt(bad, return_distances=False,
+                                             return_indices=True)
+    return frame[tuple(nearest)]
 
 
 def _combine(derotated, combine):
@@ -365,7 +397,7 @@ def adi_subtract(cube, parangs, fitter_class, *, n_delta, fwhm,
     >>> res
     ADIResult(
         image=<float64 array (41, 41), 16 masked>,
-        residuals=<float64 array (10, 41, 41), 2716 masked>,
+        residuals=<float64 array (10, 41, 41), 3100 masked>,
         n_frames=10,
     )
     """
