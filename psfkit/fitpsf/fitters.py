@@ -87,8 +87,13 @@ class BasePSFFitter:
         The geometry of the sector regions (`psfkit.fitpsf.regions`);
         ``sector_radius_inner`` is `None` by default, meaning 1 pixel (in
         both conventions).
-    dilation_region, around_region_rim, optmask
+    dilation_region, around_region_rim
         Settings of the optimisation regions (`psfkit.fitpsf.optregion`).
+    optmask : array-like of bool or None
+        An image of the image shape, `True` on pixels that must not drive
+        any fit (a known companion, a bad column): they are left out of
+        every optimisation region, whatever the fitter, and are still
+        subtracted where they belong to a region.
     klip_modes : int
         Number of KLIP modes (`psfkit.fitpsf.fitpsfcoeff.klip`).
     base_parangs, image_parang, n_delta, fwhm

@@ -235,6 +235,38 @@ def test_units_of_bases_and_image(data, cls):
         cls([base[0] * u.Jy, base[1] * u.s])
 
 
+def test_optmask_leaves_a_companion_out_of_every_fit(data):
+    base, _ = data
+    # an exact combination of the bases plus a companion
+    image = 1.5 * base[0] - 0.7 * base[4]
+    companion = np.zeros(image.shape)
+    companion[10:13, 20:23] = 5.0
+    optmask = companion > 0
+    f = SimpleSubtraction(base)
+    assert np.abs(f.remove_psf(image + companion) - companion).max() > 0.1
+    f.optmask = optmask
+    np.testing.assert_allclose(f.remove_psf(image + companion), companion,
+                               atol=1e-10)
+    # the fit equals one on the image without those pixels, where that one
+    # is defined (the optmask pixels are still subtracted)
+    noisy = image + companion + 0.1 * np.random.default_rng(1).normal(
+        size=image.shape)
+    for cls in (LOCI, KLIP, UseAllPixelsSubtraction):
+        f = cls(base)
+        plain = f.fit_psf(noisy)
+        f.optmask = optmask
+        got = f.fit_psf(noisy)
+        want = cls(base).fit_psf(np.where(optmask, np.nan, noisy))
+        assert not got.mask.any() and want.mask.sum() <= optmask.sum()
+        np.testing.assert_allclose(got[~want.mask], want[~want.mask],
+                                   atol=1e-10)
+        assert np.abs(got - plain).max() > 1e-3
+        f.optmask = np.ones((3, 3), dtype=bool)
+        with pytest.raises(ValueError, match=r"optmask must have the image "
+                           r"shape \(30, 34\), got \(3, 3\)"):
+            f.fit_psf(noisy)
+
+
 def test_skipped_regions_warn_and_are_masked(data):
     base, image = data
     f = LOCI(base)
