@@ -140,8 +140,11 @@ def rotation_exclusion_mask(parangs, target_parang, radius, *, n_delta, fwhm):
                           n_delta=n_delta, fwhm=fwhm)
 
 
-def _check_cube(cube, parangs):
+def _check_cube(cube, parangs, *, min_frames=1):
     data = coerce_data(cube, name="cube", ndim=3)
+    if data.shape[0] < min_frames:
+        msg = f"cube must hold at least {min_frames} frames, got {data.shape[0]}"
+        raise ValueError(msg)
     angles = angle_values("parangs", parangs).ravel()
     if angles.size != data.shape[0]:
         msg = (f"parangs must have one angle per frame ({data.shape[0]}), "
@@ -276,7 +279,7 @@ def classical_adi(cube, parangs, *, center=None, combine="median"):
     -------
     result : `ADIResult`
     """
-    data, angles = _check_cube(cube, parangs)
+    data, angles = _check_cube(cube, parangs, min_frames=2)
     masked = data.masked()
     resid = masked - np.ma.median(masked, axis=0)
     derot = derotate_cube(resid, angles, center=center)
@@ -407,14 +410,11 @@ def adi_subtract(cube, parangs, fitter_class, *, n_delta, fwhm,
                f"{fitter_class!r}")
         raise TypeError(msg)
     executor = resolve_executor(executor, n_threads=n_threads, client=client)
-    data, angles = _check_cube(cube, parangs)
+    data, angles = _check_cube(cube, parangs, min_frames=2)
     n_delta = check_positive("n_delta", n_delta, strict=False)
     fwhm = check_positive("fwhm", fwhm)
     check_in("combine", combine, ("median", "mean"))
     n = data.shape[0]
-    if n < 2:
-        msg = f"cube must hold at least 2 frames, got {n}"
-        raise ValueError(msg)
     center = check_center("center", center, data.shape[1:])
     settings = dict(settings or {})
     _check_settings(fitter_class, settings)

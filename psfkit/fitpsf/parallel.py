@@ -60,8 +60,9 @@ def map_remove_psf(fitter_or_fitters, images=None, *, executor=None,
     fitter_or_fitters : `~psfkit.fitpsf.BasePSFFitter` or sequence of them
         One fitter (then ``images`` is required) or one fitter per image,
         each holding its image (then ``images`` must be `None`).
-    images : sequence of 2-D arrays, optional
-        The images for a single fitter.
+    images : sequence of 2-D arrays or 3-D array, optional
+        The images for a single fitter (a sequence, or a stack along the
+        first axis).
     executor : optional
         `None` (run here), a number of threads, a
         `concurrent.futures.Executor` (thread or process pool), a
@@ -101,6 +102,12 @@ def map_remove_psf(fitter_or_fitters, images=None, *, executor=None,
     if hasattr(fitter_or_fitters, "remove_psf"):
         if images is None:
             msg = "images must be given when a single fitter is passed"
+            raise ValueError(msg)
+        if not isinstance(images, list | tuple) and np.ndim(
+                getattr(images, "data", images)) == 2:
+            msg = ("images must be a sequence of 2-D images or a 3-D stack, "
+                   f"got a single 2-D image of shape {np.shape(images)}; pass "
+                   "[image] or call the fitter's remove_psf")
             raise ValueError(msg)
         images = list(images)
         tasks = [(fitter_or_fitters, images[i:i + chunksize])

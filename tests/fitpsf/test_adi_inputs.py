@@ -316,3 +316,25 @@ def test_inject_and_derotate_keep_the_unit(small):
     got = derotate_cube(NDData(cube, unit="adu"), parangs)
     assert got.unit == u.adu
     np.testing.assert_array_equal(got.value, plain.filled(np.nan))
+
+
+def test_clear_errors_for_misshaped_inputs(small):
+    from psfkit.fitpsf import classical_adi
+
+    cube, parangs, _ = small
+    # before: a zero image (classical_adi) and zip()'s message
+    with pytest.raises(ValueError, match="cube must hold at least 2 frames, "
+                       "got 1"):
+        classical_adi(cube[:1], parangs[:1])
+    with pytest.raises(ValueError, match=r"xs and ys must have the same "
+                       r"shape .*got \(3,\) and \(2,\)"):
+        aperture_sums(cube[0], [10, 12, 14], [10, 12], 2.0)
+    fitter = KLIP(cube[1:], bases_axis=0)
+    with pytest.raises(ValueError, match=r"images must be a sequence of 2-D "
+                       r"images or a 3-D stack, got a single 2-D image of "
+                       r"shape \(33, 33\)"):
+        map_remove_psf(fitter, cube[0])
+    # a 3-D stack is a sequence of images
+    stack = map_remove_psf(fitter, cube[:2])
+    np.testing.assert_allclose(stack[1], fitter.remove_psf(cube[1]),
+                               atol=1e-12)
