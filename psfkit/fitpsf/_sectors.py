@@ -13,8 +13,9 @@ psfsubtraction package, whose fitters users port to psfkit:
 
 - the radial boundaries are ``logspace(sector_radius_inner,
   log10(nx), sector_radius_n)``: ``sector_radius_inner`` is a log10
-  exponent (0 means 1 pixel) and ``sector_radius_n`` counts boundaries,
-  not annuli;
+  exponent (0 means 1 pixel; a Quantity in pixels, as KLIP's default,
+  is a radius in both conventions) and ``sector_radius_n`` counts
+  boundaries, not annuli;
 - the default centre is ``(ny / 2, nx / 2)`` in array order, and a given
   ``sector_center`` is read in array order (first index first);
 - the angle of a pixel is measured from the first array axis towards the
@@ -98,7 +99,18 @@ def radius_edges(fitter, rmax):
     return edges
 
 
+def _pixel_radius(value):
+    """A ``sector_radius_inner`` Quantity as a radius in pixels."""
+    if not value.unit.is_equivalent(u.pix):
+        msg = ("sector_radius_inner must be a number or a Quantity in pixels, "
+               f"got a Quantity in {value.unit}")
+        raise u.UnitsError(msg)
+    return value.to_value(u.pix)
+
+
 def _inner_radius_pixels(value):
+    if isinstance(value, u.Quantity):
+        value = _pixel_radius(value)
     try:
         return check_positive("sector_radius_inner", value)
     except ValueError:
@@ -135,6 +147,9 @@ def _psfsubtraction_edges(fitter, shape):
         redges = arr
     else:
         inner = getattr(fitter, "sector_radius_inner", None)
+        if isinstance(inner, u.Quantity):
+            # a radius, whose log10 is this convention's setting
+            inner = np.log10(_inner_radius_pixels(inner))
         inner = 0.0 if inner is None else float(inner)
         if not np.isfinite(inner):
             msg = ("sector_radius_inner (a log10 exponent in the "

@@ -17,6 +17,7 @@ with class attributes and instantiated once per image.
 import copy
 import types
 
+import astropy.units as u
 import numpy as np
 
 from ..utils import ArrayData, coerce_data
@@ -86,7 +87,8 @@ class BasePSFFitter:
     sector_radius_inner, sector_radius_n, sector_radius, sector_phi, sector_center
         The geometry of the sector regions (`psfkit.fitpsf.regions`);
         ``sector_radius_inner`` is `None` by default, meaning 1 pixel (in
-        both conventions).
+        both conventions); a Quantity in pixels (``5 * u.pix``) is a radius
+        in both conventions too.
     dilation_region, around_region_rim
         Settings of the optimisation regions (`psfkit.fitpsf.optregion`).
     optmask : array-like of bool or None
@@ -433,13 +435,15 @@ class KLIP(BasePSFFitter):
     that projection is removed.  Sectors smaller than ``region_min_size``
     (default 40) pixels are merged with their neighbour, and sectors with
     fewer than ``min_opt_pixels`` (default 10) usable pixels are not fitted.
+    The sectors start at ``sector_radius_inner = 5 * u.pix``, 5 pixels
+    from the centre in either ``convention``.
     """
 
     regions = _regions.wrapper_min_size(_regions.sectors)
     findbase = _findbase.nonmaskedbases
     optregion = _optregion.wrapper_ignore_all_masked(_optregion.identity)
     fitpsfcoeff = _fitpsfcoeff.klip
-    sector_radius_inner = 5.0
+    sector_radius_inner = 5 * u.pix
     sector_radius_n = 5
     sector_phi = 4
     region_min_size = 40

@@ -406,6 +406,34 @@ def test_klip_sector_geometry_defaults():
     assert float(abs(f.remove_psf()).max()) < 1e-8
 
 
+def test_klip_default_inner_radius_in_both_conventions():
+    # the default inner radius (5 pixels) was read as 10**5 pixels in the
+    # psfsubtraction convention, which raised an error
+    import astropy.units as u
+
+    base = np.random.default_rng(0).normal(size=(5, 30, 30))
+    f = KLIP(base, 0.7 * base[0] + 0.3 * base[1])
+    f.convention = "psfsubtraction"
+    res = f.remove_psf()
+    # psfsubtraction's geometry: centre (15, 15), radii from 5 pixels
+    # (10 ** log10(5), as psfsubtraction computes it) to 30
+    yy, xx = np.mgrid[0:30, 0:30]
+    r = np.hypot(yy - 15, xx - 15)
+    inner = np.logspace(np.log10(5), np.log10(30), 5)[0]
+    np.testing.assert_array_equal(res.mask, (r < inner) | (r >= 30))
+    assert 60 < res.mask.sum() < 90
+    assert float(abs(res).max()) < 1e-8
+    # the same explicit settings give the same geometry
+    g = KLIP(base, 0.7 * base[0] + 0.3 * base[1])
+    g.convention = "psfsubtraction"
+    g.sector_radius_inner = np.log10(5.0)
+    np.testing.assert_array_equal(g.remove_psf().mask, res.mask)
+    f.sector_radius_inner = 5 * u.s
+    with pytest.raises(u.UnitsError, match="sector_radius_inner must be a "
+                       "number or a Quantity in pixels"):
+        f.remove_psf()
+
+
 def test_base_class_example():
     rng = np.random.default_rng(1)
     psfbase = rng.normal(size=(3, 10, 10))
