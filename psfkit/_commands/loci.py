@@ -208,9 +208,16 @@ def run(args):
             keywords["NDELTA"] = (args.n_delta, "ADI exclusion in FWHM")
         if args.method == "klip":
             keywords["KLIPK"] = (args.klip_k, "KLIP modes")
+        wcs = source.wcs
+        if target.ndim == 3:
+            # the derotated image is in the sky orientation of no frame:
+            # frame 0's celestial WCS would be rotated by its parallactic angle
+            wcs = None
+            header.add_history("psfkit loci: input WCS dropped (ADI image "
+                               "derotated to parang 0)")
         write_fits_nddata(
             outputs.path(out),
-            NDData(data, unit=unit, mask=bad, wcs=source.wcs),
+            NDData(data, unit=unit, mask=bad, wcs=wcs),
             header=header, keywords=keywords,
             parameters={"command": "loci", "method": args.method,
                         "fwhm": args.fwhm, "n_delta": args.n_delta,
