@@ -2,11 +2,11 @@
 Angular differential imaging (ADI): PSF subtraction of a sequence taken with
 the field rotating, then derotation and combination.
 
-Parallactic angles are in degrees, or an angle
-`~astropy.units.Quantity` in any unit.  A source at offset ``(dx, dy)`` from the
-star in the final (derotated) image appears in frame ``i`` rotated
-counter-clockwise by ``parangs[i]`` about the rotation centre; derotating
-frame ``i`` rotates it back by ``-parangs[i]``.
+Parallactic angles are in degrees, or an angle `~astropy.units.Quantity` in
+any unit.  A source at offset ``(dx, dy)`` from the star in the final
+(derotated) image appears in frame ``i`` rotated counter-clockwise by
+``parangs[i]`` about the rotation centre; derotating frame ``i`` rotates it
+back by ``-parangs[i]``.
 """
 
 from dataclasses import dataclass
@@ -219,7 +219,8 @@ def derotate_cube(cube, parangs, *, center=None, order=3):
     shape = data.shape[1:]
     center = check_center("center", center, shape)
     # a linear interpolation of the masked pixels grown by ``reach`` is
-    # non-zero wherever the spline of this order reaches a masked pixel
+    # non-zero wherever the spline of this order reaches a masked pixel,
+    # with one pixel to spare above order 1 (prefiltered coefficients)
     reach = order // 2 + (1 if order > 1 else 0)
     out = np.empty(data.shape)
     mask = np.empty(data.shape, dtype=bool)

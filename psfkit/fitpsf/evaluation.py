@@ -57,9 +57,9 @@ def inject_planet(data, position, flux, *, fwhm, parangs=None, center=None):
         FWHM of the Gaussian PSF in pixels.
     parangs : array-like or `~astropy.units.Quantity`, optional
         Parallactic angles of the frames of a cube (degrees, or an angle
-        Quantity): in frame ``i``
-        the companion is rotated counter-clockwise by ``parangs[i]`` about
-        ``center``.  Required for a cube.
+        Quantity): in frame ``i`` the companion is rotated
+        counter-clockwise by ``parangs[i]`` about ``center``.  Required for
+        a cube.
     center : tuple of float, optional
         ``(x, y)`` of the star; default the image centre.
 
