@@ -239,6 +239,44 @@ def test_parangs_files(tmp_path, kind):
     assert_allclose(read_parangs(path), angles, rtol=1e-9)
 
 
+def test_loci_adi_drops_the_frames_wcs(adi_files):
+    # frame 0's celestial WCS was copied onto the derotated image
+    folder, cube, _ = adi_files
+    header = fits.getheader(folder / "adi.fits")
+    header.update({"CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN", "CRPIX1": 21.0,
+                   "CRPIX2": 21.0, "CRVAL1": 10.0, "CRVAL2": 20.0,
+                   "CDELT1": -1e-5, "CDELT2": 1e-5})
+    fits.PrimaryHDU(cube, header=header).writeto(folder / "wcs.fits")
+    assert main(["loci", str(folder / "wcs.fits"), "--parangs", "PARANG",
+                 "-q", "-o", str(folder / "adi_wcs.fits")]) == 0
+    out = fits.getheader(folder / "adi_wcs.fits")
+    assert not any(key.startswith(("CTYPE", "CRVAL", "CRPIX", "CDELT"))
+                   for key in out)
+    assert any("WCS dropped" in card for card in out["HISTORY"])
+    # the reference-star mode keeps the target's WCS
+    fits.PrimaryHDU(cube[0], header=fits.Header(
+        [c for c in header.cards if not c.keyword.startswith(("NAXIS", "PARANG"))]
+    )).writeto(folder / "target_wcs.fits")
+    assert main(["loci", str(folder / "target_wcs.fits"), "--refs",
+                 str(folder / "refs.fits"), "-q", "-o",
+                 str(folder / "rdi_wcs.fits")]) == 0
+    assert fits.getheader(folder / "rdi_wcs.fits")["CTYPE1"] == "RA---TAN"
+
+
+def test_parangs_table_with_an_angle_unit(adi_files):
+    # a column in radians was read as degrees
+    folder, _, angles = adi_files
+    Table({"parang": np.deg2rad(angles) * u.rad}).write(
+        folder / "rad.ecsv", format="ascii.ecsv")
+    for name in ("rad.ecsv", "parangs.txt"):
+        assert main(["loci", str(folder / "adi.fits"), "--parangs",
+                     str(folder / name), "-q", "-o",
+                     str(folder / f"{name}.fits")]) == 0
+    assert_allclose(fits.getdata(folder / "rad.ecsv.fits"),
+                    fits.getdata(folder / "parangs.txt.fits"), rtol=1e-9,
+                    atol=1e-9, equal_nan=True)
+
+
 def test_loci_parangs_without_header_line(adi_files):
     # a numpy.savetxt file of 10 angles was read as a column name and 9 angles
     folder, _, angles = adi_files

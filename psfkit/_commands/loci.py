@@ -6,6 +6,7 @@ import time
 
 from astropy.nddata import NDData
 from astropy.table import Table
+import astropy.units as u
 import numpy as np
 
 from ..fitsio import read_fits_nddata, write_fits_nddata
@@ -92,9 +93,11 @@ def _parangs_from_text(path):
 
 def read_parangs(path):
     """
-    Parallactic angles (degrees) from a file: a FITS or ECSV table (column
+    Parallactic angles from a file: a FITS or ECSV table (column
     ``parang``, else the first), or text with one angle per line, with or
-    without a line of column names.
+    without a line of column names.  Plain numbers are degrees; a table
+    column with a unit gives a `~astropy.units.Quantity`, which
+    `~psfkit.fitpsf.adi_subtract` converts.
     """
     path = Path(path)
     try:
@@ -104,7 +107,10 @@ def read_parangs(path):
         if is_fits or is_ecsv:
             table = Table.read(path, format="fits" if is_fits else "ascii.ecsv")
             name = table.colnames[_choose_column(table.colnames, path)]
-            return np.asarray(table[name], dtype=float)
+            column = table[name]
+            if column.unit is not None:
+                return u.Quantity(column, dtype=float)
+            return np.asarray(column, dtype=float)
         return _parangs_from_text(path)
     except (OSError, UnicodeDecodeError, TypeError) as exc:
         msg = f"{path}: cannot read a table of parallactic angles ({exc})"
@@ -202,9 +208,16 @@ def run(args):
             keywords["NDELTA"] = (args.n_delta, "ADI exclusion in FWHM")
         if args.method == "klip":
             keywords["KLIPK"] = (args.klip_k, "KLIP modes")
+        wcs = source.wcs
+        if target.ndim == 3:
+            # the derotated image is in the sky orientation of no frame:
+            # frame 0's celestial WCS would be rotated by its parallactic angle
+            wcs = None
+            header.add_history("psfkit loci: input WCS dropped (ADI image "
+                               "derotated to parang 0)")
         write_fits_nddata(
             outputs.path(out),
-            NDData(data, unit=unit, mask=bad, wcs=source.wcs),
+            NDData(data, unit=unit, mask=bad, wcs=wcs),
             header=header, keywords=keywords,
             parameters={"command": "loci", "method": args.method,
                         "fwhm": args.fwhm, "n_delta": args.n_delta,

@@ -11,6 +11,9 @@ ways (every side equal, or an image that fits both readings) is an error
 that asks for ``bases_axis``: guessing would silently transpose the data.
 """
 
+import dataclasses
+
+import astropy.units as u
 import numpy as np
 
 from ..utils import coerce_data
@@ -93,6 +96,42 @@ def detect_bases_axis(shape, image_shape=None):
     return _FIRST
 
 
+def convert_unit(data, unit, *, name, other):
+    """
+    An `~psfkit.utils.ArrayData` with its values in ``unit``.
+
+    Parameters
+    ----------
+    data : `~psfkit.utils.ArrayData`
+        The data to convert.
+    unit : `~astropy.units.UnitBase` or None
+        The unit wanted (that of ``other``).
+    name, other : str
+        The argument names of ``data`` and of the reference, for messages.
+
+    Raises
+    ------
+    astropy.units.UnitsError
+        If one of the two has a unit and the other not, or the units do not
+        convert.
+    """
+    if data.unit == unit:
+        return data
+    if data.unit is None or unit is None:
+        has, lacks, which = ((name, other, data.unit) if unit is None
+                             else (other, name, unit))
+        msg = (f"{has} has a unit ({which}) but {lacks} does not; give both "
+               "or neither a unit")
+        raise u.UnitsError(msg)
+    try:
+        factor = data.unit.to(unit)
+    except u.UnitConversionError:
+        msg = (f"{name} is in {data.unit}, which does not convert to the unit "
+               f"of {other} ({unit})")
+        raise u.UnitsError(msg) from None
+    return dataclasses.replace(data, data=data.data * factor, unit=unit)
+
+
 def coerce_bases(psfbase, *, bases_axis=None, image_shape=None):
     """
     Turn a PSF base into the flat arrays the fitters work on.
@@ -115,6 +154,9 @@ def coerce_bases(psfbase, *, bases_axis=None, image_shape=None):
         ``(n_pix, n_bases)`` mask, `None` if nothing is masked.
     shape : tuple of int
         The ``(ny, nx)`` shape of one base.
+    unit : `~astropy.units.UnitBase` or None
+        The unit of the bases (a Quantity's or an NDData's); the images of
+        a sequence are converted to the unit of the first.
     """
     axis = _axis_value(bases_axis)
     if isinstance(psfbase, list | tuple):
@@ -123,8 +165,12 @@ def coerce_bases(psfbase, *, bases_axis=None, image_shape=None):
                    "sequence")
             raise ValueError(msg)
         items = [coerce_data(im, name=f"psfbase[{i}]", ndim=2,
-                        allow_all_masked=True)
+                             allow_all_masked=True)
                  for i, im in enumerate(psfbase)]
+        unit = items[0].unit
+        items = [convert_unit(it, unit, name=f"psfbase[{i}]",
+                              other="psfbase[0]")
+                 for i, it in enumerate(items)]
         shapes = {it.shape for it in items}
         if len(shapes) != 1:
             msg = ("all images in psfbase must have the same shape, got "
@@ -134,6 +180,7 @@ def coerce_bases(psfbase, *, bases_axis=None, image_shape=None):
         mask = np.stack([it.mask for it in items])
     else:
         cube = coerce_data(psfbase, name="psfbase", ndim=3, allow_all_masked=True)
+        unit = cube.unit
         if axis is None:
             axis = detect_bases_axis(cube.shape, image_shape)
         data, mask = cube.data, cube.mask
@@ -151,4 +198,4 @@ def coerce_bases(psfbase, *, bases_axis=None, image_shape=None):
         base1d[mask1d] = 0.0
     else:
         mask1d = None
-    return base1d, mask1d, tuple(int(s) for s in data.shape[1:])
+    return base1d, mask1d, tuple(int(s) for s in data.shape[1:]), unit

@@ -17,6 +17,7 @@ from ..utils import warn
 from ..utils.threads import single_threaded_blas
 from ._sectors import convention_of
 from ._solve import ScaledSystem, pow2, solve_scaled, too_extreme
+from .optregion import optmask_indices
 from .utils import SkippedRegionWarning, base_indices, region_to_indices
 
 __all__ = []
@@ -170,6 +171,8 @@ def _fit_regions(fitter):
     if not imask.any():
         imask = None
     bmask = fitter.base_mask1d
+    # pixels that drive no fit (the user's optmask)
+    left_out = optmask_indices(fitter)
     psf = np.zeros(npix)
     fitted = np.zeros(npix, dtype=bool)
     min_pix = getattr(fitter, "min_opt_pixels", None)
@@ -192,6 +195,8 @@ def _fit_regions(fitter):
                                 name="optregion")
         if imask is not None:
             opt = opt[~imask[opt]]
+        if left_out is not None:
+            opt = opt[~left_out[opt]]
         if bmask is not None:
             opt = opt[~bmask[opt][:, ind].any(axis=1)]
         need = ind.size + extra if min_pix is None else max(int(min_pix), 1)

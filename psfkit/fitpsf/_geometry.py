@@ -5,9 +5,11 @@ evaluation tools: centres, radius and angle grids, field rotation.
 Angles of the field rotation (parallactic angles) are in degrees; a source
 at offset ``(dx, dy)`` from the centre in the sky frame appears in a frame
 taken at angle ``theta`` at ``R(theta) @ (dx, dy)``, i.e. rotated
-counter-clockwise by ``theta``.
+counter-clockwise by ``theta``.  Angles given as a
+`~astropy.units.Quantity` are converted by `angle_values`.
 """
 
+import astropy.units as u
 import numpy as np
 
 __all__ = []
@@ -43,6 +45,48 @@ def radius_angle(shape, center):
     return r, phi
 
 
+def angle_values(name, value, unit=u.deg):
+    """
+    Angles as a float array in ``unit``; plain numbers are taken to be in
+    ``unit`` already, an angle `~astropy.units.Quantity` is converted.
+
+    Parameters
+    ----------
+    name : str
+        The argument name used in error messages.
+    value : float, array-like or `~astropy.units.Quantity`
+        The angles.
+    unit : `~astropy.units.UnitBase`, optional
+        The unit of the result (degrees by default).
+
+    Returns
+    -------
+    angles : `~numpy.ndarray`
+        At least 1-D.  Use `angle_value` for a single angle.
+
+    Raises
+    ------
+    astropy.units.UnitsError
+        If ``value`` is a Quantity whose unit is not an angle.
+    """
+    if isinstance(value, u.Quantity):
+        if not value.unit.is_equivalent(u.deg):
+            msg = (f"{name} must be angles (plain numbers in {unit} or an "
+                   f"angle Quantity), got a Quantity in {value.unit}")
+            raise u.UnitsError(msg)
+        return np.atleast_1d(value.to_value(unit)).astype(float)
+    return np.atleast_1d(np.asarray(value, dtype=float))
+
+
+def angle_value(name, value):
+    """One angle in degrees, as a float (see `angle_values`)."""
+    arr = angle_values(name, value)
+    if arr.size != 1:
+        msg = f"{name} must be a single angle, got {arr.size} values"
+        raise ValueError(msg)
+    return float(arr[0])
+
+
 def rotate_offsets(dx, dy, angle_deg):
     """Rotate offsets counter-clockwise by ``angle_deg`` (degrees)."""
     t = np.deg2rad(angle_deg)
@@ -54,7 +98,8 @@ def rotated_enough(base_angles, target_angle, radius, *, n_delta, fwhm):
     """
     Boolean mask of the frames whose field rotation relative to the target
     moves a source at ``radius`` by at least ``n_delta * fwhm`` pixels along
-    its arc (the LOCI/ADI reference-selection criterion).
+    its arc (the LOCI/ADI reference-selection criterion).  The angles are
+    in degrees (see `angle_values`).
     """
     diff = np.deg2rad(np.asarray(base_angles, dtype=float) - target_angle)
     # wrap to [-pi, pi] so that 359 deg and 1 deg are 2 deg apart

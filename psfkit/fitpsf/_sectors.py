@@ -13,8 +13,9 @@ psfsubtraction package, whose fitters users port to psfkit:
 
 - the radial boundaries are ``logspace(sector_radius_inner,
   log10(nx), sector_radius_n)``: ``sector_radius_inner`` is a log10
-  exponent (0 means 1 pixel) and ``sector_radius_n`` counts boundaries,
-  not annuli;
+  exponent (0 means 1 pixel; a Quantity in pixels, as KLIP's default,
+  is a radius in both conventions) and ``sector_radius_n`` counts
+  boundaries, not annuli;
 - the default centre is ``(ny / 2, nx / 2)`` in array order, and a given
   ``sector_center`` is read in array order (first index first);
 - the angle of a pixel is measured from the first array axis towards the
@@ -30,7 +31,7 @@ import astropy.units as u
 import numpy as np
 
 from ..utils import check_in, check_integer, check_positive
-from ._geometry import check_center, radius_angle
+from ._geometry import angle_values, check_center, radius_angle
 
 __all__ = []
 
@@ -54,13 +55,6 @@ def sector_center_xy(fitter, shape):
     return check_center("sector_center", center, shape)
 
 
-def _angles_rad(phi):
-    """Angle boundaries in radians (a Quantity is converted)."""
-    if isinstance(phi, u.Quantity):
-        return np.atleast_1d(phi.to_value(u.rad)).astype(float)
-    return np.atleast_1d(np.asarray(phi, dtype=float))
-
-
 def _check_increasing(name, edges, value):
     if (edges.ndim != 1 or edges.size < 2 or not np.all(np.isfinite(edges))
             or np.any(np.diff(edges) <= 0)):
@@ -74,7 +68,7 @@ def phi_edges(phi):
     if np.ndim(phi) == 0 and not isinstance(phi, u.Quantity):
         n = check_integer("sector_phi", phi, minimum=1)
         return 2 * np.pi * np.arange(n) / n
-    arr = _angles_rad(phi).ravel()
+    arr = angle_values("sector_phi", phi, u.rad).ravel()
     if arr.size == 0 or not np.all(np.isfinite(arr)):
         msg = f"sector_phi must be a count or finite angle boundaries, got {phi!r}"
         raise ValueError(msg)
@@ -105,7 +99,18 @@ def radius_edges(fitter, rmax):
     return edges
 
 
+def _pixel_radius(value):
+    """A ``sector_radius_inner`` Quantity as a radius in pixels."""
+    if not value.unit.is_equivalent(u.pix):
+        msg = ("sector_radius_inner must be a number or a Quantity in pixels, "
+               f"got a Quantity in {value.unit}")
+        raise u.UnitsError(msg)
+    return value.to_value(u.pix)
+
+
 def _inner_radius_pixels(value):
+    if isinstance(value, u.Quantity):
+        value = _pixel_radius(value)
     try:
         return check_positive("sector_radius_inner", value)
     except ValueError:
@@ -142,6 +147,9 @@ def _psfsubtraction_edges(fitter, shape):
         redges = arr
     else:
         inner = getattr(fitter, "sector_radius_inner", None)
+        if isinstance(inner, u.Quantity):
+            # a radius, whose log10 is this convention's setting
+            inner = np.log10(_inner_radius_pixels(inner))
         inner = 0.0 if inner is None else float(inner)
         if not np.isfinite(inner):
             msg = ("sector_radius_inner (a log10 exponent in the "
@@ -166,7 +174,7 @@ def _psfsubtraction_edges(fitter, shape):
         n_phi = check_integer("sector_phi", phi, minimum=1)
         pedges = np.linspace(0, 2 * np.pi, n_phi + 1)
     else:
-        pedges = _angles_rad(phi).ravel()
+        pedges = angle_values("sector_phi", phi, u.rad).ravel()
         _check_increasing("sector_phi", pedges, phi)
     return redges, pedges
 

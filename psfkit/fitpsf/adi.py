@@ -2,10 +2,11 @@
 Angular differential imaging (ADI): PSF subtraction of a sequence taken with
 the field rotating, then derotation and combination.
 
-Parallactic angles are in degrees.  A source at offset ``(dx, dy)`` from the
-star in the final (derotated) image appears in frame ``i`` rotated
-counter-clockwise by ``parangs[i]`` about the rotation centre; derotating
-frame ``i`` rotates it back by ``-parangs[i]``.
+Parallactic angles are in degrees, or an angle `~astropy.units.Quantity` in
+any unit.  A source at offset ``(dx, dy)`` from the star in the final
+(derotated) image appears in frame ``i`` rotated counter-clockwise by
+``parangs[i]`` about the rotation centre; derotating frame ``i`` rotates it
+back by ``-parangs[i]``.
 """
 
 from dataclasses import dataclass
@@ -17,16 +18,18 @@ from ..utils import (
     InputDataError,
     SummaryReprMixin,
     check_in,
+    check_integer,
     check_positive,
     coerce_data,
     resolve_executor,
 )
 from ..utils import progress_bar as make_progress_bar
 from ..utils.deprecation import NOT_GIVEN
-from ._geometry import check_center, rotated_enough
+from ._geometry import angle_value, angle_values, check_center, rotated_enough
 from .findbase import rotation_exclusion
 from .fitters import BasePSFFitter
 from .parallel import run_with_progress
+from .utils import united
 
 __all__ = [
     "ADIResult",
@@ -90,9 +93,10 @@ class ADIResult(SummaryReprMixin):
         """
         import astropy.units as u
 
-        values = np.ma.filled(self.image.astype(float), np.nan)
-        return values * (u.dimensionless_unscaled if self.unit is None
-                         else self.unit)
+        return united(np.ma.getdata(self.image).astype(float),
+                      np.ma.getmaskarray(self.image),
+                      u.dimensionless_unscaled if self.unit is None
+                      else self.unit)
 
 
 def rotation_exclusion_mask(parangs, target_parang, radius, *, n_delta, fwhm):
@@ -105,10 +109,12 @@ def rotation_exclusion_mask(parangs, target_parang, radius, *, n_delta, fwhm):
 
     Parameters
     ----------
-    parangs : array-like
-        Parallactic angles of the candidate frames (degrees).
-    target_parang : float
-        Parallactic angle of the target frame (degrees).
+    parangs : array-like or `~astropy.units.Quantity`
+        Parallactic angles of the candidate frames (degrees, or an angle
+        Quantity).
+    target_parang : float or `~astropy.units.Quantity`
+        Parallactic angle of the target frame (degrees, or an angle
+        Quantity).
     radius : float
         Distance from the rotation centre (pixels).
     n_delta : float
@@ -128,13 +134,18 @@ def rotation_exclusion_mask(parangs, target_parang, radius, *, n_delta, fwhm):
     """
     n_delta = check_positive("n_delta", n_delta, strict=False)
     fwhm = check_positive("fwhm", fwhm)
-    return rotated_enough(parangs, float(target_parang), float(radius),
+    return rotated_enough(angle_values("parangs", parangs),
+                          angle_value("target_parang", target_parang),
+                          float(radius),
                           n_delta=n_delta, fwhm=fwhm)
 
 
-def _check_cube(cube, parangs):
+def _check_cube(cube, parangs, *, min_frames=1):
     data = coerce_data(cube, name="cube", ndim=3)
-    angles = np.asarray(parangs, dtype=float).ravel()
+    if data.shape[0] < min_frames:
+        msg = f"cube must hold at least {min_frames} frames, got {data.shape[0]}"
+        raise ValueError(msg)
+    angles = angle_values("parangs", parangs).ravel()
     if angles.size != data.shape[0]:
         msg = (f"parangs must have one angle per frame ({data.shape[0]}), "
                f"got {angles.size}")
@@ -164,19 +175,31 @@ def derotate_cube(cube, parangs, *, center=None, order=3):
 
     Parameters
     ----------
-    cube : array-like or masked array
-        ``(n_frames, ny, nx)`` images; masked or NaN pixels are masked in the
-        output, as are pixels rotated in from outside the field.
-    parangs : array-like
-        The parallactic angle of each frame (degrees).
+    cube : array-like, masked array, Quantity or NDData
+        ``(n_frames, ny, nx)`` images.  Masked or NaN pixels are masked in
+        the output, together with every output pixel whose interpolation
+        reaches them (see ``order``), as are pixels rotated in from outside
+        the field.
+    parangs : array-like or `~astropy.units.Quantity`
+        The parallactic angle of each frame (degrees, or an angle
+        Quantity).
     center : tuple of float, optional
         ``(x, y)`` of the rotation centre; default the image centre.
     order : int, optional
-        The spline order of the interpolation.
+        The spline order of the interpolation, 0 to 5.  An output pixel
+        interpolates the input pixels less than ``(order + 1) / 2`` pixels
+        from its position along each axis; it is masked if one of them is
+        masked, and for orders above 1, whose spline coefficients couple
+        neighbouring pixels, also if a masked pixel is one pixel further
+        away.  Masked pixels are given the value of the nearest unmasked
+        pixel before interpolating, so that their influence on the
+        unmasked outputs beyond is small.
 
     Returns
     -------
-    derotated : `~numpy.ma.MaskedArray`
+    derotated : `~numpy.ma.MaskedArray` or `~astropy.units.Quantity`
+        The derotated frames; for a cube with a unit (a Quantity or an
+        NDData), a Quantity in that unit with NaN where masked.
 
     Examples
     --------
@@ -189,17 +212,40 @@ def derotate_cube(cube, parangs, *, center=None, order=3):
     [0, 2]
     """
     data, angles = _check_cube(cube, parangs)
+    order = check_integer("order", order, minimum=0)
+    if order > 5:
+        msg = f"order must be a spline order from 0 to 5, got {order}"
+        raise ValueError(msg)
     shape = data.shape[1:]
     center = check_center("center", center, shape)
+    # a linear interpolation of the masked pixels grown by ``reach`` is
+    # non-zero wherever the spline of this order reaches a masked pixel,
+    # with one pixel to spare above order 1 (prefiltered coefficients)
+    reach = order // 2 + (1 if order > 1 else 0)
     out = np.empty(data.shape)
     mask = np.empty(data.shape, dtype=bool)
     for i in range(data.shape[0]):
-        frame = np.where(data.mask[i], 0.0, data.data[i])
-        out[i] = _rotate(frame, -angles[i], center, order)
-        bad = np.where(data.mask[i], 1.0, 0.0)
-        outside = _rotate(np.ones(shape), -angles[i], center, 1)
-        mask[i] = (_rotate(bad, -angles[i], center, 1) > 1e-6) | (outside < 0.999)
-    return np.ma.MaskedArray(out, mask=mask)
+        bad = data.mask[i]
+        out[i] = _rotate(_fill_nearest(data.data[i], bad), -angles[i], center,
+                         order)
+        if reach and bad.any():
+            bad = ndimage.maximum_filter(bad, size=2 * reach + 1,
+                                         mode="constant", cval=False)
+        outside = _rotate(np.ones(shape), -angles[i], center, 1) < 0.999
+        mask[i] = (_rotate(bad.astype(float), -angles[i], center, 1) > 1e-6) \
+            | outside
+    return united(out, mask, data.unit)
+
+
+def _fill_nearest(frame, bad):
+    """``frame`` with the ``bad`` pixels set to the nearest good pixel's value."""
+    if not bad.any():
+        return frame
+    if bad.all():
+        return np.zeros_like(frame)
+    nearest = ndimage.distance_transform_edt(bad, return_distances=False,
+                                             return_indices=True)
+    return frame[tuple(nearest)]
 
 
 def _combine(derotated, combine):
@@ -223,8 +269,8 @@ def classical_adi(cube, parangs, *, center=None, combine="median"):
     ----------
     cube : array-like or masked array
         ``(n_frames, ny, nx)`` sequence.
-    parangs : array-like
-        Parallactic angles (degrees).
+    parangs : array-like or `~astropy.units.Quantity`
+        Parallactic angles (degrees, or an angle Quantity).
     center : tuple of float, optional
         ``(x, y)`` rotation centre; default the image centre.
     combine : {'median', 'mean'}, optional
@@ -234,7 +280,7 @@ def classical_adi(cube, parangs, *, center=None, combine="median"):
     -------
     result : `ADIResult`
     """
-    data, angles = _check_cube(cube, parangs)
+    data, angles = _check_cube(cube, parangs, min_frames=2)
     masked = data.masked()
     resid = masked - np.ma.median(masked, axis=0)
     derot = derotate_cube(resid, angles, center=center)
@@ -308,8 +354,8 @@ def adi_subtract(cube, parangs, fitter_class, *, n_delta, fwhm,
     ----------
     cube : array-like or masked array
         ``(n_frames, ny, nx)`` sequence; NaN or masked pixels are not used.
-    parangs : array-like
-        Parallactic angle of every frame (degrees).
+    parangs : array-like or `~astropy.units.Quantity`
+        Parallactic angle of every frame (degrees, or an angle Quantity).
     fitter_class : type
         A `~psfkit.fitpsf.BasePSFFitter` subclass such as
         `~psfkit.fitpsf.LOCI` or `~psfkit.fitpsf.KLIP`.
@@ -355,7 +401,7 @@ def adi_subtract(cube, parangs, fitter_class, *, n_delta, fwhm,
     >>> res
     ADIResult(
         image=<float64 array (41, 41), 16 masked>,
-        residuals=<float64 array (10, 41, 41), 2716 masked>,
+        residuals=<float64 array (10, 41, 41), 3100 masked>,
         n_frames=10,
     )
     """
@@ -365,14 +411,11 @@ def adi_subtract(cube, parangs, fitter_class, *, n_delta, fwhm,
                f"{fitter_class!r}")
         raise TypeError(msg)
     executor = resolve_executor(executor, n_threads=n_threads, client=client)
-    data, angles = _check_cube(cube, parangs)
+    data, angles = _check_cube(cube, parangs, min_frames=2)
     n_delta = check_positive("n_delta", n_delta, strict=False)
     fwhm = check_positive("fwhm", fwhm)
     check_in("combine", combine, ("median", "mean"))
     n = data.shape[0]
-    if n < 2:
-        msg = f"cube must hold at least 2 frames, got {n}"
-        raise ValueError(msg)
     center = check_center("center", center, data.shape[1:])
     settings = dict(settings or {})
     _check_settings(fitter_class, settings)

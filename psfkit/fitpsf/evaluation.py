@@ -12,10 +12,16 @@ import numpy as np
 from scipy import stats
 
 from .._numerics.gaussian import SIGMA_PER_FWHM, integrated_gaussian_image
-from ..utils import check_integer, check_positive, coerce_data, resolve_executor
+from ..utils import (
+    check_integer,
+    check_positive,
+    coerce_data,
+    resolve_executor,
+    to_data_unit,
+)
 from ..utils import progress_bar as make_progress_bar
 from ..utils.deprecation import NOT_GIVEN
-from ._geometry import check_center, rotate_offsets
+from ._geometry import angle_values, check_center, rotate_offsets
 from .adi import adi_subtract
 from .significance import (  # noqa: F401 - the former home of these names
     SNRResult,
@@ -24,6 +30,7 @@ from .significance import (  # noqa: F401 - the former home of these names
     snr,
     snr_map,
 )
+from .utils import united
 
 __all__ = ["inject_planet", "contrast_curve"]
 
@@ -38,27 +45,36 @@ def inject_planet(data, position, flux, *, fwhm, parangs=None, center=None):
 
     Parameters
     ----------
-    data : array-like or masked array
+    data : array-like, masked array, Quantity or NDData
         A ``(ny, nx)`` image or an ``(n_frames, ny, nx)`` cube.  Its mask is
         kept.
     position : tuple of float
         ``(x, y)`` of the companion in the derotated (sky) frame.
-    flux : float
-        Total flux of the companion.
+    flux : float or `~astropy.units.Quantity`
+        Total flux of the companion, in the unit of ``data`` (a Quantity is
+        converted to it).
     fwhm : float
         FWHM of the Gaussian PSF in pixels.
-    parangs : array-like, optional
-        Parallactic angles (degrees) of the frames of a cube: in frame ``i``
-        the companion is rotated counter-clockwise by ``parangs[i]`` about
-        ``center``.  Required for a cube.
+    parangs : array-like or `~astropy.units.Quantity`, optional
+        Parallactic angles of the frames of a cube (degrees, or an angle
+        Quantity): in frame ``i`` the companion is rotated
+        counter-clockwise by ``parangs[i]`` about ``center``.  Required for
+        a cube.
     center : tuple of float, optional
         ``(x, y)`` of the star; default the image centre.
 
     Returns
     -------
-    out : `~numpy.ndarray` or `~numpy.ma.MaskedArray`
+    out : `~numpy.ndarray`, `~numpy.ma.MaskedArray` or `~astropy.units.Quantity`
         A copy of ``data`` with the companion added (masked if the input
-        had masked values).
+        had masked values).  For data with a unit, a Quantity in that unit
+        with NaN where masked.
+
+    Raises
+    ------
+    astropy.units.UnitsError
+        If ``flux`` has a unit that does not convert to that of ``data``,
+        or ``data`` has none.
 
     Examples
     --------
@@ -69,7 +85,7 @@ def inject_planet(data, position, flux, *, fwhm, parangs=None, center=None):
     100.0
     """
     arr = coerce_data(data, name="data", ndim=(2, 3), allow_all_masked=True)
-    flux = float(flux)
+    flux = float(to_data_unit("flux", flux, arr.unit))
     if not np.isfinite(flux):
         msg = f"flux must be finite, got {flux}"
         raise ValueError(msg)
@@ -84,7 +100,7 @@ def inject_planet(data, position, flux, *, fwhm, parangs=None, center=None):
         if parangs is None:
             msg = "parangs must be given to inject a companion into a cube"
             raise ValueError(msg)
-        angles = np.asarray(parangs, dtype=float).ravel()
+        angles = angle_values("parangs", parangs).ravel()
         if angles.size != out.shape[0]:
             msg = (f"parangs must have one angle per frame ({out.shape[0]}), "
                    f"got {angles.size}")
@@ -93,8 +109,8 @@ def inject_planet(data, position, flux, *, fwhm, parangs=None, center=None):
             rx, ry = rotate_offsets(dx, dy, ang)
             out[i] += _gaussian_image(out.shape[1:], ctr[0] + rx, ctr[1] + ry,
                                       flux, fwhm)
-    if arr.mask.any():
-        return np.ma.MaskedArray(out, mask=arr.mask.copy())
+    if arr.unit is not None or arr.mask.any():
+        return united(out, arr.mask.copy(), arr.unit)
     return out
 
 def _annulus_noise(image, sep, fwhm, center):
@@ -128,8 +144,8 @@ def contrast_curve(cube, parangs, fitter_class, *, fwhm, star_flux,
     ----------
     cube : array-like or masked array
         ``(n_frames, ny, nx)`` sequence.
-    parangs : array-like
-        Parallactic angles (degrees).
+    parangs : array-like or `~astropy.units.Quantity`
+        Parallactic angles (degrees, or an angle Quantity).
     fitter_class : type
         The fitter, for example `~psfkit.fitpsf.LOCI`.
     fwhm : float
@@ -174,6 +190,7 @@ def contrast_curve(cube, parangs, fitter_class, *, fwhm, star_flux,
     fake_snr = check_positive("fake_snr", fake_snr)
     n_angles = check_integer("n_angles", n_angles, minimum=1)
     data = coerce_data(cube, name="cube", ndim=3)
+    parangs = angle_values("parangs", parangs).ravel()
     shape = data.shape[1:]
     ctr = check_center("center", center, shape)
     if separations is None:

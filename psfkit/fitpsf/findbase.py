@@ -9,9 +9,11 @@ as base indices.
 Fitter attributes used by `rotation_exclusion`:
 
 ``base_parangs``
-    The parallactic angle (degrees) of every base.
+    The parallactic angle of every base (degrees, or an angle
+    `~astropy.units.Quantity`).
 ``image_parang``
-    The parallactic angle (degrees) of the image being fitted.
+    The parallactic angle of the image being fitted (degrees, or an angle
+    Quantity).
 ``n_delta``, ``fwhm``
     A base is used only if the field rotated between it and the image by
     enough to move a source at the region's mean radius by at least
@@ -24,7 +26,7 @@ Fitter attributes used by `rotation_exclusion`:
 import numpy as np
 
 from ..utils import check_integer, check_positive
-from ._geometry import rotated_enough
+from ._geometry import angle_value, angle_values, rotated_enough
 from ._sectors import sector_center_xy
 from .utils import PluginCallable
 
@@ -45,7 +47,12 @@ def allbases(self, region):
 
 def nonmaskedbases(self, region):
     """
-    Use the bases that are unmasked on every pixel of the region.
+    Use the bases that are unmasked on every pixel of the region where the
+    image is unmasked.
+
+    Pixels masked in the image have no residual whatever the bases hold
+    there, so a mask shared by the image and the bases (a coronagraph)
+    does not exclude every base on the regions at its edge.
 
     Returns
     -------
@@ -56,6 +63,8 @@ def nonmaskedbases(self, region):
     if bmask is None:
         return np.ones(self.n_bases, dtype=bool)
     region = np.asarray(region)
+    if self.image is not None:
+        region = region[~self.image_mask1d[region]]
     if region.size == 0:
         return np.zeros(self.n_bases, dtype=bool)
     return ~bmask[region].any(axis=0)
@@ -123,7 +132,7 @@ def rotation_exclusion(self, region):
         msg = ("rotation_exclusion needs the fitter attributes base_parangs "
                "(one angle per base) and image_parang")
         raise AttributeError(msg)
-    parangs = np.asarray(parangs, dtype=float).ravel()
+    parangs = angle_values("base_parangs", parangs).ravel()
     if parangs.size != self.n_bases:
         msg = (f"base_parangs must have one angle per base ({self.n_bases}), "
                f"got {parangs.size}")
@@ -135,6 +144,6 @@ def rotation_exclusion(self, region):
     xc, yc = sector_center_xy(self, (ny, nx))
     rows, cols = np.divmod(np.asarray(region), nx)
     radius = float(np.mean(np.hypot(cols - xc, rows - yc))) if rows.size else 0.0
-    ok = rotated_enough(parangs, float(target), radius, n_delta=n_delta,
-                        fwhm=fwhm)
+    ok = rotated_enough(parangs, angle_value("image_parang", target), radius,
+                        n_delta=n_delta, fwhm=fwhm)
     return ok & nonmaskedbases(self, region)

@@ -17,6 +17,7 @@ with class attributes and instantiated once per image.
 import copy
 import types
 
+import astropy.units as u
 import numpy as np
 
 from ..utils import ArrayData, coerce_data
@@ -24,8 +25,9 @@ from . import findbase as _findbase
 from . import fitpsfcoeff as _fitpsfcoeff
 from . import optregion as _optregion
 from . import regions as _regions
-from ._bases import coerce_bases
+from ._bases import coerce_bases, convert_unit
 from ._engine import fit_regions
+from .utils import united
 
 __all__ = [
     "BasePSFFitter",
@@ -52,10 +54,12 @@ class BasePSFFitter:
         The bases: a cube of shape ``(n_bases, ny, nx)`` (the layout of a
         FITS cube) or ``(ny, nx, n_bases)`` (psfsubtraction's layout, as
         `numpy.dstack` makes it), or a sequence of ``(ny, nx)`` images.
-        Masked or NaN pixels are never used.
-    image : array-like or masked array, optional
+        Masked or NaN pixels are never used.  The unit of a Quantity or
+        NDData is the fitter's ``unit``.
+    image : array-like, masked array, Quantity or NDData, optional
         The ``(ny, nx)`` image to fit; it can also be given to `fit_psf` and
-        `remove_psf`.
+        `remove_psf`.  It must have a unit if and only if the bases have
+        one, and is converted to theirs.
     bases_axis : {None, 0, -1}, optional
         The axis of a ``psfbase`` cube that runs over the bases.  `None`
         (default) detects it: from the image shape when ``image`` is given,
@@ -83,9 +87,15 @@ class BasePSFFitter:
     sector_radius_inner, sector_radius_n, sector_radius, sector_phi, sector_center
         The geometry of the sector regions (`psfkit.fitpsf.regions`);
         ``sector_radius_inner`` is `None` by default, meaning 1 pixel (in
-        both conventions).
-    dilation_region, around_region_rim, optmask
+        both conventions); a Quantity in pixels (``5 * u.pix``) is a radius
+        in both conventions too.
+    dilation_region, around_region_rim
         Settings of the optimisation regions (`psfkit.fitpsf.optregion`).
+    optmask : array-like of bool or None
+        An image of the image shape, `True` on pixels that must not drive
+        any fit (a known companion, a bad column): they are left out of
+        every optimisation region, whatever the fitter, and are still
+        subtracted where they belong to a region.
     klip_modes : int
         Number of KLIP modes (`psfkit.fitpsf.fitpsfcoeff.klip`).
     base_parangs, image_parang, n_delta, fwhm
@@ -134,8 +144,8 @@ class BasePSFFitter:
         if image is not None:
             image = coerce_data(image, name="image", ndim=2, allow_all_masked=True)
             image_shape = image.shape
-        base1d, mask1d, shape = coerce_bases(psfbase, bases_axis=bases_axis,
-                                             image_shape=image_shape)
+        base1d, mask1d, shape, unit = coerce_bases(
+            psfbase, bases_axis=bases_axis, image_shape=image_shape)
         # kept to explain a cube read in the other layout (NDData, masked
         # arrays and Quantity all show their shape through .data)
         cube_shape = None if isinstance(psfbase, list | tuple) else np.shape(
@@ -145,6 +155,7 @@ class BasePSFFitter:
         object.__setattr__(self, "_base1d", base1d)
         object.__setattr__(self, "_base_mask1d", mask1d)
         object.__setattr__(self, "_shape", tuple(int(s) for s in shape))
+        object.__setattr__(self, "_unit", unit)
         object.__setattr__(self, "_image", None)
         if image is not None:
             self.image = image
@@ -202,6 +213,12 @@ class BasePSFFitter:
         return self._base1d.shape[1]
 
     @property
+    def unit(self):
+        """The unit of the bases, which images and results share (`None`
+        for plain arrays)."""
+        return self._unit
+
+    @property
     def psfbase(self):
         """The bases as a masked array of shape ``(n_bases, ny, nx)``."""
         data = self._base1d.T.reshape((self.n_bases, *self._shape))
@@ -222,7 +239,8 @@ class BasePSFFitter:
 
     @property
     def image(self):
-        """The image to fit, a masked array (`None` if not set)."""
+        """The image to fit, a masked array in the bases' unit (`None` if
+        not set)."""
         if self._image is None:
             return None
         return self._image.masked()
@@ -244,6 +262,7 @@ class BasePSFFitter:
                         f"bases along the other axis: pass bases_axis="
                         f"{-1 if cube[1:] == self._shape else 0} to the fitter")
             raise ValueError(msg)
+        data = convert_unit(data, self._unit, name="image", other="psfbase")
         object.__setattr__(self, "_image", data)
 
     def _require_image(self):
@@ -279,15 +298,23 @@ class BasePSFFitter:
 
         Parameters
         ----------
-        image : array-like or masked array, optional
+        image : array-like, masked array, Quantity or NDData, optional
             The ``(ny, nx)`` image; default: the fitter's ``image``.
 
         Returns
         -------
-        psf : `~numpy.ma.MaskedArray`
+        psf : `~numpy.ma.MaskedArray` or `~astropy.units.Quantity`
             The fitted PSF, masked where it could not be fitted (pixels in
             no region, regions skipped for lack of usable pixels, pixels
-            where a selected base is masked).
+            where a selected base is masked).  With bases that have a unit,
+            a Quantity in that unit with NaN where masked (as
+            `~psfkit.fitpsf.ADIResult.image_quantity`).
+
+        Raises
+        ------
+        astropy.units.UnitsError
+            If the image has a unit and the bases not (or the reverse), or
+            the units do not convert.
 
         Warns
         -----
@@ -296,8 +323,8 @@ class BasePSFFitter:
         """
         work = self._bound(image)
         psf, fitted = fit_regions(work)
-        return np.ma.MaskedArray(psf.reshape(self._shape),
-                                 mask=~fitted.reshape(self._shape))
+        return united(psf.reshape(self._shape), ~fitted.reshape(self._shape),
+                      self._unit)
 
     def remove_psf(self, image=None):
         """
@@ -305,22 +332,39 @@ class BasePSFFitter:
 
         Parameters
         ----------
-        image : array-like or masked array, optional
+        image : array-like, masked array, Quantity or NDData, optional
             The ``(ny, nx)`` image; default: the fitter's ``image``.
 
         Returns
         -------
-        residual : `~numpy.ma.MaskedArray`
+        residual : `~numpy.ma.MaskedArray` or `~astropy.units.Quantity`
             Image minus PSF, masked where the image is masked or the PSF
-            could not be fitted.
+            could not be fitted.  With bases that have a unit, a Quantity
+            in that unit with NaN where masked.
+
+        Raises
+        ------
+        astropy.units.UnitsError
+            As `fit_psf`.
+
+        Examples
+        --------
+        >>> import astropy.units as u
+        >>> import numpy as np
+        >>> from psfkit.fitpsf import SimpleSubtraction
+        >>> psfbase = np.random.default_rng(0).normal(size=(2, 8, 8)) * u.Jy
+        >>> image = (3 * psfbase[0] - psfbase[1]).to(u.mJy)
+        >>> residual = SimpleSubtraction(psfbase).remove_psf(image)
+        >>> residual.unit, bool(abs(residual).max() < 1e-12 * u.Jy)
+        (Unit("Jy"), True)
         """
         work = self._bound(image)
         psf, fitted = fit_regions(work)
         data = work._image
         resid = data.data.ravel() - psf
         mask = data.mask.ravel() | ~fitted
-        return np.ma.MaskedArray(resid.reshape(self._shape),
-                                 mask=mask.reshape(self._shape))
+        return united(resid.reshape(self._shape), mask.reshape(self._shape),
+                      self._unit)
 
     def __repr__(self):
         return (f"<{type(self).__name__}: {self.n_bases} bases of shape "
@@ -391,13 +435,15 @@ class KLIP(BasePSFFitter):
     that projection is removed.  Sectors smaller than ``region_min_size``
     (default 40) pixels are merged with their neighbour, and sectors with
     fewer than ``min_opt_pixels`` (default 10) usable pixels are not fitted.
+    The sectors start at ``sector_radius_inner = 5 * u.pix``, 5 pixels
+    from the centre in either ``convention``.
     """
 
     regions = _regions.wrapper_min_size(_regions.sectors)
     findbase = _findbase.nonmaskedbases
     optregion = _optregion.wrapper_ignore_all_masked(_optregion.identity)
     fitpsfcoeff = _fitpsfcoeff.klip
-    sector_radius_inner = 5.0
+    sector_radius_inner = 5 * u.pix
     sector_radius_n = 5
     sector_phi = 4
     region_min_size = 40

@@ -20,8 +20,10 @@ Fitter attributes used here:
     `around_region` also leaves out the pixels within this many pixels
     (a square of ``2 rim + 1``) of the region.
 ``optmask``
-    A boolean image; `wrapper_optmask` leaves out the pixels where it is
-    `True` (for example known companions).
+    A boolean image (or `None`); the fitters leave out of every
+    optimisation region the pixels where it is `True` (for example known
+    companions), whatever the plug-in.  `wrapper_optmask` does the same
+    inside a plug-in.
 """
 
 import numpy as np
@@ -31,6 +33,7 @@ from ..utils import check_integer
 from .utils import PluginCallable, region_to_indices
 
 __all__ = [
+    "optmask_indices",
     "identity",
     "all_unmasked",
     "dilated_region",
@@ -48,6 +51,37 @@ def _usable(self, indpsf):
     if bmask is not None:
         good = good & ~bmask[:, indpsf].any(axis=1)
     return good
+
+
+def optmask_indices(fitter):
+    """
+    The fitter's ``optmask`` as a flat boolean array, checked.
+
+    Parameters
+    ----------
+    fitter : `~psfkit.fitpsf.BasePSFFitter`
+        The fitter.
+
+    Returns
+    -------
+    optmask : `~numpy.ndarray` of bool or None
+        `True` for the pixels to leave out of the optimisation regions;
+        `None` if the fitter has no ``optmask``.
+
+    Raises
+    ------
+    ValueError
+        If ``optmask`` does not have the image shape.
+    """
+    optmask = getattr(fitter, "optmask", None)
+    if optmask is None:
+        return None
+    optmask = np.asarray(optmask, dtype=bool)
+    if optmask.shape != tuple(fitter.image_shape):
+        msg = (f"optmask must have the image shape "
+               f"{tuple(fitter.image_shape)}, got {optmask.shape}")
+        raise ValueError(msg)
+    return optmask.ravel()
 
 
 def identity(self, region, indpsf):
@@ -240,15 +274,10 @@ class wrapper_optmask(_RegionFilter):  # noqa: N801
 
     @staticmethod
     def _keep(fitter, opt, indpsf):
-        optmask = getattr(fitter, "optmask", None)
+        optmask = optmask_indices(fitter)
         if optmask is None:
             return opt
-        optmask = np.asarray(optmask, dtype=bool)
-        if optmask.shape != tuple(fitter.image_shape):
-            msg = (f"optmask must have the image shape {fitter.image_shape}, "
-                   f"got {optmask.shape}")
-            raise ValueError(msg)
-        return opt[~optmask.ravel()[opt]]
+        return opt[~optmask[opt]]
 
 
 class wrapper_ignore_all_masked(_RegionFilter):  # noqa: N801

@@ -10,6 +10,7 @@ themselves, in input order.
 
 import functools
 
+import astropy.units as u
 import numpy as np
 
 from ..utils import check_integer, resolve_executor
@@ -59,8 +60,9 @@ def map_remove_psf(fitter_or_fitters, images=None, *, executor=None,
     fitter_or_fitters : `~psfkit.fitpsf.BasePSFFitter` or sequence of them
         One fitter (then ``images`` is required) or one fitter per image,
         each holding its image (then ``images`` must be `None`).
-    images : sequence of 2-D arrays, optional
-        The images for a single fitter.
+    images : sequence of 2-D arrays or 3-D array, optional
+        The images for a single fitter (a sequence, or a stack along the
+        first axis).
     executor : optional
         `None` (run here), a number of threads, a
         `concurrent.futures.Executor` (thread or process pool), a
@@ -77,8 +79,9 @@ def map_remove_psf(fitter_or_fitters, images=None, *, executor=None,
 
     Returns
     -------
-    residuals : list of `~numpy.ma.MaskedArray`
-        The residual image of every input, in order.
+    residuals : list of `~numpy.ma.MaskedArray` or `~astropy.units.Quantity`
+        The residual image of every input, in order (Quantities for bases
+        with a unit, see `~psfkit.fitpsf.BasePSFFitter.remove_psf`).
 
     Examples
     --------
@@ -99,6 +102,12 @@ def map_remove_psf(fitter_or_fitters, images=None, *, executor=None,
     if hasattr(fitter_or_fitters, "remove_psf"):
         if images is None:
             msg = "images must be given when a single fitter is passed"
+            raise ValueError(msg)
+        if not isinstance(images, list | tuple) and np.ndim(
+                getattr(images, "data", images)) == 2:
+            msg = ("images must be a sequence of 2-D images or a 3-D stack, "
+                   f"got a single 2-D image of shape {np.shape(images)}; pass "
+                   "[image] or call the fitter's remove_psf")
             raise ValueError(msg)
         images = list(images)
         tasks = [(fitter_or_fitters, images[i:i + chunksize])
@@ -121,4 +130,5 @@ def map_remove_psf(fitter_or_fitters, images=None, *, executor=None,
     with make_progress_bar(total=len(tasks), enabled=progress_bar,
                            desc="PSF removal", unit="task") as bar:
         chunks = run_with_progress(_remove_chunk, tasks, executor, bar=bar)
-    return [np.ma.asarray(r) for chunk in chunks for r in chunk]
+    return [r if isinstance(r, u.Quantity) else np.ma.asarray(r)
+            for chunk in chunks for r in chunk]

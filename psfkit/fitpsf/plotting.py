@@ -19,6 +19,7 @@ import numpy as np
 
 from ..utils import check_positive, coerce_data
 from ._geometry import check_center
+from .adi import ADIResult
 
 __all__ = ["plot_residual", "plot_snr_map", "plot_contrast_curve"]
 
@@ -84,7 +85,7 @@ def plot_residual(image, *, ax=None, center=None, marks=None, unit=None,
     ----------
     image : array-like, masked array, Quantity, NDData or `ADIResult`
         The residual image (an `~psfkit.fitpsf.ADIResult` gives its combined
-        image).  Masked pixels are left blank.
+        image and its unit).  Masked pixels are left blank.
     ax : `matplotlib.axes.Axes`, optional
         Where to draw; default a new figure.
     center : tuple of float, optional
@@ -105,7 +106,9 @@ def plot_residual(image, *, ax=None, center=None, marks=None, unit=None,
     -------
     fig : `matplotlib.figure.Figure`
     """
-    image = getattr(image, "image", image)
+    if isinstance(image, ADIResult):
+        unit = image.unit if unit is None else unit
+        image = image.image
     unit = _unit_of(image, unit)
     data = coerce_data(image, name="image", ndim=2, allow_all_masked=True)
     values = np.where(data.mask, np.nan, data.data)
@@ -183,8 +186,9 @@ def plot_contrast_curve(curve, *, ax=None, label=None, truth=None,
         ``contrast``), such as the truth table of
         `~psfkit.datasets.make_adi_sequence`.
     pixel_scale : `~astropy.units.Quantity`, optional
-        Angle per pixel (for example ``12.25 * u.mas``): separations are
-        then shown in that angle's unit instead of pixels.
+        Angle per pixel (for example ``12.25 * u.mas`` or
+        ``0.01 * u.arcsec / u.pix``): separations are then shown in that
+        angle's unit instead of pixels.
     throughput : bool, optional
         Also plot the throughput, on a right-hand axis.
     title : str, optional
@@ -203,8 +207,11 @@ def plot_contrast_curve(curve, *, ax=None, label=None, truth=None,
         factor, xlabel = 1.0, "separation [pixel]"
     else:
         scale = u.Quantity(pixel_scale)
+        if scale.unit.is_equivalent(u.deg / u.pix):
+            scale = scale * u.pix
         if scale.unit.physical_type != "angle":
-            msg = f"pixel_scale must be an angle per pixel, got {pixel_scale!r}"
+            msg = ("pixel_scale must be an angle per pixel (as 12.25 * u.mas "
+                   f"or 0.01 * u.arcsec / u.pix), got {pixel_scale!r}")
             raise ValueError(msg)
         factor = scale.value
         xlabel = f"separation [{scale.unit.to_string()}]"

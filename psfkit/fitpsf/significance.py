@@ -60,6 +60,10 @@ def aperture_sums(image, xs, ys, radius, *, subsample=5, min_coverage=0.5):
     subsample = check_integer("subsample", subsample, minimum=1)
     xs = np.atleast_1d(np.asarray(xs, dtype=float))
     ys = np.atleast_1d(np.asarray(ys, dtype=float))
+    if xs.shape != ys.shape:
+        msg = (f"xs and ys must have the same shape (one x and one y per "
+               f"aperture), got {xs.shape} and {ys.shape}")
+        raise ValueError(msg)
     ny, nx = img.shape
     data = img.filled(0.0)
     good = ~img.mask

@@ -12,6 +12,7 @@ array of base indices (`base_indices`).
 
 import types
 
+import astropy.units as u
 import numpy as np
 
 from ..utils import PsfkitWarning
@@ -178,3 +179,16 @@ def _sorted_indices(selection, size, bool_shapes, *, name, bool_text, kind,
         msg = f"{name} has {outside}"
         raise ValueError(msg)
     return arr
+
+
+def united(values, mask, unit):
+    """
+    Result values as psfkit.fitpsf returns them.
+
+    Without a unit, a `~numpy.ma.MaskedArray`; with one, a
+    `~astropy.units.Quantity` in that unit with the masked values set to
+    NaN (a masked array cannot carry a unit).
+    """
+    if unit is None:
+        return np.ma.MaskedArray(values, mask=mask)
+    return u.Quantity(np.where(mask, np.nan, values), unit, copy=False)

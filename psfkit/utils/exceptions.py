@@ -1,10 +1,17 @@
 """
 Warning and error classes shared by every psfkit subpackage, and `warn`,
 which points each warning at the user's own line.
+
+Work done on an executor's threads or processes has no user line of its
+own: `call_collecting_warnings` runs it with `warn` collecting the warnings
+instead of issuing them, and the calling thread issues them with
+`issue_warnings`, at the line of the user's call (``psfkit.utils.run_tasks``
+does both).
 """
 
 import os
 import sys
+import threading
 import warnings
 
 from astropy.utils.exceptions import AstropyDeprecationWarning, AstropyUserWarning
@@ -17,9 +24,13 @@ __all__ = [
     "PsfkitError",
     "InputDataError",
     "warn",
+    "call_collecting_warnings",
+    "issue_warnings",
 ]
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# per thread: the list collecting the warnings of `call_collecting_warnings`
+_COLLECTING = threading.local()
 
 
 class PsfkitWarning(AstropyUserWarning):
@@ -70,7 +81,9 @@ def warn(message, category=PsfkitWarning):
 
     Every warning psfkit raises goes through here, so that Python reports
     the line of the user's script that called psfkit (however deep inside
-    psfkit the condition was found).
+    psfkit the condition was found).  Inside `call_collecting_warnings`
+    (work on an executor) the warning is collected instead, to be issued
+    by the calling thread.
 
     Parameters
     ----------
@@ -89,4 +102,53 @@ def warn(message, category=PsfkitWarning):
     >>> caught[0].category.__name__, str(caught[0].message)
     ('NoDetectionsWarning', 'no sources were found')
     """
+    notes = getattr(_COLLECTING, "notes", None)
+    if notes is not None:
+        notes.append((category, str(message)))
+        return
     warnings.warn(message, category, stacklevel=_stack_level())
+
+
+def call_collecting_warnings(func, *args, **kwargs):
+    """
+    Call ``func``, collecting the warnings it issues through `warn`.
+
+    Meant for work run on an executor's thread or process, where a warning
+    would name the executor's code (or, on another process, be lost).
+    Only this thread collects; calls may nest.
+
+    Returns
+    -------
+    result : object
+        ``func(*args, **kwargs)``.
+    notes : list of tuple
+        ``(category, message)`` of each warning, in order, for
+        `issue_warnings` (they pickle, so they can come back from another
+        process).
+
+    Examples
+    --------
+    >>> from psfkit.utils import call_collecting_warnings, warn
+    >>> call_collecting_warnings(warn, "no sources were found")
+    (None, [(<class 'psfkit.utils.exceptions.PsfkitWarning'>, 'no sources were found')])
+    """
+    outer = getattr(_COLLECTING, "notes", None)
+    _COLLECTING.notes = notes = []
+    try:
+        result = func(*args, **kwargs)
+    finally:
+        _COLLECTING.notes = outer
+    return result, notes
+
+
+def issue_warnings(notes):
+    """
+    Issue warnings collected by `call_collecting_warnings`, with `warn`.
+
+    Parameters
+    ----------
+    notes : iterable of tuple
+        ``(category, message)`` pairs.
+    """
+    for category, message in notes:
+        warn(message, category)

@@ -15,6 +15,10 @@ Every psfkit function that can spread work out takes one keyword,
 `run_tasks` maps tasks over any of these; `executor_threads` gives the
 thread count a chunked engine should use; `resolve_executor` accepts the
 older keywords (``n_threads=``, ``client=``) with a deprecation warning.
+The warnings that tasks issue (`~psfkit.utils.warn`) on an executor are
+collected there and issued again by the calling thread, so they point at
+the user's call whatever the executor (and are not lost on other
+processes).
 """
 
 import concurrent.futures
@@ -23,6 +27,7 @@ import functools
 import numpy as np
 
 from .deprecation import NOT_GIVEN, renamed_keyword
+from .exceptions import call_collecting_warnings, issue_warnings
 from .threads import resolve_threads
 
 __all__ = ["executor_kind", "run_tasks", "run_beside", "resolve_executor",
@@ -115,6 +120,16 @@ def run_tasks(func, tasks, executor, *, shared=None, progress=None):
     if not tasks:
         return []
     tick = (lambda n: None) if progress is None else progress.update
+    if kind == "serial":
+        if shared is not None:
+            func = functools.partial(func, shared=shared)
+        return _counted((func(t) for t in tasks), tick)
+    return _issued(_run_elsewhere(_Collecting(func), tasks, executor, kind,
+                                  shared, tick))
+
+
+def _run_elsewhere(func, tasks, executor, kind, shared, tick):
+    """`run_tasks` on an executor (not ``'serial'``)."""
     if kind == "dask":
         kwargs = {}
         if shared is not None:
@@ -127,8 +142,6 @@ def run_tasks(func, tasks, executor, *, shared=None, progress=None):
         return results
     if shared is not None:
         func = functools.partial(func, shared=shared)
-    if kind == "serial":
-        return _counted((func(t) for t in tasks), tick)
     if kind == "threads":
         with concurrent.futures.ThreadPoolExecutor(int(executor)) as pool:
             return _counted(pool.map(func, tasks), tick)
@@ -183,6 +196,7 @@ def run_beside(func, here, tasks, executor, *, progress=None):
         tick(1)
         return mine, run_tasks(func, tasks, executor, progress=progress)
     pool = None
+    func, mine_func = _Collecting(func), func
     if kind == "threads":
         pool = concurrent.futures.ThreadPoolExecutor(int(executor))
         futures = [pool.submit(func, t) for t in tasks]
@@ -198,14 +212,32 @@ def run_beside(func, here, tasks, executor, *, progress=None):
     else:
         collect = executor.map_async(func, tasks).get
     try:
-        mine = func(here)
+        mine = mine_func(here)
         tick(1)
         results = list(collect())
         tick(len(results))
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
-    return mine, results
+    return mine, _issued(results)
+
+
+class _Collecting:
+    """``func`` run by `~psfkit.utils.call_collecting_warnings` (pickles
+    when ``func`` does)."""
+
+    def __init__(self, func):
+        self.func = func
+
+    def __call__(self, *args, **kwargs):
+        return call_collecting_warnings(self.func, *args, **kwargs)
+
+
+def _issued(outputs):
+    """The results of `_Collecting` calls, their warnings issued here."""
+    for _, notes in outputs:
+        issue_warnings(notes)
+    return [result for result, _ in outputs]
 
 
 def _each_result(futures):

@@ -11,6 +11,8 @@ import threading
 
 import numpy as np
 
+from .exceptions import call_collecting_warnings, issue_warnings
+
 __all__ = ["single_threaded_blas", "available_cpus", "resolve_threads",
            "run_chunked"]
 
@@ -174,8 +176,10 @@ def run_chunked(func, n_items, chunk, *, n_threads=1, scratch=None):
                 state["stop"] = True
                 raise
 
+    # the workers' warnings are issued here, at the caller's line
     with single_threaded_blas(), ThreadPoolExecutor(n_threads) as pool:
-        futures = [pool.submit(contextvars.copy_context().run, worker)
+        futures = [pool.submit(contextvars.copy_context().run,
+                               call_collecting_warnings, worker)
                    for _ in range(n_threads)]
-        for future in futures:
-            future.result()
+        notes = [note for future in futures for note in future.result()[1]]
+    issue_warnings(notes)

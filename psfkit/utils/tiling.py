@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from .exceptions import warn
+from .exceptions import call_collecting_warnings, warn
 
 __all__ = ["tile_grid", "core_bounds", "call_recording_warnings",
            "reissue_warnings"]
@@ -90,8 +90,9 @@ def call_recording_warnings(func, *args, **kwargs):
     """
     with _RECORD_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = func(*args, **kwargs)
-    return result, [(w.category, str(w.message)) for w in caught]
+        # psfkit's own warnings are collected, the others recorded
+        result, notes = call_collecting_warnings(func, *args, **kwargs)
+    return result, [(w.category, str(w.message)) for w in caught] + notes
 
 
 def reissue_warnings(outputs, *, skip=()):

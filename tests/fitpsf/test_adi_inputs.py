@@ -20,6 +20,7 @@ from psfkit.fitpsf import (
     derotate_cube,
     inject_planet,
     map_remove_psf,
+    rotation_exclusion_mask,
     snr,
     snr_map,
 )
@@ -227,3 +228,113 @@ def test_unit_of_the_cube_is_kept():
         assert q.unit == u.electron
         assert np.isnan(q.value[np.ma.getmaskarray(res.image)]).all()
     assert classical_adi(cube * u.adu, parangs).unit == u.adu
+
+
+def test_parangs_as_angle_quantities(small):
+    import astropy.units as u
+
+    cube, parangs, _ = small
+    rad = np.deg2rad(parangs) * u.rad
+    # derotation: a point right of the centre, rotated by 90 degrees
+    z = np.zeros((1, 33, 33))
+    z[0, 16, 26] = 1.0
+    for angle in ([90.0], [np.pi / 2] * u.rad, [5400.0] * u.arcmin):
+        out = derotate_cube(z, angle, order=0)
+        assert np.argwhere(out[0] == 1).tolist() == [[6, 16]]
+    np.testing.assert_array_equal(
+        rotation_exclusion_mask(np.deg2rad([0, 5, 12, 20]) * u.rad,
+                                0 * u.rad, 20, n_delta=1, fwhm=4),
+        [False, False, True, True])
+    # a companion injected at (26, 16) in the sky frame sits at (16, 26)
+    # in a frame with parallactic angle 90 degrees
+    b = inject_planet(np.zeros((1, 33, 33)), (26, 16), 1, fwhm=2,
+                      parangs=[np.pi / 2] * u.rad)
+    assert np.unravel_index(b[0].argmax(), b[0].shape) == (26, 16)
+    want = adi_subtract(cube, parangs, KLIP, n_delta=0.5, fwhm=4.0)
+    got = adi_subtract(cube, rad, KLIP, n_delta=0.5, fwhm=4.0)
+    np.testing.assert_allclose(got.image, want.image, atol=1e-10)
+    np.testing.assert_array_equal(got.image.mask, want.image.mask)
+    # the plug-in reads the fitter attributes the same way
+    f = LOCI(cube[1:], cube[0], bases_axis=0)
+    f.findbase, f.fwhm = fb.rotation_exclusion, 4.0
+    region = np.array([16 * 33 + 28])
+    f.base_parangs, f.image_parang = parangs[1:], parangs[0]
+    in_degrees = f.findbase(region)
+    f.base_parangs, f.image_parang = rad[1:], rad[0]
+    np.testing.assert_array_equal(f.findbase(region), in_degrees)
+    assert 0 < in_degrees.sum() < 7
+    kwargs = dict(fwhm=4.0, star_flux=1e4, separations=[10.0], n_delta=0.5,
+                  n_angles=1)
+    np.testing.assert_allclose(
+        contrast_curve(cube, rad, KLIP, **kwargs)["contrast"],
+        contrast_curve(cube, parangs, KLIP, **kwargs)["contrast"], rtol=1e-9)
+
+
+@pytest.mark.parametrize("call", ["derotate", "adi", "mask", "inject", "plugin"])
+def test_parangs_of_another_unit_are_an_error(small, call):
+    import astropy.units as u
+
+    cube, parangs, _ = small
+    with pytest.raises(u.UnitsError, match="parang.* must be angles.*got a "
+                       "Quantity in m"):
+        if call == "derotate":
+            derotate_cube(cube, parangs * u.m)
+        elif call == "adi":
+            adi_subtract(cube, parangs * u.m, KLIP, n_delta=0.5, fwhm=4.0)
+        elif call == "mask":
+            rotation_exclusion_mask(parangs * u.m, 0, 10, n_delta=1, fwhm=4)
+        elif call == "inject":
+            inject_planet(cube, (20, 16), 1.0, fwhm=3, parangs=parangs * u.m)
+        else:
+            f = LOCI(cube[1:], cube[0], bases_axis=0)
+            f.findbase, f.fwhm = fb.rotation_exclusion, 4.0
+            f.base_parangs, f.image_parang = parangs[1:], 3 * u.m
+            f.remove_psf()
+
+
+def test_inject_and_derotate_keep_the_unit(small):
+    import astropy.units as u
+
+    cube, parangs, _ = small
+    cube = cube.copy()
+    cube[:, 16, 16] = np.nan
+    want = inject_planet(cube, (20, 16), 0.5, fwhm=3, parangs=parangs)
+    for flux in (500 * u.mJy, 0.5 * u.Jy):
+        got = inject_planet(cube * u.Jy, (20, 16), flux, fwhm=3,
+                            parangs=parangs)
+        assert got.unit == u.Jy
+        np.testing.assert_allclose(got.value, want.filled(np.nan), rtol=1e-12,
+                                   equal_nan=True)
+    one = inject_planet(np.zeros((21, 21)) * u.Jy, (10, 10), 1 * u.mJy, fwhm=3)
+    assert abs(one.sum() - 1 * u.mJy) < 1e-12 * u.Jy
+    with pytest.raises(u.UnitsError, match=r"flux is in m, which does not "
+                       r"convert to Jy"):
+        inject_planet(cube * u.Jy, (20, 16), 1 * u.m, fwhm=3, parangs=parangs)
+    with pytest.raises(u.UnitsError, match=r"flux has a unit \(Jy\)"):
+        inject_planet(cube, (20, 16), 1 * u.Jy, fwhm=3, parangs=parangs)
+    plain = derotate_cube(cube, parangs)
+    got = derotate_cube(NDData(cube, unit="adu"), parangs)
+    assert got.unit == u.adu
+    np.testing.assert_array_equal(got.value, plain.filled(np.nan))
+
+
+def test_clear_errors_for_misshaped_inputs(small):
+    from psfkit.fitpsf import classical_adi
+
+    cube, parangs, _ = small
+    # before: a zero image (classical_adi) and zip()'s message
+    with pytest.raises(ValueError, match="cube must hold at least 2 frames, "
+                       "got 1"):
+        classical_adi(cube[:1], parangs[:1])
+    with pytest.raises(ValueError, match=r"xs and ys must have the same "
+                       r"shape .*got \(3,\) and \(2,\)"):
+        aperture_sums(cube[0], [10, 12, 14], [10, 12], 2.0)
+    fitter = KLIP(cube[1:], bases_axis=0)
+    with pytest.raises(ValueError, match=r"images must be a sequence of 2-D "
+                       r"images or a 3-D stack, got a single 2-D image of "
+                       r"shape \(33, 33\)"):
+        map_remove_psf(fitter, cube[0])
+    # a 3-D stack is a sequence of images
+    stack = map_remove_psf(fitter, cube[:2])
+    np.testing.assert_allclose(stack[1], fitter.remove_psf(cube[1]),
+                               atol=1e-12)

@@ -42,6 +42,13 @@ def test_plot_residual(reduced):
     fig = plotting.plot_residual(res.image.filled(0.0) * u.adu)
     assert _colorbar_label(fig) == ["residual [adu]"]
     plt.close(fig)
+    # and that of an ADIResult (it was dropped)
+    cube, parangs = reduced[:2]
+    united = adi_subtract(cube * u.electron, parangs, KLIP, n_delta=0.75,
+                          fwhm=4.0)
+    fig = plotting.plot_residual(united)
+    assert _colorbar_label(fig) == ["residual [electron]"]
+    plt.close(fig)
 
 
 def test_plot_snr_map(reduced):
@@ -76,5 +83,11 @@ def test_plot_contrast_curve(reduced):
     plt.close(fig)
     with pytest.raises(ValueError, match="angle per pixel"):
         plotting.plot_contrast_curve(curve, pixel_scale=3 * u.m)
+    # an angle per pixel, as astropy's pixel_scale equivalency writes it
+    fig = plotting.plot_contrast_curve(curve, pixel_scale=0.01 * u.arcsec / u.pix)
+    assert fig.axes[0].get_xlabel() == "separation [arcsec]"
+    np.testing.assert_allclose(fig.axes[0].get_lines()[0].get_xdata(),
+                               [0.08, 0.12])
+    plt.close(fig)
     with pytest.raises(ValueError, match="'contrast' column"):
         plotting.plot_contrast_curve(curve[["separation"]])

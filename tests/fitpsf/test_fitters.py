@@ -193,6 +193,80 @@ def test_nddata_image(data):
     assert np.all(res.mask[0]) and res.mask.sum() == image.shape[1]
 
 
+@pytest.mark.parametrize("cls", [KLIP, LOCI, SimpleSubtraction])
+def test_units_of_bases_and_image(data, cls):
+    import astropy.units as u
+
+    from psfkit.fitpsf import map_remove_psf
+
+    base, image = data
+    # KLIP subtracts the mean base: the image must be in the bases' unit
+    base = base + 5.0
+    image = image + 5.0
+    image[3, 4] = np.nan
+    plain = cls(base).remove_psf(image)
+    plain_psf = cls(base).fit_psf(image)
+    for bases in (base * u.Jy, NDData(base, unit="Jy"),
+                  [base[0] * u.Jy, *(b * 1000 * u.mJy for b in base[1:])]):
+        f = cls(bases)
+        assert f.unit == u.Jy
+        for given in (image * 1000 * u.mJy, NDData(image * 1e-3, unit="kJy")):
+            res = f.remove_psf(given)
+            assert isinstance(res, u.Quantity) and res.unit == u.Jy
+            np.testing.assert_allclose(res.value, plain.filled(np.nan),
+                                       rtol=1e-9, atol=1e-9, equal_nan=True)
+            assert np.array_equal(np.isnan(res.value), plain.mask)
+        psf = f.fit_psf(image * u.Jy)
+        assert psf.unit == u.Jy
+        np.testing.assert_allclose(psf.value, plain_psf.filled(np.nan),
+                                   rtol=1e-9, atol=1e-9, equal_nan=True)
+    got = map_remove_psf(cls(base * u.Jy), [image * u.Jy], executor=2)[0]
+    assert got.unit == u.Jy
+    with pytest.raises(u.UnitsError, match=r"image is in m, which does not "
+                       r"convert to the unit of psfbase \(Jy\)"):
+        cls(base * u.Jy).remove_psf(image * u.m)
+    with pytest.raises(u.UnitsError, match=r"psfbase has a unit \(Jy\) but "
+                       "image does not"):
+        cls(base * u.Jy, image)
+    with pytest.raises(u.UnitsError, match=r"image has a unit \(Jy\) but "
+                       "psfbase does not"):
+        cls(base).fit_psf(image * u.Jy)
+    with pytest.raises(u.UnitsError, match=r"psfbase\[1\] is in s"):
+        cls([base[0] * u.Jy, base[1] * u.s])
+
+
+def test_optmask_leaves_a_companion_out_of_every_fit(data):
+    base, _ = data
+    # an exact combination of the bases plus a companion
+    image = 1.5 * base[0] - 0.7 * base[4]
+    companion = np.zeros(image.shape)
+    companion[10:13, 20:23] = 5.0
+    optmask = companion > 0
+    f = SimpleSubtraction(base)
+    assert np.abs(f.remove_psf(image + companion) - companion).max() > 0.1
+    f.optmask = optmask
+    np.testing.assert_allclose(f.remove_psf(image + companion), companion,
+                               atol=1e-10)
+    # the fit equals one on the image without those pixels, where that one
+    # is defined (the optmask pixels are still subtracted)
+    noisy = image + companion + 0.1 * np.random.default_rng(1).normal(
+        size=image.shape)
+    for cls in (LOCI, KLIP, UseAllPixelsSubtraction):
+        f = cls(base)
+        plain = f.fit_psf(noisy)
+        f.optmask = optmask
+        got = f.fit_psf(noisy)
+        want = cls(base).fit_psf(np.where(optmask, np.nan, noisy))
+        assert not got.mask.any() and want.mask.sum() <= optmask.sum()
+        np.testing.assert_allclose(got[~want.mask], want[~want.mask],
+                                   atol=1e-10)
+        assert np.abs(got - plain).max() > 1e-3
+        f.optmask = np.ones((3, 3), dtype=bool)
+        with pytest.raises(ValueError, match=r"optmask must have the image "
+                           r"shape \(30, 34\), got \(3, 3\)"):
+            f.fit_psf(noisy)
+
+
 def test_skipped_regions_warn_and_are_masked(data):
     base, image = data
     f = LOCI(base)
@@ -330,6 +404,34 @@ def test_klip_sector_geometry_defaults():
         counts[r] += 1
     assert np.all(counts == 1)
     assert float(abs(f.remove_psf()).max()) < 1e-8
+
+
+def test_klip_default_inner_radius_in_both_conventions():
+    # the default inner radius (5 pixels) was read as 10**5 pixels in the
+    # psfsubtraction convention, which raised an error
+    import astropy.units as u
+
+    base = np.random.default_rng(0).normal(size=(5, 30, 30))
+    f = KLIP(base, 0.7 * base[0] + 0.3 * base[1])
+    f.convention = "psfsubtraction"
+    res = f.remove_psf()
+    # psfsubtraction's geometry: centre (15, 15), radii from 5 pixels
+    # (10 ** log10(5), as psfsubtraction computes it) to 30
+    yy, xx = np.mgrid[0:30, 0:30]
+    r = np.hypot(yy - 15, xx - 15)
+    inner = np.logspace(np.log10(5), np.log10(30), 5)[0]
+    np.testing.assert_array_equal(res.mask, (r < inner) | (r >= 30))
+    assert 60 < res.mask.sum() < 90
+    assert float(abs(res).max()) < 1e-8
+    # the same explicit settings give the same geometry
+    g = KLIP(base, 0.7 * base[0] + 0.3 * base[1])
+    g.convention = "psfsubtraction"
+    g.sector_radius_inner = np.log10(5.0)
+    np.testing.assert_array_equal(g.remove_psf().mask, res.mask)
+    f.sector_radius_inner = 5 * u.s
+    with pytest.raises(u.UnitsError, match="sector_radius_inner must be a "
+                       "number or a Quantity in pixels"):
+        f.remove_psf()
 
 
 def test_base_class_example():

@@ -104,6 +104,36 @@ def test_allbases_nonmaskedbases_brute_force():
         assert list(fb.nonmaskedbases(f, reg)) == want
 
 
+def test_nonmaskedbases_ignores_pixels_masked_in_the_image():
+    shape = (9, 9)
+    rng = np.random.default_rng(5)
+    bmask = rng.random((5, *shape)) < 0.05
+    imask = rng.random(shape) < 0.3
+    f = _fitter(shape, n=5, base_mask=bmask, image_mask=imask)
+    for seed in range(5):
+        reg = _random_region(shape, seed, 0.2)
+        want = [not (bmask[k] & ~imask).ravel()[reg].any() for k in range(5)]
+        assert list(fb.nonmaskedbases(f, reg)) == want
+
+
+@pytest.mark.parametrize("cls", ["KLIP", "LOCI", "LOCIAllPixelsSubtraction"])
+def test_shared_coronagraph_mask_loses_no_valid_pixel(cls):
+    import warnings
+
+    from psfkit import fitpsf
+    from psfkit.datasets import make_adi_sequence
+
+    cube, _, _ = make_adi_sequence(n_frames=8, shape=(64, 64), random_state=0,
+                                   mask_radius=3.7)
+    target, refs = cube[0], cube[1:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = getattr(fitpsf, cls)(refs).remove_psf(target)
+    # the residual is masked exactly on the coronagraph
+    assert np.isnan(target).sum() > 0
+    assert np.array_equal(res.mask, np.isnan(target))
+
+
 def test_best_correlated_brute_force():
     shape = (20, 20)
     rng = np.random.default_rng(8)

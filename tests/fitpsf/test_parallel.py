@@ -63,6 +63,28 @@ def test_process_pool(data):
                               executor=pool), expected)
 
 
+@pytest.mark.parametrize("kind", ["threads", "process pool"])
+def test_warnings_of_workers_reach_the_caller(kind):
+    from psfkit.fitpsf import SkippedRegionWarning
+
+    # half of the image masked: the sectors at its edge have too few
+    # usable pixels around them
+    base = np.random.default_rng(1).normal(size=(8, 21, 21))
+    image = np.ma.MaskedArray(base[0], mask=np.zeros((21, 21), bool))
+    image[:, :10] = np.ma.masked
+    fitter = LOCI(base)
+    fitter.dilation_region = 1
+    pool = ProcessPoolExecutor(2) if kind == "process pool" else None
+    try:
+        with pytest.warns(SkippedRegionWarning) as record:
+            map_remove_psf(fitter, [image, image], executor=pool or 2)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    assert len(record) == 2
+    assert {w.filename for w in record} == {__file__}
+
+
 def test_dask_local_cluster(data):
     distributed = pytest.importorskip("distributed")
     base, images, expected = data

@@ -18,14 +18,18 @@ from psfkit.utils import (
     PsfkitDeprecationWarning,
     PsfkitWarning,
     SummaryReprMixin,
+    call_collecting_warnings,
     describe,
     executor_kind,
     executor_threads,
     find_column,
     find_xy_columns,
+    issue_warnings,
     progress_bar,
     renamed_keyword,
     resolve_executor,
+    run_beside,
+    run_chunked,
     run_tasks,
     warn,
 )
@@ -77,6 +81,63 @@ def test_run_tasks_with_threads_keeps_order():
     assert run_tasks(abs, [-3, 2, -1], 2) == [3, 2, 1]
     assert run_tasks(_mod, [7, 9], None, shared=4) == [3, 1]
     assert run_tasks(_mod, [7, 9], 2, shared=4) == [3, 1]
+
+
+def _warn_odd(task, shared=0):
+    if (task + shared) % 2:
+        warn(f"task {task} is odd", NoDetectionsWarning)
+    return task
+
+
+@pytest.mark.parametrize("kind", ["threads", "thread pool", "process pool"])
+def test_warnings_of_tasks_reach_the_caller(kind):
+    # warnings raised on workers named concurrent/futures/thread.py, and
+    # were lost on other processes
+    pool = {"threads": None, "thread pool": ThreadPoolExecutor(2),
+            "process pool": ProcessPoolExecutor(2)}[kind]
+    executor = 2 if pool is None else pool
+    try:
+        with pytest.warns(NoDetectionsWarning) as record:
+            assert run_tasks(_warn_odd, [1, 2, 3], executor) == [1, 2, 3]
+        assert [str(w.message) for w in record] == ["task 1 is odd",
+                                                    "task 3 is odd"]
+        assert {w.filename for w in record} == {__file__}
+        with pytest.warns(NoDetectionsWarning) as record:
+            mine, rest = run_beside(_warn_odd, 5, [6, 7], executor)
+        assert (mine, rest) == (5, [6, 7])
+        assert sorted(str(w.message) for w in record) == ["task 5 is odd",
+                                                          "task 7 is odd"]
+        assert {w.filename for w in record} == {__file__}
+        with pytest.warns(NoDetectionsWarning) as record:
+            run_tasks(_warn_odd, [2], executor, shared=1)
+        assert record[0].filename == __file__
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
+def test_warnings_of_chunks_reach_the_caller():
+    def work(start, stop, local):
+        warn(f"chunk {start}", NoDetectionsWarning)
+
+    with pytest.warns(NoDetectionsWarning) as record:
+        run_chunked(work, 4, 1, n_threads=2)
+    assert sorted(str(w.message) for w in record) == [
+        f"chunk {i}" for i in range(4)]
+    assert {w.filename for w in record} == {__file__}
+
+
+def test_collected_warnings_nest():
+    def inner():
+        warn("inner", NoDetectionsWarning)
+        return 1
+
+    result, notes = call_collecting_warnings(
+        lambda: call_collecting_warnings(inner))
+    assert result == (1, [(NoDetectionsWarning, "inner")]) and notes == []
+    with pytest.warns(NoDetectionsWarning, match="inner") as record:
+        issue_warnings(result[1])
+    assert record[0].filename == __file__
 
 
 class _Counter:
