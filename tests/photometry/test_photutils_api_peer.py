@@ -303,3 +303,24 @@ def test_make_psf_model_models():
                                              "y_0": [15, 25]}))
     assert {"x_0", "flux_fit", "x_stddev_2_fit"} <= set(seed.colnames)
     assert_allclose(seed["flux_fit"], b["flux_fit"], rtol=1e-4)
+
+
+def test_half_pixel_positions_same_boxes():
+    # a start on the edge between two pixels belongs to the lower one, as
+    # with astropy's overlap_slices: the same fit boxes, pixel counts,
+    # flags and fits as photutils (a masked row makes the boxes' placement
+    # show in the pixel counts)
+    yy, xx = np.mgrid[:41, :41]
+    rng = np.random.default_rng(3)
+    data = (pk.CircularGaussianPRF().evaluate(xx, yy, 1000.0, 20.3, 19.6, 3.0)
+            + rng.normal(0.0, 1.0, xx.shape))
+    data[18, :] = np.nan
+    init = QTable({"x": [20.5, 20.5, 19.5], "y": [19.5, 20.5, 19.5],
+                   "flux": [1000.0, 1000.0, 1000.0]})
+    for row in range(3):
+        theirs, mine = _pair(7)
+        a = _quiet(theirs, data, init_params=init[row:row + 1])
+        b = _quiet(mine, data, init_params=init[row:row + 1])
+        assert_array_equal(b["n_pixels_fit"], a["n_pixels_fit"])
+        assert_array_equal(b["flags"], a["flags"])
+        assert_allclose(b["flux_fit"], a["flux_fit"], rtol=1e-5)

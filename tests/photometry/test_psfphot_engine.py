@@ -306,7 +306,8 @@ def test_fit_boxes_equal_a_loop_over_pixels():
         boxes = make_boxes(xc, yc, shape, image.shape)
         values = gather(image.ravel(), boxes.flat, fill=np.nan)
         for k, (x, y) in enumerate(zip(xc, yc, strict=True)):
-            cx, cy = int(np.floor(x + 0.5)), int(np.floor(y + 0.5))
+            # (a coordinate on a pixel edge belongs to the lower pixel)
+            cx, cy = int(np.ceil(x - 0.5)), int(np.ceil(y - 0.5))
             m = 0
             for row in range(cy - shape[0] // 2, cy + shape[0] // 2 + 1):
                 for col in range(cx - shape[1] // 2, cx + shape[1] // 2 + 1):

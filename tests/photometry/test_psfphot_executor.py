@@ -151,8 +151,8 @@ def test_group_parts_keep_groups_whole():
 def test_cutout_moves_positions_exactly():
     cut = _parts.Cutout.around([np.array([[40.3, 12.7], [90.5, 30.0]])],
                                (11, 11), (50, 120))
-    # 90.5 is in pixel 91 (pixel centres at integers)
-    assert (cut.cols, cut.rows) == (slice(35, 97), slice(8, 36))
+    # 90.5 is in pixel 90 (pixel centres at integers, edges to the lower)
+    assert (cut.cols, cut.rows) == (slice(35, 96), slice(8, 36))
     theta = np.array([[5.0, 40.3, 12.7], [7.0, 90.5, 30.0]])
     inside = cut.params(theta, 1, 2)
     assert_array_equal(cut.params(inside, 1, 2, sign=1), theta)

@@ -25,7 +25,7 @@ from ._allstar import (
 )
 from ._block_system import marginal_covariance
 from ._couplings import coupling_table
-from ._fit_boxes import gather
+from ._fit_boxes import gather, nearest_pixel
 from ._geometry import build_geometry
 from ._group_fit import (
     SourceFits,
@@ -69,7 +69,7 @@ def _sizes(labels):
 def position_bounds(setup, box_xy):
     """The bounds of every source (`fit_bounds`), fit boxes on ``box_xy``."""
     box_xy = np.asarray(box_xy, dtype=float)
-    return fit_bounds(setup, np.floor(box_xy + 0.5), box_xy)
+    return fit_bounds(setup, nearest_pixel(box_xy), box_xy)
 
 
 def _unit_jacobian(setup, theta, model_shape):

@@ -30,8 +30,12 @@ def box_offsets(shape):
 
 
 def nearest_pixel(coord):
-    """Index of the pixel containing ``coord`` (pixel centres at integers)."""
-    return np.floor(np.asarray(coord, dtype=float) + 0.5).astype(np.int64)
+    """
+    Index of the pixel containing ``coord`` (pixel centres at integers; a
+    coordinate on the edge between two pixels, ``i + 0.5``, belongs to
+    pixel ``i``, as with astropy's ``overlap_slices`` and photutils).
+    """
+    return np.ceil(np.asarray(coord, dtype=float) - 0.5).astype(np.int64)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from ._fit_boxes import (
     duplicate_pixels,
     gather,
     make_boxes,
+    nearest_pixel,
     split_groups,
 )
 from .flags import PSFFlags
@@ -110,7 +111,8 @@ def fit_bounds(setup, centre, xy0):
             if bound is not None:
                 lower[:, col] = np.maximum(lower[:, col], xy0[:, axis] - bound)
                 upper[:, col] = np.minimum(upper[:, col], xy0[:, axis] + bound)
-    empty = lower > upper
+    # (sources without a finite start are not fitted: they are flagged)
+    empty = (lower > upper) & np.all(np.isfinite(xy0), axis=1)[:, None]
     if empty.any():
         col = int(np.flatnonzero(empty.any(axis=0))[0])
         bad = np.flatnonzero(empty[:, col])
@@ -166,7 +168,7 @@ def fit_sources(setup, data, weight, theta0, group_index, *,
     """
     n, n_par = theta0.shape
     centre = (theta0[:, [setup.x_col, setup.y_col]] if box_xy is None
-              else np.floor(np.asarray(box_xy, dtype=float) + 0.5))
+              else nearest_pixel(box_xy))
     boxes = make_boxes(centre[:, 0], centre[:, 1], setup.fitshape, data.shape)
     npix = boxes.npix
     box_shape = (tuple(setup.fitshape)

@@ -25,6 +25,7 @@ import astropy.units as u
 import numpy as np
 
 from ...utils import COLUMN_ALIASES, as_pair
+from ._fit_boxes import nearest_pixel
 from ._group_fit import render
 from ._interop import psf_param_names
 from ._pipeline import bounding_box_extent
@@ -358,8 +359,8 @@ def model_image(psf_model, results, shape, psf_shape, fit_shape,
         lb = np.where(np.isfinite(lb), lb, 0.0)
         hy, hx = box[0] // 2, box[1] // 2
         dy, dx = np.mgrid[-hy:hy + 1, -hx:hx + 1]
-        rows = np.floor(theta[:, y_col] + 0.5).astype(int)[:, None, None] + dy
-        cols = np.floor(theta[:, x_col] + 0.5).astype(int)[:, None, None] + dx
+        rows = nearest_pixel(theta[:, y_col])[:, None, None] + dy
+        cols = nearest_pixel(theta[:, x_col])[:, None, None] + dx
         inside = ((rows >= 0) & (rows < shape[0]) & (cols >= 0)
                   & (cols < shape[1]))
         vals = np.broadcast_to(lb[:, None, None], rows.shape)

@@ -13,6 +13,7 @@ import numpy as np
 
 from ...utils import NonFiniteValueWarning, as_pair, check_integer, warn
 from ..background.local_background import LocalBackground
+from ._fit_boxes import nearest_pixel
 from ._interop import celestial_wcs, psf_param_names
 from ._pipeline import prepare
 from .fitters import BatchedLMFitter, SparseLMFitter
@@ -172,7 +173,7 @@ def local_bkg_map(shape, x, y, local_bkg, fit_shape):
     best = np.full(shape, np.inf)
     hy, hx = fit_shape[0] // 2, fit_shape[1] // 2
     dy, dx = np.mgrid[-hy:hy + 1, -hx:hx + 1]
-    cx, cy = np.floor(x + 0.5).astype(int), np.floor(y + 0.5).astype(int)
+    cx, cy = nearest_pixel(x), nearest_pixel(y)
     for i in np.flatnonzero(lb):
         rows, cols = cy[i] + dy, cx[i] + dx
         ok = (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1])

@@ -21,6 +21,7 @@ from scipy.spatial import cKDTree
 
 from ...utils import NoDetectionsWarning, coerce_data
 from ._couplings import close_pairs
+from ._fit_boxes import nearest_pixel
 from ._group_fit import SourceFits, render
 from ._interop import call_grouper, celestial_wcs, sky_centroid
 from .flags import PSFFlags
@@ -208,7 +209,7 @@ def overlapping_boxes(box_xy, fitshape):
         return np.zeros(0, dtype=np.int64)
     # boxes are centred on pixels; those of shape (ny, nx) overlap when
     # their centres differ by less than nx and ny pixels
-    centres = np.floor(np.asarray(box_xy, dtype=float) + 0.5)
+    centres = nearest_pixel(box_xy)
     scaled = centres / (np.array(fitshape[::-1], dtype=float) - 0.5)
     pairs = cKDTree(scaled).query_pairs(1.0, p=np.inf, output_type="ndarray")
     graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])),
@@ -401,7 +402,7 @@ def on_box_edge(box_xy, xy, fitshape):
     The sources whose positions ``xy`` lie on the edge of their fit boxes
     (centred on the pixels of ``box_xy``), where the fits bound them.
     """
-    centre = np.floor(np.asarray(box_xy, dtype=float) + 0.5)
+    centre = nearest_pixel(box_xy)
     reach = np.array([fitshape[1] // 2, fitshape[0] // 2]) + 0.5 - 1e-9
     with np.errstate(invalid="ignore"):
         return np.any(np.abs(xy - centre) >= reach, axis=1)
@@ -420,8 +421,8 @@ def unchanged_neighbourhood(box_xy, changed_xy, reach):
     # boxes are centred on pixels: compare pixel centres, scaled so that
     # the per-axis reach becomes one Chebyshev radius
     scale = np.array([1.0 / rx, 1.0 / ry])
-    mine = np.floor(box_xy + 0.5) * scale
-    near = cKDTree(np.floor(changed_xy + 0.5) * scale).query_ball_point(
+    mine = nearest_pixel(box_xy) * scale
+    near = cKDTree(nearest_pixel(changed_xy) * scale).query_ball_point(
         mine, r=1.0 - 1e-9, p=np.inf, return_length=True)
     settled[near > 0] = False
     return settled
