@@ -31,7 +31,7 @@ __all__ = []
 def _rate_estimate(d, dvalid, dt):
     """
     Robust count rate per pixel: median of the valid differences over
-    their time steps ``dt`` (one per difference and pixel).
+    their time steps ``dt`` (shared, or one per difference and pixel).
     """
     with np.errstate(invalid="ignore"):
         per_time = np.where(dvalid, d / dt, np.nan)
@@ -50,8 +50,9 @@ def _rate_estimate(d, dvalid, dt):
 
 def _z_scores(d, dvalid, dt, rate, read_noise, gain):
     """
-    The GLS jump statistic of every difference (0 where invalid); ``d``,
-    ``dvalid`` and the time steps ``dt`` are (pixels, differences).
+    The GLS jump statistic of every difference (0 where invalid); ``d``
+    and ``dvalid`` are (pixels, differences), the time steps ``dt`` the
+    same or (differences,), shared by every pixel.
 
     ``C`` is tridiagonal and positive definite, so everything the statistic
     needs (``C^-1 dt``, ``C^-1 d`` and the diagonal of ``C^-1``) comes from
@@ -63,7 +64,7 @@ def _z_scores(d, dvalid, dt, rate, read_noise, gain):
     rn2 = read_noise**2
     # differences along the first axis: every step below is a row operation
     valid = dvalid.T
-    dt = dt.T
+    dt = dt[:, None] if dt.ndim == 1 else dt.T
     M = valid.shape[0]
     a = np.where(valid, 2 * rn2 + rate[None, :] * dt / gain, 1.0)
     b = np.where(valid[1:] & valid[:-1], -rn2, 0.0)
@@ -109,6 +110,10 @@ def detect_jumps(Y, valid, times, *, read_noise, gain, threshold):
     """
     Flag jumps in the ramps of ``Y`` (n pixels x K reads).
 
+    The differences are between consecutive valid reads: in a pixel with a
+    NaN or masked read between valid ones, the valid reads are moved to the
+    front (in their order), so that a jump across the gap is tested too.
+
     Returns
     -------
     jumps : ndarray (n, K) of bool
@@ -118,35 +123,44 @@ def detect_jumps(Y, valid, times, *, read_noise, gain, threshold):
     jumps = np.zeros((n, K), dtype=bool)
     if K < 4 or read_noise is None:
         return jumps
-    # the differences are between consecutive valid reads: the valid reads
-    # of a pixel with a NaN or masked read among them move to the front
-    # (keeping their order), so that a jump across the gap is tested too
-    order = None
-    if not valid.all():
-        order = np.broadcast_to(np.arange(K), (n, K)).copy()
-        gaps = np.flatnonzero(~valid.all(axis=1))
-        order[gaps] = np.argsort(~valid[gaps], axis=1, kind="stable")
-        Y = np.take_along_axis(Y, order, axis=1)
-        valid = np.take_along_axis(valid, order, axis=1)
-        dt = np.diff(times[order], axis=1)
-    else:
-        dt = np.broadcast_to(np.diff(times), (n, K - 1))
+    options = {"read_noise": read_noise, "gain": gain, "threshold": threshold}
+    # (invalid reads at the end only, as after saturation, leave no gap)
+    gaps = np.any(valid[:, 1:] & ~valid[:, :-1], axis=1)
+    if not gaps.any():
+        return _find_jumps(Y, valid, np.diff(times), **options)
+    plain = np.flatnonzero(~gaps)
+    jumps[plain] = _find_jumps(Y[plain], valid[plain], np.diff(times),
+                               **options)
+    rows = np.flatnonzero(gaps)[:, None]
+    order = np.argsort(~valid[rows[:, 0]], axis=1, kind="stable")
+    found = _find_jumps(Y[rows, order], valid[rows, order],
+                        np.diff(times[order], axis=1), **options)
+    jumps[rows, order] = found
+    return jumps
+
+
+def _find_jumps(Y, valid, dt, *, read_noise, gain, threshold):
+    """
+    `detect_jumps` of ramps whose valid reads come first; ``dt`` are the
+    time steps between the reads, shared (K - 1,) or per pixel (n, K - 1).
+    """
+    n, K = Y.shape
+    jumps = np.zeros((n, K), dtype=bool)
     d = np.diff(np.where(valid, Y, 0.0), axis=1)
     dvalid = valid[:, 1:] & valid[:, :-1]
     rate = _rate_estimate(d, dvalid, dt)
     active = np.flatnonzero(dvalid.sum(axis=1) >= 3)
     rows = np.arange(K - 1)
     while active.size:
-        z = _z_scores(d[active], dvalid[active], dt[active], rate[active],
+        z = _z_scores(d[active], dvalid[active],
+                      dt if dt.ndim == 1 else dt[active], rate[active],
                       read_noise, gain)
         best = np.argmax(np.abs(z), axis=1)
         hit = np.abs(z[np.arange(active.size), best]) > threshold
         active, best = active[hit], best[hit]
         if not active.size:
             break
-        # (a new segment starts at the valid read that ends the difference)
-        after = best + 1 if order is None else order[active, best + 1]
-        jumps[active, after] = True
+        jumps[active, best + 1] = True
         dvalid[active, best] = False
         active = active[dvalid[active][:, rows].sum(axis=1) >= 3]
     return jumps
