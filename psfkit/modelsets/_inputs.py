@@ -54,6 +54,12 @@ def as_model_data(values, name):
         return values, None
     data = coerce_data(values, name=name, ndim=None, dtype=None,
                        allow_all_masked=True)
+    if data.unit is not None:
+        # (an NDData or a masked array of a Quantity)
+        msg = (f"{name} has a unit ({data.unit}); LinearModelSetFitter fits "
+               f"unitless values: pass the values without their unit (the "
+               "parameters are then in the units of the data)")
+        raise TypeError(msg)
     mask = data.mask if data.mask.any() else None
     return data.data, mask
 

@@ -296,6 +296,12 @@ def test_bad_input():
         fitter(models.Polynomial1D(1, n_models=3), x, y, weights=x[:3])
     with pytest.raises(TypeError, match="Quantity"):
         fitter(models.Polynomial1D(1, n_models=3), x, y * u.m)
+    # the unit of an NDData or of a masked Quantity is not dropped silently
+    from astropy.nddata import NDData
+
+    for united in (NDData(y, unit="m"), np.ma.MaskedArray(y * u.m)):
+        with pytest.raises(TypeError, match=r"has a unit \(m\)"):
+            fitter(models.Polynomial1D(1, n_models=3), x, united)
     with pytest.raises(ValueError, match="give x, y and z"):
         fitter(models.Polynomial2D(1, n_models=3), x, y)
     tied = models.Polynomial1D(1, n_models=3)
