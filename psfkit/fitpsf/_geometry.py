@@ -45,6 +45,22 @@ def radius_angle(shape, center):
     return r, phi
 
 
+def frame_angles(parangs, n_frames):
+    """
+    The parallactic angles of a cube's ``n_frames`` frames, in degrees
+    (`angle_values`), checked: one finite angle per frame.
+    """
+    angles = angle_values("parangs", parangs).ravel()
+    if angles.size != n_frames:
+        msg = (f"parangs must have one angle per frame ({n_frames}), "
+               f"got {angles.size}")
+        raise ValueError(msg)
+    if not np.all(np.isfinite(angles)):
+        msg = "parangs must be finite"
+        raise ValueError(msg)
+    return angles
+
+
 def angle_values(name, value, unit=u.deg):
     """
     Angles as a float array in ``unit``; plain numbers are taken to be in

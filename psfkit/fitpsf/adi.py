@@ -25,7 +25,13 @@ from ..utils import (
 )
 from ..utils import progress_bar as make_progress_bar
 from ..utils.deprecation import NOT_GIVEN
-from ._geometry import angle_value, angle_values, check_center, rotated_enough
+from ._geometry import (
+    angle_value,
+    angle_values,
+    check_center,
+    frame_angles,
+    rotated_enough,
+)
 from .findbase import rotation_exclusion
 from .fitters import BasePSFFitter
 from .parallel import run_with_progress
@@ -145,15 +151,7 @@ def _check_cube(cube, parangs, *, min_frames=1):
     if data.shape[0] < min_frames:
         msg = f"cube must hold at least {min_frames} frames, got {data.shape[0]}"
         raise ValueError(msg)
-    angles = angle_values("parangs", parangs).ravel()
-    if angles.size != data.shape[0]:
-        msg = (f"parangs must have one angle per frame ({data.shape[0]}), "
-               f"got {angles.size}")
-        raise ValueError(msg)
-    if not np.all(np.isfinite(angles)):
-        msg = "parangs must be finite"
-        raise ValueError(msg)
-    return data, angles
+    return data, frame_angles(parangs, data.shape[0])
 
 
 def _rotate(image, angle, center, order):

@@ -21,7 +21,7 @@ from ..utils import (
 )
 from ..utils import progress_bar as make_progress_bar
 from ..utils.deprecation import NOT_GIVEN
-from ._geometry import angle_values, check_center, rotate_offsets
+from ._geometry import angle_values, check_center, frame_angles, rotate_offsets
 from .adi import adi_subtract
 from .significance import (  # noqa: F401 - the former home of these names
     SNRResult,
@@ -100,12 +100,7 @@ def inject_planet(data, position, flux, *, fwhm, parangs=None, center=None):
         if parangs is None:
             msg = "parangs must be given to inject a companion into a cube"
             raise ValueError(msg)
-        angles = angle_values("parangs", parangs).ravel()
-        if angles.size != out.shape[0]:
-            msg = (f"parangs must have one angle per frame ({out.shape[0]}), "
-                   f"got {angles.size}")
-            raise ValueError(msg)
-        for i, ang in enumerate(angles):
+        for i, ang in enumerate(frame_angles(parangs, out.shape[0])):
             rx, ry = rotate_offsets(dx, dy, ang)
             out[i] += _gaussian_image(out.shape[1:], ctr[0] + rx, ctr[1] + ry,
                                       flux, fwhm)
