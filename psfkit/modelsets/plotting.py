@@ -15,7 +15,7 @@ from ._inputs import is_dask
 from ._ramp_array import check_times, ramp_options
 from ._ramp_engine import segment_reads
 from .flags import RAMP_FLAGS
-from .ramps import fit_ramps
+from .ramps import check_mask, fit_ramps
 
 __all__ = ["plot_ramp", "plot_slope_map", "plot_flag_map"]
 
@@ -115,12 +115,7 @@ def plot_ramp(cube, pixel, times=None, *, ax=None, axis=0, mask=None,
     opts = ramp_options(1, read_noise, gain, weighting, saturation, detect_jumps,
                         jump_threshold, data_unit)
     values = data.data
-    if mask is not None:
-        mask = np.asarray(mask, dtype=bool)
-        if mask.shape != values.shape:
-            msg = (f"mask must have the same shape as cube {values.shape}, "
-                   f"got {mask.shape}")
-            raise ValueError(msg)
+    mask = check_mask(mask, values.shape)
     if data.mask.any():
         # the masks the cube carries (NaN reads are never used anyway)
         mask = data.mask if mask is None else mask | data.mask

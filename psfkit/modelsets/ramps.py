@@ -195,7 +195,8 @@ def _with_units(values, units):
 
 
 
-def _check_mask(mask, shape):
+def check_mask(mask, shape):
+    """``mask`` (or `None`) checked against the cube's ``shape``."""
     if mask is None:
         return None
     if np.shape(mask) != tuple(shape):
@@ -330,7 +331,7 @@ def fit_ramps(cube, times=None, *, degree=1, read_noise=None, gain=1.0,
         data = coerce_data(cube, name="cube", ndim=None, dtype=None,
                            allow_all_masked=True)
         cube, data_unit = data.data, data.unit
-        mask = _check_mask(mask, cube.shape)
+        mask = check_mask(mask, cube.shape)
         mask = data.mask if mask is None else (data.mask | mask)
     opts = ramp_options(degree, read_noise, gain, weighting, saturation,
                         detect_jumps, jump_threshold, data_unit)
@@ -347,7 +348,7 @@ def fit_ramps(cube, times=None, *, degree=1, read_noise=None, gain=1.0,
         msg = (f"the cube has {K} reads; a degree-{opts['degree']} fit "
                f"needs at least {opts['degree'] + 1}")
         raise ValueError(msg)
-    mask = _check_mask(mask, cube.shape)
+    mask = check_mask(mask, cube.shape)
     units = _units(data_unit, time_unit)
     if is_dask(cube):
         # dask results are lazy: nothing is fitted here; the units travel
