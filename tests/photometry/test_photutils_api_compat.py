@@ -14,6 +14,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 import pytest
 
 import psfkit.photometry as pk
+from psfkit.utils import PsfkitDeprecationWarning
 
 pu_psf = pytest.importorskip("photutils.psf")
 pu_det = pytest.importorskip("photutils.detection")
@@ -95,3 +96,52 @@ def test_iterative_warns_once(pairs_image):
                       if "non-finite" in str(w.message)]
     assert len(told["photutils"]) == 1
     assert told["psfkit"] == told["photutils"]
+
+
+def test_psf_flags_interface():
+    """`PSF_FLAGS` answers photutils' attributes and methods alike."""
+    mine, theirs = pk.PSF_FLAGS, pu_psf.PSF_FLAGS
+    assert mine.names == theirs.names
+    assert mine.bit_values == theirs.bit_values
+    assert mine.flag_dict == theirs.flag_dict
+    for bit, name in theirs.flag_dict.items():
+        assert getattr(mine, name.upper()) == getattr(theirs, name.upper())
+        assert mine.get_name(bit) == theirs.get_name(bit) == name
+        assert mine.get_bit_value(name) == theirs.get_bit_value(name) == bit
+        assert mine.get_definition(bit).bit_value == bit
+        assert mine.get_description(bit)
+        assert mine.get_detailed_description(bit)
+        # and, as before, a mapping of the names to the bits
+        assert mine[name] == bit
+    assert [d.name for d in mine.all_flags] == theirs.names
+    assert dict(mine) == {n: b for b, n in theirs.flag_dict.items()}
+    for bad, error in ((3, KeyError), ("nope", KeyError), (2.0, TypeError)):
+        with pytest.raises(error):
+            theirs.get_definition(bad)
+        with pytest.raises(error, match="bit value|name|identifier"):
+            mine.get_definition(bad)
+    with pytest.warns(PsfkitDeprecationWarning, match="N_PIXELS_FIT"):
+        assert mine.NPIXFIT_PARTIAL == 1
+    with pytest.warns(PsfkitDeprecationWarning, match="n_pixels_fit"):
+        assert mine.get_bit_value("npixfit_partial") == 1
+    with pytest.raises(AttributeError, match="NOPE"):
+        mine.NOPE  # noqa: B018
+    assert pk.decode_psf_flags(4095) == pu_psf.decode_psf_flags(4095)
+
+
+def test_decode_flags_positional():
+    """``decode_flags(True)`` as photutils' (positional) signature allows."""
+    yy, xx = np.mgrid[:40, :40]
+    psf = pu_psf.CircularGaussianPRF(fwhm=FWHM)
+    data = (psf.evaluate(xx, yy, 500.0, 20.2, 19.7, FWHM)
+            + psf.evaluate(xx, yy, 300.0, 38.6, 10.3, FWHM))
+    init = QTable({"x": [20.0, 38.0], "y": [20.0, 10.0]})
+    out = {}
+    for name, module in (("photutils", pu_psf), ("psfkit", pk)):
+        phot = module.PSFPhotometry(module.CircularGaussianPRF(fwhm=FWHM), 7,
+                                    aperture_radius=3)
+        _quiet(phot, data, init_params=init)
+        out[name] = (_quiet(phot.decode_flags, True),
+                     phot.decode_flags(return_bit_values=True))
+    assert out["psfkit"] == out["photutils"]
+    assert out["psfkit"][0] == [[], [1]]
