@@ -14,7 +14,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 import pytest
 
 import psfkit.photometry as pk
-from psfkit.utils import PsfkitDeprecationWarning
+from psfkit.utils import PsfkitDeprecationWarning, PsfkitWarning
 
 pu_psf = pytest.importorskip("photutils.psf")
 pu_det = pytest.importorskip("photutils.detection")
@@ -145,3 +145,214 @@ def test_decode_flags_positional():
                      phot.decode_flags(return_bit_values=True))
     assert out["psfkit"] == out["photutils"]
     assert out["psfkit"][0] == [[], [1]]
+
+
+# ---------------------------------------------------------------- models
+@pytest.mark.parametrize("names", [
+    {"x_name": "x_mean", "y_name": "y_mean"},
+    {"x_name": "x_mean", "y_name": "y_mean", "flux_name": "amplitude"},
+    {},
+    {"flux_name": "amplitude", "normalize": False},
+])
+def test_make_psf_model_same_model(names):
+    from astropy.modeling import CompoundModel
+    from astropy.modeling.models import Gaussian2D
+
+    model = Gaussian2D(1.7, 0.0, 0.0, 1.5, 2.0, 0.3)
+    theirs = pu_psf.make_psf_model(model, **names)
+    mine = pk.make_psf_model(model, **names)
+    assert isinstance(mine, CompoundModel)
+    assert mine.param_names == theirs.param_names
+    for attr in ("x_name", "y_name", "flux_name"):
+        assert getattr(mine, attr) == getattr(theirs, attr)
+    assert mine.fixed == theirs.fixed
+    assert_allclose(mine.parameters, theirs.parameters, rtol=1e-9)
+    assert mine.x_0.name == theirs.x_0.name
+    assert mine.flux.name == theirs.flux.name
+    yy, xx = np.mgrid[-8:9, -9:10]
+    assert_allclose(mine(xx, yy), theirs(xx, yy), rtol=1e-9, atol=1e-15)
+    # the input model is left as it was
+    assert model.x_mean.fixed is False
+
+
+def test_make_psf_model_in_photometry():
+    """The model fits in psfkit's photometry as in photutils'."""
+    from astropy.modeling.models import Moffat2D
+
+    psf = pk.make_psf_model(Moffat2D(gamma=2.0, alpha=3.0), x_name="x_0",
+                            y_name="y_0", dx=41, dy=41, use_dblquad=False)
+    yy, xx = np.mgrid[:40, :40]
+    star = psf.copy()
+    star.x_0_2, star.y_0_2, star.amplitude_3 = 20.3, 19.6, 800.0
+    data = star(xx, yy)
+    assert_allclose(data.sum(), 800.0, rtol=2e-3)
+    init = QTable({"x": [20.0], "y": [20.0]})
+    a = _quiet(pu_psf.PSFPhotometry(psf, 7, aperture_radius=4), data,
+               init_params=init)
+    b = _quiet(pk.PSFPhotometry(psf, 7, aperture_radius=4), data,
+               init_params=init)
+    assert b.colnames == a.colnames
+    for name in ("x_fit", "y_fit"):
+        assert_allclose(b[name], a[name], atol=1e-4)
+    assert_allclose(b["flux_fit"], a["flux_fit"], rtol=1e-4)
+    assert_allclose(b["flux_fit"], 800.0, rtol=1e-4)
+
+
+def test_make_psf_model_errors():
+    from astropy.modeling.models import Gaussian2D
+
+    with pytest.raises(ValueError, match="x_name='xc'"):
+        pk.make_psf_model(Gaussian2D(), x_name="xc")
+    with pytest.raises(ValueError, match="subsample"):
+        pk.make_psf_model(Gaussian2D(), subsample=0)
+    with pytest.raises(ValueError, match="finite"):
+        pk.make_psf_model(Gaussian2D(x_mean=np.nan), x_name="x_mean",
+                          y_name="y_mean")
+    # only the normalisation needs the integral
+    psf = pk.make_psf_model(Gaussian2D(x_mean=np.nan), x_name="x_mean",
+                            y_name="y_mean", normalize=False)
+    assert psf.param_names[-1] == "amplitude_3"
+
+
+def test_make_psf_model_dblquad():
+    from astropy.modeling.models import Gaussian2D
+
+    mine = pk.make_psf_model(Gaussian2D(x_stddev=1.2, y_stddev=0.9),
+                             use_dblquad=True)
+    assert_allclose(mine.parameters[-1], 1 / (2 * np.pi * 1.2 * 0.9),
+                    rtol=1e-6)
+
+
+def test_prepare_psf_model_photutils_names():
+    """photutils' spellings; psfkit's former ones still work, deprecated."""
+    from astropy.modeling.models import Gaussian2D
+
+    g = Gaussian2D(3.0, 1.0, 2.0, 2.0, 1.5)
+    new = pk.prepare_psf_model(g, x_name="x_mean", y_name="y_mean",
+                               flux_name="amplitude")
+    with pytest.warns(PsfkitDeprecationWarning, match="use x_name="):
+        old = pk.prepare_psf_model(g, xname="x_mean", y_name="y_mean",
+                                   flux_name="amplitude")
+    yy, xx = np.mgrid[:9, :9]
+    assert_allclose(old(xx, yy), new(xx, yy))
+    with pytest.raises(TypeError, match="flux_name"):
+        pk.prepare_psf_model(g, fluxname="amplitude", flux_name="amplitude")
+
+
+# ------------------------------------------------------------ simulation
+@pytest.mark.parametrize("kwargs", [
+    {"flux": (100, 250), "min_separation": 10, "seed": 0},
+    {"flux": (100, 250), "fwhm": (2, 4), "min_separation": 10, "seed": 0,
+     "model_shape": (13, 13)},
+    {"flux": (500, 2e4), "min_separation": 2, "border_size": 0, "seed": 3,
+     "model_shape": 19, "nope": (1, 2)},
+])
+def test_make_psf_model_image_same_image(kwargs):
+    theirs = pu_psf.make_psf_model_image((90, 120),
+                                         pu_psf.CircularGaussianPRF(fwhm=3),
+                                         25, **kwargs)
+    mine = pk.make_psf_model_image((90, 120), pk.CircularGaussianPRF(fwhm=3),
+                                   25, **kwargs)
+    assert type(mine[0]) is np.ndarray
+    assert type(mine[1]) is QTable
+    assert mine[1].colnames == theirs[1].colnames
+    for name in theirs[1].colnames:
+        assert_array_equal(mine[1][name], theirs[1][name])
+    assert_allclose(mine[0], theirs[0], rtol=0, atol=1e-9 * theirs[0].max())
+
+
+def test_make_psf_model_image_make_psf_model():
+    """A `make_psf_model` model: its parameter names and an even box."""
+    from astropy.modeling.models import Gaussian2D
+
+    psf = pk.make_psf_model(Gaussian2D(x_stddev=1.5, y_stddev=1.5),
+                            x_name="x_mean", y_name="y_mean")
+    kwargs = {"model_shape": (12, 12), "seed": 2, "amplitude_3": (10, 20),
+              "min_separation": 5}
+    data, params = pk.make_psf_model_image((64, 64), psf, 5, **kwargs)
+    ref, ref_params = pu_psf.make_psf_model_image((64, 64), psf, 5, **kwargs)
+    assert params.colnames == ["id", "x_mean_2", "y_mean_2", "amplitude_3"]
+    for name in ref_params.colnames:
+        assert_array_equal(params[name], ref_params[name])
+    # drawn over 13x13 boxes where photutils draws 12x12: the same to the
+    # faint wings
+    assert_allclose(data, ref, atol=1e-3 * ref.max())
+    assert_allclose(data.sum(), params["amplitude_3"].sum(), rtol=1e-4)
+
+
+def test_make_psf_model_image_crowded_and_errors():
+    psf = pk.CircularGaussianPRF(fwhm=3)
+    with pytest.warns(Warning) as theirs:
+        ref = pu_psf.make_psf_model_image((40, 40), psf, 200,
+                                          min_separation=8, seed=1)
+    with pytest.warns(PsfkitWarning, match="Only 9 of the 200") as mine:
+        got = pk.make_psf_model_image((40, 40), psf, 200, min_separation=8,
+                                      seed=1)
+    assert "Only 9 coordinates" in str(theirs[0].message)
+    assert len(mine) == 1
+    assert len(got[1]) == len(ref[1]) == 9
+    with pytest.raises(ValueError, match="border_size"):
+        pk.make_psf_model_image((20, 20), psf, 3, border_size=10)
+    with pytest.raises(ValueError, match="flux must be a"):
+        pk.make_psf_model_image((20, 20), psf, 3, flux=(1, 2, 3))
+    with pytest.raises(ValueError, match="x_0, y_0 and flux"):
+        pk.make_psf_model_image((20, 20), object(), 3)
+
+
+# ---------------------------------------------------------- gaussian fits
+@pytest.fixture(scope="module")
+def five_stars():
+    data, sources = pu_psf.make_psf_model_image(
+        (100, 100), pu_psf.CircularGaussianPRF(), 5, min_separation=25,
+        model_shape=(15, 15), flux=(100, 200), fwhm=[3, 8])
+    return data, sources
+
+
+def test_fit_2dgaussian_same_fits(five_stars):
+    data, sources = five_stars
+    for fix_fwhm in (True, False):
+        kwargs = {"fit_shape": 7, "fix_fwhm": fix_fwhm}
+        theirs = pu_psf.fit_2dgaussian(
+            data, xypos=zip(sources["x_0"], sources["y_0"], strict=True), **kwargs)
+        mine = pk.fit_2dgaussian(
+            data, xypos=zip(sources["x_0"], sources["y_0"], strict=True), **kwargs)
+        assert type(mine) is pk.PSFPhotometry
+        a, b = theirs.results, mine.results
+        assert b.colnames == a.colnames
+        assert_array_equal(b["flux_init"], a["flux_init"])
+        for name in ("x_fit", "y_fit"):
+            assert_allclose(b[name], a[name], atol=1e-3)
+        assert_allclose(b["flux_fit"], a["flux_fit"], rtol=1e-4)
+    assert_allclose(b["fwhm_fit"], a["fwhm_fit"], rtol=1e-4)
+
+
+def test_fit_fwhm_same_values(five_stars):
+    data, sources = five_stars
+    xypos = np.column_stack([sources["x_0"], sources["y_0"]])
+    theirs = pu_psf.fit_fwhm(data, xypos=xypos, fit_shape=7)
+    mine = pk.fit_fwhm(data, xypos=xypos, fit_shape=7)
+    assert type(mine) is np.ndarray
+    assert_allclose(mine, theirs, rtol=1e-5)
+    # with a mask and errors too
+    mask = np.zeros(data.shape, bool)
+    mask[::7, ::5] = True
+    error = np.full(data.shape, 0.01)
+    assert_allclose(pk.fit_fwhm(data, xypos=xypos, fit_shape=9, mask=mask,
+                                error=error),
+                    pu_psf.fit_fwhm(data, xypos=xypos, fit_shape=9,
+                                    mask=mask, error=error), rtol=1e-4)
+
+
+def test_fit_fwhm_cutout():
+    """One star of a cutout, no fit_shape: the cutout, with a warning."""
+    yy, xx = np.mgrid[:51, :50]
+    star = pk.CircularGaussianPRF(x_0=22.17, y_0=28.87, fwhm=3.123, flux=9.7)
+    data = star(xx, yy)
+    with pytest.warns(Warning, match="fit_shape=.51, 49."):
+        theirs = pu_psf.fit_fwhm(data)
+    with pytest.warns(PsfkitWarning, match="fit_shape=.51, 49."):
+        mine = pk.fit_fwhm(data)
+    assert_allclose(mine, theirs, rtol=1e-6)
+    assert_allclose(mine, [3.123], rtol=1e-6)
+    with pytest.raises(ValueError, match="fit_shape is required"):
+        pk.fit_2dgaussian(data, xypos=[(10, 10), (20, 20)])
