@@ -356,3 +356,100 @@ def test_fit_fwhm_cutout():
     assert_allclose(mine, [3.123], rtol=1e-6)
     with pytest.raises(ValueError, match="fit_shape is required"):
         pk.fit_2dgaussian(data, xypos=[(10, 10), (20, 20)])
+
+
+# ------------------------------------------------------------------ ePSF
+@pytest.fixture(scope="module")
+def epsf_field():
+    data, truth = pu_psf.make_psf_model_image(
+        (120, 120), pu_psf.CircularGaussianPRF(fwhm=3), 12,
+        model_shape=(25, 25), flux=(5000, 20000), min_separation=20,
+        border_size=12, seed=2)
+    return data, QTable({"x": truth["x_0"], "y": truth["y_0"]})
+
+
+def _same_stars(mine, theirs):
+    assert len(mine) == len(theirs)
+    for a, b in zip(theirs, mine, strict=True):
+        assert_allclose(b.cutout_center, a.cutout_center, atol=1e-8)
+        assert_allclose(b.origin, a.origin)
+        assert_allclose(b.data, a.data)
+        assert b.id_label == a.id_label
+
+
+def test_extract_stars_photutils_spellings(epsf_field):
+    from astropy.nddata import NDData
+
+    data, cat = epsf_field
+    nd = NDData(data)
+    theirs = pu_psf.extract_stars(nd, catalogs=cat, size=15)
+    _same_stars(pk.extract_stars(nd, catalogs=cat, size=15), theirs)
+    with pytest.warns(PsfkitDeprecationWarning, match="use catalogs="):
+        _same_stars(pk.extract_stars(nd, catalog=cat, size=15), theirs)
+    with pytest.raises(TypeError, match="catalogs"):
+        pk.extract_stars(nd, size=15)
+
+
+def test_extract_stars_lists(epsf_field):
+    from astropy.nddata import NDData
+
+    data, cat = epsf_field
+    other = np.roll(data, 3, axis=1)
+    cat2 = cat.copy()
+    cat2["x"] += 3
+    images = [NDData(data), NDData(other)]
+    theirs = pu_psf.extract_stars(images, [cat, cat2], size=15)
+    mine = pk.extract_stars(images, [cat, cat2], size=15)
+    _same_stars(mine, theirs)
+    # arrays in a list too, and one image with a list of one catalogue
+    _same_stars(pk.extract_stars([data, other], [cat, cat2], size=15),
+                theirs)
+    _same_stars(pk.extract_stars(data, [cat], size=15),
+                pu_psf.extract_stars(NDData(data), [cat], size=15))
+    with pytest.raises(ValueError, match="one catalogue per image"):
+        pk.extract_stars(images, [cat], size=15)
+
+
+def test_extract_stars_skycoord(epsf_field):
+    from astropy.nddata import NDData
+    from astropy.wcs import WCS
+
+    data, cat = epsf_field
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [10.0, 20.0]
+    wcs.wcs.crpix = [60.0, 60.0]
+    wcs.wcs.cdelt = [-1e-4, 1e-4]
+    sky = QTable({"skycoord": wcs.pixel_to_world(cat["x"], cat["y"])})
+    nd = NDData(data, wcs=wcs)
+    theirs = pu_psf.extract_stars(nd, sky, size=15)
+    mine = pk.extract_stars(nd, sky, size=15)
+    assert len(mine) == len(theirs) == len(cat)
+    for a, b in zip(theirs, mine, strict=True):
+        assert_allclose(b.cutout_center, a.cutout_center, atol=1e-6)
+        assert_allclose(b.origin, a.origin)
+    assert_allclose(mine.center_flat, np.column_stack([cat["x"], cat["y"]]),
+                    atol=1e-6)
+    with pytest.raises(ValueError, match="WCS"):
+        pk.extract_stars(data, sky, size=15)
+
+
+def test_epsf_builder_recentering_func(epsf_field):
+    centroids = pytest.importorskip("photutils.centroids")
+    data, cat = epsf_field
+    stars = pk.extract_stars(data, cat, size=15)
+    kwargs = {"oversampling": 2, "maxiters": 3, "progress_bar": False}
+    default = pk.EPSFBuilder(**kwargs)(stars)
+    com = pk.EPSFBuilder(recentering_func=centroids.centroid_com,
+                         **kwargs)(stars)
+    # photutils' default centroid is the centre of mass psfkit measures
+    assert_allclose(com.epsf.data, default.epsf.data, rtol=1e-7,
+                    atol=1e-10 * default.epsf.data.max())
+    quad = pk.EPSFBuilder(recentering_func=centroids.centroid_quadratic,
+                          **kwargs)(stars)
+    assert_allclose(quad.fitted_stars.center_flat,
+                    np.column_stack([cat["x"], cat["y"]]), atol=0.02)
+    # photutils takes the same keyword
+    pu_psf.EPSFBuilder(recentering_func=centroids.centroid_quadratic)
+    with pytest.raises(TypeError, match="recentering_func"):
+        pk.EPSFBuilder(recentering_func="com")
