@@ -5,7 +5,7 @@ from astropy.modeling import models as amodels
 from astropy.modeling.fitting import LevMarLSQFitter, TRFLSQFitter
 from astropy.nddata import NDData
 import numpy as np
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 import pytest
 from scipy.special import erf
 
@@ -406,8 +406,8 @@ def test_image_psf_oversampling_pair_origin_and_normalize():
     image = np.exp(-(((xx - ox) / osx) ** 2 + ((yy - oy) / osy) ** 2) / 2.0)
     psf = ImagePSF(image, oversampling=(osy, osx), origin=(ox, oy),
                    normalize=False, x_0=3.0, y_0=4.0)
-    assert psf.oversampling == (osy, osx)
-    assert psf.origin == (ox, oy)
+    assert_array_equal(psf.oversampling, (osy, osx))
+    assert_array_equal(psf.origin, (ox, oy))
     assert_allclose(psf.data, image)
     # at detector position (x_0 + 1.2, y_0 - 0.5): image point ox + 6, oy - 1
     assert_allclose(psf(4.2, 3.5), image[int(oy) - 1, int(ox) + 6], rtol=1e-12)

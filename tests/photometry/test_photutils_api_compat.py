@@ -453,3 +453,18 @@ def test_epsf_builder_recentering_func(epsf_field):
     pu_psf.EPSFBuilder(recentering_func=centroids.centroid_quadratic)
     with pytest.raises(TypeError, match="recentering_func"):
         pk.EPSFBuilder(recentering_func="com")
+
+
+# --------------------------------------------------------------- smaller
+@pytest.mark.parametrize("kwargs", [{}, {"oversampling": 2},
+                                    {"oversampling": (2, 3),
+                                     "origin": (10.0, 11.5)}])
+def test_image_psf_attributes(kwargs):
+    yy, xx = np.mgrid[:25, :27]
+    image = pu_psf.CircularGaussianPSF(x_0=13, y_0=12, fwhm=5.0)(xx, yy)
+    theirs = pu_psf.ImagePSF(image, **kwargs)
+    mine = pk.ImagePSF(image, **kwargs)
+    assert mine.shape == theirs.shape == image.shape
+    for name in ("oversampling", "origin"):
+        assert type(getattr(mine, name)) is np.ndarray
+        assert_array_equal(getattr(mine, name), getattr(theirs, name))
