@@ -468,3 +468,25 @@ def test_image_psf_attributes(kwargs):
     for name in ("oversampling", "origin"):
         assert type(getattr(mine, name)) is np.ndarray
         assert_array_equal(getattr(mine, name), getattr(theirs, name))
+
+
+def test_results_npixfit_deprecated(pairs_image):
+    """photutils 3.x reads its former ``npixfit`` name, with a warning."""
+    from astropy.utils.exceptions import AstropyDeprecationWarning
+
+    init = QTable({"x": [20.0, 60.0], "y": [20.0, 118.0]})
+    tables = {}
+    for name, module in (("photutils", pu_psf), ("psfkit", pk)):
+        phot = module.PSFPhotometry(module.CircularGaussianPRF(fwhm=FWHM), 7,
+                                    aperture_radius=3)
+        table = _quiet(phot, pairs_image, init_params=init)
+        with pytest.warns(AstropyDeprecationWarning, match="npixfit"):
+            tables[name] = table["npixfit"]
+        assert "npixfit" not in table.colnames
+        assert isinstance(table, QTable)
+    assert_array_equal(tables["psfkit"], tables["photutils"])
+    assert tables["psfkit"].tolist() == [49, 35]
+    # the iterative table too
+    table = _quiet(_iterative(pk, "new"), pairs_image)
+    with pytest.warns(PsfkitDeprecationWarning, match="use 'n_pixels_fit'"):
+        assert_array_equal(table["npixfit"], table["n_pixels_fit"])
