@@ -64,6 +64,7 @@ class ResultsTable(AliasedTable):
     aliases = {"npixfit": "n_pixels_fit"}
     deprecated = True
 
+
 #: the settings of the photometry (repr and table meta, in photutils' order)
 ATTRS = ("psf_model", "fit_shape", "finder", "grouper", "fitter",
          "fitter_maxiters", "xy_bounds", "aperture_radius",

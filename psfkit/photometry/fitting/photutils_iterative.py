@@ -210,17 +210,21 @@ class IterativePSFPhotometry(ResultImagesMixin):
         """
         self.fit_results = []
         self.results = None
-        # each pass may give the same warning: it is told once
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            table = self._run(data, mask, error, init_params)
-        told = set()
-        for w in caught:
-            key = (w.category, str(w.message))
-            if key not in told:
-                told.add(key)
-                warnings.warn_explicit(w.message, w.category, w.filename,
-                                       w.lineno)
+        # each pass may give the same warning: it is told once (also when
+        # a pass fails)
+        caught = []
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                table = self._run(data, mask, error, init_params)
+        finally:
+            told = set()
+            for w in caught:
+                key = (w.category, str(w.message))
+                if key not in told:
+                    told.add(key)
+                    warnings.warn_explicit(w.message, w.category, w.filename,
+                                           w.lineno)
         self.results = table
         return table
 

@@ -7,7 +7,7 @@ from astropy.table import QTable
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ...utils import PsfkitWarning, as_pair, warn
+from ...utils import PsfkitWarning, as_pair, check_integer, warn
 from ._group_fit import render
 from ._interop import psf_param_names
 from ._pipeline import bounding_box_extent
@@ -119,6 +119,7 @@ def make_psf_model_image(shape, psf_model, n_sources, *, model_shape=None,
     1.0
     """
     shape = as_pair("shape", shape, lower_bound=(0, True))
+    n_sources = check_integer("n_sources", n_sources, minimum=0)
     names = psf_param_names(psf_model)
     if names is None:
         msg = ("psf_model must have x_0, y_0 and flux parameters, or "
