@@ -5,7 +5,7 @@ from astropy.modeling import models as amodels
 from astropy.modeling.fitting import LevMarLSQFitter, TRFLSQFitter
 from astropy.nddata import NDData
 import numpy as np
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 import pytest
 from scipy.special import erf
 
@@ -406,8 +406,8 @@ def test_image_psf_oversampling_pair_origin_and_normalize():
     image = np.exp(-(((xx - ox) / osx) ** 2 + ((yy - oy) / osy) ** 2) / 2.0)
     psf = ImagePSF(image, oversampling=(osy, osx), origin=(ox, oy),
                    normalize=False, x_0=3.0, y_0=4.0)
-    assert psf.oversampling == (osy, osx)
-    assert psf.origin == (ox, oy)
+    assert_array_equal(psf.oversampling, (osy, osx))
+    assert_array_equal(psf.origin, (ox, oy))
     assert_allclose(psf.data, image)
     # at detector position (x_0 + 1.2, y_0 - 0.5): image point ox + 6, oy - 1
     assert_allclose(psf(4.2, 3.5), image[int(oy) - 1, int(ox) + 6], rtol=1e-12)
@@ -550,8 +550,8 @@ def test_image_models_pickle_copy_and_stack():
 def test_prepare_psf_model_with_parameter_names():
     g = amodels.Gaussian2D(amplitude=2.0, x_mean=3.0, y_mean=4.0, x_stddev=2.0,
                            y_stddev=1.5, theta=0.4)
-    psf = prepare_psf_model(g, xname="x_mean", yname="y_mean",
-                            fluxname="amplitude")
+    psf = prepare_psf_model(g, x_name="x_mean", y_name="y_mean",
+                            flux_name="amplitude")
     assert isinstance(psf, PreparedPSFModel)
     assert psf.param_names == ("flux", "x_0", "y_0")
     # initially equal to the wrapped model; flux is its integral
@@ -592,7 +592,7 @@ def test_prepare_psf_model_no_renormalize_and_errors():
     psf = prepare_psf_model(g, renormalize=False)
     assert psf.flux.value == 1.0
     assert_allclose(psf(0.5, 0.5), g(0.5, 0.5))
-    with pytest.raises(ValueError, match="xname='x0'"):
-        prepare_psf_model(g, xname="x0")
+    with pytest.raises(ValueError, match="x_name=.x0."):
+        prepare_psf_model(g, x_name="x0")
     with pytest.raises(TypeError, match="2-D astropy model"):
         prepare_psf_model(amodels.Gaussian1D())

@@ -362,8 +362,8 @@ def astropy_gaussian():
 @pytest.mark.parametrize("renormalize", [True, False])
 def test_psf_photometry_gaussian2(renormalize, warns, fitter):
     # mirrors photutils 1.8 test_photometry.py::test_psf_photometry_gaussian2
-    psf = prepare_psf_model(astropy_gaussian(), xname="x_mean",
-                            yname="y_mean", renormalize=renormalize)
+    psf = prepare_psf_model(astropy_gaussian(), x_name="x_mean",
+                            y_name="y_mean", renormalize=renormalize)
     table = fit_gaussian_image(psf, fitter=fitter, warns=warns)
     for name in ["x", "y", "flux"]:
         assert_allclose(table[f"{name}_0"], table[f"{name}_fit"], rtol=1e-1)
@@ -376,7 +376,7 @@ def test_psf_photometry_moffat(warns, fitter):
     # mirrors photutils 1.8 test_photometry.py::test_psf_photometry_moffat
     moffat = Moffat2D(1.0 / (2 * np.pi * GAUSSIAN_WIDTH**2), PSF_SIZE // 2,
                       PSF_SIZE // 2, 1, 1)
-    psf = prepare_psf_model(moffat, xname="x_0", yname="y_0",
+    psf = prepare_psf_model(moffat, x_name="x_0", y_name="y_0",
                             renormalize=False)
     table = fit_gaussian_image(psf, fitter=fitter, warns=warns)
     for name in ["x", "y"]:

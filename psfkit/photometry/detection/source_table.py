@@ -7,7 +7,7 @@ from astropy.table import QTable
 import astropy.units as u
 import numpy as np
 
-from ...utils import NoDetectionsWarning, warn
+from ...utils import NoDetectionsWarning, PsfkitDeprecationWarning, warn
 
 __all__ = ["SourceTable"]
 
@@ -29,7 +29,37 @@ _FORMATS = {
 }
 
 
-class SourceTable(QTable):
+class AliasedTable(QTable):
+    """
+    A `~astropy.table.QTable` in which former column names can be read.
+
+    ``aliases`` maps former names to current ones; the former names are
+    not listed in ``colnames``.  With ``deprecated`` set, reading a former
+    name gives a `~psfkit.utils.PsfkitDeprecationWarning`.
+    """
+
+    aliases = {}
+    deprecated = False
+
+    def _alias(self, item):
+        if not isinstance(item, str) or item in self.colnames:
+            return item
+        new = self.aliases.get(item)
+        if new not in self.colnames:
+            return item
+        if self.deprecated:
+            warn(f"the column name {item!r} is deprecated; use {new!r} "
+                 "instead", PsfkitDeprecationWarning)
+        return new
+
+    def __getitem__(self, item):
+        return super().__getitem__(self._alias(item))
+
+    def __setitem__(self, item, value):
+        super().__setitem__(self._alias(item), value)
+
+
+class SourceTable(AliasedTable):
     """
     A `~astropy.table.QTable` of detected sources.
 
@@ -47,17 +77,7 @@ class SourceTable(QTable):
     [1.5, 2.25]
     """
 
-    def _alias(self, item):
-        if (isinstance(item, str) and item not in self.colnames
-                and COLUMN_ALIASES.get(item) in self.colnames):
-            return COLUMN_ALIASES[item]
-        return item
-
-    def __getitem__(self, item):
-        return super().__getitem__(self._alias(item))
-
-    def __setitem__(self, item, value):
-        super().__setitem__(self._alias(item), value)
+    aliases = COLUMN_ALIASES
 
 
 def build_table(schema, values, unit, meta=None):

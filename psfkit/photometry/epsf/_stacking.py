@@ -130,14 +130,17 @@ def smooth(grid, kernel):
     return ndimage.convolve(grid, kernel, mode="constant", cval=0.0)
 
 
-def recenter(epsf, origin, half_box, *, maxiters=20, tol=1e-4):
+def recenter(epsf, origin, half_box, *, maxiters=20, tol=1e-4,
+             centroid=None):
     """
     Resample the ePSF so that its centroid near the origin is the origin.
 
     The centroid is measured in a box of ``half_box`` grid pixels around
     the origin; the image is shifted by spline interpolation, the centroid
     measured again on the shifted image, up to ``maxiters`` times, and the
-    original image is resampled once with the total shift.
+    original image is resampled once with the total shift.  The centroid
+    is the centre of mass of the box, or ``centroid(box)``, an ``(x, y)``
+    position in box pixels, when given.
 
     Returns
     -------
@@ -157,8 +160,13 @@ def recenter(epsf, origin, half_box, *, maxiters=20, tol=1e-4):
         total = vals.sum()
         if not total > 0:
             break
-        step = np.array([np.sum(vals * offsets[None, :]) / total,
-                         np.sum(vals * offsets[:, None]) / total])
+        if centroid is None:
+            step = np.array([np.sum(vals * offsets[None, :]) / total,
+                             np.sum(vals * offsets[:, None]) / total])
+        else:
+            step = np.asarray(centroid(vals), dtype=float)[:2] - half_box
+            if not np.all(np.isfinite(step)):
+                break
         shift += step
         if np.hypot(*step) < tol:
             break

@@ -213,6 +213,12 @@ class EPSFBuilder(ParamReprMixin):
     fitter : None, optional
         photutils' astropy fitter; psfkit fits all stars at once with its
         own batched solver, so only `None` is accepted.
+    recentering_func : callable, optional
+        The centroid of the ePSF, called as ``recentering_func(box)`` on
+        the oversampled ePSF in the recentring box and returning its
+        ``(x, y)`` in box pixels (photutils' ``centroid_com``,
+        ``centroid_quadratic``...); `None`: the centre of mass, which is
+        what photutils' default ``centroid_com`` measures.
 
     Notes
     -----
@@ -261,7 +267,8 @@ class EPSFBuilder(ParamReprMixin):
     """
 
     _repr_params = ("oversampling", "shape", "smoothing_kernel", "sigma_clip",
-                    "recentering_boxsize", "recentering_maxiters",
+                    "recentering_func", "recentering_boxsize",
+                    "recentering_maxiters",
                     "center_accuracy", "fit_boxsize", "fitter_maxiters",
                     "maxiters", "progress_bar")
     _repr_changed_only = True
@@ -270,7 +277,7 @@ class EPSFBuilder(ParamReprMixin):
                  smoothing_kernel="quartic", progress_bar=False, shape=None,
                  fit_boxsize=5, center_accuracy=1e-3, sigma_clip=3.0,
                  fit_shape=None, recentering_boxsize=None, fitter_maxiters=None,
-                 fitter=None):
+                 fitter=None, recentering_func=None):
         if fitter is not None:
             msg = ("fitter must be None: psfkit fits all stars at once with "
                    "its own batched Levenberg-Marquardt solver (set "
@@ -307,6 +314,12 @@ class EPSFBuilder(ParamReprMixin):
                                               center_accuracy)
         self.sigma_clip = check_positive("sigma_clip", sigma_clip,
                                          allow_none=True)
+        if recentering_func is not None and not callable(recentering_func):
+            msg = ("recentering_func must be a centroid function "
+                   "(f(data) -> (x, y)) or None, got "
+                   f"{type(recentering_func).__name__}")
+            raise TypeError(msg)
+        self.recentering_func = recentering_func
 
     def __call__(self, stars):
         """Build the ePSF; see `build_epsf`."""
@@ -398,7 +411,8 @@ class EPSFBuilder(ParamReprMixin):
                                     ((self.recentering_boxsize
                                       or self.fit_boxsize) // 2)
                                     * max(osx, osy),
-                                    maxiters=self.recentering_maxiters)
+                                    maxiters=self.recentering_maxiters,
+                                    centroid=self.recentering_func)
             total = epsf.sum()
             if not total > 0:
                 msg = ("the ePSF has no positive flux: check that the "

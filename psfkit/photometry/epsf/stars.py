@@ -4,6 +4,7 @@ Star cutouts for building an empirical PSF: `EPSFStar`, `EPSFStars` and
 """
 
 
+from astropy.nddata import NDData
 from astropy.table import QTable
 import numpy as np
 
@@ -11,7 +12,9 @@ from ...utils import (
     PsfkitWarning,
     as_pair,
     coerce_data,
+    find_column,
     find_xy_columns,
+    renamed_keyword,
     warn,
 )
 
@@ -212,70 +215,61 @@ class EPSFStars:
                        "flux": self.flux})
 
 
-def _catalog_positions(catalog):
+def _catalog_positions(catalog, wcs):
+    """
+    The ``(x, y, ids)`` of a catalogue's stars: from its x and y columns,
+    else from its ``skycoord`` column through the image's ``wcs``.
+    """
     names = getattr(catalog, "colnames", None)
     if names is None:
-        msg = ("catalog must be a table with star positions (columns x/y, "
-               f"x_0/y_0, x_centroid/y_centroid...), got "
+        msg = ("catalogs must be tables with star positions (columns x/y, "
+               "x_0/y_0, x_centroid/y_centroid..., or skycoord), got "
                f"{type(catalog).__name__}")
         raise TypeError(msg)
-    xname, yname = find_xy_columns(catalog, name="catalog")
-    x = np.asarray(getattr(catalog[xname], "value", catalog[xname]),
-                   dtype=float)
-    y = np.asarray(getattr(catalog[yname], "value", catalog[yname]),
-                   dtype=float)
+    xname = find_column(catalog, "x", name="catalogs", required=False)
+    yname = find_column(catalog, "y", name="catalogs", required=False)
+    if (xname is None or yname is None) and "skycoord" in names:
+        if wcs is None:
+            msg = ("a catalogue with sky positions (skycoord) needs an "
+                   "image with a WCS: give data as NDData with a wcs")
+            raise ValueError(msg)
+        x, y = wcs.world_to_pixel(catalog["skycoord"])
+    else:
+        xname, yname = find_xy_columns(catalog, name="catalogs")
+        x, y = (getattr(catalog[n], "value", catalog[n])
+                for n in (xname, yname))
+    x = np.atleast_1d(np.asarray(x, dtype=float))
+    y = np.atleast_1d(np.asarray(y, dtype=float))
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
-        msg = "catalog positions must be finite"
+        msg = "catalogs positions must be finite"
         raise ValueError(msg)
     ids = (np.asarray(catalog["id"]) if "id" in names
            else np.arange(1, len(x) + 1))
     return x, y, ids
 
 
-def extract_stars(data, catalog, *, size=(11, 11)):
-    """
-    Cut out the stars of a catalogue for building an ePSF.
+def _is_image_list(data):
+    """Whether ``data`` is a list of images rather than one image."""
+    return isinstance(data, list | tuple) and len(data) > 0 and all(
+        isinstance(d, NDData) or (isinstance(d, np.ndarray) and d.ndim == 2)
+        for d in data)
 
-    Parameters
-    ----------
-    data : array-like, `~numpy.ma.MaskedArray` or `~astropy.nddata.NDData`
-        The background-subtracted image.  Masked and non-finite pixels are
-        carried into the cutouts as masked.
-    catalog : `~astropy.table.Table`
-        Star positions in columns ``x``/``y`` (or any name
-        `~psfkit.utils.find_column` accepts: ``x_0``, ``x_centroid``...);
-        an ``id`` column is kept.
-    size : int or tuple of two int, optional
-        The odd cutout size, or ``(ny, nx)`` (11 by 11 by default, as in
-        photutils).  Each cutout is centred on the pixel nearest to the
-        star.
 
-    Returns
-    -------
-    stars : `EPSFStars`
-        One star per usable catalogue row.
+def _pairs(data, catalogs):
+    """The (image, catalogue) pairs of the inputs."""
+    images = list(data) if _is_image_list(data) else [data]
+    tables = (list(catalogs) if isinstance(catalogs, list | tuple)
+              else [catalogs])
+    if len(tables) != len(images):
+        msg = (f"give one catalogue per image: {len(images)} image(s) and "
+               f"{len(tables)} catalogue(s) were given (psfkit does not "
+               "link the stars of one sky catalogue across images)")
+        raise ValueError(msg)
+    return list(zip(images, tables, strict=True))
 
-    Warns
-    -----
-    StarExcludedWarning
-        For stars whose cutout would extend beyond the image or has no
-        unmasked pixel; they are left out.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from astropy.table import QTable
-    >>> from psfkit.photometry import extract_stars
-    >>> image = np.zeros((50, 50))
-    >>> image[20, 30] = 5.0
-    >>> stars = extract_stars(image, QTable({'x': [30.2], 'y': [19.9]}),
-    ...                       size=11)
-    >>> stars[0].shape, stars[0].cutout_center, stars[0].origin
-    ((11, 11), (5.199999999999999, 4.899999999999999), (25.0, 15.0))
-    """
-    image = coerce_data(data, name="data", ndim=2)
-    ny, nx = as_pair("size", size, check_odd=True)
-    x, y, ids = _catalog_positions(catalog)
+def _cut_out(image, x, y, ids, ny, nx):
+    """The stars of one image, and which ones were left out (edge, mask)."""
     hx, hy = nx // 2, ny // 2
     ix = np.round(x).astype(np.intp)
     iy = np.round(y).astype(np.intp)
@@ -296,13 +290,92 @@ def extract_stars(data, catalog, *, size=(11, 11)):
         stars.append(EPSFStar(np.ma.MaskedArray(cutouts[k], mask=masks[k]),
                               cutout_center=(x[i] - x0, y[i] - y0),
                               origin=(x0, y0), id_label=ids[i].item()))
-    n_edge = int(np.count_nonzero(~inside))
-    n_masked = int(np.count_nonzero(inside & ~usable))
-    if n_edge or n_masked:
-        left = ", ".join(str(v) for v in ids[~usable][:10])
-        more = " ..." if np.count_nonzero(~usable) > 10 else ""
-        warn(f"{n_edge} star(s) too near the image edge for a "
-                      f"{ny}x{nx} cutout and {n_masked} fully masked star(s) "
-                      f"were excluded (ids: {left}{more})",
-                      StarExcludedWarning)
+    return stars, ~inside, inside & ~usable
+
+
+def extract_stars(data, catalogs=None, *, size=(11, 11), catalog=None):
+    """
+    Cut out the stars of a catalogue for building an ePSF.
+
+    Parameters
+    ----------
+    data : array-like, `~astropy.nddata.NDData`, or list of them
+        The background-subtracted image, or a list of images.  Masked and
+        non-finite pixels are carried into the cutouts as masked.
+    catalogs : `~astropy.table.Table` or list of `~astropy.table.Table`
+        The stars of the image, or one catalogue per image of a list:
+        positions in columns ``x``/``y`` (or any name
+        `~psfkit.utils.find_column` accepts: ``x_0``, ``x_centroid``...),
+        or sky positions in a ``skycoord`` column
+        (`~astropy.coordinates.SkyCoord`) for an `~astropy.nddata.NDData`
+        image with a ``wcs``; an ``id`` column is kept (ids are the row
+        numbers, from 1, otherwise).
+    size : int or tuple of two int, optional
+        The odd cutout size, or ``(ny, nx)`` (11 by 11 by default, as in
+        photutils).  Each cutout is centred on the pixel nearest to the
+        star.
+    catalog : `~astropy.table.Table`, optional
+        Deprecated name of ``catalogs``.
+
+    Returns
+    -------
+    stars : `EPSFStars`
+        One star per usable catalogue row, image after image.
+
+    Raises
+    ------
+    ValueError
+        When the numbers of images and catalogues differ (one sky
+        catalogue is not linked across several images, as photutils'
+        ``LinkedEPSFStar`` would be), or when a catalogue has sky
+        positions only and its image no WCS.
+
+    Warns
+    -----
+    StarExcludedWarning
+        For stars whose cutout would extend beyond the image or has no
+        unmasked pixel; they are left out.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropy.table import QTable
+    >>> from psfkit.photometry import extract_stars
+    >>> image = np.zeros((50, 50))
+    >>> image[20, 30] = 5.0
+    >>> stars = extract_stars(image, QTable({'x': [30.2], 'y': [19.9]}),
+    ...                       size=11)
+    >>> stars[0].shape, stars[0].cutout_center, stars[0].origin
+    ((11, 11), (5.199999999999999, 4.899999999999999), (25.0, 15.0))
+
+    Several images, one catalogue each:
+
+    >>> other = np.roll(image, 5, axis=1)
+    >>> stars = extract_stars([image, other],
+    ...                       [QTable({'x': [30.2], 'y': [19.9]}),
+    ...                        QTable({'x': [35.2], 'y': [19.9]})], size=11)
+    >>> stars.center_flat
+    array([[30.2, 19.9],
+           [35.2, 19.9]])
+    """
+    catalogs = renamed_keyword("catalog", catalog, "catalogs", catalogs)
+    if catalogs is None:
+        msg = "extract_stars() missing its argument 'catalogs'"
+        raise TypeError(msg)
+    ny, nx = as_pair("size", size, check_odd=True)
+    stars, edge_ids, masked_ids = [], [], []
+    for data_i, catalog_i in _pairs(data, catalogs):
+        image = coerce_data(data_i, name="data", ndim=2)
+        x, y, ids = _catalog_positions(catalog_i, image.wcs)
+        got, edge, masked = _cut_out(image, x, y, ids, ny, nx)
+        stars += got
+        edge_ids += ids[edge].tolist()
+        masked_ids += ids[masked].tolist()
+    if edge_ids or masked_ids:
+        left = [*edge_ids, *masked_ids]
+        more = " ..." if len(left) > 10 else ""
+        warn(f"{len(edge_ids)} star(s) too near the image edge for a "
+             f"{ny}x{nx} cutout and {len(masked_ids)} fully masked star(s) "
+             f"were excluded (ids: {', '.join(map(str, left[:10]))}{more})",
+             StarExcludedWarning)
     return EPSFStars(stars)

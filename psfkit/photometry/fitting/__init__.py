@@ -22,26 +22,33 @@ PSF photometry: fitting the PSF model to every source of an image.
   values read in ``_init_guesses``; ``_parts`` cuts an image's fit into
   parts for the workers of an ``executor=``;
 - ``flags``: the quality bits of each fit;
-- ``tiled``: large images in overlapping tiles, on any executor.
+- ``tiled``: large images in overlapping tiles, on any executor;
+- ``gaussian_fits``: photutils 3.x's `fit_2dgaussian` and `fit_fwhm`;
+- ``simulation``: photutils 3.x's `make_psf_model_image`.
 """
 
 from . import (
     fitters,
     flags,
+    gaussian_fits,
     photutils_api,
     photutils_iterative,
     psf_photometry,
     results,
+    simulation,
     tiled,
 )
 from .fitters import *  # noqa: F401,F403
 from .flags import *  # noqa: F401,F403
+from .gaussian_fits import *  # noqa: F401,F403
 from .photutils_api import *  # noqa: F401,F403
 from .photutils_iterative import *  # noqa: F401,F403
 from .psf_photometry import *  # noqa: F401,F403
 from .results import *  # noqa: F401,F403
+from .simulation import *  # noqa: F401,F403
 from .tiled import *  # noqa: F401,F403
 
 __all__ = [*psf_photometry.__all__, *photutils_api.__all__,
            *photutils_iterative.__all__, *fitters.__all__, *results.__all__,
-           *tiled.__all__, *flags.__all__]
+           *tiled.__all__, *flags.__all__, *gaussian_fits.__all__,
+           *simulation.__all__]

@@ -33,7 +33,7 @@ class ResultImagesMixin:
                    f"{type(self).__name__} instance first.")
             raise ValueError(msg)
 
-    def decode_flags(self, *, return_bit_values=False):
+    def decode_flags(self, return_bit_values=False):
         """
         The flag names (or bit values) set for each source of the results.
 

@@ -25,6 +25,7 @@ from ...utils import (
     renamed_keyword,
     warn,
 )
+from ..detection.source_table import AliasedTable
 from . import _photutils_inputs as inputs
 from . import _settings as opt
 from ._astropy_fit import astropy_solver
@@ -51,6 +52,18 @@ from .basic import BasicPSFPhotometry
 from .fitters import BatchedLMFitter, SparseLMFitter
 
 __all__ = ["PSFPhotometry"]
+
+
+class ResultsTable(AliasedTable):
+    """
+    The results table: a `~astropy.table.QTable` in which photutils'
+    former name ``npixfit`` reads ``n_pixels_fit``, with a deprecation
+    warning, as in photutils 3.x.
+    """
+
+    aliases = {"npixfit": "n_pixels_fit"}
+    deprecated = True
+
 
 #: the settings of the photometry (repr and table meta, in photutils' order)
 ATTRS = ("psf_model", "fit_shape", "finder", "grouper", "fitter",
@@ -415,6 +428,7 @@ class PSFPhotometry(ResultImagesMixin):
         table = self._fit(prep.data, prep, init_params)
         if table is None:
             return None
+        table = ResultsTable(table, copy=False)
         table.meta.update(table_meta(self, ATTRS, type(self).__name__))
         if wcs is not None:
             table["sky_centroid"] = sky_centroid(wcs, table["x_fit"],

@@ -105,7 +105,14 @@ class IterativePSFPhotometry(ResultImagesMixin):
         The table of the last call; it has an ``iter_detected`` column
         (the pass that found each source).
     fit_results : list of `PSFPhotometry`
-        The photometry of each pass.
+        The photometry of each pass, as that pass left it: its own
+        ``results`` (ids from 1, without ``iter_detected``),
+        ``init_params`` and ``finder_results`` (for later passes, the
+        finder's table of the residual image).
+
+    Notes
+    -----
+    A warning given by several passes is given once.
 
     Examples
     --------
@@ -167,10 +174,24 @@ class IterativePSFPhotometry(ResultImagesMixin):
         items = ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
         return f"{type(self).__name__}({items})"
 
-    def _snapshot(self):
+    def _snapshot(self, finder_results=None):
+        """
+        Keep the photometry of the pass just run in `fit_results`.
+
+        The copy holds its own tables, so later passes (which edit the
+        running table) leave it as the pass made it; ``finder_results``
+        is the finder's table of a later pass (the first pass's own run of
+        the finder is already in the photometry).
+        """
         phot = self._psfphot
         copy = PSFPhotometry.__new__(PSFPhotometry)
         copy.__dict__.update(phot.__dict__)
+        for name in ("results", "init_params", "finder_results"):
+            table = getattr(phot, name)
+            setattr(copy, name, None if table is None else table.copy())
+        if finder_results is not None:
+            copy.finder_results = finder_results
+        copy.fit_info = list(phot.fit_info)
         self.fit_results.append(copy)
 
     def __call__(self, data, *, mask=None, error=None, init_params=None):
@@ -189,6 +210,26 @@ class IterativePSFPhotometry(ResultImagesMixin):
         """
         self.fit_results = []
         self.results = None
+        # each pass may give the same warning: it is told once (also when
+        # a pass fails)
+        caught = []
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                table = self._run(data, mask, error, init_params)
+        finally:
+            told = set()
+            for w in caught:
+                key = (w.category, str(w.message))
+                if key not in told:
+                    told.add(key)
+                    warnings.warn_explicit(w.message, w.category, w.filename,
+                                           w.lineno)
+        self.results = table
+        return table
+
+    def _run(self, data, mask, error, init_params):
+        """The passes of a call: the table, or None."""
         wcs = None
         if isinstance(data, NDData):
             data, mask, error, wcs = nddata_parts(data, mask, error)
@@ -228,7 +269,7 @@ class IterativePSFPhotometry(ResultImagesMixin):
                 warnings.simplefilter("ignore", NoDetectionsWarning)
                 new_table = phot(residual, mask=mask, error=error,
                                  init_params=init)
-            self._snapshot()
+            self._snapshot(finder_results=found)
             if new_table is None:
                 break
             if self.mode == "all":
@@ -251,7 +292,6 @@ class IterativePSFPhotometry(ResultImagesMixin):
         if wcs is not None:
             table["sky_centroid"] = sky_centroid(wcs, table["x_fit"],
                                                  table["y_fit"])
-        self.results = table
         return table
 
     def _next_all(self, residual, mask, new, phot):

@@ -80,13 +80,16 @@ class _ImageModelBase(PSFModelMixin, Fittable2DModel):
 
     @property
     def oversampling(self):
-        """The oversampling factors ``(y, x)`` of the images."""
-        return self._oversampling
+        """The oversampling factors ``(y, x)`` of the images (an array)."""
+        return np.array(self._oversampling)
 
     @property
     def origin(self):
-        """The ``(x, y)`` position of the PSF centre in image pixels."""
-        return self._origin
+        """
+        The ``(x, y)`` position of the PSF centre in image pixels (an
+        array).
+        """
+        return np.array(self._origin, dtype=float)
 
     def _fine_coords(self, x, y, x_0, y_0):
         osy, osx = self._oversampling
@@ -199,6 +202,11 @@ class ImagePSF(_ImageModelBase):
     def data(self):
         """The (normalised) PSF image; read-only."""
         return self._stack
+
+    @property
+    def shape(self):
+        """The shape ``(ny, nx)`` of the (oversampled) PSF image."""
+        return self._stack.shape
 
     @property
     def fwhm(self):
