@@ -296,3 +296,51 @@ def test_the_signal_to_noise_rule_needs_real_errors():
         else:
             assert_array_equal(fits[1].removed, fits[0].removed)
             assert_allclose(fits[1].theta, fits[0].theta, equal_nan=True)
+
+
+def test_offset_maps_by_rows_equal_the_whole_table():
+    from psfkit.photometry.fitting._geometry import offset_index, offset_maps
+
+    shape = (5, 7)
+    table = offset_maps(shape)
+    dy, dx = np.meshgrid(np.arange(-4, 5), np.arange(-6, 7), indexing="ij")
+    rows = offset_index(dy.ravel(), dx.ravel(), shape)
+    assert_array_equal(offset_maps(shape, rows), table[rows])
+    # against a loop: pixel (r, c) of the first box is pixel (r - dy, c - dx)
+    # of a second box whose centre is (dy, dx) away
+    for k in rows[::7]:
+        oy, ox = divmod(int(k), 2 * shape[1] - 1)
+        oy, ox = oy - (shape[0] - 1), ox - (shape[1] - 1)
+        for p in range(shape[0] * shape[1]):
+            r, c = divmod(p, shape[1])
+            r2, c2 = r - oy, c - ox
+            inside = 0 <= r2 < shape[0] and 0 <= c2 < shape[1]
+            assert table[k, p] == (r2 * shape[1] + c2 if inside else -1)
+
+
+def test_large_model_boxes_map_only_their_pairs_offsets(monkeypatch):
+    # the whole table of offset maps grows as the square of a model box's
+    # pixels (gigabytes for a wide PSF): beyond a size only the pairs'
+    # rows are made, with the same fit
+    from psfkit.photometry.fitting import _allstar
+
+    rng = np.random.default_rng(8)
+    x, y, flux = _patch(rng)
+    image, error = _image((60, 60), x, y, flux, rng)
+    phot = BasicPSFPhotometry(None, None, IntegratedGaussianPRF(sigma=SIGMA),
+                              (7, 7))
+    start = {"x_0": x + 0.2, "y_0": y - 0.2, "flux": flux * 0.9}
+    _, whole = _fit(phot, image, error, start)
+    monkeypatch.setattr(_allstar, "_ALL_MAPS", 0)
+    made = []
+
+    def spy(shape, rows=None):
+        made.append(rows is None)
+        return offset_maps(shape, rows)
+
+    offset_maps = _allstar.offset_maps
+    monkeypatch.setattr(_allstar, "offset_maps", spy)
+    _, rows = _fit(phot, image, error, start)
+    assert made and not any(made)
+    assert_array_equal(rows.theta, whole.theta)
+    assert_array_equal(rows.unc, whole.unc)

@@ -77,6 +77,8 @@ ROUND_ITERATIONS = 15
 # a trial evaluates every star of the problem, the idle ones too, when at
 # least this fraction of them steps
 _WHOLE_TRIAL = 0.85
+#: the largest table of offset maps kept whole (entries; `offset_maps`)
+_ALL_MAPS = 2**22
 
 
 def distinct_pairs(group, item, scratch):
@@ -183,7 +185,11 @@ class AllStarProblem:
         self.theta = theta
         self.lower, self.upper = lower, upper
         self.table, self.min_coupling = table, min_coupling
-        self.maps = offset_maps(geom.model_shape)
+        # the table of every offset's map, unless the model boxes are so
+        # large that only the maps of the pairs' offsets are made
+        m = geom.model_shape[0] * geom.model_shape[1]
+        self.maps = (offset_maps(geom.model_shape)
+                     if 4 * m * m <= _ALL_MAPS else None)
         self.data_flat = np.asarray(data, dtype=float).ravel()
         self.values, jac = evaluate(setup, geom.cols, geom.rows, theta)
         # the weighted derivatives, one parameter after the other (each a
@@ -394,7 +400,12 @@ class AllStarProblem:
         """Flat gather indices of the pixels the pairs ``idx`` share."""
         m = self.geom.box_size
         i, j = self.pairs[idx, 0], self.pairs[idx, 1]
-        maps = self.maps[self.offsets[idx]]
+        offsets = self.offsets[idx]
+        if self.maps is not None:
+            maps = self.maps[offsets]
+        else:
+            rows, back = np.unique(offsets, return_inverse=True)
+            maps = offset_maps(self.geom.model_shape, rows)[back]
         # the last row of the flattened derivatives is a row of zeros
         self._pair_i = i
         self._pair_src = np.where(maps >= 0, j[:, None] * m + maps,

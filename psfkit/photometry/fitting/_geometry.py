@@ -173,7 +173,7 @@ def build_geometry(box_x, box_y, fit_shape, model_shape, weight_image,
                         center_masked=center_masked)
 
 
-def offset_maps(model_shape):
+def offset_maps(model_shape, rows=None):
     """
     Where the pixels of one box fall in another box of the same shape.
 
@@ -181,6 +181,9 @@ def offset_maps(model_shape):
     ----------
     model_shape : tuple of 2 odd int
         ``(my, mx)``.
+    rows : array-like of int, optional
+        The rows wanted (`offset_index`); all by default.  The whole
+        table has ``4 (my mx)**2`` entries: large model boxes need rows.
 
     Returns
     -------
@@ -188,12 +191,17 @@ def offset_maps(model_shape):
         For the offset ``(dy, dx)`` of the second box's centre from the
         first's, row ``(dy + my - 1) * (2 mx - 1) + dx + mx - 1`` gives
         for every pixel of the first box its index in the second box, or
-        ``-1`` where it lies outside.
+        ``-1`` where it lies outside (with ``rows``, those rows only).
     """
     my, mx = model_shape
     r, c = np.divmod(np.arange(my * mx), mx)
-    oy, ox = np.mgrid[-(my - 1):my, -(mx - 1):mx]
-    oy, ox = oy.ravel()[:, None], ox.ravel()[:, None]
+    if rows is None:
+        oy, ox = np.mgrid[-(my - 1):my, -(mx - 1):mx]
+        oy, ox = oy.ravel(), ox.ravel()
+    else:
+        oy, ox = np.divmod(np.asarray(rows, dtype=np.int64), 2 * mx - 1)
+        oy, ox = oy - (my - 1), ox - (mx - 1)
+    oy, ox = oy[:, None], ox[:, None]
     r2, c2 = r[None, :] - oy, c[None, :] - ox
     inside = (r2 >= 0) & (r2 < my) & (c2 >= 0) & (c2 < mx)
     return np.where(inside, r2 * mx + c2, -1)
