@@ -145,7 +145,8 @@ def apply_kernel(kernel, image, *, n_threads):
     matched = convolve_strips(image.data, kernel.term_kernels, func.weight(),
                               bad=image.bad, level=image.sky,
                               out=np.empty(image.data.shape, dtype),
-                              precision=precision, n_threads=n_threads)
+                              precision=precision, scale=image.noise,
+                              n_threads=n_threads)
     if kernel.background_coefficients is not None:
         bfun = kernel.background_function
         for rows in np.array_split(np.arange(image.data.shape[0]), 8):
@@ -165,5 +166,5 @@ def apply_kernel(kernel, image, *, n_threads):
             image.variance, centre[None],
             lambda t, rows: func.evaluate(coeffs, rows), bad=image.bad,
             level=level, out=np.empty(image.data.shape, dtype),
-            precision="float32", n_threads=n_threads)
+            precision="float32", scale=level, n_threads=n_threads)
     return matched, variance

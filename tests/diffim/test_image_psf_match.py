@@ -332,3 +332,42 @@ def test_result_repr_is_a_summary(result):
     assert repr(PsfMatchConfig(**CELL)) == (
         "PsfMatchConfig(kernel_size_min=11, size_cell_x=64, size_cell_y=64)")
     assert repr(ImagePsfMatch()) == "ImagePsfMatch(config=PsfMatchConfig())"
+
+
+@pytest.fixture(scope="module")
+def unit_pair():
+    template, science, _ = make_diffim_pair(
+        (256, 256), n_stars=300, flux_range=(3e3, 3e5), random_state=2)
+    return template, science
+
+
+def _in_units(image, scale, with_variance):
+    var = image.uncertainty.array * scale ** 2 if with_variance else None
+    return NDData(image.data * scale, mask=image.mask,
+                  uncertainty=None if var is None else VarianceUncertainty(var))
+
+
+@pytest.mark.parametrize("with_variance", [True, False])
+@pytest.mark.parametrize("scale", [1e-20, 1e-22, 1e17])
+def test_the_flux_unit_does_not_matter(unit_pair, scale, with_variance):
+    """The same pair in erg/s/cm2/A-like units (noise 1e-19 and below) or
+    in huge units gives the kernel, the difference and its variance of the
+    pair in counts, scaled."""
+    template, science = unit_pair
+    config = PsfMatchConfig(**CELL)
+    ref = ImagePsfMatch(config).subtract_images(
+        _in_units(template, 1.0, with_variance),
+        _in_units(science, 1.0, with_variance))
+    res = ImagePsfMatch(config).subtract_images(
+        _in_units(template, scale, with_variance),
+        _in_units(science, scale, with_variance))
+    assert res.kernel_sum == pytest.approx(ref.kernel_sum, rel=1e-6)
+    assert res.n_candidates_used == ref.n_candidates_used
+    good = ~ref.difference.mask
+    assert np.array_equal(res.difference.mask, ref.difference.mask)
+    sigma = np.sqrt(ref.difference.uncertainty.array[good])
+    assert np.allclose(res.difference.data[good] / scale,
+                       ref.difference.data[good], rtol=0, atol=1e-3 * sigma)
+    assert np.allclose(res.difference.uncertainty.array[good] / scale ** 2,
+                       sigma ** 2, rtol=1e-4)
+    assert res.difference_std == pytest.approx(ref.difference_std, abs=1e-3)
