@@ -4,8 +4,9 @@ Automatic selection of kernel candidates and FWHM measurement.
 A coarse detection on the science image (Gaussian-smoothed, local maxima
 above ``detection_threshold`` times the smoothed noise) gives peak positions;
 each is vetted in *both* images for signal-to-noise, isolation (no brighter
-peak inside its stamp), saturation (masked pixels, or a flat top of equal
-values) and bad pixels, and must have its whole stamp inside the image.
+peak inside its stamp), saturation anywhere in its stamp (masked
+pixels, or a flat top of equal values: `saturated`) and bad pixels, and
+must have its whole stamp inside the image.
 Only the detection needs a whole-image pass; everything else works on
 small cutouts at the peaks.
 """
@@ -15,6 +16,7 @@ from collections import Counter
 from astropy.stats import sigma_clipped_stats
 from astropy.table import Table
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
@@ -151,16 +153,32 @@ def any_bad(bad, x, y, half):
     return out
 
 
-def _flat_top(data, x, y):
-    """A clipped (saturated) peak has neighbours equal to its maximum."""
+def saturated(data, bad, x, y, half):
+    """
+    Whether the ``(2 half + 1)**2`` box at each (x, y) (inside the image)
+    holds a clipped (saturated) star, anywhere in it.
+
+    Two signs, both immune to noise: a pixel at the image's largest valid
+    value when at least two pixels reach it (clipping at one level), and a
+    top of three or more pixels equal to the box's largest value (clipping
+    at a level of its own, such as an amplifier's).  Two equal pixels at
+    the top of a box are not enough by themselves: a star centred between
+    two pixels of a noiseless image has them.
+    """
     out = np.zeros(len(x), dtype=bool)
-    inside = border_ok(data.shape, y, x, 1, 1)
-    if not inside.any():
+    if len(x) == 0:
         return out
-    rows, cols, _ = cutout_indices(data.shape, y[inside], x[inside], 1, 1)
-    win = data[rows, cols].reshape(int(inside.sum()), 9)
-    peak = win.max(axis=1)
-    out[inside] = np.sum(win == peak[:, None], axis=1) >= 3
+    top = np.max(data, where=~bad, initial=-np.inf)
+    clipped = np.count_nonzero((data == top) & ~bad) >= 2
+    windows = sliding_window_view(data, (2 * half + 1, 2 * half + 1))
+    batch = 256
+    for lo in range(0, len(x), batch):
+        sl = slice(lo, lo + batch)
+        boxes = windows[y[sl] - half, x[sl] - half].reshape(
+            len(x[sl]), -1)
+        peak = boxes.max(axis=1)
+        flat = np.count_nonzero(boxes == peak[:, None], axis=1) >= 3
+        out[lo:lo + batch] = flat | (clipped & (peak == top))
     return out
 
 
@@ -203,12 +221,16 @@ def vet_peaks(x, y, snr, *, shape, stamp_size, bad, template, science,
     masked = np.zeros(len(x), dtype=bool)
     masked[idx] = any_bad(bad, x[idx], y[idx], half)
     drop(masked, "masked pixels in the stamp")
-    drop(_flat_top(science, x, y) | _flat_top(template, x, y),
-         "saturated (flat top)")
     drop(~(science_snr >= threshold), "low signal-to-noise in the science image")
     drop(~(template_snr >= threshold), "low signal-to-noise in the template")
     drop(_crowded(x, y, snr, isolation_radius),
          "not isolated (brighter peak nearby)")
+    # last: the only test that reads whole stamps
+    idx = np.flatnonzero(keep)
+    clipped = np.zeros(len(x), dtype=bool)
+    clipped[idx] = (saturated(science, bad, x[idx], y[idx], half)
+                    | saturated(template, bad, x[idx], y[idx], half))
+    drop(clipped, "saturated (flat top) in the stamp")
     return keep, reasons
 
 

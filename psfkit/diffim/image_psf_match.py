@@ -374,6 +374,8 @@ class ImagePsfMatch:
             x, y, snr, shape=shape, stamp_size=stamp, bad=bad,
             template=timg.data, science=simg.data, science_snr=snr,
             template_snr=t_snr, threshold=cfg.detection_threshold,
+            # a fainter neighbour further out in the stamp is matched by
+            # the same kernel (saturation is checked over the whole stamp)
             isolation_radius=k)
         if not np.any(keep):
             msg = (f"no kernel candidates: {len(x)} sources tried, none usable "
