@@ -23,6 +23,7 @@ from ..utils import (
     SummaryReprMixin,
     check_in,
     check_positive,
+    copy_meta,
     describe,
     executor_threads,
     progress_bar,
@@ -50,7 +51,8 @@ class ImageMatchResult(SummaryReprMixin):
     matched_image : `~astropy.nddata.NDData`
         The convolved image ``K * I + bg`` (with ``VarianceUncertainty``
         and mask), on the PSF, flux scale and sky of the other image, with
-        that image's unit and WCS.
+        that image's unit and WCS, and a copy of the convolved image's
+        meta.
     kernel : `~psfkit.diffim.SpatialKernel`
         The spatially varying kernel (and background model).
     cell_set : `~psfkit.diffim.SpatialCellSet`
@@ -132,7 +134,8 @@ class SubtractionResult(ImageMatchResult):
     difference : `~astropy.nddata.NDData`
         ``science - template``, PSF-matched and background-subtracted, in
         the flux scale (and unit, WCS, dtype) of the science image, with
-        ``VarianceUncertainty`` and mask.
+        ``VarianceUncertainty``, mask and a copy of the science image's
+        meta (a FITS header stays a header).
     difference_std : float
         Robust (MAD) standard deviation of ``difference / sqrt(variance)``
         over the unmasked pixels (ideal 1).
@@ -444,7 +447,8 @@ class ImagePsfMatch:
             matched_image=NDData(
                 matched, uncertainty=VarianceUncertainty(matched_var,
                                                          copy=False),
-                mask=matched_mask, unit=targ.unit, wcs=targ.wcs),
+                mask=matched_mask, unit=targ.unit, wcs=targ.wcs,
+                meta=copy_meta(conv.meta)),
             kernel=kernel, cell_set=cell_set, candidates=cell_set.to_table(),
             convolved=convolve,
             template_fwhm=np.nan if fwhms[0] is None else float(fwhms[0]),
@@ -481,7 +485,7 @@ class ImagePsfMatch:
             difference=NDData(
                 diff, uncertainty=VarianceUncertainty(diff_var, copy=False),
                 mask=diff_mask, unit=simg.unit, wcs=simg.wcs,
-                meta=dict(simg.meta)),
+                meta=copy_meta(simg.meta)),
             difference_std=_difference_std(diff, diff_var, diff_mask),
             decorrelation_kernel=dec_kernel)
 

@@ -35,6 +35,7 @@ from ..utils import (
     check_integer,
     check_positive,
     coerce_data,
+    copy_meta,
     describe,
     executor_threads,
     warn,
@@ -450,7 +451,7 @@ class ModelPsfMatch:
         return ModelMatchResult(
             matched_image=NDData(matched, uncertainty=VarianceUncertainty(
                 matched_var, copy=False), mask=grown_mask(img.bad, k), unit=img.unit,
-                wcs=img.wcs, meta=dict(img.meta)),
+                wcs=img.wcs, meta=copy_meta(img.meta)),
             kernel=kernel, cell_set=cell_set, candidates=cell_set.to_table(),
             kernel_sum=ksum, psf_size=int(native), stamp_size=int(stamp),
             max_psf_residual=residual, kernel_choice=choice,

@@ -54,7 +54,8 @@ class TiledSubtractionResult(SummaryReprMixin):
     difference : `~astropy.nddata.NDData`
         ``science - template`` PSF-matched tile by tile, with a
         ``VarianceUncertainty`` and a mask (which covers the cores of
-        failed tiles and the outer ``kernel_size // 2`` border).
+        failed tiles and the outer ``kernel_size // 2`` border), and the
+        science image's unit, WCS and meta.
     tiles : `~astropy.table.QTable`
         One row per tile: ``tile_id``, the core's pixel ranges ``x_min``,
         ``x_max``, ``y_min``, ``y_max`` (``max`` excluded), ``ok``,
@@ -226,5 +227,6 @@ def _assemble(sarr, grid, outputs, half):
              "condition_number", "message")
     tiles = QTable(rows=rows, names=names)
     difference = NDData(diff, uncertainty=VarianceUncertainty(var, copy=False),
-                        mask=mask, unit=sarr.unit)
+                        mask=mask, unit=sarr.unit, wcs=sarr.wcs,
+                        meta=sarr.meta)
     return TiledSubtractionResult(difference=difference, tiles=tiles)

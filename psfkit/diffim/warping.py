@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from astropy.nddata import NDData, VarianceUncertainty
 import numpy as np
 
-from ..utils import SummaryReprMixin, as_pair, check_integer, coerce_data
+from ..utils import (
+    SummaryReprMixin,
+    as_pair,
+    check_integer,
+    coerce_data,
+    copy_meta,
+)
 from ._images import variance_of
 
 __all__ = [
@@ -451,7 +457,7 @@ def warp_image(image, target_wcs, target_shape, *, source_wcs=None,
     if out_var is not None:
         uncertainty = VarianceUncertainty(out_var * jac ** 2, copy=False)
     out = NDData(values, uncertainty=uncertainty, mask=out_bad, unit=arr.unit,
-                 wcs=target_wcs, meta=dict(arr.meta))
+                 wcs=target_wcs, meta=copy_meta(arr.meta))
     return WarpResult(image=out, x=x, y=y, jacobian=jac)
 
 

@@ -371,3 +371,68 @@ def test_the_flux_unit_does_not_matter(unit_pair, scale, with_variance):
     assert np.allclose(res.difference.uncertainty.array[good] / scale ** 2,
                        sigma ** 2, rtol=1e-4)
     assert res.difference_std == pytest.approx(ref.difference_std, abs=1e-3)
+
+
+def _header():
+    from astropy.io import fits
+
+    header = fits.Header([("EXPTIME", 30.0, "seconds")])
+    header.add_history("flat-fielded")
+    header.add_history("bias-subtracted")
+    return header
+
+
+def _check_header(meta):
+    assert meta["EXPTIME"] == 30.0
+    assert meta.comments["EXPTIME"] == "seconds"
+    assert list(meta["HISTORY"]) == ["flat-fielded", "bias-subtracted"]
+
+
+def test_a_fits_header_survives_into_the_difference(pair, tmp_path):
+    """The science image's Header (a card comment, HISTORY cards) reaches
+    the difference as a Header that writes to FITS and reads back."""
+    from astropy.io import fits
+    from astropy.nddata import CCDData
+
+    template, science, _ = pair
+    header = _header()
+    sci = CCDData(science.data, unit="electron", mask=science.mask,
+                  uncertainty=science.uncertainty, meta=header)
+    tmp = CCDData(template.data, unit="electron", mask=template.mask,
+                  uncertainty=template.uncertainty,
+                  meta={"OBJECT": "template"})
+    res = ImagePsfMatch(PsfMatchConfig(**CELL)).subtract_images(tmp, sci)
+    diff = res.difference
+    assert isinstance(diff.meta, fits.Header) and diff.meta is not header
+    path = tmp_path / "difference.fits"
+    CCDData(diff.data, unit=diff.unit, meta=diff.meta).write(path)
+    _check_header(fits.getheader(path))
+    # the matched image carries the convolved image's meta, as a copy
+    assert res.matched_image.meta == {"OBJECT": "template"}
+    assert res.matched_image.meta is not tmp.meta
+    _check_header(header)      # the input is left as it was
+    assert len(header) == 3
+
+
+def test_tiled_difference_keeps_wcs_and_meta(pair):
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    from psfkit.diffim.tiled import tiled_subtract_images
+
+    template, science, _ = pair
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [10.0, -5.0]
+    sci = NDData(science.data, mask=science.mask, wcs=wcs, meta=_header(),
+                 uncertainty=science.uncertainty)
+    config = PsfMatchConfig(kernel_size=15, scale_by_fwhm=False,
+                            size_cell_x=48, size_cell_y=48,
+                            spatial_kernel_order=1)
+    res = tiled_subtract_images(template, sci, tile_size=128, overlap=16,
+                                config=config)
+    assert res.tiles["ok"].all()
+    assert res.difference.wcs is not None
+    assert res.difference.wcs.wcs.crval[0] == 10.0
+    assert isinstance(res.difference.meta, fits.Header)
+    _check_header(res.difference.meta)
