@@ -95,7 +95,9 @@ class PsfMatchConfig(ParamReprMixin):
     central_regularization_stencil : {5, 9}
         Number of points of the central-difference Laplacian.
     lambda_type : {'absolute', 'relative'}
-        ``lambda_value`` is used as is, or times ``trace(M) / trace(H)``.
+        ``lambda_value`` is used as is, or ``lambda_scaling`` times
+        ``trace(M) / trace(H)``.  `~psfkit.diffim.ModelPsfMatch` always
+        uses ``'relative'``.
     lambda_value : float
         Regularisation strength for ``lambda_type='absolute'``.
     lambda_scaling : float

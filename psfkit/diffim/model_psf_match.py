@@ -250,7 +250,11 @@ class ModelPsfMatch:
     config : `~psfkit.diffim.PsfMatchConfig`, optional
         The configuration of the solve (cells, spatial order...); by
         default ``PsfMatchConfig(kernel_size=11)``.  Whatever is given, the
-        model match turns every clipping step off and fits no background.
+        model match turns every clipping step off, fits no background and
+        regularises a delta-function basis relative to the normal matrix
+        (``lambda_type='relative'``: ``lambda = lambda_scaling * trace(M)
+        / trace(H)``): the stamps are unit-sum PSFs of unit variance, on
+        a scale no absolute ``lambda_value`` can be set for.
     kernel : {'auto', 'config'}, optional
         ``'auto'`` chooses the kernel size and an Alard-Lupton basis from
         the PSFs' encircled energy, checked on PSF pairs at the image
@@ -293,7 +297,8 @@ class ModelPsfMatch:
         self.config = replace(
             config.validate(), scale_by_fwhm=False, single_kernel_clipping=False,
             kernel_sum_clipping=False, spatial_kernel_clipping=False,
-            fit_for_background=False, check_condition_number=False)
+            fit_for_background=False, check_condition_number=False,
+            lambda_type="relative")
         self.kernel = check_in("kernel", kernel, ("auto", "config"))
         self.tolerance = check_positive("tolerance", tolerance)
         self.on_large_kernel = check_in("on_large_kernel", on_large_kernel,

@@ -151,6 +151,22 @@ def test_matched_image_stars_have_target_psf():
     assert out.mask[:5].all() and not out.mask[64, 64]
 
 
+def test_delta_function_basis_with_the_default_regularisation(noise_image):
+    """Unit-sum PSF stamps make small normal matrices: the default
+    regularisation must scale with them, not swamp them (an absolute
+    lambda of 0.2 left 19% of the peak)."""
+    image_psf = GaussianPSF(x_fwhm=3.0, y_fwhm=3.0)
+    target_psf = GaussianPSF(x_fwhm=5.0, y_fwhm=5.0)
+    cfg = PsfMatchConfig(kernel_basis_set="delta-function", size_cell_x=64,
+                         size_cell_y=64)
+    assert cfg.lambda_type == "absolute"
+    res = ModelPsfMatch(cfg, kernel="config").match(noise_image, image_psf,
+                                                    target_psf)
+    assert res.max_psf_residual < 1e-3
+    assert matched_psf_errors(res, image_psf, target_psf).max() < 1e-3
+    assert abs(res.kernel_sum - 1) < 1e-4
+
+
 def test_mask_is_grown(noise_image):
     mask = np.zeros(SHAPE, dtype=bool)
     mask[100, 100] = True
@@ -193,6 +209,7 @@ def test_config_is_forced_for_models():
     assert not (forced.single_kernel_clipping or forced.kernel_sum_clipping
                 or forced.spatial_kernel_clipping)
     assert forced.kernel_size == 15
+    assert forced.lambda_type == "relative"
     assert cfg.scale_by_fwhm  # the caller's object is untouched
 
 
