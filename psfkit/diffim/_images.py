@@ -131,9 +131,16 @@ def grown_mask(bad, kernel_size):
     h = kernel_size // 2
     grown = (ndimage.maximum_filter(bad, size=kernel_size, mode="constant")
              if bad.any() else np.zeros(bad.shape, dtype=bool))
-    grown[:h] = grown[-h:] = True
-    grown[:, :h] = grown[:, -h:] = True
-    return grown
+    return mask_border(grown, h)
+
+
+def mask_border(mask, width):
+    """Set the ``width``-pixel border of a 2-D boolean ``mask`` (in place;
+    nothing for a width of 0, where ``mask[-0:]`` would be all of it)."""
+    if width > 0:
+        mask[:width] = mask[-width:] = True
+        mask[:, :width] = mask[:, -width:] = True
+    return mask
 
 
 def apply_kernel(kernel, image, *, n_threads):

@@ -32,6 +32,7 @@ from ..utils import (
 from ..utils.deprecation import NOT_GIVEN
 from ..utils.progress import progress_bar as make_progress_bar
 from ..utils.tiling import call_recording_warnings, reissue_warnings, tile_grid
+from ._images import mask_border
 from .config import PsfMatchConfig
 from .image_psf_match import ImagePsfMatch
 from .solve import NoKernelCandidatesError
@@ -214,10 +215,7 @@ def _assemble(sarr, grid, outputs, half):
         diff[core], var[core], mask[core] = pieces
         rows.append((*ranges, True, *info, ""))
     # the whole pair's outer border has no convolved values
-    border = np.zeros(shape, dtype=bool)
-    border[:half], border[-half:], border[:, :half], border[:, -half:] = (
-        True, True, True, True)
-    mask |= border
+    mask_border(mask, half)
     if failed:
         warn(f"no matching kernel for tile(s) {failed}; their "
                       "cores are masked (see tiles['message'])",

@@ -436,3 +436,28 @@ def test_tiled_difference_keeps_wcs_and_meta(pair):
     assert res.difference.wcs.wcs.crval[0] == 10.0
     assert isinstance(res.difference.meta, fits.Header)
     _check_header(res.difference.meta)
+
+
+def test_one_pixel_kernel_masks_only_the_bad_pixels():
+    """A 1x1 kernel (equal PSFs) has no border to mask: the difference's
+    mask is the inputs' masks, here and tile by tile."""
+    from psfkit.diffim.tiled import tiled_subtract_images
+
+    template, science, truth = make_diffim_pair(
+        (256, 256), template_fwhm=3.0, science_fwhm=3.0, fwhm_variation=0.0,
+        n_stars=300, flux_range=(3e3, 3e5), random_state=2)
+    config = PsfMatchConfig(kernel_size=1, kernel_size_min=1,
+                            kernel_basis_set="delta-function", size_cell_x=64,
+                            size_cell_y=64)
+    res = ImagePsfMatch(config).subtract_images(template, science)
+    inputs_bad = template.mask | science.mask
+    np.testing.assert_array_equal(res.difference.mask, inputs_bad)
+    assert res.kernel_sum == pytest.approx(truth.flux_scale, rel=0.01)
+    assert abs(res.difference_std - 1) < 0.05
+    tiled = tiled_subtract_images(
+        template, science, tile_size=128, overlap=0,
+        config=PsfMatchConfig(kernel_size=1, scale_by_fwhm=False,
+                              kernel_basis_set="delta-function",
+                              size_cell_x=64, size_cell_y=64))
+    assert tiled.tiles["ok"].all()
+    np.testing.assert_array_equal(tiled.difference.mask, inputs_bad)
