@@ -86,13 +86,11 @@ def load_image(image, name, *, require_noise=True, min_size=None):
         image = NDData(image.data, mask=image.mask, unit=image.unit,
                        wcs=image.wcs, meta=image.meta)
     arr = coerce_data(image, name=name, dtype=None)
-    if min_size is not None and min(arr.shape) < min_size:
+    if min_size is not None:
         # said before anything is measured: a tiny image otherwise fails
         # on its statistics ("constant", "empty") rather than its size
-        msg = (f"{name} is {arr.shape[0]}x{arr.shape[1]} pixels; PSF "
-               f"matching needs at least {min_size}x{min_size} (the "
-               "smallest kernel, config.kernel_size_min)")
-        raise InputDataError(msg)
+        check_image_size(arr.shape, name, min_size,
+                         "the smallest kernel, config.kernel_size_min")
     bad = arr.mask
     var = None
     if unc is not None:
@@ -104,6 +102,18 @@ def load_image(image, name, *, require_noise=True, min_size=None):
     return Image(data=arr.data, bad=bad,
                   variance=noise ** 2 if var is None else var, sky=sky,
                   noise=noise, unit=arr.unit, wcs=arr.wcs, meta=arr.meta)
+
+
+def check_image_size(shape, name, min_size, kernel):
+    """
+    Raise `~psfkit.utils.InputDataError` when an image is smaller than
+    ``min_size`` on a side (``kernel`` says which kernel needs that size):
+    its matched version would be all border.
+    """
+    if min(shape) < min_size:
+        msg = (f"{name} is {shape[0]}x{shape[1]} pixels; PSF matching needs "
+               f"at least {min_size}x{min_size} ({kernel})")
+        raise InputDataError(msg)
 
 
 def robust_std(values, *, overwrite=False):

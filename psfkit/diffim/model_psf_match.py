@@ -40,7 +40,13 @@ from ..utils import (
     executor_threads,
     warn,
 )
-from ._images import apply_kernel, grown_mask, load_image, variance_of
+from ._images import (
+    apply_kernel,
+    check_image_size,
+    grown_mask,
+    load_image,
+    variance_of,
+)
 from .basis import alard_lupton_basis, make_kernel_basis
 from .candidates import KernelCandidate, SpatialCellSet
 from .config import PsfMatchConfig
@@ -365,6 +371,8 @@ class ModelPsfMatch:
             image by half a pixel, included), or with
             ``on_large_kernel='raise'`` when the kernel is much larger than
             half the PSF images.
+        psfkit.utils.InputDataError
+            When the image is smaller than the matching kernel on a side.
 
         Warns
         -----
@@ -408,6 +416,7 @@ class ModelPsfMatch:
             choice, basis, reg, psf_size = self._config_kernel(
                 image_psf, target_psf, shape, psf_size)
         k = choice.kernel_size
+        check_image_size(shape, "image", k, f"the {k}-pixel matching kernel")
         xs, ys = _cell_centres(cell_set)
         pairs = [(realize_psf(image_psf, x, y, psf_size, name="image_psf"),
                   realize_psf(target_psf, x, y, psf_size, name="target_psf"))

@@ -20,7 +20,7 @@ from psfkit.diffim import (
     realize_psf,
 )
 from psfkit.photometry import GaussianPSF, GriddedPSFModel, MoffatPSF
-from psfkit.utils import PsfkitWarning
+from psfkit.utils import InputDataError, PsfkitWarning
 
 SHAPE = (256, 256)
 CELL_CENTRES = (32.0, 96.0, 160.0, 224.0)
@@ -236,6 +236,21 @@ def test_bad_inputs(noise_image):
     from astropy.modeling.models import Const2D
     with pytest.raises(TypeError, match="x_0/y_0"):
         matcher.match(noise_image, Const2D(1.0), GaussianPSF())
+
+
+@pytest.mark.parametrize("kernel", ["auto", "config"])
+def test_image_smaller_than_the_kernel_says_so(kernel):
+    """An image smaller than the kernel would come out all masked."""
+    rng = np.random.default_rng(0)
+    matcher = ModelPsfMatch(kernel=kernel)
+    psfs = GaussianPSF(x_fwhm=3, y_fwhm=3), GaussianPSF(x_fwhm=5, y_fwhm=5)
+    big = matcher.match(rng.normal(size=(40, 40)), *psfs)
+    k = big.kernel.kernel_size
+    assert k > 8 and not big.matched_image.mask.all()
+    with pytest.raises(InputDataError, match=rf"image is 8x{k - 1} pixels; "
+                       rf"PSF matching needs at least {k}x{k} \(the {k}-pixel "
+                       "matching kernel"):
+        matcher.match(rng.normal(size=(8, k - 1)), *psfs)
 
 
 def test_realize_psf_centred_and_normalised():
