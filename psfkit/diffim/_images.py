@@ -153,9 +153,10 @@ def mask_border(mask, width):
     return mask
 
 
-def apply_kernel(kernel, image, *, n_threads):
-    """``K * image + bg`` and ``var * K**2`` of an `Image`, in its dtype."""
-    dtype = image.data.dtype
+def apply_kernel(kernel, image, *, n_threads, dtype=None):
+    """``K * image + bg`` and ``var * K**2`` of an `Image`, in ``dtype``
+    (by default the image's)."""
+    dtype = image.data.dtype if dtype is None else dtype
     precision = choose_precision(image.data, image.sky, image.noise,
                                  ~image.bad)
     func = kernel.kernel_function

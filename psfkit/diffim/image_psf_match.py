@@ -51,8 +51,8 @@ class ImageMatchResult(SummaryReprMixin):
     matched_image : `~astropy.nddata.NDData`
         The convolved image ``K * I + bg`` (with ``VarianceUncertainty``
         and mask), on the PSF, flux scale and sky of the other image, with
-        that image's unit and WCS, and a copy of the convolved image's
-        meta.
+        that image's unit, WCS and float type, and a copy of the convolved
+        image's meta.
     kernel : `~psfkit.diffim.SpatialKernel`
         The spatially varying kernel (and background model).
     cell_set : `~psfkit.diffim.SpatialCellSet`
@@ -431,7 +431,8 @@ class ImagePsfMatch:
         kernel = solution.kernel
         bar.update(2)
         t2 = time.perf_counter()
-        matched, matched_var = apply_kernel(kernel, conv, n_threads=n_threads)
+        matched, matched_var = apply_kernel(kernel, conv, n_threads=n_threads,
+                                            dtype=targ.data.dtype)
         matched_mask = grown_mask(conv.bad, kernel.kernel_size)
         t3 = time.perf_counter()
         used = cell_set.good_candidates(cfg.n_star_per_cell)
@@ -473,10 +474,12 @@ class ImagePsfMatch:
             dec = decorrelate_difference(diff, kernel, simg.variance,
                                          timg.variance, convolved=convolve,
                                          mask=diff_mask)
-            diff = dec.difference.data.astype(simg.data.dtype, copy=False)
+            diff = dec.difference.data
             diff_var = dec.difference.uncertainty.array
             diff_mask = dec.difference.mask
             dec_kernel = dec.correction_kernel
+        diff = diff.astype(simg.data.dtype, copy=False)
+        diff_var = diff_var.astype(simg.data.dtype, copy=False)
         timings["convolution"] += time.perf_counter() - ta
         bar.update()
         bar.close()
@@ -504,8 +507,7 @@ def _difference(matched, matched_var, target, convolve, ksum):
         diff /= ksum
         diff_var = matched_var + target.variance
         diff_var /= ksum ** 2
-    return diff.astype(matched.dtype, copy=False), diff_var.astype(
-        matched.dtype, copy=False)
+    return diff, diff_var
 
 
 def _difference_std(diff, variance, mask):

@@ -56,7 +56,7 @@ class TiledSubtractionResult(SummaryReprMixin):
         ``science - template`` PSF-matched tile by tile, with a
         ``VarianceUncertainty`` and a mask (which covers the cores of
         failed tiles and the outer ``kernel_size // 2`` border), and the
-        science image's unit, WCS and meta.
+        science image's unit, WCS, meta and float type.
     tiles : `~astropy.table.QTable`
         One row per tile: ``tile_id``, the core's pixel ranges ``x_min``,
         ``x_max``, ``y_min``, ``y_max`` (``max`` excluded), ``ok``,
@@ -175,8 +175,8 @@ def tiled_subtract_images(template, science, *, tile_size, overlap,
         msg = (f"overlap {overlap} is smaller than half the largest kernel "
                f"({half} pixels): core pixels would be masked")
         raise ValueError(msg)
-    tarr = coerce_data(template, name="template")
-    sarr = coerce_data(science, name="science")
+    tarr = coerce_data(template, name="template", dtype=None)
+    sarr = coerce_data(science, name="science", dtype=None)
     if tarr.shape != sarr.shape:
         msg = (f"template and science must have the same shape, got "
                f"{tarr.shape} and {sarr.shape}")
@@ -200,8 +200,8 @@ def tiled_subtract_images(template, science, *, tile_size, overlap,
 
 def _assemble(sarr, grid, outputs, half):
     shape = sarr.shape
-    diff = np.full(shape, np.nan)
-    var = np.full(shape, np.nan)
+    diff = np.full(shape, np.nan, dtype=sarr.data.dtype)
+    var = np.full(shape, np.nan, dtype=sarr.data.dtype)
     mask = np.ones(shape, dtype=bool)
     rows, failed = [], []
     reissue_warnings([out[2] for out in outputs])

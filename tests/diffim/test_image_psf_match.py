@@ -461,3 +461,63 @@ def test_one_pixel_kernel_masks_only_the_bad_pixels():
                               size_cell_x=64, size_cell_y=64))
     assert tiled.tiles["ok"].all()
     np.testing.assert_array_equal(tiled.difference.mask, inputs_bad)
+
+
+def _shifted_wcs(dx):
+    from astropy.wcs import WCS
+
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [10.0, -5.0]
+    wcs.wcs.crpix = [128.0 + dx, 128.0]
+    wcs.wcs.cdelt = [-5e-5, 5e-5]
+    return wcs
+
+
+@pytest.mark.parametrize("case", ["float32-template", "warped-template",
+                                  "decorrelated", "tiled"])
+def test_difference_has_the_science_float_type(pair, case):
+    """Whatever the template's type, warped or not, decorrelated or not,
+    the difference (data and variance) has the science image's float type
+    and the values of the same subtraction in double precision."""
+    from psfkit.diffim.tiled import tiled_subtract_images
+
+    template, science, _ = pair
+
+    def nd(image, dtype, dx=None):
+        return NDData(image.data.astype(dtype), mask=image.mask,
+                      uncertainty=VarianceUncertainty(
+                          image.uncertainty.array.astype(dtype)),
+                      wcs=None if dx is None else _shifted_wcs(dx))
+
+    sci_type = np.float64 if case == "float32-template" else np.float32
+    tmp_type = np.float32 if case == "float32-template" else np.float64
+    dx = 0.3 if case == "warped-template" else None
+    kwargs = {"decorrelate": True} if case == "decorrelated" else {}
+
+    def run(t, s):
+        if case == "tiled":
+            return tiled_subtract_images(
+                t, s, tile_size=128, overlap=16, config=PsfMatchConfig(
+                    kernel_size=15, scale_by_fwhm=False, size_cell_x=48,
+                    size_cell_y=48, spatial_kernel_order=1))
+        return ImagePsfMatch(PsfMatchConfig(**CELL)).subtract_images(
+            t, s, **kwargs)
+
+    res = run(nd(template, tmp_type, dx), nd(science, sci_type,
+                                             None if dx is None else 0.0))
+    ref = run(nd(template, np.float64, dx), nd(science, np.float64,
+                                               None if dx is None else 0.0))
+    if case == "warped-template":
+        assert res.warped
+    diff = res.difference
+    assert diff.data.dtype == sci_type
+    assert diff.uncertainty.array.dtype == sci_type
+    if case != "tiled":
+        assert res.matched_image.data.dtype == sci_type
+    good = ~ref.difference.mask
+    np.testing.assert_array_equal(diff.mask, ref.difference.mask)
+    sigma = np.sqrt(ref.difference.uncertainty.array[good])
+    assert np.abs(diff.data[good] - ref.difference.data[good]).max() < (
+        0.01 * sigma.min())
+    assert np.allclose(diff.uncertainty.array[good], sigma ** 2, rtol=1e-3)
