@@ -12,9 +12,12 @@ small cutouts at the peaks.
 """
 
 from collections import Counter
+from collections.abc import Mapping
+import os
 
 from astropy.stats import sigma_clipped_stats
 from astropy.table import Table
+import astropy.units as u
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
@@ -122,16 +125,26 @@ def point_snr(data, bad, sky, noise, x, y):
 
 
 def positions_from_sources(sources, shape):
-    """Integer positions from a table (x/y-like columns) or an (N, 2) array."""
+    """
+    Integer positions from a table or a dict of columns (x/y-like names,
+    in pixels; masked rows are dropped) or an (N, 2) array.
+    """
+    expected = ("sources must be a table, a dict of columns or an (N, 2) "
+                "array of (x, y)")
+    if isinstance(sources, Mapping):
+        sources = Table(dict(sources))
     if isinstance(sources, Table):
         xname, yname = find_xy_columns(sources, name="sources")
-        xs = np.asarray(getattr(sources[xname], "value", sources[xname]), float)
-        ys = np.asarray(getattr(sources[yname], "value", sources[yname]), float)
+        xs = pixel_values(f"sources[{xname!r}]", sources[xname])
+        ys = pixel_values(f"sources[{yname!r}]", sources[yname])
+    elif isinstance(sources, str | bytes | os.PathLike):
+        msg = (f"{expected}, got {type(sources).__name__} {sources!r} (read "
+               "a file with astropy.table.Table.read first)")
+        raise TypeError(msg)
     else:
         arr = np.asarray(sources, dtype=float)
         if arr.ndim != 2 or arr.shape[1] != 2:
-            msg = ("sources must be a table or an (N, 2) array of (x, y), "
-                   f"got {arr.shape}")
+            msg = f"{expected}, got shape {arr.shape}"
             raise ValueError(msg)
         xs, ys = arr[:, 0], arr[:, 1]
     ok = np.isfinite(xs) & np.isfinite(ys)
@@ -140,6 +153,30 @@ def positions_from_sources(sources, shape):
     ny, nx = shape
     inside = (xi >= 0) & (xi < nx) & (yi >= 0) & (yi < ny)
     return xi[inside], yi[inside]
+
+
+def pixel_values(name, values):
+    """
+    ``values`` (a number, an array, a column, masked or a Quantity) as
+    floats in pixels; masked entries become NaN.
+
+    Raises
+    ------
+    astropy.units.UnitsError
+        For a unit other than pixels: nothing here knows the pixel scale.
+    """
+    unit = getattr(values, "unit", None)
+    if unit is not None and unit not in (u.pix, u.dimensionless_unscaled):
+        msg = (f"{name} must be in pixels (a plain number or u.pix), got "
+               f"unit {unit}")
+        raise u.UnitsError(msg)
+    mask = getattr(values, "mask", None)
+    # an astropy Masked quantity keeps its values apart from its mask
+    values = getattr(values, "unmasked", values)
+    values = np.asarray(getattr(values, "value", values), dtype=float)
+    if mask is not None and np.any(mask):
+        values = np.where(mask, np.nan, values)
+    return values if values.ndim else float(values)
 
 
 def any_bad(bad, x, y, half):

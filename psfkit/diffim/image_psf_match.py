@@ -21,6 +21,7 @@ import numpy as np
 from ..utils import (
     PsfkitWarning,
     SummaryReprMixin,
+    check_bool,
     check_in,
     check_positive,
     copy_meta,
@@ -236,14 +237,17 @@ class ImagePsfMatch:
         ----------
         template, science : array-like or `~astropy.nddata.NDData`
             The aligned images.
-        sources : `~astropy.table.Table` or array-like, optional
-            Positions for the kernel candidates (any of the position
-            columns `~psfkit.utils.find_xy_columns` accepts, or an
-            ``(N, 2)`` array of ``(x, y)``); by default they are detected
+        sources : `~astropy.table.Table`, dict or array-like, optional
+            Positions for the kernel candidates in pixels (a table or a
+            dict of columns with any of the position names
+            `~psfkit.utils.find_xy_columns` accepts, whose masked rows are
+            left out, or an ``(N, 2)`` array of ``(x, y)``); by default
+            they are detected
             on the science image.  They are vetted like detected sources
             and ranked by their signal-to-noise ratio.
-        template_fwhm, science_fwhm : float, optional
-            FWHMs in pixels; measured from the candidates when not given.
+        template_fwhm, science_fwhm : float or `~astropy.units.Quantity`, optional
+            FWHMs in pixels (plain numbers or ``u.pix``); measured from the
+            candidates when not given.
         convolve : {'template', 'science', 'auto'}, optional
             The image that is convolved; ``'auto'`` picks the one with the
             smaller FWHM.
@@ -291,9 +295,9 @@ class ImagePsfMatch:
         ----------
         template, science : array-like or `~astropy.nddata.NDData`
             The aligned images.
-        sources : `~astropy.table.Table` or array-like, optional
+        sources : `~astropy.table.Table`, dict or array-like, optional
             See `match_images`.
-        template_fwhm, science_fwhm : float, optional
+        template_fwhm, science_fwhm : float or `~astropy.units.Quantity`, optional
             See `match_images`.
         convolve : {'template', 'science', 'auto'}, optional
             See `match_images`.
@@ -402,12 +406,13 @@ class ImagePsfMatch:
              show_progress=False):
         cfg = self.config
         check_in("convolve", convolve, ("template", "science", "auto"))
-        if not isinstance(decorrelate, bool):
-            msg = f"decorrelate must be True or False, got {decorrelate!r}"
-            raise TypeError(msg)
+        decorrelate = check_bool("decorrelate", decorrelate)
         n_threads = executor_threads(executor)
-        fwhms = (check_positive("template_fwhm", template_fwhm, allow_none=True),
-                 check_positive("science_fwhm", science_fwhm, allow_none=True))
+        fwhms = tuple(
+            None if value is None
+            else check_positive(name, _select.pixel_values(name, value))
+            for name, value in (("template_fwhm", template_fwhm),
+                                ("science_fwhm", science_fwhm)))
         bar = progress_bar(enabled=show_progress, total=4,
                            desc="ImagePsfMatch", unit="step")
         tw = time.perf_counter()

@@ -521,3 +521,72 @@ def test_difference_has_the_science_float_type(pair, case):
     assert np.abs(diff.data[good] - ref.difference.data[good]).max() < (
         0.01 * sigma.min())
     assert np.allclose(diff.uncertainty.array[good], sigma ** 2, rtol=1e-3)
+
+
+def _bright_stars(truth, n):
+    stars = truth.stars[~truth.stars["saturated"] & ~truth.stars["masked"]]
+    return stars[np.argsort(-stars["flux"])][:n]
+
+
+def test_sources_masked_rows_dicts_and_units(pair):
+    """Masked rows of a sources table are left out; a dict of columns is
+    a table; a file name, or positions in other units than pixels, are
+    errors naming sources."""
+    from astropy.table import MaskedColumn, QTable, Table
+    import astropy.units as u
+
+    template, science, truth = pair
+    stars = _bright_stars(truth, 60)
+    x, y = np.asarray(stars["x"]), np.asarray(stars["y"])
+    hidden = np.zeros(len(x), dtype=bool)
+    hidden[::2] = True
+    table = Table({"x": MaskedColumn(x, mask=hidden), "y": y})
+    matcher = ImagePsfMatch(PsfMatchConfig(**CELL))
+    res = matcher.match_images(template, science, sources=table)
+    used = {(int(c.x), int(c.y)) for c in res.cell_set.candidates}
+    shown = {(int(round(a)), int(round(b)))
+             for a, b in zip(x[~hidden], y[~hidden], strict=True)}
+    assert used and used <= shown
+    # the same positions as a dict of columns, and as an (N, 2) array
+    as_dict = matcher.match_images(template, science,
+                                   sources={"x": x[~hidden], "y": y[~hidden]})
+    as_array = matcher.match_images(template, science, sources=np.column_stack(
+        [x[~hidden], y[~hidden]]))
+    assert as_dict.kernel_sum == as_array.kernel_sum == res.kernel_sum
+    table["x"].mask = True
+    with pytest.raises(NoKernelCandidatesError, match="sources is empty"):
+        matcher.match_images(template, science, sources=table)
+    with pytest.raises(TypeError, match="sources must be a table, a dict of "
+                                        "columns or an"):
+        matcher.match_images(template, science, sources="stars.txt")
+    in_pixels = matcher.match_images(
+        template, science, sources=QTable({"x": x * u.pix, "y": y * u.pix}))
+    assert in_pixels.n_candidates == len(
+        matcher.match_images(template, science, sources=stars).candidates)
+    with pytest.raises(u.UnitsError, match=r"sources\['x'\] must be in "
+                                           "pixels"):
+        matcher.match_images(template, science,
+                             sources=QTable({"x": x * u.deg, "y": y * u.deg}))
+
+
+def test_fwhm_in_pixels_and_numpy_booleans(pair):
+    import astropy.units as u
+
+    template, science, truth = pair
+    matcher = ImagePsfMatch(PsfMatchConfig(**CELL))
+    plain = matcher.match_images(template, science,
+                                 template_fwhm=truth.template_fwhm)
+    quantity = matcher.match_images(template, science,
+                                    template_fwhm=truth.template_fwhm * u.pix)
+    assert quantity.template_fwhm == plain.template_fwhm
+    assert quantity.kernel_sum == plain.kernel_sum
+    with pytest.raises(u.UnitsError, match="template_fwhm must be in pixels"):
+        matcher.match_images(template, science, template_fwhm=0.5 * u.arcsec)
+    with pytest.raises(u.UnitsError, match="science_fwhm must be in pixels"):
+        matcher.match_images(template, science, science_fwhm=3 * u.mm)
+    res = matcher.subtract_images(template, science, decorrelate=np.True_)
+    assert res.decorrelation_kernel is not None
+    with pytest.raises(TypeError, match="decorrelate must be True or False"):
+        matcher.subtract_images(template, science, decorrelate=1)
+    config = PsfMatchConfig(**CELL, use_pca_for_spatial_kernel=np.True_)
+    assert config.validate().use_pca_for_spatial_kernel is True
