@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 
 from ..utils import (
     ParamReprMixin,
+    check_bool,
     check_in,
     check_integer,
     check_odd,
@@ -256,10 +257,7 @@ class PsfMatchConfig(ParamReprMixin):
                                               minimum=1))
         for f in fields(self):
             if f.type == "bool" or isinstance(f.default, bool):
-                value = getattr(self, f.name)
-                if not isinstance(value, bool):
-                    msg = f"{f.name} must be True or False, got {value!r}"
-                    raise TypeError(msg)
+                setattr(self, f.name, check_bool(f.name, getattr(self, f.name)))
         return self
 
 
