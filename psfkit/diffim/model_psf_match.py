@@ -508,7 +508,8 @@ class ModelPsfMatch:
 
     def _auto_kernel(self, image_psf, target_psf, shape, psf_size):
         cfg = self.config
-        if psf_size is None:
+        given = psf_size is not None
+        if not given:
             psf_size = _wing_size(target_psf, shape, cfg.kernel_size_max)
         pairs, px, py = self._probe_pairs(image_psf, target_psf, shape,
                                           psf_size)
@@ -521,7 +522,9 @@ class ModelPsfMatch:
                                max_kernel_size=limit)
         basis = alard_lupton_basis(choice.kernel_size, choice.sig_gauss,
                                    choice.deg_gauss)
-        if _is_model(image_psf) and _is_model(target_psf):
+        if _is_model(image_psf) and _is_model(target_psf) and not given:
+            # models are realised at the size the choice needs, unless the
+            # caller said which
             psf_size = choice.stamp_size
         return choice, basis, None, psf_size
 

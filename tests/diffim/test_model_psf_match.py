@@ -167,6 +167,19 @@ def test_delta_function_basis_with_the_default_regularisation(noise_image):
     assert abs(res.kernel_sum - 1) < 1e-4
 
 
+@pytest.mark.parametrize("psf_size", [15, 21, 61])
+def test_given_psf_size_is_used_for_models(noise_image, psf_size):
+    """The models are realised at the psf_size the caller gives, also when
+    the kernel is chosen automatically."""
+    image_psf = GaussianPSF(x_fwhm=3.0, y_fwhm=3.0)
+    target_psf = GaussianPSF(x_fwhm=5.0, y_fwhm=5.0)
+    res = ModelPsfMatch(PsfMatchConfig(size_cell_x=64, size_cell_y=64)).match(
+        noise_image, image_psf, target_psf, psf_size=psf_size)
+    assert res.psf_size == psf_size
+    assert res.max_psf_residual < 0.01
+    assert matched_psf_errors(res, image_psf, target_psf).max() < 0.01
+
+
 def test_mask_is_grown(noise_image):
     mask = np.zeros(SHAPE, dtype=bool)
     mask[100, 100] = True
