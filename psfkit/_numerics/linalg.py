@@ -5,6 +5,7 @@ Every fitting engine in psfkit solves a stack of small systems at once:
 one per PSF group, per ePSF star, per kernel candidate.  This module holds
 the shared steps:
 
+- `pow2`: powers of two that bring values to a safe range exactly;
 - `normal_equations`: ``A = J^T W J`` and ``g = J^T W r`` for a stack;
 - `solve` and `damped_solve`: the solutions, with one policy for singular
   systems (below); `DampedSystems` equilibrates a stack once for the
@@ -34,12 +35,19 @@ reported as singular.  A singular system never stops the others.
 
 import numpy as np
 
-__all__ = ["normal_equations", "equilibration", "solve", "damped_solve",
-           "DampedSystems",
+__all__ = ["pow2", "normal_equations", "equilibration", "solve",
+           "damped_solve", "DampedSystems",
            "covariance", "pseudo_inverse", "scaled_condition_number", "RCOND"]
 
 #: relative eigenvalue below which a direction counts as undetermined
 RCOND = 1e-12
+
+
+def pow2(x):
+    """Powers of two within a factor 2 of ``x >= 0``; 1 where ``x`` is 0 or
+    not finite (whose binary exponent frexp gives as 0).  Dividing by them
+    brings values to a convenient range without rounding."""
+    return np.ldexp(1.0, np.frexp(x)[1])
 
 
 def normal_equations(jac, resid, weights=None):

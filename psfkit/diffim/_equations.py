@@ -31,6 +31,7 @@ import numpy as np
 from .._numerics.linalg import (
     RCOND,
     normal_equations,
+    pow2,
     scaled_condition_number,
     solve,
 )
@@ -242,11 +243,24 @@ class EquationBuilder:
         z = resid * u
         n = ok.sum(axis=1)
         # the statistics only need a few digits: single precision halves
-        # the cost of this second product over the design
-        jac32 = jac.astype(np.float32)
-        mz_w, g_w = normal_equations(jac32, resid.astype(np.float32),
-                                     (u * u).astype(np.float32))
-        mz_w, g_w = mz_w.astype(float), g_w.astype(float)
+        # the cost of this second product over the design.  Its range is
+        # narrow (``u**2`` of an image in erg/s/cm2/A overflows it), so the
+        # product is formed in units of powers of two: ``u`` over its
+        # largest value, the residual times it, the columns of the design
+        # over the largest template value (the background column as it is)
+        s_u = pow2(u.max(axis=1))[:, None]
+        s_c = np.ones(design.shape[:2])
+        s_c[:, :self.design.n_work] = pow2(
+            np.abs(template).max(axis=(1, 2)))[:, None]
+        jac32 = np.swapaxes(np.multiply(
+            design, 1.0 / s_c[:, :, None],
+            out=np.empty(design.shape, np.float32)), 1, 2)
+        u32 = np.multiply(u, 1.0 / s_u, out=np.empty(u.shape, np.float32))
+        r32 = np.multiply(resid, s_u, out=np.empty(u.shape, np.float32))
+        mz_w, g_w = normal_equations(jac32, r32, u32 * u32)
+        mz_w = mz_w * (s_c[:, :, None] * s_c[:, None, :]
+                       * s_u[:, :, None] ** 2)
+        g_w = g_w * s_c * s_u
         qz_w = (u[:, None, :] @ jac)[:, 0]
         mz = _to_basis(t, mz_w)
         g = g_w if t is None else g_w @ t.T

@@ -23,6 +23,7 @@ that error is far below the pixel noise.
 import numpy as np
 from scipy import fft as sfft
 
+from .._numerics.linalg import pow2
 from ..utils import run_chunked
 
 __all__ = []
@@ -49,7 +50,7 @@ def choose_precision(image, level, noise, valid=None):
 
 
 def convolve_strips(image, kernels, weight, *, bad=None, level=0.0, out=None,
-                    precision="float64", n_threads=1):
+                    precision="float64", scale=1.0, n_threads=1):
     """
     ``sum_t weight(t, rows) * (image * kernels[t])`` on the image grid.
 
@@ -71,6 +72,10 @@ def convolve_strips(image, kernels, weight, *, bad=None, level=0.0, out=None,
         Where to write (any float dtype); a new float64 array by default.
     precision : {'float64', 'float32'}, optional
         Precision of the transforms.
+    scale : float, optional
+        A typical magnitude of the image (its noise, its level): single
+        precision transforms work in units of the power of two nearest
+        to it, so that no unit takes them out of their range.
     n_threads : int, optional
         Threads over strips.
 
@@ -90,7 +95,9 @@ def convolve_strips(image, kernels, weight, *, bad=None, level=0.0, out=None,
     sums = kernels.sum(axis=(1, 2))
     if out is None:
         out = np.empty((ny, nx))
-    level = float(level)
+    # a power of two: the change of units rounds nothing
+    unit = float(pow2(abs(scale))) if real is np.float32 else 1.0
+    level = float(level) / unit
 
     # the kernels carrying no flux (all but the first of a renormalised
     # basis) add nothing to the restored constant
@@ -104,7 +111,10 @@ def convolve_strips(image, kernels, weight, *, bad=None, level=0.0, out=None,
             lo, hi = max(r0 - h, 0), min(r1 + h, ny)
             buffer[:] = 0.0
             block = buffer[lo - (r0 - h):hi - (r0 - h), :nx]
-            block[:] = image[lo:hi]
+            if unit == 1.0:
+                block[:] = image[lo:hi]
+            else:
+                np.multiply(image[lo:hi], 1.0 / unit, out=block)
             block -= level
             if bad is not None:
                 block[bad[lo:hi]] = 0.0
@@ -129,7 +139,11 @@ def convolve_strips(image, kernels, weight, *, bad=None, level=0.0, out=None,
                     acc += conv * w
                     if level and carries[t]:
                         acc += (level * sums[t]) * w
-            if acc is not out[rows]:
+            if unit != 1.0:
+                # back to the image's units in double precision, where
+                # they may lie beyond the range of single precision
+                np.multiply(acc, np.float64(unit), out=out[rows])
+            elif acc is not out[rows]:
                 out[rows] = acc
 
     n_strips = -(-ny // rows_per_strip)

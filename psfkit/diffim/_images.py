@@ -86,13 +86,11 @@ def load_image(image, name, *, require_noise=True, min_size=None):
         image = NDData(image.data, mask=image.mask, unit=image.unit,
                        wcs=image.wcs, meta=image.meta)
     arr = coerce_data(image, name=name, dtype=None)
-    if min_size is not None and min(arr.shape) < min_size:
+    if min_size is not None:
         # said before anything is measured: a tiny image otherwise fails
         # on its statistics ("constant", "empty") rather than its size
-        msg = (f"{name} is {arr.shape[0]}x{arr.shape[1]} pixels; PSF "
-               f"matching needs at least {min_size}x{min_size} (the "
-               "smallest kernel, config.kernel_size_min)")
-        raise InputDataError(msg)
+        check_image_size(arr.shape, name, min_size,
+                         "the smallest kernel, config.kernel_size_min")
     bad = arr.mask
     var = None
     if unc is not None:
@@ -104,6 +102,18 @@ def load_image(image, name, *, require_noise=True, min_size=None):
     return Image(data=arr.data, bad=bad,
                   variance=noise ** 2 if var is None else var, sky=sky,
                   noise=noise, unit=arr.unit, wcs=arr.wcs, meta=arr.meta)
+
+
+def check_image_size(shape, name, min_size, kernel):
+    """
+    Raise `~psfkit.utils.InputDataError` when an image is smaller than
+    ``min_size`` on a side (``kernel`` says which kernel needs that size):
+    its matched version would be all border.
+    """
+    if min(shape) < min_size:
+        msg = (f"{name} is {shape[0]}x{shape[1]} pixels; PSF matching needs "
+               f"at least {min_size}x{min_size} ({kernel})")
+        raise InputDataError(msg)
 
 
 def robust_std(values, *, overwrite=False):
@@ -131,21 +141,30 @@ def grown_mask(bad, kernel_size):
     h = kernel_size // 2
     grown = (ndimage.maximum_filter(bad, size=kernel_size, mode="constant")
              if bad.any() else np.zeros(bad.shape, dtype=bool))
-    grown[:h] = grown[-h:] = True
-    grown[:, :h] = grown[:, -h:] = True
-    return grown
+    return mask_border(grown, h)
 
 
-def apply_kernel(kernel, image, *, n_threads):
-    """``K * image + bg`` and ``var * K**2`` of an `Image`, in its dtype."""
-    dtype = image.data.dtype
+def mask_border(mask, width):
+    """Set the ``width``-pixel border of a 2-D boolean ``mask`` (in place;
+    nothing for a width of 0, where ``mask[-0:]`` would be all of it)."""
+    if width > 0:
+        mask[:width] = mask[-width:] = True
+        mask[:, :width] = mask[:, -width:] = True
+    return mask
+
+
+def apply_kernel(kernel, image, *, n_threads, dtype=None):
+    """``K * image + bg`` and ``var * K**2`` of an `Image`, in ``dtype``
+    (by default the image's)."""
+    dtype = image.data.dtype if dtype is None else dtype
     precision = choose_precision(image.data, image.sky, image.noise,
                                  ~image.bad)
     func = kernel.kernel_function
     matched = convolve_strips(image.data, kernel.term_kernels, func.weight(),
                               bad=image.bad, level=image.sky,
                               out=np.empty(image.data.shape, dtype),
-                              precision=precision, n_threads=n_threads)
+                              precision=precision, scale=image.noise,
+                              n_threads=n_threads)
     if kernel.background_coefficients is not None:
         bfun = kernel.background_function
         for rows in np.array_split(np.arange(image.data.shape[0]), 8):
@@ -165,5 +184,5 @@ def apply_kernel(kernel, image, *, n_threads):
             image.variance, centre[None],
             lambda t, rows: func.evaluate(coeffs, rows), bad=image.bad,
             level=level, out=np.empty(image.data.shape, dtype),
-            precision="float32", n_threads=n_threads)
+            precision="float32", scale=level, n_threads=n_threads)
     return matched, variance

@@ -4,17 +4,22 @@ Automatic selection of kernel candidates and FWHM measurement.
 A coarse detection on the science image (Gaussian-smoothed, local maxima
 above ``detection_threshold`` times the smoothed noise) gives peak positions;
 each is vetted in *both* images for signal-to-noise, isolation (no brighter
-peak inside its stamp), saturation (masked pixels, or a flat top of equal
-values) and bad pixels, and must have its whole stamp inside the image.
+peak inside its stamp), saturation anywhere in its stamp (masked
+pixels, or a flat top of equal values: `saturated`) and bad pixels, and
+must have its whole stamp inside the image.
 Only the detection needs a whole-image pass; everything else works on
 small cutouts at the peaks.
 """
 
 from collections import Counter
+from collections.abc import Mapping
+import os
 
 from astropy.stats import sigma_clipped_stats
 from astropy.table import Table
+import astropy.units as u
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
@@ -120,16 +125,26 @@ def point_snr(data, bad, sky, noise, x, y):
 
 
 def positions_from_sources(sources, shape):
-    """Integer positions from a table (x/y-like columns) or an (N, 2) array."""
+    """
+    Integer positions from a table or a dict of columns (x/y-like names,
+    in pixels; masked rows are dropped) or an (N, 2) array.
+    """
+    expected = ("sources must be a table, a dict of columns or an (N, 2) "
+                "array of (x, y)")
+    if isinstance(sources, Mapping):
+        sources = Table(dict(sources))
     if isinstance(sources, Table):
         xname, yname = find_xy_columns(sources, name="sources")
-        xs = np.asarray(getattr(sources[xname], "value", sources[xname]), float)
-        ys = np.asarray(getattr(sources[yname], "value", sources[yname]), float)
+        xs = pixel_values(f"sources[{xname!r}]", sources[xname])
+        ys = pixel_values(f"sources[{yname!r}]", sources[yname])
+    elif isinstance(sources, str | bytes | os.PathLike):
+        msg = (f"{expected}, got {type(sources).__name__} {sources!r} (read "
+               "a file with astropy.table.Table.read first)")
+        raise TypeError(msg)
     else:
         arr = np.asarray(sources, dtype=float)
         if arr.ndim != 2 or arr.shape[1] != 2:
-            msg = ("sources must be a table or an (N, 2) array of (x, y), "
-                   f"got {arr.shape}")
+            msg = f"{expected}, got shape {arr.shape}"
             raise ValueError(msg)
         xs, ys = arr[:, 0], arr[:, 1]
     ok = np.isfinite(xs) & np.isfinite(ys)
@@ -138,6 +153,30 @@ def positions_from_sources(sources, shape):
     ny, nx = shape
     inside = (xi >= 0) & (xi < nx) & (yi >= 0) & (yi < ny)
     return xi[inside], yi[inside]
+
+
+def pixel_values(name, values):
+    """
+    ``values`` (a number, an array, a column, masked or a Quantity) as
+    floats in pixels; masked entries become NaN.
+
+    Raises
+    ------
+    astropy.units.UnitsError
+        For a unit other than pixels: nothing here knows the pixel scale.
+    """
+    unit = getattr(values, "unit", None)
+    if unit is not None and unit not in (u.pix, u.dimensionless_unscaled):
+        msg = (f"{name} must be in pixels (a plain number or u.pix), got "
+               f"unit {unit}")
+        raise u.UnitsError(msg)
+    mask = getattr(values, "mask", None)
+    # an astropy Masked quantity keeps its values apart from its mask
+    values = getattr(values, "unmasked", values)
+    values = np.asarray(getattr(values, "value", values), dtype=float)
+    if mask is not None and np.any(mask):
+        values = np.where(mask, np.nan, values)
+    return values if values.ndim else float(values)
 
 
 def any_bad(bad, x, y, half):
@@ -151,16 +190,32 @@ def any_bad(bad, x, y, half):
     return out
 
 
-def _flat_top(data, x, y):
-    """A clipped (saturated) peak has neighbours equal to its maximum."""
+def saturated(data, bad, x, y, half):
+    """
+    Whether the ``(2 half + 1)**2`` box at each (x, y) (inside the image)
+    holds a clipped (saturated) star, anywhere in it.
+
+    Two signs, both immune to noise: a pixel at the image's largest valid
+    value when at least two pixels reach it (clipping at one level), and a
+    top of three or more pixels equal to the box's largest value (clipping
+    at a level of its own, such as an amplifier's).  Two equal pixels at
+    the top of a box are not enough by themselves: a star centred between
+    two pixels of a noiseless image has them.
+    """
     out = np.zeros(len(x), dtype=bool)
-    inside = border_ok(data.shape, y, x, 1, 1)
-    if not inside.any():
+    if len(x) == 0:
         return out
-    rows, cols, _ = cutout_indices(data.shape, y[inside], x[inside], 1, 1)
-    win = data[rows, cols].reshape(int(inside.sum()), 9)
-    peak = win.max(axis=1)
-    out[inside] = np.sum(win == peak[:, None], axis=1) >= 3
+    top = np.max(data, where=~bad, initial=-np.inf)
+    clipped = np.count_nonzero((data == top) & ~bad) >= 2
+    windows = sliding_window_view(data, (2 * half + 1, 2 * half + 1))
+    batch = 256
+    for lo in range(0, len(x), batch):
+        sl = slice(lo, lo + batch)
+        boxes = windows[y[sl] - half, x[sl] - half].reshape(
+            len(x[sl]), -1)
+        peak = boxes.max(axis=1)
+        flat = np.count_nonzero(boxes == peak[:, None], axis=1) >= 3
+        out[lo:lo + batch] = flat | (clipped & (peak == top))
     return out
 
 
@@ -203,12 +258,16 @@ def vet_peaks(x, y, snr, *, shape, stamp_size, bad, template, science,
     masked = np.zeros(len(x), dtype=bool)
     masked[idx] = any_bad(bad, x[idx], y[idx], half)
     drop(masked, "masked pixels in the stamp")
-    drop(_flat_top(science, x, y) | _flat_top(template, x, y),
-         "saturated (flat top)")
     drop(~(science_snr >= threshold), "low signal-to-noise in the science image")
     drop(~(template_snr >= threshold), "low signal-to-noise in the template")
     drop(_crowded(x, y, snr, isolation_radius),
          "not isolated (brighter peak nearby)")
+    # last: the only test that reads whole stamps
+    idx = np.flatnonzero(keep)
+    clipped = np.zeros(len(x), dtype=bool)
+    clipped[idx] = (saturated(science, bad, x[idx], y[idx], half)
+                    | saturated(template, bad, x[idx], y[idx], half))
+    drop(clipped, "saturated (flat top) in the stamp")
     return keep, reasons
 
 

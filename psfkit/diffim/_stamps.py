@@ -23,6 +23,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import fft as sfft
 
+from .._numerics.linalg import pow2
 from .basis import basis_factors
 
 __all__ = []
@@ -42,19 +43,31 @@ def crop_valid(stamps, kernel_size):
 def convolve_each_valid(stamps, kernels, *, dtype=np.float64):
     """``(n, S, S)`` stamps, each convolved with its own ``(n, k, k)``
     kernel; valid region ``(n, V, V)``.  ``dtype`` is the precision of the
-    transforms (single precision is enough for variances)."""
+    transforms (single precision is enough for variances: each stamp and
+    kernel is divided by a power of two near its largest value first,
+    which keeps any unit within its range)."""
     n, size = stamps.shape[0], stamps.shape[-1]
     k = kernels.shape[-1]
     big = sfft.next_fast_len(size, real=True)
     out = np.empty((n, size - k + 1, size - k + 1))
     for lo in range(0, n, 8 * _FFT_BATCH):
         sl = slice(lo, lo + 8 * _FFT_BATCH)
-        conv = sfft.irfft2(
-            sfft.rfft2(np.asarray(stamps[sl], dtype), s=(big, big))
-            * sfft.rfft2(np.asarray(kernels[sl], dtype), s=(big, big)),
-            s=(big, big))
+        st, st_scale = _scaled(stamps[sl], dtype)
+        ke, ke_scale = _scaled(kernels[sl], dtype)
+        conv = sfft.irfft2(sfft.rfft2(st, s=(big, big))
+                           * sfft.rfft2(ke, s=(big, big)), s=(big, big))
         out[sl] = conv[..., k - 1:size, k - 1:size]
+        out[sl] *= st_scale * ke_scale
     return out
+
+
+def _scaled(arrays, dtype):
+    """A stack divided by powers of two near each array's largest value,
+    and those powers (shaped to broadcast over the stack)."""
+    top = pow2(np.abs(arrays).max(axis=(1, 2), initial=0.0))[:, None, None]
+    # divided in the input's precision, then rounded
+    out = np.empty(arrays.shape, dtype)
+    return np.divide(arrays, top, out=out), top
 
 
 def _band(filters, size):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 
 from ..utils import (
     ParamReprMixin,
+    check_bool,
     check_in,
     check_integer,
     check_odd,
@@ -95,7 +96,9 @@ class PsfMatchConfig(ParamReprMixin):
     central_regularization_stencil : {5, 9}
         Number of points of the central-difference Laplacian.
     lambda_type : {'absolute', 'relative'}
-        ``lambda_value`` is used as is, or times ``trace(M) / trace(H)``.
+        ``lambda_value`` is used as is, or ``lambda_scaling`` times
+        ``trace(M) / trace(H)``.  `~psfkit.diffim.ModelPsfMatch` always
+        uses ``'relative'``.
     lambda_value : float
         Regularisation strength for ``lambda_type='absolute'``.
     lambda_scaling : float
@@ -254,10 +257,7 @@ class PsfMatchConfig(ParamReprMixin):
                                               minimum=1))
         for f in fields(self):
             if f.type == "bool" or isinstance(f.default, bool):
-                value = getattr(self, f.name)
-                if not isinstance(value, bool):
-                    msg = f"{f.name} must be True or False, got {value!r}"
-                    raise TypeError(msg)
+                setattr(self, f.name, check_bool(f.name, getattr(self, f.name)))
         return self
 
 

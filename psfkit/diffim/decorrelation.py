@@ -25,7 +25,7 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import ndimage
 
-from ..utils import SummaryReprMixin, check_in, coerce_data
+from ..utils import SummaryReprMixin, check_in, coerce_data, copy_meta
 from .spatial import SpatialKernel
 
 __all__ = ["DecorrelationResult", "decorrelation_filter",
@@ -239,7 +239,7 @@ def decorrelate_difference(difference, kernel, science_variance,
     out = np.where(grown, 0.0, out)
     result = NDData(out, uncertainty=VarianceUncertainty(var, copy=False),
                     mask=grown,
-                    unit=arr.unit, wcs=arr.wcs, meta=dict(arr.meta))
+                    unit=arr.unit, wcs=arr.wcs, meta=copy_meta(arr.meta))
     return DecorrelationResult(difference=result, correction_kernel=corr,
                                science_variance=s_var, template_variance=t_var,
                                kernel_sum=ksum)

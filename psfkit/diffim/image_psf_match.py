@@ -21,8 +21,10 @@ import numpy as np
 from ..utils import (
     PsfkitWarning,
     SummaryReprMixin,
+    check_bool,
     check_in,
     check_positive,
+    copy_meta,
     describe,
     executor_threads,
     progress_bar,
@@ -50,7 +52,8 @@ class ImageMatchResult(SummaryReprMixin):
     matched_image : `~astropy.nddata.NDData`
         The convolved image ``K * I + bg`` (with ``VarianceUncertainty``
         and mask), on the PSF, flux scale and sky of the other image, with
-        that image's unit and WCS.
+        that image's unit, WCS and float type, and a copy of the convolved
+        image's meta.
     kernel : `~psfkit.diffim.SpatialKernel`
         The spatially varying kernel (and background model).
     cell_set : `~psfkit.diffim.SpatialCellSet`
@@ -132,7 +135,8 @@ class SubtractionResult(ImageMatchResult):
     difference : `~astropy.nddata.NDData`
         ``science - template``, PSF-matched and background-subtracted, in
         the flux scale (and unit, WCS, dtype) of the science image, with
-        ``VarianceUncertainty`` and mask.
+        ``VarianceUncertainty``, mask and a copy of the science image's
+        meta (a FITS header stays a header).
     difference_std : float
         Robust (MAD) standard deviation of ``difference / sqrt(variance)``
         over the unmasked pixels (ideal 1).
@@ -233,14 +237,17 @@ class ImagePsfMatch:
         ----------
         template, science : array-like or `~astropy.nddata.NDData`
             The aligned images.
-        sources : `~astropy.table.Table` or array-like, optional
-            Positions for the kernel candidates (any of the position
-            columns `~psfkit.utils.find_xy_columns` accepts, or an
-            ``(N, 2)`` array of ``(x, y)``); by default they are detected
+        sources : `~astropy.table.Table`, dict or array-like, optional
+            Positions for the kernel candidates in pixels (a table or a
+            dict of columns with any of the position names
+            `~psfkit.utils.find_xy_columns` accepts, whose masked rows are
+            left out, or an ``(N, 2)`` array of ``(x, y)``); by default
+            they are detected
             on the science image.  They are vetted like detected sources
             and ranked by their signal-to-noise ratio.
-        template_fwhm, science_fwhm : float, optional
-            FWHMs in pixels; measured from the candidates when not given.
+        template_fwhm, science_fwhm : float or `~astropy.units.Quantity`, optional
+            FWHMs in pixels (plain numbers or ``u.pix``); measured from the
+            candidates when not given.
         convolve : {'template', 'science', 'auto'}, optional
             The image that is convolved; ``'auto'`` picks the one with the
             smaller FWHM.
@@ -288,9 +295,9 @@ class ImagePsfMatch:
         ----------
         template, science : array-like or `~astropy.nddata.NDData`
             The aligned images.
-        sources : `~astropy.table.Table` or array-like, optional
+        sources : `~astropy.table.Table`, dict or array-like, optional
             See `match_images`.
-        template_fwhm, science_fwhm : float, optional
+        template_fwhm, science_fwhm : float or `~astropy.units.Quantity`, optional
             See `match_images`.
         convolve : {'template', 'science', 'auto'}, optional
             See `match_images`.
@@ -374,6 +381,8 @@ class ImagePsfMatch:
             x, y, snr, shape=shape, stamp_size=stamp, bad=bad,
             template=timg.data, science=simg.data, science_snr=snr,
             template_snr=t_snr, threshold=cfg.detection_threshold,
+            # a fainter neighbour further out in the stamp is matched by
+            # the same kernel (saturation is checked over the whole stamp)
             isolation_radius=k)
         if not np.any(keep):
             msg = (f"no kernel candidates: {len(x)} sources tried, none usable "
@@ -397,12 +406,13 @@ class ImagePsfMatch:
              show_progress=False):
         cfg = self.config
         check_in("convolve", convolve, ("template", "science", "auto"))
-        if not isinstance(decorrelate, bool):
-            msg = f"decorrelate must be True or False, got {decorrelate!r}"
-            raise TypeError(msg)
+        decorrelate = check_bool("decorrelate", decorrelate)
         n_threads = executor_threads(executor)
-        fwhms = (check_positive("template_fwhm", template_fwhm, allow_none=True),
-                 check_positive("science_fwhm", science_fwhm, allow_none=True))
+        fwhms = tuple(
+            None if value is None
+            else check_positive(name, _select.pixel_values(name, value))
+            for name, value in (("template_fwhm", template_fwhm),
+                                ("science_fwhm", science_fwhm)))
         bar = progress_bar(enabled=show_progress, total=4,
                            desc="ImagePsfMatch", unit="step")
         tw = time.perf_counter()
@@ -426,7 +436,8 @@ class ImagePsfMatch:
         kernel = solution.kernel
         bar.update(2)
         t2 = time.perf_counter()
-        matched, matched_var = apply_kernel(kernel, conv, n_threads=n_threads)
+        matched, matched_var = apply_kernel(kernel, conv, n_threads=n_threads,
+                                            dtype=targ.data.dtype)
         matched_mask = grown_mask(conv.bad, kernel.kernel_size)
         t3 = time.perf_counter()
         used = cell_set.good_candidates(cfg.n_star_per_cell)
@@ -442,7 +453,8 @@ class ImagePsfMatch:
             matched_image=NDData(
                 matched, uncertainty=VarianceUncertainty(matched_var,
                                                          copy=False),
-                mask=matched_mask, unit=targ.unit, wcs=targ.wcs),
+                mask=matched_mask, unit=targ.unit, wcs=targ.wcs,
+                meta=copy_meta(conv.meta)),
             kernel=kernel, cell_set=cell_set, candidates=cell_set.to_table(),
             convolved=convolve,
             template_fwhm=np.nan if fwhms[0] is None else float(fwhms[0]),
@@ -467,10 +479,12 @@ class ImagePsfMatch:
             dec = decorrelate_difference(diff, kernel, simg.variance,
                                          timg.variance, convolved=convolve,
                                          mask=diff_mask)
-            diff = dec.difference.data.astype(simg.data.dtype, copy=False)
+            diff = dec.difference.data
             diff_var = dec.difference.uncertainty.array
             diff_mask = dec.difference.mask
             dec_kernel = dec.correction_kernel
+        diff = diff.astype(simg.data.dtype, copy=False)
+        diff_var = diff_var.astype(simg.data.dtype, copy=False)
         timings["convolution"] += time.perf_counter() - ta
         bar.update()
         bar.close()
@@ -479,7 +493,7 @@ class ImagePsfMatch:
             difference=NDData(
                 diff, uncertainty=VarianceUncertainty(diff_var, copy=False),
                 mask=diff_mask, unit=simg.unit, wcs=simg.wcs,
-                meta=dict(simg.meta)),
+                meta=copy_meta(simg.meta)),
             difference_std=_difference_std(diff, diff_var, diff_mask),
             decorrelation_kernel=dec_kernel)
 
@@ -498,8 +512,7 @@ def _difference(matched, matched_var, target, convolve, ksum):
         diff /= ksum
         diff_var = matched_var + target.variance
         diff_var /= ksum ** 2
-    return diff.astype(matched.dtype, copy=False), diff_var.astype(
-        matched.dtype, copy=False)
+    return diff, diff_var
 
 
 def _difference_std(diff, variance, mask):

@@ -35,11 +35,18 @@ from ..utils import (
     check_integer,
     check_positive,
     coerce_data,
+    copy_meta,
     describe,
     executor_threads,
     warn,
 )
-from ._images import apply_kernel, grown_mask, load_image, variance_of
+from ._images import (
+    apply_kernel,
+    check_image_size,
+    grown_mask,
+    load_image,
+    variance_of,
+)
 from .basis import alard_lupton_basis, make_kernel_basis
 from .candidates import KernelCandidate, SpatialCellSet
 from .config import PsfMatchConfig
@@ -249,7 +256,11 @@ class ModelPsfMatch:
     config : `~psfkit.diffim.PsfMatchConfig`, optional
         The configuration of the solve (cells, spatial order...); by
         default ``PsfMatchConfig(kernel_size=11)``.  Whatever is given, the
-        model match turns every clipping step off and fits no background.
+        model match turns every clipping step off, fits no background and
+        regularises a delta-function basis relative to the normal matrix
+        (``lambda_type='relative'``: ``lambda = lambda_scaling * trace(M)
+        / trace(H)``): the stamps are unit-sum PSFs of unit variance, on
+        a scale no absolute ``lambda_value`` can be set for.
     kernel : {'auto', 'config'}, optional
         ``'auto'`` chooses the kernel size and an Alard-Lupton basis from
         the PSFs' encircled energy, checked on PSF pairs at the image
@@ -292,7 +303,8 @@ class ModelPsfMatch:
         self.config = replace(
             config.validate(), scale_by_fwhm=False, single_kernel_clipping=False,
             kernel_sum_clipping=False, spatial_kernel_clipping=False,
-            fit_for_background=False, check_condition_number=False)
+            fit_for_background=False, check_condition_number=False,
+            lambda_type="relative")
         self.kernel = check_in("kernel", kernel, ("auto", "config"))
         self.tolerance = check_positive("tolerance", tolerance)
         self.on_large_kernel = check_in("on_large_kernel", on_large_kernel,
@@ -359,6 +371,8 @@ class ModelPsfMatch:
             image by half a pixel, included), or with
             ``on_large_kernel='raise'`` when the kernel is much larger than
             half the PSF images.
+        psfkit.utils.InputDataError
+            When the image is smaller than the matching kernel on a side.
 
         Warns
         -----
@@ -402,6 +416,7 @@ class ModelPsfMatch:
             choice, basis, reg, psf_size = self._config_kernel(
                 image_psf, target_psf, shape, psf_size)
         k = choice.kernel_size
+        check_image_size(shape, "image", k, f"the {k}-pixel matching kernel")
         xs, ys = _cell_centres(cell_set)
         pairs = [(realize_psf(image_psf, x, y, psf_size, name="image_psf"),
                   realize_psf(target_psf, x, y, psf_size, name="target_psf"))
@@ -450,7 +465,7 @@ class ModelPsfMatch:
         return ModelMatchResult(
             matched_image=NDData(matched, uncertainty=VarianceUncertainty(
                 matched_var, copy=False), mask=grown_mask(img.bad, k), unit=img.unit,
-                wcs=img.wcs, meta=dict(img.meta)),
+                wcs=img.wcs, meta=copy_meta(img.meta)),
             kernel=kernel, cell_set=cell_set, candidates=cell_set.to_table(),
             kernel_sum=ksum, psf_size=int(native), stamp_size=int(stamp),
             max_psf_residual=residual, kernel_choice=choice,
@@ -493,7 +508,8 @@ class ModelPsfMatch:
 
     def _auto_kernel(self, image_psf, target_psf, shape, psf_size):
         cfg = self.config
-        if psf_size is None:
+        given = psf_size is not None
+        if not given:
             psf_size = _wing_size(target_psf, shape, cfg.kernel_size_max)
         pairs, px, py = self._probe_pairs(image_psf, target_psf, shape,
                                           psf_size)
@@ -506,7 +522,9 @@ class ModelPsfMatch:
                                max_kernel_size=limit)
         basis = alard_lupton_basis(choice.kernel_size, choice.sig_gauss,
                                    choice.deg_gauss)
-        if _is_model(image_psf) and _is_model(target_psf):
+        if _is_model(image_psf) and _is_model(target_psf) and not given:
+            # models are realised at the size the choice needs, unless the
+            # caller said which
             psf_size = choice.stamp_size
         return choice, basis, None, psf_size
 

@@ -76,10 +76,17 @@ class NoKernelCandidatesError(PsfkitError, RuntimeError):
 
     @classmethod
     def from_candidates(cls, candidates, table=None, *, context=""):
-        """Build the error with a summary of why each candidate failed."""
-        reasons = Counter(re.sub(r"[-+]?\d[\d.e+-]*", "#", c.reason or "unused")
-                          for c in candidates)
-        detail = "; ".join(f"{n} x {r}" for r, n in reasons.most_common())
+        """Build the error with a summary of why each candidate failed: one
+        line per kind of reason, with its first instance's numbers."""
+        reasons = Counter()
+        first = {}
+        for c in candidates:
+            text = c.reason or "unused"
+            kind = re.sub(r"[-+]?\d[\d.e+-]*", "#", text)
+            reasons[kind] += 1
+            first.setdefault(kind, text)
+        detail = "; ".join(f"{n} x {'' if n == 1 else 'e.g. '}{first[r]}"
+                           for r, n in reasons.most_common())
         msg = (f"no good kernel candidates{context}: {len(candidates)} tried"
                + (f"; rejected: {detail}" if candidates else ""))
         return cls(msg, n_tried=len(candidates), reasons=reasons, table=table)

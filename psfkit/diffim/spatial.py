@@ -109,15 +109,27 @@ class SpatialFunction:
         Parameters
         ----------
         x, y : float or array-like
-            Pixel positions.
+            Pixel positions (broadcast against each other).
 
         Returns
         -------
         terms : `~numpy.ndarray`
             Shape ``(n, n_terms)``.
+
+        Raises
+        ------
+        ValueError
+            When ``x`` and ``y`` do not broadcast to one shape.
         """
-        fx = self._family(np.atleast_1d(self._scaled(x, 0)))
-        fy = self._family(np.atleast_1d(self._scaled(y, 1)))
+        x, y = np.atleast_1d(x, y)
+        try:
+            x, y = np.broadcast_arrays(x, y)
+        except ValueError:
+            msg = (f"x and y must have the same length (or broadcast), got "
+                   f"shapes {x.shape} and {y.shape}")
+            raise ValueError(msg) from None
+        fx = self._family(self._scaled(x, 0))
+        fy = self._family(self._scaled(y, 1))
         return np.stack([fx[i] * fy[j] for i, j in self.powers], axis=-1)
 
     def separable_terms(self):
@@ -242,12 +254,17 @@ class SpatialKernel:
         Parameters
         ----------
         x, y : float or array-like
-            Pixel positions.
+            Pixel positions (of one length, or one of them a number).
 
         Returns
         -------
         kernel : `~numpy.ndarray`
             ``(k, k)`` for scalar positions, else ``(n, k, k)``.
+
+        Raises
+        ------
+        ValueError
+            When ``x`` and ``y`` have different lengths.
         """
         images = np.einsum("ni,ikl->nkl", self.coefficients_at(x, y), self.basis)
         return images[0] if np.ndim(x) == 0 and np.ndim(y) == 0 else images

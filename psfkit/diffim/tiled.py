@@ -32,6 +32,7 @@ from ..utils import (
 from ..utils.deprecation import NOT_GIVEN
 from ..utils.progress import progress_bar as make_progress_bar
 from ..utils.tiling import call_recording_warnings, reissue_warnings, tile_grid
+from ._images import mask_border
 from .config import PsfMatchConfig
 from .image_psf_match import ImagePsfMatch
 from .solve import NoKernelCandidatesError
@@ -54,7 +55,8 @@ class TiledSubtractionResult(SummaryReprMixin):
     difference : `~astropy.nddata.NDData`
         ``science - template`` PSF-matched tile by tile, with a
         ``VarianceUncertainty`` and a mask (which covers the cores of
-        failed tiles and the outer ``kernel_size // 2`` border).
+        failed tiles and the outer ``kernel_size // 2`` border), and the
+        science image's unit, WCS, meta and float type.
     tiles : `~astropy.table.QTable`
         One row per tile: ``tile_id``, the core's pixel ranges ``x_min``,
         ``x_max``, ``y_min``, ``y_max`` (``max`` excluded), ``ok``,
@@ -173,8 +175,8 @@ def tiled_subtract_images(template, science, *, tile_size, overlap,
         msg = (f"overlap {overlap} is smaller than half the largest kernel "
                f"({half} pixels): core pixels would be masked")
         raise ValueError(msg)
-    tarr = coerce_data(template, name="template")
-    sarr = coerce_data(science, name="science")
+    tarr = coerce_data(template, name="template", dtype=None)
+    sarr = coerce_data(science, name="science", dtype=None)
     if tarr.shape != sarr.shape:
         msg = (f"template and science must have the same shape, got "
                f"{tarr.shape} and {sarr.shape}")
@@ -198,8 +200,8 @@ def tiled_subtract_images(template, science, *, tile_size, overlap,
 
 def _assemble(sarr, grid, outputs, half):
     shape = sarr.shape
-    diff = np.full(shape, np.nan)
-    var = np.full(shape, np.nan)
+    diff = np.full(shape, np.nan, dtype=sarr.data.dtype)
+    var = np.full(shape, np.nan, dtype=sarr.data.dtype)
     mask = np.ones(shape, dtype=bool)
     rows, failed = [], []
     reissue_warnings([out[2] for out in outputs])
@@ -213,10 +215,7 @@ def _assemble(sarr, grid, outputs, half):
         diff[core], var[core], mask[core] = pieces
         rows.append((*ranges, True, *info, ""))
     # the whole pair's outer border has no convolved values
-    border = np.zeros(shape, dtype=bool)
-    border[:half], border[-half:], border[:, :half], border[:, -half:] = (
-        True, True, True, True)
-    mask |= border
+    mask_border(mask, half)
     if failed:
         warn(f"no matching kernel for tile(s) {failed}; their "
                       "cores are masked (see tiles['message'])",
@@ -226,5 +225,6 @@ def _assemble(sarr, grid, outputs, half):
              "condition_number", "message")
     tiles = QTable(rows=rows, names=names)
     difference = NDData(diff, uncertainty=VarianceUncertainty(var, copy=False),
-                        mask=mask, unit=sarr.unit)
+                        mask=mask, unit=sarr.unit, wcs=sarr.wcs,
+                        meta=sarr.meta)
     return TiledSubtractionResult(difference=difference, tiles=tiles)

@@ -20,8 +20,15 @@ from dataclasses import dataclass
 from astropy.nddata import NDData, VarianceUncertainty
 import numpy as np
 
-from ..utils import SummaryReprMixin, as_pair, check_integer, coerce_data
+from ..utils import (
+    SummaryReprMixin,
+    as_pair,
+    check_integer,
+    coerce_data,
+    copy_meta,
+)
 from ._images import variance_of
+from ._select import sky_and_noise
 
 __all__ = [
     "WarpResult",
@@ -451,7 +458,7 @@ def warp_image(image, target_wcs, target_shape, *, source_wcs=None,
     if out_var is not None:
         uncertainty = VarianceUncertainty(out_var * jac ** 2, copy=False)
     out = NDData(values, uncertainty=uncertainty, mask=out_bad, unit=arr.unit,
-                 wcs=target_wcs, meta=dict(arr.meta))
+                 wcs=target_wcs, meta=copy_meta(arr.meta))
     return WarpResult(image=out, x=x, y=y, jacobian=jac)
 
 
@@ -474,7 +481,10 @@ def align_template(template, science, warp=None, *, order=_ORDER):
     -------
     template : array-like or `~astropy.nddata.NDData`
         ``template`` itself, or its warped version (an ``NDData`` on the
-        science grid with variance and mask).
+        science grid with variance and mask).  A template without an
+        uncertainty gets the variance of its noise measured before the
+        warp (after it, the correlation the resampling brings in would
+        hide part of it).
     warped : bool
         Whether it was warped.
 
@@ -504,4 +514,18 @@ def align_template(template, science, warp=None, *, order=_ORDER):
     if (warp is None and tuple(s_shape) == tuple(t_shape)
             and not wcs_differ(t_wcs, s_wcs, s_shape)):
         return template, False
-    return warp_image(template, s_wcs, s_shape, order=order).image, True
+    result = warp_image(template, s_wcs, s_shape, order=order)
+    out = result.image
+    if out.uncertainty is None:
+        # resampling correlates neighbouring pixels, which hides part of
+        # the noise from an estimate on the warped image (from differences
+        # of adjacent pixels): the noise is measured before, and carried
+        # through the warp as a resampled variance would be (the weights
+        # sum to 1, times the squared Jacobian)
+        arr = coerce_data(template, name="template")
+        noise = sky_and_noise(arr.data, arr.mask, "template",
+                              require_noise=False)[1]
+        if noise > 0:
+            out.uncertainty = VarianceUncertainty(
+                noise ** 2 * result.jacobian ** 2, copy=False)
+    return out, True

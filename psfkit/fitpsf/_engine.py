@@ -13,10 +13,11 @@ one gather and one matrix-vector product per region.
 
 import numpy as np
 
+from .._numerics.linalg import pow2
 from ..utils import warn
 from ..utils.threads import single_threaded_blas
 from ._sectors import convention_of
-from ._solve import ScaledSystem, pow2, solve_scaled, too_extreme
+from ._solve import ScaledSystem, solve_scaled, too_extreme
 from .optregion import optmask_indices
 from .utils import SkippedRegionWarning, base_indices, region_to_indices
 

@@ -29,17 +29,13 @@ import copy
 
 import numpy as np
 
+from .._numerics.linalg import pow2
+
 __all__ = []
 
 # a diagonal of B^T B in this range is free of overflow and of underflow
 # that matters (squares below it are lost only relative to it)
 _SAFE_LO, _SAFE_HI = 2.0 ** -700, 2.0 ** 700
-
-
-def pow2(x):
-    """Powers of two within a factor 2 of ``x >= 0``; 1 where ``x`` is 0 or
-    not finite (whose binary exponent frexp gives as 0)."""
-    return np.ldexp(1.0, np.frexp(x)[1])
 
 
 class ScaledSystem:

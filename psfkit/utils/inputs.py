@@ -11,6 +11,7 @@ work on plain arrays and never need to know where the data came from.
 
 from dataclasses import dataclass, field
 
+from astropy.io import fits
 from astropy.nddata import (
     InverseVariance,
     NDData,
@@ -24,7 +25,46 @@ import numpy as np
 from .exceptions import InputDataError, NonFiniteValueWarning, warn
 from .validation import check_ndim, check_non_negative
 
-__all__ = ["ArrayData", "coerce_data", "to_data_unit", "uncertainty_to_error"]
+__all__ = ["ArrayData", "coerce_data", "copy_meta", "to_data_unit",
+           "uncertainty_to_error"]
+
+
+def copy_meta(meta):
+    """
+    A copy of an image's ``meta`` for an output made from it.
+
+    A FITS `~astropy.io.fits.Header` stays a Header, so that its card
+    comments and its ``HISTORY`` and ``COMMENT`` cards survive and the
+    output can be written to FITS again; any other mapping becomes a
+    `dict`.
+
+    Parameters
+    ----------
+    meta : mapping or None
+        The ``meta`` of an `~astropy.nddata.NDData`.
+
+    Returns
+    -------
+    meta : dict or `~astropy.io.fits.Header`
+        A new object (an empty dict for `None`).
+
+    Examples
+    --------
+    >>> from astropy.io import fits
+    >>> from psfkit.utils import copy_meta
+    >>> header = fits.Header([("EXPTIME", 30.0, "seconds")])
+    >>> header.add_history("flat-fielded")
+    >>> meta = copy_meta(header)
+    >>> meta.comments["EXPTIME"], list(meta["HISTORY"])
+    ('seconds', ['flat-fielded'])
+    >>> copy_meta({"EXPTIME": 30.0}) == {"EXPTIME": 30.0}
+    True
+    """
+    if meta is None:
+        return {}
+    if isinstance(meta, fits.Header):
+        return meta.copy()
+    return dict(meta)
 
 
 @dataclass(frozen=True)
@@ -47,8 +87,9 @@ class ArrayData:
         The unit of ``data`` (and ``error``).
     wcs : object or None
         The WCS carried by an input `~astropy.nddata.NDData`.
-    meta : dict
-        The ``meta`` of an input `~astropy.nddata.NDData`.
+    meta : dict or `~astropy.io.fits.Header`
+        A copy of the ``meta`` of an input `~astropy.nddata.NDData` (see
+        `copy_meta`).
     """
 
     data: np.ndarray
@@ -343,7 +384,7 @@ def coerce_data(data, *, name="data", ndim=2, mask=None, error=None,
             uncertainty = data.uncertainty
         unit = data.unit
         wcs = data.wcs
-        meta = dict(data.meta) if data.meta is not None else {}
+        meta = copy_meta(data.meta)
         data = data.data
     if isinstance(data, Masked):
         # astropy's own masked arrays and quantities

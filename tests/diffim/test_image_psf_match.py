@@ -332,3 +332,261 @@ def test_result_repr_is_a_summary(result):
     assert repr(PsfMatchConfig(**CELL)) == (
         "PsfMatchConfig(kernel_size_min=11, size_cell_x=64, size_cell_y=64)")
     assert repr(ImagePsfMatch()) == "ImagePsfMatch(config=PsfMatchConfig())"
+
+
+@pytest.fixture(scope="module")
+def unit_pair():
+    template, science, _ = make_diffim_pair(
+        (256, 256), n_stars=300, flux_range=(3e3, 3e5), random_state=2)
+    return template, science
+
+
+def _in_units(image, scale, with_variance):
+    var = image.uncertainty.array * scale ** 2 if with_variance else None
+    return NDData(image.data * scale, mask=image.mask,
+                  uncertainty=None if var is None else VarianceUncertainty(var))
+
+
+@pytest.mark.parametrize("with_variance", [True, False])
+@pytest.mark.parametrize("scale", [1e-20, 1e-22, 1e17])
+def test_the_flux_unit_does_not_matter(unit_pair, scale, with_variance):
+    """The same pair in erg/s/cm2/A-like units (noise 1e-19 and below) or
+    in huge units gives the kernel, the difference and its variance of the
+    pair in counts, scaled."""
+    template, science = unit_pair
+    config = PsfMatchConfig(**CELL)
+    ref = ImagePsfMatch(config).subtract_images(
+        _in_units(template, 1.0, with_variance),
+        _in_units(science, 1.0, with_variance))
+    res = ImagePsfMatch(config).subtract_images(
+        _in_units(template, scale, with_variance),
+        _in_units(science, scale, with_variance))
+    assert res.kernel_sum == pytest.approx(ref.kernel_sum, rel=1e-6)
+    assert res.n_candidates_used == ref.n_candidates_used
+    good = ~ref.difference.mask
+    assert np.array_equal(res.difference.mask, ref.difference.mask)
+    sigma = np.sqrt(ref.difference.uncertainty.array[good])
+    assert np.allclose(res.difference.data[good] / scale,
+                       ref.difference.data[good], rtol=0, atol=1e-3 * sigma)
+    assert np.allclose(res.difference.uncertainty.array[good] / scale ** 2,
+                       sigma ** 2, rtol=1e-4)
+    assert res.difference_std == pytest.approx(ref.difference_std, abs=1e-3)
+
+
+def _header():
+    from astropy.io import fits
+
+    header = fits.Header([("EXPTIME", 30.0, "seconds")])
+    header.add_history("flat-fielded")
+    header.add_history("bias-subtracted")
+    return header
+
+
+def _check_header(meta):
+    assert meta["EXPTIME"] == 30.0
+    assert meta.comments["EXPTIME"] == "seconds"
+    assert list(meta["HISTORY"]) == ["flat-fielded", "bias-subtracted"]
+
+
+def test_a_fits_header_survives_into_the_difference(pair, tmp_path):
+    """The science image's Header (a card comment, HISTORY cards) reaches
+    the difference as a Header that writes to FITS and reads back."""
+    from astropy.io import fits
+    from astropy.nddata import CCDData
+
+    template, science, _ = pair
+    header = _header()
+    sci = CCDData(science.data, unit="electron", mask=science.mask,
+                  uncertainty=science.uncertainty, meta=header)
+    tmp = CCDData(template.data, unit="electron", mask=template.mask,
+                  uncertainty=template.uncertainty,
+                  meta={"OBJECT": "template"})
+    res = ImagePsfMatch(PsfMatchConfig(**CELL)).subtract_images(tmp, sci)
+    diff = res.difference
+    assert isinstance(diff.meta, fits.Header) and diff.meta is not header
+    path = tmp_path / "difference.fits"
+    CCDData(diff.data, unit=diff.unit, meta=diff.meta).write(path)
+    _check_header(fits.getheader(path))
+    # the matched image carries the convolved image's meta, as a copy
+    assert res.matched_image.meta == {"OBJECT": "template"}
+    assert res.matched_image.meta is not tmp.meta
+    _check_header(header)      # the input is left as it was
+    assert len(header) == 3
+
+
+def test_tiled_difference_keeps_wcs_and_meta(pair):
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    from psfkit.diffim.tiled import tiled_subtract_images
+
+    template, science, _ = pair
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [10.0, -5.0]
+    sci = NDData(science.data, mask=science.mask, wcs=wcs, meta=_header(),
+                 uncertainty=science.uncertainty)
+    config = PsfMatchConfig(kernel_size=15, scale_by_fwhm=False,
+                            size_cell_x=48, size_cell_y=48,
+                            spatial_kernel_order=1)
+    res = tiled_subtract_images(template, sci, tile_size=128, overlap=16,
+                                config=config)
+    assert res.tiles["ok"].all()
+    assert res.difference.wcs is not None
+    assert res.difference.wcs.wcs.crval[0] == 10.0
+    assert isinstance(res.difference.meta, fits.Header)
+    _check_header(res.difference.meta)
+
+
+def test_one_pixel_kernel_masks_only_the_bad_pixels():
+    """A 1x1 kernel (equal PSFs) has no border to mask: the difference's
+    mask is the inputs' masks, here and tile by tile."""
+    from psfkit.diffim.tiled import tiled_subtract_images
+
+    template, science, truth = make_diffim_pair(
+        (256, 256), template_fwhm=3.0, science_fwhm=3.0, fwhm_variation=0.0,
+        n_stars=300, flux_range=(3e3, 3e5), random_state=2)
+    config = PsfMatchConfig(kernel_size=1, kernel_size_min=1,
+                            kernel_basis_set="delta-function", size_cell_x=64,
+                            size_cell_y=64)
+    res = ImagePsfMatch(config).subtract_images(template, science)
+    inputs_bad = template.mask | science.mask
+    np.testing.assert_array_equal(res.difference.mask, inputs_bad)
+    assert res.kernel_sum == pytest.approx(truth.flux_scale, rel=0.01)
+    assert abs(res.difference_std - 1) < 0.05
+    tiled = tiled_subtract_images(
+        template, science, tile_size=128, overlap=0,
+        config=PsfMatchConfig(kernel_size=1, scale_by_fwhm=False,
+                              kernel_basis_set="delta-function",
+                              size_cell_x=64, size_cell_y=64))
+    assert tiled.tiles["ok"].all()
+    np.testing.assert_array_equal(tiled.difference.mask, inputs_bad)
+
+
+def _shifted_wcs(dx):
+    from astropy.wcs import WCS
+
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [10.0, -5.0]
+    wcs.wcs.crpix = [128.0 + dx, 128.0]
+    wcs.wcs.cdelt = [-5e-5, 5e-5]
+    return wcs
+
+
+@pytest.mark.parametrize("case", ["float32-template", "warped-template",
+                                  "decorrelated", "tiled"])
+def test_difference_has_the_science_float_type(pair, case):
+    """Whatever the template's type, warped or not, decorrelated or not,
+    the difference (data and variance) has the science image's float type
+    and the values of the same subtraction in double precision."""
+    from psfkit.diffim.tiled import tiled_subtract_images
+
+    template, science, _ = pair
+
+    def nd(image, dtype, dx=None):
+        return NDData(image.data.astype(dtype), mask=image.mask,
+                      uncertainty=VarianceUncertainty(
+                          image.uncertainty.array.astype(dtype)),
+                      wcs=None if dx is None else _shifted_wcs(dx))
+
+    sci_type = np.float64 if case == "float32-template" else np.float32
+    tmp_type = np.float32 if case == "float32-template" else np.float64
+    dx = 0.3 if case == "warped-template" else None
+    kwargs = {"decorrelate": True} if case == "decorrelated" else {}
+
+    def run(t, s):
+        if case == "tiled":
+            return tiled_subtract_images(
+                t, s, tile_size=128, overlap=16, config=PsfMatchConfig(
+                    kernel_size=15, scale_by_fwhm=False, size_cell_x=48,
+                    size_cell_y=48, spatial_kernel_order=1))
+        return ImagePsfMatch(PsfMatchConfig(**CELL)).subtract_images(
+            t, s, **kwargs)
+
+    res = run(nd(template, tmp_type, dx), nd(science, sci_type,
+                                             None if dx is None else 0.0))
+    ref = run(nd(template, np.float64, dx), nd(science, np.float64,
+                                               None if dx is None else 0.0))
+    if case == "warped-template":
+        assert res.warped
+    diff = res.difference
+    assert diff.data.dtype == sci_type
+    assert diff.uncertainty.array.dtype == sci_type
+    if case != "tiled":
+        assert res.matched_image.data.dtype == sci_type
+    good = ~ref.difference.mask
+    np.testing.assert_array_equal(diff.mask, ref.difference.mask)
+    sigma = np.sqrt(ref.difference.uncertainty.array[good])
+    assert np.abs(diff.data[good] - ref.difference.data[good]).max() < (
+        0.01 * sigma.min())
+    assert np.allclose(diff.uncertainty.array[good], sigma ** 2, rtol=1e-3)
+
+
+def _bright_stars(truth, n):
+    stars = truth.stars[~truth.stars["saturated"] & ~truth.stars["masked"]]
+    return stars[np.argsort(-stars["flux"])][:n]
+
+
+def test_sources_masked_rows_dicts_and_units(pair):
+    """Masked rows of a sources table are left out; a dict of columns is
+    a table; a file name, or positions in other units than pixels, are
+    errors naming sources."""
+    from astropy.table import MaskedColumn, QTable, Table
+    import astropy.units as u
+
+    template, science, truth = pair
+    stars = _bright_stars(truth, 60)
+    x, y = np.asarray(stars["x"]), np.asarray(stars["y"])
+    hidden = np.zeros(len(x), dtype=bool)
+    hidden[::2] = True
+    table = Table({"x": MaskedColumn(x, mask=hidden), "y": y})
+    matcher = ImagePsfMatch(PsfMatchConfig(**CELL))
+    res = matcher.match_images(template, science, sources=table)
+    used = {(int(c.x), int(c.y)) for c in res.cell_set.candidates}
+    shown = {(int(round(a)), int(round(b)))
+             for a, b in zip(x[~hidden], y[~hidden], strict=True)}
+    assert used and used <= shown
+    # the same positions as a dict of columns, and as an (N, 2) array
+    as_dict = matcher.match_images(template, science,
+                                   sources={"x": x[~hidden], "y": y[~hidden]})
+    as_array = matcher.match_images(template, science, sources=np.column_stack(
+        [x[~hidden], y[~hidden]]))
+    assert as_dict.kernel_sum == as_array.kernel_sum == res.kernel_sum
+    table["x"].mask = True
+    with pytest.raises(NoKernelCandidatesError, match="sources is empty"):
+        matcher.match_images(template, science, sources=table)
+    with pytest.raises(TypeError, match="sources must be a table, a dict of "
+                                        "columns or an"):
+        matcher.match_images(template, science, sources="stars.txt")
+    in_pixels = matcher.match_images(
+        template, science, sources=QTable({"x": x * u.pix, "y": y * u.pix}))
+    assert in_pixels.n_candidates == len(
+        matcher.match_images(template, science, sources=stars).candidates)
+    with pytest.raises(u.UnitsError, match=r"sources\['x'\] must be in "
+                                           "pixels"):
+        matcher.match_images(template, science,
+                             sources=QTable({"x": x * u.deg, "y": y * u.deg}))
+
+
+def test_fwhm_in_pixels_and_numpy_booleans(pair):
+    import astropy.units as u
+
+    template, science, truth = pair
+    matcher = ImagePsfMatch(PsfMatchConfig(**CELL))
+    plain = matcher.match_images(template, science,
+                                 template_fwhm=truth.template_fwhm)
+    quantity = matcher.match_images(template, science,
+                                    template_fwhm=truth.template_fwhm * u.pix)
+    assert quantity.template_fwhm == plain.template_fwhm
+    assert quantity.kernel_sum == plain.kernel_sum
+    with pytest.raises(u.UnitsError, match="template_fwhm must be in pixels"):
+        matcher.match_images(template, science, template_fwhm=0.5 * u.arcsec)
+    with pytest.raises(u.UnitsError, match="science_fwhm must be in pixels"):
+        matcher.match_images(template, science, science_fwhm=3 * u.mm)
+    res = matcher.subtract_images(template, science, decorrelate=np.True_)
+    assert res.decorrelation_kernel is not None
+    with pytest.raises(TypeError, match="decorrelate must be True or False"):
+        matcher.subtract_images(template, science, decorrelate=1)
+    config = PsfMatchConfig(**CELL, use_pca_for_spatial_kernel=np.True_)
+    assert config.validate().use_pca_for_spatial_kernel is True

@@ -215,3 +215,13 @@ def test_ill_conditioned_spatial_system_warns():
     assert solution.condition_number > config.max_spatial_condition_number
     # the truncated pseudo-inverse still gives the right kernel sum
     assert solution.kernel.kernel_sum == pytest.approx(2.0, rel=1e-3)
+
+
+def test_kernel_image_positions_of_different_lengths():
+    kernel = SpatialKernel(np.ones((2, 3, 3)) / 9, np.zeros((2, 3)),
+                           SpatialFunction(1, (64, 64)))
+    with pytest.raises(ValueError, match=r"x and y must have the same length"
+                                         r".*\(3,\) and \(2,\)"):
+        kernel.kernel_image([1, 2, 3], [3, 4])
+    # a number goes with any length
+    assert kernel.kernel_image(5, [1, 2]).shape == (2, 3, 3)

@@ -20,7 +20,7 @@ from psfkit.diffim import (
     realize_psf,
 )
 from psfkit.photometry import GaussianPSF, GriddedPSFModel, MoffatPSF
-from psfkit.utils import PsfkitWarning
+from psfkit.utils import InputDataError, PsfkitWarning
 
 SHAPE = (256, 256)
 CELL_CENTRES = (32.0, 96.0, 160.0, 224.0)
@@ -151,6 +151,35 @@ def test_matched_image_stars_have_target_psf():
     assert out.mask[:5].all() and not out.mask[64, 64]
 
 
+def test_delta_function_basis_with_the_default_regularisation(noise_image):
+    """Unit-sum PSF stamps make small normal matrices: the default
+    regularisation must scale with them, not swamp them (an absolute
+    lambda of 0.2 left 19% of the peak)."""
+    image_psf = GaussianPSF(x_fwhm=3.0, y_fwhm=3.0)
+    target_psf = GaussianPSF(x_fwhm=5.0, y_fwhm=5.0)
+    cfg = PsfMatchConfig(kernel_basis_set="delta-function", size_cell_x=64,
+                         size_cell_y=64)
+    assert cfg.lambda_type == "absolute"
+    res = ModelPsfMatch(cfg, kernel="config").match(noise_image, image_psf,
+                                                    target_psf)
+    assert res.max_psf_residual < 1e-3
+    assert matched_psf_errors(res, image_psf, target_psf).max() < 1e-3
+    assert abs(res.kernel_sum - 1) < 1e-4
+
+
+@pytest.mark.parametrize("psf_size", [15, 21, 61])
+def test_given_psf_size_is_used_for_models(noise_image, psf_size):
+    """The models are realised at the psf_size the caller gives, also when
+    the kernel is chosen automatically."""
+    image_psf = GaussianPSF(x_fwhm=3.0, y_fwhm=3.0)
+    target_psf = GaussianPSF(x_fwhm=5.0, y_fwhm=5.0)
+    res = ModelPsfMatch(PsfMatchConfig(size_cell_x=64, size_cell_y=64)).match(
+        noise_image, image_psf, target_psf, psf_size=psf_size)
+    assert res.psf_size == psf_size
+    assert res.max_psf_residual < 0.01
+    assert matched_psf_errors(res, image_psf, target_psf).max() < 0.01
+
+
 def test_mask_is_grown(noise_image):
     mask = np.zeros(SHAPE, dtype=bool)
     mask[100, 100] = True
@@ -193,6 +222,7 @@ def test_config_is_forced_for_models():
     assert not (forced.single_kernel_clipping or forced.kernel_sum_clipping
                 or forced.spatial_kernel_clipping)
     assert forced.kernel_size == 15
+    assert forced.lambda_type == "relative"
     assert cfg.scale_by_fwhm  # the caller's object is untouched
 
 
@@ -219,6 +249,21 @@ def test_bad_inputs(noise_image):
     from astropy.modeling.models import Const2D
     with pytest.raises(TypeError, match="x_0/y_0"):
         matcher.match(noise_image, Const2D(1.0), GaussianPSF())
+
+
+@pytest.mark.parametrize("kernel", ["auto", "config"])
+def test_image_smaller_than_the_kernel_says_so(kernel):
+    """An image smaller than the kernel would come out all masked."""
+    rng = np.random.default_rng(0)
+    matcher = ModelPsfMatch(kernel=kernel)
+    psfs = GaussianPSF(x_fwhm=3, y_fwhm=3), GaussianPSF(x_fwhm=5, y_fwhm=5)
+    big = matcher.match(rng.normal(size=(40, 40)), *psfs)
+    k = big.kernel.kernel_size
+    assert k > 8 and not big.matched_image.mask.all()
+    with pytest.raises(InputDataError, match=rf"image is 8x{k - 1} pixels; "
+                       rf"PSF matching needs at least {k}x{k} \(the {k}-pixel "
+                       "matching kernel"):
+        matcher.match(rng.normal(size=(8, k - 1)), *psfs)
 
 
 def test_realize_psf_centred_and_normalised():

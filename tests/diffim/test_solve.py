@@ -293,3 +293,20 @@ def test_solve_functions_take_executor():
     np.testing.assert_allclose(kernel.convolve_variance(var, executor=None),
                                kernel.convolve_variance(var),
                                rtol=1e-12, atol=1e-12)
+
+
+def test_no_candidates_message_shows_numbers():
+    """Each kind of rejection is shown with its first instance's numbers
+    (they used to read '#')."""
+    cands = candidates_with_sums([1.0, 1.1, 1.2])
+    cands[0].reason = "spatial kernel: residual std 4.21 > 3"
+    cands[1].reason = "spatial kernel: residual std 5.5 > 3"
+    cands[2].reason = "kernel sum 1.2 more than 3 sigma from the mean 1"
+    err = NoKernelCandidatesError.from_candidates(cands)
+    assert str(err) == (
+        "no good kernel candidates: 3 tried; rejected: 2 x e.g. spatial "
+        "kernel: residual std 4.21 > 3; 1 x kernel sum 1.2 more than 3 "
+        "sigma from the mean 1")
+    assert "#" not in str(err)
+    assert err.reasons["spatial kernel: residual std # > #"] == 2
+

@@ -239,3 +239,42 @@ def test_pixel_mapping_interpolation_is_checked():
     x, _ = pixel_mapping(step, step, (300, 320))
     cols = np.arange(320.0)
     assert np.array_equal(x[0], cols + 0.5 * (cols > 150))
+
+
+def test_warped_template_without_variance_keeps_its_noise():
+    """Background-limited pair (noise 20 in the template, 5 in the science
+    image) without uncertainties: the variance given to the warped
+    template is the noise it had before the warp, which the Lanczos
+    correlation would hide from an estimate after it, so the variance of
+    the difference describes its scatter."""
+    rng = np.random.default_rng(3)
+    ws = make_wcs()
+    wt = make_wcs(12.0, (131.2, 125.9))
+    n = 150
+    xs = rng.uniform(0, SHAPE[1] - 1, n)
+    ys = rng.uniform(0, SHAPE[0] - 1, n)
+    flux = 1 / (1 / 3e3 - rng.uniform(0, 1, n) * (1 / 3e3 - 1 / 3e5))
+    xt, yt = wt.world_to_pixel_values(*ws.pixel_to_world_values(xs, ys))
+    science = render(SHAPE, xs, ys, 1.2 * flux, 3.5 / 2.3548) + 300
+    template = render(SHAPE, xt, yt, flux, 2.5 / 2.3548) + 200
+    science += rng.normal(size=SHAPE) * 5.0
+    template += rng.normal(size=SHAPE) * 20.0
+    cfg = PsfMatchConfig(size_cell_x=64, size_cell_y=64, kernel_size_min=11,
+                         spatial_kernel_order=1)
+    res = ImagePsfMatch(cfg).subtract_images(NDData(template, wcs=wt),
+                                             NDData(science, wcs=ws))
+    assert res.warped
+    d = res.difference
+    good = ~d.mask
+    sigma = np.sqrt(np.median(d.uncertainty.array[good]))
+    values = d.data[good]
+    scatter = 1.4826 * np.median(np.abs(values - np.median(values)))
+    assert abs(sigma / scatter - 1) < 0.04
+    assert abs(res.difference_std - 1) < 0.04
+    # a template with an uncertainty keeps it
+    given = align_template(NDData(template, wcs=wt, uncertainty=(
+        VarianceUncertainty(np.full(SHAPE, 400.0)))), NDData(science, wcs=ws))
+    expected = 400.0 * warp_image(NDData(template, wcs=wt), ws,
+                                  SHAPE).jacobian ** 2
+    inner = ~given[0].mask
+    assert np.allclose(given[0].uncertainty.array[inner], expected[inner])

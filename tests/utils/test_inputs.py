@@ -20,6 +20,7 @@ from psfkit.utils import (
     NonFiniteValueWarning,
     PsfkitWarning,
     coerce_data,
+    copy_meta,
     uncertainty_to_error,
 )
 
@@ -320,3 +321,24 @@ def test_non_contiguous_made_contiguous():
     d = coerce_data(base[:, ::2])
     assert d.data.flags.c_contiguous
     assert_array_equal(d.data, base[:, ::2])
+
+
+def test_copy_meta_keeps_a_header_a_header():
+    from astropy.io import fits
+
+    header = fits.Header([("EXPTIME", 30.0, "seconds")])
+    header.add_history("one")
+    header.add_history("two")
+    out = copy_meta(header)
+    assert isinstance(out, fits.Header) and out is not header
+    assert out.comments["EXPTIME"] == "seconds"
+    assert list(out["HISTORY"]) == ["one", "two"]
+    out.add_history("three")
+    assert len(header["HISTORY"]) == 2
+    source = {"A": 1}
+    copied = copy_meta(source)
+    assert type(copied) is dict and copied == source and copied is not source
+    assert copy_meta(None) == {}
+    # coerce_data hands the same kind of copy on
+    arr = coerce_data(NDData(np.ones((2, 2)), meta=header))
+    assert isinstance(arr.meta, fits.Header) and arr.meta is not header
