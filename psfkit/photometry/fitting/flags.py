@@ -51,8 +51,9 @@ _DEFINITIONS = tuple(_FlagDefinition(*d) for d in (
      "The fitter stopped before converging (or reported a failure)."),
     (16, "no_covariance", "no parameter uncertainties",
      "The parameters have no uncertainties (no covariance matrix)."),
-    (32, "near_bound", "centre near an xy_bounds limit",
-     "A fitted centre ended within 0.01 pixel of an xy_bounds limit."),
+    (32, "near_bound", "fitted parameter on or near a bound",
+     "A fitted centre ended within 0.01 pixel of an xy_bounds limit or at "
+     "the edge of its fit box, or a parameter on its model bounds."),
     (64, "no_overlap", "fit box misses the image",
      "The fit box of the source does not overlap the image."),
     (128, "fully_masked", "fit box fully masked",
