@@ -9,7 +9,7 @@ from astropy.table import QTable, Table
 import astropy.units as u
 from astropy.wcs import WCS
 import numpy as np
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 import pytest
 from scipy.spatial import cKDTree
 
@@ -279,3 +279,213 @@ def test_photometry_jobs_tiles_match_single_pass(tmp_path):
     assert np.sum(dist > 0.05) <= 2  # blends split by a tile edge may differ
     assert main(["photometry", str(tmp_path / "big.fits"), "--fwhm", "4", "-q",
                  "-j", "0", "-o", str(tmp_path / "x.ecsv")]) == 2
+
+
+@pytest.fixture(scope="module")
+def small_field():
+    truth = make_random_gaussians(20, (4000, 12000), (8, 56), (8, 56),
+                                  (1.5, 1.5), (1.5, 1.5), random_state=11)
+    truth["theta"] = 0.0
+    image = (make_gaussian_sources((64, 64), truth)
+             + make_noise_image((64, 64), mean=30.0, stddev=3.0,
+                                random_state=12))
+    return image.astype(np.float32), truth
+
+
+def _sky_header(kind):
+    wcs = WCS(naxis=2)
+    if kind == "swapped":
+        # declination on the first axis: the catalog's ra and dec were swapped
+        wcs.wcs.ctype = ["DEC--TAN", "RA---TAN"]
+        wcs.wcs.crval = [-30.0, 210.0]
+        wcs.wcs.cdelt = [2e-4, -2e-4]
+    else:
+        # Galactic longitude and latitude were labelled ra and dec
+        wcs.wcs.ctype = ["GLON-TAN", "GLAT-TAN"]
+        wcs.wcs.crval = [45.0, 10.0]
+        wcs.wcs.cdelt = [-2e-4, 2e-4]
+    wcs.wcs.crpix = [32.0, 32.0]
+    return wcs.to_header()
+
+
+@pytest.mark.parametrize("kind", ["swapped", "galactic"])
+def test_photometry_ra_dec_are_icrs_whatever_the_axes(small_field, tmp_path,
+                                                      kind):
+    from astropy.coordinates import SkyCoord
+
+    image, _ = small_field
+    fits.PrimaryHDU(image, header=_sky_header(kind)).writeto(tmp_path / "s.fits")
+    assert main(["photometry", str(tmp_path / "s.fits"), "--fwhm", "3.5",
+                 "-q", "-o", str(tmp_path / "s.ecsv")]) == 0
+    catalog = QTable.read(tmp_path / "s.ecsv")
+    assert len(catalog) >= 15
+    # astropy's own reading of the header's axes and frame
+    first, second = WCS(fits.getheader(tmp_path / "s.fits")).wcs_pix2world(
+        np.asarray(catalog["x_fit"]), np.asarray(catalog["y_fit"]), 0)
+    if kind == "swapped":
+        expected = SkyCoord(ra=second * u.deg, dec=first * u.deg, frame="icrs")
+    else:
+        expected = SkyCoord(l=first * u.deg, b=second * u.deg,
+                            frame="galactic").icrs
+    assert_allclose(catalog["ra"].to_value(u.deg), expected.ra.deg, rtol=0,
+                    atol=1e-9)
+    assert_allclose(catalog["dec"].to_value(u.deg), expected.dec.deg, rtol=0,
+                    atol=1e-9)
+
+
+def _with_error(image, kind):
+    """The image with an error extension where column 20 has no error."""
+    if kind == "IVAR":
+        values = np.full(image.shape, 1 / 9.0, np.float32)
+        values[:, 20] = 0.0
+    else:
+        values = np.full(image.shape, 3.0, np.float32)
+        values[:, 20] = 0.0 if kind == "ERR=0" else np.nan
+    mask = np.zeros(image.shape, np.uint8)
+    mask[30, :] = 1
+    return fits.HDUList([fits.PrimaryHDU(image),
+                         fits.ImageHDU(mask, name="MASK"),
+                         fits.ImageHDU(values, name=kind.split("=")[0])])
+
+
+@pytest.mark.parametrize("kind", ["ERR=0", "ERR=NaN", "IVAR"])
+def test_photometry_pixels_without_error_are_masked(small_field, tmp_path,
+                                                   capsys, kind):
+    # a zero ERR failed the run; a NaN ERR or zero IVAR was left out of the
+    # fit but not marked in the residual's MASK, and masked pixels were not
+    # NaN in the residual
+    image, truth = small_field
+    _with_error(image, kind).writeto(tmp_path / "e.fits")
+    assert main(["photometry", str(tmp_path / "e.fits"), "--fwhm", "3.5", "-v",
+                 "-o", str(tmp_path / "e.ecsv"), "--residual",
+                 str(tmp_path / "r.fits")]) == 0
+    # the 64 pixels of column 20, one of them in the masked row 30
+    assert "masked 63 pixels with a zero or non-finite error" in \
+        capsys.readouterr().out
+    residual = CCDData.read(tmp_path / "r.fits")
+    bad = np.zeros(image.shape, bool)
+    bad[30, :] = bad[:, 20] = True
+    assert_array_equal(residual.mask, bad)
+    assert np.all(np.isnan(residual.data[bad]))
+    assert np.all(np.isfinite(residual.data[~bad]))
+    catalog = QTable.read(tmp_path / "e.ecsv")
+    dist, _ = _match(catalog, truth)
+    assert np.sum(dist < 0.5) >= 15
+
+
+def test_photometry_error_kinds_agree(small_field, tmp_path):
+    # a zero ERR, a NaN ERR and a zero IVAR mean the same: no usable error
+    image, _ = small_field
+    catalogs = []
+    for kind in ("ERR=0", "ERR=NaN", "IVAR"):
+        path = tmp_path / f"{len(catalogs)}.fits"
+        _with_error(image, kind).writeto(path)
+        assert main(["photometry", str(path), "--fwhm", "3.5", "-q", "-o",
+                     str(path.with_suffix(".ecsv"))]) == 0
+        catalogs.append(QTable.read(path.with_suffix(".ecsv")))
+    for other in catalogs[1:]:
+        assert len(other) == len(catalogs[0])
+        assert_allclose(np.asarray(other["flux_fit"]),
+                        np.asarray(catalogs[0]["flux_fit"]), rtol=1e-4)
+
+
+def test_photometry_failure_prints_only_the_error(small_field, tmp_path,
+                                                  capsys):
+    # the background line was printed before a failed ePSF build
+    image, _ = small_field
+    few = np.array(image)
+    few[:, 24:] = np.median(image)  # too few isolated stars remain
+    fits.PrimaryHDU(few).writeto(tmp_path / "few.fits")
+    assert main(["photometry", str(tmp_path / "few.fits"), "--fwhm", "3.5",
+                 "--psf", "epsf", "-o", str(tmp_path / "f.ecsv")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert "isolated stars were found for an empirical PSF" in captured.err
+
+
+def test_photometry_all_nan_image_names_the_file(tmp_path, capsys):
+    fits.PrimaryHDU(np.full((32, 32), np.nan, np.float32)).writeto(
+        tmp_path / "blank.fits")
+    assert main(["photometry", str(tmp_path / "blank.fits"), "--fwhm", "3",
+                 "-o", str(tmp_path / "b.ecsv")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'blank.fits'}: the image has no usable values" in err
+
+
+def test_photometry_flags_scheme_is_recorded(small_field, tmp_path):
+    from psfkit.photometry import PSFFlags
+
+    image, _ = small_field
+    fits.PrimaryHDU(image).writeto(tmp_path / "p.fits")
+    assert main(["photometry", str(tmp_path / "p.fits"), "--fwhm", "3.5", "-q",
+                 "-o", str(tmp_path / "p.ecsv")]) == 0
+    catalog = QTable.read(tmp_path / "p.ecsv")
+    description = catalog["flags"].description
+    assert "psfkit.photometry.PSFFlags" in description
+    for flag in PSFFlags:
+        assert f"{int(flag)} {flag.name}" in description
+    assert catalog.meta["flags"] == "psfkit.photometry.PSFFlags"
+
+
+def test_photometry_of_a_degenerate_cube(small_field, tmp_path):
+    # a (1, ny, nx) cube was refused as 3-D
+    image, _ = small_field
+    header = _sky_header("swapped")
+    header["CTYPE3"] = "FREQ"
+    header["CRVAL3"] = 1.4e9
+    header["CDELT3"] = 1e6
+    header["CRPIX3"] = 1.0
+    fits.PrimaryHDU(image[None], header=header).writeto(tmp_path / "c.fits")
+    fits.PrimaryHDU(image, header=_sky_header("swapped")).writeto(
+        tmp_path / "p.fits")
+    for name in ("c", "p"):
+        assert main(["photometry", str(tmp_path / f"{name}.fits"), "--fwhm",
+                     "3.5", "-q", "-o", str(tmp_path / f"{name}.ecsv"),
+                     "--residual", str(tmp_path / f"{name}_r.fits")]) == 0
+    cube, plane = (QTable.read(tmp_path / f"{n}.ecsv") for n in ("c", "p"))
+    assert len(cube) == len(plane)
+    for name in ("x_fit", "y_fit", "flux_fit", "ra", "dec"):
+        assert_allclose(np.asarray(cube[name]), np.asarray(plane[name]))
+    with fits.open(tmp_path / "c_r.fits") as residual:
+        assert residual[0].data.shape == (64, 64)
+        assert residual[0].header["NAXIS"] == 2
+        assert "CTYPE3" not in residual[0].header
+
+
+def test_photometry_workers_draw_no_bars(small_field, tmp_path, capsys,
+                                         monkeypatch):
+    # with -v -j N every worker drew its own bars on the same terminal
+    import pickle
+
+    import psfkit.photometry
+
+    seen = []
+    real = psfkit.photometry.tiled_photometry
+
+    def spy(image, photometry, **kwargs):
+        seen.append(pickle.loads(pickle.dumps(photometry)))
+        return real(image, photometry, **kwargs)
+
+    monkeypatch.setattr(psfkit.photometry, "tiled_photometry", spy)
+    image, _ = small_field
+    big = np.tile(image, (3, 3))
+    fits.PrimaryHDU(big).writeto(tmp_path / "big.fits")
+    assert main(["photometry", str(tmp_path / "big.fits"), "--fwhm", "3.5",
+                 "-v", "-j", "2", "-o", str(tmp_path / "b.ecsv")]) == 0
+    assert len(seen) == 1 and seen[0].progress_bar is False
+    err = capsys.readouterr().err
+    assert "tiles" in err and "photometry passes" not in err
+
+
+def test_photometry_single_run_bars_do_not_fight(small_field, tmp_path,
+                                                 capsys):
+    # an elapsed-time display was refreshed from a thread over the engine's
+    # own bars; now only the engine's (nested) bars are drawn
+    image, _ = small_field
+    fits.PrimaryHDU(image).writeto(tmp_path / "one.fits")
+    assert main(["photometry", str(tmp_path / "one.fits"), "--fwhm", "3.5",
+                 "-v", "-o", str(tmp_path / "o.ecsv")]) == 0
+    err = capsys.readouterr().err
+    assert "photometry passes" in err
+    assert "finding and fitting stars" not in err

@@ -236,6 +236,43 @@ def test_cube_keeps_celestial_wcs_of_the_image_plane(tmp_path, celestial_wcs):
     assert cube.wcs.pixel_n_dim == 2 and cube.wcs.has_celestial
 
 
+def test_degenerate_leading_axes_are_dropped(tmp_path, celestial_wcs):
+    # a (1, 1, ny, nx) radio image was refused as a 4-D array
+    header = celestial_wcs.to_header()
+    for axis, (ctype, crval) in enumerate([("FREQ", 1.4e9), ("STOKES", 1.0)],
+                                          start=3):
+        header[f"CTYPE{axis}"] = ctype
+        header[f"CRVAL{axis}"] = crval
+        header[f"CDELT{axis}"] = 1.0
+        header[f"CRPIX{axis}"] = 1.0
+    data = np.arange(12 * 14, dtype=np.float32).reshape(1, 1, 12, 14)
+    mask = np.zeros((1, 1, 12, 14), np.uint8)
+    mask[..., 3, 4] = 1
+    fits.HDUList([fits.PrimaryHDU(data, header=header),
+                  fits.ImageHDU(mask, name="MASK"),
+                  fits.ImageHDU(np.full((1, 12, 14), 2.0), name="ERR")]
+                 ).writeto(tmp_path / "radio.fits")
+    image = read_fits_nddata(tmp_path / "radio.fits")
+    assert image.data.shape == (12, 14)
+    assert_array_equal(image.data, data[0, 0])
+    assert image.mask.shape == (12, 14) and image.mask[3, 4]
+    assert image.mask.sum() == 1
+    assert_allclose(image.uncertainty.array, 2.0)
+    assert image.wcs.pixel_n_dim == 2
+    x, y = [0.0, 13.0], [0.0, 11.0]
+    assert_allclose(image.wcs.pixel_to_world_values(x, y),
+                    celestial_wcs.pixel_to_world_values(x, y), rtol=0,
+                    atol=1e-12)
+    data2, _, wcs = read_fits_image(tmp_path / "radio.fits")
+    assert data2.shape == (12, 14) and wcs.pixel_n_dim == 2
+    # a cube stays a cube where cubes are read, and a real cube is refused
+    assert read_fits_nddata(tmp_path / "radio.fits", ndim=(2, 3)).data.shape \
+        == (1, 12, 14)
+    fits.PrimaryHDU(np.zeros((2, 12, 14))).writeto(tmp_path / "two.fits")
+    with pytest.raises(FitsInputError, match="must be a 2-D array, got a 3-D"):
+        read_fits_nddata(tmp_path / "two.fits")
+
+
 def test_write_puts_wcs_and_units_on_every_extension(tmp_path, celestial_wcs):
     header = celestial_wcs.to_header()
     header["OBSERVER"] = "me"

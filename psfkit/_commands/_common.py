@@ -1,6 +1,7 @@
 """
 Helpers shared by the subcommands: output files, logging, progress, the
-``-j`` option and the unit of the input data.
+``-j`` option, the unit, mask and errors of the input data and the masked
+pixels of output images.
 """
 
 import concurrent.futures
@@ -11,9 +12,10 @@ import tempfile
 import threading
 
 import astropy.units as u
+import numpy as np
 
 from ..fitsio import FitsInputError, check_output_paths
-from ..utils import progress_bar
+from ..utils import progress_bar, uncertainty_to_error
 
 #: the unit of data whose FITS header has no BUNIT (data numbers)
 ASSUMED_UNIT = u.Unit("DN")
@@ -259,3 +261,82 @@ def parse_hdu(value):
         return int(value)
     except ValueError:
         return value
+
+
+def mask_and_error(image, path):
+    """
+    The pixels of an input image that can be used, and their errors.
+
+    Parameters
+    ----------
+    image : `~astropy.nddata.NDData`
+        The image as `~psfkit.fitsio.read_fits_nddata` reads it.
+    path : str or `~pathlib.Path`
+        Its file, named in error messages.
+
+    Returns
+    -------
+    mask : `~numpy.ndarray` of bool
+        The file's mask, together with the pixels whose error is zero or
+        not finite (a zero or NaN ``ERR``, a zero ``IVAR``): no fit can
+        weight them, so they are masked like any other bad pixel.
+    error : `~numpy.ndarray` or None
+        The 1-sigma error as the file gives it (``inf`` where the inverse
+        variance is zero), or `None` if the file has no uncertainty
+        extension.
+    n_no_error : int
+        How many pixels of the file's mask were added for want of an error.
+
+    Raises
+    ------
+    FitsInputError
+        If the uncertainty holds negative values, or no pixel is both
+        unmasked and finite.
+    """
+    data = image.data
+    mask = (np.zeros(data.shape, bool) if image.mask is None
+            else np.asarray(image.mask, bool).copy())
+    error = None
+    if image.uncertainty is not None:
+        try:
+            error = uncertainty_to_error(image.uncertainty,
+                                         name="the uncertainty extension")
+        except ValueError as exc:
+            raise FitsInputError(f"{path}: {exc}") from None
+        no_error = ~mask & ~(np.isfinite(error) & (error > 0))
+        n_no_error = int(np.count_nonzero(no_error))
+        mask |= no_error
+    else:
+        n_no_error = 0
+    if not np.any(~mask & np.isfinite(data)):
+        msg = (f"{path}: the image has no usable values: every pixel is "
+               "masked or non-finite")
+        raise FitsInputError(msg)
+    return mask, error, n_no_error
+
+
+def masked_output(data, mask, dtype):
+    """
+    An output image with its masked and non-finite pixels set to NaN.
+
+    Parameters
+    ----------
+    data : array-like
+        The result.
+    mask : array-like of bool or None
+        The pixels where it is not usable.
+    dtype : `~numpy.dtype`
+        The dtype to write it in.
+
+    Returns
+    -------
+    data : `~numpy.ndarray`
+        ``data`` in ``dtype``, NaN where it is masked or not finite.
+    mask : `~numpy.ndarray` of bool
+        Those pixels: the output's ``MASK``.
+    """
+    data = np.asarray(data)
+    bad = ~np.isfinite(data)
+    if mask is not None:
+        bad |= np.asarray(mask, bool)
+    return np.where(bad, np.nan, data).astype(dtype), bad

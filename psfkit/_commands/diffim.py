@@ -13,6 +13,7 @@ from ._common import (
     check_min_shape,
     data_unit,
     default_name,
+    masked_output,
     parse_hdu,
 )
 
@@ -66,10 +67,8 @@ def run(args):
         seconds = time.perf_counter() - t0
         diff = result.difference
         dtype = np.result_type(science.data.dtype, template.data.dtype)
-        mask = (np.zeros(diff.data.shape, bool) if diff.mask is None
-                else np.asarray(diff.mask, bool))
+        data, mask = masked_output(diff.data, diff.mask, dtype)
         variance = np.asarray(diff.uncertainty.array, dtype=dtype)
-        data = np.where(mask, np.nan, diff.data).astype(dtype)
         log(f"kernel sum {result.kernel_sum:.5f} from "
             f"{result.n_candidates_used} of {result.n_candidates} candidates; "
             f"robust std of D/sigma {result.difference_std:.3f}")

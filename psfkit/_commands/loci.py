@@ -16,6 +16,7 @@ from ._common import (
     data_unit,
     default_name,
     jobs_executor,
+    masked_output,
 )
 
 _FITS_TABLE = (".fits", ".fit", ".fts", ".fits.gz")
@@ -191,9 +192,8 @@ def run(args):
                 residual = fitter.remove_psf(target)
             count = ("NREFS", refs.data.shape[0], "reference images")
         seconds = time.perf_counter() - t0
-        bad = np.ma.getmaskarray(residual) | ~np.isfinite(np.ma.getdata(residual))
-        data = np.where(bad, np.nan, np.ma.getdata(residual)).astype(
-            source.data.dtype)
+        data, bad = masked_output(np.ma.getdata(residual),
+                                  np.ma.getmaskarray(residual), source.data.dtype)
         unit, unit_note = data_unit(source, args.target)
         header = header.copy()
         for key in ("NAXIS3", "CRPIX3", "CDELT3", "CRVAL3", "CTYPE3", "CUNIT3"):

@@ -1,5 +1,6 @@
 """``psfkit photometry``: iterative PSF photometry of a FITS image."""
 
+import copy
 import time
 import warnings
 
@@ -19,6 +20,8 @@ from ._common import (
     data_unit,
     default_name,
     jobs_executor,
+    mask_and_error,
+    masked_output,
     parse_hdu,
 )
 
@@ -52,6 +55,7 @@ def _psf_stars(sources, shape, size, max_stars=100):
 
 
 def _build_epsf(image, finder, fwhm, log):
+    """The empirical PSF of the image's stars and how many were used."""
     from astropy.table import QTable
 
     from ..photometry import EPSFBuilder, extract_stars
@@ -73,8 +77,7 @@ def _build_epsf(image, finder, fwhm, log):
         oversampling = 4 if len(stars) >= 80 else 2
         epsf, fitted = EPSFBuilder(oversampling=oversampling, maxiters=10,
                                    progress_bar=log.progress)(stars)
-    log(f"built an empirical PSF from {len(fitted)} stars")
-    return epsf
+    return epsf, len(fitted)
 
 
 def _write_plot(path, image, table, residual, *, unit, wcs, fwhm):
@@ -121,10 +124,15 @@ def _write_plot(path, image, table, residual, *, unit, wcs, fwhm):
 
 
 def _measure(phot, image, *, jobs, fwhm, fitshape, mask, error, log):
-    """One pass, or overlapping tiles on ``jobs`` processes."""
+    """
+    One run, or overlapping tiles on ``jobs`` processes.
+
+    A single run shows the engine's own bars (its passes, and the fits of
+    each); with tiles only the bar over the tiles is drawn: each worker
+    gets a copy of ``phot`` that draws none.
+    """
     if jobs <= 1:
-        with log.ticking("finding and fitting stars"):
-            return phot.run(image, mask=mask, error=error)
+        return phot.run(image, mask=mask, error=error)
     from ..photometry import tiled_photometry
     from ..utils import tile_grid
 
@@ -135,11 +143,34 @@ def _measure(phot, image, *, jobs, fwhm, fitshape, mask, error, log):
     n_tiles = len(tile_grid(image.shape, (core, core), (overlap, overlap)))
     log.detail(f"  {n_tiles} tiles of {core} px with {overlap} px margins on "
                f"{jobs} processes")
+    quiet = copy.copy(phot)
+    quiet.progress_bar = False
     pool = jobs_executor(jobs, processes=True)
     with log.bar(total=n_tiles, desc="tiles", unit="tile") as bar, \
             ProgressExecutor(pool, bar) as executor:
-        return tiled_photometry(image, phot, tile_size=core, overlap=overlap,
+        return tiled_photometry(image, quiet, tile_size=core, overlap=overlap,
                                 executor=executor, mask=mask, error=error)
+
+
+def _flags_description():
+    """The meaning of the ``flags`` column, for the catalogue."""
+    from ..photometry import PSFFlags
+
+    bits = ", ".join(f"{int(flag)} {flag.name}" for flag in PSFFlags)
+    return f"bits of psfkit.photometry.PSFFlags: {bits}"
+
+
+def _with_sky(table, wcs):
+    """ICRS ``ra`` and ``dec`` of the fitted positions, in degrees."""
+    from ..utils import pixel_to_sky
+
+    sky = pixel_to_sky(wcs, table["x_fit"], table["y_fit"]).icrs
+    table["ra"] = sky.ra.deg
+    table["dec"] = sky.dec.deg
+    for name in ("ra", "dec"):
+        table[name].unit = "deg"
+    table["ra"].description = "ICRS right ascension of x_fit, y_fit"
+    table["dec"].description = "ICRS declination of x_fit, y_fit"
 
 
 def _with_units(table, unit):
@@ -157,8 +188,6 @@ def run(args):
         IntegratedGaussianPRF,
         IterativelySubtractedPSFPhotometry,
     )
-    from ..utils import uncertainty_to_error
-
     log = Log(args)
     fwhm = args.fwhm
     fitshape = args.fitshape or _default_fitshape(fwhm)
@@ -175,21 +204,26 @@ def run(args):
                         f"photometry with a {fitshape}x{fitshape} fit box")
         unit, unit_note = data_unit(source, args.image)
         data = source.data
-        mask = None if source.mask is None else np.asarray(source.mask, bool)
-        error = (None if source.uncertainty is None else
-                 uncertainty_to_error(source.uncertainty))
+        mask, error, n_no_error = mask_and_error(source, args.image)
         t0 = time.perf_counter()
         box = int(max(16, min(128, 10 * fwhm), 1))
         box = min(box, *data.shape)
         bkg = Background2D(data, box, mask=mask, method="planar")
         image = data - bkg.background
         rms = float(np.nanmedian(bkg.background_rms))
-        log(f"background {np.nanmedian(bkg.background):.4g}, rms {rms:.4g} "
-            f"{unit}")
+        # what was found is printed once the measurement has succeeded: a
+        # command that fails prints its error line and nothing else
+        report = [(log, f"background {np.nanmedian(bkg.background):.4g}, "
+                        f"rms {rms:.4g} {unit}")]
+        if n_no_error:
+            report.append((log.detail, f"  masked {n_no_error} pixels with a "
+                                       "zero or non-finite error"))
         finder = DAOStarFinder(args.threshold * rms, fwhm)
         if args.psf == "epsf":
-            psf_model = _build_epsf(image, DAOStarFinder(20 * rms, fwhm), fwhm,
-                                    log)
+            psf_model, n_psf_stars = _build_epsf(
+                image, DAOStarFinder(20 * rms, fwhm), fwhm, log)
+            report.append((log, f"built an empirical PSF from {n_psf_stars} "
+                                "stars"))
         else:
             psf_model = IntegratedGaussianPRF(sigma=fwhm * SIGMA_PER_FWHM)
         phot = IterativelySubtractedPSFPhotometry(
@@ -197,30 +231,27 @@ def run(args):
             finder=finder, niters=args.niters, progress_bar=log.progress)
         result = _measure(phot, image, jobs=args.jobs, fwhm=fwhm,
                           fitshape=fitshape, mask=mask, error=error, log=log)
+        for write, line in report:
+            write(line)
         table = result.table
         seconds = time.perf_counter() - t0
         if source.unit is not None:
             # a catalog gets units only from the image's own BUNIT
             _with_units(table, unit)
+        if "flags" in table.colnames:
+            table["flags"].description = _flags_description()
         if source.wcs is not None and len(table):
-            ra, dec = source.wcs.pixel_to_world_values(
-                np.asarray(table["x_fit"], float), np.asarray(table["y_fit"], float))
-            table["ra"] = ra
-            table["dec"] = dec
-            table["ra"].unit = "deg"
-            table["dec"].unit = "deg"
+            _with_sky(table, source.wcs)
         table.meta.update({
             "psfkit_command": "photometry", "psfkit_version": __version__,
             "image": str(args.image),
             "unit": "none (no BUNIT)" if source.unit is None else str(unit),
             "fwhm": fwhm, "threshold_nsigma": args.threshold, "psf": args.psf,
-            "background_rms": rms})
+            "background_rms": rms, "flags": "psfkit.photometry.PSFFlags"})
         table.write(outputs.path(out), format="ascii.ecsv", overwrite=True)
         residual = np.asarray(getattr(result.residual_image, "value",
                                       result.residual_image))
         if residual_path is not None:
-            bad = ~np.isfinite(residual) if mask is None else \
-                mask | ~np.isfinite(residual)
             keywords = {
                 "BUNIT": (unit.to_string(), unit_note),
                 "NSTARS": (len(table), "stars fitted"),
@@ -230,9 +261,10 @@ def run(args):
                 "NITERS": (args.niters, "find-fit-subtract iterations")}
             uncertainty = (None if error is None
                            else StdDevUncertainty(error.astype(data.dtype)))
+            values, bad = masked_output(residual, mask, data.dtype)
             write_fits_nddata(
                 outputs.path(residual_path),
-                NDData(residual.astype(data.dtype), unit=unit, mask=bad,
+                NDData(values, unit=unit, mask=bad,
                        uncertainty=uncertainty, wcs=source.wcs),
                 header=source.meta, keywords=keywords,
                 parameters={"command": "photometry", "fwhm": fwhm,

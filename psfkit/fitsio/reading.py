@@ -119,6 +119,19 @@ def _hdu_array(hdul, index, path, what="the data"):
     return data
 
 
+def _drop_degenerate_axes(values, ndim):
+    """
+    ``values`` without leading length-1 axes beyond the largest accepted
+    number of dimensions: a ``(1, ny, nx)`` cube (as radio and IFU images
+    often are) is a ``(ny, nx)`` image.  These axes are the last of the
+    FITS header, so the WCS of the remaining axes is unchanged.
+    """
+    largest = int(np.max(ndim))
+    while values.ndim > largest and values.shape[0] == 1:
+        values = values[0]
+    return values
+
+
 def _check_ndim(data, ndim, path):
     try:
         check_ndim(f"{path}: the image", data, ndim)
@@ -164,6 +177,7 @@ def _auxiliary(hdul, shape, path):
     for name in _MASK_EXTENSIONS:
         if name in names:
             values = _hdu_array(hdul, names[name], path, f"the {name} extension")
+            values = _drop_degenerate_axes(values, len(shape))
             _check_shape(values, shape, name, path)
             mask = np.asarray(values) != 0
             break
@@ -172,6 +186,7 @@ def _auxiliary(hdul, shape, path):
         if name in names:
             index = names[name]
             values = _hdu_array(hdul, index, path, f"the {name} extension")
+            values = _drop_degenerate_axes(values, len(shape))
             _check_shape(values, shape, name, path)
             if cls is None:
                 utype = hdul[index].header.get("UTYPE", "StdDevUncertainty")
@@ -201,7 +216,10 @@ def read_fits_nddata(path, *, hdu=None, ndim=2):
         (compressed image HDUs included) that is not a mask or uncertainty
         extension is used.
     ndim : int or tuple of int, optional
-        The accepted number(s) of dimensions of the data.
+        The accepted number(s) of dimensions of the data.  Leading axes of
+        length 1 beyond the largest of them are dropped (a ``(1, ny, nx)``
+        cube is read as a ``(ny, nx)`` image, with the celestial WCS of
+        its first two axes), in the mask and uncertainty extensions too.
 
     Returns
     -------
@@ -258,7 +276,7 @@ def _read(path, hdu, ndim, dtype, *, auxiliary):
     with hdul, warnings.catch_warnings():
         warnings.simplefilter("ignore", AstropyWarning)
         index = _select_hdu(hdul, hdu, path)
-        raw = _hdu_array(hdul, index, path)
+        raw = _drop_degenerate_axes(_hdu_array(hdul, index, path), ndim)
         _check_ndim(raw, ndim, path)
         data = np.asarray(raw, dtype=dtype(raw))
         header = hdul[index].header.copy()
@@ -281,7 +299,9 @@ def read_fits_image(path, *, hdu=None, ndim=2):
         The HDU index or name.  By default the first HDU holding image data
         (compressed image HDUs included) is used.
     ndim : int or tuple of int, optional
-        The accepted number(s) of dimensions of the data.
+        The accepted number(s) of dimensions of the data.  Leading axes of
+        length 1 beyond the largest of them are dropped, as in
+        `read_fits_nddata`.
 
     Returns
     -------

@@ -11,7 +11,8 @@ Utilities shared by every psfkit subpackage.
   (`progress_bar`), and `renamed_keyword` for former spellings;
 - threads (`single_threaded_blas`, `run_chunked`), image tiles
   (`tile_grid`), short reprs of results (`describe`), and labelled image
-  panels for figures (`show_image`, `image_region`).
+  panels for figures (`show_image`, `image_region`), and sky positions
+  of pixel positions (`pixel_to_sky`).
 """
 
 from .columns import *  # noqa: F401,F403
@@ -32,6 +33,8 @@ from .random import *  # noqa: F401,F403
 from .random import __all__ as _rng_all
 from .reprs import *  # noqa: F401,F403
 from .reprs import __all__ as _reprs_all
+from .sky import *  # noqa: F401,F403
+from .sky import __all__ as _sky_all
 from .threads import *  # noqa: F401,F403
 from .threads import __all__ as _threads_all
 from .tiling import *  # noqa: F401,F403
@@ -41,5 +44,6 @@ from .validation import __all__ as _val_all
 
 __all__ = [*_exc_all, *_dep_all, *_columns_all, *_figures_all, *_inputs_all,
            *_parallel_all,
-           *_progress_all, *_rng_all, *_reprs_all, *_threads_all, *_tiling_all,
+           *_progress_all, *_rng_all, *_reprs_all, *_sky_all, *_threads_all,
+           *_tiling_all,
            *_val_all]

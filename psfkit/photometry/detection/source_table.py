@@ -7,7 +7,7 @@ from astropy.table import QTable
 import astropy.units as u
 import numpy as np
 
-from ...utils import NoDetectionsWarning, PsfkitDeprecationWarning, warn
+from ...utils import NoDetectionsWarning, PsfkitDeprecationWarning, pixel_to_sky, warn
 
 __all__ = ["SourceTable"]
 
@@ -123,8 +123,7 @@ def add_sky_column(table, wcs, after, xname, yname, skyname):
     if (wcs is None or len(table) == 0
             or not getattr(wcs, "has_celestial", True)):
         return table
-    sky = wcs.pixel_to_world(np.asarray(table[xname], float),
-                             np.asarray(table[yname], float))
+    sky = pixel_to_sky(wcs, table[xname], table[yname])
     if isinstance(sky, SkyCoord):
         table.add_column(sky, name=skyname,
                          index=table.colnames.index(after) + 1)

@@ -13,7 +13,7 @@ ways that this module absorbs, so that the classes call one function:
   ``flux_name`` (photutils' ``make_psf_model``) (`psf_param_names`);
 - a finder may or may not take a ``mask`` keyword, and returns `None` or
   an empty table when it finds nothing (`run_finder`);
-- an image with a celestial WCS gives sky positions (`sky_centroid`).
+- an image with a celestial WCS gives sky positions (`psfkit.utils.pixel_to_sky`).
 """
 
 import inspect
@@ -136,13 +136,3 @@ def celestial_wcs(wcs):
             return None
     return wcs if celestial else None
 
-
-def sky_centroid(wcs, x, y):
-    """
-    The sky positions of pixel positions (a `~astropy.coordinates.SkyCoord`).
-
-    Non-finite pixel positions give NaN coordinates.
-    """
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    return wcs.pixel_to_world(x, y)

@@ -19,11 +19,11 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from ...utils import NoDetectionsWarning, coerce_data
+from ...utils import NoDetectionsWarning, coerce_data, pixel_to_sky
 from ._couplings import close_pairs
 from ._fit_boxes import nearest_pixel
 from ._group_fit import SourceFits, render
-from ._interop import call_grouper, celestial_wcs, sky_centroid
+from ._interop import call_grouper, celestial_wcs
 from .flags import PSFFlags
 
 __all__ = []
@@ -328,7 +328,7 @@ def build_table(prep, setup, stage, *, iterative, extra_cols=()):
         if name in table.colnames:
             table[name].info.format = ".4g"
     if prep.wcs is not None:
-        table["sky_centroid"] = sky_centroid(prep.wcs, table["x_fit"],
+        table["sky_centroid"] = pixel_to_sky(prep.wcs, table["x_fit"],
                                              table["y_fit"])
     return table
 

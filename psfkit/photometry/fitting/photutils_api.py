@@ -22,6 +22,7 @@ from ...utils import (
     NoDetectionsWarning,
     PsfkitDeprecationWarning,
     PsfkitWarning,
+    pixel_to_sky,
     renamed_keyword,
     warn,
 )
@@ -34,7 +35,6 @@ from ._interop import (
     call_grouper,
     psf_param_names,
     run_finder,
-    sky_centroid,
 )
 from ._photutils_columns import (
     check_group_id,
@@ -431,7 +431,7 @@ class PSFPhotometry(ResultImagesMixin):
         table = ResultsTable(table, copy=False)
         table.meta.update(table_meta(self, ATTRS, type(self).__name__))
         if wcs is not None:
-            table["sky_centroid"] = sky_centroid(wcs, table["x_fit"],
+            table["sky_centroid"] = pixel_to_sky(wcs, table["x_fit"],
                                                  table["y_fit"])
         self.init_params = table[["id", "group_id", "local_bkg",
                                   *[c for c in table.colnames

@@ -14,9 +14,9 @@ from astropy.table import QTable, vstack
 import astropy.units as u
 import numpy as np
 
-from ...utils import Checked, NoDetectionsWarning, as_pair
+from ...utils import Checked, NoDetectionsWarning, as_pair, pixel_to_sky
 from ._init_guesses import aperture_flux
-from ._interop import psf_param_names, run_finder, sky_centroid
+from ._interop import psf_param_names, run_finder
 from ._photutils_columns import (
     finder_positions,
     fits_as,
@@ -290,7 +290,7 @@ class IterativePSFPhotometry(ResultImagesMixin):
                           maxiters=self.maxiters, mode=self.mode,
                           sub_shape=self.sub_shape)
         if wcs is not None:
-            table["sky_centroid"] = sky_centroid(wcs, table["x_fit"],
+            table["sky_centroid"] = pixel_to_sky(wcs, table["x_fit"],
                                                  table["y_fit"])
         return table
 
