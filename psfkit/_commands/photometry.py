@@ -1,6 +1,5 @@
 """``psfkit photometry``: iterative PSF photometry of a FITS image."""
 
-import copy
 import time
 import warnings
 
@@ -143,12 +142,10 @@ def _measure(phot, image, *, jobs, fwhm, fitshape, mask, error, log):
     n_tiles = len(tile_grid(image.shape, (core, core), (overlap, overlap)))
     log.detail(f"  {n_tiles} tiles of {core} px with {overlap} px margins on "
                f"{jobs} processes")
-    quiet = copy.copy(phot)
-    quiet.progress_bar = False
     pool = jobs_executor(jobs, processes=True)
     with log.bar(total=n_tiles, desc="tiles", unit="tile") as bar, \
             ProgressExecutor(pool, bar) as executor:
-        return tiled_photometry(image, quiet, tile_size=core, overlap=overlap,
+        return tiled_photometry(image, phot, tile_size=core, overlap=overlap,
                                 executor=executor, mask=mask, error=error)
 
 

@@ -650,6 +650,15 @@ def test_tiled_photometry_progress_bar(capsys):
     assert "tiles: 100%" in capsys.readouterr().err
     assert_array_equal(shown.table["flux_fit"], quiet.table["flux_fit"])
     assert len(shown.table) == 2
+    # on an executor only the tiles' bar shows: the tiles' photometry draws
+    # none (the user's object keeps its setting)
+    phot.progress_bar = True
+    pooled = tiled_photometry(image, phot, tile_size=32, overlap=8,
+                              executor=2, progress_bar=True)
+    err = capsys.readouterr().err
+    assert "tiles: 100%" in err and "fit " not in err
+    assert phot.progress_bar is True
+    assert_array_equal(pooled.table["flux_fit"], quiet.table["flux_fit"])
 
 
 def test_photometry_reprs_are_short():

@@ -13,6 +13,7 @@ from the tile cores, where each tile has fitted every star that reaches
 into its core.
 """
 
+import copy
 from dataclasses import dataclass
 
 from astropy.table import QTable, vstack
@@ -161,7 +162,9 @@ def tiled_photometry(image, photometry, *, tile_size, overlap, executor=None,
     error : array-like, optional
         The 1-sigma error of every pixel.
     progress_bar : bool, optional
-        Show a bar counting the finished tiles (needs ``tqdm``).
+        Show a bar counting the finished tiles (needs ``tqdm``).  On an
+        executor, the tiles' photometry shows no bars of its own (their
+        bars would overwrite each other).
     client : optional
         Deprecated spelling of ``executor``.
 
@@ -205,6 +208,11 @@ def tiled_photometry(image, photometry, *, tile_size, overlap, executor=None,
     tile_size = as_pair("tile_size", tile_size, lower_bound=(1, True))
     overlap = as_pair("overlap", overlap, lower_bound=(0, True))
     _check_photometry(photometry, overlap)
+    if executor_kind(executor) != "serial" and getattr(photometry,
+                                                       "progress_bar", False):
+        # the bar is over the tiles: the workers' photometry draws none
+        photometry = copy.copy(photometry)
+        photometry.progress_bar = False
     arr = coerce_data(image, name="image", mask=mask, error=error,
                       allow_all_masked=True)
     grid = tile_grid(arr.shape, tile_size, overlap)
