@@ -473,3 +473,25 @@ def test_local_background_equals_photutils():
                                                  bkg_estimator=bg.MMMBackground()))):
             assert_allclose(ours(image, x, y), theirs(image, x, y),
                             rtol=1e-12, equal_nan=True)
+
+
+def test_meshes_carry_the_data_unit():
+    rng = np.random.default_rng(0)
+    values = rng.normal(100.0, 5.0, (100, 100))
+    plain = Background2D(values, 25)
+    for data in (values * u.adu, NDData(values, unit="adu")):
+        bkg = Background2D(data, 25)
+        for name in ("background_mesh", "background_rms_mesh"):
+            got = getattr(bkg, name)
+            assert got.unit == u.adu
+            assert_allclose(got.value, getattr(plain, name), rtol=0)
+    assert not hasattr(plain.background_mesh, "unit")
+
+
+def test_local_background_of_no_sources():
+    # a finder that found nothing gives no positions: no backgrounds
+    local = LocalBackground(5, 10)
+    image = np.ones((50, 50))
+    assert local(image, np.zeros(0), np.zeros(0)).shape == (0,)
+    got = local(image * u.adu, np.zeros(0), np.zeros(0))
+    assert got.shape == (0,) and got.unit == u.adu

@@ -426,6 +426,11 @@ def test_find_peaks_options():
                               strict=True)
     table = find_peaks(image, 1.0, npeaks=2)
     assert table["peak_value"].tolist() == [9.0, 7.0]
+    # no peak asked for: an empty table with every column, as photutils
+    none = find_peaks(image, 1.0, n_peaks=0)
+    assert len(none) == 0 and none.colnames == table.colnames
+    with pytest.raises(ValueError, match="n_peaks must be >= 0, got -1"):
+        find_peaks(image, 1.0, n_peaks=-1)
     footprint = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
     assert len(find_peaks(image, 1.0, footprint=footprint)) == 4
     # every pixel of a plateau is a peak, or only the first one

@@ -266,7 +266,7 @@ def test_grouper_settings_and_reprs():
                            (grouper, "min_samples", 0),
                            (grouper, "engine", "fast"),
                            (DAOGroup(2.0), "crit_separation", np.nan),
-                           (SourceGrouper(2.0), "min_separation", 0.0)):
+                           (SourceGrouper(2.0), "min_separation", -1.0)):
         before = getattr(obj, name)
         with pytest.raises((ValueError, TypeError), match=name):
             setattr(obj, name, bad)
@@ -306,3 +306,23 @@ def test_source_groups():
         colours.append(ax.collections[0].get_edgecolor())
         plt.close(fig)
     assert_array_equal(colours[0], colours[1])
+
+
+def test_separations_in_pixels_and_zero():
+    import astropy.units as u
+
+    psf = pytest.importorskip("photutils.psf")
+    x = np.array([1.0, 1.0, 5.0, 5.3, 9.0])
+    y = np.array([2.0, 2.0, 3.0, 3.0, 3.0])
+    # zero groups the sources at the same position only, as photutils
+    assert_array_equal(SourceGrouper(0)(x, y), psf.SourceGrouper(0)(x, y))
+    assert_array_equal(SourceGrouper(0)(x, y), [1, 1, 2, 3, 4])
+    # a distance in pixels is a distance; another unit is an error
+    assert_array_equal(SourceGrouper(0.5 * u.pix)(x, y),
+                       SourceGrouper(0.5)(x, y))
+    assert_array_equal(DAOGroup(1 * u.pix)(x, y), DAOGroup(1.0)(x, y))
+    with pytest.raises(u.UnitsError, match="min_separation must be a "
+                       "distance in pixels"):
+        SourceGrouper(3 * u.arcsec)
+    with pytest.raises(ValueError, match="crit_separation must be a positive"):
+        DAOGroup(0)

@@ -166,8 +166,8 @@ class Background2D(ParamReprMixin):
     ----------
     background, background_rms : `~numpy.ndarray` or `~astropy.units.Quantity`
         The full-resolution maps (computed on first use, then kept).
-    background_mesh, background_rms_mesh : `~numpy.ndarray`
-        The filtered mesh values, one per box.
+    background_mesh, background_rms_mesh : `~numpy.ndarray` or `~astropy.units.Quantity`
+        The filtered mesh values, one per box (with the data's unit).
     n_pixels_mesh : `~numpy.ndarray` of int
         The pixels left in each box after masking and clipping.
     mesh_x, mesh_y : `~numpy.ndarray`
@@ -258,8 +258,8 @@ class Background2D(ParamReprMixin):
             self._planar_mesh(values)
         # the statistics are computed in float64; the outputs follow the
         # input's floating type (float32 for integer data), as photutils
-        self.background_mesh = self.background_mesh.astype(self.dtype)
-        self.background_rms_mesh = self.background_rms_mesh.astype(self.dtype)
+        self._bkg_mesh = self._bkg_mesh.astype(self.dtype)
+        self._rms_mesh = self._rms_mesh.astype(self.dtype)
         self._maps = {}
 
     @property
@@ -325,15 +325,15 @@ class Background2D(ParamReprMixin):
         filled_rms = _boxes.fill_mesh(rms)
         if (self.filter_threshold is None
                 or self.filter_threshold < np.nanmin(bkg)):
-            self.background_mesh = _boxes.nan_median_filter(filled_bkg,
+            self._bkg_mesh = _boxes.nan_median_filter(filled_bkg,
                                                             self.filter_size)
-            self.background_rms_mesh = _boxes.nan_median_filter(
+            self._rms_mesh = _boxes.nan_median_filter(
                 filled_rms, self.filter_size)
         else:
             select = filled_bkg > self.filter_threshold
-            self.background_mesh = _boxes.selective_filter(
+            self._bkg_mesh = _boxes.selective_filter(
                 filled_bkg, self.filter_size, select)
-            self.background_rms_mesh = _boxes.selective_filter(
+            self._rms_mesh = _boxes.selective_filter(
                 filled_rms, self.filter_size, select)
 
     def _planar_mesh(self, values):
@@ -365,14 +365,24 @@ class Background2D(ParamReprMixin):
         good = good.reshape(mesh_shape)
         self.n_pixels_mesh = ngood.reshape(mesh_shape)
         self.mesh_rejected = ~good
-        self.background_mesh = _mesh.median_filter_mesh(
+        self._bkg_mesh = _mesh.median_filter_mesh(
             _mesh.fill_rejected(bkg.reshape(mesh_shape), good),
             self.filter_size)
-        self.background_rms_mesh = _mesh.median_filter_mesh(
+        self._rms_mesh = _mesh.median_filter_mesh(
             _mesh.fill_rejected(rms.reshape(mesh_shape), good),
             self.filter_size)
 
     # -- full-resolution maps ------------------------------------------
+    @property
+    def background_mesh(self):
+        """The background of each box, after filtering (data unit)."""
+        return self._with_unit(self._bkg_mesh)
+
+    @property
+    def background_rms_mesh(self):
+        """The background rms of each box, after filtering (data unit)."""
+        return self._with_unit(self._rms_mesh)
+
     def _with_unit(self, values):
         if self.unit is None:
             return values
@@ -395,25 +405,25 @@ class Background2D(ParamReprMixin):
     def background(self):
         """The full-resolution background map."""
         if "bkg" not in self._maps:
-            self._maps["bkg"] = self._map(self.background_mesh)
+            self._maps["bkg"] = self._map(self._bkg_mesh)
         return self._with_unit(self._maps["bkg"])
 
     @property
     def background_rms(self):
         """The full-resolution background RMS map."""
         if "rms" not in self._maps:
-            self._maps["rms"] = self._map(self.background_rms_mesh)
+            self._maps["rms"] = self._map(self._rms_mesh)
         return self._with_unit(self._maps["rms"])
 
     @property
     def background_median(self):
         """The median of the background mesh."""
-        return self._with_unit(float(np.median(self.background_mesh)))
+        return self._with_unit(float(np.median(self._bkg_mesh)))
 
     @property
     def background_rms_median(self):
         """The median of the background RMS mesh."""
-        return self._with_unit(float(np.median(self.background_rms_mesh)))
+        return self._with_unit(float(np.median(self._rms_mesh)))
 
     @property
     def n_pixels_map(self):
@@ -443,9 +453,9 @@ class Background2D(ParamReprMixin):
         background : float, `~numpy.ndarray` or `~astropy.units.Quantity`
         """
         if self.method == "photutils":
-            values = _boxes.mesh_at(self.background_mesh, self.box_size, x, y)
+            values = _boxes.mesh_at(self._bkg_mesh, self.box_size, x, y)
         else:
-            spline = _mesh.mesh_spline(self.background_mesh, self.mesh_y,
+            spline = _mesh.mesh_spline(self._bkg_mesh, self.mesh_y,
                                        self.mesh_x)
             values = spline.ev(np.asarray(y, dtype=float),
                                np.asarray(x, dtype=float))

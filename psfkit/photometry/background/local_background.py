@@ -118,7 +118,7 @@ class LocalBackground(ParamReprMixin):
         keep = (inside & (r2 >= self.inner_radius**2)
                 & (r2 < self.outer_radius**2) & ~arr.mask[rows, cols])
         values = np.where(keep, arr.data[rows, cols], np.nan)
-        return values.reshape(x.size, -1), arr.unit
+        return values.reshape(x.size, offsets.size ** 2), arr.unit
 
     def __call__(self, data, x, y, mask=None):
         """
@@ -147,7 +147,9 @@ class LocalBackground(ParamReprMixin):
             warnings.simplefilter("ignore", RuntimeWarning)
             warnings.filterwarnings("ignore", message="Input data contains "
                                     "invalid values")
-            if _takes_axis(self.bkg_estimator):
+            if not len(values):
+                bkg = np.zeros(0)  # no sources (a finder found none)
+            elif _takes_axis(self.bkg_estimator):
                 bkg = self.bkg_estimator(values, axis=1)
             else:
                 bkg = [self.bkg_estimator(row[np.isfinite(row)])

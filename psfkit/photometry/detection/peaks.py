@@ -6,7 +6,7 @@ finds them, on psfkit's candidate-only peak search.
 import numpy as np
 
 from ..._numerics.peaks import local_maxima
-from ...utils import as_pair, check_in, coerce_data
+from ...utils import as_pair, check_in, check_integer, coerce_data
 from ._base import circular_footprint, merge_alias, threshold_array
 from ._checks import check_min_separation, check_threshold
 from .source_table import add_sky_column, build_table, empty_table
@@ -128,7 +128,7 @@ def find_peaks(data, threshold, *, box_size=3, footprint=None, mask=None,
     ties = check_in("ties", ties, ("all", "first"))
     n_peaks = merge_alias("n_peaks", n_peaks, "npeaks", npeaks, None)
     if n_peaks is not None and n_peaks != np.inf:
-        n_peaks = as_pair("n_peaks", n_peaks, lower_bound=(1, True))[0]
+        n_peaks = check_integer("n_peaks", n_peaks, minimum=0)
     else:
         n_peaks = None
     if centroid_func is not None and not callable(centroid_func):

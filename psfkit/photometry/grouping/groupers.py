@@ -16,6 +16,7 @@ never modified.  `SourceGrouper` is photutils 3.x's grouper.
 """
 
 from astropy.table import Table
+import astropy.units as u
 import numpy as np
 
 from ...utils import (
@@ -88,6 +89,21 @@ def _setting(name, check, doc):
         setattr(self, attr, check(name, value))
 
     return property(lambda self: getattr(self, attr), setter, doc=doc)
+
+
+def _pixels(name, value, *, strict=True):
+    """A distance in pixels: a number, or a Quantity in pixels."""
+    if isinstance(value, u.Quantity):
+        if not value.unit.is_equivalent(u.pix):
+            msg = f"{name} must be a distance in pixels, got {value}"
+            raise u.UnitsError(msg)
+        value = value.to_value(u.pix)
+    return check_positive(name, value, strict=strict)
+
+
+def _pixels_or_zero(name, value):
+    # (0 groups the sources at exactly the same position only)
+    return _pixels(name, value, strict=False)
 
 
 def _check_metric(name, value):
@@ -193,7 +209,7 @@ class DAOGroup(_Grouper):
 
     _repr_params = ("crit_separation",)
     crit_separation = _setting(
-        "crit_separation", check_positive,
+        "crit_separation", _pixels,
         "The linking distance in pixels (links are strictly shorter).")
 
     def __init__(self, crit_separation):
@@ -249,7 +265,7 @@ class DBSCANGroup(_Grouper):
     _repr_changed_only = True
 
     crit_separation = _setting(
-        "crit_separation", check_positive,
+        "crit_separation", _pixels,
         "The neighbourhood radius ``eps`` in pixels (inclusive).")
     min_samples = _setting(
         "min_samples", _check_min_samples,
@@ -338,7 +354,7 @@ class SourceGrouper(_Grouper):
     """
 
     _repr_params = ("min_separation",)
-    min_separation = _setting("min_separation", check_positive,
+    min_separation = _setting("min_separation", _pixels_or_zero,
                               "The grouping distance in pixels (inclusive).")
 
     def __init__(self, min_separation):
