@@ -142,7 +142,9 @@ def _add_sampled(image, x0, y0, flux, sx, sy, theta, nodes):
     offsets, weights = nodes
     cost, sint = np.cos(theta), np.sin(theta)
     a = cost**2 / (2 * sx**2) + sint**2 / (2 * sy**2)
-    b = np.sin(2 * theta) * (1.0 / (2 * sy**2) - 1.0 / (2 * sx**2)) / 2.0
+    # (counter-clockwise from +x: the major axis of x_stddev > y_stddev
+    # at 45 degrees runs along y = x, as astropy's Gaussian2D)
+    b = np.sin(2 * theta) * (1.0 / (2 * sx**2) - 1.0 / (2 * sy**2)) / 2.0
     c = sint**2 / (2 * sx**2) + cost**2 / (2 * sy**2)
     radius = _TRUNCATE * max(sx, sy)
     xlo = max(int(np.floor(x0 - radius)), 0)

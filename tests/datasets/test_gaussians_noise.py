@@ -134,6 +134,29 @@ def test_rotation_theta_swaps_axes():
     assert_allclose(a, b.T, atol=1e-10)
 
 
+@pytest.mark.parametrize("theta", [np.pi / 4, 0.4, -1.1, 2.5])
+def test_theta_turns_counter_clockwise_as_astropy(theta):
+    # the pixel integral of astropy's Gaussian2D (counter-clockwise from
+    # +x), by the mean of a 20 x 20 sub-pixel grid
+    from astropy.modeling.models import Gaussian2D
+
+    src = one_source(x_mean=20.3, y_mean=19.6, x_stddev=4.0, y_stddev=1.5,
+                     theta=theta)
+    image = make_gaussian_sources((41, 41), src)
+    sub = (np.arange(20) + 0.5) / 20 - 0.5
+    yy, xx = np.mgrid[:41, :41]
+    model = Gaussian2D(1000.0 / (2 * np.pi * 4.0 * 1.5), 20.3, 19.6, 4.0, 1.5,
+                       theta)
+    expect = np.mean([model(xx + dx, yy + dy) for dx in sub for dy in sub],
+                     axis=0)
+    assert_allclose(image, expect, atol=2e-3 * expect.max())
+    # the second moment: cov(x, y) = (sx^2 - sy^2) sin(2 theta) / 2
+    w = image / image.sum()
+    cov = np.sum(w * (xx - 20.3) * (yy - 19.6))
+    assert cov == pytest.approx((16.0 - 2.25) * np.sin(2 * theta) / 2,
+                                rel=0.02)
+
+
 def test_amplitude_column():
     t = one_source()
     t.remove_column("flux")
