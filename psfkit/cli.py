@@ -176,7 +176,7 @@ def _add_ramps(sub, common):
                         "TGROUP, TFRAME or FRMTIME, else 1 s); slopes are "
                         "per second")
     p.add_argument("--saturation", type=_finite, default=None,
-                   help="saturation level in DN")
+                   help="saturation level, in the cube's unit (BUNIT)")
     p.add_argument("--jumps", action="store_true",
                    help="detect cosmic-ray jumps and fit around them")
     _add_jobs(p, None, "threads fitting chunks of pixels (default: one per "
