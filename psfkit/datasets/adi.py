@@ -1,10 +1,15 @@
 """Simulated angular-differential-imaging sequences."""
 
 from astropy.table import QTable, Table
+import astropy.units as u
 import numpy as np
 
 from .._numerics.gaussian import SIGMA_PER_FWHM, integrated_gaussian_image
-from ..utils import as_pair, check_integer, check_positive, get_rng
+from ..utils import as_pair, check_integer, get_rng
+from ._inputs import finite, plain_values, positive
+
+# the columns of a companion, with the unit of their plain values
+_PLANET_COLUMNS = (("separation", u.pix), ("angle", u.deg), ("contrast", None))
 
 __all__ = ["make_adi_sequence"]
 
@@ -14,20 +19,25 @@ def _planet_rows(planets):
     if planets is None:
         return [(12.0, 30.0, 2e-3)]
     if isinstance(planets, Table):
-        for col in ("separation", "angle", "contrast"):
+        for col, _ in _PLANET_COLUMNS:
             if col not in planets.colnames:
                 msg = f"planets must have a {col!r} column"
                 raise ValueError(msg)
-        return [(float(r["separation"]), float(r["angle"]), float(r["contrast"]))
-                for r in planets]
+        columns = [np.asarray(plain_values(f"planets column {col!r}",
+                                           planets[col], unit), dtype=float)
+                   for col, unit in _PLANET_COLUMNS]
+        planets = list(zip(*columns, strict=True))
     rows = []
     for i, p in enumerate(planets):
-        vals = np.asarray(p, dtype=float).ravel()
-        if vals.size != 3 or not np.all(np.isfinite(vals)):
+        if isinstance(p, str) or not hasattr(p, "__len__") or len(p) != 3:
             msg = (f"planets[{i}] must be (separation, angle, contrast), got "
                    f"{p!r}")
             raise ValueError(msg)
-        rows.append(tuple(float(v) for v in vals))
+        sep, angle, contrast = p
+        rows.append((
+            positive(f"planets[{i}] separation", sep, u.pix, strict=False),
+            finite(f"planets[{i}] angle", angle, u.deg),
+            positive(f"planets[{i}] contrast", contrast, strict=False)))
     return rows
 
 
@@ -66,13 +76,15 @@ def make_adi_sequence(n_frames=20, shape=(64, 64), *, fwhm=4.0,
     fwhm : float, optional
         FWHM of the core, speckles and companions (pixels).
     parang_range : tuple of 2 float, optional
-        First and last parallactic angle (degrees), evenly spaced.
+        First and last parallactic angle (degrees, or an angle Quantity),
+        evenly spaced.
     star_flux : float, optional
         Total flux of the star's core.
     halo_fraction, speckle_fraction : float, optional
         See above.
     n_speckles : int, optional
-        Number of speckles.
+        Number of speckles, placed between ``fwhm`` from the star and the
+        nearest frame edge (which must be farther than ``fwhm``).
     speckle_drift : float, optional
         Maximum relative linear drift of a speckle over the sequence.
     strehl_variation : float, optional
@@ -81,9 +93,11 @@ def make_adi_sequence(n_frames=20, shape=(64, 64), *, fwhm=4.0,
         Standard deviation of the Gaussian noise.
     planets : sequence of (separation, angle, contrast) or Table, optional
         Companions: separation in pixels, angle in degrees counter-clockwise
-        from +x in the derotated frame, flux ratio to ``star_flux``.  A
-        table needs those three columns.  Default: one companion at 12
-        pixels, 30 degrees, contrast 2e-3.
+        from +x in the derotated frame, flux ratio to ``star_flux``
+        (separation and contrast non-negative).  A table needs those three
+        columns.  Quantities (or columns with units) are converted: the
+        separation must be in ``u.pix``, the angle may be any angle.
+        Default: one companion at 12 pixels, 30 degrees, contrast 2e-3.
     mask_radius : float, optional
         If given, pixels closer than this to the star are NaN (a
         coronagraph).
@@ -116,18 +130,26 @@ def make_adi_sequence(n_frames=20, shape=(64, 64), *, fwhm=4.0,
 
     n_frames = check_integer("n_frames", n_frames, minimum=1)
     ny, nx = as_pair("shape", shape, lower_bound=(4, True))
-    fwhm = check_positive("fwhm", fwhm)
-    star_flux = check_positive("star_flux", star_flux)
-    halo_fraction = check_positive("halo_fraction", halo_fraction, strict=False)
-    speckle_fraction = check_positive("speckle_fraction", speckle_fraction,
-                                      strict=False)
+    fwhm = positive("fwhm", fwhm, u.pix)
+    star_flux = positive("star_flux", star_flux)
+    halo_fraction = positive("halo_fraction", halo_fraction, strict=False)
+    speckle_fraction = positive("speckle_fraction", speckle_fraction,
+                                strict=False)
     n_speckles = check_integer("n_speckles", n_speckles, minimum=0)
-    speckle_drift = check_positive("speckle_drift", speckle_drift, strict=False)
-    strehl_variation = check_positive("strehl_variation", strehl_variation,
-                                      strict=False)
-    noise_std = check_positive("noise_std", noise_std, strict=False)
-    p0, p1 = (float(v) for v in as_pair("parang_range", parang_range,
-                                        integer=False))
+    speckle_drift = positive("speckle_drift", speckle_drift, strict=False)
+    strehl_variation = positive("strehl_variation", strehl_variation,
+                                strict=False)
+    noise_std = positive("noise_std", noise_std, strict=False)
+    mask_radius = positive("mask_radius", mask_radius, u.pix, allow_none=True)
+    p0, p1 = (float(v) for v in as_pair(
+        "parang_range", plain_values("parang_range", parang_range, u.deg),
+        integer=False))
+    rmax = min(nx - 1, ny - 1) / 2.0
+    if n_speckles and rmax <= fwhm:
+        msg = (f"shape {(ny, nx)} is too small for fwhm={fwhm:g}: the "
+               f"speckles lie between fwhm and {rmax:g} pixels from the "
+               "star; enlarge shape, lower fwhm or set n_speckles=0")
+        raise ValueError(msg)
     rng = get_rng(random_state, seed=seed)
     rows = _planet_rows(planets)
     xc, yc = (nx - 1) / 2.0, (ny - 1) / 2.0
@@ -141,8 +163,7 @@ def make_adi_sequence(n_frames=20, shape=(64, 64), *, fwhm=4.0,
     sigma = fwhm * SIGMA_PER_FWHM
     static = integrated_gaussian_image((ny, nx), xc, yc, star_flux, sigma) + halo
 
-    rmax = min(xc, yc)
-    sp_r = rng.uniform(fwhm, rmax, n_speckles)
+    sp_r = rng.uniform(fwhm, max(rmax, fwhm), n_speckles)
     sp_t = rng.uniform(0, 2 * np.pi, n_speckles)
     sp_w = rng.exponential(1.0, n_speckles) * (1.0 + (sp_r / (2 * fwhm)) ** 2) ** -1.5
     sp_w *= speckle_fraction * halo_fraction * star_flux / max(sp_w.sum(), 1e-300)
@@ -178,7 +199,6 @@ def make_adi_sequence(n_frames=20, shape=(64, 64), *, fwhm=4.0,
                 yc + np.sin(t[i]) * dx + np.cos(t[i]) * dy, flux, sigma)
         table.add_row((x, y, sep, ang, contrast, flux))
     if mask_radius is not None:
-        mask_radius = check_positive("mask_radius", mask_radius)
         cube[:, r < mask_radius] = np.nan
     table.meta.update(fwhm=fwhm, center=(xc, yc), star_flux=star_flux,
                       noise_std=noise_std)

@@ -4,16 +4,16 @@ from dataclasses import dataclass, field
 
 from astropy.nddata import NDData, VarianceUncertainty
 from astropy.table import QTable
+import astropy.units as u
 import numpy as np
 
 from .._numerics.gaussian import FWHM_PER_SIGMA, integrated_gaussian_image
-from ..utils import (
-    SummaryReprMixin,
-    as_pair,
-    check_integer,
-    check_positive,
-    get_rng,
-)
+from ..utils import SummaryReprMixin, as_pair, check_integer, get_rng
+from ._inputs import plain_values, positive, value_range
+
+# a star's footprint: the pixels within this many sigma of its centre (where
+# its own profile exceeds 1.1% of its peak)
+_FOOTPRINT_SIGMA = 3.0
 
 __all__ = ["DiffimTruth", "make_diffim_pair"]
 
@@ -36,8 +36,14 @@ class DiffimTruth(SummaryReprMixin):
         The sky of each image.
     stars : `~astropy.table.QTable`
         ``x``, ``y``, ``flux`` (template), ``science_flux``, ``saturated``
-        (any pixel saturated in the science image) and ``masked``
-        (covered by an injected bad-pixel region).
+        and ``masked``.  ``saturated`` is `True` if a pixel of the star's
+        footprint holds the clipped value ``saturation_level`` in the
+        science image; the footprint is the pixels whose centres lie
+        within 3 sigma of the star's centre (the ellipse where its own
+        profile exceeds about 1% of its peak), so a faint star close to a
+        saturated one is flagged too.  ``masked`` is `True` for the stars
+        covered by an injected bad-pixel region (whose pixels are zero,
+        not clipped).
     transients : `~astropy.table.QTable`
         Point sources present only in the science image: ``x``, ``y``,
         ``flux`` and ``snr`` (optimal signal-to-noise ratio against the
@@ -93,6 +99,26 @@ def _psf_sigma(which, x, y, shape, template_fwhm, science_fwhm, variation):
     return s0 * (1.0 + variation * u), s0 * (1.0 + variation * v * v)
 
 
+def _touches(pixels, x, y, sigma_x, sigma_y):
+    """Whether any of ``pixels`` lies in each star's footprint."""
+    hit = np.zeros(len(x), dtype=bool)
+    if not pixels.any():
+        return hit
+    ny, nx = pixels.shape
+    for k in range(len(x)):
+        rx = _FOOTPRINT_SIGMA * sigma_x[k]
+        ry = _FOOTPRINT_SIGMA * sigma_y[k]
+        c0, c1 = max(int(np.ceil(x[k] - rx)), 0), min(int(x[k] + rx) + 1, nx)
+        r0, r1 = max(int(np.ceil(y[k] - ry)), 0), min(int(y[k] + ry) + 1, ny)
+        if c0 >= c1 or r0 >= r1:
+            continue
+        dy = (np.arange(r0, r1) - y[k])[:, None]
+        dx = (np.arange(c0, c1) - x[k])[None, :]
+        inside = (dx / rx) ** 2 + (dy / ry) ** 2 <= 1.0
+        hit[k] = bool(np.any(pixels[r0:r1, c0:c1] & inside))
+    return hit
+
+
 def make_diffim_pair(shape=(256, 256), *, n_stars=300, template_fwhm=2.5,
                      science_fwhm=3.5, fwhm_variation=0.1, flux_scale=1.2,
                      flux_range=(300.0, 3.0e5), template_sky=200.0,
@@ -109,9 +135,10 @@ def make_diffim_pair(shape=(256, 256), *, n_stars=300, template_fwhm=2.5,
     a flux scale between them, different skies (the science sky has a
     linear gradient) and Gaussian noise of variance ``signal / gain +
     read_noise**2`` (the template is deeper through its larger gain).  The
-    science image also has saturated stars (pixels above
-    ``saturation_level`` are clipped and masked), a few masked bad regions
-    on stars, a bad column in the template, and point-source transients.
+    science image also has a few masked bad regions on stars, a bad column
+    in the template, point-source transients, and saturated stars if
+    ``saturation_level`` is lowered (pixels above it are clipped and
+    masked; by default no star reaches it).
 
     Parameters
     ----------
@@ -125,26 +152,33 @@ def make_diffim_pair(shape=(256, 256), *, n_stars=300, template_fwhm=2.5,
         Fractional change of the PSF widths from the centre to an edge.
     flux_scale : float, optional
         Science flux / template flux.
-    flux_range : tuple of float, optional
-        Template fluxes are drawn from ``dN/dF ~ F**-2`` in this range.
+    flux_range : tuple of 2 float, optional
+        Template fluxes are drawn from ``dN/dF ~ F**-2`` in this
+        ``(low, high)`` range.
     template_sky, science_sky : float, optional
         Sky levels at the image centre.
-    sky_gradient : tuple of float, optional
+    sky_gradient : float or tuple of 2 float, optional
         Change of the science sky from the centre to the right and top
-        edges.
+        edges (a scalar for both); the sky must stay non-negative.
     template_gain, science_gain : float, optional
         Signal divided by variance (electrons per count).
     read_noise : float, optional
         Read noise (counts) of each image.
     saturation_level : float, optional
-        Science pixels above this value are clipped and masked.
+        Science pixels above this value are clipped to it and masked.  The
+        default is above every star (the brightest peak below about 3e4
+        counts): lower it, to 3000 say, to saturate the cores of the few
+        brightest stars.
     n_masked : int, optional
         Number of bright stars covered by a masked bad region in the
         science image.
     n_transients : int, optional
-        Number of transients in the science image.
-    transient_snr : tuple of float, optional
-        Range of their optimal signal-to-noise ratio (uniform).
+        Number of transients in the science image, at least 12 pixels
+        apart and from the edges, off the stars (a small image holds few:
+        lower it for images smaller than about 128 x 128).
+    transient_snr : tuple of 2 float, optional
+        The ``(low, high)`` range of their optimal signal-to-noise ratio
+        (uniform; positive).
     random_state : int or `numpy.random.Generator`, optional
         Seed or generator (see `~psfkit.utils.get_rng`); the same seed
         gives the same output.
@@ -171,24 +205,36 @@ def make_diffim_pair(shape=(256, 256), *, n_stars=300, template_fwhm=2.5,
     n_stars = check_integer("n_stars", n_stars, minimum=0)
     n_masked = check_integer("n_masked", n_masked, minimum=0)
     n_transients = check_integer("n_transients", n_transients, minimum=0)
-    for name, value in (("template_fwhm", template_fwhm),
-                        ("science_fwhm", science_fwhm),
-                        ("flux_scale", flux_scale),
-                        ("template_gain", template_gain),
-                        ("science_gain", science_gain),
-                        ("saturation_level", saturation_level)):
-        check_positive(name, value)
-    fmin, fmax = (check_positive("flux_range", f) for f in flux_range)
+    template_fwhm = positive("template_fwhm", template_fwhm, u.pix)
+    science_fwhm = positive("science_fwhm", science_fwhm, u.pix)
+    flux_scale = positive("flux_scale", flux_scale)
+    template_gain = positive("template_gain", template_gain)
+    science_gain = positive("science_gain", science_gain)
+    saturation_level = positive("saturation_level", saturation_level)
+    template_sky = positive("template_sky", template_sky, strict=False)
+    science_sky = positive("science_sky", science_sky, strict=False)
+    read_noise = positive("read_noise", read_noise, strict=False)
+    fmin, fmax = value_range("flux_range", flux_range)
+    snr_low, snr_high = value_range("transient_snr", transient_snr)
+    gradient = as_pair("sky_gradient", plain_values("sky_gradient",
+                                                    sky_gradient),
+                       integer=False)
+    fwhm_variation = plain_values("fwhm_variation", fwhm_variation)
     if not 0 <= fwhm_variation < 0.5:
         msg = f"fwhm_variation must be in [0, 0.5), got {fwhm_variation}"
+        raise ValueError(msg)
+    if science_sky < abs(gradient[0]) + abs(gradient[1]):
+        msg = (f"science_sky={science_sky:g} with sky_gradient={gradient} "
+               "makes the sky negative at a corner; raise science_sky or "
+               "lower sky_gradient")
         raise ValueError(msg)
     rng = get_rng(random_state, seed=seed)
     ny, nx = shape
     yy, xx = np.mgrid[0:ny, 0:nx].astype(float)
-    u = 2.0 * xx / max(nx - 1, 1) - 1.0
-    v = 2.0 * yy / max(ny - 1, 1) - 1.0
+    frac_x = 2.0 * xx / max(nx - 1, 1) - 1.0
+    frac_y = 2.0 * yy / max(ny - 1, 1) - 1.0
     sky_t = np.full(shape, float(template_sky))
-    sky_s = science_sky + sky_gradient[0] * u + sky_gradient[1] * v
+    sky_s = science_sky + gradient[0] * frac_x + gradient[1] * frac_y
 
     x = rng.uniform(-0.5, nx - 0.5, n_stars)
     y = rng.uniform(-0.5, ny - 0.5, n_stars)
@@ -212,9 +258,6 @@ def make_diffim_pair(shape=(256, 256), *, n_stars=300, template_fwhm=2.5,
     tx = np.empty(0)
     ty = np.empty(0)
     if n_transients:
-        if free_idx.size < n_transients:
-            msg = "the image is too crowded to place the transients"
-            raise ValueError(msg)
         # at least 12 pixels apart, so that each is detected on its own
         chosen = []
         for idx in rng.permutation(free_idx):
@@ -224,12 +267,16 @@ def make_diffim_pair(shape=(256, 256), *, n_stars=300, template_fwhm=2.5,
                 if len(chosen) == n_transients:
                     break
         if len(chosen) < n_transients:
-            msg = "the image is too small to place the transients apart"
+            msg = (f"cannot place n_transients={n_transients} transients at "
+                   f"least 12 pixels apart, {margin} pixels from the edges "
+                   f"and off the stars of a {ny} x {nx} image (found room "
+                   f"for {len(chosen)}); lower n_transients (or n_stars) or "
+                   "enlarge shape")
             raise ValueError(msg)
         pick = np.array(chosen)
         ty = pick[:, 0] + rng.uniform(-0.5, 0.5, n_transients)
         tx = pick[:, 1] + rng.uniform(-0.5, 0.5, n_transients)
-    snr = rng.uniform(transient_snr[0], transient_snr[1], n_transients)
+    snr = rng.uniform(snr_low, snr_high, n_transients)
     tsx, tsy = _psf_sigma("science", tx, ty, *args)
     tvar = (sky_sigma ** 2).ravel()[np.round(ty).astype(int) * nx
                                     + np.round(tx).astype(int)]
@@ -259,12 +306,10 @@ def make_diffim_pair(shape=(256, 256), *, n_stars=300, template_fwhm=2.5,
         data_s[r0 - 2:r0 + 3, c0 - 2:c0 + 3] = 0.0
         masked[k] = True
 
-    rows = np.clip(np.round(y).astype(int), 0, ny - 1)
-    cols = np.clip(np.round(x).astype(int), 0, nx - 1)
     stars = QTable({"x": x, "y": y, "flux": flux,
                     "science_flux": flux * flux_scale,
-                    "saturated": (model_s[rows, cols] + 3 * np.sqrt(var_s[rows, cols])
-                                  > saturation_level),
+                    "saturated": _touches(data_s >= saturation_level, x, y,
+                                          *_psf_sigma("science", x, y, *args)),
                     "masked": masked})
     transients = QTable({"x": tx, "y": ty, "flux": tflux, "snr": snr})
     truth = DiffimTruth(flux_scale=float(flux_scale),

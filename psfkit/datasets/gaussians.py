@@ -1,24 +1,40 @@
 """Images of elliptical Gaussian sources with known positions and fluxes."""
 
 from astropy.table import QTable, Table
+import astropy.units as u
 import numpy as np
 
 from .._numerics.gaussian import integrated_gaussian_image
 from ..utils import as_pair, check_integer, get_rng
+from ._inputs import plain_values
 
 __all__ = ["make_gaussian_sources", "make_random_gaussians"]
 
 _TRUNCATE = 8.0  # sources are drawn out to this many sigma from their centre
 
 
-def _column(table, name, default=None):
-    if name in table.colnames:
-        col = table[name]
-        return np.asarray(getattr(col, "value", col), dtype=float)
-    if default is None:
-        msg = f"source_table must have a {name!r} column"
+def _column(table, name, unit=None, default=None):
+    """A column as finite floats in ``unit`` (see `plain_values`)."""
+    if name not in table.colnames:
+        if default is None:
+            msg = f"source_table must have a {name!r} column"
+            raise ValueError(msg)
+        return np.full(len(table), default, dtype=float)
+    label = f"source_table column {name!r}"
+    values = np.asarray(plain_values(label, table[name], unit), dtype=float)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        msg = (f"{label} must be finite, got {values[bad[0]]} in row "
+               f"{bad[0]}")
         raise ValueError(msg)
-    return np.full(len(table), default, dtype=float)
+    return values
+
+
+def _flux_unit(table, name):
+    """The unit of a flux-like column, or `None`."""
+    col = table[name]
+    unit = getattr(col, "unit", None)
+    return None if unit in (None, u.dimensionless_unscaled) else unit
 
 
 def make_gaussian_sources(shape, source_table, oversample=None):
@@ -45,6 +61,10 @@ def make_gaussian_sources(shape, source_table, oversample=None):
         counter-clockwise from the +x axis; default 0), and either
         ``flux`` (the total flux) or ``amplitude`` (the peak value of the
         continuous profile).  If both are present ``flux`` is used.
+        Columns with units are converted: positions and widths must be in
+        pixels (``u.pix``), ``theta`` may be any angle, and the unit of
+        ``flux`` or ``amplitude`` is that of the image.  Every value must
+        be finite.
     oversample : int, optional
         `None` (default) integrates over each pixel: exactly (with error
         functions) for circular sources and sources aligned with the axes
@@ -56,8 +76,9 @@ def make_gaussian_sources(shape, source_table, oversample=None):
 
     Returns
     -------
-    image : `~numpy.ndarray`
-        The image, of float64.
+    image : `~numpy.ndarray` or `~astropy.units.Quantity`
+        The image, of float64; a Quantity in the unit of the ``flux`` (or
+        ``amplitude``) column if that has one.
 
     Examples
     --------
@@ -83,25 +104,26 @@ def make_gaussian_sources(shape, source_table, oversample=None):
     if not isinstance(source_table, Table):
         msg = "source_table must be an astropy Table"
         raise TypeError(msg)
+    which = "flux" if "flux" in source_table.colnames else "amplitude"
+    if which not in source_table.colnames:
+        msg = "source_table must have a 'flux' or an 'amplitude' column"
+        raise ValueError(msg)
+    unit = _flux_unit(source_table, which)
     image = np.zeros((ny, nx))
     if len(source_table) == 0:
-        return image
+        return image if unit is None else image * unit
 
-    x0 = _column(source_table, "x_mean")
-    y0 = _column(source_table, "y_mean")
-    sx = _column(source_table, "x_stddev")
-    sy = _column(source_table, "y_stddev")
-    theta = _column(source_table, "theta", 0.0)
+    x0 = _column(source_table, "x_mean", u.pix)
+    y0 = _column(source_table, "y_mean", u.pix)
+    sx = _column(source_table, "x_stddev", u.pix)
+    sy = _column(source_table, "y_stddev", u.pix)
+    theta = _column(source_table, "theta", u.rad, default=0.0)
     if np.any(sx <= 0) or np.any(sy <= 0):
         msg = "source_table x_stddev and y_stddev must be positive"
         raise ValueError(msg)
-    if "flux" in source_table.colnames:
-        flux = _column(source_table, "flux")
-    elif "amplitude" in source_table.colnames:
-        flux = _column(source_table, "amplitude") * (2.0 * np.pi * sx * sy)
-    else:
-        msg = "source_table must have a 'flux' or an 'amplitude' column"
-        raise ValueError(msg)
+    flux = _column(source_table, which, unit)
+    if which == "amplitude":
+        flux = flux * (2.0 * np.pi * sx * sy)
 
     rotated = np.ones(len(x0), dtype=bool)
     if oversample is None:
@@ -120,7 +142,7 @@ def make_gaussian_sources(shape, source_table, oversample=None):
     for i in np.flatnonzero(rotated):
         _add_sampled(image, x0[i], y0[i], flux[i], sx[i], sy[i], theta[i],
                      _nodes(oversample, min(sx[i], sy[i])))
-    return image
+    return image if unit is None else image * unit
 
 
 def _nodes(oversample, sigma):
@@ -172,17 +194,20 @@ def make_random_gaussians(n_sources, flux_range, xmean_range, ymean_range,
     ----------
     n_sources : int
         The number of sources.
-    flux_range : tuple of 2 float
+    flux_range : tuple of 2 float or `~astropy.units.Quantity`
         The ``(low, high)`` range of the total fluxes.  Ignored (and may be
-        `None`) when ``amplitude_range`` is given.
+        `None`) when ``amplitude_range`` is given.  The unit of a Quantity
+        is carried to the column.
     xmean_range, ymean_range : tuple of 2 float
-        The ranges of the centre positions (pixels).
+        The ranges of the centre positions (pixels; a Quantity must be in
+        ``u.pix``).
     xstddev_range, ystddev_range : tuple of 2 float
-        The ranges of the standard deviations along x and y (pixels).
+        The ranges of the standard deviations along x and y (pixels; a
+        Quantity must be in ``u.pix``).
     random_state : int or `numpy.random.Generator`, optional
         Seed or generator (see `~psfkit.utils.get_rng`); the same seed
         gives the same table.
-    amplitude_range : tuple of 2 float, optional
+    amplitude_range : tuple of 2 float or `~astropy.units.Quantity`, optional
         Draw peak amplitudes instead of total fluxes.
     seed : int, optional
         Deprecated spelling of ``random_state``.
@@ -206,17 +231,24 @@ def make_random_gaussians(n_sources, flux_range, xmean_range, ymean_range,
     rng = get_rng(random_state, seed=seed)
     table = QTable()
 
-    def draw(name, rng_range):
-        lo, hi = as_pair(name, rng_range, integer=False)
+    def draw(name, rng_range, unit=u.pix):
+        lo, hi = as_pair(name, plain_values(name, rng_range, unit),
+                         integer=False)
         if hi < lo:
             msg = f"{name} must be (low, high) with low <= high, got {rng_range}"
             raise ValueError(msg)
         return rng.uniform(lo, hi, n_sources)
 
+    def draw_flux(name, rng_range):
+        # a flux range keeps its unit
+        unit = getattr(rng_range, "unit", None)
+        values = draw(name, rng_range, unit)
+        return values if unit is None else values * unit
+
     if amplitude_range is not None:
-        table["amplitude"] = draw("amplitude_range", amplitude_range)
+        table["amplitude"] = draw_flux("amplitude_range", amplitude_range)
     else:
-        table["flux"] = draw("flux_range", flux_range)
+        table["flux"] = draw_flux("flux_range", flux_range)
     table["x_mean"] = draw("xmean_range", xmean_range)
     table["y_mean"] = draw("ymean_range", ymean_range)
     table["x_stddev"] = draw("xstddev_range", xstddev_range)

@@ -1,7 +1,9 @@
 """Images of Gaussian and Poisson noise."""
 
+import astropy.units as u
 
-from ..utils import as_pair, check_in, check_positive, get_rng
+from ..utils import as_pair, check_in, get_rng
+from ._inputs import finite, poisson, positive
 
 __all__ = ["make_noise_image"]
 
@@ -17,12 +19,16 @@ def make_noise_image(shape, type="gaussian", mean=None, stddev=None,  # noqa: A0
         The ``(ny, nx)`` shape of the image.
     type : {'gaussian', 'poisson'}, optional
         The noise distribution.
-    mean : float
+    mean : float or `~astropy.units.Quantity`
         The mean of the distribution; required.  For Poisson noise this is
-        the expected count per pixel.
-    stddev : float, optional
+        the expected count per pixel (above 1e15 the Gaussian
+        approximation of the Poisson distribution is drawn, which NumPy
+        needs and which is exact far below the noise).  The unit of a
+        Quantity is that of the image.
+    stddev : float or `~astropy.units.Quantity`, optional
         The standard deviation of Gaussian noise; required for
-        ``type='gaussian'``, ignored for Poisson.
+        ``type='gaussian'``, ignored for Poisson.  A Quantity needs a
+        ``mean`` in a compatible unit.
     random_state : int or `numpy.random.Generator`, optional
         Seed or generator (see `~psfkit.utils.get_rng`); the same seed
         gives the same output.
@@ -31,8 +37,9 @@ def make_noise_image(shape, type="gaussian", mean=None, stddev=None,  # noqa: A0
 
     Returns
     -------
-    image : `~numpy.ndarray`
-        The noise image, of float64.
+    image : `~numpy.ndarray` or `~astropy.units.Quantity`
+        The noise image, of float64; a Quantity in the unit of ``mean``
+        if that has one.
 
     Examples
     --------
@@ -47,12 +54,19 @@ def make_noise_image(shape, type="gaussian", mean=None, stddev=None,  # noqa: A0
     if mean is None:
         msg = "mean must be given"
         raise ValueError(msg)
-    rng = get_rng(random_state, seed=seed)
+    unit = mean.unit if isinstance(mean, u.Quantity) else None
+    if unit is not None:
+        mean = mean.value
     if type == "gaussian":
         if stddev is None:
             msg = "stddev must be given for Gaussian noise"
             raise ValueError(msg)
-        stddev = check_positive("stddev", stddev, strict=False)
-        return rng.normal(float(mean), stddev, size=shape)
-    mean = check_positive("mean", mean, strict=False)
-    return rng.poisson(mean, size=shape).astype(float)
+        mean = finite("mean", mean)
+        stddev = positive("stddev", stddev, unit, strict=False)
+        rng = get_rng(random_state, seed=seed)
+        image = rng.normal(mean, stddev, size=shape)
+    else:
+        mean = positive("mean", mean, strict=False)
+        rng = get_rng(random_state, seed=seed)
+        image = poisson(rng, mean, size=shape).astype(float)
+    return image if unit is None else image * unit

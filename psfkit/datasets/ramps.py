@@ -2,15 +2,11 @@
 
 from dataclasses import dataclass
 
+import astropy.units as u
 import numpy as np
 
-from ..utils import (
-    SummaryReprMixin,
-    as_pair,
-    check_integer,
-    check_positive,
-    get_rng,
-)
+from ..utils import SummaryReprMixin, as_pair, check_integer, get_rng
+from ._inputs import finite, plain_values, poisson, positive
 
 __all__ = ["RampTruth", "make_ramp_cube"]
 
@@ -26,7 +22,8 @@ class RampTruth(SummaryReprMixin):
         The true count rate of every pixel, in data units (DN) per second,
         shape ``(ny, nx)``.
     times : `~numpy.ndarray`
-        The time of every read since the reset, shape ``(n_reads,)``.
+        The time of every read since the reset in seconds, shape
+        ``(n_reads,)``.
     bias : float
         The constant level added to every read (DN).
     read_noise : float
@@ -68,6 +65,11 @@ def make_ramp_cube(shape, n_reads, *, rate, read_noise, gain=1.0,
     fraction of the pixels receive one cosmic-ray jump at a random read.
     Reads at or above ``saturation`` are clipped to it.
 
+    Arguments may be `~astropy.units.Quantity`: times are converted to
+    seconds, levels to DN (``u.adu`` or ``u.DN``; electrons through
+    ``gain``), rates to DN per second.  Plain numbers are in those units.
+    The cube and the truth hold plain numbers in DN and seconds.
+
     Parameters
     ----------
     shape : int or tuple of 2 int
@@ -75,7 +77,10 @@ def make_ramp_cube(shape, n_reads, *, rate, read_noise, gain=1.0,
     n_reads : int
         The number of reads (at least 2).
     rate : float or array-like
-        The count rate in DN per second, a scalar or an ``(ny, nx)`` array.
+        The count rate in DN per second, a scalar or an ``(ny, nx)`` array
+        (above 1e15 electrons per read the Gaussian approximation of the
+        Poisson distribution is drawn, which is exact far below the
+        noise).
     read_noise : float
         The read noise of one read, in DN.
     gain : float, optional
@@ -90,7 +95,8 @@ def make_ramp_cube(shape, n_reads, *, rate, read_noise, gain=1.0,
     seed : int, optional
         Deprecated spelling of ``random_state``.
     frame_time : float, optional
-        The time between reads; read ``i`` is at ``(i + 1) * frame_time``.
+        The time between reads in seconds; read ``i`` is at ``(i + 1) *
+        frame_time``.
     bias : float, optional
         A constant level added to every read.
     jump_sigma : float, optional
@@ -98,7 +104,8 @@ def make_ramp_cube(shape, n_reads, *, rate, read_noise, gain=1.0,
         difference at that pixel, ``sqrt(2 * read_noise**2 + rate *
         frame_time / gain)``.
     dtype : dtype, optional
-        The floating-point type of the cube.
+        The floating-point type of the cube (integer types, which would
+        wrap around, are refused).
 
     Returns
     -------
@@ -117,15 +124,39 @@ def make_ramp_cube(shape, n_reads, *, rate, read_noise, gain=1.0,
     """
     shape = as_pair("shape", shape, lower_bound=(1, True))
     n_reads = check_integer("n_reads", n_reads, minimum=2)
-    read_noise = check_positive("read_noise", read_noise, strict=False)
-    gain = check_positive("gain", gain)
-    frame_time = check_positive("frame_time", frame_time)
-    jump_sigma = check_positive("jump_sigma", jump_sigma, strict=False)
-    jump_fraction = float(jump_fraction)
+    try:
+        floating = np.issubdtype(np.dtype(dtype), np.floating)
+    except TypeError:
+        floating = False
+    if not floating:
+        msg = f"dtype must be a floating-point type, got {dtype!r}"
+        raise TypeError(msg)
+    gain = positive("gain", gain, u.electron / u.adu,
+                    equivalencies=[(u.electron / u.DN, u.electron / u.adu)])
+    # DN (u.adu or u.DN), and electrons through the gain
+    counts = [(u.DN, u.adu),
+              (u.electron, u.adu, lambda e: e / gain, lambda d: d * gain)]
+    read_noise = positive("read_noise", read_noise, u.adu, strict=False,
+                          equivalencies=counts)
+    frame_time = positive("frame_time", frame_time, u.s)
+    jump_sigma = positive("jump_sigma", jump_sigma, strict=False)
+    bias = finite("bias", bias, u.adu, equivalencies=counts)
+    if saturation is not None:
+        saturation = finite("saturation", saturation, u.adu,
+                            equivalencies=counts)
+    jump_fraction = finite("jump_fraction", jump_fraction)
     if not 0.0 <= jump_fraction <= 1.0:
         msg = f"jump_fraction must be between 0 and 1, got {jump_fraction}"
         raise ValueError(msg)
-    rate = np.broadcast_to(np.asarray(rate, dtype=float), shape).copy()
+    rates = [(a / u.s, b / u.s, *conv) for a, b, *conv in counts]
+    rate = np.asarray(plain_values("rate", rate, u.adu / u.s, rates),
+                      dtype=float)
+    try:
+        rate = np.broadcast_to(rate, shape).copy()
+    except ValueError:
+        msg = (f"rate must be a scalar or an array of shape {shape}, got "
+               f"shape {rate.shape}")
+        raise ValueError(msg) from None
     if not np.all(np.isfinite(rate)) or np.any(rate < 0):
         msg = "rate must be finite and non-negative"
         raise ValueError(msg)
@@ -141,20 +172,19 @@ def make_ramp_cube(shape, n_reads, *, rate, read_noise, gain=1.0,
     electrons = np.zeros(shape)
     mean_e = rate * gain * frame_time
     for i in range(n_reads):
-        electrons += rng.poisson(mean_e)
+        electrons += poisson(rng, mean_e)
         read = electrons / gain + bias + rng.normal(0.0, read_noise, shape)
         read += np.where((jump_read >= 0) & (jump_read <= i), jump_amp, 0.0)
         cube[i] = read
     saturated_read = np.full(shape, -1)
     if saturation is not None:
-        saturation = float(saturation)
         over = cube >= saturation
         # once a pixel saturates it stays saturated
         over = np.logical_or.accumulate(over, axis=0)
         cube[over] = saturation
         anyover = over.any(axis=0)
         saturated_read = np.where(anyover, np.argmax(over, axis=0), -1)
-    truth = RampTruth(rate=rate, times=times, bias=float(bias),
+    truth = RampTruth(rate=rate, times=times, bias=bias,
                       read_noise=read_noise, gain=gain, jump_read=jump_read,
                       jump_amplitude=jump_amp,
                       jump_sigma=np.where(has_jump, jump_sigma, 0.0),
