@@ -8,6 +8,7 @@ a numerical routine.
 
 import numbers
 
+import astropy.units as u
 import numpy as np
 
 __all__ = [
@@ -61,7 +62,9 @@ def check_positive(name, value, *, strict=True, allow_none=False, finite=True):
     if value is None and allow_none:
         return None
     if hasattr(value, "unit") and hasattr(value, "value"):
-        value = value.value
+        # a plain number, or one in pixels; another unit would be dropped
+        # silently (the callers that take one convert it first)
+        value = _pixels_or_plain(name, value)
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value.item()
     kind = "a positive number" if strict else "a non-negative number"
@@ -73,6 +76,18 @@ def check_positive(name, value, *, strict=True, allow_none=False, finite=True):
         msg = f"{name} must be {kind}, got {value!r}"
         raise ValueError(msg)
     return float(value)
+
+
+def _pixels_or_plain(name, value):
+    """A Quantity's value, if dimensionless or in pixels."""
+    unit = u.Unit(value.unit)
+    if unit.is_equivalent(u.pix):
+        return value.to_value(u.pix)
+    if unit.is_equivalent(u.dimensionless_unscaled):
+        return value.to_value(u.dimensionless_unscaled)
+    msg = (f"{name} must be a plain number (or in pixels), got a Quantity "
+           f"in {unit}")
+    raise u.UnitsError(msg)
 
 
 def check_integer(name, value, *, minimum=None, allow_none=False):

@@ -51,6 +51,12 @@ def test_check_positive():
         check_positive("fwhm", "3")
     with pytest.raises(TypeError):
         check_positive("fwhm", True)
+    # a unit is never dropped silently: pixels and dimensionless convert,
+    # anything else is an error naming the argument
+    assert check_positive("fwhm", 300 * u.percent) == 3.0
+    with pytest.raises(u.UnitsError, match="fwhm must be a plain number "
+                       r"\(or in pixels\), got a Quantity in arcsec"):
+        check_positive("fwhm", 3 * u.arcsec)
 
 
 def test_check_integer_and_odd():
