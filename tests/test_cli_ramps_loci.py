@@ -364,3 +364,17 @@ def test_unreadable_fits_subprocess(tmp_path):
     assert proc.stderr.startswith("psfkit photometry: error: ")
     assert "broken.fits" in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_loci_failure_prints_its_error_line_only(adi_files, capsys):
+    # angles that never rotate a frame far enough from another: the fit
+    # fails, and nothing but the error line is printed
+    folder, cube, _ = adi_files
+    np.savetxt(folder / "still.txt", np.zeros(len(cube)))
+    assert main(["loci", str(folder / "adi.fits"), "--parangs",
+                 str(folder / "still.txt"), "-o",
+                 str(folder / "none.fits")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and "error" in captured.err
+    assert not (folder / "none.fits").exists()

@@ -135,7 +135,6 @@ def _parangs(value, header, n_frames):
 def _adi(target, parangs, fitter_class, settings, args, log):
     from .. import fitpsf
 
-    log(f"ADI {args.method.upper()} on {target.shape[0]} frames")
     pool = jobs_executor(args.jobs, processes=True)
     try:
         result = fitpsf.adi_subtract(target, parangs, fitter_class,
@@ -171,6 +170,9 @@ def run(args):
             parangs = _parangs(args.parangs, header, target.shape[0])
             residual = _adi(target, parangs, fitter_class, settings, args, log)
             count = ("NFRAMES", target.shape[0], "ADI frames")
+            # (said once the work succeeded: a failed run prints its error
+            # line only)
+            log(f"ADI {args.method.upper()} on {target.shape[0]} frames")
         else:
             if args.refs is None:
                 msg = ("a 2-D target needs --refs REFS.fits (a cube of "
@@ -181,8 +183,6 @@ def run(args):
                 msg = (f"the reference images are {refs.data.shape[1:]} but "
                        f"the target is {target.shape}")
                 raise ValueError(msg)
-            log(f"{args.method.upper()} with {refs.data.shape[0]} reference "
-                "images")
             ref_data = (refs.data if refs.mask is None
                         else np.ma.MaskedArray(refs.data, refs.mask))
             fitter = fitter_class(ref_data, bases_axis=0)
@@ -191,6 +191,8 @@ def run(args):
             with log.ticking("fitting and subtracting the PSF"):
                 residual = fitter.remove_psf(target)
             count = ("NREFS", refs.data.shape[0], "reference images")
+            log(f"{args.method.upper()} with {refs.data.shape[0]} reference "
+                "images")
         seconds = time.perf_counter() - t0
         data, bad = masked_output(np.ma.getdata(residual),
                                   np.ma.getmaskarray(residual), source.data.dtype)
