@@ -528,6 +528,15 @@ def test_progress_bar_for_the_default_fitter(capsys):
     err = capsys.readouterr().err
     assert "photometry passes" in err
     assert "fit 2 of 2 stars" in err and "iter" in err
+    # the second pass finds nothing new: the passes' bar ends full at the
+    # passes made, not part-full at the limit
+    phot.niters = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        phot(image)
+    last = capsys.readouterr().err.replace("\r", "\n").splitlines()
+    passes = [line for line in last if line.startswith("photometry passes")]
+    assert "100%" in passes[-1] and "2/2" in passes[-1]
 
 
 def test_refit_touches_only_changed_neighbourhoods():

@@ -248,6 +248,10 @@ class BasicPSFPhotometry(ParamReprMixin):
             stage = self._fit_stage(prep, setup, sources)
             bar.update()
             stage, counts = self._iterate(prep, setup, stage, bar)
+            # the passes may end before their limit (nothing new found):
+            # the bar ends full, at the passes made
+            bar.total = len(counts)
+            bar.refresh()
         return self._result(prep, setup, stage, counts)
 
     def get_residual_image(self):
