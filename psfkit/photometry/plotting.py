@@ -3,15 +3,22 @@ Figures of photometry results: detections on the image, the data, model
 and residual of a PSF fit, and the quality flags of every source.
 
 Every figure is meant to go into a paper as it is: colour bars labelled
-with the data unit, axes labelled in pixels (or in right ascension and
-declination when the image has a celestial WCS), markers that leave the
+with the data unit, axes labelled in pixels (or with the sky coordinates
+of a celestial WCS), masked pixels in a colour of their own, markers that leave the
 field visible, and a title that says which part of the image is shown.
 matplotlib is needed only here (``pip install psfkit[all]``).
 """
 
+import astropy.units as u
 import numpy as np
 
-from ..utils import coerce_data, find_xy_columns
+from ..utils import (
+    coerce_data,
+    find_xy_columns,
+    image_colormap,
+    label_world_axes,
+    to_data_unit,
+)
 
 __all__ = ["plot_detections", "plot_residuals", "plot_flags"]
 
@@ -36,8 +43,18 @@ def _image(data, wcs, unit):
         wcs = None
     if wcs is not None and hasattr(wcs, "celestial"):
         wcs = wcs.celestial
-    unit = arr.unit if unit is None else unit
     values = np.where(arr.mask, np.nan, arr.data)
+    if unit is None:
+        return values, wcs, arr.unit
+    unit = u.Unit(unit)
+    if arr.unit is not None and arr.unit != unit:
+        # show the values in the unit asked for, not relabelled ones
+        try:
+            values = (values * arr.unit).to_value(unit)
+        except u.UnitsError:
+            msg = (f"unit {unit} does not convert from the data's unit "
+                   f"{arr.unit}")
+            raise u.UnitsError(msg) from None
     return values, wcs, unit
 
 
@@ -53,7 +70,15 @@ def _region(region, shape):
     ny, nx = shape
     if region is None:
         return 0, nx - 1, 0, ny - 1
-    x0, x1, y0, y1 = (int(v) for v in region)
+    msg = ("region must be (x_min, x_max, y_min, y_max) finite pixel "
+           f"bounds, got {region!r}")
+    try:
+        bounds = np.asarray(region, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise TypeError(msg) from None
+    if bounds.size != 4 or not np.all(np.isfinite(bounds)):
+        raise ValueError(msg)
+    x0, x1, y0, y1 = (int(v) for v in bounds)
     x0, x1 = max(0, min(x0, x1)), min(nx - 1, max(x0, x1))
     y0, y1 = max(0, min(y0, y1)), min(ny - 1, max(y0, y1))
     if x0 > x1 or y0 > y1:
@@ -81,12 +106,7 @@ def _axes(ax, wcs, fig=None, position=111):
 
 
 def _label_axes(ax, wcs):
-    if wcs is not None and hasattr(ax, "coords"):
-        ax.coords[0].set_axislabel("Right ascension")
-        ax.coords[1].set_axislabel("Declination")
-    else:
-        ax.set_xlabel("x (pixel)")
-        ax.set_ylabel("y (pixel)")
+    label_world_axes(ax, wcs if hasattr(ax, "coords") else None)
 
 
 def _norm(values, bounds, stretch):
@@ -113,7 +133,7 @@ def _norm(values, bounds, stretch):
 def _show(ax, values, bounds, norm, cmap, label, unit):
     plt = _pyplot()
     x0, x1, y0, y1 = bounds
-    im = ax.imshow(values, origin="lower", cmap=cmap, norm=norm,
+    im = ax.imshow(values, origin="lower", cmap=image_colormap(cmap), norm=norm,
                    interpolation="nearest")
     ax.set_xlim(x0 - 0.5, x1 + 0.5)
     ax.set_ylim(y0 - 0.5, y1 + 0.5)
@@ -187,7 +207,9 @@ def plot_detections(data, sources, *, ax=None, region=None, wcs=None,
     wcs : WCS, optional
         A celestial WCS (the data's own by default).
     unit : `~astropy.units.Unit` or str, optional
-        The data unit for the colour bar (the data's own by default).
+        The unit to show the data in (the data's own by default); data
+        with a unit are converted to it (`~astropy.units.UnitsError` if
+        they do not convert).
     marker_radius : float, optional
         The ring radius in pixels; 1.5 times the median ``fwhm`` column,
         or 4 pixels.
@@ -253,7 +275,11 @@ def plot_residuals(data, result, *, region=None, wcs=None, unit=None,
     wcs : WCS, optional
         A celestial WCS (the data's own by default).
     unit : `~astropy.units.Unit` or str, optional
-        The data unit for the colour bars.
+        The unit of the colour bars (the data's own by default); the data,
+        model, residual and background are converted to it, or to the
+        data's unit (`~astropy.units.UnitsError`, naming the argument,
+        if one does not convert).  Pixels masked or NaN in the data are
+        blank in every panel.
     background : float or array-like, optional
         The background to subtract from the data panel when ``result`` is
         a plain residual image.
@@ -272,23 +298,26 @@ def plot_residuals(data, result, *, region=None, wcs=None, unit=None,
     plt = _pyplot()
     values, wcs, unit = _image(data, wcs, unit)
     if hasattr(result, "residual_image"):
-        residual = np.asarray(getattr(result.residual_image, "value",
-                                      result.residual_image), dtype=float)
-        model = np.asarray(getattr(result.model_image, "value",
-                                   result.model_image), dtype=float)
+        residual = _plain("result.residual_image", result.residual_image,
+                          unit)
+        model = _plain("result.model_image", result.model_image, unit)
         background = getattr(result, "background", background)
     else:
-        residual = np.asarray(getattr(result, "value", result), dtype=float)
+        residual = _plain("result", result, unit)
         model = None
     if residual.shape != values.shape:
         msg = (f"the residual image {residual.shape} and the data "
                f"{values.shape} must have the same shape")
         raise ValueError(msg)
-    bkg = 0.0 if background is None else np.asarray(
-        getattr(background, "value", background), dtype=float)
+    bkg = 0.0 if background is None else _plain("background", background,
+                                                 unit)
     subtracted = values - bkg
+    # pixels masked (or NaN) in the data are blank in every panel
+    blank = ~np.isfinite(values)
+    residual = np.where(blank, np.nan, residual)
     if model is None:
         model = subtracted - residual
+    model = np.where(blank, np.nan, model)
     bounds = _region(region, values.shape)
     fig = plt.figure(figsize=(15, 4.8)) if fig is None else fig
     norm = _norm(subtracted, bounds, stretch)
@@ -316,6 +345,15 @@ def plot_residuals(data, result, *, region=None, wcs=None, unit=None,
     return fig
 
 
+def _plain(name, value, unit):
+    """Plain float values of ``value`` in ``unit`` (the data's unit)."""
+    if isinstance(value, u.Quantity) and unit is None:
+        # data without a unit: a unit here cannot be checked
+        value = value.value
+    value = to_data_unit(name, value, unit)
+    return np.asarray(value, dtype=float)
+
+
 def _flag_names(bits):
     try:
         from .fitting.flags import PSFFlags
@@ -330,6 +368,24 @@ def _flag_names(bits):
     return names
 
 
+def _result_shape(result):
+    """The ``(ny, nx)`` of the image a photometry result was fitted on."""
+    images = getattr(result, "_images", None)
+    raw = getattr(images, "raw", None)
+    if raw is not None:
+        return tuple(np.shape(raw))
+    residual = getattr(result, "residual_image", None)
+    return None if residual is None else tuple(np.shape(residual))
+
+
+def _source_frame(x, y):
+    """A ``(ny, nx)`` from pixel 0 that holds every finite position."""
+    ok = np.isfinite(x) & np.isfinite(y)
+    top_x = np.max(x[ok], initial=0.0)
+    top_y = np.max(y[ok], initial=0.0)
+    return int(np.floor(top_y + 0.5)) + 1, int(np.floor(top_x + 0.5)) + 1
+
+
 def plot_flags(result, *, data=None, ax=None, region=None, wcs=None,
                unit=None, cmap="Greys", stretch="asinh", title=None):
     """
@@ -341,7 +397,8 @@ def plot_flags(result, *, data=None, ax=None, region=None, wcs=None,
         The photometry result, or its table (``flags`` column and fitted
         or initial positions).
     data : array-like, ``Quantity`` or ``NDData``, optional
-        The image to show underneath.
+        The image to show underneath.  Without it the axes span the image
+        the result was fitted on, or (for a bare table) every source.
     ax : `matplotlib.axes.Axes`, optional
         Draw into these axes.
     region : tuple of 4 int, optional
@@ -349,7 +406,7 @@ def plot_flags(result, *, data=None, ax=None, region=None, wcs=None,
     wcs : WCS, optional
         A celestial WCS (the data's own by default).
     unit : `~astropy.units.Unit` or str, optional
-        The data unit for the colour bar.
+        The unit to show the data in (the data's own by default).
     cmap, stretch : optional
         The image colour map and intensity scaling.
     title : str, optional
@@ -372,14 +429,17 @@ def plot_flags(result, *, data=None, ax=None, region=None, wcs=None,
         raise ValueError(msg)
     flags = np.asarray(table["flags"], dtype=np.int64)
     x, y = _positions(table)
-    shape = None
+    whole = True
     if data is not None:
         values, wcs, unit = _image(data, wcs, unit)
         shape = values.shape
     else:
         values = None
-        shape = (int(np.nanmax(y, initial=0)) + 1,
-                 int(np.nanmax(x, initial=0)) + 1)
+        shape = _result_shape(result)
+        if shape is None:
+            # no image size known: a frame around every source
+            whole = False
+            shape = _source_frame(x, y)
     bounds = _region(region, shape)
     ax = _axes(ax, wcs)
     if values is not None:
@@ -405,6 +465,11 @@ def plot_flags(result, *, data=None, ax=None, region=None, wcs=None,
               title="flags")
     _label_axes(ax, wcs)
     n_flagged = int((~clean).sum())
+    if whole:
+        where = _region_text(bounds, shape)
+    else:
+        x0, x1, y0, y1 = bounds
+        where = f"sources within x {x0}-{x1}, y {y0}-{y1}"
     ax.set_title(title or f"{n_flagged} of {len(table)} fits flagged; "
-                 f"{_region_text(bounds, shape)}")
+                 f"{where}")
     return ax

@@ -137,3 +137,96 @@ def test_flags(field, result):
     plt.close(ax.figure)
     with pytest.raises(ValueError, match="flags"):
         plot_flags(QTable({"x": [1.0], "y": [2.0]}))
+
+
+def _sky_wcs(ctype):
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ctype
+    wcs.wcs.crval = [2.0, 150.0] if ctype[0].startswith("DEC") else [150.0, 2.0]
+    wcs.wcs.crpix = [64.0, 64.0]
+    wcs.wcs.cdelt = [-1e-4, 1e-4]
+    return wcs
+
+
+@pytest.mark.parametrize(("ctype", "labels"), [
+    (["DEC--TAN", "RA---TAN"], ("Declination", "Right ascension")),
+    (["GLON-TAN", "GLAT-TAN"], ("Galactic longitude", "Galactic latitude")),
+])
+def test_sky_axes_labelled_by_coordinate(field, ctype, labels):
+    image, _ = field
+    stars = QTable({"x": [10.0, 50.0], "y": [20.0, 60.0]})
+    ax = plot_detections(NDData(image, wcs=_sky_wcs(ctype)), stars)
+    assert (ax.coords[0].get_axislabel(),
+            ax.coords[1].get_axislabel()) == labels
+    plt.close(ax.figure)
+
+
+def test_detections_in_the_unit_asked_for(field):
+    image, _ = field
+    stars = QTable({"x": [10.0], "y": [20.0]})
+    adu = NDData(image, unit="adu")
+    ax = plot_detections(NDData(image, unit="mJy"), stars, unit="Jy")
+    assert "pixel value [Jy]" in _colorbar_labels(ax.figure)
+    np.testing.assert_allclose(ax.get_images()[0].get_array(), image / 1000)
+    plt.close(ax.figure)
+    with pytest.raises(u.UnitsError, match="unit electron"):
+        plot_detections(adu, stars, unit="electron")
+
+
+def test_detections_bad_region(field):
+    image, _ = field
+    stars = QTable({"x": [10.0], "y": [20.0]})
+    with pytest.raises(ValueError, match="region must be"):
+        plot_detections(image, stars, region=(1, 2))
+    with pytest.raises(TypeError, match="region must be"):
+        plot_detections(image, stars, region=("a", 2, 3, 4))
+
+
+def test_residuals_units_converted_and_masks_shared(field):
+    image, _ = field
+    residual = np.full(image.shape, 0.5)
+    background = 1.0
+    # electrons do not convert to ADU: named, not mixed
+    with pytest.raises(u.UnitsError, match="result"):
+        plot_residuals(image * u.adu, residual * u.electron,
+                       background=background * u.electron)
+    # mJy convert to Jy: shown in the data's unit
+    fig = plot_residuals(image * u.Jy, 1000 * residual * u.mJy,
+                         background=1000 * background * u.mJy)
+    data_ax, model_ax, resid_ax = (a for a in fig.axes if a.get_title())
+    np.testing.assert_allclose(resid_ax.get_images()[0].get_array(), residual)
+    np.testing.assert_allclose(data_ax.get_images()[0].get_array(),
+                               image - background)
+    plt.close(fig)
+    with pytest.raises(u.UnitsError, match="background"):
+        plot_residuals(image * u.adu, residual * u.adu,
+                       background=1.0 * u.m)
+    mask = np.zeros(image.shape, bool)
+    mask[5, 7] = True
+    fig = plot_residuals(NDData(image, mask=mask), residual)
+    for ax in (a for a in fig.axes if a.get_title()):
+        shown = ax.get_images()[0].get_array()
+        assert np.ma.getmaskarray(shown)[5, 7] or np.isnan(shown[5, 7])
+        # blank pixels get a colour of their own, not white
+        assert tuple(ax.get_images()[0].get_cmap().get_bad())[:3] != (
+            1.0, 1.0, 1.0)
+        assert ax.get_images()[0].get_cmap().get_bad()[3] == 1.0
+    plt.close(fig)
+
+
+def test_flags_without_data_span_the_image_or_every_source(result):
+    shape = result.residual_image.shape
+    ax = plot_flags(result)
+    assert ax.get_xlim() == (-0.5, shape[1] - 0.5)
+    assert ax.get_ylim() == (-0.5, shape[0] - 0.5)
+    assert f"whole image, {shape[1]} x {shape[0]} pixels" in ax.get_title()
+    plt.close(ax.figure)
+    table = QTable({"x": [3.0, 40.7], "y": [5.0, 20.6], "flags": [0, 1]})
+    ax = plot_flags(table)
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    assert x0 <= 3.0 and x1 >= 40.7 + 0.5
+    assert y0 <= 5.0 and y1 >= 20.6 + 0.5
+    assert "whole image" not in ax.get_title()
+    assert "sources within x 0-41, y 0-21" in ax.get_title()
+    plt.close(ax.figure)
