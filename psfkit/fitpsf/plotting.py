@@ -17,7 +17,7 @@ from astropy.nddata import NDData
 import astropy.units as u
 import numpy as np
 
-from ..utils import check_positive, coerce_data
+from ..utils import check_positive, coerce_data, image_colormap
 from ._geometry import check_center
 from .adi import ADIResult
 
@@ -49,6 +49,39 @@ def _unit_of(image, unit):
     return None
 
 
+def _in_unit(values, unit, own):
+    """``values`` (in ``own``) converted to ``unit`` when both are known."""
+    if unit is None or own is None or u.Unit(own) == unit:
+        return values
+    try:
+        return (values * u.Unit(own)).to_value(unit)
+    except u.UnitsError:
+        msg = f"unit {unit} does not convert from the image's unit {own}"
+        raise u.UnitsError(msg) from None
+
+
+def _marks(marks):
+    """``marks`` as an ``(n, 2)`` array of ``(x, y)`` positions."""
+    if marks is None:
+        return None
+    xy = np.atleast_2d(np.asarray(marks, dtype=float))
+    if xy.ndim != 2 or xy.shape[1] != 2 or not np.all(np.isfinite(xy)):
+        msg = ("marks must be an (x, y) pair or a list of (x, y) pairs of "
+               f"finite numbers, got {marks!r}")
+        raise ValueError(msg)
+    return xy
+
+
+def _center_in(center, shape):
+    """The checked ``center``, which must lie on the image."""
+    ctr = check_center("center", center, shape)
+    ny, nx = shape
+    if not (-0.5 <= ctr[0] <= nx - 0.5 and -0.5 <= ctr[1] <= ny - 0.5):
+        msg = f"center {ctr} is outside the {nx} x {ny} image"
+        raise ValueError(msg)
+    return ctr
+
+
 def _label(quantity, unit):
     if unit is None or unit == u.dimensionless_unscaled:
         return quantity
@@ -59,7 +92,8 @@ def _show_image(ax, values, *, vmin, vmax, cmap, colorbar_label, title,
                 center, marks):
     """Draw ``values`` with pixel axes, a labelled colour bar and marks."""
     plt = _pyplot()
-    im = ax.imshow(values, origin="lower", cmap=cmap, vmin=vmin, vmax=vmax,
+    im = ax.imshow(values, origin="lower", cmap=image_colormap(cmap),
+                   vmin=vmin, vmax=vmax,
                    interpolation="nearest")
     ax.set_xlabel("x [pixel]")
     ax.set_ylabel("y [pixel]")
@@ -70,7 +104,7 @@ def _show_image(ax, values, *, vmin, vmax, cmap, colorbar_label, title,
     ax.plot(center[0], center[1], marker="+", color="k", ms=10, mew=1.5,
             ls="none", label="star")
     if marks is not None:
-        xy = np.atleast_2d(np.asarray(marks, dtype=float))
+        xy = marks
         ax.plot(xy[:, 0], xy[:, 1], marker="o", mfc="none", mec="k", ms=14,
                 mew=1.2, ls="none", label="companion")
     return im
@@ -85,16 +119,20 @@ def plot_residual(image, *, ax=None, center=None, marks=None, unit=None,
     ----------
     image : array-like, masked array, Quantity, NDData or `ADIResult`
         The residual image (an `~psfkit.fitpsf.ADIResult` gives its combined
-        image and its unit).  Masked pixels are left blank.
+        image and its unit).  Masked and NaN pixels are drawn in a colour
+        of their own (see `~psfkit.utils.image_colormap`).
     ax : `matplotlib.axes.Axes`, optional
         Where to draw; default a new figure.
     center : tuple of float, optional
         ``(x, y)`` of the star, marked with a cross; default the centre.
+        It must lie on the image.
     marks : array-like, optional
-        ``(x, y)`` positions to circle (known or candidate companions).
+        An ``(x, y)`` position or a list of them to circle (known or
+        candidate companions).
     unit : str or `~astropy.units.Unit`, optional
-        The unit of the values, for the colour bar (taken from a Quantity
-        or NDData when not given).
+        The unit to show the values in (by default that of a Quantity,
+        NDData or ADIResult); an image with a unit is converted to it
+        (`~astropy.units.UnitsError` if it does not convert).
     percentile : float, optional
         The colour scale spans +-this percentile of the absolute values.
     cmap : str, optional
@@ -106,16 +144,19 @@ def plot_residual(image, *, ax=None, center=None, marks=None, unit=None,
     -------
     fig : `matplotlib.figure.Figure`
     """
+    own = None
     if isinstance(image, ADIResult):
-        unit = image.unit if unit is None else unit
+        own = image.unit
         image = image.image
-    unit = _unit_of(image, unit)
+    own = _unit_of(image, None) if own is None else own
+    unit = own if unit is None else u.Unit(unit)
     data = coerce_data(image, name="image", ndim=2, allow_all_masked=True)
-    values = np.where(data.mask, np.nan, data.data)
+    values = _in_unit(np.where(data.mask, np.nan, data.data), unit, own)
     finite = np.abs(values[np.isfinite(values)])
     lim = float(np.percentile(finite, percentile)) if finite.size else 1.0
     lim = lim if lim > 0 else 1.0
-    ctr = check_center("center", center, data.shape)
+    ctr = _center_in(center, data.shape)
+    marks = _marks(marks)
     fig, ax = _figure_and_axes(ax, (5.6, 4.6))
     _show_image(ax, values, vmin=-lim, vmax=lim, cmap=cmap,
                 colorbar_label=_label("residual", unit), title=title,
@@ -131,7 +172,8 @@ def plot_snr_map(snr, *, ax=None, center=None, marks=None, vmax=None,
     Parameters
     ----------
     snr : array-like or masked array
-        The map; masked pixels (where the SNR is undefined) are blank.
+        The map; masked pixels (where the SNR is undefined) are drawn in
+        a colour of their own.
     ax : `matplotlib.axes.Axes`, optional
         Where to draw; default a new figure.
     center : tuple of float, optional
@@ -156,12 +198,22 @@ def plot_snr_map(snr, *, ax=None, center=None, marks=None, vmax=None,
         top = np.nanmax(values) if np.isfinite(values).any() else 5.0
         vmax = max(5.0, float(top))
     vmax = check_positive("vmax", vmax)
-    ctr = check_center("center", center, data.shape)
+    ctr = _center_in(center, data.shape)
+    marks = _marks(marks)
     fig, ax = _figure_and_axes(ax, (5.6, 4.6))
     _show_image(ax, values, vmin=-vmax / 2, vmax=vmax, cmap=cmap,
                 colorbar_label="SNR (Student-t, Mawet et al. 2014)",
                 title=title, center=ctr, marks=marks)
     return fig
+
+
+def _twin_of(ax):
+    """The right-hand twin of ``ax`` (made on the first call)."""
+    for other in ax.figure.axes:
+        if other is not ax and other.bbox.bounds == ax.bbox.bounds and (
+                other.get_shared_x_axes().joined(ax, other)):
+            return other
+    return ax.twinx()
 
 
 def plot_contrast_curve(curve, *, ax=None, label=None, truth=None,
@@ -176,6 +228,7 @@ def plot_contrast_curve(curve, *, ax=None, label=None, truth=None,
     curve : `~astropy.table.QTable`
         The table of `~psfkit.fitpsf.contrast_curve` (columns
         ``separation``, ``contrast``, ``throughput``; ``meta['sigma']``).
+        A ``separation`` in an angle unit is shown in that unit.
     ax : `matplotlib.axes.Axes`, optional
         Where to draw; default a new figure.  Call again with the same
         ``ax`` to compare methods.
@@ -183,14 +236,16 @@ def plot_contrast_curve(curve, *, ax=None, label=None, truth=None,
         The legend label of the curve.
     truth : `~astropy.table.Table`, optional
         Companions to mark (columns ``separation`` in pixels and
-        ``contrast``), such as the truth table of
+        ``contrast``; the separations as the curve's), such as the truth
+        table of
         `~psfkit.datasets.make_adi_sequence`.
     pixel_scale : `~astropy.units.Quantity`, optional
         Angle per pixel (for example ``12.25 * u.mas`` or
         ``0.01 * u.arcsec / u.pix``): separations are then shown in that
         angle's unit instead of pixels.
     throughput : bool, optional
-        Also plot the throughput, on a right-hand axis.
+        Also plot the throughput, on a right-hand axis (the same one when
+        called again with the same ``ax``).
     title : str, optional
         The axes title.
 
@@ -202,8 +257,17 @@ def plot_contrast_curve(curve, *, ax=None, label=None, truth=None,
         if name not in curve.colnames:
             msg = f"curve must have a {name!r} column (see contrast_curve)"
             raise ValueError(msg)
-    sep = np.asarray(curve["separation"], dtype=float)
-    if pixel_scale is None:
+    sep_column = curve["separation"]
+    sep_unit = getattr(sep_column, "unit", None)
+    sep = np.asarray(getattr(sep_column, "value", sep_column), dtype=float)
+    if sep_unit is not None and sep_unit not in (u.pix,
+                                                 u.dimensionless_unscaled):
+        if pixel_scale is not None:
+            msg = (f"the separation column is in {sep_unit}, not pixels: "
+                   "pixel_scale would convert it twice")
+            raise ValueError(msg)
+        factor, xlabel = 1.0, f"separation [{sep_unit.to_string()}]"
+    elif pixel_scale is None:
         factor, xlabel = 1.0, "separation [pixel]"
     else:
         scale = u.Quantity(pixel_scale)
@@ -220,7 +284,11 @@ def plot_contrast_curve(curve, *, ax=None, label=None, truth=None,
     (line,) = ax.semilogy(sep * factor, curve["contrast"], "o-",
                           label=label or f"{sigma:g}-sigma limit")
     if truth is not None:
-        ax.semilogy(np.asarray(truth["separation"], float) * factor,
+        tsep = truth["separation"]
+        if isinstance(tsep, u.Quantity) and tsep.unit not in (
+                u.pix, u.dimensionless_unscaled) and sep_unit is not None:
+            tsep = tsep.to(sep_unit)
+        ax.semilogy(np.asarray(getattr(tsep, "value", tsep), float) * factor,
                     truth["contrast"], "r*", ms=12, ls="none",
                     label="companion")
     ax.set_xlabel(xlabel)
@@ -228,7 +296,7 @@ def plot_contrast_curve(curve, *, ax=None, label=None, truth=None,
     if title:
         ax.set_title(title)
     if throughput:
-        twin = ax.twinx()
+        twin = _twin_of(ax)
         twin.plot(sep * factor, curve["throughput"], "s--", color=line.get_color(),
                   alpha=0.6, ms=4)
         twin.set_ylabel("throughput (dashed)")

@@ -91,3 +91,55 @@ def test_plot_contrast_curve(reduced):
     plt.close(fig)
     with pytest.raises(ValueError, match="'contrast' column"):
         plotting.plot_contrast_curve(curve[["separation"]])
+
+
+def test_plot_residual_converts_to_the_unit_asked_for():
+    values = np.linspace(-1.0, 1.0, 400).reshape(20, 20)
+    fig = plotting.plot_residual(values * u.mJy, unit="Jy")
+    assert _colorbar_label(fig) == ["residual [Jy]"]
+    np.testing.assert_allclose(fig.axes[0].get_images()[0].get_array(),
+                               values / 1000)
+    plt.close(fig)
+    with pytest.raises(u.UnitsError, match="unit m does not convert"):
+        plotting.plot_residual(values * u.mJy, unit="m")
+
+
+def test_plot_residual_blank_pixels_coloured():
+    values = np.ones((20, 20))
+    values[3, 4] = np.nan
+    fig = plotting.plot_residual(values)
+    im = fig.axes[0].get_images()[0]
+    assert np.ma.getmaskarray(im.get_array())[3, 4]
+    bad = tuple(im.get_cmap().get_bad())
+    assert bad[3] == 1.0 and bad[:3] != (1.0, 1.0, 1.0)
+    plt.close(fig)
+
+
+def test_plot_residual_bad_marks_and_center():
+    values = np.ones((20, 20))
+    with pytest.raises(ValueError, match="marks must be"):
+        plotting.plot_residual(values, marks=[1, 2, 3])
+    with pytest.raises(ValueError, match="center .* outside the 20 x 20"):
+        plotting.plot_residual(values, center=(50, 50))
+    with pytest.raises(ValueError, match="center .* outside"):
+        plotting.plot_snr_map(values, center=(-3, 5))
+    fig = plotting.plot_residual(values, marks=[(1, 2), (3, 4)])
+    xs = [list(line.get_xdata()) for line in fig.axes[0].get_lines()]
+    assert xs[1] == [1.0, 3.0]
+    plt.close(fig)
+
+
+def test_plot_contrast_curve_angle_column_and_one_twin():
+    from astropy.table import QTable
+
+    curve = QTable({"separation": [0.1, 0.2, 0.3] * u.arcsec,
+                    "contrast": [1e-3, 1e-4, 1e-5],
+                    "throughput": [0.5, 0.6, 0.7]})
+    fig, ax = plt.subplots()
+    plotting.plot_contrast_curve(curve, ax=ax)
+    plotting.plot_contrast_curve(curve, ax=ax, label="again")
+    assert ax.get_xlabel() == "separation [arcsec]"
+    np.testing.assert_allclose(ax.get_lines()[0].get_xdata(), [0.1, 0.2, 0.3])
+    assert len(fig.axes) == 2
+    assert len(fig.axes[1].get_lines()) == 2
+    plt.close(fig)
