@@ -10,7 +10,7 @@ axes are labelled, maps have colour bars with their units.
 import astropy.units as u
 import numpy as np
 
-from ..utils import coerce_data
+from ..utils import as_pair, check_integer, coerce_data, image_colormap
 from ._inputs import is_dask
 from ._ramp_array import check_times, ramp_options
 from ._ramp_engine import segment_reads
@@ -63,6 +63,23 @@ def _label(text, unit):
     if unit is None or unit == u.dimensionless_unscaled:
         return text
     return f"{text} [{unit.to_string()}]"
+
+
+def _pixel(pixel):
+    """``pixel`` as an ``(x, y)`` pair of ints."""
+    if np.ndim(pixel) != 1 or np.size(pixel) != 2:
+        msg = f"pixel must be an (x, y) pair of integers, got {pixel!r}"
+        raise ValueError(msg)
+    return as_pair("pixel", pixel)
+
+
+def _result_array(result, name):
+    """The ``name`` array of a ramp fit result, or a clear error."""
+    if not (hasattr(result, "slope") and hasattr(result, name)):
+        msg = ("result must be a RampFitResult (as fit_ramps returns), got "
+               f"{type(result).__name__}")
+        raise TypeError(msg)
+    return getattr(result, name)
 
 
 def plot_ramp(cube, pixel, times=None, *, ax=None, axis=0, mask=None,
@@ -119,8 +136,12 @@ def plot_ramp(cube, pixel, times=None, *, ax=None, axis=0, mask=None,
     if data.mask.any():
         # the masks the cube carries (NaN reads are never used anyway)
         mask = data.mask if mask is None else mask | data.mask
+    axis = check_integer("axis", axis)
+    if not -3 <= axis < 3:
+        msg = f"axis must be one of the cube's 3 axes (-3 to 2), got {axis}"
+        raise ValueError(msg)
     values = np.moveaxis(values, axis, 0)
-    x, y = (int(v) for v in pixel)
+    x, y = _pixel(pixel)
     ny, nx = values.shape[1:]
     if not (0 <= x < nx and 0 <= y < ny):
         msg = f"pixel (x, y) = {(x, y)} is outside the {nx} x {ny} image"
@@ -196,7 +217,8 @@ def plot_slope_map(result, *, ax=None, cmap="viridis", percentiles=(1, 99)):
         The colour map.
     percentiles : tuple of 2 float, optional
         The colour scale runs between these percentiles of the finite
-        slopes; pixels without a slope are left blank.
+        slopes; pixels without a slope are drawn in a colour of their own
+        (see `~psfkit.utils.image_colormap`).
 
     Returns
     -------
@@ -217,19 +239,20 @@ def plot_slope_map(result, *, ax=None, cmap="viridis", percentiles=(1, 99)):
     'slope [DN / s]'
     >>> plt.close(fig)
     """
-    slope, unit = _map(result.slope, "slope")
+    slope, unit = _map(_result_array(result, "slope"), "slope")
     plt = _pyplot()
     ax = _axes(ax)
     finite = slope[np.isfinite(slope)]
     vmin, vmax = (np.percentile(finite, percentiles) if finite.size
                   else (None, None))
-    image = ax.imshow(np.ma.masked_invalid(slope), origin="lower", cmap=cmap,
+    image = ax.imshow(np.ma.masked_invalid(slope), origin="lower",
+                      cmap=image_colormap(cmap),
                       vmin=vmin, vmax=vmax, interpolation="nearest")
     bar = plt.colorbar(image, ax=ax)
     bar.set_label(_label("slope", unit))
     n_blank = slope.size - finite.size
-    return _pixel_axes(ax, "Slope" + (f" ({n_blank} pixels without a slope "
-                                      "left blank)" if n_blank else ""))
+    return _pixel_axes(ax, "Slope" + (f" ({n_blank} pixels without a slope)"
+                                      if n_blank else ""))
 
 
 def _combination_name(value):
@@ -275,7 +298,7 @@ def plot_flag_map(result, *, ax=None):
     """
     from matplotlib.colors import BoundaryNorm, ListedColormap
 
-    flags, _ = _map(result.flags, "flag")
+    flags, _ = _map(_result_array(result, "flags"), "flag")
     plt = _pyplot()
     ax = _axes(ax)
     combos, index = np.unique(flags, return_inverse=True)

@@ -147,3 +147,24 @@ def test_dask_results_plot(ramps, ax):
     plot_slope_map(lazy, ax=ax)
     assert_allclose(ax.images[0].get_array().filled(np.nan),
                     res.slope.value, equal_nan=True)
+
+
+def test_plot_ramp_arguments_named(ramps, ax):
+    cube, truth, _, _ = ramps
+    with pytest.raises(ValueError, match="pixel must be an"):
+        plot_ramp(cube, (3,), truth.times, ax=ax)
+    with pytest.raises(ValueError, match="pixel must have integer"):
+        plot_ramp(cube, (3.5, 2), truth.times, ax=ax)
+    with pytest.raises(ValueError, match="axis must be one of the cube's 3"):
+        plot_ramp(cube, (3, 2), truth.times, ax=ax, axis=5)
+    with pytest.raises(TypeError, match="result must be a RampFitResult"):
+        plot_slope_map(np.ones((4, 4)), ax=ax)
+    with pytest.raises(TypeError, match="result must be a RampFitResult"):
+        plot_flag_map(np.ones((4, 4)), ax=ax)
+
+
+def test_slope_map_blank_pixels_coloured(ramps, ax):
+    _, _, _, res = ramps
+    plot_slope_map(res, ax=ax)
+    bad = tuple(ax.images[0].get_cmap().get_bad())
+    assert bad[3] == 1.0 and bad[:3] != (1.0, 1.0, 1.0)
