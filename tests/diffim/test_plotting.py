@@ -219,3 +219,23 @@ def test_axes_argument_is_used(subtraction):
     assert plotting.plot_spatial_cells(res, ax=a2) is fig
     assert a1.has_data() and a2.texts
     assert a1.get_xlabel() == "x (pixel)"
+
+
+def test_sky_axes_labelled_by_coordinate(subtraction):
+    template, science, res = subtraction
+    swapped = WCS(naxis=2)
+    swapped.wcs.ctype = ["DEC--TAN", "RA---TAN"]
+    swapped.wcs.crval = [2.0, 150.0]
+    swapped.wcs.crpix = [128.0, 128.0]
+    swapped.wcs.cdelt = [0.2 / 3600, -0.2 / 3600]
+    template, science = (NDData(nd.data, mask=nd.mask, unit=nd.unit,
+                                uncertainty=nd.uncertainty, wcs=swapped)
+                         for nd in (template, science))
+    fig = plotting.plot_subtraction(template, science, res)
+    panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    for ax in panels:
+        assert (ax.coords[0].get_axislabel(),
+                ax.coords[1].get_axislabel()) == ("Declination",
+                                                  "Right ascension")
+        bad = tuple(ax.get_images()[0].get_cmap().get_bad())
+        assert bad[3] == 1.0 and bad[:3] != (1.0, 1.0, 1.0)

@@ -6,7 +6,7 @@ and the spatial cells drawn over an image.
 
 import numpy as np
 
-from ...utils import coerce_data
+from ...utils import coerce_data, image_colormap, label_world_axes
 from ..candidates import CandidateStatus, SpatialCellSet
 
 __all__ = []
@@ -74,16 +74,8 @@ def _limits(values, lo=1.0, hi=99.5):
 def _image_axes(fig, spec, wcs, region):
     """Axes for an image: WCS axes with the region's WCS, or pixel axes."""
     if wcs is not None:
-        ax = fig.add_subplot(spec, projection=wcs[region])
-        ax.coords[0].set_axislabel("Right ascension" if "RA" in str(
-            wcs.wcs.ctype[0]) else str(wcs.world_axis_physical_types[0]))
-        ax.coords[1].set_axislabel("Declination" if "DEC" in str(
-            wcs.wcs.ctype[1]) else str(wcs.world_axis_physical_types[1]))
-        return ax
-    ax = fig.add_subplot(spec)
-    ax.set_xlabel("x (pixel)")
-    ax.set_ylabel("y (pixel)")
-    return ax
+        return label_world_axes(fig.add_subplot(spec, projection=wcs[region]))
+    return label_world_axes(fig.add_subplot(spec))
 
 
 def _show(ax, data, region, wcs, *, cmap, vmin, vmax, label, stretch=False):
@@ -98,7 +90,7 @@ def _show(ax, data, region, wcs, *, cmap, vmin, vmax, label, stretch=False):
         cols.start - 0.5, cols.stop - 0.5, rows.start - 0.5, rows.stop - 0.5)
     norm = (ImageNormalize(vmin=vmin, vmax=vmax, stretch=AsinhStretch(0.05))
             if stretch else None)
-    im = ax.imshow(sub, origin="lower", cmap=cmap, extent=extent,
+    im = ax.imshow(sub, origin="lower", cmap=image_colormap(cmap), extent=extent,
                    interpolation="nearest", norm=norm,
                    **({} if stretch else {"vmin": vmin, "vmax": vmax}))
     ax.figure.colorbar(im, ax=ax, shrink=0.85, label=label)

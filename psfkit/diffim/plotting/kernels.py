@@ -5,7 +5,7 @@ image, and the spatial model of its coefficients.
 
 import numpy as np
 
-from ...utils import check_integer
+from ...utils import check_integer, image_colormap
 from ..candidates import CandidateStatus
 from ._panels import _cell_set_of, _kernel_of, _pyplot
 
@@ -67,8 +67,9 @@ def plot_kernel_basis(basis, *, max_images=None, ncols=None):
         if i >= n:
             ax.set_axis_off()
             continue
-        im = ax.imshow(basis[i], origin="lower", cmap="RdBu_r", vmin=-lim,
-                       vmax=lim, extent=extent)
+        im = ax.imshow(basis[i], origin="lower",
+                       cmap=image_colormap("RdBu_r"), vmin=-lim, vmax=lim,
+                       extent=extent)
         ax.set_title(str(i), fontsize=7)
     fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8,
                  label="basis value")
@@ -128,8 +129,8 @@ def plot_kernel_mosaic(kernel, *, n=3, same_scale=True):
             ax = axes[n - 1 - j, i]
             img = images[j, i]
             lims = (vmin, vmax) if same_scale else (img.min(), img.max())
-            im = ax.imshow(img, origin="lower", cmap="viridis", vmin=lims[0],
-                           vmax=lims[1], extent=extent)
+            im = ax.imshow(img, origin="lower", cmap=image_colormap("viridis"),
+                           vmin=lims[0], vmax=lims[1], extent=extent)
             ax.set_title(f"at ({xs[i]:.0f}, {ys[j]:.0f})", fontsize=7)
             if not same_scale:
                 fig.colorbar(im, ax=ax, shrink=0.8)
@@ -217,7 +218,8 @@ def plot_spatial_coefficients(kernel, *, indices=None, cells=None,
     ny, nx = kernel.shape
     extent = (-0.5, nx - 0.5, -0.5, ny - 0.5)
     for ax, (title, label, img) in zip(axes.ravel(), panels, strict=False):
-        im = ax.imshow(img, origin="lower", cmap="viridis", extent=extent)
+        im = ax.imshow(img, origin="lower", cmap=image_colormap("viridis"),
+                       extent=extent)
         fig.colorbar(im, ax=ax, shrink=0.8, label=label)
         if good:
             ax.plot([c.x for c in good], [c.y for c in good], "w.", ms=3)
