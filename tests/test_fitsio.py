@@ -313,3 +313,37 @@ def test_check_output_paths(tmp_path, monkeypatch):
     monkeypatch.setattr("psfkit.fitsio.outputs.os.access", lambda *args: False)
     with pytest.raises(FitsInputError, match="is not writable"):
         check_output_paths([tmp_path / "c.fits"])
+
+
+def test_float_errors_of_integer_data_are_written_as_floats(tmp_path):
+    # errors below one beside integer data were cast to the data's type
+    image = NDData(np.arange(100, dtype="int16").reshape(10, 10),
+                   uncertainty=StdDevUncertainty(np.full((10, 10), 0.4)),
+                   unit="adu")
+    write_fits_nddata(tmp_path / "a.fits", image)
+    back = read_fits_nddata(tmp_path / "a.fits")
+    assert_allclose(back.uncertainty.array, 0.4, rtol=1e-6)
+    assert_array_equal(back.data, image.data)
+
+
+def test_extensions_of_the_data_version_are_used(tmp_path):
+    # SCI, ERR and DQ of each chip (EXTVER 1, 2): a chip reads its own
+    ones = np.ones((6, 5))
+    dq1 = np.zeros((6, 5), np.int16)
+    dq2 = dq1.copy()
+    dq2[2, 3] = 4
+    fits.HDUList([fits.PrimaryHDU(),
+                  fits.ImageHDU(ones, name="SCI", ver=1),
+                  fits.ImageHDU(np.full((6, 5), 2.0), name="ERR", ver=1),
+                  fits.ImageHDU(dq1, name="DQ", ver=1),
+                  fits.ImageHDU(5 * ones, name="SCI", ver=2),
+                  fits.ImageHDU(np.full((6, 5), 7.0), name="ERR", ver=2),
+                  fits.ImageHDU(dq2, name="DQ", ver=2)]).writeto(
+        tmp_path / "m.fits")
+    first = read_fits_nddata(tmp_path / "m.fits", hdu=("SCI", 1))
+    second = read_fits_nddata(tmp_path / "m.fits", hdu=("SCI", 2))
+    assert np.all(first.uncertainty.array == 2.0)
+    assert np.all(second.uncertainty.array == 7.0)
+    assert not first.mask.any()
+    assert second.mask.sum() == 1 and second.mask[2, 3]
+    assert np.all(second.data == 5.0)

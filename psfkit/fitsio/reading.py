@@ -170,9 +170,22 @@ def _parse_unit(header, path):
         raise FitsInputError(msg) from None
 
 
-def _auxiliary(hdul, shape, path):
-    """The mask and uncertainty stored in extensions beside the data."""
-    names = {item.name: i for i, item in enumerate(hdul) if _has_image(item)}
+def _auxiliary(hdul, shape, path, ver=None):
+    """
+    The mask and uncertainty stored in extensions beside the data; in a
+    file of several versions (``EXTVER``: SCI, ERR and DQ of each chip) the
+    extensions of the data's own version ``ver``.
+    """
+    names = {}
+    for i, item in enumerate(hdul):
+        if not _has_image(item):
+            continue
+        # the first extension of a name, unless one of the data's version
+        # comes later
+        if item.name not in names or (
+                ver is not None and item.ver == ver
+                and hdul[names[item.name]].ver != ver):
+            names[item.name] = i
     mask = None
     for name in _MASK_EXTENSIONS:
         if name in names:
@@ -280,7 +293,9 @@ def _read(path, hdu, ndim, dtype, *, auxiliary):
         _check_ndim(raw, ndim, path)
         data = np.asarray(raw, dtype=dtype(raw))
         header = hdul[index].header.copy()
-        extra = _auxiliary(hdul, data.shape, path) if auxiliary else None
+        ver = hdul[index].ver if "EXTVER" in hdul[index].header else None
+        extra = (_auxiliary(hdul, data.shape, path, ver) if auxiliary
+                 else None)
     return data, header, extra
 
 

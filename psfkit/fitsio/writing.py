@@ -13,6 +13,7 @@ import numpy as np
 
 from ..version import __version__
 from .outputs import check_output_path
+from .reading import working_dtype
 
 __all__ = ["write_fits_nddata", "write_fits_image"]
 
@@ -128,8 +129,10 @@ def _to_hdulist(image, data, header, keywords, parameters, extensions):
     uncertainty = image.uncertainty
     if uncertainty is not None:
         # a plain NDUncertainty subclass instance, detached from the input
+        # (in the data's float type: an error of 0.4 stays 0.4 beside
+        # integer data)
         uncertainty = type(uncertainty)(
-            np.asarray(uncertainty.array, dtype=data.dtype))
+            np.asarray(uncertainty.array, dtype=working_dtype(data.dtype)))
     mask = None if image.mask is None else np.asarray(image.mask, dtype=bool)
     hdr = _stamped(_clean_header(header), keywords, parameters)
     ccd = CCDData(data, unit=unit, mask=mask, uncertainty=uncertainty,
