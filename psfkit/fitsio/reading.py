@@ -240,7 +240,8 @@ def read_fits_nddata(path, *, hdu=None, ndim=2):
         ``data`` in native byte order as float (see `working_dtype`;
         BZERO/BSCALE applied); ``mask`` from a ``MASK`` or ``DQ`` extension
         (nonzero is bad) or `None`; ``uncertainty`` from an ``UNCERT``,
-        ``ERR``, ``VARIANCE``/``VAR`` or ``IVAR`` extension or `None`;
+        ``ERR``, ``VARIANCE``/``VAR`` or ``IVAR`` extension or `None`
+        (in a file of several chips, those of the data's own ``EXTVER``);
         ``unit`` from ``BUNIT`` or `None`; ``wcs``, the celestial WCS of
         the header (of the image plane for a cube) or `None`; ``meta``,
         the header of the HDU read.
