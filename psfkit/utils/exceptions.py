@@ -149,6 +149,17 @@ def issue_warnings(notes):
     ----------
     notes : iterable of tuple
         ``(category, message)`` pairs.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from psfkit.utils import call_collecting_warnings, issue_warnings, warn
+    >>> _, notes = call_collecting_warnings(warn, "no sources were found")
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     issue_warnings(notes)
+    >>> [str(w.message) for w in caught]
+    ['no sources were found']
     """
     for category, message in notes:
         warn(message, category)
