@@ -299,8 +299,10 @@ def mask_and_error(image, path):
     error = None
     if image.uncertainty is not None:
         try:
+            # (negative values in masked pixels are sentinels, not errors)
             error = uncertainty_to_error(image.uncertainty,
-                                         name="the uncertainty extension")
+                                         name="the uncertainty extension",
+                                         mask=mask)
         except ValueError as exc:
             raise FitsInputError(f"{path}: {exc}") from None
         no_error = ~mask & ~(np.isfinite(error) & (error > 0))

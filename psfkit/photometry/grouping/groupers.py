@@ -93,11 +93,10 @@ def _setting(name, check, doc):
 
 def _pixels(name, value, *, strict=True):
     """A distance in pixels: a number, or a Quantity in pixels."""
-    if isinstance(value, u.Quantity):
-        if not value.unit.is_equivalent(u.pix):
-            msg = f"{name} must be a distance in pixels, got {value}"
-            raise u.UnitsError(msg)
-        value = value.to_value(u.pix)
+    if isinstance(value, u.Quantity) and not value.unit.is_equivalent(u.pix):
+        msg = f"{name} must be a distance in pixels, got {value}"
+        raise u.UnitsError(msg)
+    # (check_positive takes a Quantity in pixels)
     return check_positive(name, value, strict=strict)
 
 
