@@ -232,6 +232,75 @@ def bench_epsf(n):
     report(f"EPSFBuilder {n} stars, oversampling 4", t_ours, t_peer, extra)
 
 
+def crowded_field(n, size, rng, *, sigma=1.6, noise=20.0):
+    """Gaussian stars at random positions: neighbours fall in the cutouts."""
+    x = rng.uniform(15, size - 15, n)
+    y = rng.uniform(15, size - 15, n)
+    flux = rng.uniform(2e4, 1e5, n)
+    yy, xx = np.mgrid[0:size, 0:size]
+    image = np.zeros((size, size))
+    for x0, y0, f in zip(x, y, flux, strict=True):
+        lo_y, lo_x = int(y0) - 12, int(x0) - 12
+        box = (slice(lo_y, lo_y + 26), slice(lo_x, lo_x + 26))
+        image[box] += IntegratedGaussianPRF(sigma=sigma, x_0=x0, y_0=y0,
+                                            flux=f)(xx[box], yy[box])
+    image += rng.normal(0, noise, image.shape)
+    return image, x, y, flux
+
+
+def crowded_scores(model, centers, fluxes, x, y, flux, sigma, over):
+    """ePSF error (% of peak), median flux ratio and centre rms (px)."""
+    data = np.asarray(model.data, dtype=float)
+    data = data * over ** 2 / data.sum()
+    ny, nx = data.shape
+    fy, fx = np.mgrid[0:ny, 0:nx]
+    truth = IntegratedGaussianPRF(sigma=sigma).evaluate(
+        (fx - (nx - 1) / 2) / over, (fy - (ny - 1) / 2) / over, 1.0, 0.0, 0.0,
+        sigma)
+    truth *= over ** 2 / truth.sum()
+    err = np.abs(data - truth).max() / truth.max()
+    d = np.hypot(centers[:, None, 0] - x[None], centers[:, None, 1] - y[None])
+    j = np.argmin(d, axis=1)
+    return (100 * err, float(np.median(fluxes / flux[j])),
+            float(np.sqrt(np.mean(d[np.arange(j.size), j] ** 2))))
+
+
+def bench_epsf_crowded(n, over):
+    """ePSF from stars whose 25-pixel cutouts hold neighbours."""
+    rng = np.random.default_rng(2)
+    sigma = 1.6
+    image, x, y, flux = crowded_field(n, 420, rng, sigma=sigma)
+    catalog = QTable({"x": x, "y": y})
+
+    def run_ours():
+        stars = extract_stars(image, catalog, size=25)
+        return EPSFBuilder(oversampling=over, maxiters=20)(stars)
+
+    t_ours, (epsf, fitted) = best_time(run_ours, 1)
+    err, ratio, rms = crowded_scores(epsf, fitted.center_flat,
+                                     np.asarray(fitted.flux), x, y, flux,
+                                     sigma, over)
+    extra = (f"psfkit: ePSF err {err:.2f}% of peak, flux ratio {ratio:.4f}, "
+             f"centre rms {rms:.4f} px")
+    t_peer = None
+    if pu_psf is not None:
+        def run_peer():
+            stars = pu_psf.extract_stars(NDData(image), catalog, size=25)
+            builder = pu_psf.EPSFBuilder(oversampling=over, maxiters=20,
+                                         progress_bar=False)
+            return builder(stars)
+
+        t_peer, result = best_time(run_peer, 1)
+        p_stars = result[1]
+        err, ratio, rms = crowded_scores(
+            result[0], np.asarray(p_stars.center_flat),
+            np.asarray(p_stars.flux), x, y, flux, sigma, over)
+        extra += (f"; photutils: ePSF err {err:.2f}% of peak, flux ratio "
+                  f"{ratio:.4f}, centre rms {rms:.4f} px")
+    report(f"EPSFBuilder crowded {n} stars, oversampling {over}", t_ours,
+           t_peer, extra)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
@@ -242,6 +311,8 @@ def main():
     bench_named_models(n_eval, repeat)
     bench_image_psf(n_eval, repeat)
     bench_epsf(100 if args.quick else 200)
+    for over in (2, 4):
+        bench_epsf_crowded(80, over)
 
 
 if __name__ == "__main__":

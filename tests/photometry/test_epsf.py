@@ -103,6 +103,91 @@ def _gaussian_stars(n, *, sigma=1.4, seed=3, read_noise=2.0):
     return image, x, y, flux, rng
 
 
+def _crowded_stars(n=80, size=420, *, sigma=1.6, noise=0.0, seed=2):
+    """Gaussian stars at random positions: neighbours inside the cutouts."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(15, size - 15, n)
+    y = rng.uniform(15, size - 15, n)
+    flux = rng.uniform(2e4, 1e5, n)
+    prf = _gaussian_prf(sigma)
+    span = np.arange(-13, 14)
+    cols = np.rint(x).astype(int)[:, None, None] + span[None, None, :]
+    rows = np.rint(y).astype(int)[:, None, None] + span[None, :, None]
+    image = np.zeros((size, size))
+    np.add.at(image, (rows, cols), flux[:, None, None] * prf(
+        cols - x[:, None, None], rows - y[:, None, None]))
+    image += rng.normal(0, noise, image.shape) if noise else 0.0
+    return image, x, y, flux
+
+
+def _crowded_scores(epsf, fitted, x, y, flux, sigma, over):
+    truth = _truth_on_grid(_gaussian_prf(sigma), epsf.data.shape, over)
+    err = np.abs(epsf.data - truth).max() / truth.max()
+    d = np.hypot(fitted.center_flat[:, None, 0] - x[None],
+                 fitted.center_flat[:, None, 1] - y[None])
+    ratio = np.median(fitted.flux / flux[np.argmin(d, axis=1)])
+    return err, ratio
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("over", "max_err", "max_bias"),
+                         [(2, 0.01, 0.01), (4, 0.15, 0.025)])
+def test_epsf_rejects_neighbours_inside_cutouts(over, max_err, max_bias):
+    # 80 stars on 420 x 420: about a quarter of the 25-pixel cutouts hold a
+    # neighbour, and at oversampling 4 a grid cell gets about five
+    # residuals, too few for a per-cell standard deviation to reject one
+    # (the ePSF then drifted: 75% of the peak off, fluxes 41% high)
+    image, x, y, flux = _crowded_stars()
+    stars = extract_stars(image, QTable({"x": x, "y": y}), size=25)
+    result = EPSFBuilder(oversampling=over, maxiters=20)(stars)
+    assert result.converged
+    err, ratio = _crowded_scores(result.epsf, result.fitted_stars, x, y,
+                                 flux, 1.6, over)
+    assert err < max_err
+    assert abs(ratio - 1) < max_bias
+
+
+def test_clip_cells_rejects_single_outliers_keeps_faint_stars():
+    # 400 cells of five residuals from five of 40 stars, a fifth of them
+    # five times noisier (faint); a neighbour's light in one residual of a
+    # fifth of the cells.  A per-cell standard deviation cannot reject it
+    # (it stays within 4 / sqrt(5) = 1.8 of them); the width expected from
+    # the ring and the star's noise level rejects it and keeps the faint
+    # stars' pixels
+    from psfkit.photometry.epsf._stacking import clip_cells
+
+    rng = np.random.default_rng(4)
+    n_cells, per = 400, 5
+    cell = np.repeat(np.arange(n_cells), per)
+    rank = np.tile(np.arange(per), n_cells)
+    star = rng.integers(0, 40, cell.size)
+    noise = np.where(star % 5 == 0, 5.0, 1.0)
+    resid = rng.normal(0.0, 1.0, cell.size) * noise
+    bad = (rank == 2) & (rng.random(cell.size) < 0.2)
+    resid[bad] += 60.0
+    rings = np.repeat(np.arange(4), n_cells // 4)
+    kept, level = clip_cells(resid, cell, rank, star, rings, n_cells, 4.0,
+                             4.0, 10)
+    # the faint stars' noise levels stand out from the bright ones' (they
+    # are measured on the residuals a first run with one level kept, which
+    # cuts the faint stars' tails: about 3.5 for 5)
+    assert_allclose(np.median(level[np.arange(40) % 5 != 0]), 1.0, rtol=0.1)
+    assert np.all(level[np.arange(40) % 5 == 0] > 2.0)
+    assert not np.any(kept[bad])
+    faint = ~bad & (noise == 5.0)
+    bright = ~bad & (noise == 1.0)
+    assert np.mean(kept[faint]) > 0.97 and np.mean(kept[bright]) > 0.97
+    # with one width for all stars the faint stars' pixels are lost
+    same, _ = clip_cells(resid, cell, rank, np.zeros_like(star), rings,
+                         n_cells, 4.0, 4.0, 10)
+    assert np.mean(same[faint]) < 0.8
+    # the per-cell standard deviation keeps every neighbour
+    rows = resid.reshape(n_cells, per)
+    z = np.abs(rows - rows.mean(axis=1, keepdims=True)) / rows.std(
+        axis=1, keepdims=True)
+    assert np.all(z.ravel()[bad] < 3.0)
+
+
 def test_epsf_ignores_masked_and_nan_pixels():
     sigma = 1.4
     image, x, y, flux, rng = _gaussian_stars(120, sigma=sigma)
@@ -312,7 +397,7 @@ def test_build_result_and_photutils_keywords():
     assert "array(" not in text and "converged" in result._repr_html_()
     # photutils 3.x's keywords give the same build
     same = EPSFBuilder(oversampling=2, maxiters=4, fit_shape=5,
-                       sigma_clip=SigmaClip(sigma=3.0),
+                       sigma_clip=SigmaClip(sigma=4.0),
                        recentering_boxsize=5)(stars)
     assert_allclose(same.epsf.data, epsf.data, rtol=1e-12)
     limited = EPSFBuilder(oversampling=2, maxiters=2, fitter_maxiters=3)(stars)

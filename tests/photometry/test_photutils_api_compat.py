@@ -8,6 +8,7 @@ the ePSF inputs and the smaller spellings.
 
 import warnings
 
+from astropy.nddata import NDData
 from astropy.table import QTable
 import numpy as np
 from numpy.testing import assert_allclose, assert_array_equal
@@ -453,6 +454,53 @@ def test_epsf_builder_recentering_func(epsf_field):
     pu_psf.EPSFBuilder(recentering_func=centroids.centroid_quadratic)
     with pytest.raises(TypeError, match="recentering_func"):
         pk.EPSFBuilder(recentering_func="com")
+
+
+@pytest.mark.slow
+def test_epsf_builder_crowded_cutouts_against_photutils():
+    # stars at random positions, a quarter of their 25-pixel cutouts with
+    # a neighbour in them, oversampling 2 with noise: psfkit's ePSF and
+    # fluxes are at least as close to the truth as photutils'
+    rng = np.random.default_rng(3)
+    n, size, sigma = 80, 420, 1.6
+    x = rng.uniform(15, size - 15, n)
+    y = rng.uniform(15, size - 15, n)
+    flux = rng.uniform(2e4, 1e5, n)
+    yy, xx = np.mgrid[0:size, 0:size]
+    data = np.zeros((size, size))
+    for x0, y0, f in zip(x, y, flux, strict=True):
+        data += pk.IntegratedGaussianPRF(sigma=sigma, x_0=x0, y_0=y0,
+                                         flux=f)(xx, yy)
+    data += rng.normal(0, 20.0, data.shape)
+    cat = QTable({"x": x, "y": y})
+
+    def scores(epsf, centers, fluxes):
+        grid = np.asarray(epsf.data, dtype=float)
+        grid = grid * 4 / grid.sum()
+        ny, nx = grid.shape
+        fy, fx = np.mgrid[0:ny, 0:nx]
+        truth = pk.IntegratedGaussianPRF(sigma=sigma).evaluate(
+            (fx - (nx - 1) / 2) / 2, (fy - (ny - 1) / 2) / 2, 1.0, 0.0, 0.0,
+            sigma)
+        truth *= 4 / truth.sum()
+        d = np.hypot(centers[:, None, 0] - x[None],
+                     centers[:, None, 1] - y[None])
+        ratio = np.median(fluxes / flux[np.argmin(d, axis=1)])
+        return np.abs(grid - truth).max() / truth.max(), ratio
+
+    mine = pk.EPSFBuilder(oversampling=2, maxiters=20)(
+        pk.extract_stars(data, cat, size=25))
+    theirs = pu_psf.EPSFBuilder(oversampling=2, maxiters=20,
+                                progress_bar=False)(
+        pu_psf.extract_stars(NDData(data), cat, size=25))
+    err, ratio = scores(mine.epsf, mine.fitted_stars.center_flat,
+                        np.asarray(mine.fitted_stars.flux))
+    p_err, p_ratio = scores(theirs.epsf,
+                            np.asarray(theirs.fitted_stars.center_flat),
+                            np.asarray(theirs.fitted_stars.flux))
+    assert err <= p_err
+    assert err < 0.04
+    assert abs(ratio - 1) < 0.015 and abs(p_ratio - 1) < 0.015
 
 
 # --------------------------------------------------------------- smaller

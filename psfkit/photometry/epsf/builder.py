@@ -12,6 +12,7 @@ centre and flux of every star with it, until the centres stop moving.
 
 from dataclasses import dataclass, field
 
+from astropy.stats import SigmaClip
 import numpy as np
 
 from ...utils import (
@@ -27,10 +28,10 @@ from ..models._profiles import integrated_gaussian
 from ..models.image_models import ImagePSF
 from ._fit import fit_stars
 from ._stacking import (
+    ResidualStack,
     recenter,
     resolve_smoothing_kernel,
     smooth,
-    stack_residuals,
 )
 from .stars import EPSFStar, EPSFStars, StarExcludedWarning
 
@@ -40,6 +41,8 @@ __all__ = ["EPSFBuilder", "EPSFBuildResult"]
 # ends them early
 _STACK_PASSES = 8
 _STACK_TOL = 1e-4
+# clipping iterations of each grid cell's residuals (photutils' default)
+_CLIP_MAXITERS = 10
 
 
 def _flatten_stars(stars):
@@ -111,6 +114,22 @@ def _fit_boxes(pixels, offsets, shapes, centers, half):
             + np.clip(cols, 0, nx - 1))
     weight = (inside & pixels["good"][flat]).astype(float)
     return cols.astype(float), rows.astype(float), pixels["value"][flat], weight
+
+
+def _resolve_clip(sigma_clip):
+    """The ``sigma_clip`` option and its form for `ResidualStack`."""
+    if sigma_clip is None:
+        return None, None
+    if isinstance(sigma_clip, SigmaClip):
+        lower = check_positive("sigma_clip.sigma_lower",
+                               sigma_clip.sigma_lower)
+        upper = check_positive("sigma_clip.sigma_upper",
+                               sigma_clip.sigma_upper)
+        maxiters = (_CLIP_MAXITERS if sigma_clip.maxiters is None
+                    else max(int(sigma_clip.maxiters), 1))
+        return sigma_clip, (lower, upper, maxiters)
+    sigma = check_positive("sigma_clip", sigma_clip)
+    return sigma, (sigma, sigma, _CLIP_MAXITERS)
 
 
 @dataclass(frozen=True, repr=False)
@@ -199,9 +218,15 @@ class EPSFBuilder(ParamReprMixin):
         Convergence: the build stops when no star centre moves by more than
         this (pixels) between iterations.
     sigma_clip : float, `~astropy.stats.SigmaClip` or None, optional
-        Residuals falling in one grid cell are averaged after clipping at
-        this many standard deviations (a ``SigmaClip`` gives its
-        ``sigma``); `None` for a plain mean.
+        The residuals falling in one grid cell are averaged after those
+        farther than this many standard deviations from the cell's median
+        are rejected.  The standard deviation expected of each residual is
+        measured robustly over all the cells at the same distance from the
+        centre and scaled by its star's noise level, so that a neighbour's
+        light is rejected even in cells of a few residuals, and a faint
+        star's pixels are not rejected for their own noise.  A
+        ``SigmaClip`` gives its ``sigma_lower``, ``sigma_upper`` and
+        ``maxiters``; `None` gives the plain mean.
     fit_shape : int, optional
         photutils 3.x's name of ``fit_boxsize``.
     recentering_boxsize : int or tuple of two int, optional
@@ -226,10 +251,15 @@ class EPSFBuilder(ParamReprMixin):
     integrated-Gaussian fit.  Each iteration then (1) evaluates the current
     ePSF at every star pixel, relative to the star centre, and subtracts it
     from the flux-normalised pixel value; (2) assigns each residual to the
-    nearest point of the oversampled grid and takes the sigma-clipped mean
-    per grid point (all stars and pixels at once, through
-    ``np.bincount``); (3) adds that mean to the ePSF and smooths the sum,
-    repeating (1)-(3) with the star centres held until the ePSF settles;
+    nearest point of the oversampled grid and takes, per grid point, the
+    mean of the residuals that lie within ``sigma_clip`` standard
+    deviations of their median (all stars and pixels at once; the standard
+    deviation expected of each residual from its distance to the centre
+    and its star's noise); grid points that fewer than a quarter of the
+    typical number of residuals reach (the grid's edges) are left as they
+    are, since a lone residual cannot be checked against others; (3) adds
+    that mean to the ePSF and smooths the sum, repeating (1)-(3) with the
+    star centres held until the ePSF settles;
     (4) shifts the ePSF so that its centroid is the grid centre and
     normalises it so that ``data.sum() / oversampling**2 == 1``; (5) refits
     every star's centre and flux with the new ePSF (a batched
@@ -275,7 +305,7 @@ class EPSFBuilder(ParamReprMixin):
 
     def __init__(self, *, oversampling=4, maxiters=10, recentering_maxiters=20,
                  smoothing_kernel="quartic", progress_bar=False, shape=None,
-                 fit_boxsize=5, center_accuracy=1e-3, sigma_clip=3.0,
+                 fit_boxsize=5, center_accuracy=1e-3, sigma_clip=4.0,
                  fit_shape=None, recentering_boxsize=None, fitter_maxiters=None,
                  fitter=None, recentering_func=None):
         if fitter is not None:
@@ -289,8 +319,6 @@ class EPSFBuilder(ParamReprMixin):
                        "box; give only one of them")
                 raise TypeError(msg)
             fit_boxsize = fit_shape
-        if sigma_clip is not None and hasattr(sigma_clip, "sigma_upper"):
-            sigma_clip = max(sigma_clip.sigma_lower, sigma_clip.sigma_upper)
         self.oversampling = as_pair("oversampling", oversampling,
                                     lower_bound=(1, True))
         self.maxiters = check_integer("maxiters", maxiters, minimum=1)
@@ -312,8 +340,7 @@ class EPSFBuilder(ParamReprMixin):
                                              allow_none=True)
         self.center_accuracy = check_positive("center_accuracy",
                                               center_accuracy)
-        self.sigma_clip = check_positive("sigma_clip", sigma_clip,
-                                         allow_none=True)
+        self.sigma_clip, self._clip = _resolve_clip(sigma_clip)
         if recentering_func is not None and not callable(recentering_func):
             msg = ("recentering_func must be a centroid function "
                    "(f(data) -> (x, y)) or None, got "
@@ -396,11 +423,10 @@ class EPSFBuilder(ParamReprMixin):
                 break
             # with the star centres held, the stacked ePSF converges in a
             # few passes; the star/ePSF degeneracy is then broken early
+            stack = ResidualStack(shape, origin, self.oversampling, pixels,
+                                  centers, fluxes, use, clip=self._clip)
             for _ in range(_STACK_PASSES):
-                mean, _count = stack_residuals(coef, shape, origin,
-                                               self.oversampling, pixels,
-                                               centers, fluxes, use,
-                                               sigma=self.sigma_clip)
+                mean, _count = stack(coef)
                 new = smooth(epsf + mean, self._kernel)
                 change = np.abs(new - epsf).max()
                 epsf = new
