@@ -14,6 +14,7 @@ import numpy as np
 from ...utils import as_pair, coerce_data
 from ._interpolation import spline_coefficients, spline_evaluate
 from .base import PSFModelMixin
+from .gridded_io import _read_gridded, _write_webbpsf
 
 __all__ = ["ImagePSF", "GriddedPSFModel"]
 
@@ -268,6 +269,8 @@ class GriddedPSFModel(_ImageModelBase):
     At a source position the PSF is the bilinear interpolation of the
     images at the four surrounding grid nodes (the nearest edge images are
     used outside the grid); each image is interpolated like `ImagePSF`.
+    `read` makes the model of a file of WebbPSF/STPSF or of the STDPSF
+    libraries, and `write` saves it.
 
     Parameters
     ----------
@@ -333,6 +336,189 @@ class GriddedPSFModel(_ImageModelBase):
         super().__init__(flux=flux, x_0=x_0, y_0=y_0, **kwargs)
         self._setup(stack, oversampling, origin, normalize, "data",
                     fill_value)
+
+    @classmethod
+    def read(cls, filename, *, format=None, detector_id=None):
+        """
+        Read a gridded PSF model from a FITS file of WebbPSF/STPSF or of
+        the STDPSF libraries, as photutils 3.x does.
+
+        Parameters
+        ----------
+        filename : str or `os.PathLike`
+            The file (a local file: psfkit does not download).
+        format : {'webbpsf', 'stdpsf', None}, optional
+            The file's layout (``'stpsf'`` is another name for
+            ``'webbpsf'``).  By default it is recognised from the header:
+            ``DET_YX0`` for 'webbpsf', ``NXPSFS`` and ``NYPSFS`` for
+            'stdpsf'.
+
+            'webbpsf'
+                A cube ``(n_psf, ny, nx)`` of PSF images (or one 2-D
+                image) in the primary HDU; ``OVERSAMP`` gives the
+                oversampling, ``DET_YX0``, ``DET_YX1``... the detector
+                position of each image, ``NUM_PSFS`` (optional) their
+                number.
+            'stdpsf'
+                Jay Anderson's ``STDPSF_*.fits`` libraries: a cube of
+                ``NXPSFS`` x ``NYPSFS`` PSFs oversampled 4 times (x varying
+                fastest), the grid's 1-based positions in ``IPSFX01``...
+                and ``JPSFY01``... (or in the strings of ``IPSFXA5``...
+                and ``JPSFYA5``...).
+        detector_id : int, optional
+            For STDPSF files holding several detectors' grids, the
+            detector to read (photutils' numbers): WFPC2 1 (PC), 2 (WF2),
+            3 (WF3), 4 (WF4); ACS/WFC and WFC3/UVIS 1 (WFC2 or UVIS2, the
+            lower chip, FLT extension ``('SCI', 1)``) and 2 (WFC1 or UVIS1,
+            the upper one, ``('SCI', 2)``); NIRCam's short wavelength
+            library 1 to 4 (A1 to A4) and 5 to 8 (B1 to B4).  Positions are
+            then in that detector's pixels.  Required for those files;
+            ignored, with a warning, for files of one detector.
+
+        Returns
+        -------
+        model : `GriddedPSFModel`
+            The model of the file's images, in the file's order, used as
+            given (not normalised; both formats are normalised as
+            photutils expects), centred in their images.  ``meta`` holds
+            ``grid_xypos`` and ``oversampling`` as photutils' readers
+            give them, with the header's keywords in lower case
+            ('webbpsf') or what the STDPSF file's name says (``STDPSF``,
+            ``detector``, ``filter``, ``instrument``).
+
+        Raises
+        ------
+        psfkit.fitsio.FitsInputError
+            (a `ValueError`) When the file is missing or unreadable, a
+            header keyword is missing or malformed (the error names it and
+            the file) or the cube disagrees with the header.
+        ValueError
+            For an unknown ``format``, or a ``detector_id`` missing, not
+            in the file or given for a 'webbpsf' file.
+
+        See Also
+        --------
+        write, STDPSFGrid
+
+        Notes
+        -----
+        All positions are 0-based ``(x, y)`` detector pixels with
+        ``(0, 0)`` the centre of the first pixel: the STDPSF header
+        values minus 1; the ``DET_YX`` values as written.
+
+        The ``DET_YX`` keywords announce ``'(y, x)'``, but photutils reads
+        the first number as x, and psfkit does the same so that both give
+        the same grid.  That is what the files of current STPSF and
+        WebbPSF versions hold: they store the images sorted by photutils
+        (y slowest) beside keywords in the order the positions were
+        computed (x slowest), which swaps the two numbers for their square
+        grids.  Files of older WebbPSF versions (which stored the images
+        in the order of the keywords) hold ``(y, x)``; if the PSFs of such
+        a grid vary the wrong way across the detector, swap the columns::
+
+            model = GriddedPSFModel(model.data, oversampling=model.oversampling,
+                                    grid_xypos=model.grid_xypos[:, ::-1])
+
+        Examples
+        --------
+        A 2 x 2 grid of Gaussian PSFs written as WebbPSF does and read
+        back:
+
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from astropy.io import fits
+        >>> from psfkit.photometry import GriddedPSFModel
+        >>> yy, xx = np.mgrid[-40:41, -40:41] / 4.0  # detector pixels
+        >>> widths = [1.0, 1.5, 2.0, 2.5]
+        >>> cube = np.array([np.exp(-(xx**2 + yy**2) / (2 * w**2)) / (2 * np.pi * w**2)
+        ...                  for w in widths])  # each sums to 4 * 4
+        >>> hdu = fits.PrimaryHDU(cube)
+        >>> hdu.header['NUM_PSFS'], hdu.header['OVERSAMP'] = 4, 4
+        >>> for k, (x, y) in enumerate([(0, 0), (2047, 0), (0, 2047), (2047, 2047)]):
+        ...     hdu.header[f'DET_YX{k}'] = str((float(x), float(y)))
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> filename = os.path.join(tmp.name, 'nircam_nrca1_f200w_npsf4.fits')
+        >>> hdu.writeto(filename)
+        >>> psf = GriddedPSFModel.read(filename)
+        >>> psf.grid_xypos
+        array([[   0.,    0.],
+               [2047.,    0.],
+               [   0., 2047.],
+               [2047., 2047.]])
+        >>> psf.oversampling
+        array([4, 4])
+        >>> psf.x_0, psf.y_0 = 2047, 0  # at the second image's node
+        >>> yd, xd = np.mgrid[-15:16, 2032:2063]
+        >>> round(float(psf(xd, yd).sum()), 6)
+        1.0
+        >>> tmp.cleanup()
+        """
+        stack, grid_xypos, oversampling, meta = _read_gridded(
+            filename, format=format, detector_id=detector_id)
+        return cls(stack, grid_xypos=grid_xypos, oversampling=oversampling,
+                   meta=meta)
+
+    def write(self, filename, *, overwrite=False):
+        """
+        Write the model to a FITS file in the 'webbpsf' format, which
+        `read` and photutils' ``GriddedPSFModel.read`` read back.
+
+        The images (as the model holds them, normalised if it was made
+        with ``normalize=True``) are written in the order of the grid, y
+        varying slowest, as STPSF writes them, with ``NUM_PSFS``,
+        ``OVERSAMP`` and each image's ``DET_YX<k>`` (holding ``'(x, y)'``,
+        the order photutils reads, see `read`).  The entries of ``meta``
+        that are FITS keywords (at most 8 characters) with a string,
+        number or boolean value are written too, except those describing
+        a file's layout.  The parameters and ``fill_value`` are not
+        written.
+
+        Parameters
+        ----------
+        filename : str or `os.PathLike`
+            The file to write.
+        overwrite : bool, optional
+            Whether an existing file may be replaced.
+
+        Returns
+        -------
+        path : `~pathlib.Path`
+            The file written.
+
+        Raises
+        ------
+        psfkit.fitsio.FitsInputError
+            If the file exists (without ``overwrite``), is a folder or
+            its folder does not exist.
+        ValueError
+            If the oversampling differs between the axes or the
+            ``origin`` is not the image centre: the format has no place
+            for either.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from psfkit.photometry import GriddedPSFModel
+        >>> yy, xx = np.mgrid[-20:21, -20:21] / 2.0
+        >>> stack = np.array([np.exp(-(xx**2 + yy**2) / (2 * w**2))
+        ...                   for w in (1.0, 1.2, 1.4, 1.6, 1.8, 2.0)])
+        >>> psf = GriddedPSFModel(stack, oversampling=2, normalize=True,
+        ...                       grid_xypos=[(0, 0), (500, 0), (1000, 0),
+        ...                                   (0, 800), (500, 800), (1000, 800)],
+        ...                       meta={'filter': 'F555W'})
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> path = psf.write(os.path.join(tmp.name, 'grid.fits'))
+        >>> again = GriddedPSFModel.read(path)
+        >>> again.grid_shape, again.meta['filter'], again.meta['num_psfs']
+        ((2, 3), 'F555W', 6)
+        >>> bool(np.array_equal(again.data, psf.data))
+        True
+        >>> tmp.cleanup()
+        """
+        return _write_webbpsf(filename, self._stack, self._grid_xypos,
+                              self._index, self._oversampling, self._origin,
+                              self.meta, overwrite=overwrite)
 
     @property
     def data(self):
