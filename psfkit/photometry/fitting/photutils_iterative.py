@@ -15,7 +15,7 @@ import astropy.units as u
 import numpy as np
 
 from ...utils import Checked, NoDetectionsWarning, as_pair, pixel_to_sky
-from ._init_guesses import aperture_flux
+from ._init_guesses import aperture_flux, model_profile
 from ._interop import psf_param_names, run_finder
 from ._photutils_columns import (
     finder_positions,
@@ -88,7 +88,8 @@ class IterativePSFPhotometry(ResultImagesMixin):
         fits) together with the new ones on the original image; it needs
         a ``grouper``.
     aperture_radius : float
-        The radius of the aperture giving the initial fluxes (required).
+        The radius of the aperture giving the initial fluxes (required),
+        corrected for masked pixels as in `PSFPhotometry`.
     local_bkg_estimator, group_warning_threshold
         As for `PSFPhotometry`.
     sub_shape : int or tuple of 2 int, optional
@@ -306,10 +307,14 @@ class IterativePSFPhotometry(ResultImagesMixin):
         valid = np.isfinite(values)
         if mask is not None:
             valid &= ~np.asarray(mask, dtype=bool)
-        flux = aperture_flux(np.where(valid, values, 0.0), valid,
-                             np.asarray(new["x_init"], float),
-                             np.asarray(new["y_init"], float),
-                             float(phot.aperture_radius))
+        x = np.asarray(new["x_init"], float)
+        y = np.asarray(new["y_init"], float)
+        # the new sources start from the model's values (as below): their
+        # profile corrects the sums for masked pixels
+        _, setup = phot._engine()
+        flux = aperture_flux(np.where(valid, values, 0.0), valid, x, y,
+                             float(phot.aperture_radius),
+                             profile=model_profile(setup, model, x, y))
         new["flux_init"] = flux if phot.data_unit is None else flux * phot.data_unit
         first = (old["id"].max() if len(old) else 0) + 1
         new["id"] = np.arange(first, first + len(new))
