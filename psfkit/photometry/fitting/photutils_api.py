@@ -200,14 +200,12 @@ class PSFPhotometry(ResultImagesMixin):
     progress_bar = Checked(inputs.check_flag)
     executor = Checked(opt.executor)
 
+    @renamed_keyword(localbkg_estimator="local_bkg_estimator")
     def __init__(self, psf_model, fit_shape, *, finder=None, grouper=None,
                  fitter=None, fitter_maxiters=100, xy_bounds=None,
                  aperture_radius=None, local_bkg_estimator=None,
                  group_warning_threshold=25, progress_bar=False,
-                 localbkg_estimator=None, executor=None):
-        local_bkg_estimator = renamed_keyword(
-            "localbkg_estimator", localbkg_estimator, "local_bkg_estimator",
-            local_bkg_estimator, default=None)
+                 executor=None):
         self.psf_model = psf_model
         self.fit_shape = fit_shape
         self.finder = finder

@@ -14,7 +14,13 @@ from astropy.table import QTable, vstack
 import astropy.units as u
 import numpy as np
 
-from ...utils import Checked, NoDetectionsWarning, as_pair, pixel_to_sky
+from ...utils import (
+    Checked,
+    NoDetectionsWarning,
+    as_pair,
+    pixel_to_sky,
+    renamed_keyword,
+)
 from ._init_guesses import aperture_flux, model_profile
 from ._interop import psf_param_names, run_finder
 from ._photutils_columns import (
@@ -141,12 +147,12 @@ class IterativePSFPhotometry(ResultImagesMixin):
     mode = Checked(_check_mode)
     sub_shape = Checked(_check_sub_shape)
 
+    @renamed_keyword(localbkg_estimator="local_bkg_estimator")
     def __init__(self, psf_model, fit_shape, finder, *, grouper=None,
                  fitter=None, fitter_maxiters=100, xy_bounds=None,
                  maxiters=3, mode="new", aperture_radius=None,
                  local_bkg_estimator=None, group_warning_threshold=25,
-                 sub_shape=None, progress_bar=False, localbkg_estimator=None,
-                 executor=None):
+                 sub_shape=None, progress_bar=False, executor=None):
         if finder is None:
             msg = "finder cannot be None for IterativePSFPhotometry"
             raise ValueError(msg)
@@ -159,8 +165,7 @@ class IterativePSFPhotometry(ResultImagesMixin):
             xy_bounds=xy_bounds, aperture_radius=aperture_radius,
             local_bkg_estimator=local_bkg_estimator,
             group_warning_threshold=group_warning_threshold,
-            progress_bar=progress_bar, localbkg_estimator=localbkg_estimator,
-            executor=executor)
+            progress_bar=progress_bar, executor=executor)
         self.maxiters = maxiters
         self.mode = mode
         if self.mode == "all" and grouper is None:
