@@ -200,6 +200,25 @@ def test_loci_rdi_subprocess_matches_library(adi_files):
     assert np.nanstd(written) < 0.2 * np.std(cube[0])
 
 
+def test_loci_single_target_shows_a_bar_over_the_regions(adi_files, capsys):
+    # one target showed only the elapsed time; now a bar counts the regions
+    # fitted (as the ADI path counts frames), and without -v off a
+    # terminal nothing is drawn
+    pytest.importorskip("tqdm")
+    from psfkit.fitpsf import LOCI
+
+    folder, cube, _ = adi_files
+    n = len(LOCI(cube[1:], cube[0]).regions())
+    argv = ["loci", str(folder / "target.fits"), "--refs",
+            str(folder / "refs.fits"), "-o", str(folder / "r.fits")]
+    assert main([*argv, "-v"]) == 0
+    err = capsys.readouterr().err
+    assert "PSF regions: 100%" in err and f"{n}/{n}" in err
+    assert "fitting and subtracting" not in err
+    assert main([*argv, "--overwrite"]) == 0
+    assert "PSF regions" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("parangs", ["PARANG", "parangs.txt"])
 def test_loci_adi_klip(adi_files, parangs, capsys):
     folder, cube, angles = adi_files

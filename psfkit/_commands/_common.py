@@ -50,46 +50,6 @@ class Log:
         return progress_bar(enabled=self.progress, total=total, desc=desc,
                             unit=unit, leave=False)
 
-    def ticking(self, desc):
-        """
-        A context showing ``desc`` and the elapsed time while a step with
-        no finer progress of its own runs.
-        """
-        return _Ticker(desc) if self.progress else _Quiet()
-
-
-class _Quiet:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-class _Ticker:
-    """An elapsed-time display refreshed twice a second from a thread."""
-
-    def __init__(self, desc):
-        # nothing is counted: show the step and how long it has run
-        self._bar = progress_bar(enabled=True, desc=desc, leave=False,
-                                 bar_format="{desc}: {elapsed}")
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._tick, daemon=True)
-
-    def _tick(self):
-        while not self._stop.wait(0.5):
-            self._bar.refresh()
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self._bar.close()
-        return False
-
 
 def default_name(source, suffix):
     """``<source stem><suffix>`` in the current folder."""

@@ -188,8 +188,8 @@ def run(args):
             fitter = fitter_class(ref_data, bases_axis=0)
             for key, value in settings.items():
                 setattr(fitter, key, value)
-            with log.ticking("fitting and subtracting the PSF"):
-                residual = fitter.remove_psf(target)
+            # a bar over the regions fitted, as the ADI path's over frames
+            residual = fitter.remove_psf(target, progress_bar=log.progress)
             count = ("NREFS", refs.data.shape[0], "reference images")
             log(f"{args.method.upper()} with {refs.data.shape[0]} reference "
                 "images")

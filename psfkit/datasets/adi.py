@@ -5,7 +5,7 @@ import astropy.units as u
 import numpy as np
 
 from .._numerics.gaussian import SIGMA_PER_FWHM, integrated_gaussian_image
-from ..utils import as_pair, check_integer, get_rng
+from ..utils import as_pair, check_integer, get_rng, renamed_keyword
 from ._inputs import finite, plain_values, positive
 
 # the columns of a companion, with the unit of their plain values
@@ -41,12 +41,12 @@ def _planet_rows(planets):
     return rows
 
 
+@renamed_keyword(seed="random_state")
 def make_adi_sequence(n_frames=20, shape=(64, 64), *, fwhm=4.0,
                       parang_range=(-40.0, 40.0), star_flux=1e5,
                       halo_fraction=0.2, n_speckles=80, speckle_fraction=1.0,
                       speckle_drift=1.0, strehl_variation=0.3, noise_std=1.0,
-                      planets=None, mask_radius=None, random_state=None,
-                      seed=None):
+                      planets=None, mask_radius=None, random_state=None):
     """
     Simulate an ADI sequence: a star with a quasi-static speckle halo, field
     rotation, noise and companions with known positions and fluxes.
@@ -150,7 +150,7 @@ def make_adi_sequence(n_frames=20, shape=(64, 64), *, fwhm=4.0,
                f"speckles lie between fwhm and {rmax:g} pixels from the "
                "star; enlarge shape, lower fwhm or set n_speckles=0")
         raise ValueError(msg)
-    rng = get_rng(random_state, seed=seed)
+    rng = get_rng(random_state)
     rows = _planet_rows(planets)
     xc, yc = (nx - 1) / 2.0, (ny - 1) / 2.0
     parangs = np.linspace(p0, p1, n_frames)

@@ -8,7 +8,13 @@ import astropy.units as u
 import numpy as np
 
 from .._numerics.gaussian import FWHM_PER_SIGMA, integrated_gaussian_image
-from ..utils import SummaryReprMixin, as_pair, check_integer, get_rng
+from ..utils import (
+    SummaryReprMixin,
+    as_pair,
+    check_integer,
+    get_rng,
+    renamed_keyword,
+)
 from ._inputs import plain_values, positive, value_range
 
 # a star's footprint: the pixels within this many sigma of its centre (where
@@ -119,14 +125,14 @@ def _touches(pixels, x, y, sigma_x, sigma_y):
     return hit
 
 
+@renamed_keyword(seed="random_state")
 def make_diffim_pair(shape=(256, 256), *, n_stars=300, template_fwhm=2.5,
                      science_fwhm=3.5, fwhm_variation=0.1, flux_scale=1.2,
                      flux_range=(300.0, 3.0e5), template_sky=200.0,
                      science_sky=300.0, sky_gradient=(20.0, -10.0),
                      template_gain=4.0, science_gain=1.0, read_noise=5.0,
                      saturation_level=8.0e4, n_masked=3, n_transients=20,
-                     transient_snr=(10.0, 30.0), random_state=None,
-                     seed=None):
+                     transient_snr=(10.0, 30.0), random_state=None):
     """
     Simulate an aligned template/science pair with known differences.
 
@@ -228,7 +234,7 @@ def make_diffim_pair(shape=(256, 256), *, n_stars=300, template_fwhm=2.5,
                "makes the sky negative at a corner; raise science_sky or "
                "lower sky_gradient")
         raise ValueError(msg)
-    rng = get_rng(random_state, seed=seed)
+    rng = get_rng(random_state)
     ny, nx = shape
     yy, xx = np.mgrid[0:ny, 0:nx].astype(float)
     frac_x = 2.0 * xx / max(nx - 1, 1) - 1.0

@@ -5,7 +5,7 @@ import astropy.units as u
 import numpy as np
 
 from .._numerics.gaussian import integrated_gaussian_image
-from ..utils import as_pair, check_integer, get_rng
+from ..utils import as_pair, check_integer, get_rng, renamed_keyword
 from ._inputs import plain_values
 
 __all__ = ["make_gaussian_sources", "make_random_gaussians"]
@@ -184,9 +184,10 @@ def _add_sampled(image, x0, y0, flux, sx, sy, theta, nodes):
     image[ylo:yhi, xlo:xhi] += flux / (2.0 * np.pi * sx * sy) * g
 
 
+@renamed_keyword(seed="random_state")
 def make_random_gaussians(n_sources, flux_range, xmean_range, ymean_range,
                           xstddev_range, ystddev_range, random_state=None, *,
-                          amplitude_range=None, seed=None):
+                          amplitude_range=None):
     """
     Make a table of Gaussian sources with uniformly random parameters.
 
@@ -228,7 +229,7 @@ def make_random_gaussians(n_sources, flux_range, xmean_range, ymean_range,
     ['flux', 'x_mean', 'y_mean', 'x_stddev', 'y_stddev', 'theta']
     """
     n_sources = check_integer("n_sources", n_sources, minimum=0)
-    rng = get_rng(random_state, seed=seed)
+    rng = get_rng(random_state)
     table = QTable()
 
     def draw(name, rng_range, unit=u.pix):

@@ -2,14 +2,15 @@
 
 import astropy.units as u
 
-from ..utils import as_pair, check_in, get_rng
+from ..utils import as_pair, check_in, get_rng, renamed_keyword
 from ._inputs import finite, poisson, positive
 
 __all__ = ["make_noise_image"]
 
 
+@renamed_keyword(seed="random_state")
 def make_noise_image(shape, type="gaussian", mean=None, stddev=None,  # noqa: A002
-                     random_state=None, *, seed=None):
+                     random_state=None):
     """
     Make an image of Gaussian or Poisson noise.
 
@@ -63,10 +64,10 @@ def make_noise_image(shape, type="gaussian", mean=None, stddev=None,  # noqa: A0
             raise ValueError(msg)
         mean = finite("mean", mean)
         stddev = positive("stddev", stddev, unit, strict=False)
-        rng = get_rng(random_state, seed=seed)
+        rng = get_rng(random_state)
         image = rng.normal(mean, stddev, size=shape)
     else:
         mean = positive("mean", mean, strict=False)
-        rng = get_rng(random_state, seed=seed)
+        rng = get_rng(random_state)
         image = poisson(rng, mean, size=shape).astype(float)
     return image if unit is None else image * unit

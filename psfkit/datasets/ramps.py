@@ -5,7 +5,13 @@ from dataclasses import dataclass
 import astropy.units as u
 import numpy as np
 
-from ..utils import SummaryReprMixin, as_pair, check_integer, get_rng
+from ..utils import (
+    SummaryReprMixin,
+    as_pair,
+    check_integer,
+    get_rng,
+    renamed_keyword,
+)
 from ._inputs import finite, plain_values, poisson, positive
 
 __all__ = ["RampTruth", "make_ramp_cube"]
@@ -53,9 +59,10 @@ class RampTruth(SummaryReprMixin):
     saturated_read: np.ndarray
 
 
+@renamed_keyword(seed="random_state")
 def make_ramp_cube(shape, n_reads, *, rate, read_noise, gain=1.0,
                    jump_fraction=0.0, saturation=None, random_state=None,
-                   seed=None, frame_time=1.0, bias=0.0, jump_sigma=5.0,
+                   frame_time=1.0, bias=0.0, jump_sigma=5.0,
                    dtype=np.float64):
     """
     Simulate an up-the-ramp cube of non-destructive reads.
@@ -160,7 +167,7 @@ def make_ramp_cube(shape, n_reads, *, rate, read_noise, gain=1.0,
     if not np.all(np.isfinite(rate)) or np.any(rate < 0):
         msg = "rate must be finite and non-negative"
         raise ValueError(msg)
-    rng = get_rng(random_state, seed=seed)
+    rng = get_rng(random_state)
 
     times = frame_time * np.arange(1, n_reads + 1)
     sigma_d = np.sqrt(2 * read_noise**2 + rate * frame_time / gain)

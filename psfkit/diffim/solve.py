@@ -34,7 +34,6 @@ from ..utils import (
     renamed_keyword,
     single_threaded_blas,
 )
-from ..utils.deprecation import NOT_GIVEN
 from ._equations import (
     EquationBuilder,
     residual_statistics,
@@ -194,9 +193,9 @@ def _reference_coefficients(cands, basis, coeffs, fit_background):
     return np.stack(rows) if rows else out
 
 
+@renamed_keyword(n_threads="executor")
 def fit_single_kernels(candidates, basis, config, *, regularization=None,
-                       basis_key=None, executor=1, max_bytes=None,
-                       n_threads=NOT_GIVEN):
+                       basis_key=None, executor=1, max_bytes=None):
     """
     Fit every candidate's own kernel and background; reject poor ones.
 
@@ -235,8 +234,7 @@ def fit_single_kernels(candidates, basis, config, *, regularization=None,
     -------
     n_processed, n_rejected : int
     """
-    n_threads = executor_threads(renamed_keyword(
-        "n_threads", n_threads, "executor", executor, default=1))
+    n_threads = executor_threads(executor)
     basis = np.asarray(basis, dtype=float)
     key = id(basis) if basis_key is None else basis_key
     pending = [c for c in candidates
@@ -440,8 +438,9 @@ def _raise_if_none_good(cell_set, n_per_cell, context):
             cands, cell_set.to_table() if cands else None, context=context)
 
 
+@renamed_keyword(n_threads="executor")
 def solve_matching_kernel(cell_set, basis, config, *, regularization=None,
-                          executor=1, n_threads=NOT_GIVEN):
+                          executor=1):
     """
     Solve for the spatially varying matching kernel of a cell set.
 
@@ -474,9 +473,7 @@ def solve_matching_kernel(cell_set, basis, config, *, regularization=None,
     """
     with single_threaded_blas():
         return _solve(cell_set, basis, config, regularization,
-                      executor_threads(renamed_keyword(
-                          "n_threads", n_threads, "executor", executor,
-                          default=1)))
+                      executor_threads(executor))
 
 
 def _solve(cell_set, basis, config, regularization, n_threads):

@@ -25,7 +25,6 @@ from ..utils import (
     renamed_keyword,
     warn,
 )
-from ..utils.deprecation import NOT_GIVEN
 from ._imageconv import convolve_strips
 
 __all__ = [
@@ -34,12 +33,6 @@ __all__ = [
     "SpatialKernel",
     "solve_spatial_kernel",
 ]
-
-
-def _threads(executor, n_threads):
-    """Threads for the strip convolutions (``n_threads=`` is deprecated)."""
-    return executor_threads(renamed_keyword("n_threads", n_threads, "executor",
-                                            executor, default=1))
 
 
 class IllConditionedKernelWarning(PsfkitWarning):
@@ -296,7 +289,8 @@ class SpatialKernel:
             return np.zeros(self.shape)
         return self.background_function.evaluate(self.background_coefficients)
 
-    def convolve(self, image, *, executor=1, n_threads=NOT_GIVEN):
+    @renamed_keyword(n_threads="executor")
+    def convolve(self, image, *, executor=1):
         """
         Convolve an image with the spatially varying kernel.
 
@@ -320,7 +314,7 @@ class SpatialKernel:
         image = self._check_image(image)
         return convolve_strips(image, self.term_kernels,
                                self.kernel_function.weight(),
-                               n_threads=_threads(executor, n_threads))
+                               n_threads=executor_threads(executor))
 
     def squared_sum_coefficients(self, *, n_grid=7):
         """
@@ -338,8 +332,8 @@ class SpatialKernel:
         coeffs = np.linalg.lstsq(phi, sq_sums / centre.sum(), rcond=None)[0]
         return coeffs, centre
 
-    def convolve_variance(self, variance, *, n_grid=7, executor=1,
-                          n_threads=NOT_GIVEN):
+    @renamed_keyword(n_threads="executor")
+    def convolve_variance(self, variance, *, n_grid=7, executor=1):
         """
         Propagate a variance image through the kernel (``var * K**2``).
 
@@ -371,7 +365,7 @@ class SpatialKernel:
         func = self.kernel_function
         return convolve_strips(variance, centre[None],
                                lambda t, rows: func.evaluate(coeffs, rows),
-                               n_threads=_threads(executor, n_threads))
+                               n_threads=executor_threads(executor))
 
     def _check_image(self, image):
         image = np.asarray(image)

@@ -25,11 +25,11 @@ from ..utils import (
     as_pair,
     coerce_data,
     executor_kind,
+    renamed_keyword,
     resolve_executor,
     run_tasks,
     warn,
 )
-from ..utils.deprecation import NOT_GIVEN
 from ..utils.progress import progress_bar as make_progress_bar
 from ..utils.tiling import call_recording_warnings, reissue_warnings, tile_grid
 from ._images import mask_border
@@ -96,10 +96,11 @@ def _as_nddata(arr, tile):
                   unit=arr.unit)
 
 
+@renamed_keyword(client="executor")
 def tiled_subtract_images(template, science, *, tile_size, overlap,
                           config=None, executor=None, convolve="template",
                           template_fwhm=None, science_fwhm=None,
-                          progress_bar=False, client=NOT_GIVEN):
+                          progress_bar=False):
     """
     PSF-match and subtract an aligned pair tile by tile.
 
@@ -163,7 +164,7 @@ def tiled_subtract_images(template, science, *, tile_size, overlap,
     >>> bool(np.allclose(res.tiles['kernel_sum'], truth.flux_scale, rtol=0.02))
     True
     """
-    executor = resolve_executor(executor, client=client)
+    executor = resolve_executor(executor)
     tile_size = as_pair("tile_size", tile_size, lower_bound=(1, True))
     overlap = as_pair("overlap", overlap, lower_bound=(0, True))
     matcher = ImagePsfMatch(config if config is not None

@@ -11,9 +11,12 @@ turned into an explicit ``(n_use, n_pix)`` operator, so later images cost
 one gather and one matrix-vector product per region.
 """
 
+from collections.abc import Sized
+
 import numpy as np
 
 from .._numerics.linalg import pow2
+from ..utils import progress_bar as make_progress_bar
 from ..utils import warn
 from ..utils.threads import single_threaded_blas
 from ._sectors import convention_of
@@ -145,17 +148,22 @@ def refine_pseudo_inverse(pinv, base):
     return 2.0 * pinv - (pinv @ base) @ pinv
 
 
-def fit_regions(fitter):
+def fit_regions(fitter, *, progress_bar=False):
     """
     Fit with BLAS single-threaded; see `_fit_regions`.
     """
     with single_threaded_blas():
-        return _fit_regions(fitter)
+        return _fit_regions(fitter, progress_bar=progress_bar)
 
 
-def _fit_regions(fitter):
+def _fit_regions(fitter, *, progress_bar=False):
     """
     Fit the PSF of ``fitter``'s current image region by region.
+
+    ``progress_bar`` shows a bar over the regions, advanced as each is
+    done (skipped ones too); its total is known when the regions plug-in
+    returns a sequence, as the built-in ones do except ``pixel_by_pixel``
+    (a generator's regions are counted without a total).
 
     Returns
     -------
@@ -182,33 +190,38 @@ def _fit_regions(fitter):
     plugin = fitter.fitpsfcoeff
     n_regions = 0
     skipped = []
-    for region in fitter.regions():
-        reg = region_to_indices(region, shape, name="region")
-        if reg.size == 0 or (imask is not None and imask[reg].all()):
-            # nothing to fit here: the residual is masked anyway
-            continue
-        n_regions += 1
-        ind = base_indices(fitter.findbase(reg), n_bases, name="findbase result")
-        if ind.size == 0:
-            skipped.append(reg.size)
-            continue
-        opt = region_to_indices(fitter.optregion(reg, ind), shape,
-                                name="optregion")
-        if imask is not None:
-            opt = opt[~imask[opt]]
-        if left_out is not None:
-            opt = opt[~left_out[opt]]
-        if bmask is not None:
-            opt = opt[~bmask[opt][:, ind].any(axis=1)]
-        need = ind.size + extra if min_pix is None else max(int(min_pix), 1)
-        if opt.size < need:
-            skipped.append(reg.size)
-            continue
-        psf[reg] = _region_psf(fitter, plugin, ind, opt, reg, img1d)
-        if bmask is None:
-            fitted[reg] = True
-        else:
-            fitted[reg] = ~bmask[reg][:, ind].any(axis=1)
+    regions = fitter.regions()
+    total = len(regions) if isinstance(regions, Sized) else None
+    with make_progress_bar(regions, enabled=progress_bar, total=total,
+                           desc="PSF regions", unit="region") as bar:
+        for region in bar:
+            reg = region_to_indices(region, shape, name="region")
+            if reg.size == 0 or (imask is not None and imask[reg].all()):
+                # nothing to fit here: the residual is masked anyway
+                continue
+            n_regions += 1
+            ind = base_indices(fitter.findbase(reg), n_bases,
+                               name="findbase result")
+            if ind.size == 0:
+                skipped.append(reg.size)
+                continue
+            opt = region_to_indices(fitter.optregion(reg, ind), shape,
+                                    name="optregion")
+            if imask is not None:
+                opt = opt[~imask[opt]]
+            if left_out is not None:
+                opt = opt[~left_out[opt]]
+            if bmask is not None:
+                opt = opt[~bmask[opt][:, ind].any(axis=1)]
+            need = ind.size + extra if min_pix is None else max(int(min_pix), 1)
+            if opt.size < need:
+                skipped.append(reg.size)
+                continue
+            psf[reg] = _region_psf(fitter, plugin, ind, opt, reg, img1d)
+            if bmask is None:
+                fitted[reg] = True
+            else:
+                fitted[reg] = ~bmask[reg][:, ind].any(axis=1)
     if skipped and getattr(fitter, "warn_skipped", True):
         msg = (f"{len(skipped)} of {n_regions} regions ({sum(skipped)} "
                "pixels) had too few usable pixels or bases and were not "

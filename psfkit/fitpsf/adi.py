@@ -21,10 +21,10 @@ from ..utils import (
     check_integer,
     check_positive,
     coerce_data,
+    renamed_keyword,
     resolve_executor,
 )
 from ..utils import progress_bar as make_progress_bar
-from ..utils.deprecation import NOT_GIVEN
 from ._geometry import (
     angle_value,
     angle_values,
@@ -334,9 +334,10 @@ def _check_settings(fitter_class, settings):
         raise ValueError(msg)
 
 
+@renamed_keyword(n_threads="executor", client="executor")
 def adi_subtract(cube, parangs, fitter_class, *, n_delta, fwhm,
                  combine="median", executor=None, center=None, settings=None,
-                 progress_bar=False, n_threads=NOT_GIVEN, client=NOT_GIVEN):
+                 progress_bar=False):
     """
     PSF-subtract an ADI sequence frame by frame, derotate and combine.
 
@@ -408,7 +409,7 @@ def adi_subtract(cube, parangs, fitter_class, *, n_delta, fwhm,
         msg = (f"fitter_class must be a BasePSFFitter subclass, got "
                f"{fitter_class!r}")
         raise TypeError(msg)
-    executor = resolve_executor(executor, n_threads=n_threads, client=client)
+    executor = resolve_executor(executor)
     data, angles = _check_cube(cube, parangs, min_frames=2)
     n_delta = check_positive("n_delta", n_delta, strict=False)
     fwhm = check_positive("fwhm", fwhm)

@@ -16,11 +16,11 @@ from ..utils import (
     check_integer,
     check_positive,
     coerce_data,
+    renamed_keyword,
     resolve_executor,
     to_data_unit,
 )
 from ..utils import progress_bar as make_progress_bar
-from ..utils.deprecation import NOT_GIVEN
 from ._geometry import angle_values, check_center, frame_angles, rotate_offsets
 from .adi import adi_subtract
 from .significance import (  # noqa: F401 - the former home of these names
@@ -117,11 +117,11 @@ def _annulus_noise(image, sep, fwhm, center):
     return float(sums.std(ddof=1) * np.sqrt(1.0 + 1.0 / sums.size)), sums.size
 
 
+@renamed_keyword(n_threads="executor", client="executor")
 def contrast_curve(cube, parangs, fitter_class, *, fwhm, star_flux,
                    separations=None, n_delta=1.0, sigma=5.0, n_angles=3,
                    fake_snr=10.0, center=None, combine="median",
-                   settings=None, executor=None, progress_bar=False,
-                   n_threads=NOT_GIVEN, client=NOT_GIVEN):
+                   settings=None, executor=None, progress_bar=False):
     """
     Detection limit versus separation, corrected for the algorithm
     throughput measured with injected fake companions.
@@ -178,7 +178,7 @@ def contrast_curve(cube, parangs, fitter_class, *, fwhm, star_flux,
         ``throughput`` and ``contrast`` (the ``sigma`` detection limit as a
         flux ratio to the star).
     """
-    executor = resolve_executor(executor, n_threads=n_threads, client=client)
+    executor = resolve_executor(executor)
     fwhm = check_positive("fwhm", fwhm)
     star_flux = check_positive("star_flux", star_flux)
     sigma = check_positive("sigma", sigma)

@@ -292,7 +292,7 @@ class BasePSFFitter:
         work._require_image()
         return work
 
-    def fit_psf(self, image=None):
+    def fit_psf(self, image=None, *, progress_bar=False):
         """
         Fit the PSF of an image.
 
@@ -300,6 +300,9 @@ class BasePSFFitter:
         ----------
         image : array-like, masked array, Quantity or NDData, optional
             The ``(ny, nx)`` image; default: the fitter's ``image``.
+        progress_bar : bool, optional
+            Show a progress bar over the regions fitted (sectors, annuli,
+            groups of pixels).
 
         Returns
         -------
@@ -322,11 +325,11 @@ class BasePSFFitter:
             If some regions could not be fitted.
         """
         work = self._bound(image)
-        psf, fitted = fit_regions(work)
+        psf, fitted = fit_regions(work, progress_bar=progress_bar)
         return united(psf.reshape(self._shape), ~fitted.reshape(self._shape),
                       self._unit)
 
-    def remove_psf(self, image=None):
+    def remove_psf(self, image=None, *, progress_bar=False):
         """
         Subtract the fitted PSF from an image.
 
@@ -334,6 +337,10 @@ class BasePSFFitter:
         ----------
         image : array-like, masked array, Quantity or NDData, optional
             The ``(ny, nx)`` image; default: the fitter's ``image``.
+        progress_bar : bool, optional
+            Show a progress bar over the regions fitted, as `fit_psf`
+            (`~psfkit.fitpsf.map_remove_psf` and
+            `~psfkit.fitpsf.adi_subtract` show one over the images).
 
         Returns
         -------
@@ -359,7 +366,7 @@ class BasePSFFitter:
         (Unit("Jy"), True)
         """
         work = self._bound(image)
-        psf, fitted = fit_regions(work)
+        psf, fitted = fit_regions(work, progress_bar=progress_bar)
         data = work._image
         resid = data.data.ravel() - psf
         mask = data.mask.ravel() | ~fitted

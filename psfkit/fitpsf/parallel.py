@@ -13,9 +13,8 @@ import functools
 import astropy.units as u
 import numpy as np
 
-from ..utils import check_integer, resolve_executor
+from ..utils import check_integer, renamed_keyword, resolve_executor
 from ..utils import progress_bar as make_progress_bar
-from ..utils.deprecation import NOT_GIVEN
 from ..utils.parallel import executor_kind, run_tasks
 
 __all__ = ["map_remove_psf"]
@@ -49,9 +48,9 @@ def _remove_chunk(task):
     return [fitter.remove_psf(im) for im in images]
 
 
+@renamed_keyword(n_threads="executor", client="executor")
 def map_remove_psf(fitter_or_fitters, images=None, *, executor=None,
-                   chunksize=1, progress_bar=False, n_threads=NOT_GIVEN,
-                   client=NOT_GIVEN):
+                   chunksize=1, progress_bar=False):
     """
     Remove the PSF from many images, optionally in parallel.
 
@@ -97,7 +96,7 @@ def map_remove_psf(fitter_or_fitters, images=None, *, executor=None,
     >>> [bool(abs(r).max() < 1e-9) for r in res]
     [True, True]
     """
-    executor = resolve_executor(executor, n_threads=n_threads, client=client)
+    executor = resolve_executor(executor)
     chunksize = check_integer("chunksize", chunksize, minimum=1)
     if hasattr(fitter_or_fitters, "remove_psf"):
         if images is None:

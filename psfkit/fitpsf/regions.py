@@ -201,12 +201,14 @@ def sectors_by_basis(self):
 
     Returns
     -------
-    regions : generator of `~numpy.ndarray`
+    regions : list of `~numpy.ndarray`
     """
     keep_masked = _sectors.convention_of(self) == "psfsubtraction"
     imask = self.image_mask1d
-    for reg in _sectors.sector_pixel_lists(self):
-        yield from _group_pixels(self, reg if keep_masked else reg[~imask[reg]])
+    # a list (as sectors gives), so that progress bars know the total
+    return [group for reg in _sectors.sector_pixel_lists(self)
+            for group in _group_pixels(self, reg if keep_masked
+                                       else reg[~imask[reg]])]
 
 
 class wrapper_min_size(PluginCallable):  # noqa: N801

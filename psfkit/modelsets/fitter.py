@@ -19,10 +19,10 @@ from ..utils import (
     PsfkitWarning,
     executor_threads,
     progress_bar,
+    renamed_keyword,
     resolve_executor,
     warn,
 )
-from ..utils.deprecation import NOT_GIVEN
 from ._dask import fit_lazy, unpack, whole_data_sets
 from ._design import build_design, check_linear_model
 from ._inputs import (
@@ -150,13 +150,13 @@ class LinearModelSetFitter(ParamReprMixin):
     _repr_params = ("calc_uncertainties", "rcond", "absolute_sigma",
                     "executor", "progress_bar")
 
+    @renamed_keyword(n_threads="executor")
     def __init__(self, *, calc_uncertainties=False, rcond=None,
-                 absolute_sigma=False, executor=None, progress_bar=False,
-                 n_threads=NOT_GIVEN):
+                 absolute_sigma=False, executor=None, progress_bar=False):
         self.calc_uncertainties = bool(calc_uncertainties)
         self.rcond = rcond
         self.absolute_sigma = bool(absolute_sigma)
-        self.executor = resolve_executor(executor, n_threads=n_threads)
+        self.executor = resolve_executor(executor)
         # checked now: the fit runs in threads of this process
         executor_threads(self.executor)
         self.progress_bar = bool(progress_bar)

@@ -29,12 +29,12 @@ from ..utils import (
     coerce_data,
     describe,
     executor_threads,
+    renamed_keyword,
     resolve_executor,
 )
 from ..utils import (
     progress_bar as make_progress_bar,
 )
-from ..utils.deprecation import NOT_GIVEN
 from ._inputs import check_axis, is_dask
 from ._ramp_array import check_times, fit_array, fit_dask, ramp_options
 from .flags import (
@@ -206,11 +206,11 @@ def check_mask(mask, shape):
     return mask if is_dask(mask) else np.asarray(mask, dtype=bool)
 
 
+@renamed_keyword(n_threads="executor")
 def fit_ramps(cube, times=None, *, degree=1, read_noise=None, gain=1.0,
               weighting="unweighted", mask=None, saturation=None,
               detect_jumps=False, jump_threshold=4.0, axis=0,
-              chunk_pixels=None, executor=None, progress_bar=False,
-              n_threads=NOT_GIVEN):
+              chunk_pixels=None, executor=None, progress_bar=False):
     """
     Fit the slope of every pixel's up-the-ramp reads.
 
@@ -317,8 +317,7 @@ def fit_ramps(cube, times=None, *, degree=1, read_noise=None, gain=1.0,
     """
     if chunk_pixels is not None:
         chunk_pixels = check_integer("chunk_pixels", chunk_pixels, minimum=1)
-    n_threads = executor_threads(resolve_executor(executor,
-                                                  n_threads=n_threads))
+    n_threads = executor_threads(resolve_executor(executor))
     time_unit = None
     if isinstance(times, u.Quantity):
         time_unit, times = times.unit, times.value

@@ -65,11 +65,17 @@ def _unit_label(name, unit):
     return f"{name} [{text}]" if text else f"{name} [dimensionless]"
 
 
-def _region(region, shape):
-    """``(x0, x1, y0, y1)`` pixel bounds (inclusive) of the view."""
-    ny, nx = shape
+def _region(region, shape, *, frame=None):
+    """
+    ``(x0, x1, y0, y1)`` pixel bounds (inclusive) of the view: the image of
+    ``shape``, or the inclusive bounds ``frame`` when given (which may
+    reach below pixel 0), cut to ``region``.
+    """
+    if frame is None:
+        ny, nx = shape
+        frame = (0, nx - 1, 0, ny - 1)
     if region is None:
-        return 0, nx - 1, 0, ny - 1
+        return tuple(frame)
     msg = ("region must be (x_min, x_max, y_min, y_max) finite pixel "
            f"bounds, got {region!r}")
     try:
@@ -78,11 +84,17 @@ def _region(region, shape):
         raise TypeError(msg) from None
     if bounds.size != 4 or not np.all(np.isfinite(bounds)):
         raise ValueError(msg)
+    fx0, fx1, fy0, fy1 = frame
     x0, x1, y0, y1 = (int(v) for v in bounds)
-    x0, x1 = max(0, min(x0, x1)), min(nx - 1, max(x0, x1))
-    y0, y1 = max(0, min(y0, y1)), min(ny - 1, max(y0, y1))
+    x0, x1 = max(fx0, min(x0, x1)), min(fx1, max(x0, x1))
+    y0, y1 = max(fy0, min(y0, y1)), min(fy1, max(y0, y1))
     if x0 > x1 or y0 > y1:
-        msg = f"region {region} does not overlap the {nx}x{ny} image"
+        if shape is None:
+            msg = (f"region {region} holds none of the sources (x {fx0}-"
+                   f"{fx1}, y {fy0}-{fy1})")
+        else:
+            msg = (f"region {region} does not overlap the {shape[1]}x"
+                   f"{shape[0]} image")
         raise ValueError(msg)
     return x0, x1, y0, y1
 
@@ -379,11 +391,17 @@ def _result_shape(result):
 
 
 def _source_frame(x, y):
-    """A ``(ny, nx)`` from pixel 0 that holds every finite position."""
+    """
+    Inclusive ``(x0, x1, y0, y1)`` pixel bounds from pixel 0 (or the
+    lowest source, when one lies below it) to the highest source, holding
+    every finite position.
+    """
     ok = np.isfinite(x) & np.isfinite(y)
-    top_x = np.max(x[ok], initial=0.0)
-    top_y = np.max(y[ok], initial=0.0)
-    return int(np.floor(top_y + 0.5)) + 1, int(np.floor(top_x + 0.5)) + 1
+    # the pixel holding each position (its centre within half a pixel)
+    px = np.floor(x[ok] + 0.5)
+    py = np.floor(y[ok] + 0.5)
+    return (int(np.min(px, initial=0.0)), int(np.max(px, initial=0.0)),
+            int(np.min(py, initial=0.0)), int(np.max(py, initial=0.0)))
 
 
 def plot_flags(result, *, data=None, ax=None, region=None, wcs=None,
@@ -398,11 +416,13 @@ def plot_flags(result, *, data=None, ax=None, region=None, wcs=None,
         or initial positions).
     data : array-like, ``Quantity`` or ``NDData``, optional
         The image to show underneath.  Without it the axes span the image
-        the result was fitted on, or (for a bare table) every source.
+        the result was fitted on, or, for a bare table, pixel 0 to the
+        farthest source (every source, also those at negative coordinates).
     ax : `matplotlib.axes.Axes`, optional
         Draw into these axes.
     region : tuple of 4 int, optional
-        ``(x_min, x_max, y_min, y_max)`` pixels to show.
+        ``(x_min, x_max, y_min, y_max)`` pixels to show, within the image
+        (or, for a bare table, within the span of the sources).
     wcs : WCS, optional
         A celestial WCS (the data's own by default).
     unit : `~astropy.units.Unit` or str, optional
@@ -429,7 +449,7 @@ def plot_flags(result, *, data=None, ax=None, region=None, wcs=None,
         raise ValueError(msg)
     flags = np.asarray(table["flags"], dtype=np.int64)
     x, y = _positions(table)
-    whole = True
+    frame = None
     if data is not None:
         values, wcs, unit = _image(data, wcs, unit)
         shape = values.shape
@@ -437,10 +457,10 @@ def plot_flags(result, *, data=None, ax=None, region=None, wcs=None,
         values = None
         shape = _result_shape(result)
         if shape is None:
-            # no image size known: a frame around every source
-            whole = False
-            shape = _source_frame(x, y)
-    bounds = _region(region, shape)
+            # no image size known: a frame around every source, also those
+            # at negative coordinates (partly off the image's edge)
+            frame = _source_frame(x, y)
+    bounds = _region(region, shape, frame=frame)
     ax = _axes(ax, wcs)
     if values is not None:
         _show(ax, values, bounds, _norm(values, bounds, stretch), cmap,
@@ -465,11 +485,12 @@ def plot_flags(result, *, data=None, ax=None, region=None, wcs=None,
               title="flags")
     _label_axes(ax, wcs)
     n_flagged = int((~clean).sum())
-    if whole:
+    if frame is None:
         where = _region_text(bounds, shape)
     else:
         x0, x1, y0, y1 = bounds
-        where = f"sources within x {x0}-{x1}, y {y0}-{y1}"
+        # (bounds may be negative: "x -3 to 30", not "x -3-30")
+        where = f"sources within x {x0} to {x1}, y {y0} to {y1}"
     ax.set_title(title or f"{n_flagged} of {len(table)} fits flagged; "
                  f"{where}")
     return ax

@@ -26,7 +26,7 @@ import functools
 
 import numpy as np
 
-from .deprecation import NOT_GIVEN, renamed_keyword
+from .deprecation import renamed_keyword
 from .exceptions import call_collecting_warnings, issue_warnings
 from .threads import resolve_threads
 
@@ -253,13 +253,14 @@ def _counted(results, tick):
     return out
 
 
-def resolve_executor(executor, *, n_threads=NOT_GIVEN, client=NOT_GIVEN):
+@renamed_keyword(n_threads="executor", client="executor")
+def resolve_executor(executor=None):
     """
     The ``executor=`` argument, accepting the deprecated spellings.
 
     Parameters
     ----------
-    executor : object or None
+    executor : object or None, optional
         See `executor_kind`.
     n_threads : int, optional
         Deprecated: a number of threads, now ``executor=n_threads``.
@@ -271,16 +272,18 @@ def resolve_executor(executor, *, n_threads=NOT_GIVEN, client=NOT_GIVEN):
     executor : object or None
         Checked with `executor_kind`.
 
+    Raises
+    ------
+    TypeError
+        When two of ``executor``, ``n_threads`` and ``client`` are given
+        (``executor=None`` included: see `~psfkit.utils.renamed_keyword`).
+
     Examples
     --------
     >>> from psfkit.utils import resolve_executor
     >>> resolve_executor(2)
     2
     """
-    executor = renamed_keyword("n_threads", n_threads, "executor", executor,
-                               default=None)
-    executor = renamed_keyword("client", client, "executor", executor,
-                               default=None)
     executor_kind(executor)
     return executor
 

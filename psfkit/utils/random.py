@@ -7,7 +7,8 @@ from .deprecation import renamed_keyword
 __all__ = ["get_rng"]
 
 
-def get_rng(random_state=None, *, seed=None):
+@renamed_keyword(seed="random_state")
+def get_rng(random_state=None):
     """
     Return a `numpy.random.Generator` from a ``random_state`` argument.
 
@@ -33,8 +34,6 @@ def get_rng(random_state=None, *, seed=None):
     >>> float(get_rng(1).random()) == float(get_rng(1).random())
     True
     """
-    random_state = renamed_keyword("seed", seed, "random_state", random_state,
-                                   default=None)
     if isinstance(random_state, np.random.Generator):
         return random_state
     if isinstance(random_state, np.random.RandomState):

@@ -465,3 +465,36 @@ def test_ill_conditioned_bases_match_lstsq_in_both_paths():
             want = im - _brute_force(f._bound(im), im, _np_lstsq)
             scale = float(np.std(want))
             assert float(np.max(np.abs(got - want))) / scale < 1e-8, path
+
+
+@pytest.mark.parametrize("cls", [LOCI, KLIP, LOCIAllPixelsSubtraction])
+def test_progress_bar_counts_the_regions(data, cls, capsys):
+    # one image showed no count of its work (the command line ticked the
+    # elapsed time); a bar now counts the regions, with their total
+    pytest.importorskip("tqdm")
+    base, image = data
+    fitter = cls(base, image)
+    n = len(fitter.regions())
+    quiet = fitter.remove_psf(progress_bar=False)
+    assert capsys.readouterr().err == ""
+    shown = fitter.remove_psf(progress_bar=True)
+    err = capsys.readouterr().err
+    assert "PSF regions: 100%" in err and f"{n}/{n}" in err
+    # (the second image of a fitter uses its cached operators)
+    np.testing.assert_allclose(shown, quiet, atol=1e-12)
+    assert np.array_equal(shown.mask, quiet.mask)
+    psf = fitter.fit_psf(progress_bar=True)
+    assert f"{n}/{n}" in capsys.readouterr().err
+    np.testing.assert_allclose(psf, image - quiet, atol=1e-12)
+
+
+def test_progress_bar_over_generated_regions(data, capsys):
+    # a regions plug-in that yields: counted as done, without a total
+    pytest.importorskip("tqdm")
+    base, image = data
+    fitter = SimpleSubtraction(base[:, :4, :5], image[:4, :5])
+    fitter.regions = rg.pixel_by_pixel
+    fitter.optregion = opt.all_unmasked
+    fitter.remove_psf(progress_bar=True)
+    err = capsys.readouterr().err
+    assert "PSF regions: 20region" in err and "/20" not in err

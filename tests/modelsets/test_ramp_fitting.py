@@ -1,6 +1,7 @@
 """Tests of fit_ramps and make_ramp_cube against simulated truth."""
 
 import dataclasses
+import warnings
 
 from astropy.nddata import NDData
 import astropy.units as u
@@ -318,8 +319,18 @@ def test_bad_arguments():
         fit_ramps(np.arange(5.0))
     with pytest.raises(ValueError, match="executor must be a positive"):
         fit_ramps(cube, executor=0)
+    # the former name alone warns and is used; the current one alone is
+    # silent; both are refused, also with executor at its default (None)
     with pytest.warns(PsfkitDeprecationWarning, match="n_threads= is dep"):
-        fit_ramps(cube, n_threads=2)
+        old = fit_ramps(cube, n_threads=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        new = fit_ramps(cube, executor=2)
+    assert_allclose(old.slope, new.slope)
+    for executor in (None, 2):
+        with pytest.raises(TypeError, match=r"fit_ramps\(\) got both "
+                           "executor= and n_threads="):
+            fit_ramps(cube, executor=executor, n_threads=2)
     res = fit_ramps(cube)
     assert_allclose(res.slope, 1.0)
     assert_allclose(res.slope_err, 0.0, atol=1e-12)

@@ -228,5 +228,29 @@ def test_flags_without_data_span_the_image_or_every_source(result):
     assert x0 <= 3.0 and x1 >= 40.7 + 0.5
     assert y0 <= 5.0 and y1 >= 20.6 + 0.5
     assert "whole image" not in ax.get_title()
-    assert "sources within x 0-41, y 0-21" in ax.get_title()
+    assert "sources within x 0 to 41, y 0 to 21" in ax.get_title()
     plt.close(ax.figure)
+
+
+def test_flags_of_a_bare_table_span_sources_at_negative_coordinates():
+    # the frame started at pixel 0, cutting sources partly off the image
+    table = QTable({"x": [-3.0, 12.2, 30.4], "y": [6.0, -4.6, 18.0],
+                    "flags": [1, 0, 0]})
+    ax = plot_flags(table)
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    # every source inside, with the half pixel around its own pixel
+    assert (x0, x1) == (-3.5, 30.5)
+    assert (y0, y1) == (-5.5, 18.5)
+    shown = np.vstack([c.get_offsets() for c in ax.collections])
+    assert np.all((shown[:, 0] > x0) & (shown[:, 0] < x1))
+    assert np.all((shown[:, 1] > y0) & (shown[:, 1] < y1))
+    assert "sources within x -3 to 30, y -5 to 18" in ax.get_title()
+    plt.close(ax.figure)
+    # a region is cut to the sources' span, which includes negative pixels
+    ax = plot_flags(table, region=(-10, 5, -2, 40))
+    assert ax.get_xlim() == (-3.5, 5.5)
+    assert ax.get_ylim() == (-2.5, 18.5)
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match="holds none of the sources"):
+        plot_flags(table, region=(40, 50, 0, 10))

@@ -49,12 +49,108 @@ def test_deep_warning_points_at_user_code():
 
 
 def test_renamed_keyword():
-    assert renamed_keyword("seed", None, "random_state", 4) == 4
-    with pytest.warns(PsfkitDeprecationWarning, match="use random_state="):
-        assert renamed_keyword("seed", 3, "random_state", None,
-                               default=None) == 3
-    with pytest.raises(TypeError, match="not both"):
-        renamed_keyword("seed", 3, "random_state", 4, default=None)
+    @renamed_keyword(seed="random_state")
+    def draw(n, random_state=None):
+        return n, random_state
+
+    # the current name alone: silent, at its default value too
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert draw(1, random_state=None) == (1, None)
+        assert draw(1, 4) == (1, 4)
+    # the former name alone: a deprecation warning at the caller's line,
+    # and the value passed on under the current name
+    with pytest.warns(PsfkitDeprecationWarning,
+                      match="seed= is deprecated; use random_state= "
+                            "instead") as record:
+        assert draw(1, seed=3) == (1, 3)
+    assert record[0].filename == __file__
+    # both: refused, naming both, also with the current name at its
+    # default or given positionally (a default used to pass for "not
+    # given", and the call warned)
+    for kwargs, args in (({"random_state": None}, ()), ({}, (None,)),
+                         ({"random_state": 4}, ())):
+        with pytest.raises(TypeError, match=r"draw\(\) got both "
+                           r"random_state= and seed=.*not both"):
+            draw(1, *args, seed=3, **kwargs)
+    # two former names of one parameter
+    @renamed_keyword(n_threads="executor", client="executor")
+    def run(executor=None):
+        return executor
+
+    with pytest.raises(TypeError, match="got both n_threads= and client="):
+        run(n_threads=2, client=None)
+    with pytest.raises(TypeError, match="got executor=, n_threads= and "
+                       "client="):
+        run(None, n_threads=2, client=3)
+    with pytest.warns(PsfkitDeprecationWarning, match="client="):
+        assert run(client=None) is None
+    # an otherwise wrong call gets the function's own error
+    with pytest.raises(TypeError, match=r"draw\(\) got an unexpected "
+                       "keyword argument 'size'"):
+        draw(1, seed=3, size=2)
+    # decorating checks the names against the signature
+    with pytest.raises(TypeError, match="no parameter 'random_state'"):
+        renamed_keyword(seed="random_state")(lambda n: n)
+    with pytest.raises(TypeError, match="still has the parameter 'seed'"):
+        renamed_keyword(seed="random_state")(
+            lambda random_state=None, seed=None: 0)
+
+
+def _renamed_callables():
+    """Every function and method of psfkit with renamed keywords."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import psfkit
+
+    found = {}
+    for info in pkgutil.walk_packages(psfkit.__path__, "psfkit."):
+        if info.name.startswith(("psfkit.demo", "psfkit._commands",
+                                 "psfkit.cli")):
+            continue
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if getattr(obj, "__module__", None) != info.name:
+                continue
+            if hasattr(obj, "renamed_keywords"):
+                found[f"{info.name}.{name}"] = (obj, None)
+            if inspect.isclass(obj):
+                for attr, member in vars(obj).items():
+                    if hasattr(member, "renamed_keywords"):
+                        found[f"{info.name}.{name}.{attr}"] = (member, obj)
+    return found
+
+
+def test_every_renamed_keyword_refuses_both_names():
+    # e.g. fit_ramps(cube, executor=None, n_threads=2) warned and ran: the
+    # current name at its default was taken for "not given"
+    import inspect
+
+    found = _renamed_callables()
+    names = {key.removesuffix(".__init__").rsplit(".", 1)[-1]
+             for key in found}
+    expected = {
+        "get_rng", "resolve_executor", "fit_ramps", "LinearModelSetFitter",
+        "adi_subtract", "contrast_curve", "map_remove_psf",
+        "tiled_photometry", "tiled_subtract_images", "fit_single_kernels",
+        "solve_matching_kernel", "convolve", "convolve_variance",
+        "extract_stars", "prepare_psf_model", "PreparedPSFModel",
+        "PSFPhotometry", "IterativePSFPhotometry", "make_model_image",
+        "make_residual_image", "plot", "make_noise_image", "make_ramp_cube",
+        "make_adi_sequence", "make_diffim_pair", "make_random_gaussians"}
+    assert expected <= names and len(found) >= len(expected)
+    for key, (func, owner) in found.items():
+        params = inspect.signature(func).parameters
+        for old, new in func.renamed_keywords.items():
+            default = params[new].default
+            value = None if default is inspect.Parameter.empty else default
+            args = () if owner is None else (None,)  # self
+            with pytest.raises(TypeError, match=f"got both {new}= and "
+                               f"{old}=") as info:
+                func(*args, **{new: value, old: value})
+            assert "not both" in str(info.value), key
 
 
 def test_executor_kinds_and_threads():
@@ -163,10 +259,14 @@ def test_run_tasks_counts_finished_tasks(executor):
 
 def test_resolve_executor_aliases():
     with pytest.warns(PsfkitDeprecationWarning, match="n_threads= is deprecated"):
-        assert resolve_executor(None, n_threads=2) == 2
+        assert resolve_executor(n_threads=2) == 2
     with pytest.raises(TypeError, match="not both"):
         resolve_executor(2, n_threads=3)
+    # the executor given at its default is given: both names, refused
+    with pytest.raises(TypeError, match="executor= and n_threads="):
+        resolve_executor(None, n_threads=3)
     assert resolve_executor(None) is None
+    assert resolve_executor() is None
 
 
 def test_progress_bar_disabled_and_enabled(capsys):

@@ -293,7 +293,8 @@ def _cut_out(image, x, y, ids, ny, nx):
     return stars, ~inside, inside & ~usable
 
 
-def extract_stars(data, catalogs=None, *, size=(11, 11), catalog=None):
+@renamed_keyword(catalog="catalogs")
+def extract_stars(data, catalogs=None, *, size=(11, 11)):
     """
     Cut out the stars of a catalogue for building an ePSF.
 
@@ -358,7 +359,6 @@ def extract_stars(data, catalogs=None, *, size=(11, 11), catalog=None):
     array([[30.2, 19.9],
            [35.2, 19.9]])
     """
-    catalogs = renamed_keyword("catalog", catalog, "catalogs", catalogs)
     if catalogs is None:
         msg = "extract_stars() missing its argument 'catalogs'"
         raise TypeError(msg)

@@ -13,6 +13,7 @@ import astropy.units as u
 import numpy as np
 
 from ...utils import COLUMN_ALIASES, find_column
+from ._batch_fitter import evaluate_sources
 from ._fit_boxes import gather, make_boxes
 
 __all__ = []
@@ -113,14 +114,19 @@ def read_init_table(table, extra_names, *, from_finder=False, unit=None,
             "group_id": group_id}
 
 
-def aperture_flux(data, valid, x, y, radius):
+def aperture_flux(data, valid, x, y, radius, *, profile=None):
     """
     Sum of the data in circular apertures, corrected for masked pixels.
 
     Pixel weights fall linearly from 1 to 0 across the aperture edge
     (``radius - 0.5`` to ``radius + 0.5`` from the pixel centre), a close
-    approximation to the exact overlap area.  Masked pixels are replaced
-    by the mean of the usable ones.
+    approximation to the exact overlap area.  Where some aperture pixels
+    are masked (or outside the image), the sum over the usable ones is
+    divided by the fraction of the source's light expected on them: the
+    fraction of the aperture sum of ``profile`` (the PSF model) that they
+    hold.  Without ``profile``, or where the profile gives no usable
+    fraction (not positive on the usable pixels), the fraction of the
+    aperture's area they cover is used instead.
 
     Parameters
     ----------
@@ -129,11 +135,23 @@ def aperture_flux(data, valid, x, y, radius):
         True for usable pixels.
     x, y : ndarray, shape (n,)
     radius : float
+    profile : callable, optional
+        ``profile(rows, px, py)``: the PSF (of any flux) of the sources
+        ``rows`` (indices into ``x`` and ``y``) at the pixel coordinates
+        ``px`` and ``py``, arrays of shape ``(len(rows), npix)``; returns
+        the ``(len(rows), npix)`` values (see `model_profile`).
 
     Returns
     -------
     flux : ndarray, shape (n,)
         NaN when no usable pixel lies in the aperture.
+
+    Notes
+    -----
+    Scaling by the area over-estimates the flux when the masked pixels lie
+    in the faint wings of the star and under-estimates it when they cover
+    its core; a noise-free star of the model's shape gets the aperture sum
+    it would have without masked pixels.
     """
     half = int(np.ceil(radius + 0.5))
     boxes = make_boxes(x, y, (2 * half + 1, 2 * half + 1), data.shape)
@@ -149,9 +167,64 @@ def aperture_flux(data, valid, x, y, radius):
     used = np.where(ok, w, 0.0)
     used_sum = used.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        flux = np.sum(used * np.where(ok, vals, 0.0), axis=1) * total / used_sum
+        # the fraction of the aperture covered by usable pixels...
+        fraction = used_sum / total
+        partial = np.flatnonzero(used_sum < total)
+        if profile is not None and partial.size:
+            # ... or, better, of the source's light that falls on them
+            psf = np.asarray(profile(partial, boxes.x[partial],
+                                     boxes.y[partial]), dtype=float)
+            psf = np.where(np.isfinite(psf), psf, 0.0)
+            whole = np.sum(w[partial] * psf, axis=1)
+            seen = np.sum(used[partial] * psf, axis=1) / whole
+            good = np.isfinite(seen) & (seen > 0) & (whole > 0)
+            fraction[partial[good]] = seen[good]
+        flux = np.sum(used * np.where(ok, vals, 0.0), axis=1) / fraction
     flux[used_sum <= 0] = np.nan
     return flux
+
+
+def _start(setup, psf_model, x, y, extra):
+    """Parameters ``(n, n_params)``: positions, ``extra``, model values."""
+    theta = np.empty((len(x), len(setup.param_names)))
+    for col, name in enumerate(setup.param_names):
+        theta[:, col] = float(np.ravel(getattr(psf_model, name).value)[0])
+    theta[:, setup.x_col] = x
+    theta[:, setup.y_col] = y
+    for name, values in extra.items():
+        theta[:, setup.param_names.index(name)] = values
+    return theta
+
+
+def model_profile(setup, psf_model, x, y, extra=None):
+    """
+    The ``profile`` of `aperture_flux` for sources of ``setup``'s model.
+
+    Parameters
+    ----------
+    setup : `~psfkit.photometry.fitting._group_fit.FitSetup`
+        What is fitted (the model and its parameter columns).
+    psf_model : astropy model
+        The model whose parameter values fill the columns not given.
+    x, y : ndarray, shape (n,)
+        The source positions.
+    extra : dict, optional
+        Values of other parameters (arrays of shape ``(n,)``).
+
+    Returns
+    -------
+    profile : callable
+        ``profile(rows, px, py)``: the PSF of unit flux of the sources
+        ``rows`` at the pixels ``(px, py)``, as `aperture_flux` takes it.
+    """
+    theta = _start(setup, psf_model, x, y, extra or {})
+    theta[:, setup.flux_col] = 1.0
+
+    def profile(rows, px, py):
+        return evaluate_sources(setup.model, px, py, theta[rows],
+                                jacobian=False)
+
+    return profile
 
 
 def initial_parameters(setup, psf_model, guesses, image, valid, radius):
@@ -161,23 +234,24 @@ def initial_parameters(setup, psf_model, guesses, image, valid, radius):
     Positions, fluxes and extra parameters come from ``guesses`` (see
     `read_init_table`), the other parameters from the model's values;
     fluxes the table does not give are measured in apertures of radius
-    ``radius()`` on ``image``.
+    ``radius()`` on ``image`` (corrected for masked pixels with the
+    model's profile, see `aperture_flux`).
     """
-    n = len(guesses["x"])
-    theta = np.empty((n, len(setup.param_names)))
-    for col, name in enumerate(setup.param_names):
-        theta[:, col] = float(np.ravel(getattr(psf_model, name).value)[0])
-    theta[:, setup.x_col] = guesses["x"]
-    theta[:, setup.y_col] = guesses["y"]
-    for name, values in guesses["extra"].items():
-        theta[:, setup.param_names.index(name)] = values
+    theta = _start(setup, psf_model, guesses["x"], guesses["y"],
+                   guesses["extra"])
     flux = guesses["flux"]
     if flux is None:
-        flux = np.full(n, np.nan)
+        flux = np.full(len(theta), np.nan)
     need = ~np.isfinite(flux)
     if need.any():
         flux = flux.copy()
+        # the model's light on the usable aperture pixels corrects the sum
+        profile = model_profile(setup, psf_model, guesses["x"][need],
+                                guesses["y"][need],
+                                {k: v[need] for k, v in
+                                 guesses["extra"].items()})
         flux[need] = aperture_flux(image, valid, guesses["x"][need],
-                                   guesses["y"][need], radius())
+                                   guesses["y"][need], radius(),
+                                   profile=profile)
     theta[:, setup.flux_col] = flux
     return theta

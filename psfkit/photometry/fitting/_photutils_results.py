@@ -50,8 +50,9 @@ class ResultImagesMixin:
         return decode_psf_flags(self.results["flags"],
                                 return_bit_values=return_bit_values)
 
+    @renamed_keyword(include_localbkg="include_local_bkg")
     def make_model_image(self, shape, *, psf_shape=None,
-                         include_local_bkg=False, include_localbkg=None):
+                         include_local_bkg=False):
         """
         The image of the fitted PSFs (and optionally local backgrounds).
 
@@ -76,17 +77,15 @@ class ResultImagesMixin:
         image : `~numpy.ndarray` or `~astropy.units.Quantity`
             In the unit of the data of the last call.
         """
-        include_local_bkg = renamed_keyword(
-            "include_localbkg", include_localbkg, "include_local_bkg",
-            include_local_bkg, default=False)
         self._require_results()
         psf_model, fit_shape, unit = self._model_setup()
         image = model_image(psf_model, self.results, shape, psf_shape,
                             fit_shape, include_local_bkg)
         return image if unit is None else image * unit
 
+    @renamed_keyword(include_localbkg="include_local_bkg")
     def make_residual_image(self, data, *, psf_shape=None,
-                            include_local_bkg=False, include_localbkg=None):
+                            include_local_bkg=False):
         """
         The data minus the fitted PSFs (and optionally local backgrounds).
 
@@ -101,9 +100,6 @@ class ResultImagesMixin:
         -------
         residual : same type as ``data``
         """
-        include_local_bkg = renamed_keyword(
-            "include_localbkg", include_localbkg, "include_local_bkg",
-            include_local_bkg, default=False)
         if isinstance(data, NDData):
             out = data.__class__(data, copy=True)
             arr = np.asanyarray(data.data)

@@ -90,7 +90,10 @@ class BasicPSFPhotometry(ParamReprMixin):
         ``TRFLSQFitter``...) fits the groups one by one.
     aperture_radius : float, optional
         The radius of the aperture giving initial fluxes when the initial
-        guesses have none; defaults to the model's ``fwhm``.
+        guesses have none; defaults to the model's ``fwhm``.  Where
+        aperture pixels are masked (or off the image), the sum over the
+        others is divided by the fraction of the PSF model's light that
+        falls on them.
     subshape : int or tuple of 2 int, optional
         The odd shape of the region over which each fitted source is added
         to the model image; defaults to the model's bounding box (at least

@@ -30,7 +30,7 @@ from ..detection.source_table import AliasedTable
 from . import _photutils_inputs as inputs
 from . import _settings as opt
 from ._astropy_fit import astropy_solver
-from ._init_guesses import aperture_flux, initial_parameters
+from ._init_guesses import aperture_flux, initial_parameters, model_profile
 from ._interop import (
     call_grouper,
     psf_param_names,
@@ -110,7 +110,9 @@ class PSFPhotometry(ResultImagesMixin):
         position, along x and y (``(bx, by)``; either may be `None`).
     aperture_radius : float, optional
         The radius of the circular aperture giving the initial fluxes that
-        ``init_params`` does not give.
+        ``init_params`` does not give.  Where aperture pixels are masked
+        (or off the image), the sum over the others is divided by the
+        fraction of the PSF model's light that falls on them.
     local_bkg_estimator : `~psfkit.photometry.LocalBackground`, optional
         Measures a background in an annulus around each source, which is
         subtracted over the source's fit box before fitting (a
@@ -198,14 +200,12 @@ class PSFPhotometry(ResultImagesMixin):
     progress_bar = Checked(inputs.check_flag)
     executor = Checked(opt.executor)
 
+    @renamed_keyword(localbkg_estimator="local_bkg_estimator")
     def __init__(self, psf_model, fit_shape, *, finder=None, grouper=None,
                  fitter=None, fitter_maxiters=100, xy_bounds=None,
                  aperture_radius=None, local_bkg_estimator=None,
                  group_warning_threshold=25, progress_bar=False,
-                 localbkg_estimator=None, executor=None):
-        local_bkg_estimator = renamed_keyword(
-            "localbkg_estimator", localbkg_estimator, "local_bkg_estimator",
-            local_bkg_estimator, default=None)
+                 executor=None):
         self.psf_model = psf_model
         self.fit_shape = fit_shape
         self.finder = finder
@@ -315,7 +315,7 @@ class PSFPhotometry(ResultImagesMixin):
             init["local_bkg"] = self._local_bkg(image, prep, init["x"],
                                                 init["y"])
         if init["flux"] is None:
-            init["flux"] = self._aperture_fluxes(image, prep, init)
+            init["flux"] = self._aperture_fluxes(image, prep, setup, init)
         if init["group_id"] is None:
             init["group_id"] = (init["id"].copy() if self.grouper is None
                                 else self._groups(init))
@@ -332,19 +332,23 @@ class PSFPhotometry(ResultImagesMixin):
                            flux=init["flux"])
         return check_group_id(gid)
 
-    def _aperture_fluxes(self, image, prep, init):
+    def _aperture_fluxes(self, image, prep, setup, init):
         if self.aperture_radius is None:
             msg = ("aperture_radius must be defined if a flux column is not "
                    "in init_params")
             raise ValueError(msg)
         r = float(self.aperture_radius)
         x, y = init["x"], init["y"]
-        flux = aperture_flux(image, prep.valid, x, y, r)
+        # masked pixels: the sums corrected by the model's light on the
+        # usable ones
+        profile = model_profile(setup, self.psf_model, x, y, init["extra"])
+        flux = aperture_flux(image, prep.valid, x, y, r, profile=profile)
         lb = np.where(np.isfinite(init["local_bkg"]), init["local_bkg"], 0.0)
         if np.any(lb):
-            # the background under the aperture: its (unmasked) area
+            # the background on the usable pixels, corrected alike: the
+            # difference is the source's sum corrected once
             flux -= lb * aperture_flux(np.ones(image.shape), prep.valid, x,
-                                       y, r)
+                                       y, r, profile=profile)
         return flux
 
     # ------------------------------------------------------------ fitting

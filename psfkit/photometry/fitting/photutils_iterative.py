@@ -14,8 +14,14 @@ from astropy.table import QTable, vstack
 import astropy.units as u
 import numpy as np
 
-from ...utils import Checked, NoDetectionsWarning, as_pair, pixel_to_sky
-from ._init_guesses import aperture_flux
+from ...utils import (
+    Checked,
+    NoDetectionsWarning,
+    as_pair,
+    pixel_to_sky,
+    renamed_keyword,
+)
+from ._init_guesses import aperture_flux, model_profile
 from ._interop import psf_param_names, run_finder
 from ._photutils_columns import (
     finder_positions,
@@ -88,7 +94,8 @@ class IterativePSFPhotometry(ResultImagesMixin):
         fits) together with the new ones on the original image; it needs
         a ``grouper``.
     aperture_radius : float
-        The radius of the aperture giving the initial fluxes (required).
+        The radius of the aperture giving the initial fluxes (required),
+        corrected for masked pixels as in `PSFPhotometry`.
     local_bkg_estimator, group_warning_threshold
         As for `PSFPhotometry`.
     sub_shape : int or tuple of 2 int, optional
@@ -140,12 +147,12 @@ class IterativePSFPhotometry(ResultImagesMixin):
     mode = Checked(_check_mode)
     sub_shape = Checked(_check_sub_shape)
 
+    @renamed_keyword(localbkg_estimator="local_bkg_estimator")
     def __init__(self, psf_model, fit_shape, finder, *, grouper=None,
                  fitter=None, fitter_maxiters=100, xy_bounds=None,
                  maxiters=3, mode="new", aperture_radius=None,
                  local_bkg_estimator=None, group_warning_threshold=25,
-                 sub_shape=None, progress_bar=False, localbkg_estimator=None,
-                 executor=None):
+                 sub_shape=None, progress_bar=False, executor=None):
         if finder is None:
             msg = "finder cannot be None for IterativePSFPhotometry"
             raise ValueError(msg)
@@ -158,8 +165,7 @@ class IterativePSFPhotometry(ResultImagesMixin):
             xy_bounds=xy_bounds, aperture_radius=aperture_radius,
             local_bkg_estimator=local_bkg_estimator,
             group_warning_threshold=group_warning_threshold,
-            progress_bar=progress_bar, localbkg_estimator=localbkg_estimator,
-            executor=executor)
+            progress_bar=progress_bar, executor=executor)
         self.maxiters = maxiters
         self.mode = mode
         if self.mode == "all" and grouper is None:
@@ -306,10 +312,14 @@ class IterativePSFPhotometry(ResultImagesMixin):
         valid = np.isfinite(values)
         if mask is not None:
             valid &= ~np.asarray(mask, dtype=bool)
-        flux = aperture_flux(np.where(valid, values, 0.0), valid,
-                             np.asarray(new["x_init"], float),
-                             np.asarray(new["y_init"], float),
-                             float(phot.aperture_radius))
+        x = np.asarray(new["x_init"], float)
+        y = np.asarray(new["y_init"], float)
+        # the new sources start from the model's values (as below): their
+        # profile corrects the sums for masked pixels
+        _, setup = phot._engine()
+        flux = aperture_flux(np.where(valid, values, 0.0), valid, x, y,
+                             float(phot.aperture_radius),
+                             profile=model_profile(setup, model, x, y))
         new["flux_init"] = flux if phot.data_unit is None else flux * phot.data_unit
         first = (old["id"].max() if len(old) else 0) + 1
         new["id"] = np.arange(first, first + len(new))

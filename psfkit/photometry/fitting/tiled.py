@@ -26,10 +26,10 @@ from ...utils import (
     as_pair,
     coerce_data,
     describe,
+    renamed_keyword,
     resolve_executor,
     warn,
 )
-from ...utils.deprecation import NOT_GIVEN
 from ...utils.parallel import executor_kind, run_tasks
 from ...utils.progress import progress_bar as make_progress_bar
 from ...utils.tiling import (
@@ -126,9 +126,9 @@ def _check_photometry(photometry, overlap):
         raise ValueError(msg)
 
 
+@renamed_keyword(client="executor")
 def tiled_photometry(image, photometry, *, tile_size, overlap, executor=None,
-                     mask=None, error=None, progress_bar=False,
-                     client=NOT_GIVEN):
+                     mask=None, error=None, progress_bar=False):
     """
     Run PSF photometry on overlapping tiles and merge the results.
 
@@ -204,7 +204,7 @@ def tiled_photometry(image, photometry, *, tile_size, overlap, executor=None,
     [[10.2 39.6 70.3]
      [12.7 30.1 45.5]]
     """
-    executor = resolve_executor(executor, client=client)
+    executor = resolve_executor(executor)
     tile_size = as_pair("tile_size", tile_size, lower_bound=(1, True))
     overlap = as_pair("overlap", overlap, lower_bound=(0, True))
     _check_photometry(photometry, overlap)

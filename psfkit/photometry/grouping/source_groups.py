@@ -104,9 +104,10 @@ class SourceGroups:
             raise ValueError(msg)
         return self.x[sel], self.y[sel]
 
+    @renamed_keyword(seed="random_state")
     def plot(self, radius, *, ax=None, cmap=None, random_state=0,
              label_groups=False, label_kwargs=None, label_offset=(0, 0),
-             seed=None, **kwargs):
+             **kwargs):
         """
         Draw a circle around each source, coloured by group.
 
@@ -141,8 +142,7 @@ class SourceGroups:
         from matplotlib.patches import Circle
         import matplotlib.pyplot as plt
 
-        rng = get_rng(renamed_keyword("seed", seed, "random_state",
-                                      random_state, default=0))
+        rng = get_rng(random_state)
         ax = plt.gca() if ax is None else ax
         if cmap is None:
             hues = rng.permutation(

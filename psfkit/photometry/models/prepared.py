@@ -102,27 +102,23 @@ class PreparedPSFModel(PSFModelMixin, Fittable2DModel):
     x_0 = Parameter(default=0.0, description="x (column) of the centre")
     y_0 = Parameter(default=0.0, description="y (row) of the centre")
 
+    @renamed_keyword(xname="x_name", yname="y_name", fluxname="flux_name")
     def __init__(self, base, *, x_name=None, y_name=None, flux_name=None,
-                 renormalize=True, xname=None, yname=None, fluxname=None,
-                 **kwargs):
-        xname = renamed_keyword("xname", xname, "x_name", x_name)
-        yname = renamed_keyword("yname", yname, "y_name", y_name)
-        fluxname = renamed_keyword("fluxname", fluxname, "flux_name",
-                                   flux_name)
+                 renormalize=True, **kwargs):
         if getattr(base, "n_inputs", None) != 2 or getattr(
                 base, "n_outputs", None) != 1:
             msg = ("model must be a 2-D astropy model (two inputs, one "
                    f"output), got {type(base).__name__}")
             raise TypeError(msg)
-        _check_names(base, x_name=xname, y_name=yname, flux_name=fluxname)
+        _check_names(base, x_name=x_name, y_name=y_name, flux_name=flux_name)
         base = copy.deepcopy(base)
         self._base = base
-        self._names = (xname, yname, fluxname)
+        self._names = (x_name, y_name, flux_name)
         self._values = {n: np.asarray(getattr(base, n).value, dtype=float)
                         for n in base.param_names}
-        x_init = self._values[xname] if xname else 0.0
-        y_init = self._values[yname] if yname else 0.0
-        amplitude = self._values[fluxname] if fluxname else 1.0
+        x_init = self._values[x_name] if x_name else 0.0
+        y_init = self._values[y_name] if y_name else 0.0
+        amplitude = self._values[flux_name] if flux_name else 1.0
         self._norm = 1.0
         if renormalize:
             self._norm = _model_integral(
@@ -192,9 +188,9 @@ class PreparedPSFModel(PSFModelMixin, Fittable2DModel):
         return flux * unit, derivs
 
 
+@renamed_keyword(xname="x_name", yname="y_name", fluxname="flux_name")
 def prepare_psf_model(model, *, x_name=None, y_name=None, flux_name=None,
-                      renormalize=True, xname=None, yname=None,
-                      fluxname=None):
+                      renormalize=True):
     """
     Wrap an astropy 2-D model as a PSF model with ``flux``, ``x_0``, ``y_0``.
 
@@ -247,8 +243,7 @@ def prepare_psf_model(model, *, x_name=None, y_name=None, flux_name=None,
     10.0
     """
     return PreparedPSFModel(model, x_name=x_name, y_name=y_name,
-                            flux_name=flux_name, renormalize=renormalize,
-                            xname=xname, yname=yname, fluxname=fluxname)
+                            flux_name=flux_name, renormalize=renormalize)
 
 
 class _InverseShift(Fittable1DModel):
