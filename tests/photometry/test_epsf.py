@@ -404,7 +404,7 @@ def test_build_result_and_photutils_keywords():
     assert limited.iterations <= 2
     assert repr(EPSFBuilder(oversampling=2, fit_shape=7)) == (
         "EPSFBuilder(oversampling=(2, 2), fit_boxsize=7)")
-    with pytest.raises(ValueError, match="fitter must be None"):
+    with pytest.raises(TypeError, match="astropy fitter instance"):
         EPSFBuilder(fitter=object())
     with pytest.raises(TypeError, match="give only one"):
         EPSFBuilder(fit_boxsize=7, fit_shape=9)

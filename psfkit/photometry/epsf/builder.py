@@ -26,12 +26,18 @@ from ...utils import (
 from ..models._interpolation import spline_coefficients
 from ..models._profiles import integrated_gaussian
 from ..models.image_models import ImagePSF
-from ._fit import fit_stars
+from ._fit import fit_boxes, fit_stars, refit_stars, star_pixels
 from ._stacking import (
     ResidualStack,
     recenter,
     resolve_smoothing_kernel,
     smooth,
+)
+from .fitter import (
+    EPSFFitter,
+    check_fitter_kwargs,
+    check_star_fitter,
+    fit_half,
 )
 from .stars import EPSFStar, EPSFStars, StarExcludedWarning
 
@@ -43,29 +49,6 @@ _STACK_PASSES = 8
 _STACK_TOL = 1e-4
 # clipping iterations of each grid cell's residuals (photutils' default)
 _CLIP_MAXITERS = 10
-
-
-def _flatten_stars(stars):
-    """All star pixels as flat arrays (cutout coordinates)."""
-    xs, ys, values, good, index, offsets = [], [], [], [], [], []
-    start = 0
-    for i, star in enumerate(stars):
-        ny, nx = star.shape
-        yy, xx = np.mgrid[0:ny, 0:nx]
-        xs.append(xx.ravel())
-        ys.append(yy.ravel())
-        values.append(np.where(star.mask, 0.0, star.data).ravel())
-        good.append(~star.mask.ravel())
-        index.append(np.full(ny * nx, i, dtype=np.intp))
-        offsets.append(start)
-        start += ny * nx
-    pixels = {"x": np.concatenate(xs).astype(float),
-              "y": np.concatenate(ys).astype(float),
-              "value": np.concatenate(values),
-              "good": np.concatenate(good),
-              "star": np.concatenate(index)}
-    shapes = np.array([s.shape for s in stars], dtype=np.intp)
-    return pixels, np.array(offsets, dtype=np.intp), shapes
 
 
 class _GaussianStackModel:
@@ -89,31 +72,26 @@ def _initial_centers(pixels, offsets, shapes, centers, fluxes, half):
     lets them decay only slowly; a symmetric model fit makes them small
     from the start.
     """
-    x, y, data, weight = _fit_boxes(pixels, offsets, shapes, centers, half)
+    x, y, data, weight = fit_boxes(pixels, offsets, shapes, centers, half)
+    half_xy = np.asarray(half, dtype=float)[::-1]
     peak = np.max(np.where(weight > 0, data, -np.inf), axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         sigma = np.sqrt(fluxes / (2 * np.pi * peak))
-    sigma = np.where(np.isfinite(sigma), np.clip(sigma, 0.5, 2.0 * half), 1.0)
+    sigma = np.where(np.isfinite(sigma),
+                     np.clip(sigma, 0.5, 2.0 * half_xy.max()), 1.0)
     start = np.column_stack([fluxes, centers, sigma])
     fitted, ok = fit_stars(_GaussianStackModel, x, y, data, weight, start)
-    ok &= np.all(np.abs(fitted[:, 1:3] - centers) < half, axis=1)
+    ok &= np.all(np.abs(fitted[:, 1:3] - centers) < half_xy, axis=1)
     ok &= (fitted[:, 0] > 0) & (fitted[:, 3] > 0)
     return np.where(ok[:, None], fitted[:, 1:3], centers)
 
 
-def _fit_boxes(pixels, offsets, shapes, centers, half):
-    """Per-star fit-box pixels around the current centres."""
-    span = np.arange(-half, half + 1)
-    grid_y, grid_x = np.meshgrid(span, span, indexing="ij")
-    cols = np.rint(centers[:, :1]).astype(np.intp) + grid_x.ravel()
-    rows = np.rint(centers[:, 1:]).astype(np.intp) + grid_y.ravel()
-    ny = shapes[:, :1]
-    nx = shapes[:, 1:]
-    inside = (cols >= 0) & (cols < nx) & (rows >= 0) & (rows < ny)
-    flat = (offsets[:, None] + np.clip(rows, 0, ny - 1) * nx
-            + np.clip(cols, 0, nx - 1))
-    weight = (inside & pixels["good"][flat]).astype(float)
-    return cols.astype(float), rows.astype(float), pixels["value"][flat], weight
+def _is_epsf_fitter(fitter):
+    """Whether ``fitter`` is an `EPSFFitter` (psfkit's or photutils')."""
+    return isinstance(fitter, EPSFFitter) or (
+        type(fitter).__name__ == "EPSFFitter"
+        and all(hasattr(fitter, a)
+                for a in ("fitter", "fit_boxsize", "fitter_kwargs")))
 
 
 def _resolve_clip(sigma_clip):
@@ -299,7 +277,8 @@ class EPSFBuilder(ParamReprMixin):
     _repr_params = ("oversampling", "shape", "smoothing_kernel", "sigma_clip",
                     "recentering_func", "recentering_boxsize",
                     "recentering_maxiters",
-                    "center_accuracy", "fit_boxsize", "fitter_maxiters",
+                    "center_accuracy", "fit_boxsize", "fitter",
+                    "fitter_maxiters",
                     "maxiters", "progress_bar")
     _repr_changed_only = True
 
@@ -308,17 +287,6 @@ class EPSFBuilder(ParamReprMixin):
                  fit_boxsize=5, center_accuracy=1e-3, sigma_clip=4.0,
                  fit_shape=None, recentering_boxsize=None, fitter_maxiters=None,
                  fitter=None, recentering_func=None):
-        if fitter is not None:
-            msg = ("fitter must be None: psfkit fits all stars at once with "
-                   "its own batched Levenberg-Marquardt solver (set "
-                   "fitter_maxiters to limit its iterations)")
-            raise ValueError(msg)
-        if fit_shape is not None:
-            if fit_boxsize != 5:
-                msg = ("fit_boxsize and fit_shape are two names for the same "
-                       "box; give only one of them")
-                raise TypeError(msg)
-            fit_boxsize = fit_shape
         self.oversampling = as_pair("oversampling", oversampling,
                                     lower_bound=(1, True))
         self.maxiters = check_integer("maxiters", maxiters, minimum=1)
@@ -329,8 +297,9 @@ class EPSFBuilder(ParamReprMixin):
         self.progress_bar = bool(progress_bar)
         self.shape = (None if shape is None
                       else as_pair("shape", shape, check_odd=True))
-        self.fit_boxsize = as_pair("fit_boxsize", fit_boxsize,
-                                   check_odd=True)[0]
+        self.fitter = fitter
+        self.fit_boxsize, self._fit_box = self._resolve_fit_box(
+            fitter, fit_boxsize, fit_shape)
         self.recentering_boxsize = (
             None if recentering_boxsize is None
             else as_pair("recentering_boxsize", recentering_boxsize,
@@ -338,6 +307,8 @@ class EPSFBuilder(ParamReprMixin):
         self.fitter_maxiters = check_integer("fitter_maxiters",
                                              fitter_maxiters, minimum=1,
                                              allow_none=True)
+        self._star_fitter, self._fit_options = self._resolve_fitter(
+            fitter, self.fitter_maxiters)
         self.center_accuracy = check_positive("center_accuracy",
                                               center_accuracy)
         self.sigma_clip, self._clip = _resolve_clip(sigma_clip)
@@ -354,8 +325,61 @@ class EPSFBuilder(ParamReprMixin):
 
     @property
     def fit_shape(self):
-        """photutils 3.x's name of ``fit_boxsize``."""
-        return (self.fit_boxsize, self.fit_boxsize)
+        """The fit box ``(ny, nx)`` (photutils 3.x's name), `None` for the
+        whole cutout."""
+        return self._fit_box
+
+    @staticmethod
+    def _resolve_fit_box(fitter, fit_boxsize, fit_shape):
+        """
+        ``fit_boxsize`` as shown (an int for a square box) and the box
+        ``(ny, nx)`` used (`None`: the whole cutout), from the builder's
+        two names for it or an `EPSFFitter`'s.
+        """
+        if fit_shape is not None:
+            if fit_boxsize != 5:
+                msg = ("fit_boxsize and fit_shape are two names for the same "
+                       "box; give only one of them")
+                raise TypeError(msg)
+            fit_boxsize = fit_shape
+        if _is_epsf_fitter(fitter):
+            if fit_shape is not None or fit_boxsize != 5:
+                msg = ("the fit box comes from the EPSFFitter given as "
+                       "fitter (its fit_boxsize); do not give fit_boxsize "
+                       "or fit_shape too")
+                raise TypeError(msg)
+            fit_boxsize = fitter.fit_boxsize
+        if fit_boxsize is None:
+            return None, None
+        box = as_pair("fit_boxsize", fit_boxsize, lower_bound=(3, True),
+                      check_odd=True)
+        return (box[0] if box[0] == box[1] else box), box
+
+    @staticmethod
+    def _resolve_fitter(fitter, fitter_maxiters):
+        """The astropy fitter of the star fits (`None`: psfkit's batched
+        solver) and its keyword arguments."""
+        if _is_epsf_fitter(fitter):
+            star_fitter = check_star_fitter(fitter.fitter)
+            options = check_fitter_kwargs(star_fitter,
+                                          dict(fitter.fitter_kwargs))
+            if fitter_maxiters is not None:
+                if "maxiter" in options:
+                    msg = ("fitter_maxiters and the EPSFFitter's maxiter "
+                           "both set the iteration limit; give only one")
+                    raise TypeError(msg)
+                options["maxiter"] = fitter_maxiters
+            return star_fitter, options
+        star_fitter = check_star_fitter(fitter)
+        options = ({} if fitter_maxiters is None
+                   else {"maxiter": fitter_maxiters})
+        return star_fitter, options
+
+    def _recentering_box(self):
+        """The size of the box in which the ePSF centroid is measured."""
+        if self.recentering_boxsize is not None:
+            return self.recentering_boxsize
+        return 5 if self._fit_box is None else max(self._fit_box)
 
     def _grid_shape(self, stars):
         if self.shape is not None:
@@ -407,11 +431,11 @@ class EPSFBuilder(ParamReprMixin):
         shape = self._grid_shape(stars)
         origin = ((shape[1] - 1) / 2.0, (shape[0] - 1) / 2.0)
         osy, osx = self.oversampling
-        pixels, offsets, shapes = _flatten_stars(stars)
+        pixels, offsets, shapes = star_pixels(stars)
         centers = np.array([s.cutout_center for s in stars], dtype=float)
         fluxes = np.array([s.flux for s in stars], dtype=float)
         use = np.isfinite(fluxes) & (fluxes > 0)
-        half = self.fit_boxsize // 2
+        half = fit_half(self._fit_box, shapes)
         centers[use] = _initial_centers(pixels, offsets[use], shapes[use],
                                         centers[use], fluxes[use], half)
         epsf = np.zeros(shape)
@@ -434,8 +458,7 @@ class EPSFBuilder(ParamReprMixin):
                 if change <= _STACK_TOL * np.abs(epsf).max():
                     break
             epsf, _shift = recenter(epsf, origin,
-                                    ((self.recentering_boxsize
-                                      or self.fit_boxsize) // 2)
+                                    (self._recentering_box() // 2)
                                     * max(osx, osy),
                                     maxiters=self.recentering_maxiters,
                                     centroid=self.recentering_func)
@@ -449,18 +472,10 @@ class EPSFBuilder(ParamReprMixin):
             model = ImagePSF(epsf, oversampling=self.oversampling,
                              origin=origin, normalize=False)
             idx = np.flatnonzero(use)
-            x, y, data, weight = _fit_boxes(pixels, offsets[idx], shapes[idx],
-                                            centers[idx], half)
-            start = np.column_stack([fluxes[idx], centers[idx]])
-            fit_options = ({} if self.fitter_maxiters is None
-                           else {"maxiter": self.fitter_maxiters})
-            fitted, ok = fit_stars(model, x, y, data, weight, start,
-                                   **fit_options)
-            ok &= np.count_nonzero(weight, axis=1) > start.shape[1]
-            ok &= ((fitted[:, 0] > 0) & (fitted[:, 1] >= -0.5)
-                   & (fitted[:, 1] <= shapes[idx, 1] - 0.5)
-                   & (fitted[:, 2] >= -0.5)
-                   & (fitted[:, 2] <= shapes[idx, 0] - 0.5))
+            fitted, ok = refit_stars(model, pixels, offsets[idx],
+                                     shapes[idx], centers[idx], fluxes[idx],
+                                     half, fitter=self._star_fitter,
+                                     options=self._fit_options)
             use[idx[~ok]] = False
             good = idx[ok]
             moved = np.hypot(*(fitted[ok, 1:] - centers[good]).T)

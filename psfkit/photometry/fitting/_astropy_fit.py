@@ -37,7 +37,8 @@ def _group_model(base, theta, active, lower, upper):
     return functools.reduce(operator.add, parts)
 
 
-def _failed(fitter, caught):
+def fit_failed(fitter, caught):
+    """Whether an astropy fit failed, from its warnings and ``fit_info``."""
     if any(issubclass(w.category, UserWarning) for w in caught):
         return True
     info = getattr(fitter, "fit_info", None) or {}
@@ -103,7 +104,7 @@ def _solve_groups(problem, *, fitter, maxiters, progress_bar):
                             problem.data[g, use],
                             weights=problem.wfit[g, use], **options)
         theta[g] = np.asarray(fitted.parameters).reshape(theta[g].shape)
-        converged[g] = not _failed(fitter, caught)
+        converged[g] = not fit_failed(fitter, caught)
         info = getattr(fitter, "fit_info", None) or {}
         nfev = info.get("nfev") if hasattr(info, "get") else None
         niter[g] = int(nfev) if nfev is not None else 0
