@@ -89,7 +89,7 @@ def _grid_integral_1d(d, sigma, jacobian=False, width=True):
     return value, d_offset, d_sigma
 
 
-def _unit_spaced(coords):
+def unit_spaced(coords):
     """Whether consecutive coordinates along the last axis differ by 1."""
     return coords.shape[-1] < 2 or bool(
         np.all(coords[..., 1:] - coords[..., :-1] == 1.0))
@@ -175,10 +175,10 @@ def integrated_gaussian_grid(cols, rows, flux, x_0, y_0, sigma, wanted=(),
     width = 3 in wanted
     # (pixel grids share their edges: the error function once per edge)
     ex, dex, sex = (_grid_integral_1d(cols - x_0, sigma, need, width)
-                    if _unit_spaced(cols) else
+                    if unit_spaced(cols) else
                     pixel_integral_1d(cols - x_0, sigma, need))
     ey, dey, sey = (_grid_integral_1d(rows - y_0, sigma, need, width)
-                    if _unit_spaced(rows) else
+                    if unit_spaced(rows) else
                     pixel_integral_1d(rows - y_0, sigma, need))
     n = ex.shape[0]
     grids = max(ex.shape[1], ey.shape[1])

@@ -40,6 +40,10 @@ def _peer_models():
         pu.AiryDiskPSF(flux=30, x_0=4.2, y_0=5.1, radius=2.0),
         pu.ImagePSF(stamp, flux=30, x_0=4.2, y_0=5.1, oversampling=2),
         pu.GriddedPSFModel(grid, flux=30, x_0=24.2, y_0=35.1),
+        # bright borders, as ePSFs built from real cutouts have
+        pu.GriddedPSFModel(
+            NDData(grid.data + 0.2 * stamp.max(), meta=grid.meta),
+            flux=30, x_0=44.2, y_0=15.1),
     ]
 
 
@@ -81,10 +85,19 @@ def test_when_a_twin_is_used():
     dark = pu.CircularGaussianPRF(fwhm=2.0, flux=0.0)
     assert type(native_model(dark)).__module__.startswith("psfkit.")
 
-    # an image with a bright border, where the interpolations differ
+    # an image with a bright border (an ePSF built from real cutouts): the
+    # twin's spline ends as photutils' does, so it still agrees
     stamp = _stamp()
-    bright = pu.ImagePSF(stamp + 0.004 * stamp.max(), oversampling=2)
-    assert native_model(bright) is bright
+    bright = pu.ImagePSF(stamp + 0.15 * stamp.max(), oversampling=2,
+                         x_0=3.2, y_0=-1.7)
+    twin = native_model(bright)
+    assert type(twin).__module__.startswith("psfkit.")
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(-9, 9, (2, 500))
+    x += 3.2
+    y -= 1.7
+    assert_allclose(twin(x, y), bright(x, y), rtol=0,
+                    atol=1e-11 * np.max(bright(x, y)))
 
     # ties refer to the original model
     tied = pu.CircularGaussianPRF(fwhm=2.0)

@@ -14,8 +14,10 @@ and bounds, so the fitting engine can use it in place of the original.
 The twin is used only after it has been checked to give the same values
 as the original (to 1e-8 of the peak) at random points over the model's
 extent, at the current and at shifted parameters; a model it cannot
-reproduce (an image model whose border is bright, where the two packages'
-interpolations differ) is used as it is.
+reproduce is used as it is.  The image models' twins interpolate with the
+not-a-knot splines of photutils' ``RectBivariateSpline`` (not psfkit's
+default of an image continued by zeros), so they reproduce photutils'
+values whatever the image's border holds.
 """
 
 import numpy as np
@@ -140,8 +142,11 @@ def native_model(model):
         return model
     try:
         if twin_cls in _IMAGES.values():
+            # photutils interpolates its images with scipy's not-a-knot
+            # splines: the twin's spline ends the same way
             twin = twin_cls(np.asarray(model.data, dtype=float), **kwargs,
-                            **_image_settings(model))
+                            **_image_settings(model))._spline_ends(
+                                "not-a-knot")
         else:
             if hasattr(model, "bbox_factor"):
                 kwargs["bbox_factor"] = model.bbox_factor

@@ -11,8 +11,13 @@ from astropy.modeling import Fittable2DModel, Parameter
 from astropy.nddata import NDData
 import numpy as np
 
+from ..._numerics.gaussian import unit_spaced
 from ...utils import as_pair, coerce_data
-from ._interpolation import spline_coefficients, spline_evaluate
+from ._interpolation import (
+    spline_coefficients,
+    spline_evaluate,
+    spline_evaluate_grid,
+)
 from .base import PSFModelMixin
 from .gridded_io import _read_gridded, _write_webbpsf
 
@@ -79,6 +84,14 @@ class _ImageModelBase(PSFModelMixin, Fittable2DModel):
         self._stack = stack
         self._coef = spline_coefficients(stack)
 
+    def _spline_ends(self, ends):
+        """
+        Interpolate the images with the spline ends ``ends`` (see
+        `spline_coefficients`); ``'not-a-knot'`` gives photutils' values.
+        """
+        self._coef = spline_coefficients(self._stack, ends=ends)
+        return self
+
     @property
     def oversampling(self):
         """The oversampling factors ``(y, x)`` of the images (an array)."""
@@ -110,6 +123,71 @@ class _ImageModelBase(PSFModelMixin, Fittable2DModel):
         if derivs is not None:
             derivs = [np.where(outside, 0.0, d) for d in derivs]
         return value, derivs
+
+    #: on the unit-spaced pixel grids of fit boxes every column of a
+    #: source's grid falls at the same phase of the oversampled image (the
+    #: oversampling is an integer), and so does every row: `evaluate_grid`
+    #: computes the spline weights once per grid (`spline_evaluate_grid`)
+    grid_separable = True
+
+    def _grid_free(self, x_cols, y_rows, params, free=None):
+        xg = np.asarray(x_cols, dtype=float)
+        yg = np.asarray(y_rows, dtype=float)
+        params = np.asarray(params, dtype=float)
+        if (xg.ndim != 3 or yg.ndim != 3 or not unit_spaced(xg)
+                or not unit_spaced(yg) or params.shape != (len(xg), 3)
+                or yg.shape[:2] != xg.shape[:2]):
+            # other grids (and errors in the arguments) take the general path
+            if free is None:
+                return PSFModelMixin.evaluate_grid(self, x_cols, y_rows,
+                                                   params), None
+            values, jac = PSFModelMixin.evaluate_grid(self, x_cols, y_rows,
+                                                      params, jacobian=True)
+            return values, jac[..., list(free)]
+        n, n_grids, nx = xg.shape
+        ny = yg.shape[2]
+        osy, osx = self._oversampling
+        flux = params[:, 0, None, None, None]
+        x_0, y_0 = params[:, 1], params[:, 2]
+        # the fine-grid position of each grid's first pixel
+        x0 = self._origin[0] + (xg[..., 0] - x_0[:, None]) * osx
+        y0 = self._origin[1] + (yg[..., 0] - y_0[:, None]) * osy
+        wanted = [] if free is None else list(free)
+        slopes = 1 in wanted or 2 in wanted
+        unit, d_x0, d_y0 = self._grid_profile(x0, y0, x_0, y_0, (ny, nx),
+                                              slopes)
+        outside = None
+        if self.fill_value is not None:
+            big_y, big_x = self._stack.shape[-2:]
+            xi = x0[..., None] + osx * np.arange(nx)
+            yi = y0[..., None] + osy * np.arange(ny)
+            with np.errstate(invalid="ignore"):
+                outside = (((xi < 0) | (xi > big_x - 1))[:, :, None, :]
+                           | ((yi < 0) | (yi > big_y - 1))[:, :, :, None])
+            if not outside.any():
+                outside = None
+        value = flux * unit
+        if outside is not None:
+            value = np.where(outside, self.fill_value, value)
+        size = n_grids * ny * nx
+        value = value.reshape(n, size)
+        if free is None:
+            return value, None
+        # each source's derivatives contiguous, one after the other
+        jac = np.empty((n, len(wanted), n_grids, ny, nx))
+        for k, which in enumerate(wanted):
+            if which == 0:
+                jac[:, k] = unit
+            else:
+                np.multiply(d_x0 if which == 1 else d_y0, flux, out=jac[:, k])
+            if outside is not None:
+                jac[:, k][outside] = 0.0
+        return value, np.swapaxes(jac.reshape(n, len(wanted), size), 1, 2)
+
+    def evaluate_grid(self, x_cols, y_rows, params, *, jacobian=False):
+        values, jac = self._grid_free(x_cols, y_rows, params,
+                                      (0, 1, 2) if jacobian else None)
+        return (values, jac) if jacobian else values
 
     def bounding_box(self):
         """
@@ -226,6 +304,20 @@ class ImagePSF(_ImageModelBase):
         osy, osx = self._oversampling
         return self._fill_outside(
             xi, yi, flux * unit, [unit, -flux * osx * dxi, -flux * osy * dyi])
+
+    def _grid_profile(self, x0, y0, x_0, y_0, shape, slopes):
+        """
+        The unit-flux model on grids whose first fine-grid points are
+        ``(x0, y0)`` (shape ``(n, B)``), and (with ``slopes``) its
+        derivatives by ``x_0`` and ``y_0``, each ``(n, B, ny, nx)``.
+        """
+        osy, osx = self._oversampling
+        out = spline_evaluate_grid(self._coef, x0, y0, shape, (osy, osx),
+                                   derivatives=slopes)
+        if not slopes:
+            return out, None, None
+        unit, dxi, dyi = out
+        return unit, -osx * dxi, -osy * dyi
 
 
 def _grid_axes(xypos, n_images):
@@ -541,12 +633,13 @@ class GriddedPSFModel(_ImageModelBase):
         `ImagePSF`."""
         return _estimate_fwhm(self._stack.mean(axis=0), self._oversampling)
 
-    def _compute(self, x, y, flux, x_0, y_0, *, jacobian=False):
-        x_0, y_0 = np.broadcast_arrays(np.asarray(x_0, dtype=float),
-                                       np.asarray(y_0, dtype=float))
+    def _corners(self, x_0, y_0):
+        """
+        The four grid images around each position and their bilinear
+        weights: ``(plane, weight, d weight / d x_0, d weight / d y_0)``.
+        """
         jx, tx, dtx = _bilinear(self._xs, x_0)
         jy, ty, dty = _bilinear(self._ys, y_0)
-        xi, yi = self._fine_coords(x, y, x_0, y_0)
         nyg, nxg = self._index.shape
         corners = []
         for ay, wy, dwy in ((0, 1.0 - ty, -dty), (1, ty, dty)):
@@ -554,9 +647,36 @@ class GriddedPSFModel(_ImageModelBase):
                 plane = self._index[np.minimum(jy + ay, nyg - 1),
                                     np.minimum(jx + ax, nxg - 1)]
                 corners.append((plane, wx * wy, dwx * wy, wx * dwy))
+        return corners
+
+    def _grid_profile(self, x0, y0, x_0, y_0, shape, slopes):
+        """
+        `ImagePSF._grid_profile` for the blend of the four grid images
+        around each source.
+        """
+        osy, osx = self._oversampling
+        unit = d_x = d_y = 0.0
+        for plane, weight, dweight_x, dweight_y in self._corners(x_0, y_0):
+            out = spline_evaluate_grid(self._coef, x0, y0, shape, (osy, osx),
+                                       plane=plane[:, None],
+                                       derivatives=slopes)
+            w = weight[:, None, None, None]
+            if not slopes:
+                unit = unit + w * out
+                continue
+            val, dxi, dyi = out
+            unit = unit + w * val
+            d_x = d_x + dweight_x[:, None, None, None] * val - osx * w * dxi
+            d_y = d_y + dweight_y[:, None, None, None] * val - osy * w * dyi
+        return (unit, d_x, d_y) if slopes else (unit, None, None)
+
+    def _compute(self, x, y, flux, x_0, y_0, *, jacobian=False):
+        x_0, y_0 = np.broadcast_arrays(np.asarray(x_0, dtype=float),
+                                       np.asarray(y_0, dtype=float))
+        xi, yi = self._fine_coords(x, y, x_0, y_0)
         unit = 0.0
         dxi_sum = dyi_sum = dw_x = dw_y = 0.0
-        for plane, weight, dweight_x, dweight_y in corners:
+        for plane, weight, dweight_x, dweight_y in self._corners(x_0, y_0):
             if not jacobian:
                 unit = unit + weight * spline_evaluate(self._coef, xi, yi,
                                                        plane=plane)
