@@ -192,7 +192,7 @@ def spline_evaluate(coef, xi, yi, *, plane=None, derivatives=False):
 
 
 def spline_evaluate_grid(coef, x0, y0, shape, step, *, plane=None,
-                         derivatives=False):
+                         within=None, derivatives=False):
     """
     Evaluate the spline on regular grids with integer spacings.
 
@@ -220,6 +220,9 @@ def spline_evaluate_grid(coef, x0, y0, shape, step, *, plane=None,
     plane : ndarray of int, optional
         The image of the stack each grid uses (broadcast with ``x0``); the
         first by default.
+    within : tuple of four float, optional
+        ``(x_min, x_max, y_min, y_max)``: points beyond these data-pixel
+        coordinates are zero too (with their derivatives).
     derivatives : bool, optional
         Also return the derivatives along x and y.
 
@@ -267,6 +270,13 @@ def spline_evaluate_grid(coef, x0, y0, shape, step, *, plane=None,
     iy = iy0[:, None] + sy * np.arange(ny)
     in_x = (ix >= 1) & (ix <= big_x - 3) & finite[:, None]
     in_y = (iy >= 1) & (iy <= big_y - 3) & finite[:, None]
+    if within is not None:
+        x_min, x_max, y_min, y_max = within
+        xi = (tx - PAD)[:, None] + sx * np.arange(nx)
+        yi = (ty - PAD)[:, None] + sy * np.arange(ny)
+        with np.errstate(invalid="ignore"):
+            in_x &= (xi >= x_min) & (xi <= x_max)
+            in_y &= (yi >= y_min) & (yi <= y_max)
     # the first coefficient of each grid's window; a grid with no
     # supported point reads the first window (its values are masked)
     some = in_x.any(axis=1) & in_y.any(axis=1)
@@ -298,7 +308,9 @@ def spline_evaluate_grid(coef, x0, y0, shape, step, *, plane=None,
         products += [(wy, dwx), (dwy, wx)]
     weights = np.stack([(a[:, :, None] * b[:, None, :]).reshape(-1, 16)
                         for a, b in products], axis=-1)
-    mask = (in_y[:, :, None] & in_x[:, None, :]).reshape(-1, ny * nx, 1)
+    full = bool(in_x.all() and in_y.all())
+    mask = (None if full else
+            (in_y[:, :, None] & in_x[:, None, :]).reshape(-1, ny * nx, 1))
     flat = image.ravel()
     n = len(tx)
     out = np.empty((n, ny * nx, len(products)))
@@ -308,6 +320,7 @@ def spline_evaluate_grid(coef, x0, y0, shape, step, *, plane=None,
         neigh = flat.take(start[part, None] + pattern)
         np.matmul(neigh.reshape(-1, ny * nx, 16), weights[part],
                   out=out[part])
-    out *= mask
+    if mask is not None:
+        out *= mask
     values = [out[..., k].reshape(out_shape) for k in range(len(products))]
     return tuple(values) if derivatives else values[0]

@@ -154,23 +154,21 @@ class _ImageModelBase(PSFModelMixin, Fittable2DModel):
         y0 = self._origin[1] + (yg[..., 0] - y_0[:, None]) * osy
         wanted = [] if free is None else list(free)
         slopes = 1 in wanted or 2 in wanted
+        # photutils' rule: fill_value (and no slope) beyond the image grid
+        big_y, big_x = self._stack.shape[-2:]
+        within = (None if self.fill_value is None
+                  else (0.0, big_x - 1.0, 0.0, big_y - 1.0))
         unit, d_x0, d_y0 = self._grid_profile(x0, y0, x_0, y_0, (ny, nx),
-                                              slopes)
-        outside = None
-        if self.fill_value is not None:
-            big_y, big_x = self._stack.shape[-2:]
+                                              slopes, within)
+        size = n_grids * ny * nx
+        value = (flux * unit).reshape(n, size)
+        if self.fill_value:
             xi = x0[..., None] + osx * np.arange(nx)
             yi = y0[..., None] + osy * np.arange(ny)
             with np.errstate(invalid="ignore"):
                 outside = (((xi < 0) | (xi > big_x - 1))[:, :, None, :]
                            | ((yi < 0) | (yi > big_y - 1))[:, :, :, None])
-            if not outside.any():
-                outside = None
-        value = flux * unit
-        if outside is not None:
-            value = np.where(outside, self.fill_value, value)
-        size = n_grids * ny * nx
-        value = value.reshape(n, size)
+            value += self.fill_value * outside.reshape(n, size)
         if free is None:
             return value, None
         # each source's derivatives contiguous, one after the other
@@ -180,8 +178,6 @@ class _ImageModelBase(PSFModelMixin, Fittable2DModel):
                 jac[:, k] = unit
             else:
                 np.multiply(d_x0 if which == 1 else d_y0, flux, out=jac[:, k])
-            if outside is not None:
-                jac[:, k][outside] = 0.0
         return value, np.swapaxes(jac.reshape(n, len(wanted), size), 1, 2)
 
     def evaluate_grid(self, x_cols, y_rows, params, *, jacobian=False):
@@ -305,15 +301,16 @@ class ImagePSF(_ImageModelBase):
         return self._fill_outside(
             xi, yi, flux * unit, [unit, -flux * osx * dxi, -flux * osy * dyi])
 
-    def _grid_profile(self, x0, y0, x_0, y_0, shape, slopes):
+    def _grid_profile(self, x0, y0, x_0, y_0, shape, slopes, within):
         """
         The unit-flux model on grids whose first fine-grid points are
         ``(x0, y0)`` (shape ``(n, B)``), and (with ``slopes``) its
-        derivatives by ``x_0`` and ``y_0``, each ``(n, B, ny, nx)``.
+        derivatives by ``x_0`` and ``y_0``, each ``(n, B, ny, nx)``; zero
+        beyond ``within`` (see `spline_evaluate_grid`).
         """
         osy, osx = self._oversampling
         out = spline_evaluate_grid(self._coef, x0, y0, shape, (osy, osx),
-                                   derivatives=slopes)
+                                   within=within, derivatives=slopes)
         if not slopes:
             return out, None, None
         unit, dxi, dyi = out
@@ -649,7 +646,7 @@ class GriddedPSFModel(_ImageModelBase):
                 corners.append((plane, wx * wy, dwx * wy, wx * dwy))
         return corners
 
-    def _grid_profile(self, x0, y0, x_0, y_0, shape, slopes):
+    def _grid_profile(self, x0, y0, x_0, y_0, shape, slopes, within):
         """
         `ImagePSF._grid_profile` for the blend of the four grid images
         around each source.
@@ -658,7 +655,7 @@ class GriddedPSFModel(_ImageModelBase):
         unit = d_x = d_y = 0.0
         for plane, weight, dweight_x, dweight_y in self._corners(x_0, y_0):
             out = spline_evaluate_grid(self._coef, x0, y0, shape, (osy, osx),
-                                       plane=plane[:, None],
+                                       plane=plane[:, None], within=within,
                                        derivatives=slopes)
             w = weight[:, None, None, None]
             if not slopes:
