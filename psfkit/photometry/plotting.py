@@ -1,6 +1,7 @@
 """
 Figures of photometry results: detections on the image, the data, model
-and residual of a PSF fit, and the quality flags of every source.
+and residual of a PSF fit, the quality flags of every source, and the
+images of a gridded PSF model.
 
 Every figure is meant to go into a paper as it is: colour bars labelled
 with the data unit, axes labelled in pixels (or with the sky coordinates
@@ -20,7 +21,7 @@ from ..utils import (
     to_data_unit,
 )
 
-__all__ = ["plot_detections", "plot_residuals", "plot_flags"]
+__all__ = ["plot_detections", "plot_residuals", "plot_flags", "plot_psf_grid"]
 
 #: above this many markers in view only the brightest are drawn
 MAX_MARKERS = 3000
@@ -494,3 +495,122 @@ def plot_flags(result, *, data=None, ax=None, region=None, wcs=None,
     ax.set_title(title or f"{n_flagged} of {len(table)} fits flagged; "
                  f"{where}")
     return ax
+
+
+def _axis_text(values):
+    """Grid node coordinates as short tick labels."""
+    return [f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}"
+            for v in values]
+
+
+def plot_psf_grid(model, *, ax=None, vmax_scale=None, peak_norm=False,
+                  deltas=False, cmap="viridis", dividers=True,
+                  divider_color="darkgray", divider_ls="-", figsize=None):
+    """
+    The PSF images of a gridded PSF model, each at its place in the grid.
+
+    The images (oversampled) are laid side by side as the grid nodes lie
+    on the detector: x increasing to the right, y upwards, each tile's
+    ticks labelled with its node's detector ``x`` and ``y``.  This is
+    `~psfkit.photometry.GriddedPSFModel.plot_grid` (photutils' method).
+
+    Parameters
+    ----------
+    model : `~psfkit.photometry.GriddedPSFModel`
+        The gridded model.
+    ax : `matplotlib.axes.Axes`, optional
+        Draw into these axes (a new figure otherwise).
+    vmax_scale : float, optional
+        The top of the colour scale as a fraction of the largest value
+        shown: 1 for the images (on a logarithmic scale down to 1e-4 of
+        the top), 0.03 for ``deltas`` (on a linear scale symmetric about
+        zero).
+    peak_norm : bool, optional
+        Divide each image by its peak.
+    deltas : bool, optional
+        Show each image minus the mean of all of them: how the PSF varies
+        over the detector.
+    cmap : str or `matplotlib.colors.Colormap`, optional
+        The colour map.
+    dividers : bool, optional
+        Draw lines between the images.
+    divider_color, divider_ls : str, optional
+        Their colour and line style.
+    figsize : tuple of two float, optional
+        The size of a new figure (inches).
+
+    Returns
+    -------
+    fig : `matplotlib.figure.Figure`
+        The figure drawn into.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from psfkit.photometry import GriddedPSFModel, IntegratedGaussianPRF
+    >>> yy, xx = np.mgrid[-12:13, -12:13] / 2
+    >>> images = [IntegratedGaussianPRF(sigma=s)(xx, yy) for s in (1.2, 1.4, 1.6, 1.8)]
+    >>> grid = GriddedPSFModel(np.array(images), oversampling=2,
+    ...                        grid_xypos=[(0, 0), (2047, 0), (0, 2047),
+    ...                                    (2047, 2047)], normalize=True)
+    >>> fig = grid.plot_grid(deltas=True)
+    >>> fig.axes[0].get_title().splitlines()
+    ['2 x 2 PSF grid (oversampling 2)', 'each PSF minus their mean']
+    """
+    stack = np.asarray(model.data, dtype=float)
+    index = model._index
+    xs, ys = model._xs, model._ys
+    if vmax_scale is not None:
+        vmax_scale = float(vmax_scale)
+        if not (np.isfinite(vmax_scale) and vmax_scale > 0):
+            msg = f"vmax_scale must be a positive number, got {vmax_scale}"
+            raise ValueError(msg)
+    images = stack
+    if peak_norm:
+        images = images / images.max(axis=(1, 2), keepdims=True)
+    if deltas:
+        images = images - images.mean(axis=0)
+    n_y, n_x = index.shape
+    ny, nx = stack.shape[1:]
+    # the tiles in grid order, the first grid row at the bottom
+    mosaic = images[index].transpose(0, 2, 1, 3).reshape(n_y * ny, n_x * nx)
+    plt = _pyplot()
+    from matplotlib.colors import LogNorm, Normalize
+
+    if ax is None:
+        fig = plt.figure(figsize=figsize)
+        ax = fig.add_subplot(111)
+    fig = ax.figure
+    if deltas:
+        top = (0.03 if vmax_scale is None else vmax_scale) * np.max(
+            np.abs(images[np.isfinite(images)]), initial=0.0)
+        top = top if top > 0 else 1.0
+        norm, what = Normalize(-top, top), "\neach PSF minus their mean"
+    else:
+        top = (1.0 if vmax_scale is None else vmax_scale) * np.max(
+            images[np.isfinite(images)], initial=0.0)
+        top = top if top > 0 else 1.0
+        norm, what = LogNorm(top * 1e-4, top), ""
+        mosaic = np.where(mosaic > 0, mosaic, np.nan)
+    label = ("difference from the mean PSF" if deltas
+             else "value per oversampled pixel")
+    if peak_norm:
+        label += " (peak = 1)"
+    shown = ax.imshow(mosaic, origin="lower", cmap=image_colormap(cmap),
+                      norm=norm, interpolation="nearest")
+    fig.colorbar(shown, ax=ax, label=label)
+    if dividers:
+        for i in range(1, n_x):
+            ax.axvline(i * nx - 0.5, color=divider_color, ls=divider_ls)
+        for j in range(1, n_y):
+            ax.axhline(j * ny - 0.5, color=divider_color, ls=divider_ls)
+    ax.set_xticks(np.arange(n_x) * nx + (nx - 1) / 2)
+    ax.set_xticklabels(_axis_text(xs))
+    ax.set_yticks(np.arange(n_y) * ny + (ny - 1) / 2)
+    ax.set_yticklabels(_axis_text(ys))
+    ax.set_xlabel("x of the grid node (detector pixels)")
+    ax.set_ylabel("y of the grid node (detector pixels)")
+    osy, osx = model.oversampling
+    over = f"{osx}" if osx == osy else f"{osy} x {osx} (y, x)"
+    ax.set_title(f"{n_y} x {n_x} PSF grid (oversampling {over}){what}")
+    return fig

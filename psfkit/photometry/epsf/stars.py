@@ -4,9 +4,13 @@ Star cutouts for building an empirical PSF: `EPSFStar`, `EPSFStars` and
 """
 
 
+from typing import NamedTuple
+
 from astropy.nddata import NDData
 from astropy.table import QTable
 import numpy as np
+from scipy.interpolate import griddata
+from scipy.spatial import QhullError
 
 from ...utils import (
     PsfkitWarning,
@@ -33,6 +37,28 @@ def _pair_or_default(name, value, default):
         msg = f"{name} must be a finite (x, y) pair, got {value!r}"
         raise ValueError(msg)
     return (float(arr[0]), float(arr[1]))
+
+
+class CutoutBox(NamedTuple):
+    """
+    Where a cutout lies in its image: the pixels ``ixmin <= x < ixmax``
+    and ``iymin <= y < iymax`` (photutils' ``BoundingBox``).
+    """
+
+    ixmin: int
+    ixmax: int
+    iymin: int
+    iymax: int
+
+    @property
+    def shape(self):
+        """The cutout shape ``(ny, nx)``."""
+        return (self.iymax - self.iymin, self.ixmax - self.ixmin)
+
+    @property
+    def slices(self):
+        """The ``(y, x)`` slices of the cutout in its image."""
+        return (slice(self.iymin, self.iymax), slice(self.ixmin, self.ixmax))
 
 
 class EPSFStar:
@@ -116,6 +142,96 @@ class EPSFStar:
         """The star flux."""
         return self._flux
 
+    @property
+    def bbox(self):
+        """
+        The cutout's pixels in the image (photutils' ``bbox``): a named
+        tuple ``(ixmin, ixmax, iymin, iymax)``, ends excluded, with
+        ``shape`` and ``slices``.
+        """
+        ix = int(round(self._origin[0]))
+        iy = int(round(self._origin[1]))
+        ny, nx = self.shape
+        return CutoutBox(ix, ix + nx, iy, iy + ny)
+
+    @property
+    def slices(self):
+        """The ``(y, x)`` slices of the cutout in the image."""
+        return self.bbox.slices
+
+    def estimate_flux(self):
+        """
+        The sum of the cutout, its masked pixels filled in by cubic
+        interpolation of the others (`scipy.interpolate.griddata`; the
+        nearest pixel's value beyond their convex hull), as photutils
+        does.
+
+        Returns
+        -------
+        flux : float
+        """
+        good = ~self._mask
+        if good.all():
+            return float(np.sum(self._data))
+        yy, xx = np.indices(self.shape)
+        known = np.column_stack([xx[good], yy[good]])
+        wanted = np.column_stack([xx[~good], yy[~good]])
+        filled = np.full(len(wanted), np.nan)
+        if len(known) >= 4:
+            try:
+                filled = griddata(known, self._data[good], wanted,
+                                  method="cubic")
+            except QhullError:  # the pixels left lie on one line
+                pass
+        missing = ~np.isfinite(filled)
+        if missing.any():
+            filled[missing] = griddata(known, self._data[good],
+                                       wanted[missing], method="nearest")
+        return float(np.sum(self._data[good]) + np.sum(filled))
+
+    def register_epsf(self, epsf):
+        """
+        The ePSF at the star's centre and flux, on the cutout's pixels.
+
+        Parameters
+        ----------
+        epsf : `~psfkit.photometry.ImagePSF`
+            The ePSF (or another model with the parameters ``flux``,
+            ``x_0`` and ``y_0``; photutils' ``ImagePSF`` too).
+
+        Returns
+        -------
+        model : ndarray
+            The cutout's shape.
+        """
+        if tuple(getattr(epsf, "param_names", ()))[:3] != ("flux", "x_0",
+                                                           "y_0"):
+            msg = ("epsf must be an ImagePSF (a model with the parameters "
+                   f"flux, x_0 and y_0), got {type(epsf).__name__}")
+            raise TypeError(msg)
+        model = epsf.copy()
+        model.flux, model.x_0, model.y_0 = (self._flux,
+                                            *self._cutout_center)
+        yy, xx = np.mgrid[0:self.shape[0], 0:self.shape[1]]
+        return np.asarray(model(xx.astype(float), yy.astype(float)),
+                          dtype=float)
+
+    def compute_residual_image(self, epsf):
+        """
+        The cutout minus `register_epsf` (NaN on masked pixels).
+
+        Parameters
+        ----------
+        epsf : `~psfkit.photometry.ImagePSF`
+            The ePSF.
+
+        Returns
+        -------
+        residual : ndarray
+        """
+        residual = self._data - self.register_epsf(epsf)
+        return np.where(self._mask, np.nan, residual)
+
     def with_fit(self, cutout_center, flux):
         """
         A copy of the star with a new centre and flux.
@@ -187,6 +303,34 @@ class EPSFStars:
     def n_stars(self):
         """The number of stars."""
         return len(self._stars)
+
+    @property
+    def all_stars(self):
+        """Every star, as a list (photutils' name; psfkit has no linked
+        stars)."""
+        return list(self._stars)
+
+    @property
+    def all_good_stars(self):
+        """The stars not excluded from fitting: every star held (psfkit's
+        builder leaves failed stars out of its result instead)."""
+        return list(self._stars)
+
+    @property
+    def n_all_stars(self):
+        """The number of stars (photutils' name)."""
+        return len(self._stars)
+
+    @property
+    def n_good_stars(self):
+        """The number of stars not excluded from fitting: all of them."""
+        return len(self._stars)
+
+    @property
+    def cutout_center_flat(self):
+        """The ``(x, y)`` centres in cutout pixels, shape ``(n_stars, 2)``."""
+        return np.array([s.cutout_center for s in self._stars],
+                        dtype=float).reshape(-1, 2)
 
     @property
     def center_flat(self):

@@ -624,6 +624,27 @@ class GriddedPSFModel(_ImageModelBase):
         """The number of grid nodes along ``(y, x)``."""
         return self._index.shape
 
+    def plot_grid(self, *, ax=None, vmax_scale=None, peak_norm=False,
+                  deltas=False, cmap="viridis", dividers=True,
+                  divider_color="darkgray", divider_ls="-", figsize=None):
+        """
+        Show the PSF images at their places in the grid (photutils'
+        method; needs matplotlib).
+
+        See `psfkit.photometry.plotting.plot_psf_grid` for the
+        parameters.
+
+        Returns
+        -------
+        fig : `matplotlib.figure.Figure`
+        """
+        from ..plotting import plot_psf_grid
+
+        return plot_psf_grid(self, ax=ax, vmax_scale=vmax_scale,
+                             peak_norm=peak_norm, deltas=deltas, cmap=cmap,
+                             dividers=dividers, divider_color=divider_color,
+                             divider_ls=divider_ls, figsize=figsize)
+
     @property
     def fwhm(self):
         """The FWHM (pixels) of the mean PSF image, estimated as for
