@@ -13,6 +13,7 @@ import numpy as np
 from numpy.testing import assert_allclose
 import pytest
 
+from psfkit._numerics.gaussian import integrated_gaussian_image
 from psfkit.photometry import (
     EPSFBuilder,
     EPSFFitter,
@@ -39,18 +40,12 @@ def _epsf(sigma=SIGMA, over=OVER, half=7):
 def _field(n=30, *, seed=4, noise=3.0, spacing=25):
     """Isolated integrated-Gaussian stars with photon and read noise."""
     rng = np.random.default_rng(seed)
-    ncol = 6
-    nrow = int(np.ceil(n / ncol))
-    shape = ((nrow + 1) * spacing, (ncol + 1) * spacing)
-    k = np.arange(n)
-    x = spacing * (1 + k % ncol) + rng.uniform(-0.5, 0.5, n)
-    y = spacing * (1 + k // ncol) + rng.uniform(-0.5, 0.5, n)
+    gy, gx = np.divmod(np.arange(n), 6)
+    x = spacing * (gx + 1) + rng.uniform(-0.5, 0.5, n)
+    y = spacing * (gy + 1) + rng.uniform(-0.5, 0.5, n)
     flux = rng.uniform(5e3, 5e4, n)
-    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
-    image = np.zeros(shape)
-    for xi, yi, fi in zip(x, y, flux, strict=True):
-        image += IntegratedGaussianPRF(sigma=SIGMA, flux=fi, x_0=xi,
-                                       y_0=yi)(xx, yy)
+    shape = (spacing * (gy.max() + 2), spacing * 7)
+    image = integrated_gaussian_image(shape, x, y, flux, SIGMA, extent=12.0)
     if noise:
         image += rng.normal(size=shape) * np.sqrt(noise ** 2 + image)
     return image, x, y, flux, rng
