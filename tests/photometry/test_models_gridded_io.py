@@ -7,6 +7,7 @@ photutils.
 """
 
 from astropy.io import fits
+from astropy.nddata import NDData
 import numpy as np
 from numpy.testing import assert_allclose, assert_array_equal
 import pytest
@@ -609,3 +610,28 @@ def test_photutils_reads_stdpsf_detectors_alike(tmp_path, name):
     assert_array_equal(ours.data, theirs.data)
     assert_array_equal(ours.oversampling, theirs.oversampling)
     assert ours.meta["grid_shape"] == theirs.meta["grid_shape"]
+
+
+def test_nddata_meta_is_the_model_meta():
+    stack = np.random.default_rng(0).uniform(size=(4, 9, 9))
+    meta = {"grid_xypos": [(0, 0), (10, 0), (0, 10), (10, 10)],
+            "oversampling": 2, "detector": "NRCA1", "filter": "F200W"}
+    data = NDData(stack, meta=meta)
+    psf = GriddedPSFModel(data)
+    assert psf.meta["detector"] == "NRCA1" and psf.meta["filter"] == "F200W"
+    psf.meta["filter"] = "F150W"  # a copy: the NDData keeps its own
+    assert data.meta["filter"] == "F200W"
+    assert GriddedPSFModel(data, meta={"filter": "F090W"}).meta == {
+        "filter": "F090W"}
+
+
+def test_nddata_meta_as_photutils_keeps_it():
+    pu_psf = pytest.importorskip("photutils.psf")
+    stack = np.random.default_rng(1).uniform(size=(4, 9, 9))
+    data = NDData(stack, meta={"grid_xypos": [(0, 0), (10, 0), (0, 10),
+                                              (10, 10)],
+                               "oversampling": 2, "detector": "NRCB4"})
+    theirs = pu_psf.GriddedPSFModel(data)
+    mine = GriddedPSFModel(data)
+    for key in ("detector", "oversampling", "grid_xypos"):
+        assert mine.meta[key] == theirs.meta[key]

@@ -366,7 +366,8 @@ class GriddedPSFModel(_ImageModelBase):
     data : `~astropy.nddata.NDData` or array-like
         A 3-D stack ``(n_psf, ny, nx)`` of PSF images.  An
         `~astropy.nddata.NDData` may carry ``meta['grid_xypos']`` and
-        ``meta['oversampling']``.
+        ``meta['oversampling']``; its ``meta`` becomes the model's (unless
+        ``meta`` is given).
     grid_xypos : array-like, optional
         The ``(x, y)`` detector position of each image, shape
         ``(n_psf, 2)``; the positions must fill a rectangular grid.
@@ -411,6 +412,9 @@ class GriddedPSFModel(_ImageModelBase):
                  grid_xypos=None, oversampling=None, origin=None,
                  normalize=False, **kwargs):
         meta = data.meta if isinstance(data, NDData) and data.meta else {}
+        if meta and "meta" not in kwargs:
+            # the NDData's meta (instrument, detector, filter...) is kept
+            kwargs["meta"] = dict(meta)
         if grid_xypos is None:
             grid_xypos = meta.get("grid_xypos")
         if grid_xypos is None:
