@@ -168,7 +168,8 @@ class _ImageModelBase(PSFModelMixin, Fittable2DModel):
             with np.errstate(invalid="ignore"):
                 outside = (((xi < 0) | (xi > big_x - 1))[:, :, None, :]
                            | ((yi < 0) | (yi > big_y - 1))[:, :, :, None])
-            value += self.fill_value * outside.reshape(n, size)
+            value = np.where(outside.reshape(n, size), self.fill_value,
+                             value)
         if free is None:
             return value, None
         # each source's derivatives contiguous, one after the other
