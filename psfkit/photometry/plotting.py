@@ -557,6 +557,12 @@ def plot_psf_grid(model, *, ax=None, vmax_scale=None, peak_norm=False,
     >>> fig.axes[0].get_title().splitlines()
     ['2 x 2 PSF grid (oversampling 2)', 'each PSF minus their mean']
     """
+    # (psfkit's gridded model, by its grid index: the models module
+    # imports this one)
+    if not (hasattr(model, "grid_xypos") and hasattr(model, "_index")):
+        msg = ("model must be a psfkit GriddedPSFModel, got "
+               f"{type(model).__name__}")
+        raise TypeError(msg)
     stack = np.asarray(model.data, dtype=float)
     index = model._index
     xs, ys = model._xs, model._ys

@@ -172,3 +172,7 @@ def test_plot_grid_places_each_psf_at_its_node():
     plt.close(fig)
     with pytest.raises(ValueError, match="vmax_scale"):
         model.plot_grid(vmax_scale=0)
+    from psfkit.photometry.plotting import plot_psf_grid
+
+    with pytest.raises(TypeError, match="model must be a psfkit GriddedPSFModel"):
+        plot_psf_grid(ImagePSF(_epsf()))

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..._numerics.lm import solve_stacked
 from ..fitting._astropy_fit import fit_failed
+from ..models.base import evaluate_stack
 
 __all__ = []
 
@@ -27,7 +28,8 @@ def fit_stars(model, x, y, data, weight, params, *, maxiter=40, tol=1e-8):
     Parameters
     ----------
     model : PSF model
-        A model with ``evaluate_stack``; every parameter is fitted.
+        A PSF model (any 2-D model, through
+        `~psfkit.photometry.evaluate_stack`); every parameter is fitted.
     x, y : ndarray
         Pixel coordinates, shape ``(n, n_pix)``.
     data : ndarray
@@ -55,7 +57,8 @@ def fit_stars(model, x, y, data, weight, params, *, maxiter=40, tol=1e-8):
     npix = np.count_nonzero(root_w > 0, axis=1)
 
     def residuals(u, rows):
-        values, jac = model.evaluate_stack(x[rows], y[rows], u, jacobian=True)
+        values, jac = evaluate_stack(model, x[rows], y[rows], u,
+                                     jacobian=True)
         w = root_w[rows]
         # a star whose model is not finite (e.g. a width through zero) is
         # rejected by the loop, not allowed to spoil the others

@@ -10,26 +10,14 @@ or to choose how the builder fits them.
 import numpy as np
 
 from ...utils import ParamReprMixin, as_pair, check_integer, warn
-from ..models import base as _models
 from ..models._native import native_model
 from ._fit import refit_stars, star_pixels
-from .stars import EPSFStar, EPSFStars, StarExcludedWarning
+from .stars import EPSFStar, EPSFStars, StarExcludedWarning, check_epsf
 
 __all__ = ["EPSFFitter"]
 
 #: the fitter's own keyword arguments, which the caller may not set
 _RESERVED = ("x", "y", "z", "weights")
-
-
-class _Stacked:
-    """Any 2-D model with the ``evaluate_stack`` of `fit_stars`."""
-
-    def __init__(self, model):
-        self.model = model
-
-    def evaluate_stack(self, x, y, params, *, jacobian=False):
-        return _models.evaluate_stack(self.model, x, y, params,
-                                      jacobian=jacobian)
 
 
 def check_star_fitter(fitter):
@@ -176,11 +164,7 @@ class EPSFFitter(ParamReprMixin):
         if isinstance(stars, EPSFStar):
             stars = [stars]
         stars = stars if isinstance(stars, EPSFStars) else EPSFStars(stars)
-        if tuple(getattr(epsf, "param_names", ())) != ("flux", "x_0", "y_0"):
-            msg = ("epsf must be an ImagePSF (or another 2-D model whose only "
-                   "parameters are flux, x_0 and y_0), got "
-                   f"{type(epsf).__name__}")
-            raise TypeError(msg)
+        check_epsf(epsf)
         if len(stars) == 0:
             fitted = EPSFStars([])
             fitted.meta["fit_failed"] = []
@@ -188,11 +172,8 @@ class EPSFFitter(ParamReprMixin):
         pixels, offsets, shapes = star_pixels(stars)
         centers = np.array([s.cutout_center for s in stars], dtype=float)
         fluxes = np.array([s.flux for s in stars], dtype=float)
-        model = epsf
-        if self.fitter is None:
-            model = native_model(epsf)
-            if not hasattr(model, "evaluate_stack"):
-                model = _Stacked(model)
+        # psfkit's twin of a photutils model evaluates whole stacks at once
+        model = epsf if self.fitter is not None else native_model(epsf)
         result, ok = refit_stars(model, pixels, offsets, shapes, centers,
                                  fluxes, fit_half(self._box, shapes),
                                  fitter=self.fitter,

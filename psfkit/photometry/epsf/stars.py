@@ -39,6 +39,18 @@ def _pair_or_default(name, value, default):
     return (float(arr[0]), float(arr[1]))
 
 
+def check_epsf(epsf):
+    """
+    A `TypeError` unless ``epsf`` is a model whose only parameters are
+    ``flux``, ``x_0`` and ``y_0`` (an ePSF, psfkit's or photutils').
+    """
+    if tuple(getattr(epsf, "param_names", ())) != ("flux", "x_0", "y_0"):
+        msg = ("epsf must be an ImagePSF (or another 2-D model whose only "
+               "parameters are flux, x_0 and y_0), got "
+               f"{type(epsf).__name__}")
+        raise TypeError(msg)
+
+
 class CutoutBox(NamedTuple):
     """
     Where a cutout lies in its image: the pixels ``ixmin <= x < ixmax``
@@ -196,19 +208,15 @@ class EPSFStar:
         Parameters
         ----------
         epsf : `~psfkit.photometry.ImagePSF`
-            The ePSF (or another model with the parameters ``flux``,
-            ``x_0`` and ``y_0``; photutils' ``ImagePSF`` too).
+            The ePSF (or another 2-D model whose only parameters are
+            ``flux``, ``x_0`` and ``y_0``; photutils' ``ImagePSF`` too).
 
         Returns
         -------
         model : ndarray
             The cutout's shape.
         """
-        if tuple(getattr(epsf, "param_names", ()))[:3] != ("flux", "x_0",
-                                                           "y_0"):
-            msg = ("epsf must be an ImagePSF (a model with the parameters "
-                   f"flux, x_0 and y_0), got {type(epsf).__name__}")
-            raise TypeError(msg)
+        check_epsf(epsf)
         model = epsf.copy()
         model.flux, model.x_0, model.y_0 = (self._flux,
                                             *self._cutout_center)
