@@ -281,6 +281,56 @@ def test_photometry_jobs_tiles_match_single_pass(tmp_path):
                  "-j", "0", "-o", str(tmp_path / "x.ecsv")]) == 2
 
 
+def test_tile_plan_costs_the_margins():
+    from psfkit._commands.photometry import MIN_TILE_GAIN, tile_plan
+    from psfkit.utils import tile_grid
+
+    # two halves of 300 x (150 + 29) px: each process measures one
+    core, n_tiles, gain = tile_plan((300, 300), 2, 29)
+    assert (core, n_tiles) == ((300, 150), 2)
+    assert gain == pytest.approx(300 / 179)
+    # a large image: about ``jobs`` times faster, the cores cover it once
+    for jobs in (2, 3, 4):
+        core, n_tiles, gain = tile_plan((2048, 1536), jobs, 29)
+        assert 0.85 * jobs < gain <= jobs
+        cover = np.zeros((2048, 1536), dtype=int)
+        tiles = tile_grid((2048, 1536), core, (29, 29))
+        assert len(tiles) == n_tiles >= jobs
+        for (rows, cols), _ in tiles:
+            cover[rows, cols] += 1
+        assert np.all(cover == 1)
+        # no layout of a x b cores does better than 5% over the one chosen
+        best = max(
+            2048 * 1536 / (-(-len(t) // jobs) * max(
+                (s[0].stop - s[0].start) * (s[1].stop - s[1].start)
+                for _, s in t))
+            for a in range(1, 2 * jobs + 1) for b in range(1, 2 * jobs + 1)
+            if len(t := tile_grid((2048, 1536), (-(-2048 // a), -(-1536 // b)),
+                                  (29, 29))) > 1)
+        assert gain >= 0.95 * best
+    # an image a few margins wide: tiles would be mostly margin
+    assert tile_plan((60, 60), 2, 29)[2] < MIN_TILE_GAIN
+    assert tile_plan((20, 20), 2, 29)[2] == 1.0
+
+
+def test_photometry_jobs_on_a_small_image_runs_one_pass(small_field, tmp_path,
+                                                        capsys):
+    image, _ = small_field
+    fits.PrimaryHDU(image).writeto(tmp_path / "small.fits")
+    one, two = tmp_path / "one.ecsv", tmp_path / "two.ecsv"
+    assert main(["photometry", str(tmp_path / "small.fits"), "--fwhm", "3.5",
+                 "-q", "-o", str(one)]) == 0
+    capsys.readouterr()
+    assert main(["photometry", str(tmp_path / "small.fits"), "--fwhm", "3.5",
+                 "-v", "-j", "2", "-o", str(two)]) == 0
+    out = capsys.readouterr().out
+    assert "one pass: the 64x64 image is too small to gain from tiles" in out
+    a, b = QTable.read(one), QTable.read(two)
+    assert len(a) == len(b) > 10
+    assert_array_equal(a["x_fit"], b["x_fit"])
+    assert_array_equal(a["flux_fit"], b["flux_fit"])
+
+
 @pytest.fixture(scope="module")
 def small_field():
     truth = make_random_gaussians(20, (4000, 12000), (8, 56), (8, 56),

@@ -122,9 +122,78 @@ def _write_plot(path, image, table, residual, *, unit, wcs, fwhm):
     plt.close(fig)
 
 
+#: tiles are measured only where they could make the run this many times
+#: faster (a pool of processes costs a few tenths of a second to start)
+MIN_TILE_GAIN = 1.25
+#: layouts within this fraction of the fastest one count as fast: of them
+#: the one with most tiles is taken (crowding varies over an image, and
+#: smaller tiles share the work out more evenly)
+_TILE_SLACK = 0.05
+
+
+def tile_plan(shape, jobs, overlap):
+    """
+    The tiles for measuring an image on ``jobs`` processes.
+
+    Every layout of ``a x b`` cores (``a, b <= 2 * jobs``, at least two
+    tiles) is costed by the pixels of its tiles, margins included: the run
+    takes about as long as the busiest process, which measures
+    ``ceil(n_tiles / jobs)`` of the largest tiles.  Few large tiles waste
+    the least on margins; of the layouts within ``_TILE_SLACK`` of the
+    fastest, the one with most tiles is taken.
+
+    Parameters
+    ----------
+    shape : tuple of 2 int
+        ``(ny, nx)`` of the image.
+    jobs : int
+        The number of processes (at least 2).
+    overlap : int
+        The margin of every tile, in pixels.
+
+    Returns
+    -------
+    core : tuple of 2 int
+        ``(ny, nx)`` of the tiles' cores.
+    n_tiles : int
+    gain : float
+        How many times faster than one pass the tiles can make the run
+        (pixels of the image over those of the busiest process).
+
+    Examples
+    --------
+    >>> from psfkit._commands.photometry import tile_plan
+    >>> core, n_tiles, gain = tile_plan((300, 300), 2, 29)
+    >>> core, n_tiles, round(gain, 3)   # two halves of 300 x 179 px
+    ((300, 150), 2, 1.676)
+    """
+    from ..utils import tile_grid
+
+    ny, nx = shape
+    plans = []
+    for a in range(1, 2 * jobs + 1):
+        for b in range(1, 2 * jobs + 1):
+            core = (-(-ny // a), -(-nx // b))
+            tiles = tile_grid(shape, core, (overlap, overlap))
+            if len(tiles) < 2:
+                continue
+            largest = max((t[0].stop - t[0].start) * (t[1].stop - t[1].start)
+                          for _, t in tiles)
+            busiest = -(-len(tiles) // jobs) * largest
+            plans.append((ny * nx / busiest, len(tiles), core))
+    if not plans:
+        return (ny, nx), 1, 1.0
+    fastest = max(gain for gain, _, _ in plans)
+    gain, n_tiles, core = max(
+        (p for p in plans if p[0] >= (1.0 - _TILE_SLACK) * fastest),
+        key=lambda p: (p[1], p[0]))
+    return core, n_tiles, gain
+
+
 def _measure(phot, image, *, jobs, fwhm, fitshape, mask, error, log):
     """
-    One run, or overlapping tiles on ``jobs`` processes.
+    One run, or overlapping tiles on ``jobs`` processes (`tile_plan`),
+    unless the image is too small for tiles to gain ``MIN_TILE_GAIN``.
 
     A single run shows the engine's own bars (its passes, and the fits of
     each); with tiles only the bar over the tiles is drawn: each worker
@@ -133,15 +202,19 @@ def _measure(phot, image, *, jobs, fwhm, fitshape, mask, error, log):
     if jobs <= 1:
         return phot.run(image, mask=mask, error=error)
     from ..photometry import tiled_photometry
-    from ..utils import tile_grid
 
     # the margin covers the fit box, the grouping distance and the PSF wings,
     # so each star near a tile edge is fitted with all of its neighbours
     overlap = int(np.ceil(fitshape + 2.0 * fwhm + 3.0 * fwhm))
-    core = max(4 * overlap, int(np.ceil(max(image.shape) / (2 * jobs))))
-    n_tiles = len(tile_grid(image.shape, (core, core), (overlap, overlap)))
-    log.detail(f"  {n_tiles} tiles of {core} px with {overlap} px margins on "
-               f"{jobs} processes")
+    core, n_tiles, gain = tile_plan(image.shape, jobs, overlap)
+    if gain < MIN_TILE_GAIN:
+        log.detail(f"  one pass: the {image.shape[1]}x{image.shape[0]} image "
+                   f"is too small to gain from tiles with {overlap} px "
+                   f"margins on {jobs} processes (at best {gain:.2f}x)")
+        return phot.run(image, mask=mask, error=error)
+    log.detail(f"  {n_tiles} tiles of {core[1]}x{core[0]} px with {overlap} "
+               f"px margins on {jobs} processes (at best {gain:.2f}x "
+               "faster than one pass)")
     pool = jobs_executor(jobs, processes=True)
     with log.bar(total=n_tiles, desc="tiles", unit="tile") as bar, \
             ProgressExecutor(pool, bar) as executor:
