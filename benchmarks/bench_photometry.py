@@ -137,27 +137,33 @@ def accuracy(x, y, flux, flux_err, flags, truth):
             f"median |dr| {np.median(np.hypot(dx, dy)):.4f} px")
 
 
-def _timed(func, repeats=1):
-    """Best wall and cpu time of ``repeats`` runs (the machine is shared)."""
+def _timed(func, repeats=1, *, record=None):
+    """
+    Best wall and cpu time of ``repeats`` runs (the machine is shared);
+    every wall time is appended to the list ``record`` if given.
+    """
     walls, cpus = [], []
     for _ in range(repeats):
         t0, c0 = time.perf_counter(), time.process_time()
         out = func()
         walls.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
+    if record is not None:
+        record.extend(walls)
     return out, min(walls), min(cpus)
 
 
-def run_psfkit(image, error, init, repeats=3, *, executor=None):
+def run_psfkit(image, error, init, repeats=3, *, executor=None, record=None):
     phot = BasicPSFPhotometry(DAOGroup(CRIT_SEP), None,
                               IntegratedGaussianPRF(sigma=SIGMA), FITSHAPE,
                               aperture_radius=FWHM, executor=executor)
     result, wall, cpu = _timed(lambda: phot.run(image, error=error,
-                                                init_guesses=init), repeats)
+                                                init_guesses=init), repeats,
+                               record=record)
     return result, wall, cpu
 
 
-def run_photutils(image, error, init, repeats=1):
+def run_photutils(image, error, init, repeats=1, *, record=None):
     from photutils.psf import CircularGaussianPRF, PSFPhotometry, SourceGrouper
 
     phot = PSFPhotometry(CircularGaussianPRF(fwhm=FWHM), FITSHAPE,
@@ -165,7 +171,7 @@ def run_photutils(image, error, init, repeats=1):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return _timed(lambda: phot(image, error=error, init_params=init),
-                      repeats)
+                      repeats, record=record)
 
 
 def spatial_subset(truth, init, shape, fraction):
@@ -186,7 +192,9 @@ def field(shape, n_stars, seed, *, peer=True):
                    "y": truth["y"] + rng.normal(0, 0.3, n_stars)})
     print(f"\n=== {shape[1]}x{shape[0]} field, {n_stars} stars, grouping "
           f"distance {CRIT_SEP:.2f} px, fit shape {FITSHAPE} ===")
-    result, t_psfkit, c_psfkit = run_psfkit(image, error, init)
+    walls = {"psfkit": [], "photutils": []}
+    result, t_psfkit, c_psfkit = run_psfkit(image, error, init,
+                                            record=walls["psfkit"])
     tab = result.table
     sizes = result.diagnostics["group_sizes"]
     print(f"groups: {result.diagnostics['n_groups']} (sizes: "
@@ -212,7 +220,8 @@ def field(shape, n_stars, seed, *, peer=True):
     if estimate <= PEER_BUDGET:
         sel = np.ones(n_stars, dtype=bool)
         repeats = 2 if estimate < 30 else 1
-        ptab, t_peer, c_peer = run_photutils(image, error, init, repeats)
+        ptab, t_peer, c_peer = run_photutils(image, error, init, repeats,
+                                             record=walls["photutils"])
         note = f"full field, best of {repeats}"
     else:
         frac = PEER_BUDGET / 3.0 / estimate
@@ -232,13 +241,23 @@ def field(shape, n_stars, seed, *, peer=True):
           f"{c_peer:7.3f} s cpu ({note})")
     # time psfkit again after photutils, so that a burst of load from other
     # processes during its first runs does not decide the ratio
-    _, t_again, c_again = run_psfkit(image, error, init)
+    _, t_again, c_again = run_psfkit(image, error, init,
+                                     record=walls["psfkit"])
     t_psfkit, c_psfkit = min(t_psfkit, t_again), min(c_psfkit, c_again)
     print(f"psfkit, best of 6 runs (3 before, 3 after photutils): "
           f"{t_psfkit:.3f} s wall, {c_psfkit:.3f} s cpu "
           f"({1e6 * t_psfkit / n_stars:.0f} us/star)")
     print(f"ratio photutils/psfkit: {t_peer / t_psfkit:.1f}x wall, "
           f"{c_peer / c_psfkit:.1f}x cpu")
+    if walls["photutils"]:
+        # the spread of the runs: how much the load of a shared machine
+        # moved the ratio in this run
+        med = {k: float(np.median(v)) for k, v in walls.items()}
+        print("  wall times of every run: psfkit "
+              + " ".join(f"{t:.3f}" for t in walls["psfkit"])
+              + " s; photutils "
+              + " ".join(f"{t:.2f}" for t in walls["photutils"])
+              + f" s; ratio of the medians {med['photutils'] / med['psfkit']:.1f}x")
     # both cores: this process fits one part, a worker the other
     with ProcessPoolExecutor(2) as pool:
         run_psfkit(image, error, init, repeats=1, executor=pool)
