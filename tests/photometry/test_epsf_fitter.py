@@ -9,6 +9,7 @@ import warnings
 from astropy.modeling.fitting import LevMarLSQFitter, TRFLSQFitter
 from astropy.nddata import NDData
 from astropy.table import QTable
+from epsf_samples import gaussian_epsf_samples
 import numpy as np
 from numpy.testing import assert_allclose
 import pytest
@@ -31,9 +32,7 @@ OVER = 4
 
 def _epsf(sigma=SIGMA, over=OVER, half=7):
     """An ePSF oversampled ``over`` times: the integrated Gaussian."""
-    n = half * over
-    py, px = np.mgrid[-n:n + 1, -n:n + 1] / over
-    return ImagePSF(IntegratedGaussianPRF(sigma=sigma)(px, py),
+    return ImagePSF(gaussian_epsf_samples(sigma, over, half),
                     oversampling=over)
 
 

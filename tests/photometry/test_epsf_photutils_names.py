@@ -8,6 +8,7 @@ import warnings
 
 from astropy.nddata import NDData
 from astropy.table import QTable
+from epsf_samples import gaussian_epsf_samples
 import numpy as np
 from numpy.testing import assert_allclose, assert_array_equal
 import pytest
@@ -34,9 +35,7 @@ def _image(rng, n=6):
 
 
 def _epsf(over=4, half=8):
-    n = half * over
-    py, px = np.mgrid[-n:n + 1, -n:n + 1] / over
-    return IntegratedGaussianPRF(sigma=SIGMA)(px, py)
+    return gaussian_epsf_samples(SIGMA, over, half)
 
 
 def test_star_boxes_and_registered_epsf_equal_photutils():
