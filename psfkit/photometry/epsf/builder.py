@@ -39,7 +39,7 @@ from .fitter import (
     check_star_fitter,
     fit_half,
 )
-from .stars import EPSFStar, EPSFStars, StarExcludedWarning
+from .stars import EPSFStar, EPSFStars, StarExcludedWarning, link_centers
 
 __all__ = ["EPSFBuilder", "EPSFBuildResult"]
 
@@ -123,7 +123,8 @@ class EPSFBuildResult(SummaryReprMixin):
     epsf : `~psfkit.photometry.ImagePSF`
         The ePSF, normalised to unit flux.
     fitted_stars : `EPSFStars`
-        The stars used, with their fitted centres and fluxes.
+        The stars used, with their fitted centres and fluxes (linked
+        stars stay linked, their cutouts at one sky position).
     iterations : int
         The build iterations run.
     converged : bool
@@ -131,9 +132,10 @@ class EPSFBuildResult(SummaryReprMixin):
     final_center_accuracy : float
         The largest centre change of the last iteration (pixels).
     n_excluded_stars : int
-        The stars dropped because their fit failed.
+        The cutouts dropped because their fit failed.
     excluded_star_indices : list of int
-        Their indices in the input stars.
+        Their indices in the input stars' ``all_stars`` (the input's own
+        order unless it holds linked stars).
     center_shifts : list of float
         The largest centre change of every iteration.
     """
@@ -428,16 +430,21 @@ class EPSFBuilder(ParamReprMixin):
         if len(stars) == 0:
             msg = "stars is empty: at least one star is needed"
             raise ValueError(msg)
-        shape = self._grid_shape(stars)
+        # every cutout is fitted; those of one linked star are then moved
+        # to their mean sky position
+        flat = stars.all_stars
+        links = stars._links()
+        shape = self._grid_shape(flat)
         origin = ((shape[1] - 1) / 2.0, (shape[0] - 1) / 2.0)
         osy, osx = self.oversampling
-        pixels, offsets, shapes = star_pixels(stars)
-        centers = np.array([s.cutout_center for s in stars], dtype=float)
-        fluxes = np.array([s.flux for s in stars], dtype=float)
+        pixels, offsets, shapes = star_pixels(flat)
+        centers = np.array([s.cutout_center for s in flat], dtype=float)
+        fluxes = np.array([s.flux for s in flat], dtype=float)
         use = np.isfinite(fluxes) & (fluxes > 0)
         half = fit_half(self._fit_box, shapes)
         centers[use] = _initial_centers(pixels, offsets[use], shapes[use],
                                         centers[use], fluxes[use], half)
+        centers = link_centers(flat, centers, np.where(use, links, -1))
         epsf = np.zeros(shape)
         coef = None
         shifts = []
@@ -478,9 +485,11 @@ class EPSFBuilder(ParamReprMixin):
                                      options=self._fit_options)
             use[idx[~ok]] = False
             good = idx[ok]
-            moved = np.hypot(*(fitted[ok, 1:] - centers[good]).T)
+            before = centers[good]
             centers[good] = fitted[ok, 1:]
             fluxes[good] = fitted[ok, 0]
+            centers = link_centers(flat, centers, np.where(use, links, -1))
+            moved = np.hypot(*(centers[good] - before).T)
             shifts.append(float(moved.max()) if moved.size else 0.0)
             if moved.size and shifts[-1] < self.center_accuracy:
                 converged = True
@@ -489,14 +498,15 @@ class EPSFBuilder(ParamReprMixin):
             msg = "no star could be fitted: the ePSF cannot be built"
             raise ValueError(msg)
         if not np.all(use):
-            ids = [str(stars[i].id_label) for i in np.flatnonzero(~use)]
+            ids = [str(flat[i].id_label) for i in np.flatnonzero(~use)]
             warn(f"{len(ids)} star(s) were excluded because their "
                           f"fit failed (ids: {', '.join(ids[:10])})",
                           StarExcludedWarning)
         epsf_model = ImagePSF(epsf, oversampling=self.oversampling,
                               origin=origin, normalize=True)
-        fitted_stars = EPSFStars([stars[i].with_fit(centers[i], fluxes[i])
-                                  for i in np.flatnonzero(use)])
+        fitted_stars = stars._rebuild([
+            star.with_fit(centers[i], fluxes[i]) if use[i] else None
+            for i, star in enumerate(flat)])
         fitted_stars.meta.update(n_iterations=len(shifts), converged=converged,
                                  center_shifts=shifts)
         excluded = [int(i) for i in np.flatnonzero(~use)]

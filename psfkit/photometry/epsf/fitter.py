@@ -154,7 +154,9 @@ class EPSFFitter(ParamReprMixin):
             order.  A star whose fit failed (too few pixels, no positive
             flux, a centre off its cutout, a fitter error) keeps its
             starting values; ``fitted_stars.meta['fit_failed']`` lists
-            their indices.
+            their indices (in ``all_stars``).  Each cutout of a linked
+            star is fitted on its own; `LinkedEPSFStar.constrain_centers`
+            (which `EPSFBuilder` calls) brings them to one sky position.
 
         Warns
         -----
@@ -169,9 +171,10 @@ class EPSFFitter(ParamReprMixin):
             fitted = EPSFStars([])
             fitted.meta["fit_failed"] = []
             return fitted
-        pixels, offsets, shapes = star_pixels(stars)
-        centers = np.array([s.cutout_center for s in stars], dtype=float)
-        fluxes = np.array([s.flux for s in stars], dtype=float)
+        flat = stars.all_stars
+        pixels, offsets, shapes = star_pixels(flat)
+        centers = np.array([s.cutout_center for s in flat], dtype=float)
+        fluxes = np.array([s.flux for s in flat], dtype=float)
         # psfkit's twin of a photutils model evaluates whole stacks at once
         model = epsf if self.fitter is not None else native_model(epsf)
         result, ok = refit_stars(model, pixels, offsets, shapes, centers,
@@ -179,13 +182,13 @@ class EPSFFitter(ParamReprMixin):
                                  fitter=self.fitter,
                                  options=self.fitter_kwargs)
         ok &= np.isfinite(fluxes)
-        out = [star.with_fit(result[i, 1:], result[i, 0]) if ok[i] else star
-               for i, star in enumerate(stars)]
-        fitted = EPSFStars(out)
+        fitted = stars._rebuild([
+            star.with_fit(result[i, 1:], result[i, 0]) if ok[i] else star
+            for i, star in enumerate(flat)])
         failed = [int(i) for i in np.flatnonzero(~ok)]
         fitted.meta["fit_failed"] = failed
         if failed:
-            ids = [str(stars[i].id_label) for i in failed]
+            ids = [str(flat[i].id_label) for i in failed]
             warn(f"the fit of {len(failed)} star(s) failed; they keep their "
                  f"starting centres and fluxes (ids: {', '.join(ids[:10])})",
                  StarExcludedWarning)

@@ -1,11 +1,12 @@
 """
-Star cutouts for building an empirical PSF: `EPSFStar`, `EPSFStars` and
-`extract_stars`.
+Star cutouts for building an empirical PSF: `EPSFStar`, `EPSFStars`,
+`LinkedEPSFStar` and `extract_stars`.
 """
 
 
 from typing import NamedTuple
 
+from astropy.coordinates import SkyCoord, UnitSphericalRepresentation
 from astropy.nddata import NDData
 from astropy.table import QTable
 import numpy as np
@@ -22,7 +23,8 @@ from ...utils import (
     warn,
 )
 
-__all__ = ["EPSFStar", "EPSFStars", "StarExcludedWarning", "extract_stars"]
+__all__ = ["EPSFStar", "EPSFStars", "LinkedEPSFStar", "StarExcludedWarning",
+           "extract_stars"]
 
 
 class StarExcludedWarning(PsfkitWarning):
@@ -92,6 +94,11 @@ class EPSFStar:
         The star flux; the sum of the unmasked cutout pixels by default.
     id_label : int, optional
         An identifier carried into results.
+    wcs_large : WCS, optional
+        The WCS of the full image (any object with ``pixel_to_world`` and
+        ``world_to_pixel``); `extract_stars` sets it from an NDData's
+        ``wcs``.  Stars of one object in several images are linked through
+        it (`LinkedEPSFStar`).
 
     Examples
     --------
@@ -105,7 +112,7 @@ class EPSFStar:
     """
 
     def __init__(self, data, *, cutout_center=None, origin=(0, 0), flux=None,
-                 id_label=None):
+                 id_label=None, wcs_large=None):
         arr = coerce_data(data, name="data", ndim=2)
         self._data = arr.data
         self._mask = arr.mask
@@ -117,6 +124,7 @@ class EPSFStar:
             flux = float(np.sum(arr.data[~arr.mask]))
         self._flux = float(flux)
         self.id_label = id_label
+        self.wcs_large = wcs_large
 
     @property
     def data(self):
@@ -135,8 +143,14 @@ class EPSFStar:
 
     @property
     def cutout_center(self):
-        """The ``(x, y)`` centre in cutout pixels."""
+        """The ``(x, y)`` centre in cutout pixels (settable, as in
+        photutils)."""
         return self._cutout_center
+
+    @cutout_center.setter
+    def cutout_center(self, value):
+        self._cutout_center = _pair_or_default("cutout_center", value,
+                                               self._cutout_center)
 
     @property
     def origin(self):
@@ -269,11 +283,12 @@ class EPSFStar:
 
 class EPSFStars:
     """
-    A sequence of `EPSFStar`.
+    A sequence of `EPSFStar` (and `LinkedEPSFStar`: one object seen in
+    several images).
 
     Parameters
     ----------
-    stars : iterable of `EPSFStar`
+    stars : iterable of `EPSFStar` or `LinkedEPSFStar`
         The stars.
 
     Attributes
@@ -281,17 +296,29 @@ class EPSFStars:
     meta : dict
         Information added by `~psfkit.photometry.EPSFBuilder`
         (``n_iterations``, ``converged``, ``center_shifts``).
+
+    Notes
+    -----
+    ``len``, iteration and indexing go over the items given (a linked
+    star is one item); ``all_stars`` and the ``*_flat`` attributes go over
+    every cutout, the members of linked stars one after the other.
     """
 
     def __init__(self, stars):
         stars = list(stars)
+        allowed = (EPSFStar, LinkedEPSFStar)
+        if type(self) is not EPSFStars:
+            allowed = (EPSFStar,)
         for i, star in enumerate(stars):
-            if not isinstance(star, EPSFStar):
-                msg = (f"stars[{i}] must be an EPSFStar, got "
+            if not isinstance(star, allowed):
+                names = " or ".join(t.__name__ for t in allowed)
+                msg = (f"{self._arg_name}[{i}] must be an {names}, got "
                        f"{type(star).__name__}")
                 raise TypeError(msg)
         self._stars = stars
         self.meta = {}
+
+    _arg_name = "stars"
 
     def __len__(self):
         return len(self._stars)
@@ -314,63 +341,234 @@ class EPSFStars:
 
     @property
     def all_stars(self):
-        """Every star, as a list (photutils' name; psfkit has no linked
-        stars)."""
-        return list(self._stars)
+        """Every cutout, as a list: the members of linked stars in place of
+        them (photutils' name)."""
+        out = []
+        for star in self._stars:
+            out.extend(star._stars if isinstance(star, LinkedEPSFStar)
+                       else [star])
+        return out
 
     @property
     def all_good_stars(self):
-        """The stars not excluded from fitting: every star held (psfkit's
+        """The cutouts not excluded from fitting: all of them (psfkit's
         builder leaves failed stars out of its result instead)."""
-        return list(self._stars)
+        return self.all_stars
 
     @property
     def n_all_stars(self):
-        """The number of stars (photutils' name)."""
-        return len(self._stars)
+        """The number of cutouts (photutils' name)."""
+        return len(self.all_stars)
 
     @property
     def n_good_stars(self):
-        """The number of stars not excluded from fitting: all of them."""
-        return len(self._stars)
+        """The number of cutouts not excluded from fitting: all of them."""
+        return self.n_all_stars
 
     @property
     def cutout_center_flat(self):
-        """The ``(x, y)`` centres in cutout pixels, shape ``(n_stars, 2)``."""
-        return np.array([s.cutout_center for s in self._stars],
+        """The ``(x, y)`` centres in cutout pixels of every cutout, shape
+        ``(n_all_stars, 2)``."""
+        return np.array([s.cutout_center for s in self.all_stars],
                         dtype=float).reshape(-1, 2)
 
     @property
     def center_flat(self):
-        """The ``(x, y)`` image centres, shape ``(n_stars, 2)``."""
-        return np.array([s.center for s in self._stars],
+        """The ``(x, y)`` image centres of every cutout, shape
+        ``(n_all_stars, 2)``."""
+        return np.array([s.center for s in self.all_stars],
                         dtype=float).reshape(-1, 2)
 
     @property
     def flux(self):
-        """The fluxes, shape ``(n_stars,)``."""
-        return np.array([s.flux for s in self._stars], dtype=float)
+        """The fluxes of every cutout, shape ``(n_all_stars,)``."""
+        return np.array([s.flux for s in self.all_stars], dtype=float)
 
     def to_table(self):
         """
-        The stars as a table.
+        Every cutout as a row of a table.
 
         Returns
         -------
         table : `~astropy.table.QTable`
             Columns ``id``, ``x_center``, ``y_center``, ``flux``.
         """
+        stars = self.all_stars
         centers = self.center_flat
-        return QTable({"id": [s.id_label for s in self._stars],
+        return QTable({"id": [s.id_label for s in stars],
                        "x_center": centers[:, 0],
                        "y_center": centers[:, 1],
                        "flux": self.flux})
 
+    def _links(self):
+        """
+        The linked star of every cutout of `all_stars`: the item's index
+        for the members of a `LinkedEPSFStar` of two or more, -1 for the
+        others.
+        """
+        labels = []
+        for k, star in enumerate(self._stars):
+            if isinstance(star, LinkedEPSFStar):
+                labels += [k if len(star) > 1 else -1] * len(star)
+            else:
+                labels.append(-1)
+        return np.array(labels, dtype=np.intp)
 
-def _catalog_positions(catalog, wcs):
+    def _rebuild(self, cutouts):
+        """
+        Stars of the same structure with new cutouts (in `all_stars`
+        order; `None` leaves a cutout out, and an item with none left).
+        """
+        out, k = [], 0
+        for star in self._stars:
+            if isinstance(star, LinkedEPSFStar):
+                members = [c for c in cutouts[k:k + len(star)]
+                           if c is not None]
+                k += len(star)
+                if members:
+                    out.append(LinkedEPSFStar(members))
+            else:
+                if cutouts[k] is not None:
+                    out.append(cutouts[k])
+                k += 1
+        return EPSFStars(out)
+
+
+class LinkedEPSFStar(EPSFStars):
+    """
+    One star seen in several images: its cutouts, whose centres the ePSF
+    builder keeps at one sky position.
+
+    Parameters
+    ----------
+    stars_list : list of `EPSFStar`
+        The cutouts, each with the ``wcs_large`` of its image.
+
+    Notes
+    -----
+    `~psfkit.photometry.EPSFBuilder` fits every cutout, then moves the
+    linked cutouts' centres to the mean of their sky positions (on the
+    sphere) at every iteration, as `constrain_centers` does: with ``n``
+    images the centre is measured from ``n`` times the pixels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropy.wcs import WCS
+    >>> from psfkit.photometry import EPSFStar, LinkedEPSFStar
+    >>> def tan_wcs(crpix):
+    ...     w = WCS(naxis=2)
+    ...     w.wcs.ctype = ['RA---TAN', 'DEC--TAN']
+    ...     w.wcs.crval, w.wcs.crpix = [150.0, 2.0], crpix
+    ...     w.wcs.cdelt = [-1e-4, 1e-4]
+    ...     return w
+    >>> a = EPSFStar(np.ones((5, 5)), cutout_center=(2.1, 2.0),
+    ...              origin=(10, 10), wcs_large=tan_wcs([1.0, 1.0]))
+    >>> b = EPSFStar(np.ones((5, 5)), cutout_center=(2.3, 2.0),
+    ...              origin=(20, 10), wcs_large=tan_wcs([11.0, 1.0]))
+    >>> star = LinkedEPSFStar([a, b])   # the same sky position: x 12.2, 22.2
+    >>> star.constrain_centers()
+    >>> np.round(star.center_flat, 6).tolist()
+    [[12.2, 12.0], [22.2, 12.0]]
+    """
+
+    _arg_name = "stars_list"
+
+    def __init__(self, stars_list):
+        if isinstance(stars_list, EPSFStar):
+            stars_list = [stars_list]
+        super().__init__(stars_list)
+        for i, star in enumerate(self._stars):
+            if star.wcs_large is None:
+                msg = (f"stars_list[{i}] has no wcs_large: linked stars "
+                       "share one sky position, through the WCS of their "
+                       "images")
+                raise ValueError(msg)
+
+    def __repr__(self):
+        return f"<LinkedEPSFStar: {len(self)} cutouts>"
+
+    @property
+    def all_stars(self):
+        """The cutouts, as a list."""
+        return list(self._stars)
+
+    def _links(self):
+        return np.zeros(len(self._stars), dtype=np.intp)
+
+    def constrain_centers(self):
+        """
+        Move the cutouts' centres to the mean of their sky positions (the
+        mean of unit vectors, in ICRS), in place.
+        """
+        if len(self._stars) < 2:
+            return
+        centers = link_centers(self._stars, self.cutout_center_flat,
+                               self._links())
+        for star, center in zip(self._stars, centers, strict=True):
+            star.cutout_center = center
+
+
+def link_centers(stars, centers, links):
+    """
+    Cutout centres moved to one sky position per linked star.
+
+    Parameters
+    ----------
+    stars : list of `EPSFStar`
+        The cutouts (their ``origin`` and ``wcs_large`` are used).
+    centers : ndarray, shape (n, 2)
+        The ``(x, y)`` cutout centres to constrain.
+    links : ndarray of int, shape (n,)
+        The linked star of each cutout, -1 for cutouts left as they are
+        (unlinked, or excluded).
+
+    Returns
+    -------
+    centers : ndarray, shape (n, 2)
+        Every linked cutout at the mean (on the sphere) of its star's sky
+        positions; the others unchanged.
+    """
+    centers = np.array(centers, dtype=float)
+    links = np.asarray(links)
+    linked = np.flatnonzero(links >= 0)
+    if linked.size == 0:
+        return centers
+    origins = np.array([stars[i].origin for i in linked], dtype=float)
+    xy = origins + centers[linked]
+    # the cutouts of one image share a WCS: each WCS converts all of its
+    # cutouts at once
+    groups = {}
+    for k, i in enumerate(linked):
+        groups.setdefault(id(stars[i].wcs_large), []).append(k)
+    unit = np.empty((len(linked), 3))
+    for members in groups.values():
+        wcs = stars[linked[members[0]]].wcs_large
+        sky = SkyCoord(wcs.pixel_to_world(xy[members, 0], xy[members, 1])).icrs
+        unit[members] = sky.represent_as(
+            UnitSphericalRepresentation).to_cartesian().xyz.value.T
+    label, inverse = np.unique(links[linked], return_inverse=True)
+    total = np.zeros((len(label), 3))
+    np.add.at(total, inverse, unit)
+    mean = SkyCoord(x=total[:, 0], y=total[:, 1], z=total[:, 2],
+                    representation_type="cartesian", frame="icrs")
+    mean = SkyCoord(mean.represent_as(UnitSphericalRepresentation),
+                    frame="icrs")
+    for members in groups.values():
+        wcs = stars[linked[members[0]]].wcs_large
+        px, py = wcs.world_to_pixel(mean[inverse[members]])
+        centers[linked[members]] = (np.column_stack([px, py])
+                                    - origins[members])
+    return centers
+
+
+def _catalog_positions(catalog, wcs, *, sky_only=False):
     """
     The ``(x, y, ids)`` of a catalogue's stars: from its x and y columns,
-    else from its ``skycoord`` column through the image's ``wcs``.
+    else from its ``skycoord`` column through the image's ``wcs``.  With
+    ``sky_only`` the sky positions are used whatever other columns there
+    are, and a position the WCS cannot place (NaN) is kept: that star is
+    not in the image.
     """
     names = getattr(catalog, "colnames", None)
     if names is None:
@@ -380,7 +578,7 @@ def _catalog_positions(catalog, wcs):
         raise TypeError(msg)
     xname = find_column(catalog, "x", name="catalogs", required=False)
     yname = find_column(catalog, "y", name="catalogs", required=False)
-    if (xname is None or yname is None) and "skycoord" in names:
+    if sky_only or ((xname is None or yname is None) and "skycoord" in names):
         if wcs is None:
             msg = ("a catalogue with sky positions (skycoord) needs an "
                    "image with a WCS: give data as NDData with a wcs")
@@ -392,7 +590,8 @@ def _catalog_positions(catalog, wcs):
                 for n in (xname, yname))
     x = np.atleast_1d(np.asarray(x, dtype=float))
     y = np.atleast_1d(np.asarray(y, dtype=float))
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+    if not sky_only and not (np.all(np.isfinite(x))
+                             and np.all(np.isfinite(y))):
         msg = "catalogs positions must be finite"
         raise ValueError(msg)
     ids = (np.asarray(catalog["id"]) if "id" in names
@@ -408,23 +607,36 @@ def _is_image_list(data):
 
 
 def _pairs(data, catalogs):
-    """The (image, catalogue) pairs of the inputs."""
+    """
+    The (image, catalogue) pairs of the inputs, and whether the stars are
+    linked (one sky catalogue for several images).
+    """
     images = list(data) if _is_image_list(data) else [data]
     tables = (list(catalogs) if isinstance(catalogs, list | tuple)
               else [catalogs])
+    if len(tables) == 1 and len(images) > 1:
+        if "skycoord" not in getattr(tables[0], "colnames", ()):
+            msg = (f"one catalogue for {len(images)} images must give sky "
+                   "positions in a skycoord column (its stars are then "
+                   "linked across the images); give one catalogue per "
+                   "image otherwise")
+            raise ValueError(msg)
+        return [(image, tables[0]) for image in images], True
     if len(tables) != len(images):
-        msg = (f"give one catalogue per image: {len(images)} image(s) and "
-               f"{len(tables)} catalogue(s) were given (psfkit does not "
-               "link the stars of one sky catalogue across images)")
+        msg = (f"give one catalogue per image, or one catalogue with sky "
+               f"positions for all: {len(images)} image(s) and "
+               f"{len(tables)} catalogue(s) were given")
         raise ValueError(msg)
-    return list(zip(images, tables, strict=True))
+    return list(zip(images, tables, strict=True)), False
 
 
 def _cut_out(image, x, y, ids, ny, nx):
     """The stars of one image, and which ones were left out (edge, mask)."""
     hx, hy = nx // 2, ny // 2
-    ix = np.round(x).astype(np.intp)
-    iy = np.round(y).astype(np.intp)
+    # (a position off the WCS's sky is NaN: off the image)
+    finite = np.isfinite(x) & np.isfinite(y)
+    ix = np.round(np.where(finite, x, -1.0 - nx)).astype(np.intp)
+    iy = np.round(np.where(finite, y, -1.0 - ny)).astype(np.intp)
     inside = ((ix - hx >= 0) & (ix + hx < image.shape[1])
               & (iy - hy >= 0) & (iy + hy < image.shape[0]))
     rows = iy[inside, None, None] + np.arange(-hy, hy + 1)[None, :, None]
@@ -441,7 +653,8 @@ def _cut_out(image, x, y, ids, ny, nx):
         y0 = iy[i] - hy
         stars.append(EPSFStar(np.ma.MaskedArray(cutouts[k], mask=masks[k]),
                               cutout_center=(x[i] - x0, y[i] - y0),
-                              origin=(x0, y0), id_label=ids[i].item()))
+                              origin=(x0, y0), id_label=ids[i].item(),
+                              wcs_large=image.wcs))
     return stars, ~inside, inside & ~usable
 
 
@@ -462,7 +675,11 @@ def extract_stars(data, catalogs=None, *, size=(11, 11)):
         or sky positions in a ``skycoord`` column
         (`~astropy.coordinates.SkyCoord`) for an `~astropy.nddata.NDData`
         image with a ``wcs``; an ``id`` column is kept (ids are the row
-        numbers, from 1, otherwise).
+        numbers, from 1, otherwise).  One catalogue with a ``skycoord``
+        column for a list of NDData images links the stars: each is cut
+        out of every image it lies in, through the image's WCS, and a star
+        cut out of two images or more is a `LinkedEPSFStar` (as in
+        photutils).
     size : int or tuple of two int, optional
         The odd cutout size, or ``(ny, nx)`` (11 by 11 by default, as in
         photutils).  Each cutout is centred on the pixel nearest to the
@@ -473,21 +690,22 @@ def extract_stars(data, catalogs=None, *, size=(11, 11)):
     Returns
     -------
     stars : `EPSFStars`
-        One star per usable catalogue row, image after image.
+        One star per usable catalogue row, image after image (linked
+        stars: one item per catalogue row, in its order).
 
     Raises
     ------
     ValueError
-        When the numbers of images and catalogues differ (one sky
-        catalogue is not linked across several images, as photutils'
-        ``LinkedEPSFStar`` would be), or when a catalogue has sky
-        positions only and its image no WCS.
+        When the numbers of images and catalogues differ (except for one
+        sky catalogue), when a catalogue has sky positions only and its
+        image no WCS, or when linked images have no WCS.
 
     Warns
     -----
     StarExcludedWarning
         For stars whose cutout would extend beyond the image or has no
-        unmasked pixel; they are left out.
+        unmasked pixel; they are left out (linked stars: those cut out
+        of no image).
 
     Examples
     --------
@@ -515,14 +733,63 @@ def extract_stars(data, catalogs=None, *, size=(11, 11)):
         msg = "extract_stars() missing its argument 'catalogs'"
         raise TypeError(msg)
     ny, nx = as_pair("size", size, check_odd=True)
+    pairs, linked = _pairs(data, catalogs)
+    if linked:
+        return _linked_stars(pairs, ny, nx)
     stars, edge_ids, masked_ids = [], [], []
-    for data_i, catalog_i in _pairs(data, catalogs):
+    for data_i, catalog_i in pairs:
         image = coerce_data(data_i, name="data", ndim=2)
         x, y, ids = _catalog_positions(catalog_i, image.wcs)
         got, edge, masked = _cut_out(image, x, y, ids, ny, nx)
         stars += got
         edge_ids += ids[edge].tolist()
         masked_ids += ids[masked].tolist()
+    _warn_excluded(edge_ids, masked_ids, ny, nx)
+    return EPSFStars(stars)
+
+
+def _linked_stars(pairs, ny, nx):
+    """
+    The stars of one sky catalogue in several images: a `LinkedEPSFStar`
+    for each star cut out of two images or more, an `EPSFStar` for one
+    cut out of one; stars cut out of no image are left out.
+    """
+    per_star = None
+    excluded = None
+    for i, (data_i, catalog) in enumerate(pairs):
+        image = coerce_data(data_i, name=f"data[{i}]", ndim=2)
+        if image.wcs is None:
+            msg = (f"data[{i}] has no WCS: the stars of one sky catalogue "
+                   "are found in each image through its WCS (give NDData "
+                   "images with a wcs)")
+            raise ValueError(msg)
+        x, y, ids = _catalog_positions(catalog, image.wcs, sky_only=True)
+        if per_star is None:
+            per_star = [[] for _ in ids]
+            excluded = {"edge": np.ones(len(ids), dtype=bool),
+                        "masked": np.zeros(len(ids), dtype=bool)}
+        got, edge, masked = _cut_out(image, x, y, ids, ny, nx)
+        for row, star in zip(np.flatnonzero(~edge & ~masked), got,
+                             strict=True):
+            per_star[row].append(star)
+        excluded["edge"] &= edge
+        excluded["masked"] |= masked
+    stars, edge_ids, masked_ids = [], [], []
+    for row, members in enumerate(per_star):
+        if len(members) > 1:
+            stars.append(LinkedEPSFStar(members))
+        elif members:
+            stars.append(members[0])
+        elif excluded["edge"][row]:
+            edge_ids.append(ids[row].item())
+        else:
+            masked_ids.append(ids[row].item())
+    _warn_excluded(edge_ids, masked_ids, ny, nx)
+    return EPSFStars(stars)
+
+
+def _warn_excluded(edge_ids, masked_ids, ny, nx):
+    """A `StarExcludedWarning` listing the stars left out, if any."""
     if edge_ids or masked_ids:
         left = [*edge_ids, *masked_ids]
         more = " ..." if len(left) > 10 else ""
@@ -530,4 +797,3 @@ def extract_stars(data, catalogs=None, *, size=(11, 11)):
              f"{ny}x{nx} cutout and {len(masked_ids)} fully masked star(s) "
              f"were excluded (ids: {', '.join(map(str, left[:10]))}{more})",
              StarExcludedWarning)
-    return EPSFStars(stars)
