@@ -237,15 +237,18 @@ def mask_and_error(image, path):
     Returns
     -------
     mask : `~numpy.ndarray` of bool
-        The file's mask, together with the pixels whose error is zero or
-        not finite (a zero or NaN ``ERR``, a zero ``IVAR``): no fit can
-        weight them, so they are masked like any other bad pixel.
+        The file's mask, together with the pixels whose value is not
+        finite (NaN marks bad pixels in many files) and those whose error
+        is zero or not finite (a zero or NaN ``ERR``, a zero ``IVAR``): no
+        fit can weight them, so they are masked like any other bad pixel.
     error : `~numpy.ndarray` or None
         The 1-sigma error as the file gives it (``inf`` where the inverse
         variance is zero), or `None` if the file has no uncertainty
         extension.
     n_no_error : int
         How many pixels of the file's mask were added for want of an error.
+    n_nonfinite : int
+        How many were added for a non-finite value.
 
     Raises
     ------
@@ -256,6 +259,9 @@ def mask_and_error(image, path):
     data = image.data
     mask = (np.zeros(data.shape, bool) if image.mask is None
             else np.asarray(image.mask, bool).copy())
+    nonfinite = ~mask & ~np.isfinite(data)
+    n_nonfinite = int(np.count_nonzero(nonfinite))
+    mask |= nonfinite
     error = None
     if image.uncertainty is not None:
         try:
@@ -270,11 +276,11 @@ def mask_and_error(image, path):
         mask |= no_error
     else:
         n_no_error = 0
-    if not np.any(~mask & np.isfinite(data)):
+    if not np.any(~mask):
         msg = (f"{path}: the image has no usable values: every pixel is "
                "masked or non-finite")
         raise FitsInputError(msg)
-    return mask, error, n_no_error
+    return mask, error, n_no_error, n_nonfinite
 
 
 def masked_output(data, mask, dtype):

@@ -274,7 +274,8 @@ def run(args):
                         f"photometry with a {fitshape}x{fitshape} fit box")
         unit, unit_note = data_unit(source, args.image)
         data = source.data
-        mask, error, n_no_error = mask_and_error(source, args.image)
+        mask, error, n_no_error, n_nonfinite = mask_and_error(source,
+                                                              args.image)
         t0 = time.perf_counter()
         box = int(max(16, min(128, 10 * fwhm), 1))
         box = min(box, *data.shape)
@@ -285,6 +286,9 @@ def run(args):
         # command that fails prints its error line and nothing else
         report = [(log, f"background {np.nanmedian(bkg.background):.4g}, "
                         f"rms {rms:.4g} {unit}")]
+        if n_nonfinite:
+            report.append((log.detail, f"  masked {n_nonfinite} pixels with "
+                                       "a non-finite value"))
         if n_no_error:
             report.append((log.detail, f"  masked {n_no_error} pixels with a "
                                        "zero or non-finite error"))

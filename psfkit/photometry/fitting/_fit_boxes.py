@@ -34,8 +34,13 @@ def nearest_pixel(coord):
     Index of the pixel containing ``coord`` (pixel centres at integers; a
     coordinate on the edge between two pixels, ``i + 0.5``, belongs to
     pixel ``i``, as with astropy's ``overlap_slices`` and photutils).
+    Coordinates beyond 2**52 pixels, or not finite, give a pixel far off
+    any image (2**52 from the origin), not an integer overflow.
     """
-    return np.ceil(np.asarray(coord, dtype=float) - 0.5).astype(np.int64)
+    coord = np.asarray(coord, dtype=float)
+    far = float(2 ** 52)
+    coord = np.clip(np.where(np.isfinite(coord), coord, -far), -far, far)
+    return np.ceil(coord - 0.5).astype(np.int64)
 
 
 @dataclass(frozen=True)

@@ -157,9 +157,11 @@ def aperture_flux(data, valid, x, y, radius, *, profile=None):
     boxes = make_boxes(x, y, (2 * half + 1, 2 * half + 1), data.shape)
     vals = gather(data.ravel(), boxes.flat)
     ok = gather(valid.ravel(), boxes.flat, False)
-    # squared distances as the outer sum of the row and column terms
-    dx2 = (boxes.cols - x[:, None]) ** 2
-    dy2 = (boxes.rows - y[:, None]) ** 2
+    # squared distances as the outer sum of the row and column terms (a
+    # source absurdly far off the image is at an infinite distance)
+    with np.errstate(over="ignore"):
+        dx2 = (boxes.cols - x[:, None]) ** 2
+        dy2 = (boxes.rows - y[:, None]) ** 2
     dist = np.sqrt(dy2[:, :, None] + dx2[:, None, :]).reshape(len(x),
                                                               vals.shape[1])
     w = np.clip(radius + 0.5 - dist, 0.0, 1.0)

@@ -104,7 +104,12 @@ def check_xy_bounds(name, xy_bounds):
         if bound is None:
             out.append(None)
             continue
-        bound = float(bound)
+        try:
+            bound = float(bound)
+        except (TypeError, ValueError):
+            msg = ("xy_bounds must hold numbers (or None), got "
+                   f"{xy_bounds!r}")
+            raise TypeError(msg) from None
         if not np.isfinite(bound):
             msg = "xy_bounds must be finite"
             raise ValueError(msg)
@@ -119,8 +124,12 @@ def check_radius(name, radius):
     """A positive finite scalar or `None`."""
     if radius is None:
         return None
-    if (not np.isscalar(radius) or isinstance(radius, bool)
-            or not np.isfinite(radius) or radius <= 0):
+    if (isinstance(radius, bool | str | bytes) or not np.isscalar(radius)
+            or not np.isreal(radius)):
+        msg = ("aperture_radius must be a strictly-positive scalar, got "
+               f"{radius!r}")
+        raise TypeError(msg)
+    if not np.isfinite(radius) or radius <= 0:
         msg = "aperture_radius must be a strictly-positive scalar"
         raise ValueError(msg)
     return radius
@@ -201,15 +210,26 @@ def prepare_inputs(data, mask, error):
     if values.ndim != 2:
         msg = f"data must be a 2D array, got {values.ndim}-D"
         raise ValueError(msg)
+    if values.dtype.kind not in "biuf":
+        msg = f"data must contain real numbers, got dtype {values.dtype}"
+        raise TypeError(msg)
     for name, arr in (("error", error), ("mask", mask)):
         if arr is not None and arr is not np.ma.nomask \
                 and np.shape(arr) != values.shape:
             msg = f"data and {name} must have the same shape"
             raise ValueError(msg)
+    if mask is np.ma.nomask:
+        mask = None
+    # the pixels masked by the mask or by a masked array's own mask; the
+    # non-finite ones are masked below (their errors do not matter)
+    given = (np.zeros(values.shape, bool) if mask is None
+             else np.asarray(mask, dtype=bool))
+    if np.ma.isMaskedArray(values):
+        given = given | np.ma.getmaskarray(values)
+    finite = np.isfinite(np.ma.getdata(values))
     if error is not None:
         err = np.asarray(getattr(error, "value", error), dtype=float)
-        used = ~(np.zeros(values.shape, bool) if mask is None
-                 else np.asarray(mask, bool))
+        used = ~given & finite
         if np.any(~(np.isfinite(err) & (err > 0)) & used):
             msg = ("Error array contains non-positive or non-finite "
                    "values: error must be positive and finite on every "
@@ -223,11 +243,7 @@ def prepare_inputs(data, mask, error):
     elif error is not None and unit is not None:
         msg = "data has units but error does not"
         raise ValueError(msg)
-    if mask is np.ma.nomask:
-        mask = None
-    given = (np.zeros(values.shape, bool) if mask is None
-             else np.asarray(mask, dtype=bool))
-    bad = ~np.isfinite(np.ma.getdata(values)) & ~given
+    bad = ~finite & ~given
     if bad.any():
         warn("Input data contains unmasked non-finite values (NaN or "
              "inf), which were automatically ignored.",

@@ -99,17 +99,45 @@ class ResultImagesMixin:
         Returns
         -------
         residual : same type as ``data``
+            Floating point (an integer image's residual is not rounded).
+            Data with a unit get the model in that unit.
+
+        Raises
+        ------
+        astropy.units.UnitConversionError
+            When ``data`` has a unit that the fitted fluxes cannot be
+            converted to.
         """
         if isinstance(data, NDData):
-            out = data.__class__(data, copy=True)
             arr = np.asanyarray(data.data)
-            model = self.make_model_image(arr.shape, psf_shape=psf_shape,
-                                          include_local_bkg=include_local_bkg)
-            out.data[...] = arr - getattr(model, "value", model)
-            return out
-        model = self.make_model_image(np.shape(data), psf_shape=psf_shape,
-                                      include_local_bkg=include_local_bkg)
-        model = getattr(model, "value", model)
-        if isinstance(data, u.Quantity):
-            return data - model * data.unit
+            model = self._model_in(data.unit, arr.shape, psf_shape,
+                                   include_local_bkg)
+            residual = arr - model
+            if residual.dtype == arr.dtype:
+                out = data.__class__(data, copy=True)
+                out.data[...] = residual
+                return out
+            # (an integer image: a new one of floating point)
+            return data.__class__(residual, uncertainty=data.uncertainty,
+                                  mask=data.mask, wcs=data.wcs,
+                                  meta=data.meta, unit=data.unit, copy=True)
+        unit = data.unit if isinstance(data, u.Quantity) else None
+        model = self._model_in(unit, np.shape(data), psf_shape,
+                               include_local_bkg)
+        if unit is not None:
+            return data - model * unit
         return np.asarray(data, dtype=float) - model
+
+    def _model_in(self, unit, shape, psf_shape, include_local_bkg):
+        """The model image's values in ``unit`` (the fit's own if `None`)."""
+        model = self.make_model_image(shape, psf_shape=psf_shape,
+                                      include_local_bkg=include_local_bkg)
+        if unit is None or not isinstance(model, u.Quantity):
+            return np.asarray(getattr(model, "value", model), dtype=float)
+        try:
+            return model.to_value(unit)
+        except u.UnitConversionError:
+            msg = (f"data is in {unit}, which the fitted fluxes (in "
+                   f"{model.unit}) cannot be converted to: give the image "
+                   "the photometry was run on")
+            raise u.UnitConversionError(msg) from None

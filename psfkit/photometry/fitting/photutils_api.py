@@ -276,9 +276,9 @@ class PSFPhotometry(ResultImagesMixin):
     def _local_bkg(self, image, prep, x, y):
         if self.local_bkg_estimator is None:
             return np.zeros(len(x))
+        # values in the data's unit, without it (as photutils passes them:
+        # its LocalBackground cannot take a Quantity)
         data = np.where(prep.valid, image, np.nan)
-        if prep.unit is not None:
-            data = data * prep.unit
         bkg = self.local_bkg_estimator(data, x, y, mask=~prep.valid)
         bkg = getattr(bkg, "value", bkg)
         return np.atleast_1d(np.asarray(bkg, dtype=float))

@@ -26,6 +26,7 @@ from ...utils import (
     as_pair,
     coerce_data,
     describe,
+    pixel_to_sky,
     renamed_keyword,
     resolve_executor,
     warn,
@@ -38,6 +39,7 @@ from ...utils.tiling import (
     reissue_warnings,
     tile_grid,
 )
+from ._interop import celestial_wcs
 
 __all__ = ["tiled_photometry", "TiledPhotometryResult"]
 
@@ -263,6 +265,12 @@ def _merge(arr, grid, outputs):
         tables.append(kept)
     table = vstack(tables, metadata_conflicts="silent")
     table["id"] = np.arange(1, len(table) + 1)
+    # the tiles are plain arrays: the sky positions come from the image's
+    # WCS, as in a single pass
+    wcs = celestial_wcs(arr.wcs)
+    if wcs is not None:
+        table["sky_centroid"] = pixel_to_sky(wcs, table["x_fit"],
+                                             table["y_fit"])
     if len(table) == 0:
         warn("no tile found a star; the photometry table is empty",
                       NoDetectionsWarning)
