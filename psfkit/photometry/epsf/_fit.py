@@ -15,7 +15,6 @@ import warnings
 import numpy as np
 
 from ..._numerics.lm import solve_stacked
-from ..fitting._astropy_fit import fit_failed
 from ..models.base import evaluate_stack
 
 __all__ = []
@@ -171,16 +170,18 @@ def fit_stars_astropy(model, x, y, data, weight, params, *, fitter,
             continue
         star = model.copy()
         star.parameters = params[i]
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             try:
                 fitted = fitter(star, x[i, use], y[i, use], data[i, use],
                                 weights=np.sqrt(weight[i, use]), **options)
             except (ValueError, np.linalg.LinAlgError):
                 continue
+        # a fit stopped at its iteration limit (the fitter's warning) has
+        # moved towards the minimum: its values are kept, as photutils
+        # keeps them; only a fit that raised or left non-finite values fails
         params[i] = fitted.parameters
-        ok[i] = (not fit_failed(fitter, caught)
-                 and bool(np.all(np.isfinite(params[i]))))
+        ok[i] = bool(np.all(np.isfinite(params[i])))
     return params, ok
 
 

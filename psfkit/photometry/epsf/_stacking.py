@@ -327,12 +327,13 @@ def recenter(epsf, origin, half_box, *, maxiters=20, tol=1e-4,
     """
     Resample the ePSF so that its centroid near the origin is the origin.
 
-    The centroid is measured in a box of ``half_box`` grid pixels around
-    the origin; the image is shifted by spline interpolation, the centroid
-    measured again on the shifted image, up to ``maxiters`` times, and the
-    original image is resampled once with the total shift.  The centroid
-    is the centre of mass of the box, or ``centroid(box)``, an ``(x, y)``
-    position in box pixels, when given.
+    The centroid is measured in a box reaching ``half_box`` grid pixels
+    from the origin (an int, or ``(y, x)`` half-sizes); the image is
+    shifted by spline interpolation, the centroid measured again on the
+    shifted image, up to ``maxiters`` times, and the original image is
+    resampled once with the total shift.  The centroid is the centre of
+    mass of the box, or ``centroid(box)``, an ``(x, y)`` position in box
+    pixels, when given.
 
     Returns
     -------
@@ -343,9 +344,11 @@ def recenter(epsf, origin, half_box, *, maxiters=20, tol=1e-4,
     """
     coef = spline_coefficients(epsf)
     ox, oy = origin
-    offsets = np.arange(-half_box, half_box + 1, dtype=float)
-    bx = ox + offsets[None, :]
-    by = oy + offsets[:, None]
+    hy, hx = np.broadcast_to(np.asarray(half_box, dtype=int), (2,))
+    off_x = np.arange(-hx, hx + 1, dtype=float)
+    off_y = np.arange(-hy, hy + 1, dtype=float)
+    bx = ox + off_x[None, :]
+    by = oy + off_y[:, None]
     shift = np.zeros(2)
     for _ in range(maxiters):
         vals = spline_evaluate(coef, bx + shift[0], by + shift[1])
@@ -353,10 +356,15 @@ def recenter(epsf, origin, half_box, *, maxiters=20, tol=1e-4,
         if not total > 0:
             break
         if centroid is None:
-            step = np.array([np.sum(vals * offsets[None, :]) / total,
-                             np.sum(vals * offsets[:, None]) / total])
+            step = np.array([np.sum(vals * off_x[None, :]) / total,
+                             np.sum(vals * off_y[:, None]) / total])
         else:
-            step = np.asarray(centroid(vals), dtype=float)[:2] - half_box
+            found = np.ravel(np.asarray(centroid(vals), dtype=float))
+            if found.size < 2:
+                msg = ("recentering_func must return the (x, y) centroid "
+                       f"of the box it is given, got {found.tolist()!r}")
+                raise ValueError(msg)
+            step = found[:2] - np.array([hx, hy], dtype=float)
             if not np.all(np.isfinite(step)):
                 break
         shift += step

@@ -103,7 +103,9 @@ def _resolve_clip(sigma_clip):
                                sigma_clip.sigma_lower)
         upper = check_positive("sigma_clip.sigma_upper",
                                sigma_clip.sigma_upper)
+        # (astropy keeps maxiters=None, clipping to convergence, as inf)
         maxiters = (_CLIP_MAXITERS if sigma_clip.maxiters is None
+                    or not np.isfinite(sigma_clip.maxiters)
                     else max(int(sigma_clip.maxiters), 1))
         return sigma_clip, (lower, upper, maxiters)
     sigma = check_positive("sigma_clip", sigma_clip)
@@ -215,9 +217,11 @@ class EPSFBuilder(ParamReprMixin):
     fitter_maxiters : int, optional
         The iteration limit of the star fits (psfkit's batched
         Levenberg-Marquardt fit; its own default when `None`).
-    fitter : None, optional
-        photutils' astropy fitter; psfkit fits all stars at once with its
-        own batched solver, so only `None` is accepted.
+    fitter : None, astropy fitter or `EPSFFitter`, optional
+        How the stars are fitted: `None` for psfkit's batched solver (all
+        stars at once), an astropy fitter instance (star by star), or an
+        `EPSFFitter` (psfkit's or photutils'), which also sets the fit
+        box.
     recentering_func : callable, optional
         The centroid of the ePSF, called as ``recentering_func(box)`` on
         the oversampled ePSF in the recentring box and returning its
@@ -305,7 +309,7 @@ class EPSFBuilder(ParamReprMixin):
         self.recentering_boxsize = (
             None if recentering_boxsize is None
             else as_pair("recentering_boxsize", recentering_boxsize,
-                         check_odd=True)[0])
+                         check_odd=True))
         self.fitter_maxiters = check_integer("fitter_maxiters",
                                              fitter_maxiters, minimum=1,
                                              allow_none=True)
@@ -377,11 +381,17 @@ class EPSFBuilder(ParamReprMixin):
                    else {"maxiter": fitter_maxiters})
         return star_fitter, options
 
-    def _recentering_box(self):
-        """The size of the box in which the ePSF centroid is measured."""
-        if self.recentering_boxsize is not None:
-            return self.recentering_boxsize
-        return 5 if self._fit_box is None else max(self._fit_box)
+    def _recentering_half(self):
+        """
+        The ``(y, x)`` half-sizes, in oversampled grid pixels, of the box
+        in which the ePSF centroid is measured: ``recentering_boxsize``
+        detector pixels (the fit box, or 5, by default) on each axis.
+        """
+        box = self.recentering_boxsize
+        if box is None:
+            box = (5, 5) if self._fit_box is None else self._fit_box
+        osy, osx = self.oversampling
+        return ((box[0] // 2) * osy, (box[1] // 2) * osx)
 
     def _grid_shape(self, stars):
         if self.shape is not None:
@@ -464,9 +474,7 @@ class EPSFBuilder(ParamReprMixin):
                 coef = spline_coefficients(epsf)
                 if change <= _STACK_TOL * np.abs(epsf).max():
                     break
-            epsf, _shift = recenter(epsf, origin,
-                                    (self._recentering_box() // 2)
-                                    * max(osx, osy),
+            epsf, _shift = recenter(epsf, origin, self._recentering_half(),
                                     maxiters=self.recentering_maxiters,
                                     centroid=self.recentering_func)
             total = epsf.sum()
@@ -499,8 +507,8 @@ class EPSFBuilder(ParamReprMixin):
             raise ValueError(msg)
         if not np.all(use):
             ids = [str(flat[i].id_label) for i in np.flatnonzero(~use)]
-            warn(f"{len(ids)} star(s) were excluded because their "
-                          f"fit failed (ids: {', '.join(ids[:10])})",
+            warn(f"{len(ids)} star(s) were excluded: no positive flux, "
+                          f"or their fit failed (ids: {', '.join(ids[:10])})",
                           StarExcludedWarning)
         epsf_model = ImagePSF(epsf, oversampling=self.oversampling,
                               origin=origin, normalize=True)

@@ -22,6 +22,7 @@ from ...utils import (
     renamed_keyword,
     warn,
 )
+from ..fitting._fit_boxes import nearest_pixel
 
 __all__ = ["EPSFStar", "EPSFStars", "LinkedEPSFStar", "StarExcludedWarning",
            "extract_stars"]
@@ -130,6 +131,14 @@ class EPSFStar:
     def data(self):
         """The cutout values."""
         return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        """The cutout values, so that ``plt.imshow(star)`` works."""
+        if copy is False and dtype not in (None, self._data.dtype):
+            msg = "the cutout cannot be converted without a copy"
+            raise ValueError(msg)
+        out = self._data if dtype is None else self._data.astype(dtype)
+        return out.copy() if copy else out
 
     @property
     def mask(self):
@@ -305,7 +314,7 @@ class EPSFStars:
     """
 
     def __init__(self, stars):
-        stars = list(stars)
+        stars = [_from_photutils(star) for star in stars]
         allowed = (EPSFStar, LinkedEPSFStar)
         if type(self) is not EPSFStars:
             allowed = (EPSFStar,)
@@ -478,6 +487,9 @@ class LinkedEPSFStar(EPSFStars):
         if isinstance(stars_list, EPSFStar):
             stars_list = [stars_list]
         super().__init__(stars_list)
+        if not self._stars:
+            msg = "stars_list is empty: a linked star needs its cutouts"
+            raise ValueError(msg)
         for i, star in enumerate(self._stars):
             if star.wcs_large is None:
                 msg = (f"stars_list[{i}] has no wcs_large: linked stars "
@@ -507,6 +519,31 @@ class LinkedEPSFStar(EPSFStars):
                                self._links())
         for star, center in zip(self._stars, centers, strict=True):
             star.cutout_center = center
+
+
+def _from_photutils(star):
+    """
+    psfkit's `EPSFStar` (or `LinkedEPSFStar`) for one of photutils'
+    (its cutout, masked where its weight is zero, centre, origin, flux, id
+    and WCS); anything else as it is.
+    """
+    module = type(star).__module__ or ""
+    if not module.startswith("photutils"):
+        return star
+    name = type(star).__name__
+    if name == "LinkedEPSFStar":
+        return LinkedEPSFStar([_from_photutils(s) for s in star.all_stars])
+    if name != "EPSFStar":
+        return star
+    data = np.asarray(star.data, dtype=float)
+    weights = getattr(star, "weights", None)
+    mask = (np.zeros(data.shape, bool) if weights is None
+            else ~(np.asarray(weights) > 0))
+    return EPSFStar(np.ma.MaskedArray(data, mask=mask | ~np.isfinite(data)),
+                    cutout_center=tuple(star.cutout_center),
+                    origin=tuple(star.origin), flux=float(star.flux),
+                    id_label=star.id_label,
+                    wcs_large=getattr(star, "wcs_large", None))
 
 
 def link_centers(stars, centers, links):
@@ -578,7 +615,9 @@ def _catalog_positions(catalog, wcs, *, sky_only=False):
         raise TypeError(msg)
     xname = find_column(catalog, "x", name="catalogs", required=False)
     yname = find_column(catalog, "y", name="catalogs", required=False)
-    if sky_only or ((xname is None or yname is None) and "skycoord" in names):
+    sky = sky_only or ((xname is None or yname is None)
+                       and "skycoord" in names)
+    if sky:
         if wcs is None:
             msg = ("a catalogue with sky positions (skycoord) needs an "
                    "image with a WCS: give data as NDData with a wcs")
@@ -588,15 +627,27 @@ def _catalog_positions(catalog, wcs, *, sky_only=False):
         xname, yname = find_xy_columns(catalog, name="catalogs")
         x, y = (getattr(catalog[n], "value", catalog[n])
                 for n in (xname, yname))
-    x = np.atleast_1d(np.asarray(x, dtype=float))
-    y = np.atleast_1d(np.asarray(y, dtype=float))
-    if not sky_only and not (np.all(np.isfinite(x))
-                             and np.all(np.isfinite(y))):
-        msg = "catalogs positions must be finite"
+    x, y = (np.atleast_1d(np.ma.filled(np.ma.asarray(v, dtype=float),
+                                       np.nan)) for v in (x, y))
+    bad = ~(np.isfinite(x) & np.isfinite(y))
+    if not sky and bad.any():
+        # (a sky position the WCS cannot place is off the image instead)
+        rows = np.flatnonzero(bad)[:10].tolist()
+        msg = ("catalogs positions must be finite: rows "
+               f"{rows} are masked or not finite")
         raise ValueError(msg)
     ids = (np.asarray(catalog["id"]) if "id" in names
            else np.arange(1, len(x) + 1))
     return x, y, ids
+
+
+def _catalog_fluxes(catalog, n):
+    """The ``flux`` column of a catalogue (NaN where masked), or `None`."""
+    if "flux" not in getattr(catalog, "colnames", ()):
+        return None
+    flux = getattr(catalog["flux"], "value", catalog["flux"])
+    return np.broadcast_to(np.ma.filled(np.ma.asarray(flux, dtype=float),
+                                        np.nan), (n,))
 
 
 def _is_image_list(data):
@@ -611,6 +662,18 @@ def _pairs(data, catalogs):
     The (image, catalogue) pairs of the inputs, and whether the stars are
     linked (one sky catalogue for several images).
     """
+    if (isinstance(data, list | tuple) and data
+            and not _is_image_list(data)
+            and any(isinstance(d, NDData | np.ndarray) for d in data)):
+        # a list that holds images, but not only 2-D ones
+        for i, d in enumerate(data):
+            if not (isinstance(d, NDData)
+                    or (isinstance(d, np.ndarray) and d.ndim == 2)):
+                what = (f"a {d.ndim}-D array" if isinstance(d, np.ndarray)
+                        else type(d).__name__)
+                msg = (f"data[{i}] must be a 2-D image (an array or "
+                       f"NDData), got {what}")
+                raise TypeError(msg)
     images = list(data) if _is_image_list(data) else [data]
     tables = (list(catalogs) if isinstance(catalogs, list | tuple)
               else [catalogs])
@@ -630,13 +693,17 @@ def _pairs(data, catalogs):
     return list(zip(images, tables, strict=True)), False
 
 
-def _cut_out(image, x, y, ids, ny, nx):
-    """The stars of one image, and which ones were left out (edge, mask)."""
+def _cut_out(image, x, y, ids, ny, nx, flux=None):
+    """
+    The stars of one image, and which ones were left out (edge, mask).
+
+    Each cutout is centred on the pixel holding its star (``i + 0.5``
+    belongs to pixel ``i``, as with astropy's ``overlap_slices`` and
+    photutils); a position that is not finite (off the WCS's sky) or
+    absurdly far is off the image.
+    """
     hx, hy = nx // 2, ny // 2
-    # (a position off the WCS's sky is NaN: off the image)
-    finite = np.isfinite(x) & np.isfinite(y)
-    ix = np.round(np.where(finite, x, -1.0 - nx)).astype(np.intp)
-    iy = np.round(np.where(finite, y, -1.0 - ny)).astype(np.intp)
+    ix, iy = nearest_pixel(x), nearest_pixel(y)
     inside = ((ix - hx >= 0) & (ix + hx < image.shape[1])
               & (iy - hy >= 0) & (iy + hy < image.shape[0]))
     rows = iy[inside, None, None] + np.arange(-hy, hy + 1)[None, :, None]
@@ -651,10 +718,11 @@ def _cut_out(image, x, y, ids, ny, nx):
             continue
         x0 = ix[i] - hx
         y0 = iy[i] - hy
+        given = None if flux is None or not np.isfinite(flux[i]) else flux[i]
         stars.append(EPSFStar(np.ma.MaskedArray(cutouts[k], mask=masks[k]),
                               cutout_center=(x[i] - x0, y[i] - y0),
-                              origin=(x0, y0), id_label=ids[i].item(),
-                              wcs_large=image.wcs))
+                              origin=(x0, y0), flux=given,
+                              id_label=ids[i].item(), wcs_large=image.wcs))
     return stars, ~inside, inside & ~usable
 
 
@@ -740,7 +808,8 @@ def extract_stars(data, catalogs=None, *, size=(11, 11)):
     for data_i, catalog_i in pairs:
         image = coerce_data(data_i, name="data", ndim=2)
         x, y, ids = _catalog_positions(catalog_i, image.wcs)
-        got, edge, masked = _cut_out(image, x, y, ids, ny, nx)
+        got, edge, masked = _cut_out(image, x, y, ids, ny, nx,
+                                     _catalog_fluxes(catalog_i, len(x)))
         stars += got
         edge_ids += ids[edge].tolist()
         masked_ids += ids[masked].tolist()
@@ -768,7 +837,8 @@ def _linked_stars(pairs, ny, nx):
             per_star = [[] for _ in ids]
             excluded = {"edge": np.ones(len(ids), dtype=bool),
                         "masked": np.zeros(len(ids), dtype=bool)}
-        got, edge, masked = _cut_out(image, x, y, ids, ny, nx)
+        got, edge, masked = _cut_out(image, x, y, ids, ny, nx,
+                                     _catalog_fluxes(catalog, len(x)))
         for row, star in zip(np.flatnonzero(~edge & ~masked), got,
                              strict=True):
             per_star[row].append(star)
@@ -793,7 +863,8 @@ def _warn_excluded(edge_ids, masked_ids, ny, nx):
     if edge_ids or masked_ids:
         left = [*edge_ids, *masked_ids]
         more = " ..." if len(left) > 10 else ""
-        warn(f"{len(edge_ids)} star(s) too near the image edge for a "
-             f"{ny}x{nx} cutout and {len(masked_ids)} fully masked star(s) "
+        warn(f"{len(edge_ids)} star(s) off the image or too near its edge "
+             f"for a {ny}x{nx} cutout and {len(masked_ids)} fully masked "
+             "star(s) "
              f"were excluded (ids: {', '.join(map(str, left[:10]))}{more})",
              StarExcludedWarning)
