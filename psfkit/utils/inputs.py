@@ -272,9 +272,11 @@ def to_data_unit(name, value, unit):
 
 def _coerce_error(error, shape, unit, name, mask):
     error = to_data_unit(name, error, unit)
+    if isinstance(error, np.ma.MaskedArray):
+        # a masked error is unknown: the pixel is not used (NaN)
+        error = np.where(np.ma.getmaskarray(error), np.nan,
+                         _as_float(name, np.ma.getdata(error), np.float64))
     err = _as_float(name, np.asanyarray(error), np.float64)
-    if isinstance(err, np.ma.MaskedArray):
-        err = err.filled(np.nan)
     if err.shape != shape:
         try:
             err = np.broadcast_to(err, shape)

@@ -20,8 +20,10 @@ from psfkit._numerics.gaussian import integrated_gaussian_image
 from psfkit.cli import main
 from psfkit.photometry import (
     BasicPSFPhotometry,
+    BatchedLMFitter,
     CircularGaussianPRF,
     DAOStarFinder,
+    IntegratedGaussianPRF,
     LocalBackground,
     PSFPhotometry,
     tiled_photometry,
@@ -178,3 +180,83 @@ def test_cli_masks_nan_pixels_without_warnings(field, tmp_path, capsys):
     assert "masked 136 pixels with a non-finite value" in out
     assert "warning" not in err
     assert len(QTable.read(tmp_path / "nan.ecsv")) >= 11
+
+
+def _chain_with_a_star_at_its_bound():
+    """12 stars in a chain, and a guess 4 px short of a 13th: its y stops
+    on the edge of its fit box."""
+    psf = IntegratedGaussianPRF(sigma=1.5)
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:40, 0:80]
+    xs = 10.0 + 5.0 * np.arange(12)
+    image = (sum(psf.evaluate(xx, yy, 5000.0, x, 20.0, 1.5) for x in xs)
+             + psf.evaluate(xx, yy, 5000.0, 34.0, 26.0, 1.5)
+             + rng.normal(0.0, 2.0, xx.shape))
+    guesses = QTable({"x": [*xs, 34.0], "y": [20.0] * 12 + [22.0]})
+    return psf, image, guesses
+
+
+def test_uncertainty_of_a_parameter_on_its_bound():
+    psf, image, guesses = _chain_with_a_star_at_its_bound()
+    error = np.full(image.shape, 2.0)
+    sparse = BasicPSFPhotometry(None, None, psf, 7)(
+        image, init_guesses=guesses, error=error)
+    dense = BasicPSFPhotometry(None, None, psf, 7, fitter=BatchedLMFitter())(
+        image, init_guesses=guesses, error=error)
+    last = sparse[-1]
+    assert last["y_fit"] == pytest.approx(25.5)  # the edge of its box
+    # the curvature's uncertainty, as the dense fit gives it; it was 0
+    # (and the flux's, conditional on y held, too small)
+    for name in ("x_0_unc", "y_0_unc", "flux_unc"):
+        assert last[name] > 0
+        assert_allclose(sparse[name], dense[name], rtol=2e-3)
+
+
+def test_seed_classes_name_their_mistakes(field):
+    from astropy.modeling.fitting import LevMarLSQFitter
+
+    from psfkit.photometry import DAOGroup, DAOPhotPSFPhotometry
+
+    image, init = field
+    psf = CircularGaussianPRF(fwhm=FWHM)
+    with pytest.raises(TypeError, match=r"fitter must be an instance, got "
+                                        r"the class LevMarLSQFitter: give "
+                                        r"LevMarLSQFitter\(...\)"):
+        BasicPSFPhotometry(None, None, psf, 7, fitter=LevMarLSQFitter)
+    with pytest.raises(TypeError, match="psf_model must be an instance"):
+        BasicPSFPhotometry(None, None, IntegratedGaussianPRF, 7)
+    with pytest.raises(TypeError, match="group_maker must be an instance"):
+        BasicPSFPhotometry(DAOGroup, None, psf, 7)
+    with pytest.raises(TypeError, match="grouper must be an instance"):
+        PSFPhotometry(psf, 7, grouper=DAOGroup)
+    # extra columns may not replace the results'
+    phot = BasicPSFPhotometry(None, None, psf, 7,
+                              extra_output_cols=["x_fit", "id"])
+    with pytest.raises(ValueError, match=r"extra_output_cols names columns "
+                                         r"of the results \(x_fit, id\)"):
+        phot(image, init_guesses=init)
+    # a masked error array: its masked pixels are not used
+    yy, xx = np.mgrid[0:96, 0:96]
+    column = xx == int(round(float(init["x"][0])))
+    masked = np.ma.MaskedArray(np.where(column, 0.0, 2.0), mask=column)
+    got = BasicPSFPhotometry(None, None, psf, 7)(image, init_guesses=init,
+                                                error=masked)
+    want = BasicPSFPhotometry(None, None, psf, 7)(
+        image, init_guesses=init, error=np.full(image.shape, 2.0),
+        mask=column)
+    assert got["npix_masked"][0] == 7
+    assert_array_equal(got["flux_fit"], want["flux_fit"])
+    # DAOPhot's sigma: set later, used
+    late = DAOPhotPSFPhotometry(6.0, 30.0, FWHM, psf, 7, niters=1)
+    late.sigma = 1.5
+    early = DAOPhotPSFPhotometry(6.0, 30.0, FWHM, psf, 7, niters=1, sigma=1.5)
+    assert late.bkg_estimator(image) == early.bkg_estimator(image)
+    assert repr(late) == repr(early)
+    with pytest.raises(TypeError, match="sigma must be a positive number"):
+        late.sigma = "x"
+    # a finder whose table has no positions is named as such
+    phot = BasicPSFPhotometry(None, None, psf, 7,
+                              finder=lambda data: QTable({"a": [1.0]}))
+    with pytest.raises(ValueError, match="the finder's table must have x "
+                                         "and y position columns"):
+        phot(image)

@@ -509,26 +509,35 @@ class AllStarProblem:
         return self.jwt if self._all(stars) else self.jwt[:, stars]
 
     # ------------------------------------------------- the loop interface
-    def normal(self):
+    def normal(self, *, hold_bounds=True):
+        """
+        The normal equations of the working clusters; with
+        ``hold_bounds=False`` (for the covariances) an unknown on a bound
+        keeps its row and column: its uncertainty is that of its
+        curvature, not zero.
+        """
         stars = self.stars
         jwt = self._working_jwt(stars)
         grad = self.gradient(stars, jwt)
         diag = block_products(jwt, jwt, symmetric=True)
         blocks = self.pair_blocks()
-        self._diag, self._blocks, self._grad = self._hold(self.free, grad,
-                                                          diag, blocks)
+        self._diag, self._blocks, self._grad = self._hold(
+            self.free, grad, diag, blocks, bounds=hold_bounds)
 
-    def _hold(self, cols, grad, diag, blocks):
+    def _hold(self, cols, grad, diag, blocks, *, bounds=True):
         """
         Normal equations of the parameters ``cols`` with the unknowns on a
-        bound and pushed against it, and those of finished clusters still
-        in the layout, held out (their rows and columns zeroed).
+        bound and pushed against it (with ``bounds``), and those of
+        finished clusters still in the layout, held out (their rows and
+        columns zeroed).
         """
         stars = self.stars
-        u = self.theta[stars][:, cols]
-        lo = self.lower[stars][:, cols]
-        hi = self.upper[stars][:, cols]
-        frozen = ((u <= lo) & (grad < 0)) | ((u >= hi) & (grad > 0))
+        frozen = np.zeros(grad.shape, dtype=bool)
+        if bounds:
+            u = self.theta[stars][:, cols]
+            lo = self.lower[stars][:, cols]
+            hi = self.upper[stars][:, cols]
+            frozen = ((u <= lo) & (grad < 0)) | ((u >= hi) & (grad > 0))
         frozen |= self._idle[self.wlabel][:, None]
         if frozen.any():
             keep = (~frozen).astype(float)

@@ -470,7 +470,7 @@ def _fit_crowded(setup, data, geom, theta, lower, upper, idx, todo,
     problem.pair_up(redo, split=False)
     label, sizes = problem.label, problem.sizes
     problem.start(np.arange(len(sizes)))
-    problem.normal()
+    problem.normal(hold_bounds=False)
     stars = problem.stars
     local = np.full(len(idx), -1)
     local[stars] = np.arange(len(stars))

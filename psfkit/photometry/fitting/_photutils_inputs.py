@@ -16,13 +16,15 @@ from ..background.local_background import LocalBackground
 from ._fit_boxes import nearest_pixel
 from ._interop import celestial_wcs, psf_param_names
 from ._pipeline import prepare
+from ._settings import not_a_class
 from .fitters import BatchedLMFitter, SparseLMFitter
 
 __all__ = []
 
 
 def check_callable(name, value):
-    """A callable or `None`."""
+    """A callable or `None` (an instance, not a class)."""
+    not_a_class(name, value)
     if value is not None and not callable(value):
         msg = f"{name!r} must be a callable object"
         raise TypeError(msg)
@@ -31,6 +33,7 @@ def check_callable(name, value):
 
 def check_model(name, psf_model):
     """A 2-D astropy model with ``x_0``, ``y_0`` and ``flux``."""
+    not_a_class(name, psf_model)
     if not isinstance(psf_model, Model):
         msg = "psf_model must be an Astropy Model subclass"
         raise TypeError(msg)

@@ -316,6 +316,13 @@ def build_table(prep, setup, stage, *, iterative, extra_cols=()):
             dof = np.asarray(npix, dtype=float) - nfree
             table["reduced_chi2"] = np.where(dof > 0, chi2 / dof, np.nan)
     copied = None if stage is None else stage.sources.extra
+    taken = [name for name in extra_cols
+             if name in table.colnames or name in ("flags", "sky_centroid")]
+    if taken:
+        msg = (f"extra_output_cols names columns of the results "
+               f"({', '.join(taken)}): they would overwrite them; copy the "
+               "guesses' columns under other names")
+        raise ValueError(msg)
     for name in extra_cols:
         if copied is not None and name in copied.colnames:
             table[name] = copied[name]

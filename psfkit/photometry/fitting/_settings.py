@@ -39,8 +39,21 @@ def optional_positive(name, value):
     return check_positive(name, value, allow_none=True)
 
 
+def not_a_class(name, value):
+    """
+    A `TypeError` for a class where an instance is wanted (``fitter=
+    LevMarLSQFitter`` without the parentheses), naming the argument.
+    """
+    if isinstance(value, type):
+        msg = (f"{name} must be an instance, got the class "
+               f"{value.__name__}: give {value.__name__}(...)")
+        raise TypeError(msg)
+    return value
+
+
 def optional_callable(name, value):
     """A callable or `None`."""
+    not_a_class(name, value)
     if value is not None and not callable(value):
         msg = f"{name} must be callable or None, got {value!r}"
         raise TypeError(msg)
@@ -49,6 +62,7 @@ def optional_callable(name, value):
 
 def required_callable(name, value):
     """A callable (the iterative classes need their finder)."""
+    not_a_class(name, value)
     if value is None:
         msg = f"{name} is required for iterative photometry: give a callable"
         raise ValueError(msg)
@@ -57,6 +71,7 @@ def required_callable(name, value):
 
 def psf_model(name, value):
     """A model with ``x_0``, ``y_0`` and ``flux`` parameters."""
+    not_a_class(name, value)
     missing = [p for p in CORE_PARAMS
                if p not in getattr(value, "param_names", ())]
     if missing and psf_param_names(value) is None:
@@ -70,6 +85,7 @@ def fitter(name, value):
     """`SparseLMFitter` (for `None`), `BatchedLMFitter` or an astropy fitter."""
     if value is None:
         return SparseLMFitter()
+    not_a_class(name, value)
     if not (isinstance(value, SparseLMFitter | BatchedLMFitter)
             or callable(value)):
         msg = (f"{name} must be None, a SparseLMFitter, a BatchedLMFitter "

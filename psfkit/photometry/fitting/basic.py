@@ -334,7 +334,8 @@ class BasicPSFPhotometry(ParamReprMixin):
             found = detect(self.finder, image, prep)
             if found is None or len(found) == 0:
                 return self._no_sources(setup)
-            guesses = read_init_table(found, extras, from_finder=True)
+            guesses = read_init_table(found, extras, from_finder=True,
+                                     name="the finder's table")
             guesses["id"] = guesses["id"] + (first_id - 1)
         theta = initial_parameters(setup, self.psf_model, guesses, image,
                                    prep.valid, self._radius)

@@ -346,13 +346,13 @@ class DAOPhotPSFPhotometry(IterativelySubtractedPSFPhotometry):
         from ..detection.finders import DAOStarFinder
         from ..grouping.groupers import DAOGroup
 
-        self.sigma = check_positive("sigma", sigma)
+        sigma = check_positive("sigma", sigma)
         finder = DAOStarFinder(threshold=threshold, fwhm=fwhm, ratio=ratio,
                                theta=theta, sigma_radius=sigma_radius,
                                sharplo=sharplo, sharphi=sharphi,
                                roundlo=roundlo, roundhi=roundhi)
         super().__init__(DAOGroup(crit_separation),
-                         MMMBackground(sigma_clip=SigmaClip(sigma=self.sigma,
+                         MMMBackground(sigma_clip=SigmaClip(sigma=sigma,
                                                             maxiters=10)),
                          psf_model, fitshape, finder=finder, niters=niters,
                          mode=mode, fitter=fitter,
@@ -360,6 +360,21 @@ class DAOPhotPSFPhotometry(IterativelySubtractedPSFPhotometry):
                          progress_bar=progress_bar,
                          extra_output_cols=extra_output_cols,
                          executor=executor)
+
+    @property
+    def sigma(self):
+        """The sigma-clipping threshold of the `MMMBackground`."""
+        return self.bkg_estimator.sigma_clip.sigma
+
+    @sigma.setter
+    def sigma(self, value):
+        from astropy.stats import SigmaClip
+
+        from ..background.estimators import MMMBackground
+
+        value = check_positive("sigma", value)
+        self.bkg_estimator = MMMBackground(
+            sigma_clip=SigmaClip(sigma=value, maxiters=10))
 
     @property
     def crit_separation(self):
