@@ -526,10 +526,13 @@ def plot_psf_grid(model, *, ax=None, vmax_scale=None, peak_norm=False,
         the top), 0.03 for ``deltas`` (on a linear scale symmetric about
         zero).
     peak_norm : bool, optional
-        Divide each image by its peak.
+        Divide what is shown by its largest value (as photutils does: the
+        images keep their relative heights).
     deltas : bool, optional
         Show each image minus the mean of all of them: how the PSF varies
-        over the detector.
+        over the detector.  Blank images (all zero: grid nodes off a
+        detector's field, as in MIRI's STDPSF grids) are left out of the
+        mean and drawn as zero.
     cmap : str or `matplotlib.colors.Colormap`, optional
         The colour map.
     dividers : bool, optional
@@ -572,10 +575,15 @@ def plot_psf_grid(model, *, ax=None, vmax_scale=None, peak_norm=False,
             msg = f"vmax_scale must be a positive number, got {vmax_scale}"
             raise ValueError(msg)
     images = stack
-    if peak_norm:
-        images = images / images.max(axis=(1, 2), keepdims=True)
     if deltas:
-        images = images - images.mean(axis=0)
+        blank = ~np.any(stack != 0, axis=(1, 2))
+        if not blank.all():
+            images = np.where(blank[:, None, None], 0.0,
+                              stack - stack[~blank].mean(axis=0))
+    if peak_norm:
+        peak = np.max(images[np.isfinite(images)], initial=0.0)
+        if peak != 0:
+            images = images / peak
     n_y, n_x = index.shape
     ny, nx = stack.shape[1:]
     # the tiles in grid order, the first grid row at the bottom
@@ -601,7 +609,7 @@ def plot_psf_grid(model, *, ax=None, vmax_scale=None, peak_norm=False,
     label = ("difference from the mean PSF" if deltas
              else "value per oversampled pixel")
     if peak_norm:
-        label += " (peak = 1)"
+        label += " (largest = 1)"
     shown = ax.imshow(mosaic, origin="lower", cmap=image_colormap(cmap),
                       norm=norm, interpolation="nearest")
     fig.colorbar(shown, ax=ax, label=label)

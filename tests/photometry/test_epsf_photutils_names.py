@@ -155,19 +155,26 @@ def test_plot_grid_places_each_psf_at_its_node():
     assert len(ax.lines) == 3
     plt.close(fig)
 
-    # differences from the mean, on a symmetric linear scale; each image
-    # divided by its peak first
+    # differences from the mean, on a symmetric linear scale, divided by
+    # their largest value (photutils' order); a blank node (off a
+    # detector's field) is left out of the mean and drawn as zero
     fig, ax = plt.subplots()
-    model, images, _ = _grid(peaks=(1, 2, 3, 4, 5, 6))
+    model, images, xypos = _grid(peaks=(1, 2, 3, 4, 5, 0))
     out = model.plot_grid(ax=ax, deltas=True, peak_norm=True,
                           vmax_scale=0.5, dividers=False)
     assert out is fig and len(ax.lines) == 0
-    normed = np.array([im / im.max() for im in images])
-    deltas = normed - normed.mean(axis=0)
+    stack = np.array(images)
+    deltas = stack[:5] - stack[:5].mean(axis=0)
+    deltas /= deltas.max()
+    shown = np.ma.filled(ax.images[0].get_array(), np.nan)
+    for k, (gx, gy) in enumerate(xypos):
+        j, i = [0, 900].index(gy), [0, 1000, 2000].index(gx)
+        tile = shown[j * 25:(j + 1) * 25, i * 25:(i + 1) * 25]
+        assert_allclose(tile, deltas[k] if k < 5 else 0.0, atol=1e-15)
     norm = ax.images[0].norm
     assert norm.vmax == pytest.approx(0.5 * np.abs(deltas).max())
     assert norm.vmin == pytest.approx(-norm.vmax)
-    assert "peak = 1" in fig.axes[-1].get_ylabel()
+    assert "largest = 1" in fig.axes[-1].get_ylabel()
     plt.close(fig)
     with pytest.raises(ValueError, match="vmax_scale"):
         model.plot_grid(vmax_scale=0)
