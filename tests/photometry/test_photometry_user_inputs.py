@@ -260,3 +260,30 @@ def test_seed_classes_name_their_mistakes(field):
     with pytest.raises(ValueError, match="the finder's table must have x "
                                          "and y position columns"):
         phot(image)
+
+
+def test_a_masked_extra_guess_takes_the_models_value():
+    from astropy.table import MaskedColumn
+
+    psf = IntegratedGaussianPRF(sigma=1.5)
+    psf.sigma.fixed = False
+    yy, xx = np.mgrid[0:40, 0:60]
+    rng = np.random.default_rng(0)
+    image = (psf.evaluate(xx, yy, 3000.0, 20.3, 20.0, 1.6)
+             + psf.evaluate(xx, yy, 3000.0, 40.2, 20.4, 1.6)
+             + rng.normal(0.0, 2.0, xx.shape))
+    given = QTable({"x_0": [20.0, 40.0], "y_0": [20.0, 20.0],
+                    "sigma_0": [1.5, 1.5]})
+    masked = QTable(given, copy=True)
+    masked["sigma_0"] = MaskedColumn([1.5, np.nan], mask=[False, True])
+    for fitter in (None, BatchedLMFitter()):
+        options = {} if fitter is None else {"fitter": fitter}
+        phot = BasicPSFPhotometry(None, None, psf, 9, **options)
+        want = phot(image, init_guesses=given)
+        got = phot(image, init_guesses=masked)
+        # the star is fitted from the model's sigma (it was dropped, or
+        # given a flux with no width)
+        assert_allclose(got["sigma_fit"], want["sigma_fit"], rtol=1e-6)
+        assert_allclose(got["flux_fit"], want["flux_fit"], rtol=1e-6)
+        assert np.all(got["flags"] == 0)
+        assert_allclose(got["sigma_fit"], 1.6, atol=0.02)

@@ -119,13 +119,13 @@ def test_too_few_pixels_fully_masked():
 
 
 def test_nonfinite():
-    # a non-finite initial width makes the model non-finite: reported, not
+    # a zero initial width makes the model non-finite: reported, not
     # raised
     psf = IntegratedGaussianPRF(sigma=2.0)
     psf.sigma.fixed = False
     tab = phot(psf=psf)(star(20.0, 20.0, 1000.0),
                         init_guesses=init([20.0, 5.0], [20.0, 5.0],
-                                          sigma_0=[np.nan, 2.0]))
+                                          sigma_0=[0.0, 2.0]))
     assert PSFFlags.NONFINITE in flags_of(tab)[0]
     assert PSFFlags.NONFINITE not in flags_of(tab)[1]
 

@@ -187,14 +187,20 @@ def aperture_flux(data, valid, x, y, radius, *, profile=None):
 
 
 def _start(setup, psf_model, x, y, extra):
-    """Parameters ``(n, n_params)``: positions, ``extra``, model values."""
+    """
+    Parameters ``(n, n_params)``: positions, ``extra``, model values (an
+    ``extra`` value that is masked or not finite takes the model's, as a
+    missing flux takes the aperture's).
+    """
     theta = np.empty((len(x), len(setup.param_names)))
     for col, name in enumerate(setup.param_names):
         theta[:, col] = float(np.ravel(getattr(psf_model, name).value)[0])
     theta[:, setup.x_col] = x
     theta[:, setup.y_col] = y
     for name, values in extra.items():
-        theta[:, setup.param_names.index(name)] = values
+        col = setup.param_names.index(name)
+        values = np.asarray(values, dtype=float)
+        theta[:, col] = np.where(np.isfinite(values), values, theta[:, col])
     return theta
 
 
