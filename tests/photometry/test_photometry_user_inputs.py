@@ -287,3 +287,32 @@ def test_a_masked_extra_guess_takes_the_models_value():
         assert_allclose(got["flux_fit"], want["flux_fit"], rtol=1e-6)
         assert np.all(got["flags"] == 0)
         assert_allclose(got["sigma_fit"], 1.6, atol=0.02)
+
+
+def test_guess_labels_are_checked():
+    from astropy.table import MaskedColumn
+
+    psf = IntegratedGaussianPRF(sigma=1.5)
+    yy, xx = np.mgrid[0:40, 0:60]
+    image = (psf.evaluate(xx, yy, 3000.0, 20.3, 20.0, 1.5)
+             + psf.evaluate(xx, yy, 3000.0, 40.2, 20.4, 1.5))
+    phot = BasicPSFPhotometry(None, None, psf, 7)
+    bad = [({"group_id": [1.0, np.nan]}, "'group_id' must hold integers"),
+           ({"group_id": MaskedColumn([1, 2], mask=[False, True])},
+            "'group_id' has masked values"),
+           ({"id": MaskedColumn([1, 2], mask=[False, True])},
+            "'id' has masked values"),
+           ({"id": [1.5, 2.0]}, "'id' must hold integers"),
+           ({"id": [3, 3]}, "'id' must hold unique integers")]
+    for columns, message in bad:
+        guesses = QTable({"x": [20.0, 40.0], "y": [20.0, 20.0], **columns})
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            with pytest.raises(ValueError, match=message):
+                phot(image, init_guesses=guesses)
+    # whole numbers stored as floats are labels as good as integers
+    tab = phot(image, init_guesses=QTable({"x": [20.0, 40.0],
+                                           "y": [20.0, 20.0],
+                                           "id": [7.0, 9.0],
+                                           "group_id": [1.0, 1.0]}))
+    assert tab["id"].tolist() == [7, 9] and tab["group_id"].tolist() == [1, 1]

@@ -100,16 +100,15 @@ def read_init_table(table, extra_names, *, from_finder=False, unit=None,
         if col is not None:
             extra[pname] = _values(table[col], name=col)
     if "id" in table.colnames and not from_finder:
-        ids = np.asarray(table["id"])
-        if ids.dtype.kind not in "iu" or len(np.unique(ids)) != len(ids):
+        ids = _labels(table, "id", name)
+        if len(np.unique(ids)) != len(ids):
             msg = f"{name} column 'id' must hold unique integers"
             raise ValueError(msg)
-        ids = ids.astype(np.int64)
     else:
         ids = np.arange(1, len(table) + 1, dtype=np.int64)
     group_id = None
     if "group_id" in table.colnames and not from_finder:
-        group_id = np.asarray(table["group_id"]).astype(np.int64)
+        group_id = _labels(table, "group_id", name)
     return {"x": x, "y": y, "flux": flux, "extra": extra, "id": ids,
             "group_id": group_id}
 
@@ -184,6 +183,26 @@ def aperture_flux(data, valid, x, y, radius, *, profile=None):
         flux = np.sum(used * np.where(ok, vals, 0.0), axis=1) / fraction
     flux[used_sum <= 0] = np.nan
     return flux
+
+
+def _labels(table, column, name):
+    """
+    The integer labels of ``table[column]`` (``id``, ``group_id``): no
+    masked entry, no value that is not a finite integer (a NaN was cast to
+    the smallest int64).
+    """
+    values = table[column]
+    if np.any(np.ma.getmaskarray(values)):
+        msg = f"{name} column {column!r} has masked values"
+        raise ValueError(msg)
+    values = np.asarray(values)
+    whole = values.dtype.kind in "iu" or (
+        values.dtype.kind == "f" and np.all(np.isfinite(values))
+        and np.all(values == np.round(values)))
+    if not whole:
+        msg = f"{name} column {column!r} must hold integers"
+        raise ValueError(msg)
+    return values.astype(np.int64)
 
 
 def _start(setup, psf_model, x, y, extra):
