@@ -139,3 +139,67 @@ def test_bad_positions_and_inputs_are_named(ghosts):
                                                  r"their fit failed \(ids: 99"):
         result = EPSFBuilder(oversampling=2, maxiters=1)(stars)
     assert result.excluded_star_indices == [5]
+
+
+def _noisy_half_field(n=60, seed=5):
+    """Stars on a detector whose left half of every 36-px cell is ten
+    times noisier; the error map that says so."""
+    rng = np.random.default_rng(seed)
+    gy, gx = np.divmod(np.arange(n), 10)
+    x = 18.0 + 36.0 * gx + rng.uniform(-0.5, 0.5, n)
+    y = 18.0 + 36.0 * gy + rng.uniform(-0.5, 0.5, n)
+    shape = (220, 370)
+    flux = rng.uniform(1e4, 2e4, n)
+    error = np.where((np.arange(shape[1]) % 36) < 18, 30.0, 3.0)
+    error = np.broadcast_to(error, shape).copy()
+    image = (integrated_gaussian_image(shape, x, y, flux, 1.4)
+             + rng.normal(0.0, 1.0, shape) * error)
+    return image, error, x, y
+
+
+def test_star_fits_are_weighted_by_the_uncertainty():
+    from astropy.nddata import StdDevUncertainty
+
+    from psfkit.photometry import EPSFFitter
+
+    image, error, x, y = _noisy_half_field()
+    catalog = QTable({"x": x, "y": y})
+    weighted = extract_stars(NDData(image,
+                                    uncertainty=StdDevUncertainty(error)),
+                             catalog, size=15)
+    plain = extract_stars(image, catalog, size=15)
+    star = weighted[0]
+    assert_allclose(star.weights, 1.0 / error[star.slices])
+    assert_array_equal(plain[0].weights, np.ones((15, 15)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StarExcludedWarning)
+        epsf = EPSFBuilder(oversampling=2, maxiters=5)(weighted).epsf
+    truth = np.column_stack([x, y])
+
+    def rms(stars):
+        d = EPSFFitter(fit_boxsize=9)(epsf, stars).center_flat - truth
+        return np.sqrt(np.mean(d ** 2))
+
+    # the noisy half counts for what it is worth: the centres are better
+    assert rms(weighted) < 0.8 * rms(plain)
+    # photutils' EPSFFitter weights the same stars the same way
+    pu_psf = pytest.importorskip("photutils.psf")
+    theirs_stars = pu_psf.extract_stars(
+        NDData(image, uncertainty=StdDevUncertainty(error)), catalog,
+        size=15)
+    assert_allclose(theirs_stars[0].weights, star.weights)
+    model = pu_psf.ImagePSF(epsf.data, oversampling=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = pu_psf.EPSFFitter(fit_boxsize=9)(model, theirs_stars)
+    ours = EPSFFitter(fit_boxsize=9)(model, weighted)
+    assert_allclose(ours.center_flat, np.asarray(theirs.center_flat),
+                    atol=1e-4)
+    # with weights, a zero or non-finite weight masks its pixel
+    w = np.ones((5, 5))
+    w[0, 0], w[1, 1] = 0.0, np.nan
+    star = EPSFStar(np.ones((5, 5)), weights=w)
+    assert star.mask[0, 0] and star.mask[1, 1] and star.mask.sum() == 2
+    with pytest.raises(ValueError, match=r"weights must have the shape of "
+                                         r"the cutout \(5, 5\)"):
+        EPSFStar(np.ones((5, 5)), weights=np.ones(3))

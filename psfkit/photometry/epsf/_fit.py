@@ -78,14 +78,16 @@ def star_pixels(stars):
     Returns
     -------
     pixels : dict of ndarray
-        ``x``, ``y``, ``value`` (masked pixels 0), ``good`` (not masked)
-        and ``star`` (the index of its star) of every pixel.
+        ``x``, ``y``, ``value`` (masked pixels 0), ``good`` (not masked),
+        ``weight`` (the star's pixel weight squared: the weight of the
+        squared residual) and ``star`` (the index of its star) of every
+        pixel.
     offsets : ndarray of int
         Where each star's pixels start.
     shapes : ndarray of int, shape (n, 2)
         The cutout shapes ``(ny, nx)``.
     """
-    xs, ys, values, good, index, offsets = [], [], [], [], [], []
+    xs, ys, values, good, weight, index, offsets = [], [], [], [], [], [], []
     start = 0
     for i, star in enumerate(stars):
         ny, nx = star.shape
@@ -94,6 +96,7 @@ def star_pixels(stars):
         ys.append(yy.ravel())
         values.append(np.where(star.mask, 0.0, star.data).ravel())
         good.append(~star.mask.ravel())
+        weight.append(np.asarray(star.weights, dtype=float).ravel() ** 2)
         index.append(np.full(ny * nx, i, dtype=np.intp))
         offsets.append(start)
         start += ny * nx
@@ -101,6 +104,7 @@ def star_pixels(stars):
               "y": np.concatenate(ys).astype(float),
               "value": np.concatenate(values),
               "good": np.concatenate(good),
+              "weight": np.concatenate(weight),
               "star": np.concatenate(index)}
     shapes = np.array([s.shape for s in stars], dtype=np.intp).reshape(-1, 2)
     return pixels, np.array(offsets, dtype=np.intp), shapes
@@ -111,7 +115,8 @@ def fit_boxes(pixels, offsets, shapes, centers, half):
     The pixels of each star's fit box around its current centre.
 
     ``half`` is the box's half size ``(hy, hx)`` (or one int for both);
-    box pixels off the cutout or masked get weight 0.
+    box pixels off the cutout or masked get weight 0, the others their
+    star's (squared) pixel weight.
 
     Returns
     -------
@@ -127,7 +132,8 @@ def fit_boxes(pixels, offsets, shapes, centers, half):
     inside = (cols >= 0) & (cols < nx) & (rows >= 0) & (rows < ny)
     flat = (offsets[:, None] + np.clip(rows, 0, ny - 1) * nx
             + np.clip(cols, 0, nx - 1))
-    weight = (inside & pixels["good"][flat]).astype(float)
+    weight = np.where(inside & pixels["good"][flat], pixels["weight"][flat],
+                      0.0)
     return cols.astype(float), rows.astype(float), pixels["value"][flat], weight
 
 

@@ -95,6 +95,11 @@ class EPSFStar:
         The star flux; the sum of the unmasked cutout pixels by default.
     id_label : int, optional
         An identifier carried into results.
+    weights : array-like, optional
+        The weight of each pixel in the star fits (photutils' name): the
+        inverse 1-sigma error; zero, negative or non-finite weights mask
+        their pixels.  1 on every unmasked pixel by default;
+        `extract_stars` sets them from an NDData's uncertainty.
     wcs_large : WCS, optional
         The WCS of the full image (any object with ``pixel_to_world`` and
         ``world_to_pixel``); `extract_stars` sets it from an NDData's
@@ -113,10 +118,22 @@ class EPSFStar:
     """
 
     def __init__(self, data, *, cutout_center=None, origin=(0, 0), flux=None,
-                 id_label=None, wcs_large=None):
+                 id_label=None, weights=None, wcs_large=None):
         arr = coerce_data(data, name="data", ndim=2)
         self._data = arr.data
         self._mask = arr.mask
+        if weights is None:
+            self._weights = (~self._mask).astype(float)
+        else:
+            w = np.asarray(weights, dtype=float)
+            if w.shape != arr.shape:
+                msg = (f"weights must have the shape of the cutout "
+                       f"{arr.shape}, got {w.shape}")
+                raise ValueError(msg)
+            with np.errstate(invalid="ignore"):
+                bad = ~(np.isfinite(w) & (w > 0))
+            self._mask = self._mask | bad
+            self._weights = np.where(self._mask, 0.0, w)
         ny, nx = arr.shape
         self._cutout_center = _pair_or_default(
             "cutout_center", cutout_center, ((nx - 1) / 2.0, (ny - 1) / 2.0))
@@ -144,6 +161,12 @@ class EPSFStar:
     def mask(self):
         """`True` where a cutout pixel is ignored."""
         return self._mask
+
+    @property
+    def weights(self):
+        """The pixels' weights in the star fits (inverse errors; 0 where
+        masked)."""
+        return self._weights
 
     @property
     def shape(self):
@@ -537,12 +560,10 @@ def _from_photutils(star):
         return star
     data = np.asarray(star.data, dtype=float)
     weights = getattr(star, "weights", None)
-    mask = (np.zeros(data.shape, bool) if weights is None
-            else ~(np.asarray(weights) > 0))
-    return EPSFStar(np.ma.MaskedArray(data, mask=mask | ~np.isfinite(data)),
+    return EPSFStar(np.ma.MaskedArray(data, mask=~np.isfinite(data)),
                     cutout_center=tuple(star.cutout_center),
                     origin=tuple(star.origin), flux=float(star.flux),
-                    id_label=star.id_label,
+                    id_label=star.id_label, weights=weights,
                     wcs_large=getattr(star, "wcs_large", None))
 
 
@@ -710,6 +731,10 @@ def _cut_out(image, x, y, ids, ny, nx, flux=None):
     cols = ix[inside, None, None] + np.arange(-hx, hx + 1)[None, None, :]
     cutouts = image.data[rows, cols]
     masks = image.mask[rows, cols]
+    weights = None
+    if image.error is not None:
+        with np.errstate(divide="ignore"):
+            weights = 1.0 / np.asarray(image.error, dtype=float)[rows, cols]
     usable = np.zeros(len(x), dtype=bool)
     usable[inside] = ~np.all(masks, axis=(1, 2))
     stars = []
@@ -722,7 +747,9 @@ def _cut_out(image, x, y, ids, ny, nx, flux=None):
         stars.append(EPSFStar(np.ma.MaskedArray(cutouts[k], mask=masks[k]),
                               cutout_center=(x[i] - x0, y[i] - y0),
                               origin=(x0, y0), flux=given,
-                              id_label=ids[i].item(), wcs_large=image.wcs))
+                              id_label=ids[i].item(),
+                              weights=None if weights is None else weights[k],
+                              wcs_large=image.wcs))
     return stars, ~inside, inside & ~usable
 
 
