@@ -316,3 +316,26 @@ def test_guess_labels_are_checked():
                                            "id": [7.0, 9.0],
                                            "group_id": [1.0, 1.0]}))
     assert tab["id"].tolist() == [7, 9] and tab["group_id"].tolist() == [1, 1]
+
+
+def test_guess_units_are_checked():
+    psf = IntegratedGaussianPRF(sigma=1.5)
+    yy, xx = np.mgrid[0:40, 0:60]
+    image = psf.evaluate(xx, yy, 3000.0, 20.3, 20.0, 1.5)
+    phot = BasicPSFPhotometry(None, None, psf, 7)
+    with pytest.raises(u.UnitsError, match="'x_0' has unit deg, but "
+                                           "positions and shape parameters "
+                                           "are in pixels"):
+        phot(image, init_guesses=QTable({"x_0": [20.0] * u.deg,
+                                         "y_0": [20.0] * u.deg}))
+    with pytest.raises(u.UnitsError, match="'flux_0' has unit Jy, but the "
+                                           "image has none"):
+        phot(image, init_guesses=QTable({"x_0": [20.0], "y_0": [20.0],
+                                         "flux_0": [3000.0] * u.Jy}))
+    # pixels are positions; a flux in a unit of the image's kind converts
+    in_pix = phot(image, init_guesses=QTable({"x_0": [20.0] * u.pix,
+                                              "y_0": [20.0] * u.pix}))
+    assert in_pix["x_fit"][0] == pytest.approx(20.3)
+    tab = phot(image * u.uJy, init_guesses=QTable({
+        "x_0": [20.0], "y_0": [20.0], "flux_0": [3.0] * u.mJy}))
+    assert tab["flux_0"][0] == 3000.0 * u.uJy

@@ -26,15 +26,27 @@ def _find(table, aliases):
     return None
 
 
-def _values(col, *, name, unit=None):
+def _values(col, *, name, unit=None, flux=False):
+    """
+    A column's values as floats (masked: NaN).  Positions may be in
+    pixels or without unit; a flux is converted to the image's ``unit``,
+    and may have none when the image has none.
+    """
     if isinstance(col, u.Quantity) or getattr(col, "unit", None) is not None:
         q = u.Quantity(col)
-        if unit is not None and q.unit not in (u.dimensionless_unscaled,):
+        plain = q.unit in (u.dimensionless_unscaled, u.pix)
+        if unit is not None and flux and q.unit != u.dimensionless_unscaled:
             try:
                 return np.asarray(q.to_value(unit), dtype=float)
             except u.UnitConversionError:
                 msg = f"init_guesses column {name!r} has unit {q.unit}, not {unit}"
                 raise u.UnitsError(msg) from None
+        if not plain:
+            what = ("the image has none" if flux
+                    else "positions and shape parameters are in pixels")
+            msg = (f"init_guesses column {name!r} has unit {q.unit}, but "
+                   f"{what}")
+            raise u.UnitsError(msg)
         values = q.value
     else:
         values = col
@@ -93,7 +105,7 @@ def read_init_table(table, extra_names, *, from_finder=False, unit=None,
     flux = None
     fname = None if from_finder else find_column(table, "flux", required=False)
     if fname is not None:
-        flux = _values(table[fname], name=fname, unit=unit)
+        flux = _values(table[fname], name=fname, unit=unit, flux=True)
     extra = {}
     for pname in extra_names:
         col = _find(table, (f"{pname}_init", f"{pname}_0"))
