@@ -289,28 +289,31 @@ def test_tile_plan_costs_the_margins():
     core, n_tiles, gain = tile_plan((300, 300), 2, 29)
     assert (core, n_tiles) == ((300, 150), 2)
     assert gain == pytest.approx(300 / 179)
-    # a large image: about ``jobs`` times faster, the cores cover it once
-    for jobs in (2, 3, 4):
+    # four quarters of 2048**2 for two processes: two of 1053 x 1053 each
+    core, n_tiles, gain = tile_plan((2048, 2048), 2, 29)
+    assert (core, n_tiles) == ((1024, 1024), 4)
+    assert gain == pytest.approx(2048 ** 2 / (2 * 1053 ** 2))
+    for jobs in (2, 3, 4, 8):
         core, n_tiles, gain = tile_plan((2048, 1536), jobs, 29)
         assert 0.85 * jobs < gain <= jobs
-        cover = np.zeros((2048, 1536), dtype=int)
+        # the cost, against the tiles tile_grid lays out: the cores cover
+        # the image once, and the busiest process measures what was costed
         tiles = tile_grid((2048, 1536), core, (29, 29))
         assert len(tiles) == n_tiles >= jobs
+        cover = np.zeros((2048, 1536), dtype=int)
         for (rows, cols), _ in tiles:
             cover[rows, cols] += 1
         assert np.all(cover == 1)
-        # no layout of a x b cores does better than 5% over the one chosen
-        best = max(
-            2048 * 1536 / (-(-len(t) // jobs) * max(
-                (s[0].stop - s[0].start) * (s[1].stop - s[1].start)
-                for _, s in t))
-            for a in range(1, 2 * jobs + 1) for b in range(1, 2 * jobs + 1)
-            if len(t := tile_grid((2048, 1536), (-(-2048 // a), -(-1536 // b)),
-                                  (29, 29))) > 1)
-        assert gain >= 0.95 * best
+        largest = max((t[0].stop - t[0].start) * (t[1].stop - t[1].start)
+                      for _, t in tiles)
+        assert gain == pytest.approx(
+            2048 * 1536 / (-(-n_tiles // jobs) * largest))
     # an image a few margins wide: tiles would be mostly margin
     assert tile_plan((60, 60), 2, 29)[2] < MIN_TILE_GAIN
     assert tile_plan((20, 20), 2, 29)[2] == 1.0
+    # many processes: the cost is counted, not laid out
+    core, n_tiles, gain = tile_plan((4096, 4096), 32, 29)
+    assert n_tiles >= 32 and gain > 20
 
 
 def test_photometry_jobs_on_a_small_image_runs_one_pass(small_field, tmp_path,

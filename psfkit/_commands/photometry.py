@@ -167,20 +167,25 @@ def tile_plan(shape, jobs, overlap):
     >>> core, n_tiles, round(gain, 3)   # two halves of 300 x 179 px
     ((300, 150), 2, 1.676)
     """
-    from ..utils import tile_grid
-
     ny, nx = shape
+
+    def widest(n, core):
+        """The number of tiles along an axis and the widest tile's width:
+        inner tiles have two margins, the two outer ones one."""
+        k = -(-n // core)
+        margins = 2 if k > 2 else (1 if k == 2 else 0)
+        return k, min(core + margins * overlap, n)
+
     plans = []
     for a in range(1, 2 * jobs + 1):
         for b in range(1, 2 * jobs + 1):
             core = (-(-ny // a), -(-nx // b))
-            tiles = tile_grid(shape, core, (overlap, overlap))
-            if len(tiles) < 2:
+            (ky, wy), (kx, wx) = widest(ny, core[0]), widest(nx, core[1])
+            n_tiles = ky * kx
+            if n_tiles < 2:
                 continue
-            largest = max((t[0].stop - t[0].start) * (t[1].stop - t[1].start)
-                          for _, t in tiles)
-            busiest = -(-len(tiles) // jobs) * largest
-            plans.append((ny * nx / busiest, len(tiles), core))
+            busiest = -(-n_tiles // jobs) * wy * wx
+            plans.append((ny * nx / busiest, n_tiles, core))
     if not plans:
         return (ny, nx), 1, 1.0
     fastest = max(gain for gain, _, _ in plans)

@@ -203,3 +203,14 @@ def test_star_fits_are_weighted_by_the_uncertainty():
     with pytest.raises(ValueError, match=r"weights must have the shape of "
                                          r"the cutout \(5, 5\)"):
         EPSFStar(np.ones((5, 5)), weights=np.ones(3))
+
+
+def test_a_star_flux_leaves_out_what_its_weights_mask():
+    data = np.ones((5, 5))
+    data[0, 0] = 1e6
+    weights = np.ones((5, 5))
+    weights[0, 0] = 0.0
+    star = EPSFStar(data, weights=weights)
+    assert star.flux == 24.0
+    assert star.flux == EPSFStar(np.ma.MaskedArray(
+        data, mask=weights == 0)).flux

@@ -339,3 +339,45 @@ def test_guess_units_are_checked():
     tab = phot(image * u.uJy, init_guesses=QTable({
         "x_0": [20.0], "y_0": [20.0], "flux_0": [3.0] * u.mJy}))
     assert tab["flux_0"][0] == 3000.0 * u.uJy
+
+
+def test_photutils_api_reads_guesses_and_errors_as_the_seed_classes(field):
+    from astropy.table import MaskedColumn
+
+    from psfkit.photometry import DAOPhotPSFPhotometry
+
+    image, init = field
+    phot = _phot()
+    with pytest.raises(u.UnitsError, match="init_params column 'x' has unit "
+                                           "deg"):
+        phot(image, init_params=QTable({"x": init["x"] * u.deg,
+                                        "y": init["y"] * u.deg}))
+    ids = QTable(init, copy=True)
+    ids["id"] = MaskedColumn(np.arange(1, 13), mask=[True] + [False] * 11)
+    with pytest.raises(ValueError, match="init_params column 'id' has "
+                                         "masked values"):
+        phot(image, init_params=ids)
+    ids["id"] = [1e20] + list(range(2, 13))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match="'id' must hold integers"):
+            phot(image, init_params=ids)
+    # a masked error array with zeros under its mask: those pixels unused
+    yy, xx = np.mgrid[0:96, 0:96]
+    column = xx == 30
+    masked = np.ma.MaskedArray(np.where(column, 0.0, 2.0), mask=column)
+    got = phot(image, error=masked, init_params=init)
+    want = phot(image, error=np.full(image.shape, 2.0), mask=column,
+                init_params=init)
+    assert_array_equal(got["flux_fit"], want["flux_fit"])
+    # aperture_radius that is not a scalar: photutils' ValueError
+    with pytest.raises(ValueError, match="aperture_radius must be a "
+                                         "strictly-positive scalar"):
+        PSFPhotometry(CircularGaussianPRF(fwhm=FWHM), 7, aperture_radius=[4])
+    # DAOPhot's sigma when its background estimator was replaced
+    dao = DAOPhotPSFPhotometry(6.0, 30.0, FWHM, CircularGaussianPRF(fwhm=FWHM),
+                               7, niters=1, sigma=2.5)
+    dao.bkg_estimator = None
+    assert dao.sigma == 2.5
+    dao.sigma = 2.0
+    assert dao.sigma == 2.0 and dao.bkg_estimator is None

@@ -1,7 +1,7 @@
 """
 Empirical PSFs built from the stars of an image (Anderson & King 2000).
 
-- ``stars``: `extract_stars`, `EPSFStar`, `EPSFStars`;
+- ``stars``: `extract_stars`, `EPSFStar`, `EPSFStars`, `LinkedEPSFStar`;
 - ``builder``: `EPSFBuilder` (returning an `EPSFBuildResult`), the
   iteration of stacking residuals on the
   oversampled grid (``_stacking``) and refitting the stars (``_fit``);

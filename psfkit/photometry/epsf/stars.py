@@ -139,7 +139,7 @@ class EPSFStar:
             "cutout_center", cutout_center, ((nx - 1) / 2.0, (ny - 1) / 2.0))
         self._origin = _pair_or_default("origin", origin, (0.0, 0.0))
         if flux is None:
-            flux = float(np.sum(arr.data[~arr.mask]))
+            flux = float(np.sum(self._data[~self._mask]))
         self._flux = float(flux)
         self.id_label = id_label
         self.wcs_large = wcs_large
@@ -777,8 +777,8 @@ def extract_stars(data, catalogs=None, *, size=(11, 11)):
         photutils).
     size : int or tuple of two int, optional
         The odd cutout size, or ``(ny, nx)`` (11 by 11 by default, as in
-        photutils).  Each cutout is centred on the pixel nearest to the
-        star.
+        photutils).  Each cutout is centred on the pixel holding the
+        star (a star at ``i + 0.5`` is in pixel ``i``, as in photutils).
     catalog : `~astropy.table.Table`, optional
         Deprecated name of ``catalogs``.
 

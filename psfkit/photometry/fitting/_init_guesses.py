@@ -26,7 +26,7 @@ def _find(table, aliases):
     return None
 
 
-def _values(col, *, name, unit=None, flux=False):
+def column_values(col, *, name, unit=None, flux=False, table="init_guesses"):
     """
     A column's values as floats (masked: NaN).  Positions may be in
     pixels or without unit; a flux is converted to the image's ``unit``,
@@ -39,12 +39,12 @@ def _values(col, *, name, unit=None, flux=False):
             try:
                 return np.asarray(q.to_value(unit), dtype=float)
             except u.UnitConversionError:
-                msg = f"init_guesses column {name!r} has unit {q.unit}, not {unit}"
+                msg = f"{table} column {name!r} has unit {q.unit}, not {unit}"
                 raise u.UnitsError(msg) from None
         if not plain:
             what = ("the image has none" if flux
                     else "positions and shape parameters are in pixels")
-            msg = (f"init_guesses column {name!r} has unit {q.unit}, but "
+            msg = (f"{table} column {name!r} has unit {q.unit}, but "
                    f"{what}")
             raise u.UnitsError(msg)
         values = q.value
@@ -95,8 +95,8 @@ def read_init_table(table, extra_names, *, from_finder=False, unit=None,
                f"{', '.join(COLUMN_ALIASES['x'])} and the matching y name); "
                f"got {table.colnames}")
         raise ValueError(msg)
-    x = _values(table[xname], name=xname)
-    y = _values(table[yname], name=yname)
+    x = column_values(table[xname], name=xname)
+    y = column_values(table[yname], name=yname)
     bad = ~(np.isfinite(x) & np.isfinite(y))
     if bad.any():
         rows = np.flatnonzero(bad)[:10].tolist()
@@ -105,14 +105,14 @@ def read_init_table(table, extra_names, *, from_finder=False, unit=None,
     flux = None
     fname = None if from_finder else find_column(table, "flux", required=False)
     if fname is not None:
-        flux = _values(table[fname], name=fname, unit=unit, flux=True)
+        flux = column_values(table[fname], name=fname, unit=unit, flux=True)
     extra = {}
     for pname in extra_names:
         col = _find(table, (f"{pname}_init", f"{pname}_0"))
         if col is not None:
-            extra[pname] = _values(table[col], name=col)
+            extra[pname] = column_values(table[col], name=col)
     if "id" in table.colnames and not from_finder:
-        ids = _labels(table, "id", name)
+        ids = labels(table, "id", name)
         if len(np.unique(ids)) != len(ids):
             msg = f"{name} column 'id' must hold unique integers"
             raise ValueError(msg)
@@ -120,7 +120,7 @@ def read_init_table(table, extra_names, *, from_finder=False, unit=None,
         ids = np.arange(1, len(table) + 1, dtype=np.int64)
     group_id = None
     if "group_id" in table.colnames and not from_finder:
-        group_id = _labels(table, "group_id", name)
+        group_id = labels(table, "group_id", name)
     return {"x": x, "y": y, "flux": flux, "extra": extra, "id": ids,
             "group_id": group_id}
 
@@ -197,7 +197,7 @@ def aperture_flux(data, valid, x, y, radius, *, profile=None):
     return flux
 
 
-def _labels(table, column, name):
+def labels(table, column, name):
     """
     The integer labels of ``table[column]`` (``id``, ``group_id``): no
     masked entry, no value that is not a finite integer (a NaN was cast to
@@ -208,9 +208,11 @@ def _labels(table, column, name):
         msg = f"{name} column {column!r} has masked values"
         raise ValueError(msg)
     values = np.asarray(values)
-    whole = values.dtype.kind in "iu" or (
-        values.dtype.kind == "f" and np.all(np.isfinite(values))
-        and np.all(values == np.round(values)))
+    with np.errstate(invalid="ignore"):
+        whole = values.dtype.kind in "iu" or (
+            values.dtype.kind == "f" and np.all(np.isfinite(values))
+            and np.all(values == np.round(values))
+            and np.all(np.abs(values) < 2.0 ** 62))
     if not whole:
         msg = f"{name} column {column!r} must hold integers"
         raise ValueError(msg)

@@ -27,6 +27,7 @@ import numpy as np
 from ...utils import COLUMN_ALIASES, as_pair
 from ._fit_boxes import nearest_pixel
 from ._group_fit import render
+from ._init_guesses import column_values, labels
 from ._interop import psf_param_names
 from ._pipeline import bounding_box_extent
 from .flags import PSF_FLAGS, PSFFlags
@@ -119,17 +120,21 @@ def read_init_params(table, extra_names, *, unit):
                f"{table.colnames}")
         raise ValueError(msg)
     n = len(table)
+    # positions in pixels (or without unit); x and y columns in degrees
+    # were taken as pixels
+    x = column_values(table[xname], name=xname, table="init_params")
+    y = column_values(table[yname], name=yname, table="init_params")
     fname = _column(table, "flux")
     extra = {}
     for pname in extra_names:
         col = _column(table, pname, extra=True)
         if col is not None:
             extra[pname] = _plain(table[col])
-    ids = (np.asarray(table["id"]).astype(np.int64) if "id" in table.colnames
+    ids = (labels(table, "id", "init_params") if "id" in table.colnames
            else np.arange(1, n + 1, dtype=np.int64))
     return {
-        "x": _plain(table[xname]),
-        "y": _plain(table[yname]),
+        "x": x,
+        "y": y,
         "flux": None if fname is None else _in_unit(table, fname, unit),
         "extra": extra,
         "id": ids,

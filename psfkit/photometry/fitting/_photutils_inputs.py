@@ -127,12 +127,12 @@ def check_radius(name, radius):
     """A positive finite scalar or `None`."""
     if radius is None:
         return None
-    if (isinstance(radius, bool | str | bytes) or not np.isscalar(radius)
-            or not np.isreal(radius)):
+    if isinstance(radius, bool | str | bytes) or (
+            np.isscalar(radius) and not np.isreal(radius)):
         msg = ("aperture_radius must be a strictly-positive scalar, got "
                f"{radius!r}")
         raise TypeError(msg)
-    if not np.isfinite(radius) or radius <= 0:
+    if not np.isscalar(radius) or not np.isfinite(radius) or radius <= 0:
         msg = "aperture_radius must be a strictly-positive scalar"
         raise ValueError(msg)
     return radius
@@ -230,6 +230,10 @@ def prepare_inputs(data, mask, error):
     if np.ma.isMaskedArray(values):
         given = given | np.ma.getmaskarray(values)
     finite = np.isfinite(np.ma.getdata(values))
+    if error is not None and np.ma.isMaskedArray(error):
+        # a masked error is unknown: its pixel is not used
+        given = given | np.ma.getmaskarray(error)
+        error = np.ma.filled(np.ma.asarray(error, dtype=float), np.nan)
     if error is not None:
         err = np.asarray(getattr(error, "value", error), dtype=float)
         used = ~given & finite

@@ -7,6 +7,8 @@ DAOFIND, DAOGROUP and an MMM background built from DAOPHOT-style
 parameters.
 """
 
+import copy
+
 import numpy as np
 from scipy.spatial import cKDTree
 
@@ -346,35 +348,38 @@ class DAOPhotPSFPhotometry(IterativelySubtractedPSFPhotometry):
         from ..detection.finders import DAOStarFinder
         from ..grouping.groupers import DAOGroup
 
-        sigma = check_positive("sigma", sigma)
         finder = DAOStarFinder(threshold=threshold, fwhm=fwhm, ratio=ratio,
                                theta=theta, sigma_radius=sigma_radius,
                                sharplo=sharplo, sharphi=sharphi,
                                roundlo=roundlo, roundhi=roundhi)
         super().__init__(DAOGroup(crit_separation),
-                         MMMBackground(sigma_clip=SigmaClip(sigma=sigma,
-                                                            maxiters=10)),
+                         MMMBackground(sigma_clip=SigmaClip(maxiters=10)),
                          psf_model, fitshape, finder=finder, niters=niters,
                          mode=mode, fitter=fitter,
                          aperture_radius=aperture_radius, subshape=subshape,
                          progress_bar=progress_bar,
                          extra_output_cols=extra_output_cols,
                          executor=executor)
+        self.sigma = sigma
 
     @property
     def sigma(self):
-        """The sigma-clipping threshold of the `MMMBackground`."""
-        return self.bkg_estimator.sigma_clip.sigma
+        """The sigma-clipping threshold of the background estimator."""
+        return self._sigma
 
     @sigma.setter
     def sigma(self, value):
         from astropy.stats import SigmaClip
 
-        from ..background.estimators import MMMBackground
-
-        value = check_positive("sigma", value)
-        self.bkg_estimator = MMMBackground(
-            sigma_clip=SigmaClip(sigma=value, maxiters=10))
+        self._sigma = check_positive("sigma", value)
+        # the estimator's clipping follows (a copy: the estimator may be
+        # shared); one without sigma clipping is left as it is
+        clip = getattr(self.bkg_estimator, "sigma_clip", None)
+        if isinstance(clip, SigmaClip):
+            estimator = copy.copy(self.bkg_estimator)
+            estimator.sigma_clip = SigmaClip(sigma=self._sigma,
+                                             maxiters=clip.maxiters)
+            self.bkg_estimator = estimator
 
     @property
     def crit_separation(self):
