@@ -821,10 +821,19 @@ def run(problem, todo, *, maxiters, tol, progress=None, removable=None,
         rounds += 1
         problem.start(np.arange(len(problem.sizes)))
         if first:
-            problem.prefit_fluxes()
             first = False
-            if prune():
-                continue
+            if removable is not None and (active & removable).any():
+                # residual detections start from fluxes measured in
+                # apertures on a residual image that still holds their
+                # neighbours' light: one solve of the fluxes alone gives
+                # them and their neighbours consistent fluxes.  A first
+                # fit starts without it: there the flux errors come mostly
+                # from the position errors, which a flux solve with the
+                # positions held turns into wrong (even negative) fluxes
+                # of blends, and slower, worse fits
+                problem.prefit_fluxes()
+                if prune():
+                    continue
         budget = min(ROUND_ITERATIONS, maxiters - spent)
         conv, nit = levenberg_marquardt(problem, maxiters=budget, tol=tol,
                                         progress=progress)
