@@ -316,6 +316,14 @@ def test_offset_maps_by_rows_equal_the_whole_table():
             r2, c2 = r - oy, c - ox
             inside = 0 <= r2 < shape[0] and 0 <= c2 < shape[1]
             assert table[k, p] == (r2 * shape[1] + c2 if inside else -1)
+    # the table every all-star fit shares: made once per shape, read-only
+    from psfkit.photometry.fitting._geometry import offset_table
+
+    shared = offset_table(shape)
+    assert_array_equal(shared, table)
+    assert offset_table(tuple(np.int64(v) for v in shape)) is shared
+    with pytest.raises(ValueError, match="read-only"):
+        shared[0, 0] = 1
 
 
 def test_large_model_boxes_map_only_their_pairs_offsets(monkeypatch):

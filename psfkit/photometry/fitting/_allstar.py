@@ -60,7 +60,7 @@ from ._couplings import (
     overlap_matrix,
     split_clusters,
 )
-from ._geometry import grid_xy, offset_maps
+from ._geometry import grid_xy, offset_maps, offset_table
 
 __all__ = []
 
@@ -188,7 +188,7 @@ class AllStarProblem:
         # the table of every offset's map, unless the model boxes are so
         # large that only the maps of the pairs' offsets are made
         m = geom.model_shape[0] * geom.model_shape[1]
-        self.maps = (offset_maps(geom.model_shape)
+        self.maps = (offset_table(tuple(geom.model_shape))
                      if 4 * m * m <= _ALL_MAPS else None)
         self.data_flat = np.asarray(data, dtype=float).ravel()
         self.values, jac = evaluate(setup, geom.cols, geom.rows, theta)
