@@ -758,10 +758,11 @@ def run(problem, todo, *, maxiters, tol, progress=None, removable=None,
     every star of a crowded field.
 
     With ``removable``, the removable stars to fit are fitted first, alone
-    (the others held), then removed where they fitted to no flux, onto a
-    brighter star or (with ``min_snr``) below their errors; then every
-    star to fit is fitted, and removals are made again after every round.
-    Stars next to a removed one are fitted again.
+    (the others held), from fluxes solved with their positions held
+    (`AllStarProblem.prefit_fluxes`), then removed where they fitted to no
+    flux, onto a brighter star or (with ``min_snr``) below their errors;
+    then every star to fit is fitted, and removals are made again after
+    every round.  Stars next to a removed one are fitted again.
 
     Parameters
     ----------
