@@ -289,6 +289,31 @@ def test_a_masked_extra_guess_takes_the_models_value():
         assert_allclose(got["sigma_fit"], 1.6, atol=0.02)
 
 
+def test_a_negative_width_guess_gives_a_positive_width():
+    # IntegratedGaussianPRF's profile depends on |sigma| (its sigma is
+    # unbounded, as in the seed): a fit from a negative guess reached
+    # -1.7 and reported it; widths are reported positive, equal to the
+    # fit from the positive guess
+    psf = IntegratedGaussianPRF(sigma=1.5)
+    psf.sigma.fixed = False
+    yy, xx = np.mgrid[0:40, 0:40]
+    image = psf.evaluate(xx, yy, 5000.0, 20.3, 19.6, 1.7)
+    for fitter in (None, BatchedLMFitter()):
+        options = {} if fitter is None else {"fitter": fitter}
+        phot = BasicPSFPhotometry(None, None, psf, 11, **options)
+        results = [phot(image, init_guesses=QTable({
+            "x_0": [20.0], "y_0": [20.0], "sigma_0": [s]}))
+            for s in (1.5, -1.5)]
+        for res in results:
+            assert_allclose(res["sigma_fit"], 1.7, rtol=1e-6)
+            assert_allclose(res["flux_fit"], 5000.0, rtol=1e-6)
+            assert res["flags"][0] == 0
+    res = PSFPhotometry(psf, 11, aperture_radius=4)(
+        image, init_params=QTable({"x": [20.0], "y": [20.0],
+                                   "sigma": [-1.5]}))
+    assert_allclose(res["sigma_fit"], 1.7, rtol=1e-6)
+
+
 def test_guess_labels_are_checked():
     from astropy.table import MaskedColumn
 

@@ -316,6 +316,14 @@ def test_offset_maps_by_rows_equal_the_whole_table():
             r2, c2 = r - oy, c - ox
             inside = 0 <= r2 < shape[0] and 0 <= c2 < shape[1]
             assert table[k, p] == (r2 * shape[1] + c2 if inside else -1)
+    # the table every all-star fit shares: made once per shape, read-only
+    from psfkit.photometry.fitting._geometry import offset_table
+
+    shared = offset_table(shape)
+    assert_array_equal(shared, table)
+    assert offset_table(tuple(np.int64(v) for v in shape)) is shared
+    with pytest.raises(ValueError, match="read-only"):
+        shared[0, 0] = 1
 
 
 def test_large_model_boxes_map_only_their_pairs_offsets(monkeypatch):
@@ -344,3 +352,37 @@ def test_large_model_boxes_map_only_their_pairs_offsets(monkeypatch):
     assert made and not any(made)
     assert_array_equal(rows.theta, whole.theta)
     assert_array_equal(rows.unc, whole.unc)
+
+
+def test_flux_prefit_only_for_residual_detections(monkeypatch):
+    # the fluxes alone are solved first only when residual detections
+    # (removable sources) are fitted; a first fit starts from its guesses
+    from psfkit.photometry.fitting import _allstar
+
+    calls = []
+    original = _allstar.AllStarProblem.prefit_fluxes
+
+    def spy(problem):
+        calls.append(len(problem.stars))
+        return original(problem)
+
+    monkeypatch.setattr(_allstar.AllStarProblem, "prefit_fluxes", spy)
+    rng = np.random.default_rng(8)
+    x, y, flux = _patch(rng)
+    image, error = _image((60, 60), x, y, flux, rng)
+    start = {"flux": flux * rng.uniform(0.7, 1.3, len(x)),
+             "x_0": x + rng.normal(0, 0.3, len(x)),
+             "y_0": y + rng.normal(0, 0.3, len(x))}
+    phot = BasicPSFPhotometry(None, None, IntegratedGaussianPRF(sigma=SIGMA),
+                              (9, 9))
+    _, fits = _fit(phot, image, error, start)
+    assert calls == []
+    # the first fit reaches the truth within its errors all the same
+    pull = (fits.theta[:, 0] - flux) / fits.unc[:, 0]
+    assert np.all(np.abs(pull) < 4.0)
+    extra = {k: np.r_[v, 50.0 if k == "flux" else 30.0]
+             for k, v in start.items()}
+    removable = np.r_[np.zeros(len(x), bool), True]
+    _fit(phot, image, error, extra, removable=removable,
+         min_separation=0.5 * FWHM)
+    assert len(calls) == 1

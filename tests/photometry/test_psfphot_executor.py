@@ -176,9 +176,11 @@ def test_all_star_fit_in_strips_equals_the_whole_image(field):
     serial = _run(field)
     threads = _run(field, executor=2)
     assert threads.table["flags"].tolist() == serial.table["flags"].tolist()
-    # stars near a cut see their neighbours' neighbours: the fits agree
-    # far within their errors
-    _same_fits(threads.table, serial.table, sigmas=0.01, unc_rtol=0.02)
+    # stars near a cut see their neighbours' neighbours, and fits of close
+    # blends stop anywhere along their flat valleys: the fits agree far
+    # within their errors, and the uncertainties of blends 1.5 px apart
+    # (which change fast with the separation) to a few per cent
+    _same_fits(threads.table, serial.table, sigmas=0.03, unc_rtol=0.04)
     assert len(threads.table) == 242
     off = np.asarray(serial.table["flags"])[-2:]
     # the guesses off the image, judged against the whole image
@@ -269,7 +271,7 @@ def test_dask_client_runs_the_parts(field, small_parts):
                             dashboard_address=None) as client:
         assert executor_workers(client) == 2
         parts = _run(field, executor=client)
-    _same_fits(parts.table, serial.table, sigmas=0.01, unc_rtol=0.02)
+    _same_fits(parts.table, serial.table, sigmas=0.03, unc_rtol=0.04)
 
 
 # ------------------------------------------------------------ the option

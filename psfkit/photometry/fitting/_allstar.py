@@ -60,7 +60,7 @@ from ._couplings import (
     overlap_matrix,
     split_clusters,
 )
-from ._geometry import grid_xy, offset_maps
+from ._geometry import grid_xy, offset_maps, offset_table
 
 __all__ = []
 
@@ -188,7 +188,7 @@ class AllStarProblem:
         # the table of every offset's map, unless the model boxes are so
         # large that only the maps of the pairs' offsets are made
         m = geom.model_shape[0] * geom.model_shape[1]
-        self.maps = (offset_maps(geom.model_shape)
+        self.maps = (offset_table(tuple(geom.model_shape))
                      if 4 * m * m <= _ALL_MAPS else None)
         self.data_flat = np.asarray(data, dtype=float).ravel()
         self.values, jac = evaluate(setup, geom.cols, geom.rows, theta)
@@ -758,10 +758,11 @@ def run(problem, todo, *, maxiters, tol, progress=None, removable=None,
     every star of a crowded field.
 
     With ``removable``, the removable stars to fit are fitted first, alone
-    (the others held), then removed where they fitted to no flux, onto a
-    brighter star or (with ``min_snr``) below their errors; then every
-    star to fit is fitted, and removals are made again after every round.
-    Stars next to a removed one are fitted again.
+    (the others held), from fluxes solved with their positions held
+    (`AllStarProblem.prefit_fluxes`), then removed where they fitted to no
+    flux, onto a brighter star or (with ``min_snr``) below their errors;
+    then every star to fit is fitted, and removals are made again after
+    every round.  Stars next to a removed one are fitted again.
 
     Parameters
     ----------
@@ -821,10 +822,19 @@ def run(problem, todo, *, maxiters, tol, progress=None, removable=None,
         rounds += 1
         problem.start(np.arange(len(problem.sizes)))
         if first:
-            problem.prefit_fluxes()
             first = False
-            if prune():
-                continue
+            if removable is not None and (active & removable).any():
+                # residual detections start from fluxes measured in
+                # apertures on a residual image that still holds their
+                # neighbours' light: one solve of the fluxes alone gives
+                # them and their neighbours consistent fluxes.  A first
+                # fit starts without it: there the flux errors come mostly
+                # from the position errors, which a flux solve with the
+                # positions held turns into wrong (even negative) fluxes
+                # of blends, and slower, worse fits
+                problem.prefit_fluxes()
+                if prune():
+                    continue
         budget = min(ROUND_ITERATIONS, maxiters - spent)
         conv, nit = levenberg_marquardt(problem, maxiters=budget, tol=tol,
                                         progress=progress)

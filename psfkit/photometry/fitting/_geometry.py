@@ -22,6 +22,7 @@ pixels two stars share are gathers of precomputed indices.
 """
 
 from dataclasses import dataclass, replace
+import functools
 
 import numpy as np
 
@@ -205,6 +206,18 @@ def offset_maps(model_shape, rows=None):
     r2, c2 = r[None, :] - oy, c[None, :] - ox
     inside = (r2 >= 0) & (r2 < my) & (c2 >= 0) & (c2 < mx)
     return np.where(inside, r2 * mx + c2, -1)
+
+
+@functools.lru_cache(maxsize=4)
+def offset_table(model_shape):
+    """
+    The whole `offset_maps` table of ``model_shape``, read-only and made
+    once per shape (each all-star fit of a model box uses it: building it
+    takes a few milliseconds).
+    """
+    table = offset_maps(tuple(int(v) for v in model_shape))
+    table.flags.writeable = False
+    return table
 
 
 def offset_index(dy, dx, model_shape):

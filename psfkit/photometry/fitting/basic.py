@@ -390,6 +390,12 @@ class BasicPSFPhotometry(ParamReprMixin):
                              settled=sources.settled, prior=sources.prior,
                              progress=progress, executor=self.executor,
                              **self._removal(sources))
+        # parameters the profile takes the absolute value of (a fit may
+        # step through zero, or start from a negative guess) are reported
+        # positive
+        for name in getattr(setup.model, "_sign_free_params", ()):
+            col = setup.param_names.index(name)
+            fits.theta[:, col] = np.abs(fits.theta[:, col])
         renderer = Renderer(setup.model, data.shape, self._model_shape(),
                             setup.x_col, setup.y_col)
         return Stage(sources=sources, group_id=group_id, fits=fits,

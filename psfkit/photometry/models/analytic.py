@@ -160,6 +160,9 @@ class IntegratedGaussianPRF(AnalyticPSF):
     sigma = Parameter(default=1.0, fixed=True,
                       description="Gaussian width (pixels)")
 
+    #: the profile depends on |sigma| only (the parameter is unbounded, as
+    #: in the seed): photometry reports fitted widths positive
+    _sign_free_params = ("sigma",)
     _default_bbox_factor = 4.0
     grid_separable = True
 
